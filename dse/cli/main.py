@@ -1,0 +1,83 @@
+"""Entry point: the click group, shared options, and user errors as one message with exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dse import __version__
+from dse.errors import DseError
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx):
+        return list(self.commands)  # in the order a study uses them
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dse")
+def cli():
+    """Network design-space exploration (RegNet / NDS method).
+
+    Sample models from a design space under a complexity regime, train them, and compare spaces by
+    their error distributions. A typical study:
+
+    \b
+      dse spaces                             list the built-in design spaces
+      dse sample --space anynet_e -n 500     draw 500 models at 360-400 MF into ./dse.sqlite
+      dse status                             sweeps and their models by status
+      dse export -o models.csv               one row per model
+      dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
+
+    The store is ./dse.sqlite unless --db PATH or DSE_DB says otherwise.
+    """
+
+
+def main(argv=None):
+    """Run the CLI; user mistakes print one paragraph and exit 2, Ctrl-C exits 130."""
+    from dse.cli import models, sweeps  # noqa: F401  (registers the commands)
+
+    try:
+        cli.main(args=argv, prog_name="dse", standalone_mode=False)
+    except DseError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    sys.exit(0)
+
+
+def db_option(f):
+    return click.option("--db", "db", type=click.Path(dir_okay=False), envvar="DSE_DB", default="dse.sqlite",
+                        show_default=True, help="The store (SQLite file); also set by DSE_DB.")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")(f)
+
+
+def regime_options(f):
+    """--resolution --stem --in-channels --num-classes (the input side of a regime)."""
+    opts = [
+        click.option("--resolution", type=click.IntRange(min=1), default=224, show_default=True,
+                     help="Input image size in pixels (square)."),
+        click.option("--stem", type=click.Choice(["simple", "cifar"]), default="simple", show_default=True,
+                     help="simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images)."),
+        click.option("--in-channels", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Input channels (3 for RGB, 1 for Fashion-MNIST)."),
+        click.option("--num-classes", type=click.IntRange(min=1), default=1000, show_default=True,
+                     help="Classes of the classifier head."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f

@@ -1,0 +1,139 @@
+"""``dse spaces | sample | status | export | import``: design spaces and the sweep store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dse.cli.main import cli, db_option, json_option, regime_options
+from dse.errors import DseError
+from dse.report.console import human, print_json, say, table
+
+
+@cli.command()
+@click.option("--space", "paths", multiple=True, metavar="PATH", help="Also describe this space file (repeatable).")
+@json_option
+def spaces(paths, as_json):
+    """List the built-in design spaces (and any --space files): dof and log10 size of each."""
+    from dse.spaces import builtin_names, load_space, resolve_space
+
+    items = [resolve_space(n) for n in builtin_names()] + [load_space(p) for p in paths]
+    rows = [{"name": s.name, "family": s.family, "block": s.block, "stages": s.stages, "dof": s.dof,
+             "log10_size": round(s.log10_size, 2), "description": s.description} for s in items]
+    if as_json:
+        print_json(rows)
+        return
+    table("design spaces", ["name", "dof", "log10 size", "description"],
+          [[r["name"], r["dof"], f"{r['log10_size']:.1f}", r["description"]] for r in rows])
+
+
+@cli.command()
+@click.option("--space", required=True, metavar="NAME|PATH", help="A built-in space name or a space .toml file.")
+@click.option("-n", "n", type=int, required=True, help="Number of distinct models the sweep should hold.")
+@click.option("--sweep", default=None, help="Sweep name (default: the space's name).")
+@click.option("--flops", default="360M:400M", show_default=True, metavar="LO:HI",
+              help="Complexity window in multiply-adds, e.g. 360M:400M, 0.36G:0.4G or plain numbers.")
+@regime_options
+@click.option("--max-params", default=None, metavar="N", help="Optional cap on parameters (e.g. 6M).")
+@click.option("--max-acts", default=None, metavar="N", help="Optional cap on activations (e.g. 4M).")
+@click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")
+@db_option
+@json_option
+def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, max_params, max_acts, seed, db,
+           as_json):
+    """Draw N distinct models from a space into the store, honestly: the space's distribution
+    conditioned on its constraints and the complexity window (at --resolution with --stem).
+
+    Run again with a larger N to top the sweep up (same seed stream, existing models kept).
+    """
+    from dse.spaces import Regime, resolve_space
+    from dse.spaces.sampling import parse_count, parse_window
+    from dse.store import Store
+    from dse.sweep import sample_sweep
+
+    if n <= 0:
+        raise DseError(f"-n must be a positive number of models, got {n}")
+    regime = Regime(parse_window(flops), resolution, stem, in_channels, num_classes,
+                    parse_count(max_params, "--max-params") if max_params else None,
+                    parse_count(max_acts, "--max-acts") if max_acts else None)
+    sp = resolve_space(space)
+    with Store(db) as store:
+        r = sample_sweep(store, sp, regime, n, sweep, seed)
+    if as_json:
+        print_json(r.to_dict())
+        return
+    if r.added == 0:
+        say(f"sweep {r.sweep!r} already holds {r.total} models (>= {n}); nothing sampled")
+    else:
+        say(f"sweep {r.sweep!r}: {r.added} models accepted ({r.total} in all) from {r.tried:,} candidates "
+            f"(acceptance {100 * r.accepted / r.tried:.2f}%) in {r.seconds:.2f} s -> {db}")
+    st = r.stats
+    table("complexity of the sweep", ["", "min", "median", "max"],
+          [[k, human(st[k]["min"], u), human(st[k]["median"], u), human(st[k]["max"], u)]
+           for k, u in (("flops", "F"), ("params", ""), ("acts", ""))])
+
+
+@cli.command()
+@click.option("--sweep", default=None, help="Only this sweep.")
+@db_option
+@json_option
+def status(sweep, db, as_json):
+    """Sweeps in the store with their models counted by status."""
+    from dse.store import STATUSES, Store
+
+    with Store(db, create=False) as store:
+        counts = store.status_counts(sweep)
+        info = {n: store.sweep(n) for n in counts}
+    rows = [{"sweep": n, "space": info[n]["space_name"], "source": info[n]["source"],
+             "models": sum(c.values()), **c} for n, c in counts.items()]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        say(f"{db}: no sweeps yet (run `dse sample`)")
+        return
+    table(f"sweeps in {db}", ["sweep", "space", "models", *STATUSES],
+          [[r["sweep"], r["space"], r["models"], *[r[s] for s in STATUSES]] for r in rows])
+
+
+@cli.command("export")
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep to export (repeatable; default all).")
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE.csv|FILE.parquet|-",
+              help="Where to write; '-' is standard output. Parquet needs pyarrow.")
+@db_option
+def export_cmd(sweeps, output, db):
+    """One row per model: sweep, id, space, per-stage d1..dS w1..wS b1..bS g1..gS, depth, se,
+    w0 wa wm (RegNet sweeps), flops, params, acts, status, error, best_error, epochs, train_seconds."""
+    from dse.store import Store, export_rows, write_table
+
+    with Store(db, create=False) as store:
+        names = list(sweeps) or store.sweep_names()
+        cols, rows = export_rows(store, names)
+    write_table(cols, rows, output)
+    if output != "-":
+        click.echo(f"wrote {len(rows)} models of {len(names)} sweep(s) to {output}", err=True)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--sweep", required=True, help="Name of the new sweep.")
+@regime_options
+@db_option
+def import_cmd(file, sweep, resolution, stem, in_channels, num_classes, db):
+    """Read a population trained elsewhere (CSV or Parquet) into a new sweep.
+
+    Required columns: d1..dS, w1..wS, b1..bS, g1..gS (b in the paper's convention) and error.
+    Optional: se, w0, wa, wm, flops, params, acts (computed at --resolution etc. when missing),
+    best_error, epochs, train_seconds, status, space. `dse export` output imports as it is.
+    """
+    from dse.spaces import Regime
+    from dse.store import Store
+    from dse.sweep import import_sweep
+
+    if not Path(file).is_file():
+        raise DseError(f"cannot read {file}: no such file")
+    regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
+    with Store(db) as store:
+        n = import_sweep(store, file, sweep, regime)
+    say(f"imported {n} models from {file} into sweep {sweep!r} ({db})")

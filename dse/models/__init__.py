@@ -1,0 +1,16 @@
+"""Networks and their complexity: the Arch type, the analytic counts, the RegNet generator and the
+PyTorch AnyNet (imported lazily: ``from dse.models.anynet import AnyNet`` needs torch)."""
+
+from dse.models.arch import Arch, adjust_compatibility
+from dse.models.complexity import complexity, complexity_arrays
+from dse.models.regnet import regnet_arch, regnet_arrays, regnet_widths
+
+__all__ = [
+    "Arch",
+    "adjust_compatibility",
+    "complexity",
+    "complexity_arrays",
+    "regnet_arch",
+    "regnet_arrays",
+    "regnet_widths",
+]

@@ -1,0 +1,108 @@
+"""The Arch type (per-stage d, w, b, g and se) and the pycls w/b/g compatibility rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STEMS = ("simple", "cifar")
+STEM_WIDTH = 32
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One AnyNet: per-stage depths d, widths w, bottleneck ratios b (paper's, w_b = w/b), group widths g."""
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    bottlenecks: tuple[float, ...]
+    group_widths: tuple[int, ...]
+    se: bool = False
+
+    def __post_init__(self):
+        n = len(self.depths)
+        if not n or any(len(x) != n for x in (self.widths, self.bottlenecks, self.group_widths)):
+            raise ValueError("depths, widths, bottlenecks and group_widths need one value per stage")
+        object.__setattr__(self, "depths", tuple(int(x) for x in self.depths))
+        object.__setattr__(self, "widths", tuple(int(x) for x in self.widths))
+        object.__setattr__(self, "bottlenecks", tuple(_num(x) for x in self.bottlenecks))
+        object.__setattr__(self, "group_widths", tuple(int(x) for x in self.group_widths))
+        object.__setattr__(self, "se", bool(self.se))
+        if min(self.depths) < 1 or min(self.widths) < 1 or min(self.group_widths) < 1:
+            raise ValueError("depths, widths and group widths must be positive")
+        for b in self.bottlenecks:
+            _check_b(b)
+
+    @property
+    def stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def depth(self) -> int:
+        return sum(self.depths)
+
+    def block_widths(self) -> list[int]:
+        """Per-block output widths (the w_j of the RegNet fit)."""
+        return [w for d, w in zip(self.depths, self.widths) for _ in range(d)]
+
+    def compatible(self) -> "Arch":
+        """The same Arch after the w/b/g compatibility rule (a fixed point: applying it twice changes nothing)."""
+        w, g = adjust_compatibility(
+            np.array([self.widths]), np.array([self.bottlenecks], float), np.array([self.group_widths])
+        )
+        return Arch(self.depths, tuple(w[0]), self.bottlenecks, tuple(g[0]), self.se)
+
+    def key(self) -> str:
+        """A canonical string naming the network (equal keys, equal networks)."""
+        b = ",".join(_fmt(x) for x in self.bottlenecks)
+        parts = [",".join(map(str, x)) for x in (self.depths, self.widths)]
+        return f"d={parts[0]};w={parts[1]};b={b};g={','.join(map(str, self.group_widths))};se={int(self.se)}"
+
+    def to_dict(self) -> dict:
+        return {
+            "depths": list(self.depths),
+            "widths": list(self.widths),
+            "bottlenecks": [_num(b) for b in self.bottlenecks],
+            "group_widths": list(self.group_widths),
+            "se": self.se,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Arch":
+        return cls(d["depths"], d["widths"], d["bottlenecks"], d["group_widths"], d.get("se", False))
+
+
+def _num(x):
+    """An int when the value is integral (b = 2, not 2.0), else a float."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
+
+
+def _fmt(x) -> str:
+    return str(_num(x))
+
+
+def _check_b(b: float) -> None:
+    """pycls accepts bot_mul = 1/b that is < 1 or an integer: b >= 1, or b = 1/k (inverted bottleneck)."""
+    if b <= 0:
+        raise ValueError(f"bottleneck ratio b must be positive, got {b}")
+    if b < 1 and not float(1.0 / b).is_integer():
+        raise ValueError(f"a bottleneck ratio b < 1 must be 1/k for an integer k (pycls), got {b}")
+
+
+def adjust_compatibility(w, b, g):
+    """pycls adjust_block_compatibility, vectorised; b is the paper's ratio (pycls bot_mul = 1/b).
+
+    v = int(max(1, w/b)); g = min(g, v); m = lcm(g, 1/b) if 1/b > 1 else g;
+    v = max(m, round(v/m)*m) (halves to even); w = int(v*b). Returns (w, g) as int64 arrays.
+    """
+    w = np.asarray(w, dtype=np.int64)
+    bm = 1.0 / np.asarray(b, dtype=np.float64)
+    g = np.asarray(g, dtype=np.int64)
+    v = np.maximum(1.0, w * bm).astype(np.int64)
+    g = np.minimum(g, v)
+    m = np.where(bm > 1, np.lcm(g, np.maximum(bm, 1).astype(np.int64)), g)
+    v = np.maximum(m, (np.round(v / m) * m).astype(np.int64))
+    w = (v / bm).astype(np.int64)
+    return w, g

@@ -1,0 +1,1 @@
+"""Presentation for people: number formatting and terminal tables (plots and HTML come later)."""

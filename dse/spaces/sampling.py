@@ -1,0 +1,230 @@
+"""Sampling: a Space + a Regime -> n distinct models, drawn in bulk (numpy arrays of candidates).
+
+The draw is the space's distribution conditioned on its constraints and the complexity window:
+independent parameters are drawn directly, shared ones once per model, non-decreasing ones from the
+exact conditional law of i.i.d. draws given that they are sorted (a backward recursion, no rejection
+needed), and everything else (RegNet stage count, compatibility rule, complexity window, caps) by
+rejection. The stream of accepted models depends only on the seed, so topping up a sweep continues it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from dse.errors import DseError
+from dse.models.arch import STEMS, Arch, adjust_compatibility
+from dse.models.complexity import complexity_arrays
+from dse.models.regnet import regnet_arrays
+from dse.spaces.space import Dist, Space
+
+CHUNK = 1 << 14
+_SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def parse_count(text: str, what: str = "value") -> int:
+    """'360M', '0.36G', '360MF', '3.6e8' -> int."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)[fF]?\s*", str(text))
+    if not m:
+        raise DseError(f"{what}: cannot read {text!r}; write a number with an optional K/M/G suffix, e.g. 360M or 0.4G")
+    return int(round(float(m.group(1)) * _SUFFIX[m.group(2).upper()]))
+
+
+def parse_window(text: str, what: str = "--flops") -> tuple[int, int]:
+    """'360M:400M' -> (360000000, 400000000)."""
+    parts = str(text).split(":")
+    if len(parts) != 2:
+        raise DseError(f"{what}: expected LO:HI such as 360M:400M or 0.36G:0.4G, got {text!r}")
+    lo, hi = (parse_count(p, what) for p in parts)
+    if lo > hi:
+        raise DseError(f"{what}: LO ({parts[0]}) is larger than HI ({parts[1]})")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The complexity regime: flops window at a resolution, stem, input channels, classes, optional caps."""
+
+    flops: tuple = (360_000_000, 400_000_000)
+    resolution: int = 224
+    stem: str = "simple"
+    in_channels: int = 3
+    num_classes: int = 1000
+    max_params: int | None = None
+    max_acts: int | None = None
+
+    def __post_init__(self):
+        if self.stem not in STEMS:
+            raise DseError(f"stem {self.stem!r} unknown; allowed: {', '.join(STEMS)}")
+        for k in ("resolution", "in_channels", "num_classes"):
+            if int(getattr(self, k)) < 1:
+                raise DseError(f"{k} must be a positive integer, got {getattr(self, k)}")
+        object.__setattr__(self, "flops", (int(self.flops[0]), int(self.flops[1])))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["flops"] = list(self.flops)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Regime":
+        d = dict(d)
+        d["flops"] = tuple(d["flops"])
+        return cls(**d)
+
+    def cx_kwargs(self) -> dict:
+        return {"resolution": self.resolution, "stem": self.stem, "in_channels": self.in_channels,
+                "num_classes": self.num_classes}
+
+
+@dataclass
+class SampledModel:
+    """An accepted model: its Arch (after the compatibility rule), complexity, RegNet parameters if any."""
+
+    arch: Arch
+    flops: int
+    params: int
+    acts: int
+    regnet: dict | None = None
+
+
+def sample_sorted(dist: Dist, rng: np.random.Generator, n: int, s: int) -> np.ndarray:
+    """n rows of s i.i.d. draws conditioned on x_1 <= ... <= x_s, exactly (backward recursion)."""
+    p = dist.probs
+    tails = [p / p.sum()]  # T_s(k) = p_k; T_i(k) = p_k * sum_{k' >= k} T_{i+1}(k')
+    for _ in range(s - 1):
+        t = p * np.cumsum(tails[0][::-1])[::-1]
+        tails.insert(0, t / t.sum())
+    idx = np.empty((n, s), dtype=np.int64)
+    u = rng.random((n, s))
+    k = len(p)
+    for i, t in enumerate(tails):
+        c = np.cumsum(t)
+        start = np.zeros(n, dtype=np.int64) if i == 0 else idx[:, i - 1]
+        below = np.where(start > 0, c[np.maximum(start - 1, 0)], 0.0)
+        target = below + u[:, i] * (c[-1] - below)
+        j = np.searchsorted(c, target, side="right")
+        idx[:, i] = np.clip(j, start, k - 1)
+    return dist.values[idx]
+
+
+class Sampler:
+    """Draws distinct models from a space under a regime; after ``sample`` the stats end in ``_``."""
+
+    def __init__(self, space: Space, regime: Regime = Regime(), seed: int = 0,
+                 max_candidates: int = 50_000_000, chunk: int = CHUNK):
+        self.space, self.regime, self.seed = space, regime, int(seed)
+        self.max_candidates, self.chunk = max_candidates, chunk
+
+    def _draw(self, rng, n):
+        """One chunk of raw candidates: dict of arrays, 'ok' marks the structurally valid ones."""
+        sp, s = self.space, self.space.stages
+        if sp.family == "anynet":
+            x = {}
+            for p in ("d", "w", "b", "g"):
+                dist = sp.dists[p]
+                if p in sp.shared:
+                    x[p] = np.repeat(dist.sample(rng, (n, 1)), s, axis=1)
+                elif p in sp.non_decreasing:
+                    x[p] = sample_sorted(dist, rng, n, s)
+                else:
+                    x[p] = dist.sample(rng, (n, s))
+            x["d"] = x["d"].astype(np.int64)
+            x["w"], x["g"] = adjust_compatibility(x["w"], x["b"], x["g"].astype(np.int64))
+            ok = np.ones(n, dtype=bool)
+            for p in sp.shared:  # constraints hold for the network after the compatibility rule
+                ok &= np.all(x[p] == x[p][:, :1], axis=1)
+            for p in sp.non_decreasing:
+                ok &= np.all(np.diff(x[p], axis=1) >= 0, axis=1)
+            return x, ok
+        r = {p: sp.dists[p].sample(rng, n) for p in ("d", "w0", "wa", "wm", "b", "g")}
+        depths, widths, ok = regnet_arrays(r["d"].astype(np.int64), r["w0"], r["wa"], r["wm"], s)
+        b = np.repeat(r["b"][:, None], s, axis=1)
+        g = np.repeat(r["g"][:, None].astype(np.int64), s, axis=1)
+        w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)
+        return {"d": depths, "w": w, "b": b, "g": g, "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}, ok
+
+    def sample(self, n: int, exclude=()) -> list[SampledModel]:
+        """The next n distinct models of this seed's stream whose keys are not in ``exclude``."""
+        if n < 0:
+            raise DseError("the number of models must be positive")
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        seen, out = set(exclude), []
+        self.tried_ = self.valid_ = self.accepted_ = 0
+        flops_seen, lo, hi = [], self.regime.flops[0], self.regime.flops[1]
+        caps = [(c, k) for c, k in ((self.regime.max_params, "params"), (self.regime.max_acts, "acts"),
+                                    (self.space.max_params, "params"), (self.space.max_acts, "acts")) if c]
+        last_new = 0
+        while len(out) < n:
+            x, ok = self._draw(rng, self.chunk)
+            self.tried_ += self.chunk
+            sel = np.flatnonzero(ok)
+            self.valid_ += len(sel)
+            if len(sel):
+                f, p, a = complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel],
+                                            self.space.se, **self.regime.cx_kwargs())
+                if len(flops_seen) < 64:
+                    flops_seen.append(f[:4096])
+                keep = (f >= lo) & (f <= hi)
+                for cap, k in caps:
+                    keep &= {"params": p, "acts": a}[k] <= cap
+                for i in np.flatnonzero(keep):
+                    self.accepted_ += 1
+                    m = self._model(x, sel[i], int(f[i]), int(p[i]), int(a[i]))
+                    key = m.arch.key()
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    out.append(m)
+                    last_new = self.tried_
+                    if len(out) == n:
+                        break
+            if len(out) < n:
+                self._check_progress(n, len(out), last_new, flops_seen)
+        self.seconds_ = time.perf_counter() - t0
+        return out
+
+    def _model(self, x, i, f, p, a) -> SampledModel:
+        arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), tuple(x["g"][i]), self.space.se)
+        rp = None
+        if self.space.family == "regnet":
+            rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i])}
+        return SampledModel(arch, f, p, a, rp)
+
+    def _check_progress(self, n, got, last_new, flops_seen):
+        if self.accepted_ == 0 and self.tried_ >= 1 << 20:
+            raise DseError(self._infeasible(flops_seen))
+        stalled = got and self.tried_ - last_new >= max(1 << 22, 20 * last_new)
+        if self.tried_ >= self.max_candidates or stalled:
+            rate = self.accepted_ / self.tried_
+            raise DseError(
+                f"only {got} of {n} distinct models found after {self.tried_:,} candidates "
+                f"(acceptance {100 * rate:.4f}%, {self.accepted_ - got} repeats): the space and window hold too "
+                f"few distinct models for this n; widen --flops or ask for fewer models")
+
+    def _infeasible(self, flops_seen) -> str:
+        lo, hi = self.regime.flops
+        head = (f"no model of space {self.space.name!r} falls in the flops window {_fmt(lo)}:{_fmt(hi)} "
+                f"after {self.tried_:,} candidates")
+        if not flops_seen:
+            return head + " (no candidate passed the space's structural constraints)"
+        f = np.concatenate(flops_seen)
+        caps = " and the params/acts caps" if (self.regime.max_params or self.regime.max_acts
+                                               or self.space.max_params or self.space.max_acts) else ""
+        q = np.percentile(f, [40, 60])
+        return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({self.regime.stem} stem) "
+                f"range from {_fmt(f.min())} to {_fmt(f.max())} flops (median {_fmt(np.median(f))}); "
+                f"try e.g. --flops {_fmt(q[0])}:{_fmt(q[1])}")
+
+
+def _fmt(x) -> str:
+    """Flops for people: 397.7M, 1.2G, 850K."""
+    x = float(x)
+    for s, v in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if x >= v:
+            return f"{x / v:.4g}{s}"
+    return f"{x:.0f}"

@@ -1,0 +1,290 @@
+"""Space files: parse and validate a TOML definition into a Space of discrete distributions."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import numpy as np
+
+from dse.errors import DseError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FAMILY_PARAMS = {"anynet": ("d", "w", "b", "g"), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
+STAGE_PARAMS = ("d", "w", "b", "g")
+DISTS = {
+    "uniform": ({"low", "high"}, {"quantum"}),
+    "log_uniform": ({"low", "high"}, {"quantum"}),
+    "choice": ({"values"}, {"weights"}),
+    "pow2": ({"low", "high"}, set()),
+}
+TOP_KEYS = {"name", "description", "family", "block", "stages", "params", "constraints"}
+CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_params", "max_acts"}
+MAX_VALUES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A discrete distribution: sorted support ``values`` and their probabilities ``probs``."""
+
+    kind: str
+    values: np.ndarray
+    probs: np.ndarray
+
+    def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
+        """Values drawn by inverse CDF (vectorised)."""
+        idx = np.searchsorted(self.cdf, rng.random(shape), side="right")
+        return self.values[np.minimum(idx, len(self.values) - 1)]
+
+    @property
+    def cdf(self) -> np.ndarray:
+        c = np.cumsum(self.probs)
+        return c / c[-1]
+
+
+@dataclass(frozen=True)
+class Space:
+    """A validated design space; ``spec`` is the normalised definition stored with a sweep."""
+
+    name: str
+    description: str
+    family: str
+    block: str
+    stages: int
+    dists: dict
+    shared: tuple = ()
+    non_decreasing: tuple = ()
+    max_params: float | None = None
+    max_acts: float | None = None
+    spec: dict = field(default_factory=dict)
+
+    @property
+    def se(self) -> bool:
+        return self.block == "y"
+
+    def _is_stage_param(self, p: str) -> bool:
+        return self.family == "anynet" and p in STAGE_PARAMS
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom: free scalars (a parameter with one possible value is fixed)."""
+        n = 0
+        for p, dist in self.dists.items():
+            if len(dist.values) > 1:
+                n += self.stages if self._is_stage_param(p) and p not in self.shared else 1
+        return n
+
+    @property
+    def log10_size(self) -> float:
+        """log10 of the number of distinct parameter settings (before the complexity window)."""
+        total = 0.0
+        for p, dist in self.dists.items():
+            k = len(dist.values)
+            if not self._is_stage_param(p) or p in self.shared:
+                total += math.log10(k)
+            elif p in self.non_decreasing:  # multisets of size S from k values
+                total += math.log10(math.comb(k + self.stages - 1, self.stages))
+            else:
+                total += self.stages * math.log10(k)
+        return total
+
+
+def load_space(path) -> Space:
+    """Read and validate a space file (TOML)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise DseError(f"cannot read space file {path}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise DseError(f"{path}: not valid TOML: {e}") from None
+    return parse_space(data, str(path), default_name=path.stem)
+
+
+def parse_space(data: dict, where: str = "<space>", default_name: str = "space") -> Space:
+    """Validate a space definition (the dict a TOML file holds); errors name ``where`` and the key."""
+
+    def err(key, msg):
+        raise DseError(f"{where}: {key}: {msg}")
+
+    if not isinstance(data, dict):
+        raise DseError(f"{where}: a space definition must be a table")
+    _unknown(data, TOP_KEYS, "top level", err)
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        err("name", "must be a non-empty string")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        err("description", "must be a string")
+    family = data.get("family")
+    if family not in FAMILY_PARAMS:
+        err("family", f"got {family!r}; allowed: {', '.join(FAMILY_PARAMS)}")
+    block = data.get("block", "x")
+    if block not in ("x", "y"):
+        err("block", f"got {block!r}; allowed: x (X block), y (X block + squeeze-excitation)")
+    stages = data.get("stages", 4)
+    if not _is_int(stages) or not 1 <= stages <= 16:
+        err("stages", f"got {stages!r}; allowed: an integer from 1 to 16")
+    params = data.get("params")
+    if not isinstance(params, dict):
+        err("params", f"missing table [params] with one sub-table per parameter: {', '.join(FAMILY_PARAMS[family])}")
+    wanted = FAMILY_PARAMS[family]
+    _unknown(params, set(wanted), "[params]", err, f"the {family} family has parameters")
+    missing = [p for p in wanted if p not in params]
+    if missing:
+        err("params", f"missing {', '.join('[params.' + p + ']' for p in missing)} (the {family} family needs {', '.join(wanted)})")
+    dists = {p: _parse_dist(params[p], f"[params.{p}]", err) for p in wanted}
+    for p, dist in dists.items():
+        _check_domain(p, dist.values, family, lambda m, p=p: err(f"[params.{p}]", m))
+
+    cons = data.get("constraints", {})
+    if not isinstance(cons, dict):
+        err("constraints", "must be a table")
+    _unknown(cons, CONSTRAINT_KEYS, "[constraints]", err)
+    shared = _param_list(cons, "shared", family, err)
+    nondec = _param_list(cons, "non_decreasing", family, err)
+    caps = {}
+    for k in ("max_params", "max_acts"):
+        v = cons.get(k)
+        if v is not None and (not _is_num(v) or v <= 0):
+            err(f"[constraints] {k}", f"got {v!r}; allowed: a positive number")
+        caps[k] = v
+    spec = {
+        "name": name, "description": description, "family": family, "block": block, "stages": stages,
+        "params": {p: dict(params[p]) for p in wanted},
+        "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items()) if v},
+    }
+    return Space(name, description, family, block, stages, dists, shared, nondec,
+                 caps["max_params"], caps["max_acts"], spec)
+
+
+def _unknown(table, allowed, where, err, what="allowed keys"):
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        err(where, f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}; {what}: {', '.join(sorted(allowed))}")
+
+
+def _param_list(cons, key, family, err):
+    v = cons.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        err(f"[constraints] {key}", "must be a list of parameter names")
+    if v and family != "anynet":
+        err(f"[constraints] {key}", "applies to per-stage parameters of the anynet family only")
+    bad = [x for x in v if x not in STAGE_PARAMS]
+    if bad:
+        err(f"[constraints] {key}", f"unknown parameter {bad[0]!r}; allowed: {', '.join(STAGE_PARAMS)}")
+    return tuple(dict.fromkeys(v))
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _dec(x) -> Decimal:
+    return Decimal(str(x))
+
+
+def _grid(low, high, q, err, key):
+    """Multiples of q in [low, high] (exact decimal arithmetic, so 0.1 steps stay exact)."""
+    lo, hi, dq = _dec(low), _dec(high), _dec(q)
+    try:
+        first = (lo / dq).to_integral_value(rounding="ROUND_CEILING")
+        last = (hi / dq).to_integral_value(rounding="ROUND_FLOOR")
+    except InvalidOperation:
+        err(key, "bounds and quantum out of range")
+    if last < first:
+        err(key, f"quantum {q} leaves no value in [{low}, {high}]; use a quantum that divides a number in that range")
+    if last - first + 1 > MAX_VALUES:
+        err(key, f"quantum {q} gives {last - first + 1} values in [{low}, {high}]; at most {MAX_VALUES} allowed")
+    ks = np.arange(int(first), int(last) + 1, dtype=np.float64)
+    return ks, float(q)
+
+
+def _parse_dist(t, key, err) -> Dist:
+    if not isinstance(t, dict):
+        err(key, "must be a table with a 'dist' key")
+    kind = t.get("dist")
+    if kind not in DISTS:
+        err(key, f"dist {kind!r} unknown; allowed: {', '.join(DISTS)}")
+    need, opt = DISTS[kind]
+    _unknown(t, need | opt | {"dist"}, key, err, f"dist = \"{kind}\" takes")
+    for k in sorted(need - set(t)):
+        err(key, f"missing {k!r} (dist = \"{kind}\" needs {', '.join(sorted(need))})")
+    if kind == "choice":
+        vals = t["values"]
+        if not isinstance(vals, list) or not vals:
+            err(key, "'values' must be a non-empty list of numbers")
+        if not all(_is_num(v) for v in vals):
+            err(key, f"'values' must be numbers, got {vals!r}")
+        if len(set(vals)) != len(vals):
+            err(key, f"'values' has duplicates: {vals!r}")
+        weights = t.get("weights", [1] * len(vals))
+        if not isinstance(weights, list) or len(weights) != len(vals) or not all(_is_num(w) and w > 0 for w in weights):
+            err(key, "'weights' must be a list of positive numbers, one per value")
+        order = np.argsort(vals)
+        v = np.asarray(vals, dtype=np.float64)[order]
+        p = np.asarray(weights, dtype=np.float64)[order]
+        return Dist(kind, v, p / p.sum())
+    low, high = t["low"], t["high"]
+    for k, v in (("low", low), ("high", high)):
+        if not _is_num(v):
+            err(key, f"{k!r} must be a number, got {v!r}")
+    if low > high:
+        err(key, f"'low' ({low}) > 'high' ({high})")
+    if kind == "pow2":
+        for k, v in (("low", low), ("high", high)):
+            if v <= 0 or not math.log2(v).is_integer():
+                err(key, f"{k!r} must be a power of two, got {v!r}")
+        e = np.arange(int(math.log2(low)), int(math.log2(high)) + 1, dtype=np.float64)
+        v = np.power(2.0, e)
+        return Dist(kind, v, np.full(len(v), 1.0 / len(v)))
+    q = t.get("quantum", 1)
+    if not _is_num(q) or q <= 0:
+        err(key, f"'quantum' must be a positive number, got {q!r}")
+    if kind == "log_uniform" and low <= 0:
+        err(key, f"'low' must be > 0 for a log-uniform distribution, got {low}")
+    ks, qf = _grid(low, high, q, err, key)
+    v = _values(ks, qf)
+    if kind == "uniform":
+        return Dist(kind, v, np.full(len(v), 1.0 / len(v)))
+    # pycls log_uniform: f log-uniform on (lo - q*, hi], q* = min(q, lo/2), then rounded up to a multiple of q
+    a = math.log(v[0] - min(qf, v[0] / 2))
+    p = np.diff(np.concatenate([[a], np.log(v)]))
+    return Dist(kind, v, p / p.sum())
+
+
+def _values(ks, q):
+    """k * q, rounded to the quantum's decimals so 0.1 * 245 prints 24.5."""
+    decimals = max(0, -_dec(q).normalize().as_tuple().exponent)
+    return np.round(ks * q, decimals + 2) if decimals else ks * q
+
+
+def _check_domain(p, values, family, err):
+    """What each parameter may take (pycls rules)."""
+    if p == "d" and (np.any(values < 1) or np.any(values != np.round(values))):
+        err("depths must be integers >= 1")
+    if p in ("w", "g") and (np.any(values < 1) or np.any(values != np.round(values))):
+        err(f"{'widths' if p == 'w' else 'group widths'} must be integers >= 1")
+    if p == "w0" and (np.any(values < 8) or np.any(values % 8 != 0)):
+        err("w0 must be a multiple of 8 (quantize with quantum = 8)")
+    if p == "wa" and np.any(values < 0):
+        err("wa must be >= 0")
+    if p == "wm" and np.any(values <= 1):
+        err("wm must be > 1")
+    if p == "b":
+        for b in values:
+            if b <= 0 or (b < 1 and not float(1 / b).is_integer()):
+                err(f"bottleneck ratio {b:g} not allowed: b >= 1, or b = 1/k for an integer k")

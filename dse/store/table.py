@@ -1,0 +1,162 @@
+"""Flat tables of models (one row per model) for export and import: CSV, or Parquet with pyarrow."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dse.errors import DseError
+from dse.models.arch import Arch
+from dse.models.complexity import complexity_arrays
+
+HEAD = ("sweep", "id", "space", "stages")
+TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
+        "epochs", "train_seconds")
+STAGE_KEYS = (("d", "depths"), ("w", "widths"), ("b", "bottlenecks"), ("g", "group_widths"))
+
+
+def export_rows(store, sweeps) -> tuple[list[str], list[dict]]:
+    """Columns and rows for the given sweeps: per-stage d1..dS, w1..wS, b1..bS, g1..gS (paper's b)."""
+    rows, smax = [], 0
+    for name in sweeps:
+        space = store.sweep(name)["space_name"]
+        for m in store.models(name):
+            a: Arch = m["arch"]
+            smax = max(smax, a.stages)
+            r = {"sweep": name, "id": m["idx"], "space": space, "stages": a.stages}
+            for p, attr in STAGE_KEYS:
+                for i, v in enumerate(getattr(a, attr)):
+                    r[f"{p}{i + 1}"] = v
+            r.update(depth=a.depth, se=int(a.se))
+            r.update({k: m[k] for k in TAIL if k in m and k not in ("depth", "se")})
+            rows.append(r)
+    cols = list(HEAD) + [f"{p}{i}" for p, _ in STAGE_KEYS for i in range(1, smax + 1)] + list(TAIL)
+    return cols, rows
+
+
+def write_table(cols, rows, out) -> None:
+    """Write to a .csv path, a .parquet path (needs pyarrow), or '-' / None for standard output."""
+    if out and str(out) != "-" and str(out).endswith(".parquet"):
+        df = _pandas_frame(cols, rows)
+        try:
+            df.to_parquet(out, index=False)
+        except ImportError:
+            raise DseError("writing Parquet needs pyarrow: pip install 'dse[parquet]' (or write a .csv)") from None
+        return
+    f = sys.stdout if not out or str(out) == "-" else open(out, "w", newline="")
+    try:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    finally:
+        if f is not sys.stdout:
+            f.close()
+
+
+def _pandas_frame(cols, rows):
+    import pandas as pd
+
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+
+
+def read_table(path) -> tuple[list[str], list[dict]]:
+    """Columns and rows (strings, '' for empty) of a CSV or Parquet file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DseError(f"cannot read {path}: no such file")
+    if path.suffix == ".parquet":
+        import pandas as pd
+
+        try:
+            df = pd.read_parquet(path)
+        except ImportError:
+            raise DseError("reading Parquet needs pyarrow: pip install 'dse[parquet]'") from None
+        df = df.astype(object).where(df.notna(), "")
+        return list(df.columns), [{k: str(v) for k, v in r.items()} for r in df.to_dict("records")]
+    try:
+        with open(path, newline="") as f:
+            rd = csv.DictReader(f)
+            rows = list(rd)
+            cols = list(rd.fieldnames or [])
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DseError(f"{path}: not a readable CSV file ({e})") from None
+    return cols, rows
+
+
+def import_rows(path, regime) -> tuple[list[dict], str]:
+    """Models from a table trained elsewhere, and the space name its ``space`` column gives ('imported'
+    when absent or mixed); complexity (at ``regime``) is computed where missing."""
+    cols, rows = read_table(path)
+    smax = 0
+    while f"d{smax + 1}" in cols:
+        smax += 1
+    need = [f"{p}{i}" for i in range(1, max(smax, 1) + 1) for p, _ in STAGE_KEYS] + ["error"]
+    missing = [c for c in need if c not in cols]
+    if missing:
+        raise DseError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                       f"an imported table needs per-stage d1..dS, w1..wS, b1..bS, g1..gS and error")
+    if not rows:
+        raise DseError(f"{path}: no rows to import")
+    out = []
+    for n, r in enumerate(rows, start=2):  # line 1 is the header
+        def val(col, kind, required=True):
+            s = (r.get(col) or "").strip()
+            if s == "":
+                if required:
+                    raise DseError(f"{path}, line {n}: column {col} is empty")
+                return None
+            try:
+                v = float(s)
+            except ValueError:
+                raise DseError(f"{path}, line {n}: column {col} = {s!r} is not a number") from None
+            if not math.isfinite(v):
+                raise DseError(f"{path}, line {n}: column {col} = {s!r} is not a finite number")
+            if kind is int:
+                if not v.is_integer():
+                    raise DseError(f"{path}, line {n}: column {col} = {s!r} must be an integer")
+                return int(v)
+            return v
+
+        s = sum(1 for i in range(1, smax + 1) if (r.get(f"d{i}") or "").strip())
+        try:
+            arch = Arch(*[tuple(val(f"{p}{i}", float if p == "b" else int) for i in range(1, s + 1))
+                          for p, _ in STAGE_KEYS], se=bool(val("se", int, False) or 0))
+        except ValueError as e:
+            raise DseError(f"{path}, line {n}: {e}") from None
+        bad = [i + 1 for i, (w, b, g) in enumerate(zip(arch.widths, arch.bottlenecks, arch.group_widths))
+               if round(w / b) % g]
+        if bad:
+            raise DseError(f"{path}, line {n}: stage {bad[0]}: inner width w/b is not a multiple of g "
+                           f"(apply the compatibility rule before importing)")
+        m = {"arch": arch, "error": val("error", float, False), "best_error": val("best_error", float, False),
+             "epochs": val("epochs", int, False), "train_seconds": val("train_seconds", float, False)}
+        for k in ("flops", "params", "acts"):
+            m[k] = val(k, int, False)
+        rp = {k: val(k, float, False) for k in ("w0", "wa", "wm")}
+        m["regnet"] = rp if any(v is not None for v in rp.values()) else None
+        st = (r.get("status") or "").strip()
+        m["status"] = st if st in ("pending", "done", "failed", "diverged") else (
+            "done" if m["error"] is not None else "pending")
+        out.append(m)
+    _fill_complexity(out, regime)
+    spaces = {(r.get("space") or "").strip() for r in rows}
+    return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported")
+
+
+def _fill_complexity(models, regime):
+    todo = [m for m in models if any(m[k] is None for k in ("flops", "params", "acts"))]
+    by_shape = {}
+    for m in todo:
+        by_shape.setdefault((m["arch"].stages, m["arch"].se), []).append(m)
+    for (s, se), ms in by_shape.items():
+        arr = [np.array([getattr(m["arch"], a) for m in ms]) for a in ("depths", "widths", "bottlenecks", "group_widths")]
+        f, p, a = complexity_arrays(*arr, se, **regime.cx_kwargs())
+        for m, fi, pi, ai in zip(ms, f, p, a):
+            for k, v in (("flops", fi), ("params", pi), ("acts", ai)):
+                if m[k] is None:
+                    m[k] = int(v)

@@ -1,0 +1,101 @@
+"""Sweeps: sample a space into the store (create or top up) and import populations trained elsewhere."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.errors import DseError
+from dse.spaces.sampling import Regime, Sampler
+from dse.spaces.space import Space
+from dse.store.db import Store
+from dse.store.table import import_rows
+
+
+@dataclass
+class SampleResult:
+    """What ``sample_sweep`` did: models added and totals, with the sampler's statistics."""
+
+    sweep: str
+    added: int
+    total: int
+    tried: int = 0
+    accepted: int = 0
+    seconds: float = 0.0
+    stats: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"sweep": self.sweep, "added": self.added, "total": self.total, "candidates": self.tried,
+                "accepted": self.accepted, "acceptance": self.accepted / self.tried if self.tried else None,
+                "seconds": round(self.seconds, 4), "complexity": self.stats}
+
+
+def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str | None = None,
+                 seed: int | None = None) -> SampleResult:
+    """Sample ``space`` into sweep ``sweep`` until it holds ``n`` models (a new sweep, or a top-up)."""
+    if n <= 0:
+        raise DseError(f"-n must be a positive number of models, got {n}")
+    name = sweep or space.name
+    existing = name in store.sweep_names()
+    if existing:
+        row = store.sweep(name)
+        if row["source"] != "sampled":
+            raise DseError(f"sweep {name!r} was imported, not sampled; choose another --sweep name")
+        if row["space"] != _canon(space.spec):
+            raise DseError(f"sweep {name!r} was sampled from a different space definition "
+                           f"({row['space_name']}); use another --sweep name for this space")
+        if row["regime"] != _canon(regime.to_dict()):
+            raise DseError(f"sweep {name!r} was sampled under another regime ({_regime_str(row['regime'])}); "
+                           f"use another --sweep name, or the same options to top it up")
+        if seed is not None and seed != row["seed"]:
+            raise DseError(f"sweep {name!r} was sampled with seed {row['seed']}; top it up with that seed "
+                           f"(omit --seed) or use another --sweep name")
+        seed = row["seed"]
+    seed = 0 if seed is None else int(seed)
+    keys = store.model_keys(name) if existing else []
+    if len(keys) >= n:
+        return SampleResult(name, 0, len(keys), stats=_stats(store, name))
+    sampler = Sampler(space, regime, seed)
+    models = sampler.sample(n - len(keys), exclude=keys)
+    with store.write() as c:
+        if not existing:
+            store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
+        start = c.execute("SELECT COUNT(*) FROM models WHERE sweep = ?", (name,)).fetchone()[0]
+        store.add_models(c, name, [vars(m) for m in models], start)
+    return SampleResult(name, len(models), len(keys) + len(models), sampler.tried_, sampler.accepted_,
+                        sampler.seconds_, _stats(store, name))
+
+
+def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
+    """Read a population (CSV/Parquet) into a new sweep ``name``; returns the number of models."""
+    if name in store.sweep_names():
+        raise DseError(f"sweep {name!r} already exists in {store.path}; import into a new --sweep name")
+    models, space_name = import_rows(path, regime)
+    seen = set()
+    for i, m in enumerate(models):  # populations may repeat an architecture (several runs): keep each row
+        k = m["arch"].key()
+        m["key"] = k if k not in seen else f"{k}#{i}"
+        seen.add(k)
+    with store.write() as c:
+        store.create_sweep(c, name, space_name, None, regime.to_dict(), None, "imported")
+        store.add_models(c, name, models, 0)
+    return len(models)
+
+
+def _stats(store: Store, name: str) -> dict:
+    q = "SELECT flops, params, acts FROM models WHERE sweep = ?"
+    a = np.array(store.con.execute(q, (name,)).fetchall(), dtype=np.float64).reshape(-1, 3)
+    if not len(a):
+        return {}
+    return {k: {"min": int(a[:, i].min()), "median": float(np.median(a[:, i])), "max": int(a[:, i].max())}
+            for i, k in enumerate(("flops", "params", "acts"))}
+
+
+def _canon(d):
+    return json.loads(json.dumps(d, sort_keys=True))
+
+
+def _regime_str(r: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in r.items() if v is not None)
