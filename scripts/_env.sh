@@ -19,7 +19,7 @@ fi
 _vpy="$DSE_VENV/bin/python"
 _pip() { "$_vpy" -m pip --disable-pip-version-check -q "$@"; }
 
-if ! "$_vpy" -c "import torch" >/dev/null 2>&1; then
+if ! "$_vpy" -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     _log "GPU found: installing torch (CUDA build)"
     _pip install "${DSE_TORCH_SPEC:-torch>=2.1}"
@@ -38,7 +38,7 @@ fi
 
 _stamp="$DSE_VENV/.dse-setup"
 _want="$(cat "$DSE_ROOT/setup.cfg" "$DSE_ROOT/scripts/_env.sh" | cksum)"
-if [ "$(cat "$_stamp" 2>/dev/null)" != "$_want" ] || ! "$_vpy" -c "import dse, pytest" >/dev/null 2>&1; then
+if [ "$(cat "$_stamp" 2>/dev/null)" != "$_want" ] || ! "$_vpy" -c "import importlib.util as u, sys; sys.exit(not all(map(u.find_spec, ('dse', 'pytest', 'rich'))))" 2>/dev/null; then
   _log "installing dse and its dependencies into $DSE_VENV"
   _pip install -e "$DSE_ROOT[test]"
   printf '%s' "$_want" > "$_stamp"

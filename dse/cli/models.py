@@ -8,7 +8,8 @@ from dse.cli.main import cli, json_option, regime_options
 from dse.errors import DseError
 from dse.models import Arch, complexity, regnet_arch
 from dse.models.regnet import regnet_stage_check
-from dse.report.console import human, print_json, say, table
+from dse.report.console import print_json, say, table
+from dse.units import human
 
 
 def _ints(name, text, kind=int):

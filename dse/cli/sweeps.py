@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from dse.cli.main import cli, db_option, json_option, regime_options
 from dse.errors import DseError
-from dse.report.console import human, print_json, say, table
+from dse.report.console import print_json, say, table
+from dse.units import human
 
 
 @cli.command()
@@ -48,7 +50,7 @@ def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, m
     Run again with a larger N to top the sweep up (same seed stream, existing models kept).
     """
     from dse.spaces import Regime, resolve_space
-    from dse.spaces.sampling import parse_count, parse_window
+    from dse.units import parse_count, parse_window
     from dse.store import Store
     from dse.sweep import sample_sweep
 
@@ -58,8 +60,9 @@ def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, m
                     parse_count(max_params, "--max-params") if max_params else None,
                     parse_count(max_acts, "--max-acts") if max_acts else None)
     sp = resolve_space(space)
-    with Store(db) as store:
-        r = sample_sweep(store, sp, regime, n, sweep, seed)
+    with _new_store_cleanup(db):
+        with Store(db) as store:
+            r = sample_sweep(store, sp, regime, n, sweep, seed)
     if as_json:
         print_json(r.to_dict())
         return
@@ -134,6 +137,20 @@ def import_cmd(file, sweep, resolution, stem, in_channels, num_classes, db):
     if not Path(file).is_file():
         raise DseError(f"cannot read {file}: no such file")
     regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
-    with Store(db) as store:
-        n = import_sweep(store, file, sweep, regime)
+    with _new_store_cleanup(db):
+        with Store(db) as store:
+            n = import_sweep(store, file, sweep, regime)
     say(f"imported {n} models from {file} into sweep {sweep!r} ({db})")
+
+
+@contextmanager
+def _new_store_cleanup(db):
+    """A command that fails leaves no empty store behind when it was the one creating it."""
+    new = not Path(db).exists()
+    try:
+        yield
+    except BaseException:
+        if new:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+        raise

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from dse.models import complexity as cx
+from dse.models.complexity import SE_RATIO, block_cx, complexity, head_cx, se_cx, stage_cx, stem_cx
 from dse.models.arch import STEM_WIDTH, Arch
 
 BN_EPS, BN_MOM = 1e-5, 0.1
@@ -24,7 +24,7 @@ def _bn(w):
 class Stem(nn.Sequential):
     """3x3 conv, BN, ReLU: stride 2 ("simple", 224 px) or 1 ("cifar", small images)."""
 
-    complexity = staticmethod(cx.stem_cx)
+    complexity = staticmethod(stem_cx)
 
     def __init__(self, w_in, w_out, stride):
         super().__init__(_conv(w_in, w_out, 3, stride), _bn(w_out), nn.ReLU(inplace=True))
@@ -33,7 +33,7 @@ class Stem(nn.Sequential):
 class SE(nn.Module):
     """Squeeze-and-excitation: global pool, 1x1 conv (bias), ReLU, 1x1 conv (bias), sigmoid, scale."""
 
-    complexity = staticmethod(cx.se_cx)
+    complexity = staticmethod(se_cx)
 
     def __init__(self, w_b, w_se):
         super().__init__()
@@ -49,12 +49,12 @@ class SE(nn.Module):
 class Block(nn.Module):
     """X block (residual bottleneck, group conv); Y block when se: SE after the 3x3's BN/ReLU."""
 
-    complexity = staticmethod(cx.block_cx)
+    complexity = staticmethod(block_cx)
 
     def __init__(self, w_in, w_out, stride, b, g, se):
         super().__init__()
         w_b = int(round(w_out / b))
-        w_se = int(round(w_in * cx.SE_RATIO))
+        w_se = int(round(w_in * SE_RATIO))
         layers = [_conv(w_in, w_b, 1), _bn(w_b), nn.ReLU(inplace=True)]
         layers += [_conv(w_b, w_b, 3, stride, groups=w_b // g), _bn(w_b), nn.ReLU(inplace=True)]
         if se and w_se:
@@ -74,7 +74,7 @@ class Block(nn.Module):
 class Stage(nn.Sequential):
     """d blocks of width w; the first has stride 2 and takes w_in."""
 
-    complexity = staticmethod(cx.stage_cx)
+    complexity = staticmethod(stage_cx)
 
     def __init__(self, w_in, w, d, b, g, se):
         super().__init__(*[Block(w_in if i == 0 else w, w, 2 if i == 0 else 1, b, g, se) for i in range(d)])
@@ -83,7 +83,7 @@ class Stage(nn.Sequential):
 class Head(nn.Module):
     """Global average pool, then one fully connected layer (with bias) to the classes."""
 
-    complexity = staticmethod(cx.head_cx)
+    complexity = staticmethod(head_cx)
 
     def __init__(self, w_in, num_classes):
         super().__init__()
@@ -96,7 +96,7 @@ class Head(nn.Module):
 class AnyNet(nn.Module):
     """Stem, stages, head. Widths are used as given: pass ``arch.compatible()`` for sampled archs."""
 
-    complexity = staticmethod(cx.complexity)
+    complexity = staticmethod(complexity)
 
     def __init__(self, arch: Arch, stem="simple", in_channels=3, num_classes=1000):
         super().__init__()

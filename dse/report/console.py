@@ -6,15 +6,6 @@ import json
 import sys
 
 
-def human(x, unit: str = "") -> str:
-    """397678568 -> '397.7 M' (+unit, e.g. 'MF' for flops)."""
-    x = float(x)
-    for s, v in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(x) >= v:
-            return f"{x / v:.1f} {s}{unit}"
-    return f"{x:.0f} {unit}".rstrip()
-
-
 def console():
     """A rich Console on the current stdout; wide and colourless when it is not a terminal."""
     from rich.console import Console

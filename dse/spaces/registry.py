@@ -12,10 +12,14 @@ from dse.spaces.space import Space, load_space
 
 def builtin_dir() -> Path:
     """The folder of built-in space files: the checkout's ``spaces/`` (editable install) or ``share/dse/spaces``."""
-    candidates = [Path(__file__).resolve().parents[2] / "spaces"]
-    for base in (sys.prefix, sysconfig.get_config_var("userbase") or "", sys.base_prefix):
-        if base:
-            candidates.append(Path(base) / "share" / "dse" / "spaces")
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / "spaces"]
+    # an installed package: PREFIX/share/dse/spaces, PREFIX found from the interpreter or from the
+    # package's own location (PREFIX/lib/pythonX.Y/site-packages/dse/spaces/registry.py)
+    bases = [sys.prefix, sysconfig.get_config_var("userbase") or "", sys.base_prefix]
+    bases += [str(p) for p in here.parents[3:6]]
+    for base in dict.fromkeys(b for b in bases if b):
+        candidates.append(Path(base) / "share" / "dse" / "spaces")
     for c in candidates:
         if c.is_dir() and any(c.glob("*.toml")):
             return c

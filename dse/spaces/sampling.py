@@ -9,40 +9,19 @@ rejection. The stream of accepted models depends only on the seed, so topping up
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import STEMS, Arch, adjust_compatibility
+from dse.models.arch import STEMS, Arch, _num, adjust_compatibility
 from dse.models.complexity import complexity_arrays
 from dse.models.regnet import regnet_arrays
 from dse.spaces.space import Dist, Space
+from dse.units import human
 
 CHUNK = 1 << 14
-_SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-
-
-def parse_count(text: str, what: str = "value") -> int:
-    """'360M', '0.36G', '360MF', '3.6e8' -> int."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)[fF]?\s*", str(text))
-    if not m:
-        raise DseError(f"{what}: cannot read {text!r}; write a number with an optional K/M/G suffix, e.g. 360M or 0.4G")
-    return int(round(float(m.group(1)) * _SUFFIX[m.group(2).upper()]))
-
-
-def parse_window(text: str, what: str = "--flops") -> tuple[int, int]:
-    """'360M:400M' -> (360000000, 400000000)."""
-    parts = str(text).split(":")
-    if len(parts) != 2:
-        raise DseError(f"{what}: expected LO:HI such as 360M:400M or 0.36G:0.4G, got {text!r}")
-    lo, hi = (parse_count(p, what) for p in parts)
-    if lo > hi:
-        raise DseError(f"{what}: LO ({parts[0]}) is larger than HI ({parts[1]})")
-    return lo, hi
-
 
 @dataclass(frozen=True)
 class Regime:
@@ -82,7 +61,8 @@ class Regime:
 
 @dataclass
 class SampledModel:
-    """An accepted model: its Arch (after the compatibility rule), complexity, RegNet parameters if any."""
+    """An accepted model: its Arch (after the compatibility rule), complexity, and for RegNet spaces the
+    sampled parameters {d, w0, wa, wm, b, g} (g before the rule, which may lower it in narrow stages)."""
 
     arch: Arch
     flops: int
@@ -145,7 +125,7 @@ class Sampler:
         b = np.repeat(r["b"][:, None], s, axis=1)
         g = np.repeat(r["g"][:, None].astype(np.int64), s, axis=1)
         w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)
-        return {"d": depths, "w": w, "b": b, "g": g, "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}, ok
+        return {"d": depths, "w": w, "b": b, "g": g, "g0": r["g"], "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}, ok
 
     def sample(self, n: int, exclude=()) -> list[SampledModel]:
         """The next n distinct models of this seed's stream whose keys are not in ``exclude``."""
@@ -192,7 +172,8 @@ class Sampler:
         arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), tuple(x["g"][i]), self.space.se)
         rp = None
         if self.space.family == "regnet":
-            rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i])}
+            rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i]),
+                  "b": _num(x["b"][i][0]), "g": int(x["g0"][i])}
         return SampledModel(arch, f, p, a, rp)
 
     def _check_progress(self, n, got, last_new, flops_seen):
@@ -208,7 +189,7 @@ class Sampler:
 
     def _infeasible(self, flops_seen) -> str:
         lo, hi = self.regime.flops
-        head = (f"no model of space {self.space.name!r} falls in the flops window {_fmt(lo)}:{_fmt(hi)} "
+        head = (f"no model of space {self.space.name!r} falls in the flops window {_h(lo)}:{_h(hi)} "
                 f"after {self.tried_:,} candidates")
         if not flops_seen:
             return head + " (no candidate passed the space's structural constraints)"
@@ -217,14 +198,10 @@ class Sampler:
                                                or self.space.max_params or self.space.max_acts) else ""
         q = np.percentile(f, [40, 60])
         return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({self.regime.stem} stem) "
-                f"range from {_fmt(f.min())} to {_fmt(f.max())} flops (median {_fmt(np.median(f))}); "
-                f"try e.g. --flops {_fmt(q[0])}:{_fmt(q[1])}")
+                f"range from {_h(f.min())} to {_h(f.max())} flops (median {_h(np.median(f))}); "
+                f"try e.g. --flops {_h(q[0])}:{_h(q[1])}")
 
 
-def _fmt(x) -> str:
-    """Flops for people: 397.7M, 1.2G, 850K."""
-    x = float(x)
-    for s, v in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if x >= v:
-            return f"{x / v:.4g}{s}"
-    return f"{x:.0f}"
+
+def _h(x) -> str:
+    return human(x, sep="")

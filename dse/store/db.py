@@ -36,7 +36,7 @@ CREATE TABLE sweeps (
 CREATE TABLE models (
     sweep TEXT NOT NULL REFERENCES sweeps(name) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
-    key TEXT NOT NULL,          -- canonical architecture string; unique within a sweep
+    key TEXT NOT NULL,          -- canonical architecture string, unique within a sweep
     arch TEXT NOT NULL,         -- JSON Arch
     stages INTEGER NOT NULL,
     depth INTEGER NOT NULL,
@@ -175,10 +175,12 @@ class Store:
             rows.append((sweep, start + i, m.get("key") or arch.key(), json.dumps(arch.to_dict()), arch.stages, arch.depth,
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
-                         m.get("epochs"), m.get("train_seconds")))
+                         m.get("epochs"), m.get("train_seconds"),
+                         json.dumps({"regnet": rp}) if rp else None))
         c.executemany(
             "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
-            " status, error, best_error, epochs, train_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " status, error, best_error, epochs, train_seconds, extra)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows)
 
     def model_keys(self, sweep: str) -> list[str]:

@@ -1,0 +1,5 @@
+"""``python -m dse`` runs the CLI."""
+
+from dse.cli.main import main
+
+main()

@@ -1,0 +1,46 @@
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Run the CLI in-process; returns (exit_code, stdout, stderr). The store defaults to tmp_path."""
+    from dse.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSE_DB", raising=False)
+
+    def _run(*args):
+        out, err = io.StringIO(), io.StringIO()
+        code = 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main([str(a) for a in args])
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        return code, out.getvalue(), err.getvalue()
+
+    return _run
+
+
+@pytest.fixture
+def dse_exe():
+    """Run the installed console script in a subprocess: (returncode, stdout, stderr)."""
+    exe = Path(sys.executable).with_name("dse")
+
+    def _run(*args, cwd=None, env=None):
+        e = dict(os.environ)
+        e.pop("DSE_DB", None)
+        e.update(env or {})
+        p = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=e)
+        return p.returncode, p.stdout, p.stderr
+
+    return _run

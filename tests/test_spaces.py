@@ -1,0 +1,174 @@
+"""Space files: built-ins, sizes, distributions (pycls semantics) and validation errors."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from dse.errors import DseError
+from dse.spaces import builtin_names, load_space, parse_space, resolve_space
+from dse.spaces.sampling import sample_sorted
+from dse.spaces.space import Dist
+
+BUILTINS = ["anynet_a", "anynet_b", "anynet_c", "anynet_d", "anynet_e", "regnet", "regnetx", "regnety"]
+
+
+def test_builtins_present_and_valid():
+    assert builtin_names() == sorted(BUILTINS)
+    for n in BUILTINS:
+        s = resolve_space(n)
+        assert s.name == n and s.description
+
+
+def test_dof_and_size():
+    a = resolve_space("anynet_a")
+    assert a.dof == 16
+    assert a.log10_size == pytest.approx(4 * math.log10(16 * 128 * 3 * 6))  # ~1.8e18 (paper)
+    assert 10 ** a.log10_size == pytest.approx(1.8e18, rel=0.05)
+    assert resolve_space("anynet_b").dof == 13
+    assert resolve_space("anynet_c").dof == 10  # 6 fewer than A
+    # non-decreasing widths: multisets of 4 from 128 widths
+    assert resolve_space("anynet_d").log10_size == pytest.approx(
+        math.log10(16**4 * math.comb(131, 4) * 3 * 6))
+    assert resolve_space("regnet").dof == 6 and resolve_space("regnetx").dof == 5
+
+
+def _pycls_log_uniform(rng, low, high, q, n):
+    """pycls sweep/random.py log_uniform, vectorised: f in (l-q*, h] log-uniform, rounded up to q."""
+    f = np.exp(-rng.uniform(-np.log(high), -np.log(low - min(q, low / 2)), n))
+    return np.ceil(f / q) * q
+
+
+@pytest.mark.parametrize("low,high,q", [(8, 1024, 8), (1, 16, 1), (2, 3, 0.001), (8, 256, 0.1)])
+def test_log_uniform_matches_pycls(low, high, q):
+    dist = _dist({"dist": "log_uniform", "low": low, "high": high, "quantum": q})
+    rng = np.random.default_rng(0)
+    ref = np.round(_pycls_log_uniform(rng, low, high, q, 400_000), 6)
+    assert set(np.unique(ref)) <= set(np.round(dist.values, 6))
+    # compare the CDFs at every support point: the pmf is exact, the reference is Monte Carlo
+    emp = np.searchsorted(np.sort(ref), np.round(dist.values, 6), side="right") / len(ref)
+    assert np.max(np.abs(emp - dist.cdf)) < 0.004
+
+
+def _dist(spec) -> Dist:
+    """The distribution a spec gives (as the wa of a RegNet space, which accepts any value >= 0)."""
+    one = {"dist": "choice", "values": [8]}
+    params = {"d": {"dist": "uniform", "low": 1, "high": 2}, "w0": one, "wa": spec, "wm": {"dist": "choice", "values": [2]},
+              "b": {"dist": "choice", "values": [1]}, "g": {"dist": "choice", "values": [1]}}
+    return parse_space({"family": "regnet", "params": params}, "t").dists["wa"]
+
+
+def test_uniform_and_pow2_and_choice():
+    d = _dist({"dist": "uniform", "low": 12, "high": 28})
+    assert d.values.tolist() == list(range(12, 29)) and np.allclose(d.probs, 1 / 17)
+    p = _dist({"dist": "pow2", "low": 1, "high": 32})
+    assert p.values.tolist() == [1, 2, 4, 8, 16, 32]
+    c = _dist({"dist": "choice", "values": [4, 1, 2], "weights": [1, 1, 2]})
+    assert c.values.tolist() == [1, 2, 4] and c.probs.tolist() == [0.25, 0.5, 0.25]
+
+
+def test_sorted_sampler_is_the_conditional_law():
+    """Draws from sample_sorted match i.i.d. draws conditioned on being non-decreasing (exact enumeration)."""
+    dist = Dist("choice", np.array([1.0, 2.0, 3.0, 5.0]), np.array([0.4, 0.3, 0.2, 0.1]))
+    s = 3
+    tuples = [t for t in itertools.product(range(4), repeat=s) if list(t) == sorted(t)]
+    w = np.array([np.prod(dist.probs[list(t)]) for t in tuples])
+    expected = w / w.sum()
+    x = sample_sorted(dist, np.random.default_rng(0), 200_000, s)
+    idx = np.searchsorted(dist.values, x)
+    assert np.all(np.diff(idx, axis=1) >= 0)
+    code = {t: i for i, t in enumerate(tuples)}
+    counts = np.bincount([code[tuple(r)] for r in idx.tolist()], minlength=len(tuples))
+    _, p = stats.chisquare(counts, expected * len(x))
+    assert p > 1e-3
+
+
+def _write(tmp_path, text, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD = """
+family = "anynet"
+stages = 2
+[params.d]
+dist = "uniform"
+low = 1
+high = 4
+[params.w]
+dist = "log_uniform"
+low = 8
+high = 256
+quantum = 8
+[params.b]
+dist = "choice"
+values = [1]
+[params.g]
+dist = "pow2"
+low = 1
+high = 8
+[constraints]
+non_decreasing = ["w"]
+"""
+
+
+def test_user_space_file(tmp_path):
+    s = load_space(_write(tmp_path, GOOD, "mine.toml"))
+    assert s.name == "mine" and s.stages == 2 and s.non_decreasing == ("w",)
+
+
+@pytest.mark.parametrize("old,new,needle", [
+    ('family = "anynet"', 'family = "anynet"\ncolour = 1', "unknown key 'colour'"),
+    ('family = "anynet"', 'family = "resnet"', "family: got 'resnet'; allowed: anynet, regnet"),
+    ("low = 1\nhigh = 4", "low = 5\nhigh = 4", "[params.d]: 'low' (5) > 'high' (4)"),
+    ("values = [1]", "values = []", "[params.b]: 'values' must be a non-empty list"),
+    ("low = 8\nhigh = 256\nquantum = 8", "low = 9\nhigh = 15\nquantum = 8", "quantum 8 leaves no value in [9, 15]"),
+    ('dist = "pow2"\nlow = 1\nhigh = 8', 'dist = "pow2"\nlow = 1\nhigh = 12', "'high' must be a power of two"),
+    ('dist = "uniform"', 'dist = "normal"', "dist 'normal' unknown; allowed: uniform, log_uniform, choice, pow2"),
+    ('non_decreasing = ["w"]', 'non_decreasing = ["x"]', "unknown parameter 'x'; allowed: d, w, b, g"),
+    ('[params.b]\ndist = "choice"\nvalues = [1]', '', "missing [params.b]"),
+    ("values = [1]", "values = [0.3]", "bottleneck ratio 0.3 not allowed"),
+    ("values = [1]", "values = [1]\nstep = 2", "[params.b]: unknown key 'step'"),
+    ("stages = 2", "stages = 0", "stages: got 0"),
+    ("[constraints]", "[constraints]\nmax_params = -1", "max_params: got -1"),
+    ("high = 4", "high = 4\n[params.w0]\ndist = 'choice'\nvalues = [8]", "unknown key 'w0'"),
+])
+def test_space_errors_name_file_and_key(tmp_path, old, new, needle):
+    assert old in GOOD
+    p = _write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(DseError) as e:
+        load_space(p)
+    msg = str(e.value)
+    assert str(p) in msg and needle in msg, msg
+
+
+def test_not_toml(tmp_path):
+    p = _write(tmp_path, "family = [")
+    with pytest.raises(DseError, match="not valid TOML"):
+        load_space(p)
+
+
+def test_unknown_builtin_lists_known():
+    with pytest.raises(DseError) as e:
+        resolve_space("anynet_z")
+    assert "anynet_a" in str(e.value) and "regnety" in str(e.value)
+
+
+def test_cli_bad_space_exit_2_without_traceback(run, tmp_path):
+    p = _write(tmp_path, GOOD.replace("low = 1\nhigh = 4", "low = 5\nhigh = 4"))
+    code, out, err = run("sample", "--space", p, "-n", "5")
+    assert code == 2 and "Traceback" not in err and "'low' (5) > 'high' (4)" in err
+    code, out, err = run("spaces", "--space", p)
+    assert code == 2 and str(p) in err
+
+
+def test_cli_spaces_json(run):
+    import json
+
+    code, out, _ = run("spaces", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["name"] for r in rows] == sorted(BUILTINS)
+    assert {r["name"]: r["dof"] for r in rows}["anynet_a"] == 16

@@ -1,0 +1,204 @@
+"""The store and the CLI: sample, top-up, status, export/import round trip, bad input (exit 2)."""
+
+import csv
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dse.errors import DseError
+from dse.spaces import Regime, Sampler, resolve_space
+from dse.store import Store
+
+
+def _export(run, *args):
+    code, out, err = run("export", *args)
+    assert code == 0, err
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def test_sample_status_export(run, tmp_path):
+    code, out, err = run("sample", "--space", "anynet_b", "-n", "30", "--seed", "2")
+    assert code == 0, err
+    assert "30 models accepted" in out and "candidates" in out and "acceptance" in out
+    assert "flops" in out and "params" in out and "acts" in out
+    assert (tmp_path / "dse.sqlite").exists()
+    code, out, _ = run("status", "--json")
+    assert json.loads(out)[0]["models"] == 30 and json.loads(out)[0]["pending"] == 30
+    rows = _export(run)
+    assert len(rows) == 30 and rows[0]["sweep"] == "anynet_b" and rows[0]["space"] == "anynet_b"
+    need = ["sweep", "id", "space", "stages"] + [f"{p}{i}" for p in "dwbg" for i in range(1, 5)] + [
+        "depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error"]
+    assert all(c in rows[0] for c in need)
+    assert all(r["b1"] == r["b2"] == r["b3"] == r["b4"] for r in rows)
+    assert rows[0]["w0"] == "" and rows[0]["error"] == ""
+    # the models are the sampler's, in order
+    ref = Sampler(resolve_space("anynet_b"), Regime(), seed=2).sample(30)
+    assert [int(r["flops"]) for r in rows] == [m.flops for m in ref]
+    assert [int(r["depth"]) for r in rows] == [m.arch.depth for m in ref]
+
+
+def test_top_up_continues_the_stream(run, tmp_path):
+    assert run("sample", "--space", "regnetx", "-n", "10", "--sweep", "a")[0] == 0
+    assert run("sample", "--space", "regnetx", "-n", "25", "--sweep", "a")[0] == 0
+    assert run("sample", "--space", "regnetx", "-n", "25", "--sweep", "b")[0] == 0
+    a, b = _export(run, "--sweep", "a"), _export(run, "--sweep", "b")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "sweep"} for r in rows]  # noqa: E731
+    assert strip(a) == strip(b) and len(a) == 25
+    code, out, _ = run("sample", "--space", "regnetx", "-n", "20", "--sweep", "a")
+    assert code == 0 and "already holds 25" in out
+    assert a[0]["w0"] != "" and float(a[0]["wm"]) >= 2
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--space", "anynet_a"], "different space definition"),
+    (["--space", "regnetx", "--flops", "300M:400M"], "another regime"),
+    (["--space", "regnetx", "--resolution", "32"], "another regime"),
+    (["--space", "regnetx", "--seed", "9"], "seed 0"),
+])
+def test_existing_sweep_refuses_other_space_or_regime(run, args, needle):
+    assert run("sample", "--space", "regnetx", "-n", "5", "--sweep", "s")[0] == 0
+    code, _, err = run("sample", *args, "-n", "10", "--sweep", "s")
+    assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_export_import_round_trip(run, tmp_path):
+    run("sample", "--space", "regnety", "-n", "12")
+    run("sample", "--space", "anynet_e", "-n", "8", "--flops", "20M:60M", "--resolution", "32", "--stem", "cifar",
+        "--num-classes", "10")
+    code, _, err = run("export", "--sweep", "regnety", "-o", "a.csv")
+    assert code == 0 and "wrote 12 models" in err
+    assert run("import", "a.csv", "--sweep", "again")[0] == 0
+    rows = _export(run, "--sweep", "regnety")
+    again = _export(run, "--sweep", "again")
+    assert [{**r, "sweep": ""} for r in rows] == [{**r, "sweep": ""} for r in again]
+    # the cifar-regime sweep needs its regime to recompute complexity: give it, drop the columns
+    run("export", "--sweep", "anynet_e", "-o", "e.csv")
+    with open(tmp_path / "e.csv") as f:
+        rd = list(csv.DictReader(f))
+    cols = [c for c in rd[0] if c not in ("flops", "params", "acts")]
+    with open(tmp_path / "e2.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rd)
+    code, out, err = run("import", "e2.csv", "--sweep", "e2", "--resolution", "32", "--stem", "cifar",
+                         "--num-classes", "10")
+    assert code == 0, err
+    assert [r["flops"] for r in _export(run, "--sweep", "e2")] == [r["flops"] for r in rd]
+
+
+def test_import_trained_population(run, tmp_path):
+    (tmp_path / "pop.csv").write_text(
+        "d1,d2,w1,w2,b1,b2,g1,g2,error\n1,2,32,64,1,1,8,8,31.5\n1,2,32,64,1,1,8,8,30.1\n2,3,48,96,2,2,8,8,\n")
+    code, out, err = run("import", "pop.csv", "--sweep", "pop", "--resolution", "32", "--stem", "cifar")
+    assert code == 0, err
+    rows = _export(run, "--sweep", "pop")
+    assert [r["status"] for r in rows] == ["done", "done", "pending"]
+    assert rows[0]["error"] == "31.5" and rows[0]["stages"] == "2" and rows[0]["space"] == "imported"
+    assert int(rows[0]["flops"]) > 0 and rows[0]["flops"] == rows[1]["flops"]  # repeats are kept
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("d1,w1,b1,error\n1,32,1,3\n", "missing required column g1"),
+    ("d1,w1,b1,g1\n1,32,1,8\n", "missing required column error"),
+    ("d1,w1,b1,g1,error\n1,abc,1,8,3\n", "line 2: column w1 = 'abc' is not a number"),
+    ("d1,w1,b1,g1,error\n1,30,1,8,3\n", "line 2: stage 1: inner width w/b is not a multiple of g"),
+    ("d1,w1,b1,g1,error\n", "no rows"),
+])
+def test_import_errors(run, tmp_path, text, needle):
+    (tmp_path / "bad.csv").write_text(text)
+    code, _, err = run("import", "bad.csv", "--sweep", "x")
+    assert code == 2 and needle in err and "bad.csv" in err and "Traceback" not in err
+
+
+def test_bad_inputs_exit_2(run, tmp_path):
+    cases = [
+        (["sample", "--space", "nope", "-n", "5"], "unknown space 'nope'; built-in spaces: anynet_a"),
+        (["sample", "--space", "anynet_a", "-n", "0"], "-n must be a positive"),
+        (["sample", "--space", "anynet_a", "-n", "-3"], "-n must be a positive"),
+        (["sample", "--space", "anynet_a", "-n", "5", "--flops", "360M-400M"], "expected LO:HI"),
+        (["sample", "--space", "anynet_a", "-n", "5", "--flops", "abc:400M"], "cannot read 'abc'"),
+        (["sample", "--space", "regnetx", "-n", "5", "--flops", "1K:2K"], "try e.g. --flops"),
+        (["status"], "no store at dse.sqlite"),
+        (["export", "-o", "x.csv"], "no store"),
+        (["import", "missing.csv", "--sweep", "x"], "cannot read missing.csv"),
+        (["sample", "--space", "missing.toml", "-n", "5"], "space file missing.toml not found"),
+    ]
+    for args, needle in cases:
+        code, out, err = run(*args)
+        assert code == 2 and needle in err and "Traceback" not in err, (args, err)
+    run("sample", "--space", "anynet_a", "-n", "3")
+    code, _, err = run("status", "--sweep", "zzz")
+    assert code == 2 and "unknown sweep 'zzz'" in err and "anynet_a" in err
+    code, _, err = run("export", "--sweep", "zzz")
+    assert code == 2 and "unknown sweep 'zzz'" in err
+    code, _, err = run("import", "nofile.csv", "--sweep", "anynet_a")
+    assert code == 2
+
+
+def test_foreign_db_files(run, tmp_path):
+    (tmp_path / "text.db").write_text("hello, I am not a database" * 100)
+    code, _, err = run("sample", "--space", "anynet_a", "-n", "3", "--db", "text.db")
+    assert code == 2 and "not a dse store" in err
+    con = sqlite3.connect(tmp_path / "other.db")
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    code, _, err = run("status", "--db", "other.db")
+    assert code == 2 and "not a dse store" in err
+    code, _, err = run("status", "--db", "nodir/x.db")
+    assert code == 2
+
+
+def test_db_env_and_schema(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("DSE_DB", str(tmp_path / "env.sqlite"))
+    assert run("sample", "--space", "anynet_a", "-n", "3")[0] == 0
+    con = sqlite3.connect(tmp_path / "env.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    assert meta["app"] == "dse" and meta["schema_version"] == "1"
+    sw = con.execute("SELECT space, regime, seed, dse_version, created FROM sweeps").fetchone()
+    assert json.loads(sw[0])["family"] == "anynet" and json.loads(sw[1])["flops"] == [360000000, 400000000]
+    assert sw[2] == 0 and sw[3] and sw[4]
+
+
+def test_newer_schema_refused(tmp_path):
+    Store(tmp_path / "s.db").close()
+    con = sqlite3.connect(tmp_path / "s.db")
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(DseError, match="newer than this dse"):
+        Store(tmp_path / "s.db")
+
+
+def test_concurrent_processes_share_one_store(tmp_path, dse_exe):
+    """Several processes sampling into one file at once: all succeed, nothing lost."""
+    procs = [subprocess.Popen([sys.executable, "-m", "dse", "sample", "--space", s, "-n", "40", "--db", "c.db"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for s in ("anynet_a", "anynet_b", "anynet_c", "regnetx")]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    code, out, err = dse_exe("status", "--json", "--db", "c.db", cwd=tmp_path)
+    assert code == 0 and sorted(r["models"] for r in json.loads(out)) == [40] * 4
+
+
+def test_help_fast_and_torch_free(dse_exe, tmp_path):
+    code, out, _ = dse_exe("--help")
+    assert code == 0 and "sample" in out
+    for cmd in (["sample", "--help"], ["model", "regnet", "--help"], ["spaces", "--help"]):
+        assert dse_exe(*cmd)[0] == 0
+    probe = ("import sys, time; t = time.perf_counter(); from dse.cli.main import main\n"
+             "sys.argv = ['dse', 'model', 'regnet', '--depth', '22', '--w0', '24', '--wa', '24.48', '--wm', '2.54',"
+             " '--group-width', '16', '--json']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "assert 'torch' not in sys.modules, 'torch imported'\n"
+             "sys.stderr.write(str(time.perf_counter() - t))")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["flops"] == 397_678_568
