@@ -16,7 +16,7 @@ def test_wheel_install_finds_builtin_spaces(tmp_path):
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(tmp_path / "w")],
                    check=True, cwd=tmp_path, capture_output=True)
     wheel = next((tmp_path / "w").glob("dse-*.whl"))
-    subprocess.run([*pip, "install", "--no-deps", "--prefix", str(tmp_path / "p"), str(wheel)], check=True,
+    subprocess.run([*pip, "install", "--no-deps", "--ignore-installed", "--prefix", str(tmp_path / "p"), str(wheel)], check=True,
                    capture_output=True)
     site = next((tmp_path / "p").glob("lib/python*/site-packages"))
     env = dict(os.environ, PYTHONPATH=str(site))
