@@ -88,34 +88,52 @@ def status(sweep, db, as_json):
     with Store(db, create=False) as store:
         counts = store.status_counts(sweep)
         info = {n: store.sweep(n) for n in counts}
+        errs = {n: store.errors(n) for n in counts}
     rows = [{"sweep": n, "space": info[n]["space_name"], "source": info[n]["source"],
-             "models": sum(c.values()), **c} for n, c in counts.items()]
+             "models": sum(c.values()), **c, **errs[n], "protocol": info[n]["protocol"]} for n, c in counts.items()]
     if as_json:
         print_json(rows)
         return
     if not rows:
         say(f"{db}: no sweeps yet (run `dse sample`)")
         return
-    table(f"sweeps in {db}", ["sweep", "space", "models", *STATUSES],
-          [[r["sweep"], r["space"], r["models"], *[r[s] for s in STATUSES]] for r in rows])
+    fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+    table(f"sweeps in {db}", ["sweep", "space", "models", *STATUSES, "best err %", "median err %", "train hours"],
+          [[r["sweep"], r["space"], r["models"], *[r[s] for s in STATUSES], fmt(r["best_error"]),
+            fmt(r["median_error"]), fmt(r["train_hours"])] for r in rows])
+    for r in rows:
+        failed = [m for m in r["failures"]]
+        for f in failed[:5]:
+            say(f"  {r['sweep']}/{f['id']} {f['status']}: {f['reason']}")
+        if len(failed) > 5:
+            say(f"  ... and {len(failed) - 5} more failed/diverged models in {r['sweep']}")
 
 
 @cli.command("export")
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep to export (repeatable; default all).")
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE.csv|FILE.parquet|-",
               help="Where to write; '-' is standard output. Parquet needs pyarrow.")
+@click.option("--epochs", "per_epoch", is_flag=True,
+              help="Per-epoch rows instead: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds, images_per_s.")
 @db_option
-def export_cmd(sweeps, output, db):
+def export_cmd(sweeps, output, per_epoch, db):
     """One row per model: sweep, id, space, per-stage d1..dS w1..wS b1..bS g1..gS, depth, se,
     w0 wa wm (RegNet sweeps), flops, params, acts, status, error, best_error, epochs, train_seconds."""
     from dse.store import Store, export_rows, write_table
+    from dse.store.db import EPOCH_COLUMNS
 
     with Store(db, create=False) as store:
         names = list(sweeps) or store.sweep_names()
-        cols, rows = export_rows(store, names)
+        for n in names:
+            store.sweep(n)
+        if per_epoch:
+            cols, rows = ["sweep", "id", *EPOCH_COLUMNS], store.epoch_rows(names)
+        else:
+            cols, rows = export_rows(store, names)
     write_table(cols, rows, output)
     if output != "-":
-        click.echo(f"wrote {len(rows)} models of {len(names)} sweep(s) to {output}", err=True)
+        click.echo(f"wrote {len(rows)} {'epoch rows' if per_epoch else 'models'} of {len(names)} sweep(s) to {output}",
+                   err=True)
 
 
 @cli.command("import")

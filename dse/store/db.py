@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,11 +47,15 @@ CREATE TABLE models (
     flops INTEGER NOT NULL,
     params INTEGER NOT NULL,
     acts INTEGER NOT NULL,
+    train_flops INTEGER,        -- complexity at the training protocol's resolution, channels, classes
+    train_params INTEGER,
+    train_acts INTEGER,
     status TEXT NOT NULL DEFAULT 'pending',
     error REAL,                 -- final-epoch top-1 error (%)
     best_error REAL,
-    epochs INTEGER,
+    epochs INTEGER,             -- epochs completed (while running: so far)
     train_seconds REAL,
+    images_per_s REAL,          -- training throughput of the last epoch
     device TEXT,
     reason TEXT,                -- why a model failed
     worker TEXT,                -- holder of a claim (host:pid)
@@ -72,7 +78,10 @@ CREATE TABLE epochs (
 """
 
 MODEL_COLUMNS = ("idx", "key", "arch", "stages", "depth", "se", "w0", "wa", "wm", "flops", "params", "acts",
-                 "status", "error", "best_error", "epochs", "train_seconds", "device", "reason", "extra")
+                 "train_flops", "train_params", "train_acts", "status", "error", "best_error", "epochs",
+                 "train_seconds", "images_per_s", "device", "reason", "attempts", "extra")
+EPOCH_COLUMNS = ("epoch", "train_loss", "train_error", "test_error", "lr", "seconds", "images_per_s")
+HOST = socket.gethostname()
 
 
 def default_db_path() -> Path:
@@ -210,4 +219,159 @@ class Store:
                 out[s][st] = k
         return out
 
+    # ---- training: protocol, claims with leases, results ----
+    def set_protocol(self, sweep: str, protocol: dict, train_cx) -> dict | None:
+        """Fix the sweep's protocol if it has none (and store each model's complexity at training
+        resolution via ``train_cx(archs) -> (flops, params, acts)``); returns the protocol already
+        stored when it differs, else None."""
+        with self.write() as c:
+            row = c.execute("SELECT protocol FROM sweeps WHERE name = ?", (sweep,)).fetchone()
+            if row is None:
+                raise DseError(f"unknown sweep {sweep!r}")
+            if row[0] is not None:
+                old = json.loads(row[0])
+                return None if old == json.loads(json.dumps(protocol)) else old
+            c.execute("UPDATE sweeps SET protocol = ? WHERE name = ?", (json.dumps(protocol, sort_keys=True), sweep))
+            rows = c.execute("SELECT idx, arch FROM models WHERE sweep = ?", (sweep,)).fetchall()
+            if rows:
+                f, p, a = train_cx([Arch.from_dict(json.loads(r[1])) for r in rows])
+                c.executemany("UPDATE models SET train_flops = ?, train_params = ?, train_acts = ? WHERE sweep = ? AND idx = ?",
+                              [(int(fi), int(pi), int(ai), sweep, r[0]) for r, fi, pi, ai in zip(rows, f, p, a)])
+        return None
 
+    def _reclaim(self, c, now: float) -> int:
+        """Running models whose lease expired, or whose holder was a process on this host that is gone,
+        go back to pending."""
+        n = c.execute("UPDATE models SET status = 'pending', worker = NULL, lease_until = NULL "
+                      "WHERE status = 'running' AND lease_until < ?", (now,)).rowcount
+        for sweep, idx, worker in c.execute("SELECT sweep, idx, worker FROM models WHERE status = 'running'").fetchall():
+            host, _, pid = (worker or "").rpartition(":")
+            if host == HOST and pid.isdigit() and not _alive(int(pid)):
+                c.execute("UPDATE models SET status = 'pending', worker = NULL, lease_until = NULL "
+                          "WHERE sweep = ? AND idx = ?", (sweep, idx))
+                n += 1
+        return n
+
+    def claim(self, sweeps, worker: str, lease_s: float, device: str = "") -> dict | None:
+        """Atomically take the next pending model of ``sweeps`` (lowest sweep order, then index)."""
+        now = time.time()
+        with self.write() as c:
+            self._reclaim(c, now)
+            for sweep in sweeps:
+                r = c.execute("SELECT idx FROM models WHERE sweep = ? AND status = 'pending' ORDER BY idx LIMIT 1",
+                              (sweep,)).fetchone()
+                if r is None:
+                    continue
+                c.execute("UPDATE models SET status = 'running', worker = ?, lease_until = ?, heartbeat = ?, "
+                          "attempts = attempts + 1, device = ?, reason = NULL WHERE sweep = ? AND idx = ?",
+                          (worker, now + lease_s, now, device, sweep, r[0]))
+                m = self.con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ? AND idx = ?",
+                                     (sweep, r[0])).fetchone()
+                d = dict(m)
+                d["sweep"] = sweep
+                d["arch"] = Arch.from_dict(json.loads(d["arch"]))
+                return d
+        return None
+
+    def _owned(self, c, sweep, idx, worker) -> bool:
+        r = c.execute("SELECT status, worker FROM models WHERE sweep = ? AND idx = ?", (sweep, idx)).fetchone()
+        return r is not None and r[0] == "running" and r[1] == worker
+
+    def heartbeat(self, sweep, idx, worker, lease_s) -> bool:
+        """Extend the lease; False when the model is no longer held by ``worker``."""
+        now = time.time()
+        with self.write() as c:
+            return c.execute("UPDATE models SET lease_until = ?, heartbeat = ? WHERE sweep = ? AND idx = ? "
+                             "AND status = 'running' AND worker = ?", (now + lease_s, now, sweep, idx, worker)).rowcount == 1
+
+    def reset_epochs(self, sweep, idx, worker, keep: int) -> bool:
+        """Drop epoch rows after ``keep`` (a fresh start, or a resume from a checkpoint at ``keep``)."""
+        with self.write() as c:
+            if not self._owned(c, sweep, idx, worker):
+                return False
+            c.execute("DELETE FROM epochs WHERE sweep = ? AND idx = ? AND epoch > ?", (sweep, idx, keep))
+            c.execute("UPDATE models SET epochs = ? WHERE sweep = ? AND idx = ?", (keep or None, sweep, idx))
+            return True
+
+    def add_epoch(self, sweep, idx, worker, row: dict, lease_s: float) -> bool:
+        """Record one epoch of a model still held by ``worker`` (and extend its lease)."""
+        now = time.time()
+        with self.write() as c:
+            if not self._owned(c, sweep, idx, worker):
+                return False
+            c.execute(f"INSERT OR REPLACE INTO epochs (sweep, idx, {', '.join(EPOCH_COLUMNS)}) VALUES "
+                      f"(?, ?, {', '.join('?' * len(EPOCH_COLUMNS))})", (sweep, idx, *[row[k] for k in EPOCH_COLUMNS]))
+            c.execute("UPDATE models SET epochs = ?, images_per_s = ?, lease_until = ?, heartbeat = ? "
+                      "WHERE sweep = ? AND idx = ?", (row["epoch"], row["images_per_s"], now + lease_s, now, sweep, idx))
+            return True
+
+    def finish(self, sweep, idx, worker, status, error=None, best_error=None, epochs=None, seconds=None,
+               reason=None) -> bool:
+        """Final result of a model still held by ``worker``: done, diverged or failed."""
+        with self.write() as c:
+            if not self._owned(c, sweep, idx, worker):
+                return False
+            c.execute("UPDATE models SET status = ?, error = ?, best_error = ?, epochs = COALESCE(?, epochs), "
+                      "train_seconds = ?, reason = ?, worker = NULL, lease_until = NULL WHERE sweep = ? AND idx = ?",
+                      (status, error, best_error, epochs, seconds, reason, sweep, idx))
+            return True
+
+    def release(self, sweep, idx, worker, keep: int = 0) -> bool:
+        """Give a model back (Ctrl-C): pending again, epoch rows after ``keep`` (its checkpoint) dropped."""
+        with self.write() as c:
+            if not self._owned(c, sweep, idx, worker):
+                return False
+            c.execute("DELETE FROM epochs WHERE sweep = ? AND idx = ? AND epoch > ?", (sweep, idx, keep))
+            c.execute("UPDATE models SET status = 'pending', worker = NULL, lease_until = NULL, epochs = ? "
+                      "WHERE sweep = ? AND idx = ?", (keep or None, sweep, idx))
+            return True
+
+    def reset_failed(self, sweeps) -> int:
+        """Failed and diverged models of ``sweeps`` back to pending (for a retry)."""
+        with self.write() as c:
+            return sum(c.execute("UPDATE models SET status = 'pending', reason = NULL WHERE sweep = ? AND "
+                                 "status IN ('failed', 'diverged')", (s,)).rowcount for s in sweeps)
+
+    def running(self, sweeps) -> list[dict]:
+        q = ("SELECT sweep, idx, epochs, images_per_s, device, heartbeat FROM models WHERE status = 'running' "
+             f"AND sweep IN ({', '.join('?' * len(sweeps))}) ORDER BY heartbeat")
+        return [dict(r) for r in self.con.execute(q, list(sweeps))]
+
+    def errors(self, sweep) -> dict:
+        """Summary of a sweep's results: best and median final error, train hours, failures with reasons."""
+        errs = sorted(r[0] for r in self.con.execute(
+            "SELECT error FROM models WHERE sweep = ? AND status = 'done' AND error IS NOT NULL", (sweep,)))
+        hours = self.con.execute("SELECT SUM(train_seconds) FROM models WHERE sweep = ?", (sweep,)).fetchone()[0]
+        fails = [{"id": r[0], "status": r[1], "reason": r[2]} for r in self.con.execute(
+            "SELECT idx, status, reason FROM models WHERE sweep = ? AND status IN ('failed', 'diverged') ORDER BY idx",
+            (sweep,))]
+        n = len(errs)
+        med = None if not n else (errs[n // 2] if n % 2 else (errs[n // 2 - 1] + errs[n // 2]) / 2)
+        return {"best_error": errs[0] if n else None, "median_error": med,
+                "train_hours": hours / 3600 if hours else None, "failures": fails}
+
+    def epoch_rows(self, sweeps) -> list[dict]:
+        out = []
+        for s in sweeps:
+            q = f"SELECT sweep, idx AS id, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE sweep = ? ORDER BY idx, epoch"
+            out += [dict(r) for r in self.con.execute(q, (s,))]
+        return out
+
+
+def worker_id() -> str:
+    """This process as a claim holder: host:pid."""
+    return f"{HOST}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) holds nothing
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True

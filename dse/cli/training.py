@@ -1,0 +1,124 @@
+"""``dse train``: train the pending models of sweeps under a protocol (the low-epoch regime by default)."""
+
+from __future__ import annotations
+
+import click
+
+from dse.cli.main import cli, db_option
+from dse.errors import DseError
+from dse.report.console import say
+
+
+@cli.command()
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep to train (repeatable; default: every sweep).")
+@click.option("--budget", default="10ep", show_default=True, help="Nep epochs or Nit optimizer steps per model.")
+@click.option("--dataset", type=click.Choice(["fashion-mnist", "cifar10", "imagefolder", "synthetic"]),
+              default="fashion-mnist", show_default=True,
+              help="fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
+                   "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the dataset lies (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
+@click.option("--train-size", type=click.IntRange(min=1), default=None,
+              help="Train on a fixed, seeded subset of this many images (synthetic: generate this many).")
+@click.option("--test-size", type=click.IntRange(min=1), default=None, help="Evaluate on a fixed subset of this many.")
+@click.option("--resolution", type=click.IntRange(min=8), default=None,
+              help="Image size for imagefolder (resize + centre crop) and synthetic data.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--lr", type=float, default=0.05, show_default=True, help="Peak learning rate (half-period cosine to 0).")
+@click.option("--weight-decay", type=float, default=5e-5, show_default=True)
+@click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (Nesterov unless --no-nesterov).")
+@click.option("--no-nesterov", is_flag=True, help="Plain momentum instead of Nesterov.")
+@click.option("--no-augment", is_flag=True, help="No augmentation (default: pad-and-crop + flip for small images, "
+                                                    "random-resized-crop + flip for image folders).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation and data order (per model: seed and index).")
+@click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N.")
+@click.option("--workers-per-gpu", type=click.IntRange(min=1), default=None,
+              help="Worker processes per device [default: 4 per GPU, 1 on a CPU].")
+@click.option("--checkpoint-every-epoch/--no-checkpoint-every-epoch", default=None,
+              help="Save a resumable checkpoint after every epoch [default: on when an epoch takes over a minute].")
+@click.option("--retry-failed", is_flag=True, help="Put failed and diverged models back to pending first.")
+@click.option("--graph", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged).")
+@click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
+@db_option
+def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr, weight_decay,
+          momentum, no_nesterov, no_augment, seed, device, workers_per_gpu, checkpoint_every_epoch, retry_failed,
+          graph, plain, db):
+    """Train the pending models of the sweeps and record per-epoch and final errors.
+
+    The protocol (dataset and subset, budget, regime) is stored with a sweep the first time it is
+    trained; later runs must use the same one. Ctrl-C stops cleanly: run the command again to continue.
+    Several `dse train` processes on one store share the work.
+    """
+    from dse.models import complexity_arrays
+    from dse.store import Store
+    from dse.train.engine import Protocol
+    from dse.train.progress import Progress
+    from dse.train.worker import TrainOptions, load_data, resolve_devices, run_training
+
+    if resolution and dataset in ("fashion-mnist", "cifar10"):
+        raise DseError(f"--resolution applies to imagefolder and synthetic data; {dataset} images have a fixed size")
+    p = Protocol(dataset, train_size, test_size, 0, budget, batch_size, lr, momentum, not no_nesterov,
+                 weight_decay, not no_augment, resolution, seed)
+    ck = {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch]
+    opts = TrainOptions(data_dir, device, workers_per_gpu, ck, graph=graph)
+    devices = resolve_devices(device)
+    with Store(db, create=False) as store:
+        names = list(sweeps) or store.sweep_names()
+        for n in names:
+            store.sweep(n)
+        if not names:
+            raise DseError(f"{db} holds no sweeps; run `dse sample` first")
+        data = load_data(p, data_dir)
+        if data.synthetic:
+            say("dataset: SYNTHETIC random images (for benchmarks and tests: the errors mean nothing)")
+        c, h, _ = data.shape
+        kw = {"resolution": h, "stem": "cifar" if h <= 64 else "simple", "in_channels": c,
+              "num_classes": data.num_classes}
+
+        def train_cx(archs):
+            import numpy as np
+
+            out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
+            groups = {}
+            for i, a in enumerate(archs):
+                groups.setdefault((a.stages, a.se), []).append(i)
+            for (s, se), ix in groups.items():
+                arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
+                for o, v in zip(out, complexity_arrays(*arr, se, **kw)):
+                    o[ix] = v
+            return out
+
+        for n in names:
+            old = store.set_protocol(n, p.to_dict(), train_cx)
+            if old is not None:
+                diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
+                                 if old.get(k) != v)
+                space = store.sweep(n)["space_name"]
+                raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
+                               f"different protocols are never mixed: rerun with the stored options, or start a new "
+                               f"sweep: dse sample --space {space} -n N --sweep {n}-2")
+        if retry_failed:
+            store.reset_failed(names)
+        pending = sum(store.status_counts(n)[n]["pending"] for n in names)
+        running = sum(store.status_counts(n)[n]["running"] for n in names)
+    if pending == 0 and running == 0:
+        say(f"nothing pending in {', '.join(names)}: every model is trained (see `dse status`)")
+        return
+    batch, spe, total = p.schedule(len(data.y_train))
+    epochs = -(-total // spe)
+    say(f"{dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
+        f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
+        f"{pending} model(s) pending in {', '.join(names)}")
+    prog = Progress(db, names, epochs, live=False if plain else None)
+    try:
+        run_training(db, names, p, opts, data if len(devices) == 1 else None, prog)
+    except KeyboardInterrupt:
+        prog.close()
+        say("\ninterrupted: running models went back to pending; run the same command again to continue")
+        raise
+    prog.close()
+    with Store(db, create=False) as store:
+        c = {k: sum(store.status_counts(n)[n][k] for n in names) for k in ("done", "failed", "diverged", "pending")}
+    say(f"finished: {c['done']} done, {c['failed']} failed, {c['diverged']} diverged, {c['pending']} pending "
+        f"(`dse status`, `dse export`)")

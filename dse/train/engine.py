@@ -1,0 +1,325 @@
+"""Train one model under a protocol on one device.
+
+The dataset lives on the device as uint8 and is augmented there; the whole training step (forward,
+loss, backward, SGD with Nesterov momentum and a device-resident learning rate) is one function over
+static buffers, which on a GPU is captured once in a CUDA graph and replayed (eager fallback, logged).
+Loss and error are accumulated on the device and read once per epoch: no host sync inside an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dse.errors import DseError
+from dse.models.anynet import AnyNet
+from dse.models.arch import Arch
+from dse.train.data import Data
+
+
+def parse_budget(text: str) -> tuple[int, str]:
+    """'10ep' -> (10, 'ep'); '500it' -> (500, 'it')."""
+    m = re.fullmatch(r"\s*(\d+)\s*(ep|it)\s*", str(text))
+    if not m or int(m.group(1)) < 1:
+        raise DseError(f"--budget: cannot read {text!r}; write Nep (epochs, e.g. 10ep) or Nit (optimizer steps, e.g. 500it)")
+    return int(m.group(1)), m.group(2)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a model's error means: dataset (and subset), budget and optimisation regime. Stored per sweep."""
+
+    dataset: str = "fashion-mnist"
+    train_size: int | None = None
+    test_size: int | None = None
+    subset_seed: int = 0
+    budget: str = "10ep"
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-5
+    augment: bool = True
+    resolution: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        parse_budget(self.budget)
+        for k, lo in (("batch_size", 1), ("lr", 0), ("momentum", 0), ("weight_decay", 0)):
+            if not getattr(self, k) >= lo or (k in ("batch_size", "lr") and getattr(self, k) <= 0):
+                raise DseError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def schedule(self, n_train: int) -> tuple[int, int, int]:
+        """(batch, steps per epoch, total steps); the last partial batch of an epoch is dropped."""
+        b = min(self.batch_size, n_train)
+        spe = n_train // b
+        n, unit = parse_budget(self.budget)
+        return b, spe, n * spe if unit == "ep" else n
+
+    def lr_at(self, t: int, total: int) -> float:
+        """Half-period cosine from lr to 0 over the run, per step, no warm-up."""
+        return 0.5 * self.lr * (1.0 + math.cos(math.pi * t / total))
+
+
+@dataclass
+class EpochRow:
+    epoch: int
+    train_loss: float
+    train_error: float
+    test_error: float
+    lr: float
+    seconds: float
+    images_per_s: float
+
+
+@dataclass
+class Outcome:
+    """How a training run ended: status done or diverged, final and best test error (%), per-epoch rows."""
+
+    status: str
+    error: float | None
+    best_error: float | None
+    epochs: int
+    seconds: float
+    rows: list = field(default_factory=list)
+    reason: str | None = None
+    graph: bool = False
+
+
+class DeviceData:
+    """A dataset on a device: uint8 images, normalisation, and augmentation done there in bulk."""
+
+    def __init__(self, data: Data, device, augment: bool = True):
+        self.device = torch.device(device)
+        self.data = data
+        self.x_train = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(self.device)
+        self.y_train = torch.from_numpy(data.y_train).to(self.device)
+        self.x_test = torch.from_numpy(np.ascontiguousarray(data.x_test)).to(self.device)
+        self.y_test = torch.from_numpy(data.y_test).to(self.device)
+        mean, std = data.mean_std()
+        c = len(mean)
+        self.scale = torch.tensor([1 / (255 * s) for s in std], device=self.device).view(1, c, 1, 1)
+        self.shift = torch.tensor([m / s for m, s in zip(mean, std)], device=self.device).view(1, c, 1, 1)
+        self.augment = augment
+        self.small = data.shape[1] <= 64  # pad-and-crop + flip; larger images: random-resized-crop + flip
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    def _normalise(self, x):
+        return x.float().mul_(self.scale).sub_(self.shift)
+
+    def train_batch(self, idx, gen):
+        x = self.x_train[idx]
+        if self.augment:
+            if self.small:
+                return self._normalise(pad_crop_flip(x, gen))
+            return random_resized_crop_flip(self._normalise(x), gen)
+        return self._normalise(x)
+
+    def test_batches(self, bs):
+        for i in range(0, len(self.y_test), bs):
+            yield self._normalise(self.x_test[i:i + bs]), self.y_test[i:i + bs]
+
+
+def pad_crop_flip(x, gen, pad: int = 4):
+    """Per-sample random crop of the zero-padded image and horizontal flip, as one gather (uint8)."""
+    n, c, h, w = x.shape
+    dev = x.device
+    xp = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=dev, generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=dev, generator=gen)
+    rows = dy + torch.arange(h, device=dev)
+    cols = dx + torch.arange(w, device=dev)
+    flip = torch.rand(n, 1, device=dev, generator=gen) < 0.5
+    cols = torch.where(flip, cols.flip(1), cols)
+    ni = torch.arange(n, device=dev).view(n, 1, 1, 1)
+    ci = torch.arange(c, device=dev).view(1, c, 1, 1)
+    return xp[ni, ci, rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
+
+
+def random_resized_crop_flip(x, gen, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """Random-resized-crop (area fraction and aspect ratio drawn per sample, crop clamped to the image)
+    plus horizontal flip, for a float batch, with one affine grid sample."""
+    n, _, h, w = x.shape
+    dev = x.device
+    area = torch.empty(n, device=dev).uniform_(scale[0], scale[1], generator=gen)
+    logr = torch.empty(n, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen)
+    r = torch.exp(logr)
+    sw = torch.sqrt(area * r).clamp(max=1.0)
+    sh = torch.sqrt(area / r).clamp(max=1.0)
+    cx = (torch.rand(n, device=dev, generator=gen) * 2 - 1) * (1 - sw)
+    cy = (torch.rand(n, device=dev, generator=gen) * 2 - 1) * (1 - sh)
+    flip = torch.where(torch.rand(n, device=dev, generator=gen) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=dev)
+    theta[:, 0, 0], theta[:, 0, 2] = sw * flip, cx
+    theta[:, 1, 1], theta[:, 1, 2] = sh, cy
+    grid = F.affine_grid(theta, (n, x.shape[1], h, w), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+class Step:
+    """The whole training step over static buffers x, y, lr: forward, loss, backward, SGD update, and
+    device-side sums of loss and errors. Call it directly (eager) or capture it (CUDA graph)."""
+
+    def __init__(self, model, batch, shape, device, p: Protocol, amp: bool, channels_last: bool):
+        self.model, self.p, self.amp = model, p, amp
+        self.params = [q for q in model.parameters() if q.requires_grad]
+        self.bufs = [torch.zeros_like(q) for q in self.params]
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.x = torch.zeros(batch, *shape, device=device).contiguous(memory_format=fmt)
+        self.y = torch.zeros(batch, dtype=torch.long, device=device)
+        self.lr = torch.zeros((), device=device)
+        self.loss_sum = torch.zeros((), device=device)
+        self.err_sum = torch.zeros((), device=device)
+
+    def zero_grad(self):
+        for q in self.params:
+            q.grad = None
+
+    def __call__(self):
+        with torch.autocast(self.x.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False):
+            out = self.model(self.x)
+            loss = F.cross_entropy(out.float(), self.y)
+        loss.backward()
+        with torch.no_grad():
+            grads = [q.grad for q in self.params]
+            p = self.p
+            if p.weight_decay:
+                torch._foreach_add_(grads, self.params, alpha=p.weight_decay)
+            torch._foreach_mul_(self.bufs, p.momentum)
+            torch._foreach_add_(self.bufs, grads)
+            if p.nesterov:
+                torch._foreach_add_(grads, self.bufs, alpha=p.momentum)
+                upd = grads
+            else:
+                upd = self.bufs
+            torch._foreach_add_(self.params, torch._foreach_mul(upd, self.lr), alpha=-1.0)
+            self.loss_sum += loss.detach()
+            self.err_sum += (out.detach().argmax(1) != self.y).sum()
+
+    def state(self) -> list:
+        return list(self.model.state_dict().values()) + self.bufs
+
+
+def capture(step: Step, warmup: int = 3):
+    """Capture ``step`` in a CUDA graph (PyTorch's whole-network recipe); the warm-up steps' effect on
+    weights, momentum and BN statistics is undone afterwards, so training starts from the same state."""
+    snap = [t.detach().clone() for t in step.state()]
+    sums = (step.loss_sum.clone(), step.err_sum.clone())
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(warmup):
+            step.zero_grad()
+            step()
+    torch.cuda.current_stream().wait_stream(s)
+    step.zero_grad()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        step()
+    with torch.no_grad():
+        for t, v in zip(step.state(), snap):
+            t.copy_(v)
+        step.loss_sum.copy_(sums[0])
+        step.err_sum.copy_(sums[1])
+    return g
+
+
+@torch.no_grad()
+def evaluate(model, dd: DeviceData, amp: bool, channels_last: bool, bs: int = 1024) -> float:
+    """Top-1 test error (%), batched on the device, one host sync."""
+    model.eval()
+    wrong = torch.zeros((), device=dd.device)
+    for x, y in dd.test_batches(bs):
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dd.device.type, dtype=torch.bfloat16, enabled=amp):
+            wrong += (model(x).argmax(1) != y).sum()
+    model.train()
+    return 100.0 * float(wrong) / len(dd.y_test)
+
+
+def build_model(arch: Arch, data: Data, seed: int):
+    """The AnyNet for this data: cifar stem (stride 1) at <= 64 px, channels and classes from the data."""
+    torch.manual_seed(seed)
+    c, h, _ = data.shape
+    return AnyNet(arch, "cifar" if h <= 64 else "simple", c, data.num_classes)
+
+
+def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: str = "auto",
+                on_epoch=None, resume: dict | None = None, log=print) -> Outcome:
+    """Train ``arch`` on ``dd`` under ``p``. ``on_epoch(row, state_fn)`` is called after each epoch (it
+    may raise to abort); ``resume`` is a checkpoint from ``state_fn``. graph: auto|on|off."""
+    dev = dd.device
+    cuda = dev.type == "cuda"
+    model = build_model(arch, dd.data, seed).to(dev)
+    channels_last = cuda
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    batch, spe, total = p.schedule(dd.n_train)
+    epochs = math.ceil(total / spe)
+    step = Step(model, batch, dd.data.shape, dev, p, amp=cuda, channels_last=channels_last)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    rows, start, best = [], 0, None
+    if resume:
+        with torch.no_grad():
+            for t, v in zip(step.state(), resume["state"]):
+                t.copy_(v)
+        gen.set_state(resume["gen"])
+        rows = [EpochRow(**r) for r in resume["rows"]]
+        start = resume["epoch"]
+    g = None
+    if cuda and graph != "off":
+        try:
+            g = capture(step)
+        except Exception as e:  # noqa: BLE001 - any capture failure falls back to eager, logged
+            if graph == "on":
+                raise
+            log(f"CUDA graph capture failed ({type(e).__name__}: {e}); training eagerly")
+            torch.cuda.synchronize()
+    t_run = time.perf_counter()
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(dd.n_train, device=dev, generator=gen)
+        n_steps = min(spe, total - epoch * spe)
+        step.loss_sum.zero_()
+        step.err_sum.zero_()
+        lr = 0.0
+        for i in range(n_steps):
+            lr = p.lr_at(epoch * spe + i, total)
+            idx = perm[i * batch:(i + 1) * batch]
+            step.x.copy_(dd.train_batch(idx, gen))
+            step.y.copy_(dd.y_train[idx])
+            step.lr.fill_(lr)
+            if g is not None:
+                g.replay()
+            else:
+                step.zero_grad()
+                step()
+        loss = float(step.loss_sum) / n_steps
+        t_train = time.perf_counter() - t0
+        if not math.isfinite(loss):
+            return Outcome("diverged", None, best, epoch, time.perf_counter() - t_run, rows,
+                           f"training loss became {loss} in epoch {epoch + 1}", g is not None)
+        train_err = 100.0 * float(step.err_sum) / (n_steps * batch)
+        test_err = evaluate(model, dd, cuda, channels_last)
+        row = EpochRow(epoch + 1, loss, train_err, test_err, lr, time.perf_counter() - t0,
+                       n_steps * batch / max(t_train, 1e-9))
+        rows.append(row)
+        if on_epoch is not None:
+            on_epoch(row, lambda e=epoch + 1: {"epoch": e, "state": [t.detach().cpu() for t in step.state()],
+                                               "gen": gen.get_state(), "rows": [asdict(r) for r in rows]})
+    errs = [r.test_error for r in rows]
+    return Outcome("done", errs[-1], min(errs), len(rows), time.perf_counter() - t_run, rows, None, g is not None)

@@ -1,0 +1,118 @@
+"""Progress of a training run: a live table on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from dse.store.db import Store
+
+
+def _dur(s: float) -> str:
+    s = int(max(0, s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class Progress:
+    """Models done/total, the running models' epochs, aggregate images/s and an ETA, read from the store."""
+
+    def __init__(self, db, sweeps, epochs_total: int, live: bool | None = None, out=None):
+        self.store = Store(db, create=False)
+        self.sweeps, self.E = list(sweeps), epochs_total
+        self.out = out or sys.stdout
+        self.live = self.out.isatty() if live is None else live
+        self.t0 = time.time()
+        self.finished_before = self._finished()
+        self._live = None
+        self._last_line = 0.0
+        self._last_finished = self.finished_before
+        self.workers = 1
+
+    def _counts(self):
+        c = self.store.status_counts()
+        tot = {k: sum(c[s][k] for s in self.sweeps if s in c) for k in ("pending", "running", "done", "failed", "diverged")}
+        return tot
+
+    def _finished(self):
+        c = self._counts()
+        return c["done"] + c["failed"] + c["diverged"]
+
+    def summary(self) -> str:
+        c = self._counts()
+        total = sum(c.values())
+        fin = c["done"] + c["failed"] + c["diverged"]
+        run = self.store.running(self.sweeps)
+        ips = sum(r["images_per_s"] or 0 for r in run)
+        new = fin - self.finished_before
+        el = time.time() - self.t0
+        eta = "?"
+        if new > 0:
+            eta = _dur(el / new * (c["pending"] + c["running"]))
+        bad = f", {c['failed']} failed, {c['diverged']} diverged" if c["failed"] or c["diverged"] else ""
+        return (f"{fin}/{total} models done{bad} | {len(run)} running | {ips:,.0f} img/s | elapsed {_dur(el)} "
+                f"| ETA {eta}")
+
+    def begin(self, workers, devices):
+        self.workers = workers
+        self.log(f"training with {workers} worker(s) on {', '.join(devices)}")
+        if self.live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(self._render(), console=Console(file=self.out), refresh_per_second=2, transient=False)
+            self._live.start()
+
+    def _render(self):
+        from rich.table import Table
+
+        t = Table(title=self.summary(), title_justify="left", show_edge=False)
+        for c in ("sweep", "id", "epoch", "img/s", "device"):
+            t.add_column(c, justify="left" if c in ("sweep", "device") else "right")
+        for r in self.store.running(self.sweeps):
+            t.add_row(r["sweep"], str(r["idx"]), f"{r['epochs'] or 0}/{self.E}",
+                      f"{r['images_per_s'] or 0:,.0f}", r["device"] or "")
+        return t
+
+    def event(self, kind, **kw):
+        """From an in-process worker: start/epoch/end of a model."""
+        if self.live:
+            self._live.update(self._render())
+            return
+        name = f"{kw.get('sweep')}/{kw.get('idx')}"
+        if kind == "epoch":
+            r = kw["row"]
+            self._print(f"{name} epoch {r.epoch}/{self.E}: loss {r.train_loss:.3f}, train {r.train_error:.1f}%, "
+                        f"test {r.test_error:.2f}%, {r.images_per_s:,.0f} img/s")
+        elif kind == "end":
+            res = f"error {kw['error']:.2f}%" if kw.get("error") is not None else kw["status"]
+            why = f" ({kw['reason']})" if kw.get("reason") else ""
+            self._print(f"{name} {kw['status']}: {res}{why} in {kw['seconds']:.1f} s | {self.summary()}")
+        elif kind == "start" and kw.get("resume"):
+            self._print(f"{name} resumes after epoch {kw['resume']} (checkpoint)")
+
+    def poll(self):
+        """From the parent of worker processes: refresh the display, or print a line on change."""
+        if self.live:
+            self._live.update(self._render())
+            return
+        fin = self._finished()
+        now = time.time()
+        if fin != self._last_finished or now - self._last_line > 30:
+            self._last_finished = fin
+            self._print(self.summary())
+
+    def _print(self, line):
+        self._last_line = time.time()
+        print(line, file=self.out, flush=True)
+
+    def log(self, msg):
+        if self._live is not None:
+            self._live.console.print(msg)
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    def close(self):
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.stop()
+        self.store.close()

@@ -1,0 +1,265 @@
+"""Workers: long-lived loops that claim models from the store, train them and write the results.
+
+A worker holds a model with a lease that a heartbeat thread extends; a model whose worker died goes
+back to pending (lease expiry, or at once when the holder was a process on this host that is gone).
+Every write checks that the model is still held, so nothing is written twice. Ctrl-C gives the
+current model back. Several workers (processes) per device, all devices, or one in-process on a CPU.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from dse.errors import DseError
+from dse.store.db import Store, worker_id
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to run (not part of the protocol): data folder, devices, workers, checkpoints, lease."""
+
+    data_dir: str | None = None
+    device: str = "auto"
+    workers_per_device: int | None = None
+    checkpoint: str = "auto"  # auto (when an epoch takes > 60 s) | on | off
+    lease_s: float = 120.0
+    graph: str = "auto"
+
+
+class _LeaseLost(Exception):
+    """The model was taken back from this worker (its lease expired): drop the work."""
+
+
+def resolve_devices(device: str) -> list[str]:
+    """auto: every visible GPU, else the CPU; cpu; cuda (all GPUs); cuda:N."""
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "auto":
+        return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+    if device == "cpu":
+        return ["cpu"]
+    if device.startswith("cuda"):
+        if n == 0:
+            raise DseError(f"--device {device}: CUDA is not available on this machine (torch "
+                           f"{torch.__version__}, {'a CPU build' if not torch.version.cuda else 'no GPU visible'}); "
+                           f"use --device cpu or auto")
+        if device == "cuda":
+            return [f"cuda:{i}" for i in range(n)]
+        i = device.split(":", 1)[1]
+        if not i.isdigit() or int(i) >= n:
+            raise DseError(f"--device {device}: this machine has {n} GPU(s): cuda:0..cuda:{n - 1}")
+        return [device]
+    raise DseError(f"--device {device!r} unknown; allowed: auto, cpu, cuda, cuda:N")
+
+
+def load_data(protocol, data_dir=None):
+    """The protocol's dataset (its fixed seeded subset when sizes are given), as numpy arrays."""
+    from dse.train import data as D
+
+    p = protocol
+    if p.dataset == "synthetic":
+        h = p.resolution or 32
+        return D.synthetic((3, h, h), p.train_size or 10_000, p.test_size or 2_000, seed=p.subset_seed)
+    return D.load(p.dataset, data_dir, p.resolution).subset(p.train_size, p.test_size, p.subset_seed)
+
+
+class Worker:
+    """Claims and trains models of ``sweeps`` until none is pending; ``events(kind, **info)`` reports."""
+
+    def __init__(self, db, sweeps, protocol, opts: TrainOptions, device: str, events=None, log=print, data=None):
+        self.db, self.sweeps, self.p, self.opts, self.device = str(db), list(sweeps), protocol, opts, device
+        self.data = data
+        self.events = events or (lambda kind, **kw: None)
+        self.log = log
+        self.id = worker_id()
+        self.trained = 0
+
+    def run(self):
+        import torch
+
+        from dse.train.engine import DeviceData
+
+        if self.device.startswith("cuda"):
+            torch.cuda.set_device(torch.device(self.device))
+            torch.backends.cudnn.benchmark = False  # autotuning costs seconds per new shape; not worth it here
+        data = self.data if self.data is not None else load_data(self.p, self.opts.data_dir)
+        dd = DeviceData(data, self.device, augment=self.p.augment)
+        with Store(self.db, create=False) as store:
+            while True:
+                m = store.claim(self.sweeps, self.id, self.opts.lease_s, self.device)
+                if m is None:
+                    return self.trained
+                self._one(store, m, dd)
+
+    def _one(self, store, m, dd):
+        import torch
+
+        from dse.train.engine import train_model
+
+        sweep, idx = m["sweep"], m["idx"]
+        ckpt = checkpoint_path(self.db, sweep, idx)
+        resume = None
+        if ckpt.exists():
+            try:
+                resume = torch.load(ckpt, weights_only=False)
+            except Exception:  # noqa: BLE001 - a damaged checkpoint means a fresh start
+                resume = None
+        keep = resume["epoch"] if resume else 0
+        store.reset_epochs(sweep, idx, self.id, keep)
+        hb = _Heartbeat(self.db, sweep, idx, self.id, self.opts.lease_s)
+        hb.start()
+        self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
+        t0 = time.time()
+        every_epoch = self.opts.checkpoint == "on"
+
+        def on_epoch(row, state_fn):
+            nonlocal every_epoch
+            if hb.lost or not store.add_epoch(sweep, idx, self.id, asdict(row), self.opts.lease_s):
+                raise _LeaseLost()
+            if self.opts.checkpoint == "auto" and row.seconds > 60:
+                every_epoch = True
+            if every_epoch:
+                _save(ckpt, state_fn())
+            self.events("epoch", sweep=sweep, idx=idx, row=row)
+
+        try:
+            out = train_model(m["arch"], dd, self.p, seed=self.p.seed * 1_000_003 + idx, graph=self.opts.graph,
+                              on_epoch=on_epoch, resume=resume, log=self.log)
+            if out.status == "done":
+                store.finish(sweep, idx, self.id, "done", out.error, out.best_error, out.epochs, time.time() - t0)
+            else:
+                store.finish(sweep, idx, self.id, "diverged", None, out.best_error, out.epochs, time.time() - t0,
+                             out.reason)
+            self.events("end", sweep=sweep, idx=idx, status=out.status, error=out.error, seconds=time.time() - t0)
+        except _LeaseLost:
+            self.events("lost", sweep=sweep, idx=idx)
+        except KeyboardInterrupt:
+            store.release(sweep, idx, self.id, keep=_ckpt_epoch(ckpt))
+            raise
+        except Exception as e:  # noqa: BLE001 - one model's failure must not stop the worker
+            reason = _reason(e)
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            store.finish(sweep, idx, self.id, "failed", reason=reason, seconds=time.time() - t0)
+            self.events("end", sweep=sweep, idx=idx, status="failed", error=None, seconds=time.time() - t0,
+                        reason=reason)
+        finally:
+            hb.stop()
+        self.trained += 1
+        ckpt.unlink(missing_ok=True)
+
+
+def _reason(e: BaseException) -> str:
+    name = type(e).__name__
+    if "OutOfMemory" in name:
+        return f"GPU out of memory ({name})"
+    where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    return f"{name}: {str(e).splitlines()[0] if str(e) else ''}{at}"[:500]
+
+
+def checkpoint_path(db, sweep, idx) -> Path:
+    return Path(f"{db}.ckpt") / quote(sweep, safe="") / f"{idx}.pt"
+
+
+def _ckpt_epoch(path: Path) -> int:
+    if not path.exists():
+        return 0
+    import torch
+
+    try:
+        return int(torch.load(path, weights_only=False)["epoch"])
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+def _save(path: Path, state):
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+class _Heartbeat(threading.Thread):
+    """Extends the lease every lease/6 seconds from its own connection; notes when the lease is lost."""
+
+    def __init__(self, db, sweep, idx, worker, lease_s):
+        super().__init__(daemon=True)
+        self.args_ = (sweep, idx, worker, lease_s)
+        self.db, self.every = db, max(0.5, lease_s / 6)
+        self.lost = False
+        self._stop_evt = threading.Event()
+
+    def run(self):
+        with Store(self.db, create=False) as s:
+            while not self._stop_evt.wait(self.every):
+                try:
+                    if not s.heartbeat(*self.args_):
+                        self.lost = True
+                        return
+                except Exception:  # noqa: BLE001 - a busy store is retried at the next beat
+                    pass
+
+    def stop(self):
+        self._stop_evt.set()
+
+
+def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> None:
+    """Train every pending model of ``sweeps``: one worker in this process on a CPU, else
+    ``workers_per_device`` processes per device (spawned), with the progress display fed meanwhile."""
+    import torch
+
+    devices = resolve_devices(opts.device)
+    k = opts.workers_per_device or (4 if devices[0].startswith("cuda") else 1)
+    slots = [d for d in devices for _ in range(k)]
+    cpus = os.cpu_count() or 1
+    threads = max(1, cpus // len(slots)) if devices[0] == "cpu" else 1
+    progress.begin(len(slots), devices)
+    if len(slots) == 1:
+        torch.set_num_threads(threads)
+        Worker(db, sweeps, protocol, opts, slots[0], events=progress.event, log=progress.log, data=data).run()
+        return
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(str(db), list(sweeps), protocol, opts, dev, threads),
+                         daemon=False) for dev in slots]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            progress.poll()
+            for p in procs:
+                p.join(timeout=1.0 / len(procs))
+        progress.poll()
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+        raise
+    bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    if bad:
+        progress.log(f"{len(bad)} worker process(es) exited with codes {bad}; their models go back to pending")
+
+
+def _worker_main(db, sweeps, protocol, opts, device, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        Worker(db, sweeps, protocol, opts, device, log=lambda m: print(m, flush=True)).run()
+    except KeyboardInterrupt:
+        os._exit(130)

@@ -1,0 +1,197 @@
+"""dse train: real data, crash safety (SIGKILL, Ctrl-C), shared work, protocol, bad input."""
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data" / "fashion-mnist"
+
+
+def _population(path: Path, n: int, depth=(1, 1)):
+    rows = ["d1,d2,w1,w2,b1,b2,g1,g2,error"]
+    for i in range(n):
+        rows.append(f"{depth[0]},{depth[1]},{16 + 8 * (i % 3)},{32 + 8 * i},1,1,8,8,")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def _db_rows(db, q, *a):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(q, a).fetchall()
+    finally:
+        con.close()
+
+
+def _dse(*args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "dse", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "DSE_DB": "t.db"})
+
+
+SYN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "1024", "--test-size", "128",
+       "--budget", "3ep", "--plain"]
+
+
+@pytest.mark.slow
+def test_real_fashion_mnist_far_below_chance(run, tmp_path):
+    (tmp_path / "one.csv").write_text("d1,d2,d3,w1,w2,w3,b1,b2,b3,g1,g2,g3,error\n1,3,4,16,40,96,1,1,1,8,8,8,\n")
+    assert run("import", "one.csv", "--sweep", "fm", "--resolution", "28", "--stem", "cifar", "--in-channels", "1",
+               "--num-classes", "10")[0] == 0
+    code, out, err = run("train", "--data-dir", DATA, "--budget", "4ep", "--no-augment", "--plain")
+    assert code == 0, err
+    assert "3,000 train / 600 test images 1x28x28" in out
+    rows = list(csv.DictReader(io.StringIO(run("export")[1])))
+    assert rows[0]["status"] == "done" and float(rows[0]["error"]) < 35  # chance is 90%
+    assert float(rows[0]["best_error"]) <= float(rows[0]["error"]) and rows[0]["epochs"] == "4"
+    ep = list(csv.DictReader(io.StringIO(run("export", "--epochs")[1])))
+    assert [r["epoch"] for r in ep] == ["1", "2", "3", "4"]
+    assert list(ep[0]) == ["sweep", "id", "epoch", "train_loss", "train_error", "test_error", "lr", "seconds",
+                           "images_per_s"]
+    assert float(ep[-1]["test_error"]) == float(rows[0]["error"])
+    assert float(ep[0]["lr"]) > float(ep[-1]["lr"]) > 0
+    # complexity at the training resolution is stored too
+    tr = _db_rows(tmp_path / "dse.sqlite", "SELECT flops, train_flops, train_params FROM models")[0]
+    assert tr[1] == tr[0] and tr[2] > 0  # imported at 28 px / 1 channel / 10 classes: the same
+    code, out, _ = run("status", "--json")
+    assert json.loads(out)[0]["done"] == 1 and json.loads(out)[0]["protocol"]["budget"] == "4ep"
+
+
+def _wait(pred, timeout=120):
+    t = time.time()
+    while time.time() - t < timeout:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _check_complete(db, n, epochs=3):
+    st = _db_rows(db, "SELECT idx, status, epochs, error FROM models ORDER BY idx")
+    assert [s[1] for s in st] == ["done"] * n, st
+    assert all(s[2] == epochs and s[3] is not None for s in st)
+    ep = _db_rows(db, "SELECT idx, epoch FROM epochs ORDER BY idx, epoch")
+    assert ep == [(i, e) for i in range(n) for e in range(1, epochs + 1)]  # complete, each exactly once
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sweep_then_resume(tmp_path):
+    _population(tmp_path / "p.csv", 5, depth=(2, 3))
+    assert subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"],
+                          cwd=tmp_path, capture_output=True).returncode == 0
+    db = tmp_path / "t.db"
+    p = _dse("train", *SYN, cwd=tmp_path)
+    ok = _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM models WHERE status = 'done'")[0][0] >= 1 and
+               _db_rows(db, "SELECT COUNT(*) FROM epochs e JOIN models m USING (sweep, idx) "
+                            "WHERE m.status = 'running'")[0][0] >= 1)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert ok, p.stderr.read()
+    killed = _db_rows(db, "SELECT idx FROM models WHERE status = 'running'")
+    assert len(killed) == 1
+    q = _dse("train", *SYN, cwd=tmp_path)  # the dead holder is on this host: its model is reclaimed at once
+    out, err = q.communicate(timeout=300)
+    assert q.returncode == 0, err
+    _check_complete(db, 5)
+    att = dict(_db_rows(db, "SELECT idx, attempts FROM models"))
+    assert att[killed[0][0]] == 2 and sum(att.values()) == 6
+
+
+@pytest.mark.slow
+def test_ctrl_c_gives_the_model_back(tmp_path):
+    _population(tmp_path / "p.csv", 3, depth=(2, 3))
+    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    db = tmp_path / "t.db"
+    p = _dse("train", *SYN, cwd=tmp_path)
+    assert _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM epochs")[0][0] >= 1)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "run the same command again" in out, (out, err)
+    assert _db_rows(db, "SELECT COUNT(*) FROM models WHERE status = 'running'")[0][0] == 0
+    # no partial epochs of unfinished models are left behind
+    assert _db_rows(db, "SELECT COUNT(*) FROM epochs e JOIN models m USING (sweep, idx) "
+                        "WHERE m.status != 'done'")[0][0] == 0
+    q = _dse("train", *SYN, cwd=tmp_path)
+    assert q.wait(timeout=300) == 0
+    _check_complete(db, 3)
+
+
+@pytest.mark.slow
+def test_processes_share_the_work(tmp_path):
+    """Two `dse train` commands on one store, one of them with two worker processes: every model once."""
+    _population(tmp_path / "p.csv", 8)
+    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    a = _dse("train", *SYN, "--device", "cpu", "--workers-per-gpu", "2", cwd=tmp_path)
+    b = _dse("train", *SYN, cwd=tmp_path)
+    for p in (a, b):
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    db = tmp_path / "t.db"
+    _check_complete(db, 8)
+    assert len({w for (w,) in _db_rows(db, "SELECT device FROM models")}) == 1
+    assert sum(a for (a,) in _db_rows(db, "SELECT attempts FROM models")) == 8
+
+
+def test_protocol_and_bad_input(run, tmp_path):
+    _population(tmp_path / "p.csv", 1)
+    run("import", "p.csv", "--sweep", "s")
+    base = SYN[:-3]  # without --budget 3ep --plain
+    code, out, err = run("train", *base, "--budget", "1ep", "--plain")
+    assert code == 0, err
+    code, _, err = run("train", *base, "--budget", "2ep")
+    assert code == 2 and "another protocol: budget '1ep' (stored) vs '2ep' (now)" in err and "--sweep s-2" in err
+    code, out, _ = run("train", *base, "--budget", "1ep")
+    assert code == 0 and "nothing pending" in out
+    cases = [
+        (["--data-dir", tmp_path / "nowhere", "--sweep", "s"], "Fashion-MNIST not found in"),
+        (["--dataset", "cifar10"], "cifar10 needs --data-dir"),
+        (["--dataset", "cifar10", "--data-dir", tmp_path], "CIFAR-10 batches not found"),
+        (["--dataset", "imagefolder", "--data-dir", tmp_path], "imagefolder needs"),
+        (["--budget", "ten"], "--budget: cannot read 'ten'"),
+        (["--device", "cuda"], "CUDA is not available"),
+        (["--sweep", "zzz"], "unknown sweep 'zzz'"),
+        (["--resolution", "32"], "--resolution applies to imagefolder and synthetic"),
+    ]
+    for args, needle in cases:
+        code, _, err = run("train", *args)
+        assert code == 2 and needle in err and "Traceback" not in err, (args, err)
+    _, _, err = run("train", "--data-dir", tmp_path / "nowhere")
+    assert "apt-get install dataset-fashion-mnist" in err
+
+
+def test_lease_expiry_and_dead_holders(tmp_path):
+    from dse.spaces import Regime
+    from dse.store import Store
+    from dse.sweep import import_sweep
+
+    _population(tmp_path / "p.csv", 2)
+    s = Store(tmp_path / "x.db")
+    import_sweep(s, tmp_path / "p.csv", "s", Regime((0, 0), 16, "cifar", 3, 10))
+    m = s.claim(["s"], "elsewhere:1", lease_s=0.2)
+    assert m["idx"] == 0
+    assert s.claim(["s"], "me:2", lease_s=60)["idx"] == 1  # the other one
+    assert s.claim(["s"], "me:2", lease_s=60) is None
+    time.sleep(0.3)
+    again = s.claim(["s"], "me:3", lease_s=60)  # the lease of elsewhere:1 expired
+    assert again["idx"] == 0 and again["attempts"] == 2
+    assert not s.add_epoch("s", 0, "elsewhere:1", {"epoch": 1, "train_loss": 1, "train_error": 1, "test_error": 1,
+                                                   "lr": 0.1, "seconds": 1, "images_per_s": 1}, 60)
+    assert not s.finish("s", 0, "elsewhere:1", "done", 1.0)  # the old holder cannot write any more
+    assert s.finish("s", 0, "me:3", "done", 12.5, 12.0, 1, 3.0)
+    # a holder on this host that no longer exists: its model is reclaimed at once
+    from dse.store.db import HOST
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    s.release("s", 1, "me:2")
+    assert s.claim(["s"], f"{HOST}:{dead.pid}", lease_s=600)["idx"] == 1
+    assert s.claim(["s"], "me:4", lease_s=60)["idx"] == 1
