@@ -264,7 +264,7 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
     dev = dd.device
     cuda = dev.type == "cuda"
     model = build_model(arch, dd.data, seed).to(dev)
-    channels_last = cuda
+    channels_last = True  # faster on GPUs (grouped convs) and, with oneDNN, on CPUs too
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     batch, spe, total = p.schedule(dd.n_train)
