@@ -195,3 +195,72 @@ def test_lease_expiry_and_dead_holders(tmp_path):
     s.release("s", 1, "me:2")
     assert s.claim(["s"], f"{HOST}:{dead.pid}", lease_s=600)["idx"] == 1
     assert s.claim(["s"], "me:4", lease_s=60)["idx"] == 1
+
+
+def _cifar_dir(root: Path, n=64):
+    import pickle
+
+    import numpy as np
+
+    d = root / "cifar-10-batches-py"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(d / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                         b"labels": rng.integers(0, 10, n).tolist()}, f)
+
+
+def test_cifar10_and_imagefolder_loaders(run, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from dse.train.data import load_cifar10, load_imagefolder
+
+    _cifar_dir(tmp_path / "c")
+    c = load_cifar10(tmp_path / "c")
+    assert c.x_train.shape == (320, 3, 32, 32) and c.x_test.shape == (64, 3, 32, 32) and c.num_classes == 10
+    assert load_cifar10(tmp_path / "c" / "cifar-10-batches-py").x_train.shape == c.x_train.shape
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("val", 2)):
+        for cls in ("cat", "dog", "eel"):
+            (tmp_path / "f" / split / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (50 + i, 70, 3), dtype=np.uint8)).save(
+                    tmp_path / "f" / split / cls / f"{i}.png")
+    f = load_imagefolder(tmp_path / "f", 40)
+    assert f.x_train.shape == (18, 3, 40, 40) and f.x_test.shape == (6, 3, 40, 40) and f.num_classes == 3
+    assert f.y_train.tolist() == [0] * 6 + [1] * 6 + [2] * 6
+    # both train end to end
+    (tmp_path / "p.csv").write_text("d1,d2,w1,w2,b1,b2,g1,g2,error\n1,1,16,32,1,1,8,8,\n")
+    run("import", "p.csv", "--sweep", "c")
+    run("import", "p.csv", "--sweep", "f")
+    code, out, err = run("train", "--sweep", "c", "--dataset", "cifar10", "--data-dir", tmp_path / "c", "--budget",
+                         "1ep", "--batch-size", "64", "--plain")
+    assert code == 0 and "320 train / 64 test images 3x32x32" in out, err
+    code, out, err = run("train", "--sweep", "f", "--dataset", "imagefolder", "--data-dir", tmp_path / "f",
+                         "--resolution", "72", "--budget", "2it", "--batch-size", "8", "--plain")
+    assert code == 0 and "18 train / 6 test images 3x72x72, 3 classes" in out, err
+    (tmp_path / "f" / "val" / "fox").mkdir()
+    code, _, err = run("train", "--sweep", "f", "--dataset", "imagefolder", "--data-dir", tmp_path / "f")
+    assert code == 2 and "classes not in train/: fox" in err
+
+
+@pytest.mark.slow
+def test_sigkill_resumes_from_checkpoint(tmp_path):
+    """With --checkpoint-every-epoch a killed model continues after its last saved epoch."""
+    _population(tmp_path / "p.csv", 2, depth=(2, 4))
+    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    db = tmp_path / "t.db"
+    args = [a if a != "3ep" else "4ep" for a in SYN] + ["--checkpoint-every-epoch"]
+    p = _dse("train", *args, cwd=tmp_path)
+    assert _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM epochs WHERE idx = 0")[0][0] >= 2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert list((tmp_path / "t.db.ckpt" / "s").glob("0.pt"))
+    q = _dse("train", *args, cwd=tmp_path)
+    out, err = q.communicate(timeout=300)
+    assert q.returncode == 0 and "s/0 resumes after epoch" in out, (out, err)
+    _check_complete(db, 2, epochs=4)
+    assert not list((tmp_path / "t.db.ckpt" / "s").glob("*.pt"))  # checkpoints of finished models are removed

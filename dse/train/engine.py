@@ -258,9 +258,10 @@ def build_model(arch: Arch, data: Data, seed: int):
 
 
 def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: str = "auto",
-                on_epoch=None, resume: dict | None = None, log=print) -> Outcome:
+                on_epoch=None, resume: dict | None = None, log=print, on_step=None) -> Outcome:
     """Train ``arch`` on ``dd`` under ``p``. ``on_epoch(row, state_fn)`` is called after each epoch (it
-    may raise to abort); ``resume`` is a checkpoint from ``state_fn``. graph: auto|on|off."""
+    may raise to abort); ``resume`` is a checkpoint from ``state_fn``; ``on_step(fraction of the epoch)``
+    every 32 steps (no host sync). graph: auto|on|off."""
     dev = dd.device
     cuda = dev.type == "cuda"
     model = build_model(arch, dd.data, seed).to(dev)
@@ -308,6 +309,8 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
             else:
                 step.zero_grad()
                 step()
+            if on_step is not None and i % 32 == 31:
+                on_step((i + 1) / n_steps)
         loss = float(step.loss_sum) / n_steps
         t_train = time.perf_counter() - t0
         if not math.isfinite(loss):

@@ -27,6 +27,7 @@ class Progress:
         self._last_line = 0.0
         self._last_finished = self.finished_before
         self.workers = 1
+        self._within, self._last_step = {}, 0.0
 
     def _counts(self):
         c = self.store.status_counts()
@@ -63,18 +64,29 @@ class Progress:
             self._live.start()
 
     def _render(self):
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
-        t = Table(title=self.summary(), title_justify="left", show_edge=False)
+        t = Table(show_edge=False)
         for c in ("sweep", "id", "epoch", "img/s", "device"):
             t.add_column(c, justify="left" if c in ("sweep", "device") else "right")
         for r in self.store.running(self.sweeps):
-            t.add_row(r["sweep"], str(r["idx"]), f"{r['epochs'] or 0}/{self.E}",
+            frac = self._within.get((r["sweep"], r["idx"]))
+            within = f" +{100 * frac:.0f}%" if frac else ""
+            t.add_row(r["sweep"], str(r["idx"]), f"{r['epochs'] or 0}/{self.E}{within}",
                       f"{r['images_per_s'] or 0:,.0f}", r["device"] or "")
-        return t
+        return Group(Text(self.summary(), style="bold"), t)
 
     def event(self, kind, **kw):
-        """From an in-process worker: start/epoch/end of a model."""
+        """From an in-process worker: start/step/epoch/end of a model."""
+        if kind == "step":
+            self._within[(kw["sweep"], kw["idx"])] = kw["frac"]
+            if not self.live or time.time() - self._last_step < 0.5:
+                return
+            self._last_step = time.time()
+        elif kind in ("epoch", "end"):
+            self._within.pop((kw["sweep"], kw["idx"]), None)
         if self.live:
             self._live.update(self._render())
             return

@@ -133,7 +133,8 @@ class Worker:
 
         try:
             out = train_model(m["arch"], dd, self.p, seed=self.p.seed * 1_000_003 + idx, graph=self.opts.graph,
-                              on_epoch=on_epoch, resume=resume, log=self.log)
+                              on_epoch=on_epoch, resume=resume, log=self.log,
+                              on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f))
             if out.status == "done":
                 store.finish(sweep, idx, self.id, "done", out.error, out.best_error, out.epochs, time.time() - t0)
             else:
