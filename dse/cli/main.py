@@ -36,7 +36,7 @@ def cli():
 
 def main(argv=None):
     """Run the CLI; user mistakes print one paragraph and exit 2, Ctrl-C exits 130."""
-    from dse.cli import models, sweeps, training  # noqa: F401  (registers the commands)
+    from dse.cli import analysis, models, sweeps, training  # noqa: F401  (registers the commands)
 
     try:
         cli.main(args=argv, prog_name="dse", standalone_mode=False)

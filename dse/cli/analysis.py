@@ -1,0 +1,343 @@
+"""Analysis commands: edf, bootstrap, fit, search-efficiency, plot complexity|curves."""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from dse.cli.main import cli, db_option, json_option
+from dse.errors import DseError
+from dse.report.console import print_json, say, table
+
+METRIC = click.option("--metric", type=click.Choice(["final", "best"]), default="final", show_default=True,
+                      help="Which error: of the final epoch, or the best epoch.")
+PLOT = click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg", help="Also draw a picture.")
+NORM = [
+    click.option("--normalize", type=click.Choice(["flops", "params", "acts"]), default=None,
+                 help="Complexity-normalise (NDS): weight models so the complexity distributions agree."),
+    click.option("--bins", type=int, default=10, show_default=True, help="Equal-width complexity bins."),
+    click.option("--range", "range_", default=None, metavar="LO:HI",
+                 help="Complexity range of the bins (default: largest per-sweep min to smallest max)."),
+]
+
+
+def _norm_options(f):
+    for o in reversed(NORM):
+        f = o(f)
+    return f
+
+
+def _pops(store, names, metric, need=2):
+    from dse.analysis.population import population, require
+
+    pops = {}
+    for n in names:
+        p = population(store, n, metric)
+        require(p, need)
+        pops[n] = p
+    return pops
+
+
+def _weights(pops, normalize, bins, range_):
+    """{name: weights or None} and the normalisation description for JSON."""
+    if not normalize:
+        return {n: None for n in pops}, None
+    from dse.analysis import normalization_weights
+    from dse.units import parse_window
+
+    lo_hi = parse_window(range_, "--range") if range_ else None
+    cx = {n: np.array([m[normalize] for m in p["models"]], dtype=np.float64) for n, p in pops.items()}
+    w, (lo, hi) = normalization_weights(cx, bins, lo_hi)
+    return w, {"by": normalize, "bins": bins, "range": [lo, hi]}
+
+
+def _compare_names(compare, sweeps, what):
+    names = list(dict.fromkeys(sweeps))
+    if len(names) < 2 and what != "one":
+        raise DseError(f"name at least two sweeps to compare, e.g. dse {what} --compare anynet_a anynet_e")
+    return names
+
+
+@cli.command()
+@click.option("--compare", is_flag=True, help="Compare the sweeps named after it (the default reading).")
+@click.argument("sweeps", nargs=-1, required=True)
+@_norm_options
+@click.option("--thresholds", default=None, metavar="E1,E2,...",
+              help="Report the fraction of models below these errors (default: pooled 10/25/50th percentiles).")
+@METRIC
+@PLOT
+@db_option
+@json_option
+def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, as_json):
+    """Error EDFs of sweeps, their statistics, and two-sample KS tests of every pair.
+
+    Example: dse edf --compare anynet_a anynet_e --normalize flops --plot edf.png
+    """
+    from dse.analysis import edf as edf_fn, edf_stats, ks_test
+    from dse.report.plots import check_path
+    from dse.store import Store
+
+    names = _compare_names(compare, sweeps, "edf")
+    if plot:
+        check_path(plot)
+    with Store(db, create=False) as store:
+        pops = _pops(store, names, metric)
+    w, norm = _weights(pops, normalize, bins, range_)
+    if thresholds:
+        try:
+            th = [float(t) for t in thresholds.split(",") if t.strip()]
+        except ValueError:
+            raise DseError(f"--thresholds: expected numbers such as 30,40,50, got {thresholds!r}") from None
+    else:
+        pooled = np.concatenate([p["errors"] for p in pops.values()])
+        th = sorted({round(float(v), 1) for v in np.percentile(pooled, [10, 25, 50])})
+    out = {"metric": metric, "normalize": norm, "sweeps": {}, "ks": []}
+    curves = {}
+    for n, p in pops.items():
+        e, wn = p["errors"], w[n]
+        st = edf_stats(e, wn, th)
+        keep = np.ones(len(e), bool) if wn is None else wn > 0
+        ww = np.full(keep.sum(), 1.0 / keep.sum()) if wn is None else wn[keep] / wn[keep].sum()
+        o = np.argsort(e[keep], kind="stable")
+        out["sweeps"][n] = {**{k: st[k] for k in ("n", "min", "mean", "median", "p10", "p25", "p75")},
+                            "below": st["below"], "errors": e[keep][o].tolist(), "weights": ww[o].tolist()}
+        se, sf = edf_fn(e[keep], ww)
+        curves[n] = (se, sf, f"{n}  {st['n']} | {st['min']:.2f} | {st['mean']:.2f}")
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d, pv = ks_test(pops[a]["errors"], pops[b]["errors"], w[a], w[b])
+            out["ks"].append({"a": a, "b": b, "statistic": d, "pvalue": pv})
+    if plot:
+        from dse.report.plots import edf_figure, save
+
+        save(edf_figure(curves, f"error (%) | {normalize}" if normalize else "error (%)"), plot)
+    if as_json:
+        print_json(out)
+        return
+    hdr = ["sweep", "n", "min", "mean", "median", "p10", "p25", "p75"] + [f"< {t:g}" for t in th]
+    rows = [[n, s["n"], *[f"{s[k]:.2f}" for k in ("min", "mean", "median", "p10", "p25", "p75")],
+             *[f"{s['below'][str(t)]:.3f}" for t in th]] for n, s in out["sweeps"].items()]
+    how = f", normalised by {normalize} ({bins} bins over {norm['range'][0]:.4g}..{norm['range'][1]:.4g})" if norm else ""
+    table(f"{metric} error (%){how}", hdr, rows)
+    table("two-sample Kolmogorov-Smirnov" + (" (weighted)" if norm else ""), ["a", "b", "D", "p-value"],
+          [[k["a"], k["b"], f"{k['statistic']:.4f}", f"{k['pvalue']:.3g}"] for k in out["ks"]])
+    if plot:
+        say(f"wrote {plot}")
+
+
+@cli.command()
+@click.option("--param", "params", multiple=True, required=True,
+              help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if shared.")
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep that has the parameter).")
+@click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions.")
+@click.option("--frac", type=float, default=0.25, show_default=True, help="Fraction of the models in each resample.")
+@click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@METRIC
+@PLOT
+@db_option
+@json_option
+def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json):
+    """Where the good models lie: the empirical bootstrap of the best model's parameter value.
+
+    Resample frac*n (parameter, error) pairs with replacement, keep the parameter of the lowest error,
+    repeat n-boot times; the median and the ci% interval of the kept values are reported.
+    """
+    from dse.analysis import bootstrap as boot
+    from dse.analysis.population import param_names, population, values
+    from dse.report.plots import check_path
+    from dse.store import Store
+
+    if plot:
+        check_path(plot)
+    results, panels = [], []
+    with Store(db, create=False) as store:
+        names = list(sweeps) or store.sweep_names()
+        for n in names:
+            store.sweep(n)
+        pops = {n: population(store, n, metric) for n in names}
+        for param in params:
+            have = [n for n in names if len(pops[n]["errors"]) >= 2 and param in param_names(pops[n])]
+            if sweeps:
+                for n in names:
+                    if len(pops[n]["errors"]) < 2:
+                        raise DseError(f"sweep {n!r} has {len(pops[n]['errors'])} model(s) with errors; the "
+                                       f"bootstrap needs at least 2")
+                    values(store, pops[n], param) if param not in param_names(pops[n]) else None
+            if not have:
+                valid = sorted({q for n in names for q in param_names(pops[n])})
+                raise DseError(f"no sweep with at least 2 trained models has parameter {param!r}; valid: "
+                               + ", ".join(valid))
+            for n in have:
+                x = values(store, pops[n], param)
+                ok = ~np.isnan(x)
+                r = boot(x[ok], pops[n]["errors"][ok], n_boot, frac, ci, seed)
+                results.append({"sweep": n, "param": param, **{k: r[k] for k in ("median", "low", "high", "ci", "n",
+                                                                                 "n_boot", "frac")}})
+                panels.append({"sweep": n, "param": param, "x": x[ok], "errors": pops[n]["errors"][ok], **r})
+    if plot:
+        from dse.report.plots import bootstrap_figure, save
+
+        save(bootstrap_figure(panels), plot)
+    if as_json:
+        print_json(results)
+        return
+    table(f"bootstrap of the best model's value ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
+          ["sweep", "param", "n", "median", "low", "high"],
+          [[r["sweep"], r["param"], r["n"], f"{r['median']:.4g}", f"{r['low']:.4g}", f"{r['high']:.4g}"]
+           for r in results])
+    if plot:
+        say(f"wrote {plot}")
+
+
+@cli.command()
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Summarise the K best models.")
+@METRIC
+@PLOT
+@db_option
+@json_option
+def fit(sweeps, top, metric, plot, db, as_json):
+    """Fit the quantized linear (RegNet) form to every model's per-block widths; store w0, wa, wm, e_fit.
+
+    e_fit = mean over blocks of |ln(w_hat/w)|, w_hat the generator's widths quantized to 8. A grid
+    search over w0 (multiples of 8), wa and wm with local refinement; about 0.05 s per model.
+    """
+    from dse.analysis.population import METRICS, ensure_fits
+    from dse.report.plots import check_path
+    from dse.store import Store
+
+    if plot:
+        check_path(plot)
+    col = METRICS[metric]
+    rows = []
+    with Store(db, create=False) as store:
+        names = list(sweeps) or store.sweep_names()
+        for n in names:
+            store.sweep(n)
+            pop = {"sweep": n, "models": store.models(n)}
+            ensure_fits(store, pop)
+            for m in pop["models"]:
+                f = m["extra"]["fit"]
+                rows.append({"sweep": n, "id": m["idx"], "error": m[col], **f, "_arch": m["arch"]})
+    if not rows:
+        raise DseError("no models to fit")
+    ranked = sorted([r for r in rows if r["error"] is not None], key=lambda r: r["error"])
+    best = ranked[:top]
+    med = lambda k, rs: float(np.median([r[k] for r in rs])) if rs else None  # noqa: E731
+    out = {"models": [{k: v for k, v in r.items() if k != "_arch"} for r in rows],
+           "top": {"k": len(best), "e_fit_median": med("e_fit", best), "w0_median": med("w0", best),
+                   "wa_median": med("wa", best), "wm_median": med("wm", best)}}
+    if plot:
+        from dse.models.regnet import regnet_widths
+        from dse.report.plots import fit_figure, save
+
+        show = best or rows[:top]
+        models = []
+        for r in show:
+            bw = r["_arch"].block_widths()
+            fitted = regnet_widths(len(bw), r["w0"], r["wa"], r["wm"])[0][0]
+            models.append({"label": f"{r['sweep']}/{r['id']} e_fit {r['e_fit']:.3f}", "widths": bw,
+                           "fitted": fitted.tolist()})
+        save(fit_figure(models), plot)
+    if as_json:
+        print_json(out)
+        return
+    allf = [r["e_fit"] for r in rows]
+    table(f"RegNet fit of {len(rows)} model(s) in {', '.join(names)}", ["models", "n", "e_fit median", "e_fit mean",
+                                                                        "w0", "wa", "wm"],
+          [["all", len(rows), f"{np.median(allf):.4f}", f"{np.mean(allf):.4f}", f"{med('w0', rows):.0f}",
+            f"{med('wa', rows):.2f}", f"{med('wm', rows):.3f}"]] +
+          ([[f"top {len(best)} by {metric} error", len(best), f"{out['top']['e_fit_median']:.4f}",
+             f"{np.mean([r['e_fit'] for r in best]):.4f}", f"{out['top']['w0_median']:.0f}",
+             f"{out['top']['wa_median']:.2f}", f"{out['top']['wm_median']:.3f}"]] if best else []))
+    if plot:
+        say(f"wrote {plot}")
+
+
+@cli.command("search-efficiency")
+@click.option("--compare", is_flag=True, help="Compare the sweeps named after it.")
+@click.argument("sweeps", nargs=-1, required=True)
+@_norm_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@METRIC
+@PLOT
+@db_option
+@json_option
+def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric, plot, db, as_json):
+    """Random-search efficiency: expected best error of m random models, m = 1, 2, 4, ... n."""
+    from dse.analysis import search_efficiency
+    from dse.report.plots import check_path
+    from dse.store import Store
+
+    names = list(dict.fromkeys(sweeps))
+    if plot:
+        check_path(plot)
+    with Store(db, create=False) as store:
+        pops = _pops(store, names, metric)
+    w, norm = _weights(pops, normalize, bins, range_)
+    curves = {n: search_efficiency(p["errors"], w[n], seed) for n, p in pops.items()}
+    if plot:
+        from dse.report.plots import save, search_figure
+
+        save(search_figure(curves), plot)
+    if as_json:
+        print_json({"metric": metric, "normalize": norm, "sweeps": curves})
+        return
+    ms = sorted({r["m"] for c in curves.values() for r in c})
+    table(f"best {metric} error of m random models: mean +/- 2 std", ["m", *names],
+          [[m, *[next((f"{r['mean']:.2f} +/- {2 * r['std']:.2f}" for r in curves[n] if r["m"] == m), "")
+                 for n in names]] for m in ms])
+    if plot:
+        say(f"wrote {plot}")
+
+
+@cli.group()
+def plot():
+    """Pictures users of the paper expect: complexity views, training curves."""
+
+
+@plot.command("complexity")
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@METRIC
+@click.option("--plot", "out", default="complexity.png", show_default=True, metavar="FILE.png|FILE.svg")
+@db_option
+def plot_complexity(sweeps, metric, out, db):
+    """Error against flops, params and acts per sweep, and acts against flops."""
+    from dse.report.plots import check_path, complexity_figure, save
+    from dse.store import Store
+
+    check_path(out)
+    with Store(db, create=False) as store:
+        pops = _pops(store, list(sweeps) or store.sweep_names(), metric, need=1)
+    data = {n: {k: np.array([m[k] for m in p["models"]], float) for k in ("flops", "params", "acts")} | {
+        "errors": p["errors"]} for n, p in pops.items()}
+    save(complexity_figure(data), out)
+    say(f"wrote {out}")
+
+
+@plot.command("curves")
+@click.option("--sweep", required=True, help="The sweep.")
+@click.option("--best", type=click.IntRange(min=0), default=5, show_default=True, help="The K best models.")
+@click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, help="The K worst models.")
+@METRIC
+@click.option("--plot", "out", default="curves.png", show_default=True, metavar="FILE.png|FILE.svg")
+@db_option
+def plot_curves(sweep, best, worst, metric, out, db):
+    """Train and test error per epoch of the best and worst models of a sweep."""
+    from dse.report.plots import check_path, curves_figure, save
+    from dse.store import Store
+
+    check_path(out)
+    with Store(db, create=False) as store:
+        p = _pops(store, [sweep], metric, need=1)[sweep]
+        order = np.argsort(p["errors"], kind="stable")
+        pick = list(order[:best]) + [i for i in order[::-1][:worst] if i not in order[:best]]
+        rows = store.epoch_rows([sweep])
+    by = {}
+    for r in rows:
+        by.setdefault(r["id"], []).append(r)
+    models = [{"label": f"{sweep}/{p['ids'][i]} ({p['errors'][i]:.1f}%)", "rows": by.get(int(p["ids"][i]), [])}
+              for i in pick]
+    save(curves_figure([m for m in models if m["rows"]]), out)
+    say(f"wrote {out}")
