@@ -23,6 +23,14 @@ def _population(path: Path, n: int, depth=(1, 1)):
     path.write_text("\n".join(rows) + "\n")
 
 
+def _imported(tmp_path: Path, n: int, depth=(1, 1)) -> Path:
+    """A pending population of n tiny models imported as sweep 's' into tmp_path/t.db."""
+    _population(tmp_path / "p.csv", n, depth)
+    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    return tmp_path / "t.db"
+
+
 def _db_rows(db, q, *a):
     con = sqlite3.connect(db)
     try:
@@ -83,10 +91,7 @@ def _check_complete(db, n, epochs=3):
 
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume(tmp_path):
-    _population(tmp_path / "p.csv", 5, depth=(2, 3))
-    assert subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"],
-                          cwd=tmp_path, capture_output=True).returncode == 0
-    db = tmp_path / "t.db"
+    db = _imported(tmp_path, 5, depth=(2, 3))
     p = _dse("train", *SYN, cwd=tmp_path)
     ok = _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM models WHERE status = 'done'")[0][0] >= 1 and
                _db_rows(db, "SELECT COUNT(*) FROM epochs e JOIN models m USING (sweep, idx) "
@@ -106,10 +111,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_gives_the_model_back(tmp_path):
-    _population(tmp_path / "p.csv", 3, depth=(2, 3))
-    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
-                   check=True, capture_output=True)
-    db = tmp_path / "t.db"
+    db = _imported(tmp_path, 3, depth=(2, 3))
     p = _dse("train", *SYN, cwd=tmp_path)
     assert _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM epochs")[0][0] >= 1)
     p.send_signal(signal.SIGINT)
@@ -127,15 +129,12 @@ def test_ctrl_c_gives_the_model_back(tmp_path):
 @pytest.mark.slow
 def test_processes_share_the_work(tmp_path):
     """Two `dse train` commands on one store, one of them with two worker processes: every model once."""
-    _population(tmp_path / "p.csv", 8)
-    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
-                   check=True, capture_output=True)
+    db = _imported(tmp_path, 8)
     a = _dse("train", *SYN, "--device", "cpu", "--workers-per-gpu", "2", cwd=tmp_path)
     b = _dse("train", *SYN, cwd=tmp_path)
     for p in (a, b):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    db = tmp_path / "t.db"
     _check_complete(db, 8)
     assert len({w for (w,) in _db_rows(db, "SELECT device FROM models")}) == 1
     assert sum(a for (a,) in _db_rows(db, "SELECT attempts FROM models")) == 8
@@ -249,10 +248,7 @@ def test_cifar10_and_imagefolder_loaders(run, tmp_path):
 @pytest.mark.slow
 def test_sigkill_resumes_from_checkpoint(tmp_path):
     """With --checkpoint-every-epoch a killed model continues after its last saved epoch."""
-    _population(tmp_path / "p.csv", 2, depth=(2, 4))
-    subprocess.run([sys.executable, "-m", "dse", "import", "p.csv", "--sweep", "s", "--db", "t.db"], cwd=tmp_path,
-                   check=True, capture_output=True)
-    db = tmp_path / "t.db"
+    db = _imported(tmp_path, 2, depth=(2, 4))
     args = [a if a != "3ep" else "4ep" for a in SYN] + ["--checkpoint-every-epoch"]
     p = _dse("train", *args, cwd=tmp_path)
     assert _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM epochs WHERE idx = 0")[0][0] >= 2)
