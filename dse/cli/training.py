@@ -37,8 +37,8 @@ from dse.report.console import say
 @click.option("--checkpoint-every-epoch/--no-checkpoint-every-epoch", default=None,
               help="Save a resumable checkpoint after every epoch [default: on when an epoch takes over a minute].")
 @click.option("--retry-failed", is_flag=True, help="Put failed and diverged models back to pending first.")
-@click.option("--graph", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged).")
+@click.option("--graph", type=click.Choice(["auto", "on", "off", "emulate"]), default="auto", show_default=True,
+              help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged; emulate runs that code path on a CPU, for tests).")
 @click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
 @db_option
 def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr, weight_decay,

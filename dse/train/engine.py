@@ -212,22 +212,40 @@ class Step:
         return list(self.model.state_dict().values()) + self.bufs
 
 
-def capture(step: Step, warmup: int = 3):
+class _Emulated:
+    """Stands in for a CUDA graph on a CPU (graph="emulate", for tests): replay runs the step eagerly."""
+
+    def __init__(self, step: Step):
+        self.step = step
+
+    def replay(self):
+        self.step.zero_grad()
+        self.step()
+
+
+def capture(step: Step, warmup: int = 3, emulate: bool = False):
     """Capture ``step`` in a CUDA graph (PyTorch's whole-network recipe); the warm-up steps' effect on
-    weights, momentum and BN statistics is undone afterwards, so training starts from the same state."""
+    weights, momentum and BN statistics is undone afterwards, so training starts from the same state.
+    ``emulate`` runs the same warm-up and restore without CUDA and returns an eager stand-in."""
     snap = [t.detach().clone() for t in step.state()]
     sums = (step.loss_sum.clone(), step.err_sum.clone())
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
+    if emulate:
         for _ in range(warmup):
             step.zero_grad()
             step()
-    torch.cuda.current_stream().wait_stream(s)
-    step.zero_grad()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        step()
+        g = _Emulated(step)
+    else:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(warmup):
+                step.zero_grad()
+                step()
+        torch.cuda.current_stream().wait_stream(s)
+        step.zero_grad()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            step()
     with torch.no_grad():
         for t, v in zip(step.state(), snap):
             t.copy_(v)
@@ -261,7 +279,7 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
                 on_epoch=None, resume: dict | None = None, log=print, on_step=None) -> Outcome:
     """Train ``arch`` on ``dd`` under ``p``. ``on_epoch(row, state_fn)`` is called after each epoch (it
     may raise to abort); ``resume`` is a checkpoint from ``state_fn``; ``on_step(fraction of the epoch)``
-    every 32 steps (no host sync). graph: auto|on|off."""
+    every 32 steps (no host sync). graph: auto|on|off, or emulate (the graph path without CUDA)."""
     dev = dd.device
     cuda = dev.type == "cuda"
     model = build_model(arch, dd.data, seed).to(dev)
@@ -282,7 +300,9 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
         rows = [EpochRow(**r) for r in resume["rows"]]
         start = resume["epoch"]
     g = None
-    if cuda and graph != "off":
+    if graph == "emulate":
+        g = capture(step, emulate=True)
+    elif cuda and graph != "off":
         try:
             g = capture(step)
         except Exception as e:  # noqa: BLE001 - any capture failure falls back to eager, logged
@@ -315,7 +335,7 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
         t_train = time.perf_counter() - t0
         if not math.isfinite(loss):
             return Outcome("diverged", None, best, epoch, time.perf_counter() - t_run, rows,
-                           f"training loss became {loss} in epoch {epoch + 1}", g is not None)
+                           f"training loss became {loss} in epoch {epoch + 1}", isinstance(g, torch.cuda.CUDAGraph))
         train_err = 100.0 * float(step.err_sum) / (n_steps * batch)
         test_err = evaluate(model, dd, cuda, channels_last)
         row = EpochRow(epoch + 1, loss, train_err, test_err, lr, time.perf_counter() - t0,
@@ -325,4 +345,5 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
             on_epoch(row, lambda e=epoch + 1: {"epoch": e, "state": [t.detach().cpu() for t in step.state()],
                                                "gen": gen.get_state(), "rows": [asdict(r) for r in rows]})
     errs = [r.test_error for r in rows]
-    return Outcome("done", errs[-1], min(errs), len(rows), time.perf_counter() - t_run, rows, None, g is not None)
+    return Outcome("done", errs[-1], min(errs), len(rows), time.perf_counter() - t_run, rows, None,
+                   isinstance(g, torch.cuda.CUDAGraph))
