@@ -341,3 +341,82 @@ def plot_curves(sweep, best, worst, metric, out, db):
               for i in pick]
     save(curves_figure([m for m in models if m["rows"]]), out)
     say(f"wrote {out}")
+
+
+@cli.command()
+@click.option("--sweep", required=True, help="The trained sweep whose evidence is used.")
+@click.option("--space", "base", default=None, metavar="NAME|PATH",
+              help="Base space (needed when the sweep was imported rather than sampled).")
+@click.option("--out", default=None, metavar="FILE.toml", help="Write the refined space file here.")
+@click.option("--min-support", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Never propose anything with fewer models behind it.")
+@click.option("--n-boot", type=int, default=10_000, show_default=True)
+@click.option("--ci", type=float, default=95.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@METRIC
+@db_option
+@json_option
+def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json):
+    """Propose a better space: narrower ranges (bootstrap intervals of the best models) and structural
+    constraints (shared b/g, non-decreasing w/d, depth band, w0 = wa) that the trained models support.
+
+    A constraint is proposed when at least --min-support models satisfy it, they are not significantly
+    worse than the others (KS at 5%), and it shrinks the space. --out writes a space file that
+    `dse sample --space FILE` takes directly.
+    """
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from dse.analysis.population import population, require
+    from dse.analysis.refine import notes_for, refine as refine_fn, to_toml
+    from dse.spaces import load_space, parse_space, resolve_space
+    from dse.store import Store
+
+    if out and Path(out).suffix != ".toml":
+        raise DseError(f"--out {out}: the refined space is a .toml file")
+    with Store(db, create=False) as store:
+        row = store.sweep(sweep)
+        pop = population(store, sweep, metric)
+    require(pop, 2, "refine")
+    if base:
+        space = resolve_space(base)
+    elif row["space"]:
+        space = parse_space(row["space"], f"sweep {sweep}")
+    else:
+        raise DseError(f"sweep {sweep!r} was imported: name its base space with --space NAME|PATH")
+    res = refine_fn(space, pop["models"], pop["errors"], min_support, n_boot, ci, seed=seed)
+    if out:
+        acc = [q for q in res["proposals"] if q["accepted"]]
+        header = [f"Refined by dse refine from sweep {sweep!r} ({len(pop['errors'])} trained models, {metric} error) "
+                  f"of space {space.name!r}, {datetime.now(timezone.utc):%Y-%m-%d}.",
+                  f"Accepted {len(acc)} of {len(res['proposals'])} proposals; log10 size "
+                  f"{res['log10_size_before']:.2f} -> {res['log10_size_after']:.2f}.",
+                  f"Next: dse sample --space {out} -n 100 --sweep {Path(out).stem}; dse train; "
+                  f"dse edf --compare {sweep} {Path(out).stem}"]
+        text = to_toml(res["spec"], header, notes_for(res, space))
+        Path(out).write_text(text)
+        load_space(out)  # the file must load as written
+    outj = {"base_space": space.name, "out": out, "log10_size_before": res["log10_size_before"],
+            "log10_size_after": res["log10_size_after"],
+            "proposals": [{k: v for k, v in q.items()} for q in res["proposals"]]}
+    if as_json:
+        print_json(outj)
+        return
+
+    def f(v, fmt):
+        return "" if v is None else format(v, fmt)
+
+    rows = []
+    for q in res["proposals"]:
+        ev = q["evidence"]
+        what = f"[{q['low']}, {q['high']}]" if q["low"] is not None else ""
+        rows.append([q["kind"], q["param"], q["rule"], what, f"{ev['n_satisfy']}/{ev['n_other']}",
+                     f(ev["mean_error_satisfy"], ".2f"), f(ev["mean_error_other"], ".2f"), f(ev["ks_statistic"], ".3f"),
+                     f(ev["pvalue"], ".3g"), "yes" if q["accepted"] else "no", q["why"]])
+    table(f"refinement of {space.name} from sweep {sweep} ({len(pop['errors'])} models, {metric} error)",
+          ["kind", "param", "rule", "proposal", "n sat/other", "err sat", "err other", "KS D", "p", "accept", "why"],
+          rows)
+    say(f"log10 size of the space: {res['log10_size_before']:.2f} -> {res['log10_size_after']:.2f}")
+    if out:
+        say(f"wrote {out}; next: dse sample --space {out} -n 100 --sweep {Path(out).stem}, dse train, "
+            f"dse edf --compare {sweep} {Path(out).stem}")

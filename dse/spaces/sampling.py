@@ -119,9 +119,16 @@ class Sampler:
                 ok &= np.all(x[p] == x[p][:, :1], axis=1)
             for p in sp.non_decreasing:
                 ok &= np.all(np.diff(x[p], axis=1) >= 0, axis=1)
+            if sp.depth:
+                tot = x["d"].sum(axis=1)
+                ok &= (tot >= sp.depth[0]) & (tot <= sp.depth[1])
             return x, ok
         r = {p: sp.dists[p].sample(rng, n) for p in ("d", "w0", "wa", "wm", "b", "g")}
+        if sp.w0_eq_wa:
+            r["wa"] = r["w0"].copy()
         depths, widths, ok = regnet_arrays(r["d"].astype(np.int64), r["w0"], r["wa"], r["wm"], s)
+        if sp.depth:
+            ok &= (r["d"] >= sp.depth[0]) & (r["d"] <= sp.depth[1])
         b = np.repeat(r["b"][:, None], s, axis=1)
         g = np.repeat(r["g"][:, None].astype(np.int64), s, axis=1)
         w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)

@@ -26,7 +26,7 @@ DISTS = {
     "pow2": ({"low", "high"}, set()),
 }
 TOP_KEYS = {"name", "description", "family", "block", "stages", "params", "constraints"}
-CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_params", "max_acts"}
+CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_params", "max_acts", "depth", "w0_eq_wa"}
 MAX_VALUES = 1_000_000
 
 
@@ -64,6 +64,8 @@ class Space:
     max_params: float | None = None
     max_acts: float | None = None
     spec: dict = field(default_factory=dict)
+    depth: tuple | None = None  # total depth band [lo, hi]
+    w0_eq_wa: bool = False  # RegNet: wa = w0 (the paper's finding)
 
     @property
     def se(self) -> bool:
@@ -77,6 +79,8 @@ class Space:
         """Degrees of freedom: free scalars (a parameter with one possible value is fixed)."""
         n = 0
         for p, dist in self.dists.items():
+            if p == "wa" and self.w0_eq_wa:
+                continue
             if len(dist.values) > 1:
                 n += self.stages if self._is_stage_param(p) and p not in self.shared else 1
         return n
@@ -86,6 +90,8 @@ class Space:
         """log10 of the number of distinct parameter settings (before the complexity window)."""
         total = 0.0
         for p, dist in self.dists.items():
+            if p == "wa" and self.w0_eq_wa:
+                continue
             k = len(dist.values)
             if not self._is_stage_param(p) or p in self.shared:
                 total += math.log10(k)
@@ -158,13 +164,23 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         if v is not None and (not _is_num(v) or v <= 0):
             err(f"[constraints] {k}", f"got {v!r}; allowed: a positive number")
         caps[k] = v
+    depth = cons.get("depth")
+    if depth is not None and not (isinstance(depth, list) and len(depth) == 2 and all(_is_int(x) for x in depth)
+                                  and 1 <= depth[0] <= depth[1]):
+        err("[constraints] depth", f"got {depth!r}; allowed: [LO, HI], integers with 1 <= LO <= HI (total depth band)")
+    eq = cons.get("w0_eq_wa", False)
+    if not isinstance(eq, bool):
+        err("[constraints] w0_eq_wa", f"got {eq!r}; allowed: true or false")
+    if eq and family != "regnet":
+        err("[constraints] w0_eq_wa", "applies to the regnet family only")
     spec = {
         "name": name, "description": description, "family": family, "block": block, "stages": stages,
         "params": {p: dict(params[p]) for p in wanted},
-        "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items()) if v},
+        "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items(),
+                                          ("depth", depth), ("w0_eq_wa", eq)) if v},
     }
     return Space(name, description, family, block, stages, dists, shared, nondec,
-                 caps["max_params"], caps["max_acts"], spec)
+                 caps["max_params"], caps["max_acts"], spec, tuple(depth) if depth else None, eq)
 
 
 def _unknown(table, allowed, where, err, what="allowed keys"):

@@ -1,0 +1,224 @@
+"""Refinement: from a trained sweep, evidence for narrower parameter ranges and structural constraints,
+and the refined space that follows (the step of the RegNet paper that closes the loop)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from dse.analysis.bootstrap import bootstrap
+from dse.analysis.edf import ks_test
+from dse.spaces.space import STAGE_PARAMS, Space, parse_space
+
+ATTR = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
+
+
+def _evidence(errors, satisfy) -> dict:
+    es, eo = errors[satisfy], errors[~satisfy]
+    ev = {"n_satisfy": int(satisfy.sum()), "n_other": int((~satisfy).sum()), "ks_statistic": None, "pvalue": None,
+          "mean_error_satisfy": float(es.mean()) if len(es) else None,
+          "mean_error_other": float(eo.mean()) if len(eo) else None,
+          "min_error_satisfy": float(es.min()) if len(es) else None,
+          "min_error_other": float(eo.min()) if len(eo) else None,
+          "median_error_satisfy": float(np.median(es)) if len(es) else None,
+          "median_error_other": float(np.median(eo)) if len(eo) else None}
+    if len(es) and len(eo):
+        ev["ks_statistic"], ev["pvalue"] = ks_test(es, eo)
+    return ev
+
+
+def _acceptable(ev, min_support, alpha) -> tuple[bool, str]:
+    """Enough support, and the satisfying models not significantly worse than the others."""
+    if ev["n_satisfy"] < min_support:
+        return False, f"only {ev['n_satisfy']} models satisfy it (--min-support {min_support})"
+    if ev["n_other"] and ev["mean_error_satisfy"] > ev["mean_error_other"] and ev["pvalue"] < alpha:
+        return False, f"the models that satisfy it are worse (KS p = {ev['pvalue']:.3g})"
+    return True, "at least as good" if ev["n_other"] else "no model outside it"
+
+
+def _snap(values: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """The support values bracketing [lo, hi] outward: largest value <= lo, smallest value >= hi."""
+    i = max(0, int(np.searchsorted(values, lo + 1e-9, side="right")) - 1)
+    j = min(len(values) - 1, int(np.searchsorted(values, hi - 1e-9, side="left")))
+    return float(values[i]), float(values[j])
+
+
+def _num(v: float):
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def model_values(space: Space, models: list) -> dict:
+    """Per-model values of the space's parameters: {p: [n, S] (anynet per stage) or [n] arrays}."""
+    out = {}
+    if space.family == "anynet":
+        for p in STAGE_PARAMS:
+            out[p] = np.array([getattr(m["arch"], ATTR[p]) for m in models], dtype=np.float64)
+        return out
+    rp = [m.get("regnet") or {} for m in models]
+    out["d"] = np.array([m["arch"].depth for m in models], dtype=np.float64)
+    for p in ("w0", "wa", "wm"):
+        out[p] = np.array([r.get(p, np.nan) if r.get(p) is not None else np.nan for r in rp], dtype=np.float64)
+    out["b"] = np.array([m["arch"].bottlenecks[0] for m in models], dtype=np.float64)
+    out["g"] = np.array([r.get("g") or max(m["arch"].group_widths) for r, m in zip(rp, models)], dtype=np.float64)
+    return out
+
+
+def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: int = 10_000, ci: float = 95.0,
+           frac: float = 0.25, alpha: float = 0.05, seed: int = 0, w0_wa_tol: float = 0.1) -> dict:
+    """Proposals (ranges and constraints) with their evidence, and the refined space spec."""
+    e = np.asarray(errors, dtype=np.float64)
+    vals = model_values(space, models)
+    props = []
+    spec = copy.deepcopy(space.spec)
+    for p, dist in space.dists.items():
+        if p == "wa" and space.w0_eq_wa:
+            continue
+        x = vals[p]
+        if np.isnan(x).any():
+            continue
+        per_stage = x.ndim == 2 and p not in space.shared
+        cols = [x[:, i] for i in range(x.shape[1])] if per_stage else [x[:, 0] if x.ndim == 2 else x]
+        boots = [bootstrap(c, e, n_boot, frac, ci, seed) for c in cols]
+        lo, hi = _snap(dist.values, min(b["low"] for b in boots), max(b["high"] for b in boots))
+        old_lo, old_hi = float(dist.values[0]), float(dist.values[-1])
+        inside = np.all((x >= lo - 1e-9) & (x <= hi + 1e-9), axis=1) if x.ndim == 2 else (x >= lo - 1e-9) & (x <= hi + 1e-9)
+        ev = _evidence(e, inside)
+        narrower = lo > old_lo or hi < old_hi
+        ok, why = _acceptable(ev, min_support, alpha)
+        props.append({"kind": "range", "param": p, "rule": "range", "low": _num(lo), "high": _num(hi),
+                      "was": [_num(old_lo), _num(old_hi)], "median": _num(float(np.median([b["median"] for b in boots]))),
+                      "accepted": bool(ok and narrower), "why": why if narrower else "already as narrow",
+                      "evidence": ev})
+    for rule, param, satisfy, applies in _constraints(space, vals, e, w0_wa_tol, n_boot, frac, ci, seed):
+        if not applies:
+            continue
+        ev = _evidence(e, satisfy)
+        ok, why = _acceptable(ev, min_support, alpha)
+        props.append({"kind": "constraint", "param": param, "rule": rule["name"], "low": rule.get("low"),
+                      "high": rule.get("high"), "accepted": ok, "why": why, "evidence": ev})
+    props.sort(key=lambda q: (not q["accepted"], -_gain(q["evidence"])))
+    for q in props:
+        if q["accepted"]:
+            _apply(spec, space, q)
+    spec["name"] = f"{space.name}_refined"
+    spec["description"] = f"{space.name} refined by dse refine: " + (
+        ", ".join(_label(q) for q in props if q["accepted"]) or "no change")
+    new = parse_space(spec, "<refined>")
+    return {"base_space": space.name, "log10_size_before": space.log10_size, "log10_size_after": new.log10_size,
+            "proposals": props, "spec": new.spec, "space": new}
+
+
+def _gain(ev) -> float:
+    if ev["mean_error_other"] is None or ev["mean_error_satisfy"] is None:
+        return 0.0
+    return ev["mean_error_other"] - ev["mean_error_satisfy"]
+
+
+def _label(q) -> str:
+    if q["kind"] == "range":
+        return f"{q['param']} in [{q['low']}, {q['high']}]"
+    return {"shared": f"shared {q['param']}", "non_decreasing": f"non-decreasing {q['param']}",
+            "w0_eq_wa": "w0 = wa", "depth_band": f"depth in [{q['low']}, {q['high']}]"}.get(q["rule"], q["rule"])
+
+
+def _constraints(space, vals, e, tol, n_boot, frac, ci, seed):
+    """(rule, param, satisfy mask, applies) for each structural constraint the space does not have yet."""
+    cons = space.spec.get("constraints", {})
+    if space.family == "anynet":
+        for p in ("b", "g"):
+            x = vals[p]
+            yield {"name": "shared"}, p, np.all(x == x[:, :1], axis=1), p not in space.shared
+        for p in ("w", "d"):
+            x = vals[p]
+            yield {"name": "non_decreasing"}, p, np.all(np.diff(x, axis=1) >= 0, axis=1), p not in space.non_decreasing
+        depth = vals["d"].sum(axis=1)
+        b = bootstrap(depth, e, n_boot, frac, ci, seed)
+        lo, hi = int(math.floor(b["low"])), int(math.ceil(b["high"]))
+        cur = cons.get("depth") or [1, 10**9]
+        lo, hi = max(lo, cur[0]), min(hi, cur[1])
+        yield ({"name": "depth_band", "low": lo, "high": hi}, "depth", (depth >= lo) & (depth <= hi),
+               lo > cur[0] or hi < cur[1])
+        return
+    w0, wa = vals["w0"], vals["wa"]
+    if not np.isnan(w0).any() and not np.isnan(wa).any():
+        yield {"name": "w0_eq_wa"}, "wa", np.abs(wa - w0) <= tol * w0, not space.w0_eq_wa
+
+
+def _apply(spec, space, q):
+    """Write an accepted proposal into the spec (parameter table or constraints)."""
+    if q["kind"] == "range":
+        t = spec["params"][q["param"]]
+        if t["dist"] == "choice":
+            keep = [i for i, v in enumerate(t["values"]) if q["low"] - 1e-9 <= v <= q["high"] + 1e-9]
+            t["values"] = [t["values"][i] for i in keep]
+            if "weights" in t:
+                t["weights"] = [t["weights"][i] for i in keep]
+        else:
+            t["low"], t["high"] = q["low"], q["high"]
+        return
+    c = spec.setdefault("constraints", {})
+    if q["rule"] in ("shared", "non_decreasing"):
+        c[q["rule"]] = sorted(set(c.get(q["rule"], [])) | {q["param"]}, key="dwbg".index)
+    elif q["rule"] == "depth_band":
+        c["depth"] = [q["low"], q["high"]]
+    elif q["rule"] == "w0_eq_wa":
+        c["w0_eq_wa"] = True
+
+
+def to_toml(spec: dict, header: list[str], notes: dict) -> str:
+    """The space file: a comment header, then the definition; ``notes`` maps 'params.w' or
+    'constraints.shared' to a comment written beside that line."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return repr(v) if isinstance(v, float) else str(v)
+
+    def line(k, v, note=None):
+        s = f"{k} = {val(v)}"
+        return f"{s:<34} # {note}" if note else s
+
+    out = [f"# {h}" for h in header] + [""]
+    for k in ("name", "description", "family", "block", "stages"):
+        out.append(line(k, spec[k]))
+    for p, t in spec["params"].items():
+        out += ["", f"[params.{p}]"]
+        for k, v in t.items():
+            out.append(line(k, v, notes.get(f"params.{p}.{k}")))
+    cons = spec.get("constraints") or {}
+    if cons:
+        out += ["", "[constraints]"]
+        for k, v in cons.items():
+            out.append(line(k, v, notes.get(f"constraints.{k}")))
+    return "\n".join(out) + "\n"
+
+
+def notes_for(result: dict, base: Space) -> dict:
+    """Comments for the changed lines of the refined file."""
+    notes = {}
+    for q in result["proposals"]:
+        if not q["accepted"]:
+            continue
+        ev = q["evidence"]
+        tail = (f"{ev['n_satisfy']} models, mean error {ev['mean_error_satisfy']:.2f} vs "
+                f"{ev['mean_error_other']:.2f}" if ev["mean_error_other"] is not None else f"{ev['n_satisfy']} models")
+        if q["kind"] == "range":
+            t = base.spec["params"][q["param"]]
+            msg = f"was {q['was'][0]}..{q['was'][1]}; bootstrap of the best: {tail}"
+            if t["dist"] == "choice":
+                notes[f"params.{q['param']}.values"] = msg
+            else:
+                for k, new in (("low", q["low"]), ("high", q["high"])):
+                    if new != t[k]:
+                        notes[f"params.{q['param']}.{k}"] = msg
+        else:
+            key = {"shared": "shared", "non_decreasing": "non_decreasing", "depth_band": "depth",
+                   "w0_eq_wa": "w0_eq_wa"}[q["rule"]]
+            k = f"constraints.{key}"
+            notes[k] = (notes[k] + " | " if k in notes else "") + f"added: {_label(q)}; {tail}"
+    return notes
