@@ -420,3 +420,30 @@ def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json)
     if out:
         say(f"wrote {out}; next: dse sample --space {out} -n 100 --sweep {Path(out).stem}, dse train, "
             f"dse edf --compare {sweep} {Path(out).stem}")
+
+
+@cli.command()
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@click.option("-o", "--output", default="report.html", show_default=True, help="The HTML file to write.")
+@METRIC
+@db_option
+def report(sweeps, output, metric, db):
+    """One self-contained HTML file of the study: summary, EDFs (raw and normalised), error against every
+    space parameter with bootstrap bands, complexity, training curves, width fits, refinement proposals."""
+    from pathlib import Path
+
+    from dse.report.html import build_report
+    from dse.store import Store
+
+    out = Path(output)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise DseError(f"-o {output}: the report is an .html file")
+    if not out.parent.exists():
+        raise DseError(f"-o {output}: folder {out.parent} does not exist")
+    with Store(db, create=False) as store:
+        names = list(sweeps) or store.sweep_names()
+        for n in names:
+            store.sweep(n)
+        text = build_report(store, names, metric)
+    out.write_text(text)
+    say(f"wrote {output} ({len(text) / 1e6:.1f} MB)")

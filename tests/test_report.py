@@ -1,0 +1,54 @@
+"""dse report: one self-contained HTML file with every section; it renders in a real headless browser."""
+
+import shutil
+import subprocess
+
+import pytest
+
+SECTIONS = ["summary", "edf", "params", "complexity", "curves", "widths", "refine"]
+
+
+@pytest.fixture
+def study(run, tmp_path):
+    """Two small sweeps trained on synthetic data (so they have curves), plus an imported one."""
+    for space in ("regnetx", "anynet_e"):
+        code, _, err = run("sample", "--space", space, "-n", "6", "--flops", "1M:6M", "--resolution", "16", "--stem",
+                           "cifar", "--num-classes", "10")
+        assert code == 0, err
+    code, _, err = run("train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "256",
+                       "--test-size", "64", "--budget", "2ep", "--plain")
+    assert code == 0, err
+    return tmp_path
+
+
+def test_report_has_every_section_and_no_external_links(run, study):
+    code, out, err = run("report", "-o", "r.html")
+    assert code == 0 and "wrote r.html" in out, err
+    text = (study / "r.html").read_text()
+    for s in SECTIONS:
+        assert f'<section id="{s}">' in text, s
+    assert text.count("<svg") >= 6  # EDF, normalised EDF, 2 parameter panels, complexity, curves, widths
+    for bad in ("src=\"http", "href=\"http", "<script src", "<link "):
+        assert bad not in text
+    assert "regnetx" in text and "anynet_e" in text and "log10 size" in text
+    code, _, err = run("report", "-o", "r.pdf")
+    assert code == 2 and ".html" in err
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(run, study):
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        pytest.skip("Debian chromium not installed (.ci/run installs it)")
+    run("report", "-o", "r.html")
+    shot = study / "shot.png"
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={study / 'chrome'}", "--window-size=1280,1800", f"--screenshot={shot}",
+                    (study / "r.html").as_uri()], capture_output=True, timeout=120)
+    from PIL import Image
+
+    im = Image.open(shot).convert("L")
+    colours = im.getcolors(maxcolors=1 << 16)
+    assert im.size == (1280, 1800) and colours is not None and len(colours) > 20  # text and figures, not blank
+    assert sum(c for c, v in colours if v < 128) > 2000  # plenty of dark pixels (text, lines)
