@@ -33,9 +33,11 @@ def _acceptable(ev, min_support, alpha) -> tuple[bool, str]:
     """Enough support, and the satisfying models not significantly worse than the others."""
     if ev["n_satisfy"] < min_support:
         return False, f"only {ev['n_satisfy']} models satisfy it (--min-support {min_support})"
-    if ev["n_other"] and ev["mean_error_satisfy"] > ev["mean_error_other"] and ev["pvalue"] < alpha:
+    if not ev["n_other"]:
+        return False, "every model satisfies it already: no evidence"
+    if ev["mean_error_satisfy"] > ev["mean_error_other"] and ev["pvalue"] < alpha:
         return False, f"the models that satisfy it are worse (KS p = {ev['pvalue']:.3g})"
-    return True, "at least as good" if ev["n_other"] else "no model outside it"
+    return True, "at least as good"
 
 
 def _snap(values: np.ndarray, lo: float, hi: float) -> tuple[float, float]:

@@ -17,7 +17,7 @@ padding:1.2em 1.6em;color:#1d2330;background:#fff;line-height:1.45}
 h1{font-size:1.7em;margin:.2em 0} h2{font-size:1.3em;margin-top:1.8em;border-bottom:2px solid #e3e7ef;padding-bottom:.2em}
 h3{font-size:1.05em;margin:1.2em 0 .4em} table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
 th,td{padding:.3em .7em;border-bottom:1px solid #e3e7ef;text-align:right} th{background:#f4f6fa}
-td:first-child,th:first-child{text-align:left} .fig svg{max-width:100%;height:auto} .muted{color:#667}
+td:first-child,th:first-child,.t{text-align:left} .fig svg{max-width:100%;height:auto} .muted{color:#667}
 nav a{margin-right:1em} .yes{color:#17803d;font-weight:600} .no{color:#a33}
 """
 
@@ -32,10 +32,21 @@ def _svg(fig) -> str:
     return s[s.index("<svg"):]
 
 
+def _isnum(c) -> bool:
+    try:
+        float(str(c).replace(",", "").split("/")[0])
+        return True
+    except ValueError:
+        return str(c) == ""
+
+
 def _table(cols, rows, raw_cols=()) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{c if i in raw_cols else html.escape(str(c))}</td>" for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
+    """An HTML table; numeric columns right-aligned, text left."""
+    num = [all(_isnum(r[i]) for r in rows) for i in range(len(cols))]
+    al = lambda i: "" if num[i] else " class=t"  # noqa: E731
+    head = "".join(f"<th{al(i)}>{html.escape(str(c))}</th>" for i, c in enumerate(cols))
+    body = "".join("<tr>" + "".join(f"<td{al(i)}>{c if i in raw_cols else html.escape(str(c))}</td>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
