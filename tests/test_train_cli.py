@@ -260,3 +260,13 @@ def test_sigkill_resumes_from_checkpoint(tmp_path):
     assert q.returncode == 0 and "s/0 resumes after epoch" in out, (out, err)
     _check_complete(db, 2, epochs=4)
     assert not list((tmp_path / "t.db.ckpt" / "s").glob("*.pt"))  # checkpoints of finished models are removed
+
+
+def test_ray_missing_says_how_to_install(run, tmp_path, monkeypatch):
+    import sys as _sys
+
+    _population(tmp_path / "p.csv", 1)
+    run("import", "p.csv", "--sweep", "s")
+    monkeypatch.setitem(_sys.modules, "ray", None)  # import ray -> ImportError
+    code, _, err = run("train", "--executor", "ray", "--dataset", "synthetic")
+    assert code == 2 and "pip install 'dse[ray]'" in err

@@ -40,10 +40,18 @@ from dse.report.console import say
 @click.option("--graph", type=click.Choice(["auto", "on", "off", "emulate"]), default="auto", show_default=True,
               help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged; emulate runs that code path on a CPU, for tests).")
 @click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes on this machine; ray: Ray actors (pip install 'dse[ray]').")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="Ray: the cluster to join (auto: the one `ray start --head` runs here) [default: a local Ray instance].")
+@click.option("--gpus-per-model", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Ray: GPU fraction per model, e.g. 0.25 packs four per GPU [default: 1/workers-per-gpu].")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
+              help="Ray: at most this many models at once [default: what the cluster's resources allow].")
 @db_option
 def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr, weight_decay,
           momentum, no_nesterov, no_augment, seed, device, workers_per_gpu, checkpoint_every_epoch, retry_failed,
-          graph, plain, db):
+          graph, plain, executor, address, gpus_per_model, max_concurrent, db):
     """Train the pending models of the sweeps and record per-epoch and final errors.
 
     The protocol (dataset and subset, budget, regime) is stored with a sweep the first time it is
@@ -62,7 +70,13 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
                  weight_decay, not no_augment, resolution, seed)
     ck = {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch]
     opts = TrainOptions(data_dir, device, workers_per_gpu, ck, graph=graph)
-    devices = resolve_devices(device)
+    if executor == "ray":
+        from dse.train.ray_executor import _ray
+
+        _ray()  # a clear message now when Ray is missing
+        devices = ["ray"]
+    else:
+        devices = resolve_devices(device)
     with Store(db, create=False) as store:
         names = list(sweeps) or store.sweep_names()
         for n in names:
@@ -112,7 +126,12 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
         f"{pending} model(s) pending in {', '.join(names)}")
     prog = Progress(db, names, epochs, live=False if plain else None)
     try:
-        run_training(db, names, p, opts, data if len(devices) == 1 else None, prog)
+        if executor == "ray":
+            from dse.train.ray_executor import run_ray
+
+            run_ray(db, names, p, opts, prog, address, gpus_per_model, max_concurrent)
+        else:
+            run_training(db, names, p, opts, data if len(devices) == 1 else None, prog)
     except KeyboardInterrupt:
         prog.close()
         say("\ninterrupted: running models went back to pending; run the same command again to continue")

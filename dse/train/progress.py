@@ -99,6 +99,7 @@ class Progress:
             res = f"error {kw['error']:.2f}%" if kw.get("error") is not None else kw["status"]
             why = f" ({kw['reason']})" if kw.get("reason") else ""
             self._print(f"{name} {kw['status']}: {res}{why} in {kw['seconds']:.1f} s | {self.summary()}")
+            self._last_finished = self._finished()
         elif kind == "start" and kw.get("resume"):
             self._print(f"{name} resumes after epoch {kw['resume']} (checkpoint)")
 

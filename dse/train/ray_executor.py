@@ -1,0 +1,172 @@
+"""`dse train --executor ray`: the same engine inside Ray actors; the driver owns the store.
+
+The driver claims models from the SQLite store (with a lease that a heartbeat thread extends), hands
+each to an idle actor, and writes the per-epoch rows and the result when they come back, so the store
+never has to sit on a shared file system. Actors are long-lived (one per slot: a GPU fraction, or a CPU),
+load the dataset once from --data-dir on their own node, keep it on their device and train model after
+model with ``dse.train.engine.train_model``. An actor or node that dies mid-model gets the model
+retried on a fresh actor (bounded), then marked failed with the reason. Ctrl-C cancels the running
+models and gives them back; a driver that dies leaves them to be reclaimed by the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict
+
+from dse.errors import DseError
+from dse.store.db import Store, worker_id
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise DseError("--executor ray needs Ray, an optional extra: pip install 'dse[ray]' "
+                       "(or pip install ray)") from None
+    return ray
+
+
+class _Trainer:
+    """One Ray actor: the dataset on its device, the engine, model after model."""
+
+    def __init__(self, protocol, data_dir, graph, threads):
+        import torch
+
+        from dse.train.engine import DeviceData
+        from dse.train.worker import load_data
+
+        torch.set_num_threads(max(1, threads))
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device == "cuda":
+            torch.backends.cudnn.benchmark = False
+        self.p, self.graph = protocol, graph
+        self.dd = DeviceData(load_data(protocol, data_dir), self.device, augment=protocol.augment)
+
+    def where(self):
+        import socket
+
+        return {"pid": os.getpid(), "host": socket.gethostname(), "device": self.device}
+
+    def train(self, arch: dict, seed: int):
+        from dse.models.arch import Arch
+        from dse.train.engine import train_model
+
+        t0 = time.time()
+        out = train_model(Arch.from_dict(arch), self.dd, self.p, seed=seed, graph=self.graph, log=lambda m: None)
+        return {"status": out.status, "error": out.error, "best_error": out.best_error, "epochs": out.epochs,
+                "seconds": time.time() - t0, "reason": out.reason, "rows": [asdict(r) for r in out.rows],
+                "device": self.device}
+
+
+class _Beat(threading.Thread):
+    """Extends the driver's leases on the models in flight."""
+
+    def __init__(self, db, wid, lease_s, held):
+        super().__init__(daemon=True)
+        self.db, self.wid, self.lease_s, self.held = db, wid, lease_s, held
+        self.stop = threading.Event()
+
+    def run(self):
+        with Store(self.db, create=False) as s:
+            while not self.stop.wait(max(0.5, self.lease_s / 6)):
+                for sweep, idx in list(self.held):
+                    try:
+                        s.heartbeat(sweep, idx, self.wid, self.lease_s)
+                    except Exception:  # noqa: BLE001 - retried at the next beat
+                        pass
+
+
+def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=None, max_concurrent=None,
+            max_retries: int = 2):
+    """Train the pending models of ``sweeps`` on a Ray cluster (``address``) or a local Ray instance."""
+    ray = _ray()
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level="warning", ignore_reinit_error=True)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise DseError(f"cannot start or reach Ray ({'address ' + address if address else 'local instance'}): "
+                       f"{e}. Start a head with `ray start --head` and pass --address auto or HOST:PORT") from None
+    res = ray.cluster_resources()
+    gpus, cpus = res.get("GPU", 0.0), res.get("CPU", 1.0)
+    if gpus_per_model is None:
+        gpus_per_model = 1.0 / (opts.workers_per_device or 4) if gpus else 0.0
+    if gpus_per_model and not gpus:
+        raise DseError(f"--gpus-per-model {gpus_per_model}: the Ray cluster has no GPUs")
+    slots = int(gpus / gpus_per_model) if gpus_per_model else int(cpus)
+    slots = max(1, min(slots, max_concurrent or slots))
+    cpus_each = 1 if gpus_per_model else max(1, int(cpus // slots))
+    Actor = ray.remote(_Trainer).options(num_gpus=gpus_per_model, num_cpus=cpus_each, max_restarts=0)
+
+    def new_actor():
+        return Actor.remote(protocol, opts.data_dir, opts.graph, cpus_each)
+
+    wid = worker_id()
+    held = set()
+    beat = _Beat(str(db), wid, opts.lease_s, held)
+    beat.start()
+    progress.begin(slots, [f"ray ({int(cpus)} CPUs, {gpus:g} GPUs, {gpus_per_model:g} GPU per model)"])
+    idle = [new_actor() for _ in range(slots)]
+    inflight = {}
+    store = Store(db, create=False)
+    try:
+        while True:
+            while idle:
+                m = store.claim(sweeps, wid, opts.lease_s, "ray")
+                if m is None:
+                    break
+                store.reset_epochs(m["sweep"], m["idx"], wid, 0)
+                a = idle.pop()
+                fut = a.train.remote(m["arch"].to_dict(), protocol.seed * 1_000_003 + m["idx"])
+                inflight[fut] = (a, m, time.time())
+                held.add((m["sweep"], m["idx"]))
+                progress.event("start", sweep=m["sweep"], idx=m["idx"], device="ray", resume=0)
+            if not inflight:
+                break
+            done, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
+            progress.poll()
+            for fut in done:
+                a, m, t0 = inflight.pop(fut)
+                sweep, idx = m["sweep"], m["idx"]
+                held.discard((sweep, idx))
+                try:
+                    r = ray.get(fut)
+                except RayActorError as e:  # the actor's process or node died: retry on a fresh actor
+                    why = str(e).strip().splitlines()[0][:300]
+                    if m["attempts"] > max_retries:
+                        store.finish(sweep, idx, wid, "failed", reason=f"worker died {m['attempts']} times: {why}",
+                                     seconds=time.time() - t0)
+                    else:
+                        store.release(sweep, idx, wid)
+                        progress.log(f"{sweep}/{idx}: worker died ({why}); retrying")
+                    ray.kill(a)
+                    idle.append(new_actor())
+                    continue
+                except (RayTaskError, GetTimeoutError) as e:  # the model itself failed
+                    cause = getattr(e, "cause", None) or e
+                    reason = f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1][:300]}"
+                    store.finish(sweep, idx, wid, "failed", reason=reason, seconds=time.time() - t0)
+                    progress.event("end", sweep=sweep, idx=idx, status="failed", error=None,
+                                   seconds=time.time() - t0, reason=reason)
+                    idle.append(a)
+                    continue
+                for row in r["rows"]:
+                    store.add_epoch(sweep, idx, wid, row, opts.lease_s)
+                store.finish(sweep, idx, wid, r["status"], r["error"], r["best_error"], r["epochs"], r["seconds"],
+                             r["reason"])
+                progress.event("end", sweep=sweep, idx=idx, status=r["status"], error=r["error"],
+                               seconds=r["seconds"], reason=r["reason"])
+                idle.append(a)
+    except KeyboardInterrupt:
+        for fut, (a, m, _) in inflight.items():
+            ray.kill(a)  # actor tasks cannot be force-cancelled; killing the actor stops the model
+            store.release(m["sweep"], m["idx"], wid)
+        raise
+    finally:
+        beat.stop.set()
+        store.close()
+        ray.shutdown()
