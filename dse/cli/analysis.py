@@ -51,10 +51,10 @@ def _weights(pops, normalize, bins, range_):
     return w, {"by": normalize, "bins": bins, "range": [lo, hi]}
 
 
-def _compare_names(compare, sweeps, what):
+def _compare_names(sweeps, cmd):
     names = list(dict.fromkeys(sweeps))
-    if len(names) < 2 and what != "one":
-        raise DseError(f"name at least two sweeps to compare, e.g. dse {what} --compare anynet_a anynet_e")
+    if len(names) < 2:
+        raise DseError(f"name at least two sweeps to compare, e.g. dse {cmd} --compare anynet_a anynet_e")
     return names
 
 
@@ -77,7 +77,7 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
     from dse.report.plots import check_path
     from dse.store import Store
 
-    names = _compare_names(compare, sweeps, "edf")
+    names = _compare_names(sweeps, "edf")
     if plot:
         check_path(plot)
     with Store(db, create=False) as store:
@@ -158,12 +158,13 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
         pops = {n: population(store, n, metric) for n in names}
         for param in params:
             have = [n for n in names if len(pops[n]["errors"]) >= 2 and param in param_names(pops[n])]
-            if sweeps:
-                for n in names:
-                    if len(pops[n]["errors"]) < 2:
-                        raise DseError(f"sweep {n!r} has {len(pops[n]['errors'])} model(s) with errors; the "
-                                       f"bootstrap needs at least 2")
-                    values(store, pops[n], param) if param not in param_names(pops[n]) else None
+            for n in names if sweeps else ():  # sweeps named explicitly must all qualify
+                if len(pops[n]["errors"]) < 2:
+                    raise DseError(f"sweep {n!r} has {len(pops[n]['errors'])} model(s) with errors; the "
+                                   f"bootstrap needs at least 2")
+                if param not in param_names(pops[n]):
+                    raise DseError(f"unknown parameter {param!r} for sweep {n!r}; valid: "
+                                   + ", ".join(param_names(pops[n])))
             if not have:
                 valid = sorted({q for n in names for q in param_names(pops[n])})
                 raise DseError(f"no sweep with at least 2 trained models has parameter {param!r}; valid: "
@@ -270,7 +271,7 @@ def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric
     from dse.report.plots import check_path
     from dse.store import Store
 
-    names = list(dict.fromkeys(sweeps))
+    names = _compare_names(sweeps, "search-efficiency")
     if plot:
         check_path(plot)
     with Store(db, create=False) as store:

@@ -26,8 +26,11 @@ def cli():
     \b
       dse spaces                             list the built-in design spaces
       dse sample --space anynet_e -n 500     draw 500 models at 360-400 MF into ./dse.sqlite
-      dse status                             sweeps and their models by status
-      dse export -o models.csv               one row per model
+      dse train --budget 10ep                train every pending model (Fashion-MNIST by default)
+      dse edf --compare anynet_a anynet_e    compare the spaces' error distributions
+      dse bootstrap --param wm               where the good models lie
+      dse refine --sweep anynet_e --out e2.toml   propose a better space
+      dse report -o report.html              the study in one HTML file
       dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
 
     The store is ./dse.sqlite unless --db PATH or DSE_DB says otherwise.
@@ -36,7 +39,11 @@ def cli():
 
 def main(argv=None):
     """Run the CLI; user mistakes print one paragraph and exit 2, Ctrl-C exits 130."""
-    from dse.cli import analysis, models, sweeps, training  # noqa: F401  (registers the commands)
+    # registering the commands; the order here is the order of `dse --help` (a study's order)
+    import dse.cli.models  # noqa: F401
+    import dse.cli.sweeps  # noqa: F401
+    import dse.cli.training  # noqa: F401
+    import dse.cli.analysis  # noqa: F401
 
     try:
         cli.main(args=argv, prog_name="dse", standalone_mode=False)
