@@ -131,17 +131,19 @@ class Worker:
                 _save(ckpt, state_fn())
             self.events("epoch", sweep=sweep, idx=idx, row=row)
 
+        finished = False
         try:
             out = train_model(m["arch"], dd, self.p, seed=self.p.seed * 1_000_003 + idx, graph=self.opts.graph,
                               on_epoch=on_epoch, resume=resume, log=self.log,
                               on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f))
             if out.status == "done":
-                store.finish(sweep, idx, self.id, "done", out.error, out.best_error, out.epochs, time.time() - t0)
+                finished = store.finish(sweep, idx, self.id, "done", out.error, out.best_error, out.epochs,
+                                        time.time() - t0)
             else:
-                store.finish(sweep, idx, self.id, "diverged", None, out.best_error, out.epochs, time.time() - t0,
-                             out.reason)
+                finished = store.finish(sweep, idx, self.id, "diverged", None, out.best_error, out.epochs,
+                                        time.time() - t0, out.reason)
             self.events("end", sweep=sweep, idx=idx, status=out.status, error=out.error, seconds=time.time() - t0)
-        except _LeaseLost:
+        except _LeaseLost:  # another worker holds the model now (and maybe its checkpoint): leave both alone
             self.events("lost", sweep=sweep, idx=idx)
         except KeyboardInterrupt:
             store.release(sweep, idx, self.id, keep=_ckpt_epoch(ckpt))
@@ -150,13 +152,14 @@ class Worker:
             reason = _reason(e)
             if self.device.startswith("cuda"):
                 torch.cuda.empty_cache()
-            store.finish(sweep, idx, self.id, "failed", reason=reason, seconds=time.time() - t0)
+            finished = store.finish(sweep, idx, self.id, "failed", reason=reason, seconds=time.time() - t0)
             self.events("end", sweep=sweep, idx=idx, status="failed", error=None, seconds=time.time() - t0,
                         reason=reason)
         finally:
             hb.stop()
         self.trained += 1
-        ckpt.unlink(missing_ok=True)
+        if finished:
+            ckpt.unlink(missing_ok=True)
 
 
 def _reason(e: BaseException) -> str:
