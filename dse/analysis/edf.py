@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from dse.errors import DseError
 
@@ -76,6 +75,8 @@ def ks_test(a, b, wa=None, wb=None) -> tuple[float, float]:
     Weighted: D = sup |F_a - F_b| over the weighted EDFs and p as scipy's asymptotic two-sample method
     (Kolmogorov distribution kstwo at round(n_a n_b / (n_a + n_b))), with the effective sample sizes
     n_eff = (sum w)^2 / sum w^2 in place of the counts (equal weights give scipy's method='asymp')."""
+    from scipy import stats  # imported here: it costs half a second of start-up
+
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if wa is None and wb is None:
         r = stats.ks_2samp(a, b)
