@@ -150,6 +150,9 @@ def test_protocol_and_bad_input(run, tmp_path):
     assert code == 2 and "another protocol: budget '1ep' (stored) vs '2ep' (now)" in err and "--sweep s-2" in err
     code, out, _ = run("train", *base, "--budget", "1ep")
     assert code == 0 and "nothing pending" in out
+    code, out, _ = run("status", "--models", "--json")
+    m = json.loads(out)[0]
+    assert m["status"] == "done" and m["epochs"] == 1 and m["device"] == "cpu" and m["error"] is not None
     cases = [
         (["--data-dir", tmp_path / "nowhere", "--sweep", "s"], "Fashion-MNIST not found in"),
         (["--dataset", "cifar10"], "cifar10 needs --data-dir"),

@@ -79,16 +79,30 @@ def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, m
 
 @cli.command()
 @click.option("--sweep", default=None, help="Only this sweep.")
+@click.option("--models", "per_model", is_flag=True,
+              help="One row per model: status, final and best error, epochs, seconds, device, reason.")
 @db_option
 @json_option
-def status(sweep, db, as_json):
-    """Sweeps in the store with their models counted by status."""
+def status(sweep, per_model, db, as_json):
+    """Sweeps in the store with their models counted by status (and, with --models, each model)."""
     from dse.store import STATUSES, Store
 
     with Store(db, create=False) as store:
         counts = store.status_counts(sweep)
         info = {n: store.sweep(n) for n in counts}
         errs = {n: store.errors(n) for n in counts}
+        models = {n: store.models(n) for n in counts} if per_model else {}
+    if per_model:
+        keys = ("idx", "status", "error", "best_error", "epochs", "train_seconds", "device", "reason")
+        rows = [{"sweep": n, **{k: m[k] for k in keys}} for n, ms in models.items() for m in ms]
+        if as_json:
+            print_json(rows)
+            return
+        f = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
+        table(f"models in {db}", ["sweep", "id", "status", "error %", "best %", "epochs", "seconds", "device", "reason"],
+              [[r["sweep"], r["idx"], r["status"], f(r["error"], ".2f"), f(r["best_error"], ".2f"), f(r["epochs"], "d"),
+                f(r["train_seconds"], ".1f"), r["device"] or "", r["reason"] or ""] for r in rows])
+        return
     rows = [{"sweep": n, "space": info[n]["space_name"], "source": info[n]["source"],
              "models": sum(c.values()), **c, **errs[n], "protocol": info[n]["protocol"]} for n, c in counts.items()]
     if as_json:

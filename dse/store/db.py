@@ -306,14 +306,15 @@ class Store:
             return True
 
     def finish(self, sweep, idx, worker, status, error=None, best_error=None, epochs=None, seconds=None,
-               reason=None) -> bool:
+               reason=None, device=None) -> bool:
         """Final result of a model still held by ``worker``: done, diverged or failed."""
         with self.write() as c:
             if not self._owned(c, sweep, idx, worker):
                 return False
             c.execute("UPDATE models SET status = ?, error = ?, best_error = ?, epochs = COALESCE(?, epochs), "
-                      "train_seconds = ?, reason = ?, worker = NULL, lease_until = NULL WHERE sweep = ? AND idx = ?",
-                      (status, error, best_error, epochs, seconds, reason, sweep, idx))
+                      "train_seconds = ?, reason = ?, device = COALESCE(?, device), worker = NULL, lease_until = NULL "
+                      "WHERE sweep = ? AND idx = ?",
+                      (status, error, best_error, epochs, seconds, reason, device, sweep, idx))
             return True
 
     def release(self, sweep, idx, worker, keep: int = 0) -> bool:
