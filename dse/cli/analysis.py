@@ -132,7 +132,7 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
 @click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions.")
 @click.option("--frac", type=float, default=0.25, show_default=True, help="Fraction of the models in each resample.")
 @click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the resampling.")
 @METRIC
 @PLOT
 @db_option
@@ -260,7 +260,7 @@ def fit(sweeps, top, metric, plot, db, as_json):
 @click.option("--compare", is_flag=True, help="Compare the sweeps named after it.")
 @click.argument("sweeps", nargs=-1, required=True)
 @_norm_options
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the draws.")
 @METRIC
 @PLOT
 @db_option
@@ -301,7 +301,8 @@ def plot():
 @plot.command("complexity")
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
 @METRIC
-@click.option("--plot", "out", default="complexity.png", show_default=True, metavar="FILE.png|FILE.svg")
+@click.option("--plot", "out", default="complexity.png", show_default=True, metavar="FILE.png|FILE.svg",
+              help="The picture to write.")
 @db_option
 def plot_complexity(sweeps, metric, out, db):
     """Error against flops, params and acts per sweep, and acts against flops."""
@@ -322,7 +323,8 @@ def plot_complexity(sweeps, metric, out, db):
 @click.option("--best", type=click.IntRange(min=0), default=5, show_default=True, help="The K best models.")
 @click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, help="The K worst models.")
 @METRIC
-@click.option("--plot", "out", default="curves.png", show_default=True, metavar="FILE.png|FILE.svg")
+@click.option("--plot", "out", default="curves.png", show_default=True, metavar="FILE.png|FILE.svg",
+              help="The picture to write.")
 @db_option
 def plot_curves(sweep, best, worst, metric, out, db):
     """Train and test error per epoch of the best and worst models of a sweep."""
@@ -351,9 +353,9 @@ def plot_curves(sweep, best, worst, metric, out, db):
 @click.option("--out", default=None, metavar="FILE.toml", help="Write the refined space file here.")
 @click.option("--min-support", type=click.IntRange(min=1), default=20, show_default=True,
               help="Never propose anything with fewer models behind it.")
-@click.option("--n-boot", type=int, default=10_000, show_default=True)
-@click.option("--ci", type=float, default=95.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions per parameter.")
+@click.option("--ci", type=float, default=95.0, show_default=True, help="Bootstrap interval giving the ranges, percent.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap.")
 @METRIC
 @db_option
 @json_option

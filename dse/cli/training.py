@@ -23,9 +23,9 @@ from dse.report.console import say
 @click.option("--test-size", type=click.IntRange(min=1), default=None, help="Evaluate on a fixed subset of this many.")
 @click.option("--resolution", type=click.IntRange(min=8), default=None,
               help="Image size for imagefolder (resize + centre crop) and synthetic data.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Images per SGD step.")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Peak learning rate (half-period cosine to 0).")
-@click.option("--weight-decay", type=float, default=5e-5, show_default=True)
+@click.option("--weight-decay", type=float, default=5e-5, show_default=True, help="L2 weight decay on all parameters.")
 @click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (Nesterov unless --no-nesterov).")
 @click.option("--no-nesterov", is_flag=True, help="Plain momentum instead of Nesterov.")
 @click.option("--no-augment", is_flag=True, help="No augmentation (default: pad-and-crop + flip for small images, "
