@@ -202,3 +202,27 @@ def test_help_fast_and_torch_free(dse_exe, tmp_path):
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["flops"] == 397_678_568
+
+
+def test_every_option_is_explained_in_help():
+    import click
+
+    import dse.cli.analysis  # noqa: F401
+    import dse.cli.models  # noqa: F401
+    import dse.cli.sweeps  # noqa: F401
+    import dse.cli.training  # noqa: F401
+    from dse.cli.main import cli
+
+    missing = []
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for n, c in cmd.commands.items():
+                walk(c, path + [n])
+        else:
+            assert cmd.help, path
+            missing.extend(f"{' '.join(path)} {p.opts[0]}" for p in cmd.params
+                           if isinstance(p, click.Option) and not p.help)
+
+    walk(cli, ["dse"])
+    assert not missing, missing
