@@ -124,3 +124,21 @@ def test_forward_shape_and_init():
     assert abs(float(fc.weight.detach().std()) - 0.01) < 0.002 and float(fc.bias.detach().abs().max()) == 0
     conv = net.stem[0]
     assert abs(float(conv.weight.detach().std()) - math.sqrt(2 / (9 * 32))) < 0.02
+
+
+# RegNet paper, appendix tables (flops in G, params and acts in M, as printed: one decimal)
+ROUNDED = [
+    ((16, 48, 36.97, 2.24, 24, False), 0.6, 6.2, 4.0),   # RegNetX-600MF
+    ((16, 56, 35.73, 2.28, 16, False), 0.8, 7.3, 5.1),   # RegNetX-800MF
+    ((18, 80, 34.01, 2.25, 24, False), 1.6, 9.2, 7.9),   # RegNetX-1.6GF
+    ((16, 48, 27.89, 2.09, 8, True), 0.4, 4.3, 3.9),     # RegNetY-400MF
+    ((15, 48, 32.54, 2.32, 16, True), 0.6, 6.1, 4.3),    # RegNetY-600MF
+    ((14, 56, 38.84, 2.40, 16, True), 0.8, 6.3, 5.2),    # RegNetY-800MF
+]
+
+
+@pytest.mark.parametrize("args,gf,mp,ma", ROUNDED)
+def test_published_rounded_figures(args, gf, mp, ma):
+    d, w0, wa, wm, g, se = args
+    c = complexity(regnet_arch(d, w0, wa, wm, 1, g, se))
+    assert round(c["flops"] / 1e9, 1) == gf and round(c["params"] / 1e6, 1) == mp and round(c["acts"] / 1e6, 1) == ma
