@@ -14,7 +14,18 @@ _log() { printf '[setup] %s\n' "$*" >&2; }
 
 if [ ! -x "$DSE_VENV/bin/python" ]; then
   _log "creating virtual environment $DSE_VENV"
-  "$_py" -m venv "$DSE_VENV"
+  if ! "$_py" -m venv "$DSE_VENV" 2>/dev/null; then
+    rm -rf "$DSE_VENV"
+    # Debian splits venv out of python3: install it when we may, else say what to do
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      _log "installing python3-venv (Debian)"
+      apt-get update -qq >/dev/null && apt-get install -y -qq python3-venv >/dev/null
+      "$_py" -m venv "$DSE_VENV"
+    else
+      _log "cannot create a virtual environment: install python3-venv (sudo apt-get install python3-venv)"
+      exit 1
+    fi
+  fi
 fi
 _vpy="$DSE_VENV/bin/python"
 _pip() { "$_vpy" -m pip --disable-pip-version-check -q "$@"; }
