@@ -71,8 +71,9 @@ def values(store, pop: dict, name: str) -> np.ndarray:
         raise DseError(f"unknown parameter {name!r} for sweep {pop['sweep']!r}; valid: {', '.join(known)}")
     ms = pop["models"]
     attr = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
-    if name in ("b", "g"):
-        return np.array([getattr(m["arch"], attr[name])[0] for m in ms], dtype=np.float64)
+    if name in ("b", "g"):  # a RegNet's sampled g (the compatibility rule may lower it in narrow stages)
+        return np.array([(m["extra"].get("regnet") or {}).get(name) or getattr(m["arch"], attr[name])[0] for m in ms],
+                        dtype=np.float64)
     if name[0] in attr and name[1:].isdigit():
         i = int(name[1:]) - 1
         return np.array([getattr(m["arch"], attr[name[0]])[i] if i < m["arch"].stages else np.nan for m in ms],
