@@ -97,7 +97,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
             groups = {}
             for i, a in enumerate(archs):
                 groups.setdefault((a.stages, a.se), []).append(i)
-            for (s, se), ix in groups.items():
+            for (_, se), ix in groups.items():
                 arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
                 for o, v in zip(out, complexity_arrays(*arr, se, **kw)):
                     o[ix] = v

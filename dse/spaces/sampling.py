@@ -10,7 +10,7 @@ rejection. The stream of accepted models depends only on the seed, so topping up
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 

@@ -104,24 +104,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         raise DseError(f"{path}: no rows to import")
     out = []
     for n, r in enumerate(rows, start=2):  # line 1 is the header
-        def val(col, kind, required=True):
-            s = (r.get(col) or "").strip()
-            if s == "":
-                if required:
-                    raise DseError(f"{path}, line {n}: column {col} is empty")
-                return None
-            try:
-                v = float(s)
-            except ValueError:
-                raise DseError(f"{path}, line {n}: column {col} = {s!r} is not a number") from None
-            if not math.isfinite(v):
-                raise DseError(f"{path}, line {n}: column {col} = {s!r} is not a finite number")
-            if kind is int:
-                if not v.is_integer():
-                    raise DseError(f"{path}, line {n}: column {col} = {s!r} must be an integer")
-                return int(v)
-            return v
-
+        val = _Cells(path, n, r)
         s = sum(1 for i in range(1, smax + 1) if (r.get(f"d{i}") or "").strip())
         try:
             arch = Arch(*[tuple(val(f"{p}{i}", float if p == "b" else int) for i in range(1, s + 1))
@@ -148,12 +131,38 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
     return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported")
 
 
+class _Cells:
+    """Typed reads of one row's cells; errors name the file, line and column."""
+
+    def __init__(self, path, line, row):
+        self.path, self.line, self.row = path, line, row
+
+    def __call__(self, col, kind, required=True):
+        s = (self.row.get(col) or "").strip()
+        where = f"{self.path}, line {self.line}: column {col}"
+        if s == "":
+            if required:
+                raise DseError(f"{where} is empty")
+            return None
+        try:
+            v = float(s)
+        except ValueError:
+            raise DseError(f"{where} = {s!r} is not a number") from None
+        if not math.isfinite(v):
+            raise DseError(f"{where} = {s!r} is not a finite number")
+        if kind is int:
+            if not v.is_integer():
+                raise DseError(f"{where} = {s!r} must be an integer")
+            return int(v)
+        return v
+
+
 def _fill_complexity(models, regime):
     todo = [m for m in models if any(m[k] is None for k in ("flops", "params", "acts"))]
     by_shape = {}
     for m in todo:
         by_shape.setdefault((m["arch"].stages, m["arch"].se), []).append(m)
-    for (s, se), ms in by_shape.items():
+    for (_, se), ms in by_shape.items():
         arr = [np.array([getattr(m["arch"], a) for m in ms]) for a in ("depths", "widths", "bottlenecks", "group_widths")]
         f, p, a = complexity_arrays(*arr, se, **regime.cx_kwargs())
         for m, fi, pi, ai in zip(ms, f, p, a):
