@@ -273,3 +273,23 @@ def test_ray_missing_says_how_to_install(run, tmp_path, monkeypatch):
     monkeypatch.setitem(_sys.modules, "ray", None)  # import ray -> ImportError
     code, _, err = run("train", "--executor", "ray", "--dataset", "synthetic")
     assert code == 2 and "pip install 'dse[ray]'" in err
+
+
+def test_a_failing_model_is_recorded_and_the_worker_goes_on(run, tmp_path):
+    # batch of 1 image: BatchNorm cannot train on a 1x1 map of one sample (5 stride-2 stages on 16 px),
+    # while the 2-stage model next to it trains fine
+    (tmp_path / "p.csv").write_text(
+        "d1,d2,d3,d4,d5,w1,w2,w3,w4,w5,b1,b2,b3,b4,b5,g1,g2,g3,g4,g5,error\n"
+        "1,1,1,1,1,16,16,16,16,16,1,1,1,1,1,8,8,8,8,8,\n"
+        "1,1,,,,16,32,,,,1,1,,,,8,8,,,,\n")
+    assert run("import", "p.csv", "--sweep", "f")[0] == 0
+    code, out, err = run("train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "1",
+                         "--test-size", "4", "--budget", "1ep", "--plain")
+    assert code == 0, err
+    assert "f/0 failed" in out and "finished: 1 done, 1 failed" in out
+    code, out, _ = run("status", "--models", "--json")
+    rows = json.loads(out)
+    assert rows[0]["status"] == "failed" and "ValueError" in rows[0]["reason"]
+    assert rows[1]["status"] == "done"
+    code, out, _ = run("status")
+    assert "f/0 failed: ValueError" in out
