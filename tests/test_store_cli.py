@@ -225,3 +225,14 @@ def test_every_option_is_explained_in_help():
 
     walk(cli, ["dse"])
     assert not missing, missing
+
+
+def test_parquet_round_trip(run, tmp_path):
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (the test extra installs it)")
+    run("sample", "--space", "regnetx", "-n", "7")
+    code, _, err = run("export", "-o", "m.parquet")
+    assert code == 0 and (tmp_path / "m.parquet").stat().st_size > 0, err
+    assert run("import", "m.parquet", "--sweep", "back")[0] == 0
+    a = _export(run, "--sweep", "regnetx")
+    b = _export(run, "--sweep", "back")
+    assert [{**r, "sweep": ""} for r in a] == [{**r, "sweep": ""} for r in b]
