@@ -246,6 +246,11 @@ def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> No
                 p.join(timeout=1.0 / len(procs))
         progress.poll()
     except KeyboardInterrupt:
+        # from a terminal the workers got the SIGINT too and are giving their models back; give them a
+        # moment before forwarding it (a second one could interrupt that), then wait, then terminate
+        t = time.time()
+        while time.time() - t < 3 and any(p.is_alive() for p in procs):
+            time.sleep(0.1)
         for p in procs:
             if p.is_alive():
                 os.kill(p.pid, signal.SIGINT)
