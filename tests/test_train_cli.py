@@ -293,3 +293,18 @@ def test_a_failing_model_is_recorded_and_the_worker_goes_on(run, tmp_path):
     assert rows[1]["status"] == "done"
     code, out, _ = run("status")
     assert "f/0 failed: ValueError" in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_worker_processes(tmp_path):
+    """SIGINT to the parent of two worker processes: it is forwarded, both give their models back."""
+    db = _imported(tmp_path, 6, depth=(2, 3))
+    p = _dse("train", *SYN, "--device", "cpu", "--workers-per-gpu", "2", cwd=tmp_path)
+    assert _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM epochs")[0][0] >= 2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=90)
+    assert p.returncode == 130, (out, err)
+    assert _db_rows(db, "SELECT COUNT(*) FROM models WHERE status = 'running'")[0][0] == 0
+    q = _dse("train", *SYN, cwd=tmp_path)
+    assert q.wait(timeout=300) == 0
+    _check_complete(db, 6)
