@@ -156,6 +156,8 @@ def pops(run, tmp_path):
         assert run("import", f"{sp}.csv", "--sweep", sp[-1].upper())[0] == 0
     (tmp_path / "one.csv").write_text("d1,w1,b1,g1,error\n1,32,1,8,30\n")
     run("import", "one.csv", "--sweep", "one")
+    (tmp_path / "one2.csv").write_text("d1,w1,b1,g1,error\n1,32,1,8,30\n1,40,1,8,31\n")
+    run("import", "one2.csv", "--sweep", "one2")
     return tmp_path
 
 
@@ -181,13 +183,13 @@ def test_edf_command(run, pops):
 def test_bootstrap_fit_search_commands(run, pops):
     code, out, err = run("bootstrap", "--param", "depth", "--param", "w4", "--json", "--plot", "b.png")
     assert code == 0, err
-    rows = json.loads(out)
+    rows = [r for r in json.loads(out) if r["sweep"] in ("A", "E")]
     assert {(r["sweep"], r["param"]) for r in rows} == {("A", "depth"), ("E", "depth"), ("A", "w4"), ("E", "w4")}
     dep = [r for r in rows if r["param"] == "depth"]
     assert all(r["low"] <= 20 <= r["high"] and r["n_boot"] == 10000 and r["frac"] == 0.25 for r in dep)
     assert (pops / "b.png").stat().st_size > 5000
     code, out, _ = run("bootstrap", "--param", "b", "--json")
-    assert [r["sweep"] for r in json.loads(out)] == ["E"]  # A does not share b
+    assert "A" not in [r["sweep"] for r in json.loads(out)] and "E" in [r["sweep"] for r in json.loads(out)]
     code, out, err = run("fit", "--sweep", "E", "--top", "5", "--json", "--plot", "fit.png")
     assert code == 0, err
     j = json.loads(out)
@@ -196,6 +198,13 @@ def test_bootstrap_fit_search_commands(run, pops):
     assert (pops / "fit.png").stat().st_size > 5000
     code, out, _ = run("bootstrap", "--param", "e_fit", "--param", "wm", "--sweep", "E", "--json")
     assert code == 0 and len(json.loads(out)) == 2
+    # export shows the stored fits, and they survive a round trip through import
+    exp = list(csv.DictReader(run("export", "--sweep", "E")[1].splitlines()))
+    fits = {int(m["id"]): m for m in j["models"]}
+    assert all(float(r["e_fit"]) == pytest.approx(fits[int(r["id"])]["e_fit"]) and r["fit_w0"] for r in exp)
+    run("export", "--sweep", "E", "-o", "e.csv")
+    assert run("import", "e.csv", "--sweep", "E2")[0] == 0
+    assert [r["fit_wa"] for r in exp] == [r["fit_wa"] for r in csv.DictReader(run("export", "--sweep", "E2")[1].splitlines())]
     code, out, _ = run("search-efficiency", "--compare", "A", "E", "--json", "--plot", "se.svg")
     j = json.loads(out)
     assert [r["m"] for r in j["sweeps"]["A"]] == [1, 2, 4, 8, 16, 32, 64] and (pops / "se.svg").exists()
@@ -211,6 +220,7 @@ def test_bootstrap_fit_search_commands(run, pops):
     (["bootstrap", "--param", "zz"], "valid: "),
     (["bootstrap", "--param", "depth", "--sweep", "one"], "needs at least 2"),
     (["bootstrap", "--param", "depth", "--frac", "2"], "--frac must be in (0, 1]"),
+    (["edf", "A", "one2", "--metric", "best"], "best-epoch error (--metric best)"),
     (["edf", "A", "nope"], "unknown sweep 'nope'"),
 ])
 def test_analysis_bad_input(run, pops, args, needle):

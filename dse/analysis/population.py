@@ -19,15 +19,18 @@ def population(store, sweep: str, metric: str = "final") -> dict:
     row = store.sweep(sweep)
     col = METRICS[metric]
     ms = [m for m in store.models(sweep) if m[col] is not None]
-    return {"sweep": sweep, "space": row["space"], "space_name": row["space_name"], "models": ms,
+    return {"sweep": sweep, "metric": metric, "space": row["space"], "space_name": row["space_name"], "models": ms,
             "ids": np.array([m["idx"] for m in ms], dtype=np.int64),
             "errors": np.array([m[col] for m in ms], dtype=np.float64)}
 
 
 def require(pop: dict, n: int = 2, what: str = "this analysis") -> None:
     if len(pop["errors"]) < n:
-        raise DseError(f"sweep {pop['sweep']!r} has {len(pop['errors'])} model(s) with errors; {what} needs at "
-                       f"least {n} (train it with `dse train`, or import a trained population)")
+        which = "a best-epoch error (--metric best)" if pop.get("metric") == "best" else "errors"
+        hint = ("; try --metric final" if pop.get("metric") == "best" else
+                " (train it with `dse train`, or import a trained population)")
+        raise DseError(f"sweep {pop['sweep']!r} has {len(pop['errors'])} model(s) with {which}; {what} needs at "
+                       f"least {n}{hint}")
 
 
 def _shared(pop, p) -> bool:

@@ -185,7 +185,7 @@ class Store:
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
                          m.get("epochs"), m.get("train_seconds"),
-                         json.dumps({"regnet": rp}) if rp else None))
+                         _extra({"regnet": rp, "fit": m.get("fit")})))
         c.executemany(
             "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
             " status, error, best_error, epochs, train_seconds, extra)"
@@ -357,6 +357,11 @@ class Store:
             q = f"SELECT sweep, idx AS id, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE sweep = ? ORDER BY idx, epoch"
             out += [dict(r) for r in self.con.execute(q, (s,))]
         return out
+
+
+def _extra(d: dict) -> str | None:
+    d = {k: v for k, v in d.items() if v}
+    return json.dumps(d) if d else None
 
 
 def worker_id() -> str:

@@ -16,6 +16,7 @@ from dse.models.complexity import complexity_arrays
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
         "epochs", "train_seconds")
+FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty until fitted
 STAGE_KEYS = (("d", "depths"), ("w", "widths"), ("b", "bottlenecks"), ("g", "group_widths"))
 
 
@@ -33,8 +34,11 @@ def export_rows(store, sweeps) -> tuple[list[str], list[dict]]:
                     r[f"{p}{i + 1}"] = v
             r.update(depth=a.depth, se=int(a.se))
             r.update({k: m[k] for k in TAIL if k in m and k not in ("depth", "se")})
+            fit = m["extra"].get("fit")
+            if fit:
+                r.update(e_fit=fit["e_fit"], fit_w0=fit["w0"], fit_wa=fit["wa"], fit_wm=fit["wm"])
             rows.append(r)
-    cols = list(HEAD) + [f"{p}{i}" for p, _ in STAGE_KEYS for i in range(1, smax + 1)] + list(TAIL)
+    cols = list(HEAD) + [f"{p}{i}" for p, _ in STAGE_KEYS for i in range(1, smax + 1)] + list(TAIL) + list(FIT)
     return cols, rows
 
 
@@ -122,6 +126,9 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
             m[k] = val(k, int, False)
         rp = {k: val(k, float, False) for k in ("w0", "wa", "wm")}
         m["regnet"] = rp if any(v is not None for v in rp.values()) else None
+        fit = {k: val(c, float, False) for k, c in zip(("e_fit", "w0", "wa", "wm"), FIT)}
+        if all(v is not None for v in fit.values()):
+            m["fit"] = {**fit, "w0": int(fit["w0"])}
         st = (r.get("status") or "").strip()
         m["status"] = st if st in ("pending", "done", "failed", "diverged") else (
             "done" if m["error"] is not None else "pending")
