@@ -74,3 +74,42 @@ def test_refine_bad_input(run, tmp_path):
     assert code == 2 and "--space" in err
     code, _, err = run("refine", "--sweep", "p", "--space", "anynet_a", "--out", "x.txt")
     assert code == 2 and ".toml" in err
+
+
+def test_regnet_space_refines_towards_regnetx():
+    """On the first RegNet space, a population where b = 1, wm >= 2 and d in 12..28 are better gets those
+    restrictions proposed and applied (the paper's RegNet -> RegNetX step)."""
+    def err(a, r, rng):
+        good = (a.bottlenecks[0] == 1) + (r["wm"] >= 2) + (12 <= a.depth <= 28)
+        return 40 - 4 * good + rng.normal(0, 1)
+
+    models, e = _pop("regnet", 500, err, seed=3)
+    res = refine(resolve_space("regnet"), models, e, min_support=20)
+    by = {q["rule"]: q for q in res["proposals"] if q["kind"] == "constraint"}
+    for rule in ("wm_ge_2", "b_eq_1", "depth_band"):
+        assert by[rule]["accepted"], (rule, by[rule])
+        assert by[rule]["evidence"]["mean_error_satisfy"] < by[rule]["evidence"]["mean_error_other"]
+    sp = res["space"]
+    assert sp.dists["b"].values.tolist() == [1.0] and sp.dists["wm"].values.min() >= 2
+    assert sp.dists["d"].values.min() >= 12 and sp.dists["d"].values.max() <= 28
+    assert res["log10_size_after"] < res["log10_size_before"]
+
+
+def test_refine_a_sampled_regnet_sweep_from_the_store(run, tmp_path):
+    """Through the CLI and the store: the sampled w0/wa/wm of a RegNetX sweep are the evidence."""
+    import sqlite3
+
+    assert run("sample", "--space", "regnetx", "-n", "300")[0] == 0
+    con = sqlite3.connect(tmp_path / "dse.sqlite")
+    rows = con.execute("SELECT idx, wm FROM models").fetchall()
+    rng = np.random.default_rng(0)
+    con.executemany("UPDATE models SET error = ?, status = 'done' WHERE idx = ?",
+                    [(30 + 60 * (wm - 2.5) ** 2 + rng.normal(0, 0.5), i) for i, wm in rows])
+    con.commit()
+    con.close()
+    code, out, err = run("refine", "--sweep", "regnetx", "--json", "--out", "x2.toml")
+    assert code == 0, err
+    wm = [q for q in json.loads(out)["proposals"] if q["param"] == "wm" and q["kind"] == "range"]
+    assert wm and wm[0]["accepted"] and wm[0]["low"] <= 2.5 <= wm[0]["high"]
+    assert {q["param"] for q in json.loads(out)["proposals"]} >= {"w0", "wa", "wm", "d"}
+    assert load_space(tmp_path / "x2.toml").dists["wm"].values.min() == wm[0]["low"]

@@ -51,6 +51,14 @@ def _num(v: float):
     return int(v) if float(v).is_integer() else float(v)
 
 
+def _regnet_params(m: dict) -> dict:
+    """A model's RegNet parameters, from a SampledModel-like dict or a store row (columns, extra JSON)."""
+    r = {k: m.get(k) for k in ("w0", "wa", "wm") if m.get(k) is not None}
+    r.update((m.get("extra") or {}).get("regnet") or {})
+    r.update(m.get("regnet") or {})
+    return r
+
+
 def model_values(space: Space, models: list) -> dict:
     """Per-model values of the space's parameters: {p: [n, S] (anynet per stage) or [n] arrays}."""
     out = {}
@@ -58,7 +66,7 @@ def model_values(space: Space, models: list) -> dict:
         for p in STAGE_PARAMS:
             out[p] = np.array([getattr(m["arch"], ATTR[p]) for m in models], dtype=np.float64)
         return out
-    rp = [m.get("regnet") or {} for m in models]
+    rp = [_regnet_params(m) for m in models]
     out["d"] = np.array([m["arch"].depth for m in models], dtype=np.float64)
     for p in ("w0", "wa", "wm"):
         out[p] = np.array([r.get(p, np.nan) if r.get(p) is not None else np.nan for r in rp], dtype=np.float64)
@@ -112,6 +120,12 @@ def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: in
             "proposals": props, "spec": new.spec, "space": new}
 
 
+def _on_param(q) -> bool:
+    """Whether a proposal narrows a parameter's table (ranges, wm >= 2, b = 1, a RegNet depth band)."""
+    return q["kind"] == "range" or q["rule"] in ("wm_ge_2", "b_eq_1") or (q["rule"] == "depth_band"
+                                                                          and q["param"] == "d")
+
+
 def _gain(ev) -> float:
     if ev["mean_error_other"] is None or ev["mean_error_satisfy"] is None:
         return 0.0
@@ -122,7 +136,8 @@ def _label(q) -> str:
     if q["kind"] == "range":
         return f"{q['param']} in [{q['low']}, {q['high']}]"
     return {"shared": f"shared {q['param']}", "non_decreasing": f"non-decreasing {q['param']}",
-            "w0_eq_wa": "w0 = wa", "depth_band": f"depth in [{q['low']}, {q['high']}]"}.get(q["rule"], q["rule"])
+            "w0_eq_wa": "w0 = wa", "depth_band": f"depth in [{q['low']}, {q['high']}]", "wm_ge_2": "wm >= 2",
+            "b_eq_1": "b = 1"}.get(q["rule"], q["rule"])
 
 
 def _constraints(space, vals, e, tol, n_boot, frac, ci, seed):
@@ -143,22 +158,37 @@ def _constraints(space, vals, e, tol, n_boot, frac, ci, seed):
         yield ({"name": "depth_band", "low": lo, "high": hi}, "depth", (depth >= lo) & (depth <= hi),
                lo > cur[0] or hi < cur[1])
         return
-    w0, wa = vals["w0"], vals["wa"]
+    w0, wa, wm = vals["w0"], vals["wa"], vals["wm"]
     if not np.isnan(w0).any() and not np.isnan(wa).any():
         yield {"name": "w0_eq_wa"}, "wa", np.abs(wa - w0) <= tol * w0, not space.w0_eq_wa
+    # the paper's RegNetX restrictions: wm >= 2, b = 1, 12 <= d <= 28
+    if not np.isnan(wm).any():
+        yield {"name": "wm_ge_2", "low": 2, "high": None}, "wm", wm >= 2, space.dists["wm"].values[0] < 2
+    bv = space.dists["b"].values
+    yield {"name": "b_eq_1", "low": 1, "high": 1}, "b", vals["b"] == 1, bool(np.any(bv != 1)) and 1 in bv
+    dv = space.dists["d"].values
+    lo, hi = _num(max(12.0, dv[0])), _num(min(28.0, dv[-1]))
+    yield ({"name": "depth_band", "low": lo, "high": hi}, "d", (vals["d"] >= lo) & (vals["d"] <= hi),
+           lo <= hi and (lo > dv[0] or hi < dv[-1]))
+
+
+def _restrict(t: dict, lo, hi) -> None:
+    """Narrow a parameter table to [lo, hi] (None: unbounded), intersecting with what it allows now."""
+    lo = -math.inf if lo is None else lo
+    hi = math.inf if hi is None else hi
+    if t["dist"] == "choice":
+        keep = [i for i, v in enumerate(t["values"]) if lo - 1e-9 <= v <= hi + 1e-9]
+        t["values"] = [t["values"][i] for i in keep]
+        if "weights" in t:
+            t["weights"] = [t["weights"][i] for i in keep]
+    else:
+        t["low"], t["high"] = max(t["low"], lo), min(t["high"], hi)
 
 
 def _apply(spec, space, q):
     """Write an accepted proposal into the spec (parameter table or constraints)."""
-    if q["kind"] == "range":
-        t = spec["params"][q["param"]]
-        if t["dist"] == "choice":
-            keep = [i for i, v in enumerate(t["values"]) if q["low"] - 1e-9 <= v <= q["high"] + 1e-9]
-            t["values"] = [t["values"][i] for i in keep]
-            if "weights" in t:
-                t["weights"] = [t["weights"][i] for i in keep]
-        else:
-            t["low"], t["high"] = q["low"], q["high"]
+    if _on_param(q):
+        _restrict(spec["params"][q["param"]], q["low"], q["high"])
         return
     c = spec.setdefault("constraints", {})
     if q["rule"] in ("shared", "non_decreasing"):
@@ -167,6 +197,10 @@ def _apply(spec, space, q):
         c["depth"] = [q["low"], q["high"]]
     elif q["rule"] == "w0_eq_wa":
         c["w0_eq_wa"] = True
+
+
+def _fmtv(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
 def to_toml(spec: dict, header: list[str], notes: dict) -> str:
@@ -209,15 +243,14 @@ def notes_for(result: dict, base: Space) -> dict:
         ev = q["evidence"]
         tail = (f"{ev['n_satisfy']} models, mean error {ev['mean_error_satisfy']:.2f} vs "
                 f"{ev['mean_error_other']:.2f}" if ev["mean_error_other"] is not None else f"{ev['n_satisfy']} models")
-        if q["kind"] == "range":
+        if _on_param(q):
             t = base.spec["params"][q["param"]]
-            msg = f"was {q['was'][0]}..{q['was'][1]}; bootstrap of the best: {tail}"
-            if t["dist"] == "choice":
-                notes[f"params.{q['param']}.values"] = msg
-            else:
-                for k, new in (("low", q["low"]), ("high", q["high"])):
-                    if new != t[k]:
-                        notes[f"params.{q['param']}.{k}"] = msg
+            new = result["spec"]["params"][q["param"]]
+            why = f"bootstrap of the best: {tail}" if q["kind"] == "range" else f"{_label(q)}: {tail}"
+            for k in (("values",) if t["dist"] == "choice" else ("low", "high")):
+                if new[k] != t[k]:
+                    key = f"params.{q['param']}.{k}"
+                    notes[key] = (notes[key] + " | " if key in notes else f"was {_fmtv(t[k])}; ") + why
         else:
             key = {"shared": "shared", "non_decreasing": "non_decreasing", "depth_band": "depth",
                    "w0_eq_wa": "w0_eq_wa"}[q["rule"]]

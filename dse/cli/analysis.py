@@ -412,7 +412,7 @@ def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json)
     rows = []
     for q in res["proposals"]:
         ev = q["evidence"]
-        what = f"[{q['low']}, {q['high']}]" if q["low"] is not None else ""
+        what = ("" if q["low"] is None else f">= {q['low']}" if q["high"] is None else f"[{q['low']}, {q['high']}]")
         rows.append([q["kind"], q["param"], q["rule"], what, f"{ev['n_satisfy']}/{ev['n_other']}",
                      f(ev["mean_error_satisfy"], ".2f"), f(ev["mean_error_other"], ".2f"), f(ev["ks_statistic"], ".3f"),
                      f(ev["pvalue"], ".3g"), "yes" if q["accepted"] else "no", q["why"]])

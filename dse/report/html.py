@@ -202,7 +202,7 @@ def build_report(store, sweeps, metric: str = "final") -> str:
         rows = []
         for q in res["proposals"]:
             ev = q["evidence"]
-            what = f"[{q['low']}, {q['high']}]" if q["low"] is not None else ""
+            what = ("" if q["low"] is None else f">= {q['low']}" if q["high"] is None else f"[{q['low']}, {q['high']}]")
             acc = '<span class="yes">yes</span>' if q["accepted"] else '<span class="no">no</span>'
             rows.append([q["kind"], q["param"], q["rule"], what, f"{ev['n_satisfy']}/{ev['n_other']}",
                          _f(ev["mean_error_satisfy"]), _f(ev["mean_error_other"]), _f(ev["pvalue"], ".3g"), acc,
