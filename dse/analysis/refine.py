@@ -247,10 +247,15 @@ def notes_for(result: dict, base: Space) -> dict:
             t = base.spec["params"][q["param"]]
             new = result["spec"]["params"][q["param"]]
             why = f"bootstrap of the best: {tail}" if q["kind"] == "range" else f"{_label(q)}: {tail}"
-            for k in (("values",) if t["dist"] == "choice" else ("low", "high")):
-                if new[k] != t[k]:
-                    key = f"params.{q['param']}.{k}"
-                    notes[key] = (notes[key] + " | " if key in notes else f"was {_fmtv(t[k])}; ") + why
+            if t["dist"] == "choice":
+                keys = ["values"] if new["values"] != t["values"] else []
+            else:  # the bounds this proposal itself moves
+                keys = [k for k, v, moves in (("low", q["low"], lambda v: v > t["low"]),
+                                              ("high", q["high"], lambda v: v < t["high"]))
+                        if v is not None and moves(v)]
+            for k in keys:
+                key = f"params.{q['param']}.{k}"
+                notes[key] = (notes[key] + " | " if key in notes else f"was {_fmtv(t[k])}; ") + why
         else:
             key = {"shared": "shared", "non_decreasing": "non_decreasing", "depth_band": "depth",
                    "w0_eq_wa": "w0_eq_wa"}[q["rule"]]
