@@ -51,6 +51,19 @@ def _weights(pops, normalize, bins, range_):
     return w, {"by": normalize, "bins": bins, "range": [lo, hi]}
 
 
+def _compared(names, plot, db, metric, normalize, bins, range_):
+    """Populations of the compared sweeps with their (optional) normalisation weights."""
+    from dse.report.plots import check_path
+    from dse.store import Store
+
+    if plot:
+        check_path(plot)
+    with Store(db, create=False) as store:
+        pops = _pops(store, names, metric)
+    w, norm = _weights(pops, normalize, bins, range_)
+    return pops, w, norm
+
+
 def _compare_names(sweeps, cmd):
     names = list(dict.fromkeys(sweeps))
     if len(names) < 2:
@@ -74,15 +87,9 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
     Example: dse edf --compare anynet_a anynet_e --normalize flops --plot edf.png
     """
     from dse.analysis import edf as edf_fn, edf_stats, ks_test
-    from dse.report.plots import check_path
-    from dse.store import Store
 
     names = _compare_names(sweeps, "edf")
-    if plot:
-        check_path(plot)
-    with Store(db, create=False) as store:
-        pops = _pops(store, names, metric)
-    w, norm = _weights(pops, normalize, bins, range_)
+    pops, w, norm = _compared(names, plot, db, metric, normalize, bins, range_)
     if thresholds:
         try:
             th = [float(t) for t in thresholds.split(",") if t.strip()]
@@ -230,17 +237,11 @@ def fit(sweeps, top, metric, plot, db, as_json):
            "top": {"k": len(best), "e_fit_median": med("e_fit", best), "w0_median": med("w0", best),
                    "wa_median": med("wa", best), "wm_median": med("wm", best)}}
     if plot:
-        from dse.models.regnet import regnet_widths
         from dse.report.plots import fit_figure, save
+        from dse.report.views import fit_model
 
-        show = best or rows[:top]
-        models = []
-        for r in show:
-            bw = r["_arch"].block_widths()
-            fitted = regnet_widths(len(bw), r["w0"], r["wa"], r["wm"])[0][0]
-            models.append({"label": f"{r['sweep']}/{r['id']} e_fit {r['e_fit']:.3f}", "widths": bw,
-                           "fitted": fitted.tolist()})
-        save(fit_figure(models), plot)
+        save(fit_figure([fit_model(f"{r['sweep']}/{r['id']} e_fit {r['e_fit']:.3f}", r["_arch"], r)
+                         for r in best or rows[:top]]), plot)
     if as_json:
         print_json(out)
         return
@@ -268,15 +269,9 @@ def fit(sweeps, top, metric, plot, db, as_json):
 def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric, plot, db, as_json):
     """Random-search efficiency: expected best error of m random models, m = 1, 2, 4, ... n."""
     from dse.analysis import search_efficiency
-    from dse.report.plots import check_path
-    from dse.store import Store
 
     names = _compare_names(sweeps, "search-efficiency")
-    if plot:
-        check_path(plot)
-    with Store(db, create=False) as store:
-        pops = _pops(store, names, metric)
-    w, norm = _weights(pops, normalize, bins, range_)
+    pops, w, norm = _compared(names, plot, db, metric, normalize, bins, range_)
     curves = {n: search_efficiency(p["errors"], w[n], seed) for n, p in pops.items()}
     if plot:
         from dse.report.plots import save, search_figure
@@ -307,14 +302,13 @@ def plot():
 def plot_complexity(sweeps, metric, out, db):
     """Error against flops, params and acts per sweep, and acts against flops."""
     from dse.report.plots import check_path, complexity_figure, save
+    from dse.report.views import complexity_data
     from dse.store import Store
 
     check_path(out)
     with Store(db, create=False) as store:
         pops = _pops(store, list(sweeps) or store.sweep_names(), metric, need=1)
-    data = {n: {k: np.array([m[k] for m in p["models"]], float) for k in ("flops", "params", "acts")} | {
-        "errors": p["errors"]} for n, p in pops.items()}
-    save(complexity_figure(data), out)
+    save(complexity_figure(complexity_data(pops)), out)
     say(f"wrote {out}")
 
 
@@ -329,20 +323,13 @@ def plot_complexity(sweeps, metric, out, db):
 def plot_curves(sweep, best, worst, metric, out, db):
     """Train and test error per epoch of the best and worst models of a sweep."""
     from dse.report.plots import check_path, curves_figure, save
+    from dse.report.views import curve_models
     from dse.store import Store
 
     check_path(out)
     with Store(db, create=False) as store:
-        p = _pops(store, [sweep], metric, need=1)[sweep]
-        order = np.argsort(p["errors"], kind="stable")
-        pick = list(order[:best]) + [i for i in order[::-1][:worst] if i not in order[:best]]
-        rows = store.epoch_rows([sweep])
-    by = {}
-    for r in rows:
-        by.setdefault(r["id"], []).append(r)
-    models = [{"label": f"{sweep}/{p['ids'][i]} ({p['errors'][i]:.1f}%)", "rows": by.get(int(p["ids"][i]), [])}
-              for i in pick]
-    save(curves_figure([m for m in models if m["rows"]]), out)
+        models = curve_models(store, _pops(store, [sweep], metric, need=1)[sweep], best, worst)
+    save(curves_figure(models), out)
     say(f"wrote {out}")
 
 
@@ -372,6 +359,7 @@ def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json)
 
     from dse.analysis.population import population, require
     from dse.analysis.refine import notes_for, refine as refine_fn, to_toml
+    from dse.report.views import proposal_text
     from dse.spaces import load_space, parse_space, resolve_space
     from dse.store import Store
 
@@ -412,8 +400,7 @@ def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json)
     rows = []
     for q in res["proposals"]:
         ev = q["evidence"]
-        what = ("" if q["low"] is None else f">= {q['low']}" if q["high"] is None else f"[{q['low']}, {q['high']}]")
-        rows.append([q["kind"], q["param"], q["rule"], what, f"{ev['n_satisfy']}/{ev['n_other']}",
+        rows.append([q["kind"], q["param"], q["rule"], proposal_text(q), f"{ev['n_satisfy']}/{ev['n_other']}",
                      f(ev["mean_error_satisfy"], ".2f"), f(ev["mean_error_other"], ".2f"), f(ev["ks_statistic"], ".3f"),
                      f(ev["pvalue"], ".3g"), "yes" if q["accepted"] else "no", q["why"]])
     table(f"refinement of {space.name} from sweep {sweep} ({len(pop['errors'])} models, {metric} error)",

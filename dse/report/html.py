@@ -59,8 +59,8 @@ def build_report(store, sweeps, metric: str = "final") -> str:
     from dse.analysis import bootstrap, edf, edf_stats, ks_test, normalization_weights
     from dse.analysis.population import ensure_fits, param_names, population, values
     from dse.analysis.refine import refine
-    from dse.models.regnet import regnet_widths
     from dse.report import plots
+    from dse.report.views import complexity_data, curve_models, fit_model, proposal_text
     from dse.spaces import parse_space
 
     if not sweeps:
@@ -149,9 +149,7 @@ def build_report(store, sweeps, metric: str = "final") -> str:
 
     # 4. complexity
     if trained:
-        data = {n: {k: np.array([m[k] for m in pops[n]["models"]], float) for k in ("flops", "params", "acts")}
-                | {"errors": pops[n]["errors"]} for n in trained}
-        body = f'<div class="fig">{_svg(plots.complexity_figure(data))}</div>'
+        body = f'<div class="fig">{_svg(plots.complexity_figure(complexity_data({n: pops[n] for n in trained})))}</div>'
     else:
         body = "<p class=muted>Nothing trained yet.</p>"
     sec.append(("complexity", "Complexity", body))
@@ -159,17 +157,7 @@ def build_report(store, sweeps, metric: str = "final") -> str:
     # 5. training curves
     body = ""
     for n in trained:
-        rows = store.epoch_rows([n])
-        if not rows:
-            continue
-        by = {}
-        for r in rows:
-            by.setdefault(r["id"], []).append(r)
-        order = np.argsort(pops[n]["errors"], kind="stable")
-        pick = list(dict.fromkeys(list(order[:3]) + list(order[::-1][:3])))
-        ms = [{"label": f"{n}/{pops[n]['ids'][i]} ({pops[n]['errors'][i]:.1f}%)", "rows": by.get(int(pops[n]["ids"][i]), [])}
-              for i in pick]
-        ms = [m for m in ms if m["rows"]]
+        ms = curve_models(store, pops[n], 3, 3)
         if ms:
             body += f"<h3>{html.escape(n)}: 3 best and 3 worst</h3><div class='fig'>{_svg(plots.curves_figure(ms))}</div>"
     sec.append(("curves", "Training curves", body or "<p class=muted>No per-epoch records (imported sweeps have none).</p>"))
@@ -179,13 +167,8 @@ def build_report(store, sweeps, metric: str = "final") -> str:
     for n in trained:
         ensure_fits(store, pops[n])
         order = np.argsort(pops[n]["errors"], kind="stable")[:8]
-        ms = []
-        for i in order:
-            m = pops[n]["models"][i]
-            fit = m["extra"]["fit"]
-            bw = m["arch"].block_widths()
-            ms.append({"label": f"{n}/{m['idx']} {pops[n]['errors'][i]:.1f}% e_fit {fit['e_fit']:.3f}", "widths": bw,
-                       "fitted": regnet_widths(len(bw), fit["w0"], fit["wa"], fit["wm"])[0][0].tolist()})
+        ms = [fit_model(f"{n}/{m['idx']} {pops[n]['errors'][i]:.1f}% e_fit {m['extra']['fit']['e_fit']:.3f}",
+                        m["arch"], m["extra"]["fit"]) for i in order for m in [pops[n]["models"][i]]]
         body += f"<h3>{html.escape(n)}: the 8 best models</h3><div class='fig'>{_svg(plots.fit_figure(ms))}</div>"
     sec.append(("widths", "Per-block widths of the best models and their RegNet fits", body or
                 "<p class=muted>Nothing trained yet.</p>"))
@@ -202,7 +185,7 @@ def build_report(store, sweeps, metric: str = "final") -> str:
         rows = []
         for q in res["proposals"]:
             ev = q["evidence"]
-            what = ("" if q["low"] is None else f">= {q['low']}" if q["high"] is None else f"[{q['low']}, {q['high']}]")
+            what = proposal_text(q)
             acc = '<span class="yes">yes</span>' if q["accepted"] else '<span class="no">no</span>'
             rows.append([q["kind"], q["param"], q["rule"], what, f"{ev['n_satisfy']}/{ev['n_other']}",
                          _f(ev["mean_error_satisfy"]), _f(ev["mean_error_other"]), _f(ev["pvalue"], ".3g"), acc,
