@@ -58,7 +58,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
     trained; later runs must use the same one. Ctrl-C stops cleanly: run the command again to continue.
     Several `dse train` processes on one store share the work.
     """
-    from dse.models import complexity_arrays
+    from dse.models.complexity import complexity_many
     from dse.store import Store
     from dse.train.engine import Protocol
     from dse.train.progress import Progress
@@ -91,17 +91,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
               "num_classes": data.num_classes}
 
         def train_cx(archs):
-            import numpy as np
-
-            out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
-            groups = {}
-            for i, a in enumerate(archs):
-                groups.setdefault((a.stages, a.se), []).append(i)
-            for (_, se), ix in groups.items():
-                arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
-                for o, v in zip(out, complexity_arrays(*arr, se, **kw)):
-                    o[ix] = v
-            return out
+            return complexity_many(archs, **kw)
 
         for n in names:
             old = store.set_protocol(n, p.to_dict(), train_cx)
@@ -114,8 +104,9 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
                                f"sweep: dse sample --space {space} -n N --sweep {n}-2")
         if retry_failed:
             store.reset_failed(names)
-        pending = sum(store.status_counts(n)[n]["pending"] for n in names)
-        running = sum(store.status_counts(n)[n]["running"] for n in names)
+        counts = store.status_counts()
+        pending = sum(counts[n]["pending"] for n in names)
+        running = sum(counts[n]["running"] for n in names)
     if pending == 0 and running == 0:
         say(f"nothing pending in {', '.join(names)}: every model is trained (see `dse status`)")
         return
@@ -138,6 +129,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
         raise
     prog.close()
     with Store(db, create=False) as store:
-        c = {k: sum(store.status_counts(n)[n][k] for n in names) for k in ("done", "failed", "diverged", "pending")}
+        counts = store.status_counts()
+        c = {k: sum(counts[n][k] for n in names) for k in ("done", "failed", "diverged", "pending")}
     say(f"finished: {c['done']} done, {c['failed']} failed, {c['diverged']} diverged, {c['pending']} pending "
         f"(`dse status`, `dse export`)")

@@ -94,6 +94,19 @@ def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_ch
     return cx[1], cx[2], cx[3]
 
 
+def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_classes=1000):
+    """flops, params, acts (int64 arrays) of a list of Archs of any stage counts (grouped, then counted in bulk)."""
+    out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
+    groups = {}
+    for i, a in enumerate(archs):
+        groups.setdefault((a.stages, a.se), []).append(i)
+    for (_, se), ix in groups.items():
+        arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
+        for o, v in zip(out, complexity_arrays(*arr, se, resolution, stem, in_channels, num_classes)):
+            o[ix] = v
+    return out
+
+
 def complexity(arch: Arch, resolution=224, stem="simple", in_channels=3, num_classes=1000) -> dict:
     """{'flops', 'params', 'acts'} (ints) of one Arch; widths are used as given (apply the rule first)."""
     f, p, a = complexity_arrays(

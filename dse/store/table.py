@@ -7,11 +7,10 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from dse.errors import DseError
 from dse.models.arch import Arch
-from dse.models.complexity import complexity_arrays
+from dse.models.complexity import complexity_many
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
@@ -166,13 +165,10 @@ class _Cells:
 
 def _fill_complexity(models, regime):
     todo = [m for m in models if any(m[k] is None for k in ("flops", "params", "acts"))]
-    by_shape = {}
-    for m in todo:
-        by_shape.setdefault((m["arch"].stages, m["arch"].se), []).append(m)
-    for (_, se), ms in by_shape.items():
-        arr = [np.array([getattr(m["arch"], a) for m in ms]) for a in ("depths", "widths", "bottlenecks", "group_widths")]
-        f, p, a = complexity_arrays(*arr, se, **regime.cx_kwargs())
-        for m, fi, pi, ai in zip(ms, f, p, a):
-            for k, v in (("flops", fi), ("params", pi), ("acts", ai)):
-                if m[k] is None:
-                    m[k] = int(v)
+    if not todo:
+        return
+    f, p, a = complexity_many([m["arch"] for m in todo], **regime.cx_kwargs())
+    for m, fi, pi, ai in zip(todo, f, p, a):
+        for k, v in (("flops", fi), ("params", pi), ("acts", ai)):
+            if m[k] is None:
+                m[k] = int(v)
