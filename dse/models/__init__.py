@@ -2,7 +2,7 @@
 PyTorch AnyNet (imported lazily: ``from dse.models.anynet import AnyNet`` needs torch)."""
 
 from dse.models.arch import Arch, adjust_compatibility
-from dse.models.complexity import complexity, complexity_arrays
+from dse.models.complexity import complexity, complexity_arrays, complexity_many
 from dse.models.regnet import regnet_arch, regnet_arrays, regnet_widths
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "adjust_compatibility",
     "complexity",
     "complexity_arrays",
+    "complexity_many",
     "regnet_arch",
     "regnet_arrays",
     "regnet_widths",
