@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import Space
 from dse.store.db import Store
@@ -36,23 +36,23 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
                  seed: int | None = None) -> SampleResult:
     """Sample ``space`` into sweep ``sweep`` until it holds ``n`` models (a new sweep, or a top-up)."""
     if n <= 0:
-        raise DseError(f"-n must be a positive number of models, got {n}")
+        raise ParamError(f"{{n}} must be a positive number of models, got {n}", "n")
     name = sweep or space.name
     existing = name in store.sweep_names()
     if existing:
         row = store.sweep(name)
-        if row["source"] != "sampled":
+        if row.source != "sampled":
             raise DseError(f"sweep {name!r} was imported, not sampled; choose another --sweep name")
-        if row["space"] != _canon(space.spec):
+        if row.space != _canon(space.spec):
             raise DseError(f"sweep {name!r} was sampled from a different space definition "
-                           f"({row['space_name']}); use another --sweep name for this space")
-        if row["regime"] != _canon(regime.to_dict()):
-            raise DseError(f"sweep {name!r} was sampled under another regime ({_regime_str(row['regime'])}); "
+                           f"({row.space_name}); use another --sweep name for this space")
+        if row.regime != _canon(regime.to_dict()):
+            raise DseError(f"sweep {name!r} was sampled under another regime ({_regime_str(row.regime)}); "
                            f"use another --sweep name, or the same options to top it up")
-        if seed is not None and seed != row["seed"]:
-            raise DseError(f"sweep {name!r} was sampled with seed {row['seed']}; top it up with that seed "
+        if seed is not None and seed != row.seed:
+            raise DseError(f"sweep {name!r} was sampled with seed {row.seed}; top it up with that seed "
                            f"(omit --seed) or use another --sweep name")
-        seed = row["seed"]
+        seed = row.seed
     seed = 0 if seed is None else int(seed)
     keys = store.model_keys(name) if existing else []
     if len(keys) >= n:
@@ -62,8 +62,7 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
     with store.write() as c:
         if not existing:
             store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
-        start = c.execute("SELECT COUNT(*) FROM models WHERE sweep = ?", (name,)).fetchone()[0]
-        store.add_models(c, name, [vars(m) for m in models], start)
+        store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
     return SampleResult(name, len(models), len(keys) + len(models), sampler.tried_, sampler.accepted_,
                         sampler.seconds_, _stats(store, name))
 
@@ -85,8 +84,7 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
 
 
 def _stats(store: Store, name: str) -> dict:
-    q = "SELECT flops, params, acts FROM models WHERE sweep = ?"
-    a = np.array(store.con.execute(q, (name,)).fetchall(), dtype=np.float64).reshape(-1, 3)
+    a = np.array([(m.flops, m.params, m.acts) for m in store.models(name)], dtype=np.float64).reshape(-1, 3)
     if not len(a):
         return {}
     return {k: {"min": int(a[:, i].min()), "median": float(np.median(a[:, i])), "max": int(a[:, i].max())}

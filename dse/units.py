@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import re
 
-from dse.errors import DseError
+from dse.errors import ParamError
 
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 
-def parse_count(text: str, what: str = "value") -> int:
-    """'360M', '0.36G', '360MF', '3.6e8' -> int."""
+def parse_count(text, param: str = "value") -> int:
+    """'360M', '0.36G', '360MF', '3.6e8' (or a number) -> int; errors name ``param``."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        text = repr(text)
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)[fF]?\s*", str(text))
-    if not m:
-        raise DseError(f"{what}: cannot read {text!r}; write a number with an optional K/M/G suffix, e.g. 360M or 0.4G")
-    return int(round(float(m.group(1)) * _SUFFIX[m.group(2).upper()]))
+    v = float(m.group(1)) * _SUFFIX[m.group(2).upper()] if m else float("nan")
+    if not m or not v < 2**62:
+        raise ParamError(f"{{{param}}}: cannot read {text!r}; write a number with an optional K/M/G suffix, "
+                         f"e.g. 360M or 0.4G", param)
+    return int(round(v))
 
 
-def parse_window(text: str, what: str = "--flops") -> tuple[int, int]:
-    """'360M:400M' -> (360000000, 400000000)."""
-    parts = str(text).split(":")
+def parse_window(text, param: str = "flops") -> tuple[int, int]:
+    """'360M:400M' (or a pair of numbers) -> (360000000, 400000000); errors name ``param``."""
+    parts = [repr(x) for x in text] if isinstance(text, (tuple, list)) else str(text).split(":")
     if len(parts) != 2:
-        raise DseError(f"{what}: expected LO:HI such as 360M:400M or 0.36G:0.4G, got {text!r}")
-    lo, hi = (parse_count(p, what) for p in parts)
+        raise ParamError(f"{{{param}}}: expected LO:HI such as 360M:400M or 0.36G:0.4G, got {text!r}", param)
+    lo, hi = (parse_count(p, param) for p in parts)
     if lo > hi:
-        raise DseError(f"{what}: LO ({parts[0]}) is larger than HI ({parts[1]})")
+        raise ParamError(f"{{{param}}}: LO ({parts[0]}) is larger than HI ({parts[1]})", param)
     return lo, hi
 
 

@@ -62,7 +62,7 @@ def test_normalization_weights_against_reference():
         assert np.allclose(np.bincount(j, weights=w[n], minlength=8), 1 / 8)
     w2, rng2 = normalization_weights(cx, 4, (365, 395))
     assert rng2 == (365, 395) and np.allclose(w2["a"], _weights_reference(cx, 4, 365, 395)["a"])
-    with pytest.raises(DseError, match="use fewer --bins"):
+    with pytest.raises(DseError, match="use fewer bins"):
         normalization_weights({"a": np.r_[360, 361, 400], "b": np.r_[360, 400]}, 5)
 
 

@@ -13,8 +13,7 @@ from dse.spaces import Regime, Sampler, load_space, resolve_space
 def _pop(space, n, err_fn, seed=0):
     rng = np.random.default_rng(seed)
     ms = Sampler(resolve_space(space), Regime(), seed=seed).sample(n)
-    models = [{"arch": m.arch, "regnet": m.regnet} for m in ms]
-    return models, np.array([err_fn(m.arch, m.regnet, rng) for m in ms])
+    return ms, np.array([err_fn(m.arch, m.regnet, rng) for m in ms])
 
 
 def test_non_decreasing_widths_are_proposed_and_the_file_samples_only_them(run, tmp_path):
@@ -28,7 +27,7 @@ def test_non_decreasing_widths_are_proposed_and_the_file_samples_only_them(run, 
         w = csv.writer(f)
         w.writerow([f"{p}{i}" for p in "dwbg" for i in range(1, 5)] + ["error"])
         for m, x in zip(models, e):
-            a = m["arch"]
+            a = m.arch
             w.writerow([*a.depths, *a.widths, *a.bottlenecks, *a.group_widths, round(float(x), 3)])
     assert run("import", "c.csv", "--sweep", "c")[0] == 0
     code, out, err_ = run("refine", "--sweep", "c", "--space", "anynet_c", "--out", "c2.toml", "--json")
@@ -54,17 +53,17 @@ def test_range_contains_the_best_region_and_excludes_far_values():
     # RegNetX: error has its minimum at wm = 2.5; far values (2.0, 3.0) are much worse
     models, e = _pop("regnetx", 400, lambda a, r, rng: 30 + 60 * (r["wm"] - 2.5) ** 2 + rng.normal(0, 0.5), seed=1)
     res = refine(resolve_space("regnetx"), models, e, min_support=20)
-    wm = next(q for q in res["proposals"] if q["param"] == "wm" and q["kind"] == "range")
-    assert wm["accepted"] and wm["low"] <= 2.5 <= wm["high"]
-    assert wm["low"] > 2.15 and wm["high"] < 2.85
-    assert res["space"].dists["wm"].values.min() == wm["low"]
+    wm = next(q for q in res.proposals if q.param == "wm" and q.kind == "range")
+    assert wm.accepted and wm.low <= 2.5 <= wm.high
+    assert wm.low > 2.15 and wm.high < 2.85
+    assert res.space.dists["wm"].values.min() == wm.low
 
 
 def test_min_support_blocks_proposals():
     models, e = _pop("anynet_c", 30, lambda a, r, rng: rng.normal(30, 1), seed=2)
     res = refine(resolve_space("anynet_c"), models, e, min_support=1000)
-    assert not any(q["accepted"] for q in res["proposals"])
-    assert res["log10_size_after"] == pytest.approx(res["log10_size_before"])
+    assert not any(q.accepted for q in res.proposals)
+    assert res.log10_size_after == pytest.approx(res.log10_size_before)
 
 
 def test_refine_bad_input(run, tmp_path):
@@ -85,14 +84,14 @@ def test_regnet_space_refines_towards_regnetx():
 
     models, e = _pop("regnet", 500, err, seed=3)
     res = refine(resolve_space("regnet"), models, e, min_support=20)
-    by = {q["rule"]: q for q in res["proposals"] if q["kind"] == "constraint"}
+    by = {q.rule: q for q in res.proposals if q.kind == "constraint"}
     for rule in ("wm_ge_2", "b_eq_1", "depth_band"):
-        assert by[rule]["accepted"], (rule, by[rule])
-        assert by[rule]["evidence"]["mean_error_satisfy"] < by[rule]["evidence"]["mean_error_other"]
-    sp = res["space"]
+        assert by[rule].accepted, (rule, by[rule])
+        assert by[rule].evidence.mean_error_satisfy < by[rule].evidence.mean_error_other
+    sp = res.space
     assert sp.dists["b"].values.tolist() == [1.0] and sp.dists["wm"].values.min() >= 2
     assert sp.dists["d"].values.min() >= 12 and sp.dists["d"].values.max() <= 28
-    assert res["log10_size_after"] < res["log10_size_before"]
+    assert res.log10_size_after < res.log10_size_before
 
 
 def test_refine_a_sampled_regnet_sweep_from_the_store(run, tmp_path):

@@ -179,12 +179,12 @@ def test_lease_expiry_and_dead_holders(tmp_path):
     s = Store(tmp_path / "x.db")
     import_sweep(s, tmp_path / "p.csv", "s", Regime((0, 0), 16, "cifar", 3, 10))
     m = s.claim(["s"], "elsewhere:1", lease_s=0.2)
-    assert m["idx"] == 0
-    assert s.claim(["s"], "me:2", lease_s=60)["idx"] == 1  # the other one
+    assert m.idx == 0
+    assert s.claim(["s"], "me:2", lease_s=60).idx == 1  # the other one
     assert s.claim(["s"], "me:2", lease_s=60) is None
     time.sleep(0.3)
     again = s.claim(["s"], "me:3", lease_s=60)  # the lease of elsewhere:1 expired
-    assert again["idx"] == 0 and again["attempts"] == 2
+    assert again.idx == 0 and again.attempts == 2
     assert not s.add_epoch("s", 0, "elsewhere:1", {"epoch": 1, "train_loss": 1, "train_error": 1, "test_error": 1,
                                                    "lr": 0.1, "seconds": 1, "images_per_s": 1}, 60)
     assert not s.finish("s", 0, "elsewhere:1", "done", 1.0)  # the old holder cannot write any more
@@ -195,8 +195,8 @@ def test_lease_expiry_and_dead_holders(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     s.release("s", 1, "me:2")
-    assert s.claim(["s"], f"{HOST}:{dead.pid}", lease_s=600)["idx"] == 1
-    assert s.claim(["s"], "me:4", lease_s=60)["idx"] == 1
+    assert s.claim(["s"], f"{HOST}:{dead.pid}", lease_s=600).idx == 1
+    assert s.claim(["s"], "me:4", lease_s=60).idx == 1
 
 
 def _cifar_dir(root: Path, n=64):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
 
 
 def bootstrap(x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0) -> dict:
@@ -21,11 +21,11 @@ def bootstrap(x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 9
     if n < 2:
         raise DseError(f"the bootstrap needs at least 2 models with errors, got {n}")
     if not 0 < frac <= 1:
-        raise DseError(f"--frac must be in (0, 1], got {frac}")
+        raise ParamError(f"{{frac}} must be in (0, 1], got {frac}", "frac")
     if not 0 < ci < 100:
-        raise DseError(f"--ci must be in (0, 100), got {ci}")
-    if n_boot < 1:
-        raise DseError(f"--n-boot must be positive, got {n_boot}")
+        raise ParamError(f"{{ci}} must be in (0, 100), got {ci}", "ci")
+    if not 1 <= n_boot <= 10**8:
+        raise ParamError(f"{{n_boot}} must be in 1..10^8, got {n_boot}", "n_boot")
     rng = np.random.default_rng(seed)
     m = max(1, int(round(frac * n)))
     order = np.lexsort((rng.random(n), e))  # by error, ties in random order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dse.errors import DseError
+from dse.errors import ParamError
 
 
 def edf(errors, weights=None) -> tuple[np.ndarray, np.ndarray]:
@@ -20,16 +20,18 @@ def normalization_weights(cx: dict, bins: int, lo_hi=None) -> tuple[dict, tuple[
     smallest per-set maximum, unless given); a model in bin j of a set with m_j models there weighs
     1/(k*m_j); models outside get weight 0. Returns ({name: weights}, (lo, hi))."""
     if bins < 1:
-        raise DseError(f"--bins must be at least 1, got {bins}")
+        raise ParamError(f"{{bins}} must be at least 1, got {bins}", "bins")
     arrs = {k: np.asarray(v, dtype=np.float64) for k, v in cx.items()}
     if lo_hi is None:
         lo = max(a.min() for a in arrs.values())
         hi = min(a.max() for a in arrs.values())
     else:
         lo, hi = map(float, lo_hi)
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            raise ParamError(f"{{range}} must be finite with LO < HI, got {lo:g}:{hi:g}", "range")
     if not hi > lo:
-        raise DseError(f"the complexity ranges of the sweeps do not overlap (common range {lo:g}..{hi:g}); "
-                       f"compare sweeps of one regime, or give --range LO:HI")
+        raise ParamError(f"the complexity ranges of the sweeps do not overlap (common range {lo:g}..{hi:g}); "
+                         f"compare sweeps of one regime, or give {{range}} LO:HI", "range")
     edges = np.linspace(lo, hi, bins + 1)
     out = {}
     for name, a in arrs.items():
@@ -38,8 +40,9 @@ def normalization_weights(cx: dict, bins: int, lo_hi=None) -> tuple[dict, tuple[
         m = np.bincount(j[inside], minlength=bins)
         if np.any(m == 0):
             empty = int(np.flatnonzero(m == 0)[0])
-            raise DseError(f"sweep {name!r} has no model in complexity bin {empty + 1} of {bins} "
-                           f"({edges[empty]:.4g}..{edges[empty + 1]:.4g}); use fewer --bins (or a narrower --range)")
+            raise ParamError(f"sweep {name!r} has no model in complexity bin {empty + 1} of {bins} "
+                             f"({edges[empty]:.4g}..{edges[empty + 1]:.4g}); use fewer {{bins}} (or a narrower {{range}})",
+                             "bins", "range")
         w = np.where(inside, 1.0 / (bins * m[j].clip(min=1)), 0.0)
         out[name] = w
     return out, (float(lo), float(hi))

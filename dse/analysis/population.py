@@ -1,92 +1,123 @@
-"""A sweep's trained models as arrays for the analyses: errors and every per-model parameter."""
+"""A sweep's trained models as arrays for the analyses: errors and every per-model parameter.
+
+Pure: a Population is built from store records (``Population.from_records``) and never writes back.
+RegNet fits that are not stored are computed in memory when a parameter needs them (``dse fit``, or
+``Study.fit``, stores them)."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from dse.analysis.fit import fit_regnet
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
+from dse.models.arch import STAGE_FIELDS
+from dse.store.records import Fit, ModelRecord, SweepRecord
 
 METRICS = {"final": "error", "best": "best_error"}
+COMPLEXITY = ("flops", "params", "acts")
+FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 
 
-def population(store, sweep: str, metric: str = "final") -> dict:
-    """{'sweep', 'ids', 'errors', 'models', 'space'} for the models of ``sweep`` that have the metric."""
+def check_metric(metric: str) -> str:
     if metric not in METRICS:
-        raise DseError(f"--metric {metric!r} unknown; allowed: final, best")
-    row = store.sweep(sweep)
-    col = METRICS[metric]
-    ms = [m for m in store.models(sweep) if m[col] is not None]
-    return {"sweep": sweep, "metric": metric, "space": row["space"], "space_name": row["space_name"], "models": ms,
-            "ids": np.array([m["idx"] for m in ms], dtype=np.int64),
-            "errors": np.array([m[col] for m in ms], dtype=np.float64)}
+        raise ParamError(f"{{metric}} {metric!r} unknown; allowed: final, best", "metric")
+    return metric
 
 
-def require(pop: dict, n: int = 2, what: str = "this analysis") -> None:
-    if len(pop["errors"]) < n:
-        which = "a best-epoch error (--metric best)" if pop.get("metric") == "best" else "errors"
-        hint = ("; try --metric final" if pop.get("metric") == "best" else
-                " (train it with `dse train`, or import a trained population)")
-        raise DseError(f"sweep {pop['sweep']!r} has {len(pop['errors'])} model(s) with {which}; {what} needs at "
-                       f"least {n}{hint}")
+@dataclass
+class Population:
+    """The models of one sweep that have the chosen error (``metric``: final or best epoch)."""
 
+    sweep: str
+    metric: str
+    space: dict | None  # the sweep's space spec (None when imported)
+    space_name: str
+    models: list[ModelRecord]
+    errors: np.ndarray
+    _fits: dict = field(default_factory=dict, repr=False)
 
-def _shared(pop, p) -> bool:
-    space = pop["space"] or {}
-    if space.get("family") == "regnet":
-        return True
-    if p in (space.get("constraints") or {}).get("shared", []):
-        return True
-    if space:
-        return False
-    vals = [getattr(m["arch"], {"b": "bottlenecks", "g": "group_widths"}[p]) for m in pop["models"]]
-    return bool(vals) and all(len(set(v)) == 1 for v in vals)
+    @classmethod
+    def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final") -> "Population":
+        col = METRICS[check_metric(metric)]
+        ms = [m for m in models if getattr(m, col) is not None]
+        return cls(sweep.name, metric, sweep.space, sweep.space_name, ms,
+                   np.array([getattr(m, col) for m in ms], dtype=np.float64))
 
+    @property
+    def n(self) -> int:
+        return len(self.errors)
 
-def param_names(pop: dict) -> list[str]:
-    """The parameters this population has: d1..dS, w1..wS, b1..bS, g1..gS, depth, flops, params, acts,
-    w0, wa, wm, e_fit, and b / g where they are shared by all stages."""
-    smax = max((m["arch"].stages for m in pop["models"]), default=4)
-    names = [f"{p}{i}" for p in "dwbg" for i in range(1, smax + 1)]
-    names += ["depth", "flops", "params", "acts", "w0", "wa", "wm", "e_fit"]
-    names += [p for p in ("b", "g") if _shared(pop, p)]
-    return names
+    @property
+    def ids(self) -> np.ndarray:
+        return np.array([m.idx for m in self.models], dtype=np.int64)
 
+    def require(self, n: int = 2, what: str = "this analysis") -> "Population":
+        """Raise unless at least ``n`` models have errors."""
+        if self.n < n:
+            which = "a best-epoch error (--metric best)" if self.metric == "best" else "errors"
+            hint = ("; try --metric final" if self.metric == "best" else
+                    " (train it with `dse train`, or import a trained population)")
+            raise DseError(f"sweep {self.sweep!r} has {self.n} model(s) with {which}; {what} needs at least {n}{hint}")
+        return self
 
-def ensure_fits(store, pop: dict) -> None:
-    """Fit the RegNet form to every model without a stored fit, and store the fits."""
-    todo = [m for m in pop["models"] if "fit" not in m["extra"]]
-    if not todo:
-        return
-    for m in todo:
-        m["extra"]["fit"] = fit_regnet(m["arch"].block_widths())
-    with store.write() as c:
-        c.executemany("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ?",
-                      [(json.dumps(m["extra"]), pop["sweep"], m["idx"]) for m in todo])
+    def _shared(self, p) -> bool:
+        space = self.space or {}
+        if space.get("family") == "regnet":
+            return True
+        if p in (space.get("constraints") or {}).get("shared", []):
+            return True
+        if space:
+            return False
+        vals = [m.arch.stage(p) for m in self.models]
+        return bool(vals) and all(len(set(v)) == 1 for v in vals)
 
+    def param_names(self) -> list[str]:
+        """The parameters this population has: d1..dS, w1..wS, b1..bS, g1..gS, depth, flops, params, acts,
+        w0, wa, wm, e_fit, and b / g where they are shared by all stages."""
+        smax = max((m.arch.stages for m in self.models), default=4)
+        names = [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)]
+        names += ["depth", *COMPLEXITY, *FIT_PARAMS]
+        names += [p for p in ("b", "g") if self._shared(p)]
+        return names
 
-def values(store, pop: dict, name: str) -> np.ndarray:
-    """Per-model values of parameter ``name`` (NaN where a model lacks it, e.g. d4 of a 3-stage model)."""
-    known = param_names(pop)
-    if name not in known:
-        raise DseError(f"unknown parameter {name!r} for sweep {pop['sweep']!r}; valid: {', '.join(known)}")
-    ms = pop["models"]
-    attr = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
-    if name in ("b", "g"):  # a RegNet's sampled g (the compatibility rule may lower it in narrow stages)
-        return np.array([(m["extra"].get("regnet") or {}).get(name) or getattr(m["arch"], attr[name])[0] for m in ms],
-                        dtype=np.float64)
-    if name[0] in attr and name[1:].isdigit():
-        i = int(name[1:]) - 1
-        return np.array([getattr(m["arch"], attr[name[0]])[i] if i < m["arch"].stages else np.nan for m in ms],
-                        dtype=np.float64)
-    if name == "depth":
-        return np.array([m["arch"].depth for m in ms], dtype=np.float64)
-    if name in ("flops", "params", "acts"):
-        return np.array([m[name] for m in ms], dtype=np.float64)
-    if name in ("w0", "wa", "wm") and all(m[name] is not None for m in ms):
-        return np.array([m[name] for m in ms], dtype=np.float64)
-    ensure_fits(store, pop)
-    key = "e_fit" if name == "e_fit" else name
-    return np.array([m["extra"]["fit"][key] for m in ms], dtype=np.float64)
+    def fits(self) -> dict[int, Fit]:
+        """{idx: Fit} for every model: the stored fit, else one computed here (kept in memory only)."""
+        for m in self.models:
+            if m.idx not in self._fits:
+                self._fits[m.idx] = m.fit or Fit.from_dict(fit_regnet(m.arch.block_widths()))
+        return self._fits
+
+    def values(self, name: str) -> np.ndarray:
+        """Per-model values of parameter ``name`` (NaN where a model lacks it, e.g. d4 of a 3-stage model)."""
+        known = self.param_names()
+        if name not in known:
+            raise ParamError(f"unknown {{param}} {name!r} for sweep {self.sweep!r}; valid: {', '.join(known)}",
+                             "param")
+        ms = self.models
+        if name in ("b", "g"):  # a RegNet's sampled g (the compatibility rule may lower it in narrow stages)
+            return np.array([(m.regnet or {}).get(name) or m.arch.stage(name)[0] for m in ms], dtype=np.float64)
+        if name[0] in STAGE_FIELDS and name[1:].isdigit():
+            i = int(name[1:]) - 1
+            return np.array([m.arch.stage(name[0])[i] if i < m.arch.stages else np.nan for m in ms],
+                            dtype=np.float64)
+        if name == "depth":
+            return np.array([m.arch.depth for m in ms], dtype=np.float64)
+        if name in COMPLEXITY:
+            return np.array([getattr(m, name) for m in ms], dtype=np.float64)
+        if name in ("w0", "wa", "wm") and all(getattr(m, name) is not None for m in ms):
+            return np.array([getattr(m, name) for m in ms], dtype=np.float64)
+        fits = self.fits()
+        return np.array([getattr(fits[m.idx], name) for m in ms], dtype=np.float64)
+
+    def to_frame(self):
+        """One row per model: sweep, id, error, and every parameter of ``param_names`` but the fitted ones."""
+        import pandas as pd
+
+        cols = {"sweep": [self.sweep] * self.n, "id": self.ids, "error": self.errors}
+        for p in self.param_names():
+            if p not in FIT_PARAMS or all(m.fit for m in self.models) or (
+                    p != "e_fit" and all(getattr(m, p) is not None for m in self.models)):
+                cols[p] = self.values(p)
+        return pd.DataFrame(cols)

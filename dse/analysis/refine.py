@@ -5,17 +5,116 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.edf import ks_test
+from dse.analysis.results import _Drawable
 from dse.spaces.space import STAGE_PARAMS, Space, parse_space
 
-ATTR = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
+
+@dataclass
+class Evidence:
+    """How the models that satisfy a proposal compare with the others (counts, errors, KS between them)."""
+
+    n_satisfy: int
+    n_other: int
+    ks_statistic: float | None
+    pvalue: float | None
+    mean_error_satisfy: float | None
+    mean_error_other: float | None
+    min_error_satisfy: float | None
+    min_error_other: float | None
+    median_error_satisfy: float | None
+    median_error_other: float | None
 
 
-def _evidence(errors, satisfy) -> dict:
+@dataclass
+class Proposal:
+    """A proposed range (kind 'range') or structural constraint (kind 'constraint'), with its evidence."""
+
+    kind: str
+    param: str
+    rule: str
+    low: float | None
+    high: float | None
+    accepted: bool
+    why: str
+    evidence: Evidence
+    was: list | None = None     # ranges: the bounds before
+    median: float | None = None  # ranges: the bootstrap median of the best models' value
+
+    @property
+    def label(self) -> str:
+        return _label(self)
+
+    @property
+    def bounds(self) -> str:
+        """'[lo, hi]', '>= lo' or ''."""
+        if self.low is None:
+            return ""
+        return f">= {self.low}" if self.high is None else f"[{self.low}, {self.high}]"
+
+    def to_json(self) -> dict:
+        d = {"kind": self.kind, "param": self.param, "rule": self.rule, "low": self.low, "high": self.high}
+        if self.kind == "range":
+            d.update(was=self.was, median=self.median)
+        return {**d, "accepted": self.accepted, "why": self.why, "evidence": asdict(self.evidence)}
+
+
+@dataclass
+class RefineResult(_Drawable):
+    """Proposals (accepted ones first, by error gap) and the refined space they give."""
+
+    base_space: str
+    n: int  # trained models behind the evidence
+    log10_size_before: float
+    log10_size_after: float
+    proposals: list  # [Proposal]
+    spec: dict
+    space: Space = field(repr=False)
+    base: Space = field(repr=False)
+
+    @property
+    def accepted(self) -> list:
+        return [q for q in self.proposals if q.accepted]
+
+    def to_json(self, out=None) -> dict:
+        return {"base_space": self.base_space, "out": None if out is None else str(out),
+                "log10_size_before": self.log10_size_before, "log10_size_after": self.log10_size_after,
+                "proposals": [q.to_json() for q in self.proposals]}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"kind": q.kind, "param": q.param, "rule": q.rule, "proposal": q.bounds,
+                              **asdict(q.evidence), "accepted": q.accepted, "why": q.why} for q in self.proposals])
+
+    def to_toml(self, header=()) -> str:
+        """The refined space file: ``header`` comment lines, then the definition with a comment beside every
+        changed line."""
+        return to_toml(self.spec, list(header), notes_for(self, self.base))
+
+    def write(self, path, header=()) -> Path:
+        """Write the refined space file; it must load as written."""
+        from dse.spaces import load_space
+
+        p = Path(path)
+        p.write_text(self.to_toml(header))
+        load_space(p)
+        return p
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_refine
+
+        draw_refine(axes[0], [(f"{q.label} ({q.kind})", q.evidence.mean_error_satisfy, q.evidence.mean_error_other,
+                               q.accepted) for q in self.proposals])
+
+
+def _evidence(errors, satisfy) -> Evidence:
     es, eo = errors[satisfy], errors[~satisfy]
     ev = {"n_satisfy": int(satisfy.sum()), "n_other": int((~satisfy).sum()), "ks_statistic": None, "pvalue": None,
           "mean_error_satisfy": float(es.mean()) if len(es) else None,
@@ -26,17 +125,17 @@ def _evidence(errors, satisfy) -> dict:
           "median_error_other": float(np.median(eo)) if len(eo) else None}
     if len(es) and len(eo):
         ev["ks_statistic"], ev["pvalue"] = ks_test(es, eo)
-    return ev
+    return Evidence(**ev)
 
 
 def _acceptable(ev, min_support, alpha) -> tuple[bool, str]:
     """Enough support, and the satisfying models not significantly worse than the others."""
-    if ev["n_satisfy"] < min_support:
-        return False, f"only {ev['n_satisfy']} models satisfy it (--min-support {min_support})"
-    if not ev["n_other"]:
+    if ev.n_satisfy < min_support:
+        return False, f"only {ev.n_satisfy} models satisfy it (--min-support {min_support})"
+    if not ev.n_other:
         return False, "every model satisfies it already: no evidence"
-    if ev["mean_error_satisfy"] > ev["mean_error_other"] and ev["pvalue"] < alpha:
-        return False, f"the models that satisfy it are worse (KS p = {ev['pvalue']:.3g})"
+    if ev.mean_error_satisfy > ev.mean_error_other and ev.pvalue < alpha:
+        return False, f"the models that satisfy it are worse (KS p = {ev.pvalue:.3g})"
     return True, "at least as good"
 
 
@@ -51,33 +150,28 @@ def _num(v: float):
     return int(v) if float(v).is_integer() else float(v)
 
 
-def _regnet_params(m: dict) -> dict:
-    """A model's RegNet parameters, from a SampledModel-like dict or a store row (columns, extra JSON)."""
-    r = {k: m.get(k) for k in ("w0", "wa", "wm") if m.get(k) is not None}
-    r.update((m.get("extra") or {}).get("regnet") or {})
-    r.update(m.get("regnet") or {})
-    return r
-
-
 def model_values(space: Space, models: list) -> dict:
-    """Per-model values of the space's parameters: {p: [n, S] (anynet per stage) or [n] arrays}."""
+    """Per-model values of the space's parameters: {p: [n, S] (anynet per stage) or [n] arrays}. Models are
+    anything with ``arch`` and ``regnet`` (the sampled RegNet parameters): store records, sampled models."""
     out = {}
     if space.family == "anynet":
         for p in STAGE_PARAMS:
-            out[p] = np.array([getattr(m["arch"], ATTR[p]) for m in models], dtype=np.float64)
+            out[p] = np.array([m.arch.stage(p) for m in models], dtype=np.float64)
         return out
-    rp = [_regnet_params(m) for m in models]
-    out["d"] = np.array([m["arch"].depth for m in models], dtype=np.float64)
+    rp = [m.regnet or {} for m in models]
+    out["d"] = np.array([m.arch.depth for m in models], dtype=np.float64)
     for p in ("w0", "wa", "wm"):
         out[p] = np.array([r.get(p, np.nan) if r.get(p) is not None else np.nan for r in rp], dtype=np.float64)
-    out["b"] = np.array([m["arch"].bottlenecks[0] for m in models], dtype=np.float64)
-    out["g"] = np.array([r.get("g") or max(m["arch"].group_widths) for r, m in zip(rp, models)], dtype=np.float64)
+    out["b"] = np.array([m.arch.bottlenecks[0] for m in models], dtype=np.float64)
+    out["g"] = np.array([r.get("g") or max(m.arch.group_widths) for r, m in zip(rp, models)], dtype=np.float64)
     return out
 
 
 def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: int = 10_000, ci: float = 95.0,
-           frac: float = 0.25, alpha: float = 0.05, seed: int = 0, w0_wa_tol: float = 0.1) -> dict:
-    """Proposals (ranges and constraints) with their evidence, and the refined space spec."""
+           frac: float = 0.25, alpha: float = 0.05, seed: int = 0, w0_wa_tol: float = 0.1) -> RefineResult:
+    """Proposals (ranges and constraints) with their evidence, and the refined space.
+
+    ``models`` have ``arch`` and ``regnet`` (store records or sampled models); ``errors`` align with them."""
     e = np.asarray(errors, dtype=np.float64)
     vals = model_values(space, models)
     props = []
@@ -97,47 +191,43 @@ def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: in
         ev = _evidence(e, inside)
         narrower = lo > old_lo or hi < old_hi
         ok, why = _acceptable(ev, min_support, alpha)
-        props.append({"kind": "range", "param": p, "rule": "range", "low": _num(lo), "high": _num(hi),
-                      "was": [_num(old_lo), _num(old_hi)], "median": _num(float(np.median([b["median"] for b in boots]))),
-                      "accepted": bool(ok and narrower), "why": why if narrower else "already as narrow",
-                      "evidence": ev})
+        props.append(Proposal("range", p, "range", _num(lo), _num(hi), bool(ok and narrower),
+                              why if narrower else "already as narrow", ev, [_num(old_lo), _num(old_hi)],
+                              _num(float(np.median([b["median"] for b in boots])))))
     for rule, param, satisfy, applies in _constraints(space, vals, e, w0_wa_tol, n_boot, frac, ci, seed):
         if not applies:
             continue
         ev = _evidence(e, satisfy)
         ok, why = _acceptable(ev, min_support, alpha)
-        props.append({"kind": "constraint", "param": param, "rule": rule["name"], "low": rule.get("low"),
-                      "high": rule.get("high"), "accepted": ok, "why": why, "evidence": ev})
-    props.sort(key=lambda q: (not q["accepted"], -_gain(q["evidence"])))
+        props.append(Proposal("constraint", param, rule["name"], rule.get("low"), rule.get("high"), ok, why, ev))
+    props.sort(key=lambda q: (not q.accepted, -_gain(q.evidence)))
     for q in props:
-        if q["accepted"]:
+        if q.accepted:
             _apply(spec, space, q)
     spec["name"] = f"{space.name}_refined"
     spec["description"] = f"{space.name} refined by dse refine: " + (
-        ", ".join(_label(q) for q in props if q["accepted"]) or "no change")
+        ", ".join(_label(q) for q in props if q.accepted) or "no change")
     new = parse_space(spec, "<refined>")
-    return {"base_space": space.name, "log10_size_before": space.log10_size, "log10_size_after": new.log10_size,
-            "proposals": props, "spec": new.spec, "space": new}
+    return RefineResult(space.name, len(e), space.log10_size, new.log10_size, props, new.spec, new, space)
 
 
 def _on_param(q) -> bool:
     """Whether a proposal narrows a parameter's table (ranges, wm >= 2, b = 1, a RegNet depth band)."""
-    return q["kind"] == "range" or q["rule"] in ("wm_ge_2", "b_eq_1") or (q["rule"] == "depth_band"
-                                                                          and q["param"] == "d")
+    return q.kind == "range" or q.rule in ("wm_ge_2", "b_eq_1") or (q.rule == "depth_band" and q.param == "d")
 
 
-def _gain(ev) -> float:
-    if ev["mean_error_other"] is None or ev["mean_error_satisfy"] is None:
+def _gain(ev: Evidence) -> float:
+    if ev.mean_error_other is None or ev.mean_error_satisfy is None:
         return 0.0
-    return ev["mean_error_other"] - ev["mean_error_satisfy"]
+    return ev.mean_error_other - ev.mean_error_satisfy
 
 
 def _label(q) -> str:
-    if q["kind"] == "range":
-        return f"{q['param']} in [{q['low']}, {q['high']}]"
-    return {"shared": f"shared {q['param']}", "non_decreasing": f"non-decreasing {q['param']}",
-            "w0_eq_wa": "w0 = wa", "depth_band": f"depth in [{q['low']}, {q['high']}]", "wm_ge_2": "wm >= 2",
-            "b_eq_1": "b = 1"}.get(q["rule"], q["rule"])
+    if q.kind == "range":
+        return f"{q.param} in [{q.low}, {q.high}]"
+    return {"shared": f"shared {q.param}", "non_decreasing": f"non-decreasing {q.param}",
+            "w0_eq_wa": "w0 = wa", "depth_band": f"depth in [{q.low}, {q.high}]", "wm_ge_2": "wm >= 2",
+            "b_eq_1": "b = 1"}.get(q.rule, q.rule)
 
 
 def _constraints(space, vals, e, tol, n_boot, frac, ci, seed):
@@ -188,14 +278,14 @@ def _restrict(t: dict, lo, hi) -> None:
 def _apply(spec, space, q):
     """Write an accepted proposal into the spec (parameter table or constraints)."""
     if _on_param(q):
-        _restrict(spec["params"][q["param"]], q["low"], q["high"])
+        _restrict(spec["params"][q.param], q.low, q.high)
         return
     c = spec.setdefault("constraints", {})
-    if q["rule"] in ("shared", "non_decreasing"):
-        c[q["rule"]] = sorted(set(c.get(q["rule"], [])) | {q["param"]}, key="dwbg".index)
-    elif q["rule"] == "depth_band":
-        c["depth"] = [q["low"], q["high"]]
-    elif q["rule"] == "w0_eq_wa":
+    if q.rule in ("shared", "non_decreasing"):
+        c[q.rule] = sorted(set(c.get(q.rule, [])) | {q.param}, key=STAGE_PARAMS.index)
+    elif q.rule == "depth_band":
+        c["depth"] = [q.low, q.high]
+    elif q.rule == "w0_eq_wa":
         c["w0_eq_wa"] = True
 
 
@@ -234,31 +324,29 @@ def to_toml(spec: dict, header: list[str], notes: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def notes_for(result: dict, base: Space) -> dict:
+def notes_for(result: RefineResult, base: Space) -> dict:
     """Comments for the changed lines of the refined file."""
     notes = {}
-    for q in result["proposals"]:
-        if not q["accepted"]:
-            continue
-        ev = q["evidence"]
-        tail = (f"{ev['n_satisfy']} models, mean error {ev['mean_error_satisfy']:.2f} vs "
-                f"{ev['mean_error_other']:.2f}" if ev["mean_error_other"] is not None else f"{ev['n_satisfy']} models")
+    for q in result.accepted:
+        ev = q.evidence
+        tail = (f"{ev.n_satisfy} models, mean error {ev.mean_error_satisfy:.2f} vs "
+                f"{ev.mean_error_other:.2f}" if ev.mean_error_other is not None else f"{ev.n_satisfy} models")
         if _on_param(q):
-            t = base.spec["params"][q["param"]]
-            new = result["spec"]["params"][q["param"]]
-            why = f"bootstrap of the best: {tail}" if q["kind"] == "range" else f"{_label(q)}: {tail}"
+            t = base.spec["params"][q.param]
+            new = result.spec["params"][q.param]
+            why = f"bootstrap of the best: {tail}" if q.kind == "range" else f"{_label(q)}: {tail}"
             if t["dist"] == "choice":
                 keys = ["values"] if new["values"] != t["values"] else []
             else:  # the bounds this proposal itself moves
-                keys = [k for k, v, moves in (("low", q["low"], lambda v: v > t["low"]),
-                                              ("high", q["high"], lambda v: v < t["high"]))
+                keys = [k for k, v, moves in (("low", q.low, lambda v: v > t["low"]),
+                                              ("high", q.high, lambda v: v < t["high"]))
                         if v is not None and moves(v)]
             for k in keys:
-                key = f"params.{q['param']}.{k}"
+                key = f"params.{q.param}.{k}"
                 notes[key] = (notes[key] + " | " if key in notes else f"was {_fmtv(t[k])}; ") + why
         else:
             key = {"shared": "shared", "non_decreasing": "non_decreasing", "depth_band": "depth",
-                   "w0_eq_wa": "w0_eq_wa"}[q["rule"]]
+                   "w0_eq_wa": "w0_eq_wa"}[q.rule]
             k = f"constraints.{key}"
             notes[k] = (notes[k] + " | " if k in notes else "") + f"added: {_label(q)}; {tail}"
     return notes

@@ -7,12 +7,51 @@ import sys
 import click
 
 from dse import __version__
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
+
+
+def flags_of(cmd: click.Command) -> dict:
+    """{library parameter name: this command's flag}: --n-boot for n_boot, -n for n, --range for range_."""
+    out = {}
+    for p in cmd.params:
+        if isinstance(p, click.Option):
+            flag = max(p.opts, key=len)
+            out[p.name] = flag
+            out.setdefault(p.name.rstrip("_"), flag)
+            out.setdefault(p.name.rstrip("s"), flag)  # sweeps -> --sweep, params -> --param
+        elif isinstance(p, click.Argument):
+            out[p.name] = p.human_readable_name
+    return out
+
+
+class _Command(click.Command):
+    """A command whose library errors name its flags: ParamError('{bins} must be ...') -> '--bins must be ...'."""
+
+    aliases: dict = {}
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ParamError as e:
+            raise DseError(e.render({**flags_of(self), **getattr(ctx.command.callback, "aliases", {})})) from None
 
 
 class _Group(click.Group):
+    command_class = _Command
+
     def list_commands(self, ctx):
         return list(self.commands)  # in the order a study uses them
+
+
+_Group.group_class = _Group
+
+
+def aliases(**names):
+    """Map library parameter names a command's flags do not match: @aliases(path="-o")."""
+    def deco(f):
+        f.aliases = names
+        return f
+    return deco
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +74,13 @@ def cli():
 
     The store is ./dse.sqlite unless --db PATH or DSE_DB says otherwise.
     """
+
+
+def study(db):
+    """The public API's Study on the store a command was given (it must exist unless the command writes)."""
+    from dse.study import Study
+
+    return Study(db)
 
 
 def main(argv=None):

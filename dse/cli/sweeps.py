@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from pathlib import Path
-
 import click
 
-from dse.cli.main import cli, db_option, json_option, regime_options
-from dse.errors import DseError
+from dse.cli.main import aliases, cli, db_option, json_option, regime_options, study
 from dse.report.console import print_json, say, table
 from dse.units import human
 
@@ -49,20 +45,8 @@ def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, m
 
     Run again with a larger N to top the sweep up (same seed stream, existing models kept).
     """
-    from dse.spaces import Regime, resolve_space
-    from dse.units import parse_count, parse_window
-    from dse.store import Store
-    from dse.sweep import sample_sweep
-
-    if n <= 0:
-        raise DseError(f"-n must be a positive number of models, got {n}")
-    regime = Regime(parse_window(flops), resolution, stem, in_channels, num_classes,
-                    parse_count(max_params, "--max-params") if max_params else None,
-                    parse_count(max_acts, "--max-acts") if max_acts else None)
-    sp = resolve_space(space)
-    with _new_store_cleanup(db):
-        with Store(db) as store:
-            r = sample_sweep(store, sp, regime, n, sweep, seed)
+    r = study(db).sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, max_params, max_acts,
+                         seed)
     if as_json:
         print_json(r.to_dict())
         return
@@ -85,16 +69,13 @@ def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, m
 @json_option
 def status(sweep, per_model, db, as_json):
     """Sweeps in the store with their models counted by status (and, with --models, each model)."""
-    from dse.store import STATUSES, Store
+    from dse.store import STATUSES
 
-    with Store(db, create=False) as store:
-        counts = store.status_counts(sweep)
-        info = {n: store.sweep(n) for n in counts}
-        errs = {n: store.errors(n) for n in counts}
-        models = {n: store.models(n) for n in counts} if per_model else {}
+    st = study(db)
+    sts = st.status(sweep)
     if per_model:
         keys = ("idx", "status", "error", "best_error", "epochs", "train_seconds", "device", "reason")
-        rows = [{"sweep": n, **{k: m[k] for k in keys}} for n, ms in models.items() for m in ms]
+        rows = [{"sweep": x.sweep, **{k: getattr(m, k) for k in keys}} for x in sts for m in st.records(x.sweep)]
         if as_json:
             print_json(rows)
             return
@@ -103,8 +84,7 @@ def status(sweep, per_model, db, as_json):
               [[r["sweep"], r["idx"], r["status"], f(r["error"], ".2f"), f(r["best_error"], ".2f"), f(r["epochs"], "d"),
                 f(r["train_seconds"], ".1f"), r["device"] or "", r["reason"] or ""] for r in rows])
         return
-    rows = [{"sweep": n, "space": info[n]["space_name"], "source": info[n]["source"],
-             "models": sum(c.values()), **c, **errs[n], "protocol": info[n]["protocol"]} for n, c in counts.items()]
+    rows = [x.to_json() for x in sts]
     if as_json:
         print_json(rows)
         return
@@ -130,24 +110,15 @@ def status(sweep, per_model, db, as_json):
 @click.option("--epochs", "per_epoch", is_flag=True,
               help="Per-epoch rows instead: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds, images_per_s.")
 @db_option
+@aliases(path="-o")
 def export_cmd(sweeps, output, per_epoch, db):
     """One row per model: sweep, id, space, per-stage d1..dS w1..wS b1..bS g1..gS, depth, se,
     w0 wa wm (RegNet sweeps), flops, params, acts, status, error, best_error, epochs, train_seconds."""
-    from dse.store import Store, export_rows, write_table
-    from dse.store.db import EPOCH_COLUMNS
-
-    with Store(db, create=False) as store:
-        names = list(sweeps) or store.sweep_names()
-        for n in names:
-            store.sweep(n)
-        if per_epoch:
-            cols, rows = ["sweep", "id", *EPOCH_COLUMNS], store.epoch_rows(names)
-        else:
-            cols, rows = export_rows(store, names)
-    write_table(cols, rows, output)
+    st = study(db)
+    n = st.export(output, sweeps, per_epoch)
     if output != "-":
-        click.echo(f"wrote {len(rows)} {'epoch rows' if per_epoch else 'models'} of {len(names)} sweep(s) to {output}",
-                   err=True)
+        click.echo(f"wrote {n} {'epoch rows' if per_epoch else 'models'} of {len(set(sweeps)) or len(st.sweeps())} "
+                   f"sweep(s) to {output}", err=True)
 
 
 @cli.command("import")
@@ -162,27 +133,5 @@ def import_cmd(file, sweep, resolution, stem, in_channels, num_classes, db):
     Optional: se, w0, wa, wm, flops, params, acts (computed at --resolution etc. when missing),
     best_error, epochs, train_seconds, status, space. `dse export` output imports as it is.
     """
-    from dse.spaces import Regime
-    from dse.store import Store
-    from dse.sweep import import_sweep
-
-    if not Path(file).is_file():
-        raise DseError(f"cannot read {file}: no such file")
-    regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
-    with _new_store_cleanup(db):
-        with Store(db) as store:
-            n = import_sweep(store, file, sweep, regime)
+    n = study(db).import_table(file, sweep, resolution, stem, in_channels, num_classes)
     say(f"imported {n} models from {file} into sweep {sweep!r} ({db})")
-
-
-@contextmanager
-def _new_store_cleanup(db):
-    """A command that fails leaves no empty store behind when it was the one creating it."""
-    new = not Path(db).exists()
-    try:
-        yield
-    except BaseException:
-        if new:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(db) + suffix).unlink(missing_ok=True)
-        raise

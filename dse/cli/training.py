@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dse.cli.main import cli, db_option
-from dse.errors import DseError
+from dse.cli.main import aliases, cli, db_option, study
 from dse.report.console import say
 
 
@@ -49,6 +48,8 @@ from dse.report.console import say
 @click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
               help="Ray: at most this many models at once [default: what the cluster's resources allow].")
 @db_option
+@aliases(workers_per_device="--workers-per-gpu", nesterov="--no-nesterov", augment="--no-augment",
+         checkpoint="--checkpoint-every-epoch", batch_size="--batch-size")
 def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr, weight_decay,
           momentum, no_nesterov, no_augment, seed, device, workers_per_gpu, checkpoint_every_epoch, retry_failed,
           graph, plain, executor, address, gpus_per_model, max_concurrent, db):
@@ -58,78 +59,27 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
     trained; later runs must use the same one. Ctrl-C stops cleanly: run the command again to continue.
     Several `dse train` processes on one store share the work.
     """
-    from dse.models.complexity import complexity_many
-    from dse.store import Store
-    from dse.train.engine import Protocol
     from dse.train.progress import Progress
-    from dse.train.worker import TrainOptions, load_data, resolve_devices, run_training
 
-    if resolution and dataset in ("fashion-mnist", "cifar10"):
-        raise DseError(f"--resolution applies to imagefolder and synthetic data; {dataset} images have a fixed size")
-    p = Protocol(dataset, train_size, test_size, 0, budget, batch_size, lr, momentum, not no_nesterov,
-                 weight_decay, not no_augment, resolution, seed)
-    ck = {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch]
-    opts = TrainOptions(data_dir, device, workers_per_gpu, ck, graph=graph)
-    if executor == "ray":
-        from dse.train.ray_executor import _ray
-
-        _ray()  # a clear message now when Ray is missing
-        devices = ["ray"]
-    else:
-        devices = resolve_devices(device)
-    with Store(db, create=False) as store:
-        names = list(sweeps) or store.sweep_names()
-        for n in names:
-            store.sweep(n)
-        if not names:
-            raise DseError(f"{db} holds no sweeps; run `dse sample` first")
-        data = load_data(p, data_dir)
-        if data.synthetic:
+    def started(summary):
+        if summary.synthetic:
             say("dataset: SYNTHETIC random images (for benchmarks and tests: the errors mean nothing)")
-        c, h, _ = data.shape
-        kw = {"resolution": h, "stem": "cifar" if h <= 64 else "simple", "in_channels": c,
-              "num_classes": data.num_classes}
+        say(summary.header)
 
-        def train_cx(archs):
-            return complexity_many(archs, **kw)
-
-        for n in names:
-            old = store.set_protocol(n, p.to_dict(), train_cx)
-            if old is not None:
-                diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
-                                 if old.get(k) != v)
-                space = store.sweep(n)["space_name"]
-                raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
-                               f"different protocols are never mixed: rerun with the stored options, or start a new "
-                               f"sweep: dse sample --space {space} -n N --sweep {n}-2")
-        if retry_failed:
-            store.reset_failed(names)
-        counts = store.status_counts()
-        pending = sum(counts[n]["pending"] for n in names)
-        running = sum(counts[n]["running"] for n in names)
-    if pending == 0 and running == 0:
-        say(f"nothing pending in {', '.join(names)}: every model is trained (see `dse status`)")
-        return
-    batch, spe, total = p.schedule(len(data.y_train))
-    epochs = -(-total // spe)
-    say(f"{dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
-        f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
-        f"{pending} model(s) pending in {', '.join(names)}")
-    prog = Progress(db, names, epochs, live=False if plain else None)
     try:
-        if executor == "ray":
-            from dse.train.ray_executor import run_ray
-
-            run_ray(db, names, p, opts, prog, address, gpus_per_model, max_concurrent)
-        else:
-            run_training(db, names, p, opts, data if len(devices) == 1 else None, prog)
+        r = study(db).train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr,
+                            weight_decay, momentum, not no_nesterov, not no_augment, seed, device, workers_per_gpu,
+                            {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch], retry_failed, graph,
+                            executor, address, gpus_per_model, max_concurrent, on_start=started,
+                            progress=lambda path, names, epochs: Progress(path, names, epochs,
+                                                                          live=False if plain else None))
     except KeyboardInterrupt:
-        prog.close()
         say("\ninterrupted: running models went back to pending; run the same command again to continue")
         raise
-    prog.close()
-    with Store(db, create=False) as store:
-        counts = store.status_counts()
-        c = {k: sum(counts[n][k] for n in names) for k in ("done", "failed", "diverged", "pending")}
-    say(f"finished: {c['done']} done, {c['failed']} failed, {c['diverged']} diverged, {c['pending']} pending "
+    if not r.trained_now:
+        if r.synthetic:
+            say("dataset: SYNTHETIC random images (for benchmarks and tests: the errors mean nothing)")
+        say(f"nothing pending in {', '.join(r.sweeps)}: every model is trained (see `dse status`)")
+        return
+    say(f"finished: {r.done} done, {r.failed} failed, {r.diverged} diverged, {r.pending} pending "
         f"(`dse status`, `dse export`)")

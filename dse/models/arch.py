@@ -8,6 +8,14 @@ import numpy as np
 
 STEMS = ("simple", "cifar")
 STEM_WIDTH = 32
+SMALL_IMAGE = 64  # images up to this size use the cifar stem (stride 1); larger ones the simple stem
+# the per-stage table: the paper's letter of each per-stage parameter and the Arch field that holds it
+STAGE_FIELDS = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
+
+
+def stem_for(resolution: int) -> str:
+    """The stem for an image size: 'cifar' (3x3 stride 1) up to 64 px, else 'simple' (stride 2)."""
+    return "cifar" if resolution <= SMALL_IMAGE else "simple"
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,10 @@ class Arch:
     @property
     def depth(self) -> int:
         return sum(self.depths)
+
+    def stage(self, p: str) -> tuple:
+        """The per-stage values of parameter ``p`` (one of d, w, b, g): ``arch.stage("w") == arch.widths``."""
+        return getattr(self, STAGE_FIELDS[p])
 
     def block_widths(self) -> list[int]:
         """Per-block output widths (the w_j of the RegNet fit)."""

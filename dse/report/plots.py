@@ -1,5 +1,7 @@
-"""Figures (matplotlib, no display needed): EDFs, bootstrap panels, RegNet fits, search efficiency,
-complexity views and training curves. Each function returns a Figure; ``save`` writes PNG or SVG."""
+"""Figures (matplotlib): EDFs, bootstrap panels, RegNet fits, search efficiency, complexity views,
+training curves, refinement evidence. Each ``draw_*`` draws on axes it is given; nothing here picks a
+backend: ``new_figure`` makes a standalone Figure (no pyplot, for files and the report) or, with
+``pyplot=True``, a figure of the user's own backend (a notebook's inline one)."""
 
 from __future__ import annotations
 
@@ -11,36 +13,59 @@ from dse.errors import DseError
 EXTS = (".png", ".svg")
 
 
-def check_path(path) -> Path:
-    """Refuse a plot path with an unknown extension or a missing folder, before any work is done."""
+def check_path(path, flag: str = "--plot") -> Path:
+    """Refuse a picture path with an unknown extension or a missing folder, before any work is done."""
     p = Path(path)
     if p.suffix.lower() not in EXTS:
-        raise DseError(f"--plot {path}: unknown picture type {p.suffix or '(none)'!r}; use a .png or .svg file name")
+        raise DseError(f"{flag} {path}: unknown picture type {p.suffix or '(none)'!r}; use a .png or .svg file name")
     if not p.parent.exists():
-        raise DseError(f"--plot {path}: folder {p.parent} does not exist")
+        raise DseError(f"{flag} {path}: folder {p.parent} does not exist")
     return p
 
 
-def _plt():
-    import matplotlib
+def new_figure(panels: int = 1, cols: int | None = None, size=(6.0, 4.2), pyplot: bool = False):
+    """(figure, flat list of ``panels`` axes) on a grid of ``cols`` columns; ``size`` is one panel's."""
+    cols = cols or panels
+    rows = math.ceil(panels / cols)
+    figsize = (size[0] * cols, size[1] * rows)
+    if pyplot:
+        import matplotlib.pyplot as plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False)
+    else:
+        from matplotlib.figure import Figure
 
-    return plt
+        fig = Figure(figsize=figsize)
+        axes = fig.subplots(rows, cols, squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[panels:]:
+        ax.axis("off")
+    return fig, flat[:panels]
+
+
+def axes_for(ax, panels: int, cols: int | None = None, size=(6.0, 4.2)) -> list:
+    """The axes to draw ``panels`` panels on: the caller's (one Axes, or a sequence/array of them), or new
+    ones in a pyplot figure (so a notebook shows it)."""
+    if ax is None:
+        return new_figure(panels, cols, size, pyplot=True)[1]
+    flat = list(getattr(ax, "flat", ax)) if not hasattr(ax, "plot") else [ax]
+    if len(flat) < panels:
+        raise DseError(f"ax: this result draws {panels} panels; pass that many axes (or none)")
+    return flat[:panels]
 
 
 def save(fig, path) -> Path:
     p = check_path(path)
     fig.savefig(p, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
     return p
 
 
-def edf_figure(curves: dict, xlabel: str = "error"):
+def _log_x(param: str) -> bool:
+    return param in ("flops", "params", "acts", "wa", "w0") or (param[0] == "w" and param[1:].isdigit())
+
+
+def draw_edf(ax, curves: dict, xlabel: str = "error"):
     """curves: {name: (sorted errors, cumulative fraction, legend label)}."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
     for name, (e, f, label) in curves.items():
         ax.step([e[0]] + list(e), [0.0] + list(f), where="post", label=label, lw=1.8)
     ax.set_xlabel(xlabel)
@@ -48,39 +73,32 @@ def edf_figure(curves: dict, xlabel: str = "error"):
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return fig
+    return ax
 
 
-def bootstrap_figure(panels: list):
-    """panels: dicts with sweep, param, x, errors, median, low, high, ci."""
-    plt = _plt()
-    n = len(panels)
-    cols = min(n, 4)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
-    for ax, p in zip(axes.flat, panels):
-        ax.scatter(p["x"], p["errors"], s=6, alpha=0.5, color="tab:blue", lw=0)
-        ax.axvspan(p["low"], p["high"], color="tab:orange", alpha=0.25, lw=0, label=f"{p['ci']:g}% interval")
-        ax.axvline(p["median"], color="tab:red", lw=1.5, label=f"median {p['median']:.4g}")
-        ax.set_xlabel(p["param"])
+def draw_bootstrap(axes, panels: list):
+    """panels: objects with sweep, param, x, errors, median, low, high, ci."""
+    for ax, p in zip(axes, panels):
+        ax.scatter(p.x, p.errors, s=6, alpha=0.5, color="tab:blue", lw=0)
+        ax.axvspan(p.low, p.high, color="tab:orange", alpha=0.25, lw=0, label=f"{p.ci:g}% interval")
+        ax.axvline(p.median, color="tab:red", lw=1.5, label=f"median {p.median:.4g}")
+        ax.set_xlabel(p.param)
         ax.set_ylabel("error")
-        ax.set_title(p["sweep"], fontsize=9)
-        if p["param"] in ("flops", "params", "acts", "wa", "w0") or p["param"][0] == "w":
+        ax.set_title(p.sweep, fontsize=9)
+        if _log_x(p.param):
             ax.set_xscale("log")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return axes
 
 
-def fit_figure(models: list):
+def draw_fit(ax, models: list):
     """models: dicts with label, widths (per block) and fitted (per block)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     for i, m in enumerate(models):
-        c = plt.cm.viridis(i / max(1, len(models) - 1))
+        c = cmap(i / max(1, len(models) - 1))
         ax.plot(range(len(m["widths"])), m["widths"], "o", ms=3, color=c)
         ax.plot(range(len(m["fitted"])), m["fitted"], "-", lw=1, color=c, label=m["label"], drawstyle="steps-mid")
     ax.set_yscale("log", base=2)
@@ -89,17 +107,15 @@ def fit_figure(models: list):
     ax.grid(alpha=0.3)
     if len(models) <= 10:
         ax.legend(fontsize=7)
-    return fig
+    return ax
 
 
-def search_figure(curves: dict):
-    """curves: {name: [{'m', 'mean', 'std'}]} -> mean +/- 2 std of the best error against log2 m."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+def draw_search(ax, curves: dict):
+    """curves: {name: [points with m, mean, std]} -> mean +/- 2 std of the best error against log2 m."""
     for name, rows in curves.items():
-        m = [r["m"] for r in rows]
-        mu = [r["mean"] for r in rows]
-        sd = [r["std"] for r in rows]
+        m = [r.m for r in rows]
+        mu = [r.mean for r in rows]
+        sd = [r.std for r in rows]
         ax.plot(m, mu, "-o", ms=3, label=name)
         ax.fill_between(m, [a - 2 * s for a, s in zip(mu, sd)], [a + 2 * s for a, s in zip(mu, sd)], alpha=0.2)
     ax.set_xscale("log", base=2)
@@ -107,14 +123,12 @@ def search_figure(curves: dict):
     ax.set_ylabel("best error of m random models")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return fig
+    return ax
 
 
-def complexity_figure(pops: dict):
-    """pops: {name: {'flops', 'params', 'acts', 'errors'}} -> error vs each, and acts vs flops."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    for name, p in pops.items():
+def draw_complexity(axes, data: dict):
+    """data: {name: {'flops', 'params', 'acts', 'errors'}} -> error vs each (3 axes), and acts vs flops."""
+    for name, p in data.items():
         for ax, k in zip(axes[:3], ("flops", "params", "acts")):
             ax.scatter(p[k], p["errors"], s=6, alpha=0.5, lw=0, label=name)
             ax.set_xlabel(k)
@@ -128,20 +142,34 @@ def complexity_figure(pops: dict):
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return axes
 
 
-def curves_figure(models: list):
-    """models: dicts with label and rows (epoch, train_error, test_error)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, m in enumerate(models):
-        ep = [r["epoch"] for r in m["rows"]]
-        line, = ax.plot(ep, [r["test_error"] for r in m["rows"]], "-o", ms=3, label=f"{m['label']} test")
-        ax.plot(ep, [r["train_error"] for r in m["rows"]], "--", color=line.get_color(), lw=1)
+def draw_curves(ax, models: list):
+    """models: dicts with label and rows (records with epoch, train_error, test_error)."""
+    for m in models:
+        ep = [r.epoch for r in m["rows"]]
+        line, = ax.plot(ep, [r.test_error for r in m["rows"]], "-o", ms=3, label=f"{m['label']} test")
+        ax.plot(ep, [r.train_error for r in m["rows"]], "--", color=line.get_color(), lw=1)
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%): solid test, dashed train")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return fig
+    return ax
+
+
+def draw_refine(ax, rows: list):
+    """rows: (label, mean error of the models that satisfy, of the others, accepted) per proposal."""
+    for i, (label, sat, other, acc) in enumerate(rows):
+        c = "tab:green" if acc else "tab:gray"
+        if sat is not None and other is not None:
+            ax.plot([other, sat], [i, i], "-", color=c, lw=1)
+        if other is not None:
+            ax.plot(other, i, "o", mfc="white", color=c, ms=5)
+        if sat is not None:
+            ax.plot(sat, i, "o", color=c, ms=5)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean error: filled = models that satisfy, open = the others (green: accepted)")
+    ax.grid(alpha=0.3, axis="x")
+    return ax

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
+from dse.models.arch import STAGE_FIELDS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAMILY_PARAMS = {"anynet": ("d", "w", "b", "g"), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
-STAGE_PARAMS = ("d", "w", "b", "g")
+FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
+STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
 DISTS = {
     "uniform": ({"low", "high"}, {"quantum"}),
     "log_uniform": ({"low", "high"}, {"quantum"}),

@@ -18,6 +18,7 @@ from pathlib import Path
 from dse import __version__
 from dse.errors import DseError
 from dse.models.arch import Arch
+from dse.store.records import EpochRecord, Fit, ModelRecord, SweepRecord
 
 SCHEMA_VERSION = 1
 STATUSES = ("pending", "running", "done", "failed", "diverged")
@@ -79,7 +80,7 @@ CREATE TABLE epochs (
 
 MODEL_COLUMNS = ("idx", "key", "arch", "stages", "depth", "se", "w0", "wa", "wm", "flops", "params", "acts",
                  "train_flops", "train_params", "train_acts", "status", "error", "best_error", "epochs",
-                 "train_seconds", "images_per_s", "device", "reason", "attempts", "extra")
+                 "train_seconds", "images_per_s", "device", "reason", "attempts", "worker", "extra")
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_error", "test_error", "lr", "seconds", "images_per_s")
 HOST = socket.gethostname()
 
@@ -154,8 +155,8 @@ class Store:
     def sweep_names(self) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT name FROM sweeps ORDER BY created, name")]
 
-    def sweep(self, name: str) -> dict:
-        """The sweep's row (space, regime and protocol decoded); unknown names list the known ones."""
+    def sweep(self, name: str) -> SweepRecord:
+        """The sweep's record; unknown names list the known ones."""
         r = self.con.execute("SELECT * FROM sweeps WHERE name = ?", (name,)).fetchone()
         if r is None:
             known = self.sweep_names()
@@ -164,7 +165,7 @@ class Store:
         d = dict(r)
         for k in ("space", "regime", "protocol"):
             d[k] = json.loads(d[k]) if d[k] else None
-        return d
+        return SweepRecord(**d)
 
     def create_sweep(self, c, name, space_name, space, regime, seed, source):
         c.execute(
@@ -185,7 +186,7 @@ class Store:
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
                          m.get("epochs"), m.get("train_seconds"),
-                         _extra({"regnet": rp, "fit": m.get("fit")})))
+                         _extra({"regnet": rp, "fit": _fit_dict(m.get("fit"))})))
         c.executemany(
             "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
             " status, error, best_error, epochs, train_seconds, extra)"
@@ -195,17 +196,28 @@ class Store:
     def model_keys(self, sweep: str) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT key FROM models WHERE sweep = ? ORDER BY idx", (sweep,))]
 
-    def models(self, sweep: str) -> list[dict]:
-        """All models of a sweep in index order; ``arch`` is an Arch."""
+    def next_index(self, c, sweep: str) -> int:
+        """The index the next model added to ``sweep`` gets (inside a write transaction ``c``)."""
+        return c.execute("SELECT COUNT(*) FROM models WHERE sweep = ?", (sweep,)).fetchone()[0]
+
+    def models(self, sweep: str) -> list[ModelRecord]:
+        """All models of a sweep in index order."""
         rows = self.con.execute(
             f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ? ORDER BY idx", (sweep,)).fetchall()
-        out = []
-        for r in rows:
-            d = dict(r)
-            d["arch"] = Arch.from_dict(json.loads(d["arch"]))
-            d["extra"] = json.loads(d["extra"]) if d["extra"] else {}
-            out.append(d)
-        return out
+        return [_record(sweep, r) for r in rows]
+
+    def set_fits(self, sweep: str, fits: dict) -> None:
+        """Store RegNet fits ``{idx: Fit}`` of models of ``sweep`` (kept beside their other extra numbers)."""
+        if not fits:
+            return
+        with self.write() as c:
+            for idx, f in fits.items():
+                r = c.execute("SELECT extra FROM models WHERE sweep = ? AND idx = ?", (sweep, idx)).fetchone()
+                if r is None:
+                    raise DseError(f"sweep {sweep!r} has no model {idx}")
+                extra = json.loads(r[0]) if r[0] else {}
+                extra["fit"] = f.to_dict()
+                c.execute("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ?", (json.dumps(extra), sweep, idx))
 
     def status_counts(self, sweep: str | None = None) -> dict:
         """{sweep: {status: count}} with every status present (zeros included)."""
@@ -252,7 +264,7 @@ class Store:
                 n += 1
         return n
 
-    def claim(self, sweeps, worker: str, lease_s: float, device: str = "") -> dict | None:
+    def claim(self, sweeps, worker: str, lease_s: float, device: str = "") -> ModelRecord | None:
         """Atomically take the next pending model of ``sweeps`` (lowest sweep order, then index)."""
         now = time.time()
         with self.write() as c:
@@ -267,10 +279,7 @@ class Store:
                           (worker, now + lease_s, now, device, sweep, r[0]))
                 m = self.con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ? AND idx = ?",
                                      (sweep, r[0])).fetchone()
-                d = dict(m)
-                d["sweep"] = sweep
-                d["arch"] = Arch.from_dict(json.loads(d["arch"]))
-                return d
+                return _record(sweep, m)
         return None
 
     def _owned(self, c, sweep, idx, worker) -> bool:
@@ -307,12 +316,13 @@ class Store:
 
     def finish(self, sweep, idx, worker, status, error=None, best_error=None, epochs=None, seconds=None,
                reason=None, device=None) -> bool:
-        """Final result of a model still held by ``worker``: done, diverged or failed."""
+        """Final result of a model still held by ``worker``: done, diverged or failed. The worker stays
+        recorded as the one that trained it."""
         with self.write() as c:
             if not self._owned(c, sweep, idx, worker):
                 return False
             c.execute("UPDATE models SET status = ?, error = ?, best_error = ?, epochs = COALESCE(?, epochs), "
-                      "train_seconds = ?, reason = ?, device = COALESCE(?, device), worker = NULL, lease_until = NULL "
+                      "train_seconds = ?, reason = ?, device = COALESCE(?, device), lease_until = NULL "
                       "WHERE sweep = ? AND idx = ?",
                       (status, error, best_error, epochs, seconds, reason, device, sweep, idx))
             return True
@@ -351,12 +361,31 @@ class Store:
         return {"best_error": errs[0] if n else None, "median_error": med,
                 "train_hours": hours / 3600 if hours else None, "failures": fails}
 
-    def epoch_rows(self, sweeps) -> list[dict]:
+    def epoch_rows(self, sweeps) -> list[EpochRecord]:
+        """Per-epoch records of the models of ``sweeps``, by sweep, model and epoch."""
         out = []
         for s in sweeps:
-            q = f"SELECT sweep, idx AS id, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE sweep = ? ORDER BY idx, epoch"
-            out += [dict(r) for r in self.con.execute(q, (s,))]
+            q = f"SELECT sweep, idx, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE sweep = ? ORDER BY idx, epoch"
+            out += [EpochRecord(**dict(r)) for r in self.con.execute(q, (s,))]
         return out
+
+
+def _record(sweep: str, r) -> ModelRecord:
+    """A models row as a ModelRecord: the arch and the extra JSON (sampled RegNet parameters, fit) decoded."""
+    d = dict(r)
+    raw = d.pop("extra")
+    extra = json.loads(raw) if raw else {}
+    rp = {k: d[k] for k in ("w0", "wa", "wm") if d[k] is not None}
+    rp.update(extra.get("regnet") or {})
+    for k in ("stages", "depth", "se", "w0", "wa", "wm"):
+        d.pop(k)
+    d["arch"] = Arch.from_dict(json.loads(d["arch"]))
+    fit = extra.get("fit")
+    return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None, **d)
+
+
+def _fit_dict(f) -> dict | None:
+    return f.to_dict() if isinstance(f, Fit) else f
 
 
 def _extra(d: dict) -> str | None:

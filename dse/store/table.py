@@ -9,35 +9,33 @@ from pathlib import Path
 
 
 from dse.errors import DseError
-from dse.models.arch import Arch
+from dse.models.arch import STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
         "epochs", "train_seconds")
 FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty until fitted
-STAGE_KEYS = (("d", "depths"), ("w", "widths"), ("b", "bottlenecks"), ("g", "group_widths"))
 
 
 def export_rows(store, sweeps) -> tuple[list[str], list[dict]]:
     """Columns and rows for the given sweeps: per-stage d1..dS, w1..wS, b1..bS, g1..gS (paper's b)."""
     rows, smax = [], 0
     for name in sweeps:
-        space = store.sweep(name)["space_name"]
+        space = store.sweep(name).space_name
         for m in store.models(name):
-            a: Arch = m["arch"]
+            a: Arch = m.arch
             smax = max(smax, a.stages)
-            r = {"sweep": name, "id": m["idx"], "space": space, "stages": a.stages}
-            for p, attr in STAGE_KEYS:
-                for i, v in enumerate(getattr(a, attr)):
+            r = {"sweep": name, "id": m.idx, "space": space, "stages": a.stages}
+            for p in STAGE_FIELDS:
+                for i, v in enumerate(a.stage(p)):
                     r[f"{p}{i + 1}"] = v
             r.update(depth=a.depth, se=int(a.se))
-            r.update({k: m[k] for k in TAIL if k in m and k not in ("depth", "se")})
-            fit = m["extra"].get("fit")
-            if fit:
-                r.update(e_fit=fit["e_fit"], fit_w0=fit["w0"], fit_wa=fit["wa"], fit_wm=fit["wm"])
+            r.update({k: getattr(m, k) for k in TAIL if k not in ("depth", "se")})
+            if m.fit:
+                r.update(e_fit=m.fit.e_fit, fit_w0=m.fit.w0, fit_wa=m.fit.wa, fit_wm=m.fit.wm)
             rows.append(r)
-    cols = list(HEAD) + [f"{p}{i}" for p, _ in STAGE_KEYS for i in range(1, smax + 1)] + list(TAIL) + list(FIT)
+    cols = list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + list(TAIL) + list(FIT)
     return cols, rows
 
 
@@ -98,7 +96,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
     smax = 0
     while f"d{smax + 1}" in cols:
         smax += 1
-    need = [f"{p}{i}" for i in range(1, max(smax, 1) + 1) for p, _ in STAGE_KEYS] + ["error"]
+    need = [f"{p}{i}" for i in range(1, max(smax, 1) + 1) for p in STAGE_FIELDS] + ["error"]
     missing = [c for c in need if c not in cols]
     if missing:
         raise DseError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
@@ -111,7 +109,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         s = sum(1 for i in range(1, smax + 1) if (r.get(f"d{i}") or "").strip())
         try:
             arch = Arch(*[tuple(val(f"{p}{i}", float if p == "b" else int) for i in range(1, s + 1))
-                          for p, _ in STAGE_KEYS], se=bool(val("se", int, False) or 0))
+                          for p in STAGE_FIELDS], se=bool(val("se", int, False) or 0))
         except ValueError as e:
             raise DseError(f"{path}, line {n}: {e}") from None
         bad = [i + 1 for i, (w, b, g) in enumerate(zip(arch.widths, arch.bottlenecks, arch.group_widths))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
 
 DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -50,9 +50,9 @@ class Data:
         """A fixed, seeded random subset (the same for every model of a protocol)."""
         rng = np.random.default_rng(seed)
         xt, yt, xv, yv = self.x_train, self.y_train, self.x_test, self.y_test
-        for size, what, n in ((train_size, "--train-size", len(yt)), (test_size, "--test-size", len(yv))):
+        for size, what, n in ((train_size, "train_size", len(yt)), (test_size, "test_size", len(yv))):
             if size is not None and not 1 <= size <= n:
-                raise DseError(f"{what} {size} is out of range: the {self.name} set has {n} images there")
+                raise ParamError(f"{{{what}}} {size} is out of range: the {self.name} set has {n} images there", what)
         if train_size:
             i = np.sort(rng.permutation(len(yt))[:train_size])
             xt, yt = xt[i], yt[i]

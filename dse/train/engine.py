@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dse.errors import DseError
+from dse.errors import ParamError
 from dse.models.anynet import AnyNet
-from dse.models.arch import Arch
+from dse.models.arch import Arch, stem_for
 from dse.train.data import Data
 
 
@@ -27,7 +27,8 @@ def parse_budget(text: str) -> tuple[int, str]:
     """'10ep' -> (10, 'ep'); '500it' -> (500, 'it')."""
     m = re.fullmatch(r"\s*(\d+)\s*(ep|it)\s*", str(text))
     if not m or int(m.group(1)) < 1:
-        raise DseError(f"--budget: cannot read {text!r}; write Nep (epochs, e.g. 10ep) or Nit (optimizer steps, e.g. 500it)")
+        raise ParamError(f"{{budget}}: cannot read {text!r}; write Nep (epochs, e.g. 10ep) or Nit (optimizer steps, "
+                         f"e.g. 500it)", "budget")
     return int(m.group(1)), m.group(2)
 
 
@@ -53,7 +54,7 @@ class Protocol:
         parse_budget(self.budget)
         for k, lo in (("batch_size", 1), ("lr", 0), ("momentum", 0), ("weight_decay", 0)):
             if not getattr(self, k) >= lo or (k in ("batch_size", "lr") and getattr(self, k) <= 0):
-                raise DseError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
+                raise ParamError(f"{{{k}}} must be positive, got {getattr(self, k)}", k)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +65,10 @@ class Protocol:
         spe = n_train // b
         n, unit = parse_budget(self.budget)
         return b, spe, n * spe if unit == "ep" else n
+
+    def model_seed(self, idx: int) -> int:
+        """The seed of model ``idx`` (its initialisation and data order): seed * 1,000,003 + idx."""
+        return self.seed * 1_000_003 + idx
 
     def lr_at(self, t: int, total: int) -> float:
         """Half-period cosine from lr to 0 over the run, per step, no warm-up."""
@@ -110,7 +115,8 @@ class DeviceData:
         self.scale = torch.tensor([1 / (255 * s) for s in std], device=self.device).view(1, c, 1, 1)
         self.shift = torch.tensor([m / s for m, s in zip(mean, std)], device=self.device).view(1, c, 1, 1)
         self.augment = augment
-        self.small = data.shape[1] <= 64  # pad-and-crop + flip; larger images: random-resized-crop + flip
+        # small images (the cifar stem's): pad-and-crop + flip; larger ones: random-resized-crop + flip
+        self.small = stem_for(data.shape[1]) == "cifar"
 
     @property
     def n_train(self) -> int:
@@ -269,10 +275,10 @@ def evaluate(model, dd: DeviceData, amp: bool, channels_last: bool, bs: int = 10
 
 
 def build_model(arch: Arch, data: Data, seed: int):
-    """The AnyNet for this data: cifar stem (stride 1) at <= 64 px, channels and classes from the data."""
+    """The AnyNet for this data: the stem its image size calls for (stem_for), channels and classes from the data."""
     torch.manual_seed(seed)
     c, h, _ = data.shape
-    return AnyNet(arch, "cifar" if h <= 64 else "simple", c, data.num_classes)
+    return AnyNet(arch, stem_for(h), c, data.num_classes)
 
 
 def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: str = "auto",
@@ -291,7 +297,7 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
     step = Step(model, batch, dd.data.shape, dev, p, amp=cuda, channels_last=channels_last)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
-    rows, start, best = [], 0, None
+    rows, start = [], 0
     if resume:
         with torch.no_grad():
             for t, v in zip(step.state(), resume["state"]):
@@ -333,7 +339,8 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
                 on_step((i + 1) / n_steps)
         loss = float(step.loss_sum) / n_steps
         t_train = time.perf_counter() - t0
-        if not math.isfinite(loss):
+        if not math.isfinite(loss):  # the best epoch so far (resumed ones included) is kept
+            best = min((r.test_error for r in rows), default=None)
             return Outcome("diverged", None, best, epoch, time.perf_counter() - t_run, rows,
                            f"training loss became {loss} in epoch {epoch + 1}", isinstance(g, torch.cuda.CUDAGraph))
         train_err = 100.0 * float(step.err_sum) / (n_steps * batch)

@@ -16,7 +16,7 @@ def _dur(s: float) -> str:
 class Progress:
     """Models done/total, the running models' epochs, aggregate images/s and an ETA, read from the store."""
 
-    def __init__(self, db, sweeps, epochs_total: int, live: bool | None = None, out=None):
+    def __init__(self, db, sweeps, epochs_total: int, live: bool | None = None, out=None, log=None):
         self.store = Store(db, create=False)
         self.sweeps, self.E = list(sweeps), epochs_total
         self.out = out or sys.stdout
@@ -28,6 +28,7 @@ class Progress:
         self._last_finished = self.finished_before
         self.workers = 1
         self._within, self._last_step = {}, 0.0
+        self._log = log
 
     def _counts(self):
         c = self.store.status_counts()
@@ -119,7 +120,9 @@ class Progress:
         print(line, file=self.out, flush=True)
 
     def log(self, msg):
-        if self._live is not None:
+        if self._log is not None:
+            self._log(msg)
+        elif self._live is not None:
             self._live.console.print(msg)
         else:
             print(msg, file=sys.stderr, flush=True)

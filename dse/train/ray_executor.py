@@ -1,6 +1,7 @@
 """`dse train --executor ray`: the same engine inside Ray actors; the driver owns the store.
 
-The driver claims models from the SQLite store (with a lease that a heartbeat thread extends), hands
+The driver claims models from the SQLite store (with a lease that the same lease keeper as local workers,
+``dse.train.lease.Leases``, extends), hands
 each to an idle actor, and writes the per-epoch rows and the result when they come back, so the store
 never has to sit on a shared file system. Actors are long-lived (one per slot: a GPU fraction, or a CPU),
 load the dataset once from --data-dir on their own node, keep it on their device and train model after
@@ -12,12 +13,12 @@ models and gives them back; a driver that dies leaves them to be reclaimed by th
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import asdict
 
 from dse.errors import DseError
 from dse.store.db import Store, worker_id
+from dse.train.lease import Leases
 
 
 def _ray():
@@ -61,24 +62,6 @@ class _Trainer:
                 "device": self.device}
 
 
-class _Beat(threading.Thread):
-    """Extends the driver's leases on the models in flight."""
-
-    def __init__(self, db, wid, lease_s, held):
-        super().__init__(daemon=True)
-        self.db, self.wid, self.lease_s, self.held = db, wid, lease_s, held
-        self.stop = threading.Event()
-
-    def run(self):
-        with Store(self.db, create=False) as s:
-            while not self.stop.wait(max(0.5, self.lease_s / 6)):
-                for sweep, idx in list(self.held):
-                    try:
-                        s.heartbeat(sweep, idx, self.wid, self.lease_s)
-                    except Exception:  # noqa: BLE001 - retried at the next beat
-                        pass
-
-
 def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=None, max_concurrent=None,
             max_retries: int = 2):
     """Train the pending models of ``sweeps`` on a Ray cluster (``address``) or a local Ray instance."""
@@ -106,9 +89,8 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
         return Actor.remote(protocol, opts.data_dir, opts.graph, cpus_each)
 
     wid = worker_id()
-    held = set()
-    beat = _Beat(str(db), wid, opts.lease_s, held)
-    beat.start()
+    leases = Leases(db, wid, opts.lease_s)
+    leases.start()
     progress.begin(slots, [f"ray ({int(cpus)} CPUs, {gpus:g} GPUs, {gpus_per_model:g} GPU per model)"])
     idle = [new_actor() for _ in range(slots)]
     inflight = {}
@@ -119,25 +101,25 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                 m = store.claim(sweeps, wid, opts.lease_s, "ray")
                 if m is None:
                     break
-                store.reset_epochs(m["sweep"], m["idx"], wid, 0)
+                store.reset_epochs(m.sweep, m.idx, wid, 0)
                 a = idle.pop()
-                fut = a.train.remote(m["arch"].to_dict(), protocol.seed * 1_000_003 + m["idx"])
+                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx))
                 inflight[fut] = (a, m, time.time())
-                held.add((m["sweep"], m["idx"]))
-                progress.event("start", sweep=m["sweep"], idx=m["idx"], device="ray", resume=0)
+                leases.hold(m.sweep, m.idx)
+                progress.event("start", sweep=m.sweep, idx=m.idx, device="ray", resume=0)
             if not inflight:
                 break
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
             progress.poll()
             for fut in done:
                 a, m, t0 = inflight.pop(fut)
-                sweep, idx = m["sweep"], m["idx"]
-                held.discard((sweep, idx))
+                sweep, idx = m.sweep, m.idx
+                leases.drop(sweep, idx)
                 try:
                     r = ray.get(fut)
                 except RayActorError as e:  # the actor's process or node died: retry on a fresh actor
                     why = str(e).strip().splitlines()[0][:300]
-                    if m["attempts"] > max_retries:
+                    if m.attempts > max_retries:
                         store.finish(sweep, idx, wid, "failed", reason=f"worker died {m['attempts']} times: {why}",
                                      seconds=time.time() - t0)
                     else:
@@ -164,9 +146,9 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
     except KeyboardInterrupt:
         for fut, (a, m, _) in inflight.items():
             ray.kill(a)  # actor tasks cannot be force-cancelled; killing the actor stops the model
-            store.release(m["sweep"], m["idx"], wid)
+            store.release(m.sweep, m.idx, wid)
         raise
     finally:
-        beat.stop.set()
+        leases.stop()
         store.close()
         ray.shutdown()

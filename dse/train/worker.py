@@ -2,7 +2,8 @@
 
 A worker holds a model with a lease that a heartbeat thread extends; a model whose worker died goes
 back to pending (lease expiry, or at once when the holder was a process on this host that is gone).
-Every write checks that the model is still held, so nothing is written twice. Ctrl-C gives the
+Every write checks that the model is still held, so nothing is written twice (the lease keeper,
+``dse.train.lease.Leases``, is the one the Ray driver uses too). Ctrl-C gives the
 current model back. Several workers (processes) per device, all devices, or one in-process on a CPU.
 """
 
@@ -11,15 +12,15 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from dse.errors import DseError
+from dse.errors import ParamError
 from dse.store.db import Store, worker_id
+from dse.train.lease import Leases
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,16 @@ def resolve_devices(device: str) -> list[str]:
         return ["cpu"]
     if device.startswith("cuda"):
         if n == 0:
-            raise DseError(f"--device {device}: CUDA is not available on this machine (torch "
+            raise ParamError(f"{{device}} {device}: CUDA is not available on this machine (torch "
                            f"{torch.__version__}, {'a CPU build' if not torch.version.cuda else 'no GPU visible'}); "
-                           f"use --device cpu or auto")
+                           f"use {{device}} cpu or auto", "device")
         if device == "cuda":
             return [f"cuda:{i}" for i in range(n)]
         i = device.split(":", 1)[1]
         if not i.isdigit() or int(i) >= n:
-            raise DseError(f"--device {device}: this machine has {n} GPU(s): cuda:0..cuda:{n - 1}")
+            raise ParamError(f"{{device}} {device}: this machine has {n} GPU(s): cuda:0..cuda:{n - 1}", "device")
         return [device]
-    raise DseError(f"--device {device!r} unknown; allowed: auto, cpu, cuda, cuda:N")
+    raise ParamError(f"{{device}} {device!r} unknown; allowed: auto, cpu, cuda, cuda:N", "device")
 
 
 def load_data(protocol, data_dir=None):
@@ -93,19 +94,23 @@ class Worker:
             torch.backends.cudnn.benchmark = False  # autotuning costs seconds per new shape; not worth it here
         data = self.data if self.data is not None else load_data(self.p, self.opts.data_dir)
         dd = DeviceData(data, self.device, augment=self.p.augment)
-        with Store(self.db, create=False) as store:
+        with Store(self.db, create=False) as store, Leases(self.db, self.id, self.opts.lease_s) as leases:
             while True:
                 m = store.claim(self.sweeps, self.id, self.opts.lease_s, self.device)
                 if m is None:
                     return self.trained
-                self._one(store, m, dd)
+                leases.hold(m.sweep, m.idx)
+                try:
+                    self._one(store, m, dd, leases)
+                finally:
+                    leases.drop(m.sweep, m.idx)
 
-    def _one(self, store, m, dd):
+    def _one(self, store, m, dd, leases):
         import torch
 
         from dse.train.engine import train_model
 
-        sweep, idx = m["sweep"], m["idx"]
+        sweep, idx = m.sweep, m.idx
         ckpt = checkpoint_path(self.db, sweep, idx)
         resume = None
         if ckpt.exists():
@@ -115,15 +120,13 @@ class Worker:
                 resume = None
         keep = resume["epoch"] if resume else 0
         store.reset_epochs(sweep, idx, self.id, keep)
-        hb = _Heartbeat(self.db, sweep, idx, self.id, self.opts.lease_s)
-        hb.start()
         self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
         t0 = time.time()
         every_epoch = self.opts.checkpoint == "on"
 
         def on_epoch(row, state_fn):
             nonlocal every_epoch
-            if hb.lost or not store.add_epoch(sweep, idx, self.id, asdict(row), self.opts.lease_s):
+            if leases.lost(sweep, idx) or not store.add_epoch(sweep, idx, self.id, asdict(row), self.opts.lease_s):
                 raise _LeaseLost()
             if self.opts.checkpoint == "auto" and row.seconds > 60:
                 every_epoch = True
@@ -133,7 +136,7 @@ class Worker:
 
         finished = False
         try:
-            out = train_model(m["arch"], dd, self.p, seed=self.p.seed * 1_000_003 + idx, graph=self.opts.graph,
+            out = train_model(m.arch, dd, self.p, seed=self.p.model_seed(idx), graph=self.opts.graph,
                               on_epoch=on_epoch, resume=resume, log=self.log,
                               on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f))
             if out.status == "done":
@@ -155,8 +158,6 @@ class Worker:
             finished = store.finish(sweep, idx, self.id, "failed", reason=reason, seconds=time.time() - t0)
             self.events("end", sweep=sweep, idx=idx, status="failed", error=None, seconds=time.time() - t0,
                         reason=reason)
-        finally:
-            hb.stop()
         self.trained += 1
         if finished:
             ckpt.unlink(missing_ok=True)
@@ -193,30 +194,6 @@ def _save(path: Path, state):
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
-
-
-class _Heartbeat(threading.Thread):
-    """Extends the lease every lease/6 seconds from its own connection; notes when the lease is lost."""
-
-    def __init__(self, db, sweep, idx, worker, lease_s):
-        super().__init__(daemon=True)
-        self.args_ = (sweep, idx, worker, lease_s)
-        self.db, self.every = db, max(0.5, lease_s / 6)
-        self.lost = False
-        self._stop_evt = threading.Event()
-
-    def run(self):
-        with Store(self.db, create=False) as s:
-            while not self._stop_evt.wait(self.every):
-                try:
-                    if not s.heartbeat(*self.args_):
-                        self.lost = True
-                        return
-                except Exception:  # noqa: BLE001 - a busy store is retried at the next beat
-                    pass
-
-    def stop(self):
-        self._stop_evt.set()
 
 
 def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> None:

@@ -1,0 +1,396 @@
+"""Typed results of the analyses, and the pure functions that compute them from arrays.
+
+Each result has ``to_json()`` (what ``--json`` prints), ``to_frame()`` (a pandas DataFrame) and
+``plot(ax=None)`` (draws on the given axes, or on a new pyplot figure so a notebook shows it; returns
+the axes); ``figure()`` draws it on a standalone Figure (files, the report). Nothing here reads or
+writes the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.analysis.bootstrap import bootstrap
+from dse.analysis.edf import edf, edf_stats, ks_test, normalization_weights
+from dse.analysis.search import search_efficiency
+from dse.errors import ParamError
+from dse.store.records import Fit
+
+NORMALIZE_BY = ("flops", "params", "acts")
+
+
+class _Drawable:
+    """plot(ax=None) and figure() from one ``_draw(axes)``; ``_panels`` axes of ``_size`` each."""
+
+    _size = (6.0, 4.2)
+
+    def _panels(self) -> int:
+        return 1
+
+    def _cols(self) -> int | None:
+        return None
+
+    def _draw(self, axes):  # pragma: no cover - every result defines it
+        raise NotImplementedError
+
+    def plot(self, ax=None):
+        """Draw on ``ax`` (an Axes, or a sequence of Axes for several panels), or on a new pyplot figure.
+        Returns the Axes (a list of them when there are several panels)."""
+        from dse.report.plots import axes_for
+
+        axes = axes_for(ax, self._panels(), self._cols(), self._size)
+        self._draw(axes)
+        return axes[0] if len(axes) == 1 else axes
+
+    def figure(self):
+        """A standalone matplotlib Figure of the result (no pyplot: nothing is shown, no backend chosen)."""
+        from dse.report.plots import new_figure
+
+        fig, axes = new_figure(self._panels(), self._cols(), self._size)
+        self._draw(axes)
+        fig.tight_layout()
+        return fig
+
+
+# ---- EDFs and KS ----
+
+@dataclass
+class Normalization:
+    """NDS complexity normalisation: ``bins`` equal bins of ``by`` over ``range``; per-sweep model weights."""
+
+    by: str
+    bins: int
+    range: tuple[float, float]
+    weights: dict = field(repr=False)
+
+    def to_json(self) -> dict:
+        return {"by": self.by, "bins": self.bins, "range": [self.range[0], self.range[1]]}
+
+
+def normalize(complexity: dict, by: str, bins: int = 10, range=None) -> Normalization:
+    """Weights that make the complexity distributions of the sets agree (``complexity``: {name: array}).
+
+    >>> w = normalize({"a": [1, 2, 3, 4], "b": [1, 1, 3, 4]}, "flops", bins=2)
+    >>> [round(x, 3) for x in w.weights["b"]]
+    [0.25, 0.25, 0.25, 0.25]
+    """
+    if by not in NORMALIZE_BY:
+        raise ParamError(f"{{normalize}} {by!r} unknown; allowed: {', '.join(NORMALIZE_BY)}", "normalize")
+    w, (lo, hi) = normalization_weights(complexity, bins, range)
+    return Normalization(by, bins, (lo, hi), w)
+
+
+@dataclass
+class EdfSummary:
+    """One sweep's error distribution: n, min, mean, median, 10/25/75th percentiles, the fraction below
+    each threshold, and the EDF's points (sorted errors and their weights; normalised weights sum to 1)."""
+
+    sweep: str
+    n: int
+    min: float
+    mean: float
+    median: float
+    p10: float
+    p25: float
+    p75: float
+    below: dict
+    errors: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.sweep}  {self.n} | {self.min:.2f} | {self.mean:.2f}"
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "min": self.min, "mean": self.mean, "median": self.median, "p10": self.p10,
+                "p25": self.p25, "p75": self.p75, "below": {str(t): v for t, v in self.below.items()},
+                "errors": self.errors.tolist(), "weights": self.weights.tolist()}
+
+
+@dataclass
+class KsPair:
+    """Two-sample Kolmogorov-Smirnov test of two sweeps' (weighted) error EDFs."""
+
+    a: str
+    b: str
+    statistic: float
+    pvalue: float
+
+
+@dataclass
+class EdfComparison(_Drawable):
+    """Error EDFs of several sweeps, their statistics and KS tests of every pair."""
+
+    metric: str
+    normalization: Normalization | None
+    thresholds: list
+    sweeps: dict  # {name: EdfSummary}
+    ks: list      # [KsPair]
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric, "normalize": self.normalization.to_json() if self.normalization else None,
+                "sweeps": {n: s.to_json() for n, s in self.sweeps.items()},
+                "ks": [{"a": k.a, "b": k.b, "statistic": k.statistic, "pvalue": k.pvalue} for k in self.ks]}
+
+    def to_frame(self):
+        """One row per sweep: n, min, mean, median, p10, p25, p75, and 'below T' per threshold."""
+        import pandas as pd
+
+        return pd.DataFrame([{"sweep": n, **{k: getattr(s, k) for k in ("n", "min", "mean", "median", "p10", "p25",
+                                                                      "p75")},
+                              **{f"below {t:g}": v for t, v in s.below.items()}} for n, s in self.sweeps.items()])
+
+    def ks_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([vars(k) for k in self.ks], columns=["a", "b", "statistic", "pvalue"])
+
+    @property
+    def xlabel(self) -> str:
+        return f"{self.metric} error (%)" + (f" | {self.normalization.by}" if self.normalization else "")
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_edf
+
+        draw_edf(axes[0], {n: (s.errors, np.cumsum(s.weights), s.label) for n, s in self.sweeps.items()},
+                 self.xlabel)
+
+
+def compare_edfs(errors: dict, metric: str = "final", normalization: Normalization | None = None,
+                 thresholds=None) -> EdfComparison:
+    """EDF statistics of each set of errors ({name: array}), and KS of every pair (weighted when normalised).
+
+    thresholds: report the fraction of models below these errors (default: the pooled 10/25/50th
+    percentiles, rounded to 0.1).
+    """
+    names = list(errors)
+    errs = {n: np.asarray(e, dtype=np.float64) for n, e in errors.items()}
+    w = normalization.weights if normalization else {n: None for n in names}
+    if thresholds is None:
+        pooled = np.concatenate([errs[n] for n in names])
+        thresholds = sorted({round(float(v), 1) for v in np.percentile(pooled, [10, 25, 50])})
+    else:
+        thresholds = [float(t) for t in thresholds]
+        if not all(np.isfinite(thresholds)):
+            raise ParamError(f"{{thresholds}} must be finite numbers, got {thresholds}", "thresholds")
+    sweeps = {}
+    for n in names:
+        e, wn = errs[n], w[n]
+        st = edf_stats(e, wn, thresholds)
+        keep = np.ones(len(e), bool) if wn is None else wn > 0
+        ww = np.full(keep.sum(), 1.0 / keep.sum()) if wn is None else wn[keep] / wn[keep].sum()
+        o = np.argsort(e[keep], kind="stable")
+        sweeps[n] = EdfSummary(n, st["n"], st["min"], st["mean"], st["median"], st["p10"], st["p25"], st["p75"],
+                               {t: st["below"][str(t)] for t in thresholds}, e[keep][o], ww[o])
+    ks = [KsPair(a, b, *ks_test(errs[a], errs[b], w[a], w[b])) for i, a in enumerate(names) for b in names[i + 1:]]
+    return EdfComparison(metric, normalization, thresholds, sweeps, ks)
+
+
+# ---- bootstrap ----
+
+@dataclass
+class BootstrapPanel:
+    """The bootstrap of one parameter of one sweep: median and ci% interval of the best model's value."""
+
+    sweep: str
+    param: str
+    n: int
+    median: float
+    low: float
+    high: float
+    ci: float
+    n_boot: int
+    frac: float
+    x: np.ndarray = field(repr=False)
+    errors: np.ndarray = field(repr=False)
+    kept: np.ndarray = field(repr=False)
+
+    def to_json(self) -> dict:
+        return {"sweep": self.sweep, "param": self.param, "median": self.median, "low": self.low, "high": self.high,
+                "ci": self.ci, "n": self.n, "n_boot": self.n_boot, "frac": self.frac}
+
+
+def bootstrap_panel(sweep: str, param: str, x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
+                    seed: int = 0) -> BootstrapPanel:
+    """The empirical bootstrap of the best model's ``param`` (models where x is NaN left out)."""
+    x, e = np.asarray(x, dtype=np.float64), np.asarray(errors, dtype=np.float64)
+    ok = ~np.isnan(x)
+    r = bootstrap(x[ok], e[ok], n_boot, frac, ci, seed)
+    return BootstrapPanel(sweep, param, r["n"], r["median"], r["low"], r["high"], ci, n_boot, frac, x[ok], e[ok],
+                          r["kept"])
+
+
+@dataclass
+class BootstrapResult(_Drawable):
+    """Bootstrap panels (sweep x parameter), one per panel of the picture."""
+
+    metric: str
+    panels: list
+    _size = (3.6, 3.0)
+
+    def to_json(self) -> list:
+        return [p.to_json() for p in self.panels]
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.to_json())
+
+    def _panels(self) -> int:
+        return len(self.panels)
+
+    def _cols(self) -> int:
+        return min(len(self.panels), 4)
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_bootstrap
+
+        draw_bootstrap(axes, self.panels)
+
+
+# ---- RegNet fits ----
+
+@dataclass
+class FitRow:
+    sweep: str
+    id: int
+    error: float | None
+    fit: Fit
+    arch: object = field(repr=False)
+
+    def to_json(self) -> dict:
+        return {"sweep": self.sweep, "id": self.id, "error": self.error, **self.fit.to_dict()}
+
+
+@dataclass
+class FitResult(_Drawable):
+    """RegNet fits of every model, with the medians of the ``top`` best (by error)."""
+
+    metric: str
+    top: int
+    rows: list  # [FitRow]
+
+    @property
+    def best(self) -> list:
+        ranked = sorted((r for r in self.rows if r.error is not None), key=lambda r: r.error)
+        return ranked[:self.top]
+
+    @staticmethod
+    def _summary(rows) -> dict:
+        f = lambda k: float(np.median([getattr(r.fit, k) for r in rows])) if rows else None  # noqa: E731
+        return {"n": len(rows), "e_fit_median": f("e_fit"),
+                "e_fit_mean": float(np.mean([r.fit.e_fit for r in rows])) if rows else None,
+                "w0_median": f("w0"), "wa_median": f("wa"), "wm_median": f("wm")}
+
+    def summary(self) -> list[dict]:
+        """Medians of e_fit, w0, wa, wm over all models and over the top K ('models': 'all' | 'top')."""
+        out = [{"models": "all", **self._summary(self.rows)}]
+        if self.best:
+            out.append({"models": "top", **self._summary(self.best)})
+        return out
+
+    def to_json(self) -> dict:
+        s = self._summary(self.best)
+        return {"models": [r.to_json() for r in self.rows],
+                "top": {"k": s["n"], **{k: s[k] for k in ("e_fit_median", "w0_median", "wa_median", "wm_median")}}}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([r.to_json() for r in self.rows], columns=["sweep", "id", "error", "w0", "wa", "wm",
+                                                                      "e_fit"])
+
+    def _draw(self, axes):
+        from dse.models.regnet import regnet_widths
+        from dse.report.plots import draw_fit
+
+        shown = self.best or self.rows[:self.top]
+        draw_fit(axes[0], [{"label": f"{r.sweep}/{r.id} e_fit {r.fit.e_fit:.3f}", "widths": r.arch.block_widths(),
+                            "fitted": regnet_widths(r.arch.depth, r.fit.w0, r.fit.wa, r.fit.wm)[0][0].tolist()}
+                           for r in shown])
+
+
+# ---- random-search efficiency ----
+
+@dataclass
+class SearchPoint:
+    m: int
+    reps: int
+    mean: float
+    std: float
+
+
+@dataclass
+class SearchEfficiency(_Drawable):
+    """Expected best error of m random models, m = 1, 2, 4, ..., per sweep (mean and std over repeats)."""
+
+    metric: str
+    normalization: Normalization | None
+    sweeps: dict  # {name: [SearchPoint]}
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric, "normalize": self.normalization.to_json() if self.normalization else None,
+                "sweeps": {n: [vars(p) for p in ps] for n, ps in self.sweeps.items()}}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"sweep": n, **vars(p)} for n, ps in self.sweeps.items() for p in ps])
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_search
+
+        draw_search(axes[0], self.sweeps)
+
+
+def compare_search(errors: dict, metric: str = "final", normalization: Normalization | None = None,
+                   seed: int = 0) -> SearchEfficiency:
+    """Random-search efficiency of each set of errors ({name: array}), with the normalisation weights."""
+    w = normalization.weights if normalization else {}
+    return SearchEfficiency(metric, normalization, {
+        n: [SearchPoint(**r) for r in search_efficiency(e, w.get(n), seed)] for n, e in errors.items()})
+
+
+# ---- complexity views and training curves ----
+
+@dataclass
+class ComplexityView(_Drawable):
+    """Error against flops, params and acts per sweep, and acts against flops (4 panels)."""
+
+    metric: str
+    sweeps: dict  # {name: {'flops', 'params', 'acts', 'errors'}: arrays}
+    _size = (3.75, 3.6)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.concat([pd.DataFrame({"sweep": n, **d}) for n, d in self.sweeps.items()], ignore_index=True)
+
+    def _panels(self) -> int:
+        return 4
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_complexity
+
+        draw_complexity(axes, self.sweeps)
+
+
+@dataclass
+class Curves(_Drawable):
+    """Per-epoch train and test error of chosen models: [{'label', 'sweep', 'id', 'error', 'rows'}]."""
+
+    models: list
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"sweep": r.sweep, "id": r.idx, "label": m["label"], "epoch": r.epoch,
+                              "train_error": r.train_error, "test_error": r.test_error}
+                             for m in self.models for r in m["rows"]])
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_curves
+
+        draw_curves(axes[0], self.models)

@@ -1,0 +1,99 @@
+"""Typed records the store hands out: a sweep, a model, a RegNet fit, an epoch. No SQL, no JSON here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from dse.models.arch import Arch
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The RegNet form fitted to a model's per-block widths: w0, wa, wm and e_fit = mean |ln(w_hat/w)|."""
+
+    w0: int
+    wa: float
+    wm: float
+    e_fit: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Fit":
+        return cls(int(d["w0"]), float(d["wa"]), float(d["wm"]), float(d["e_fit"]))
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep: its space definition as used (None when imported), regime, seed, source and protocol."""
+
+    name: str
+    space_name: str
+    space: dict | None  # the space spec (parse with dse.spaces.parse_space)
+    regime: dict        # flops window, resolution, stem, in_channels, num_classes, caps
+    seed: int | None
+    source: str         # 'sampled' or 'imported'
+    protocol: dict | None  # the training protocol, fixed by the first training run
+    created: str
+    dse_version: str
+
+    @property
+    def family(self) -> str | None:
+        """'anynet' or 'regnet' for sampled sweeps; None for imported ones."""
+        return (self.space or {}).get("family")
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One model of a sweep: architecture, complexity, training status and results."""
+
+    sweep: str
+    idx: int
+    key: str
+    arch: Arch
+    flops: int
+    params: int
+    acts: int
+    status: str = "pending"
+    error: float | None = None       # final-epoch top-1 test error (%)
+    best_error: float | None = None  # best epoch's
+    epochs: int | None = None
+    train_seconds: float | None = None
+    images_per_s: float | None = None
+    device: str | None = None
+    reason: str | None = None        # why it failed or diverged
+    attempts: int = 0
+    worker: str | None = None        # host:pid of the process that holds (or last held) it
+    train_flops: int | None = None   # complexity at the training protocol's resolution
+    train_params: int | None = None
+    train_acts: int | None = None
+    regnet: dict | None = None       # the sampled RegNet parameters {d, w0, wa, wm, b, g}, when it came from one
+    fit: Fit | None = None           # the stored RegNet fit (dse fit)
+
+    @property
+    def w0(self):
+        return (self.regnet or {}).get("w0")
+
+    @property
+    def wa(self):
+        return (self.regnet or {}).get("wa")
+
+    @property
+    def wm(self):
+        return (self.regnet or {}).get("wm")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of one model: train loss and error, test error (%), lr at its end, seconds, images/s."""
+
+    sweep: str
+    idx: int
+    epoch: int
+    train_loss: float
+    train_error: float
+    test_error: float
+    lr: float
+    seconds: float
+    images_per_s: float

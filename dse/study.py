@@ -1,0 +1,500 @@
+"""The public API: a study is one store of sweeps and everything done with them, from a notebook or the CLI.
+
+    >>> import dse
+    >>> study = dse.Study("dse.sqlite")                                         # doctest: +SKIP
+    >>> study.sample("anynet_e", n=100, flops="2M:8M", resolution=28, stem="cifar", in_channels=1,
+    ...              num_classes=10)                                            # doctest: +SKIP
+    >>> study.train(budget="2ep", train_size=5000)                              # doctest: +SKIP
+    >>> study.models()            # a pandas DataFrame, one row per model       # doctest: +SKIP
+    >>> study.edf(["anynet_a", "anynet_e"]).plot()                              # doctest: +SKIP
+
+Every ``dse`` command calls exactly these methods; their results are typed objects (``dse.analysis``)
+with ``to_frame()``, ``plot(ax=None)`` and ``to_json()`` (what ``--json`` prints).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dse.analysis.population import METRICS, Population, check_metric
+from dse.analysis.refine import RefineResult
+from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult, FitRow,
+                                  SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
+from dse.errors import DseError, ParamError
+from dse.spaces import Regime, Space, parse_space, resolve_space
+from dse.store import STATUSES, Store
+from dse.store.records import Fit, ModelRecord, SweepRecord
+from dse.sweep import SampleResult, import_sweep, sample_sweep
+from dse.units import parse_count, parse_window
+
+
+@dataclass
+class SweepStatus:
+    """A sweep's models counted by status, its best and median final error, training hours, failures."""
+
+    sweep: str
+    space: str
+    source: str
+    models: int
+    counts: dict
+    best_error: float | None
+    median_error: float | None
+    train_hours: float | None
+    failures: list
+    protocol: dict | None
+
+    def to_json(self) -> dict:
+        return {"sweep": self.sweep, "space": self.space, "source": self.source, "models": self.models,
+                **self.counts, "best_error": self.best_error, "median_error": self.median_error,
+                "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol}
+
+
+@dataclass
+class TrainSummary:
+    """What ``Study.train`` did: the sweeps, and their models by status afterwards."""
+
+    sweeps: list
+    done: int = 0
+    failed: int = 0
+    diverged: int = 0
+    pending: int = 0
+    trained_now: bool = False  # False when nothing was pending
+    header: str = ""           # the dataset and schedule line
+    synthetic: bool = False
+    counts: dict = field(default_factory=dict)
+
+
+class Study:
+    """One store (an SQLite file) of sweeps: sample, train, read populations, analyse, report.
+
+    ``Study(path)`` opens the store, creating it on the first write (``create=False``: it must exist).
+    """
+
+    def __init__(self, path=None, create: bool = True):
+        self.path = Path(path) if path else Path(os.environ.get("DSE_DB") or "dse.sqlite")
+        self.create = create
+
+    def __repr__(self) -> str:
+        return f"Study({str(self.path)!r})"
+
+    @contextmanager
+    def store(self, write: bool = False):
+        """The store, open for the duration of a ``with`` block (created when writing to a new file)."""
+        new = write and self.create and not self.path.exists()
+        try:
+            with Store(self.path, create=new) as s:
+                yield s
+        except BaseException:
+            if new:  # a failed first write leaves no empty store behind
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(self.path) + suffix).unlink(missing_ok=True)
+            raise
+
+    # ---- sweeps ----
+    def sweeps(self) -> list[str]:
+        """Names of the sweeps in the store, oldest first."""
+        with self.store() as s:
+            return s.sweep_names()
+
+    def sweep(self, name: str) -> SweepRecord:
+        with self.store() as s:
+            return s.sweep(name)
+
+    def _names(self, s, sweeps, what="sweeps") -> list[str]:
+        names = list(dict.fromkeys([sweeps] if isinstance(sweeps, str) else (sweeps or []))) or s.sweep_names()
+        for n in names:
+            s.sweep(n)
+        if not names:
+            raise DseError(f"{self.path} holds no sweeps; run `dse sample` (Study.sample) first")
+        return names
+
+    def sample(self, space: str | Space, n: int, sweep: str | None = None, flops="360M:400M", resolution: int = 224,
+               stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
+               seed: int | None = None) -> SampleResult:
+        """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
+        ``flops`` (``"360M:400M"`` or ``(lo, hi)``) at ``resolution`` into sweep ``sweep`` (default: the
+        space's name). A second call with a larger ``n`` tops the sweep up.
+
+        >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
+        """
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            raise ParamError(f"{{n}} must be a positive number of models, got {n!r}", "n")
+        regime = Regime(parse_window(flops, "flops"), resolution, stem, in_channels, num_classes,
+                        parse_count(max_params, "max_params") if max_params is not None else None,
+                        parse_count(max_acts, "max_acts") if max_acts is not None else None)
+        sp = space if isinstance(space, Space) else resolve_space(space)
+        with self.store(write=True) as s:
+            return sample_sweep(s, sp, regime, int(n), sweep, seed)
+
+    def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
+                     num_classes: int = 1000) -> int:
+        """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;
+        complexity missing from the file is counted at the given regime. Returns the number of models."""
+        if not Path(path).is_file():
+            raise DseError(f"cannot read {path}: no such file")
+        regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
+        with self.store(write=True) as s:
+            return import_sweep(s, path, sweep, regime)
+
+    # ---- training ----
+    def train(self, sweeps=None, budget: str = "10ep", dataset: str = "fashion-mnist", data_dir=None,
+              train_size: int | None = None, test_size: int | None = None, resolution: int | None = None,
+              batch_size: int = 128, lr: float = 0.05, weight_decay: float = 5e-5, momentum: float = 0.9,
+              nesterov: bool = True, augment: bool = True, seed: int = 0, device: str = "auto",
+              workers_per_device: int | None = None, checkpoint: str = "auto", retry_failed: bool = False,
+              graph: str = "auto", executor: str = "local", address: str | None = None,
+              gpus_per_model: float | None = None, max_concurrent: int | None = None, progress=None,
+              on_start=None) -> TrainSummary:
+        """Train the pending models of ``sweeps`` (default: all) under one protocol and return when done.
+
+        The protocol (dataset and subset, budget, regime) is stored with each sweep the first time it is
+        trained; a later call with other settings is refused. ``progress(db, sweeps, epochs)`` makes the
+        progress display (default: none); ``on_start(summary)`` is called before the first model.
+        Ctrl-C (KeyboardInterrupt) gives running models back: call again to continue.
+        """
+        from dse.models.arch import stem_for
+        from dse.models.complexity import complexity_many
+        from dse.train.engine import Protocol
+        from dse.train.progress import Progress
+        from dse.train.worker import TrainOptions, load_data, resolve_devices, run_training
+
+        if resolution and dataset in ("fashion-mnist", "cifar10"):
+            raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
+                             f"fixed size", "resolution")
+        if checkpoint not in ("auto", "on", "off"):
+            raise ParamError(f"{{checkpoint}} {checkpoint!r} unknown; allowed: auto, on, off", "checkpoint")
+        p = Protocol(dataset, train_size, test_size, 0, budget, batch_size, lr, momentum, nesterov, weight_decay,
+                     augment, resolution, seed)
+        opts = TrainOptions(data_dir, device, workers_per_device, checkpoint, graph=graph)
+        if executor == "ray":
+            from dse.train.ray_executor import _ray
+
+            _ray()  # a clear message now when Ray is missing
+            devices = ["ray"]
+        elif executor == "local":
+            devices = resolve_devices(device)
+        else:
+            raise ParamError(f"{{executor}} {executor!r} unknown; allowed: local, ray", "executor")
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            data = load_data(p, data_dir)
+            c, h, _ = data.shape
+            kw = {"resolution": h, "stem": stem_for(h), "in_channels": c, "num_classes": data.num_classes}
+            for n in names:
+                old = s.set_protocol(n, p.to_dict(), lambda archs: complexity_many(archs, **kw))
+                if old is not None:
+                    diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
+                                     if old.get(k) != v)
+                    raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
+                                   f"different protocols are never mixed: rerun with the stored options, or start a "
+                                   f"new sweep: dse sample --space {s.sweep(n).space_name} -n N --sweep {n}-2")
+            if retry_failed:
+                s.reset_failed(names)
+            counts = s.status_counts()
+        batch, spe, total = p.schedule(len(data.y_train))
+        epochs = -(-total // spe)
+        pending = sum(counts[n]["pending"] for n in names)
+        out = TrainSummary(names, synthetic=data.synthetic, header=(
+            f"{dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
+            f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
+            f"{pending} model(s) pending in {', '.join(names)}"))
+        if pending or sum(counts[n]["running"] for n in names):
+            out.trained_now = True
+            if on_start:
+                on_start(out)
+            prog = progress(self.path, names, epochs) if progress else Progress(
+                self.path, names, epochs, live=False, out=io.StringIO(), log=lambda m: None)
+            try:
+                if executor == "ray":
+                    from dse.train.ray_executor import run_ray
+
+                    run_ray(self.path, names, p, opts, prog, address, gpus_per_model, max_concurrent)
+                else:
+                    run_training(self.path, names, p, opts, data if len(devices) == 1 else None, prog)
+            finally:
+                prog.close()
+        with self.store() as s:
+            counts = s.status_counts()
+        out.counts = {n: counts[n] for n in names}
+        for k in ("done", "failed", "diverged", "pending"):
+            setattr(out, k, sum(counts[n][k] for n in names))
+        return out
+
+    # ---- populations as records and DataFrames ----
+    def status(self, sweep: str | None = None) -> list[SweepStatus]:
+        """Each sweep (or one) with its models counted by status and its results summarised."""
+        with self.store() as s:
+            out = []
+            for n, c in s.status_counts(sweep).items():
+                r, e = s.sweep(n), s.errors(n)
+                out.append(SweepStatus(n, r.space_name, r.source, sum(c.values()), c, e["best_error"],
+                                       e["median_error"], e["train_hours"], e["failures"], r.protocol))
+            return out
+
+    def records(self, sweep: str) -> list[ModelRecord]:
+        """The models of a sweep as typed records, in index order."""
+        with self.store() as s:
+            s.sweep(sweep)
+            return s.models(sweep)
+
+    def models(self, sweeps=None):
+        """One row per model (the columns of ``dse export``) as a pandas DataFrame."""
+        import pandas as pd
+
+        from dse.store import export_rows
+
+        with self.store() as s:
+            cols, rows = export_rows(s, self._names(s, sweeps))
+        return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+
+    def epochs(self, sweeps=None):
+        """One row per model and epoch: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds,
+        images_per_s (a pandas DataFrame)."""
+        import pandas as pd
+
+        from dse.store import EPOCH_COLUMNS
+
+        with self.store() as s:
+            recs = s.epoch_rows(self._names(s, sweeps))
+        return pd.DataFrame([{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
+                             for r in recs], columns=["sweep", "id", *EPOCH_COLUMNS])
+
+    def export(self, path, sweeps=None, epochs: bool = False) -> int:
+        """Write the models (or with ``epochs`` the per-epoch rows) to a .csv or .parquet file, or '-' for
+        standard output. Returns the number of rows."""
+        from dse.store import EPOCH_COLUMNS, export_rows, write_table
+
+        _check_table_path(path)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            if epochs:
+                cols = ["sweep", "id", *EPOCH_COLUMNS]
+                rows = [{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
+                        for r in s.epoch_rows(names)]
+            else:
+                cols, rows = export_rows(s, names)
+        write_table(cols, rows, path)
+        return len(rows)
+
+    def population(self, sweep: str, metric: str = "final") -> Population:
+        """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
+        check_metric(metric)
+        with self.store() as s:
+            return Population.from_records(s.sweep(sweep), s.models(sweep), metric)
+
+    def _pops(self, sweeps, metric, need=2, what="this analysis") -> dict:
+        check_metric(metric)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            pops = {n: Population.from_records(s.sweep(n), s.models(n), metric) for n in names}
+        for p in pops.values():
+            p.require(need, what)
+        return pops
+
+    @staticmethod
+    def _compared(sweeps, what) -> list[str]:
+        names = list(dict.fromkeys([sweeps] if isinstance(sweeps, str) else (sweeps or [])))
+        if len(names) < 2:
+            raise ParamError(f"{{sweeps}}: name at least two sweeps to compare, e.g. dse {what} --compare anynet_a "
+                             f"anynet_e", "sweeps")
+        return names
+
+    @staticmethod
+    def _normalization(pops, by, bins, range_):
+        if not by:
+            return None
+        if by not in NORMALIZE_BY:
+            raise ParamError(f"{{normalize}} {by!r} unknown; allowed: {', '.join(NORMALIZE_BY)}", "normalize")
+        lo_hi = parse_window(range_, "range") if isinstance(range_, str) else range_
+        return normalize({n: p.values(by) for n, p in pops.items()}, by, bins, lo_hi)
+
+    # ---- analyses ----
+    def edf(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
+            metric: str = "final") -> EdfComparison:
+        """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
+        flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range)."""
+        names = self._compared(sweeps, "edf")
+        pops = self._pops(names, metric)
+        norm = self._normalization(pops, normalize, bins, range)
+        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds)
+
+    def search_efficiency(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
+                          metric: str = "final") -> SearchEfficiency:
+        """Expected best error of m random models (m = 1, 2, 4, ...) of two or more sweeps."""
+        names = self._compared(sweeps, "search-efficiency")
+        pops = self._pops(names, metric)
+        norm = self._normalization(pops, normalize, bins, range)
+        return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)
+
+    def bootstrap(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
+                  seed: int = 0, metric: str = "final") -> BootstrapResult:
+        """Where the good models lie: the empirical bootstrap of the best model's value of each parameter
+        (``"depth"``, ``["wm", "w4"]``, ...) in each sweep that has it (named sweeps must all have it)."""
+        params = [params] if isinstance(params, str) else list(params)
+        if not params:
+            raise ParamError("{params}: name at least one parameter", "params")
+        named = bool(sweeps)
+        check_metric(metric)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            pops = {n: Population.from_records(s.sweep(n), s.models(n), metric) for n in names}
+        panels = []
+        for param in params:
+            if named:  # sweeps named explicitly must all qualify
+                for p in pops.values():
+                    p.require(2, "the bootstrap")
+                    p.values(param)  # raises for an unknown parameter, listing the valid ones
+            have = [n for n in names if pops[n].n >= 2 and param in pops[n].param_names()]
+            if not have:
+                valid = sorted({q for p in pops.values() for q in p.param_names()})
+                raise ParamError(f"no sweep with at least 2 trained models has {{params}} {param!r}; valid: "
+                                 + ", ".join(valid), "params")
+            for n in have:
+                panels.append(bootstrap_panel(n, param, pops[n].values(param), pops[n].errors, n_boot, frac, ci,
+                                              seed))
+        return BootstrapResult(metric, panels)
+
+    def fit(self, sweeps=None, top: int = 20, metric: str = "final", save: bool = True) -> FitResult:
+        """Fit the RegNet form to every model's per-block widths (stored fits are reused); ``save`` stores the
+        new ones, so later analyses of w0/wa/wm/e_fit reuse them."""
+        check_metric(metric)
+        if not isinstance(top, (int, np.integer)) or top < 1:
+            raise ParamError(f"{{top}} must be a positive number of models, got {top!r}", "top")
+        col = METRICS[metric]
+        rows = []
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            for n in names:
+                ms = s.models(n)
+                fits = _fits(ms)
+                if save:
+                    s.set_fits(n, {m.idx: fits[m.idx] for m in ms if m.fit is None})
+                rows += [FitRow(n, m.idx, getattr(m, col), fits[m.idx], m.arch) for m in ms]
+        if not rows:
+            raise DseError("no models to fit")
+        return FitResult(metric, int(top), rows)
+
+    def complexity(self, sweeps=None, metric: str = "final") -> ComplexityView:
+        """Error against flops, params and acts of the trained models of each sweep."""
+        pops = self._pops(sweeps, metric, need=1)
+        return ComplexityView(metric, {n: {k: p.values(k) for k in ("flops", "params", "acts")} | {"errors": p.errors}
+                                       for n, p in pops.items()})
+
+    def curves(self, sweep: str, best: int = 5, worst: int = 5, metric: str = "final") -> Curves:
+        """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
+        for k, v in (("best", best), ("worst", worst)):
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise ParamError(f"{{{k}}} must be a number of models >= 0, got {v!r}", k)
+        pop = self._pops([sweep], metric, need=1)[sweep]
+        with self.store() as s:
+            recs = s.epoch_rows([sweep])
+        by = {}
+        for r in recs:
+            by.setdefault(r.idx, []).append(r)
+        order = np.argsort(pop.errors, kind="stable")
+        pick = list(dict.fromkeys(list(order[:best]) + list(order[::-1][:worst])))
+        ids = pop.ids
+        ms = [{"label": f"{sweep}/{ids[i]} ({pop.errors[i]:.1f}%)", "rows": by.get(int(ids[i]), [])} for i in pick]
+        return Curves([m for m in ms if m["rows"]])
+
+    def refine(self, sweep: str, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
+               ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
+        """Proposals for a better space from a trained sweep: narrower ranges and structural constraints
+        with their evidence, and the refined space (``.write(path)`` writes its file)."""
+        from dse.analysis.refine import refine
+
+        if not isinstance(min_support, (int, np.integer)) or min_support < 1:
+            raise ParamError(f"{{min_support}} must be at least 1, got {min_support!r}", "min_support")
+        pop = self._pops([sweep], metric, need=2, what="refine")[sweep]
+        if base is not None:
+            space = base if isinstance(base, Space) else resolve_space(base)
+        elif pop.space:
+            space = parse_space(pop.space, f"sweep {sweep}")
+        else:
+            raise ParamError(f"sweep {sweep!r} was imported: name its base space with {{base}} NAME|PATH", "base")
+        return refine(space, pop.models, pop.errors, min_support, n_boot, ci, seed=seed)
+
+    def report(self, path="report.html", sweeps=None, metric: str = "final") -> Path:
+        """Write the study as one self-contained HTML file (figures inline as SVG); returns its path."""
+        from dse.report.html import ReportData, render
+
+        out = Path(path)
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise ParamError(f"{{path}} {path}: the report is an .html file", "path")
+        if not out.parent.exists():
+            raise ParamError(f"{{path}} {path}: folder {out.parent} does not exist", "path")
+        check_metric(metric)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            recs = {n: s.sweep(n) for n in names}
+            models = {n: s.models(n) for n in names}
+        data = ReportData(self.path, metric, names, self.status(None), recs)
+        pops = {n: Population.from_records(recs[n], models[n], metric) for n in names}
+        trained = [n for n in names if pops[n].n >= 2]
+        data.trained = trained
+        data.with_error = {n: p.n for n, p in pops.items()}
+        data.status = [st for st in data.status if st.sweep in names]
+        if trained:
+            data.edf = compare_edfs({n: pops[n].errors for n in trained}, metric)
+            if len(trained) > 1:
+                for k in (10, 5, 3, 2):  # the finest binning every sweep fills
+                    try:
+                        data.edf_flops = compare_edfs({n: pops[n].errors for n in trained}, metric,
+                                                      normalize({n: pops[n].values("flops") for n in trained},
+                                                                "flops", k))
+                        break
+                    except DseError:
+                        continue
+            for n in trained:
+                fam = (recs[n].space or {}).get("family")
+                names_n = pops[n].param_names()
+                want = [q for q in names_n if q in ("depth", "w0", "wa", "wm", "b", "g")] if fam == "regnet" else \
+                    [q for q in names_n if q in ("depth", "b", "g") or (q[0] in "dwbg" and q[1:].isdigit())]
+                panels = []
+                for q in want:
+                    x = pops[n].values(q)
+                    if (~np.isnan(x)).sum() >= 2:
+                        panels.append(bootstrap_panel(n, q, x, pops[n].errors))
+                if panels:
+                    data.bootstraps[n] = BootstrapResult(metric, panels)
+                data.curves[n] = self.curves(n, 3, 3, metric)
+                best = [pops[n].models[i] for i in np.argsort(pops[n].errors, kind="stable")[:8]]
+                fits = _fits(best)  # the 8 shown: stored fits, or fitted now (not stored: the report only reads)
+                data.fits[n] = FitResult(metric, 8, [FitRow(n, m.idx, getattr(m, METRICS[metric]), fits[m.idx], m.arch)
+                                                     for m in best])
+                if recs[n].space:
+                    data.refines[n] = self.refine(n, min_support=min(20, max(2, pops[n].n // 5)), metric=metric)
+            data.complexity = ComplexityView(metric, {n: {k: pops[n].values(k) for k in ("flops", "params", "acts")}
+                                                      | {"errors": pops[n].errors} for n in trained})
+        text = render(data)
+        out.write_text(text)
+        return out
+
+
+def _fits(models) -> dict[int, Fit]:
+    """{idx: Fit}: the stored fit of each model, or a new one."""
+    from dse.analysis.fit import fit_regnet
+
+    return {m.idx: m.fit or Fit.from_dict(fit_regnet(m.arch.block_widths())) for m in models}
+
+
+def _check_table_path(path) -> None:
+    if path is None or str(path) == "-":
+        return
+    p = Path(path)
+    if p.suffix.lower() not in (".csv", ".parquet"):
+        raise ParamError(f"{{path}} {path}: unknown table type {p.suffix or '(none)'!r}; use a .csv or .parquet "
+                         f"file name, or - for standard output", "path")
+    if not p.parent.exists():
+        raise ParamError(f"{{path}} {path}: folder {p.parent} does not exist", "path")
+    if p.is_dir():
+        raise ParamError(f"{{path}} {path} is a folder; give a file name", "path")
+
+
+__all__ = ["STATUSES", "Study", "SweepStatus", "TrainSummary"]
