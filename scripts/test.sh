@@ -8,4 +8,4 @@ if ! python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ray') is 
   python -m pip --disable-pip-version-check -q install "ray>=2.9" 2>/dev/null \
     || echo "[setup] Ray could not be installed here: the Ray executor's tests will be skipped" >&2
 fi
-exec python -m pytest -q "$@"
+exec python -m pytest -q -rs "$@"

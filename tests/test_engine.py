@@ -119,13 +119,19 @@ def test_learns_on_separable_data():
     assert out.status == "done" and out.error < 20  # chance is 75%
 
 
-def test_graph_path_emulated_on_cpu_equals_eager():
+def test_graph_path_emulated_on_cpu_equals_eager(monkeypatch):
     """The CUDA-graph code path (warm-up steps, state restore, replay loop), run without CUDA, trains
     exactly as the eager path: the warm-up leaves no trace in weights, momentum or BN statistics."""
     torch.set_num_threads(1)
     p = Protocol(dataset="synthetic", budget="2ep", batch_size=32)
     dd = _dd()
+    calls = []
+    real = Step.__call__
+    monkeypatch.setattr(Step, "__call__", lambda self: (calls.append(1), real(self))[1])
     eager = train_model(TINY, dd, p, seed=5, graph="off")
+    n_eager = len(calls)
     emu = train_model(TINY, dd, p, seed=5, graph="emulate")
+    # the emulated path really ran its 3 warm-up steps (which moved the weights) before the same 16 steps
+    assert n_eager == 16 and len(calls) - n_eager == 16 + 3
     assert [r.train_loss for r in emu.rows] == pytest.approx([r.train_loss for r in eager.rows], rel=1e-6)
-    assert emu.error == eager.error and emu.graph is False
+    assert emu.error == eager.error

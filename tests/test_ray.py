@@ -11,7 +11,12 @@ import time
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray cannot be installed on this platform (scripts/test.sh tries)")
+try:
+    import ray  # noqa: F401
+except ImportError:
+    if os.environ.get("CI"):  # CI must run these: scripts/test.sh installs Ray
+        raise
+    pytest.skip("Ray is not installed (scripts/test.sh installs it)", allow_module_level=True)
 
 SYN = ["--dataset", "synthetic", "--resolution", "16", "--test-size", "64", "--budget", "2ep", "--plain"]
 

@@ -187,17 +187,16 @@ def test_concurrent_processes_share_one_store(tmp_path, dse_exe):
     assert code == 0 and sorted(r["models"] for r in json.loads(out)) == [40] * 4
 
 
-def test_help_fast_and_torch_free(dse_exe, tmp_path):
+def test_help_and_model_are_torch_free(dse_exe, tmp_path):
     code, out, _ = dse_exe("--help")
     assert code == 0 and "sample" in out
     for cmd in (["sample", "--help"], ["model", "regnet", "--help"], ["spaces", "--help"]):
         assert dse_exe(*cmd)[0] == 0
-    probe = ("import sys, time; t = time.perf_counter(); from dse.cli.main import main\n"
+    probe = ("import sys; from dse.cli.main import main\n"
              "sys.argv = ['dse', 'model', 'regnet', '--depth', '22', '--w0', '24', '--wa', '24.48', '--wm', '2.54',"
              " '--group-width', '16', '--json']\n"
              "try:\n    main()\nexcept SystemExit:\n    pass\n"
-             "assert 'torch' not in sys.modules, 'torch imported'\n"
-             "sys.stderr.write(str(time.perf_counter() - t))")
+             "assert 'torch' not in sys.modules, 'torch imported'\n")
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["flops"] == 397_678_568

@@ -128,16 +128,20 @@ def test_ctrl_c_gives_the_model_back(tmp_path):
 
 @pytest.mark.slow
 def test_processes_share_the_work(tmp_path):
-    """Two `dse train` commands on one store, one of them with two worker processes: every model once."""
-    db = _imported(tmp_path, 8)
+    """Two `dse train` commands on one store, one of them with two worker processes: every model trained
+    exactly once, and both commands trained some (the store records which process trained each model)."""
+    db = _imported(tmp_path, 16, depth=(2, 3))
     a = _dse("train", *SYN, "--device", "cpu", "--workers-per-gpu", "2", cwd=tmp_path)
+    assert _wait(lambda: _db_rows(db, "SELECT COUNT(*) FROM models WHERE status = 'running'")[0][0] >= 1)
     b = _dse("train", *SYN, cwd=tmp_path)
     for p in (a, b):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    _check_complete(db, 8)
-    assert len({w for (w,) in _db_rows(db, "SELECT device FROM models")}) == 1
-    assert sum(a for (a,) in _db_rows(db, "SELECT attempts FROM models")) == 8
+    _check_complete(db, 16)
+    assert sum(a for (a,) in _db_rows(db, "SELECT attempts FROM models")) == 16
+    pids = [int(w.rpartition(":")[2]) for (w,) in _db_rows(db, "SELECT worker FROM models")]
+    assert b.pid in pids  # the second command (in-process worker) trained models
+    assert len(set(pids) - {b.pid, a.pid}) >= 1  # and so did the first command's worker processes
 
 
 def test_protocol_and_bad_input(run, tmp_path):

@@ -27,8 +27,6 @@ def flags_of(cmd: click.Command) -> dict:
 class _Command(click.Command):
     """A command whose library errors name its flags: ParamError('{bins} must be ...') -> '--bins must be ...'."""
 
-    aliases: dict = {}
-
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
