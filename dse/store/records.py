@@ -84,12 +84,10 @@ class ModelRecord:
         return (self.regnet or {}).get("wm")
 
 
-@dataclass(frozen=True)
-class EpochRecord:
-    """One epoch of one model: train loss and error, test error (%), lr at its end, seconds, images/s."""
+@dataclass
+class EpochRow:
+    """One epoch of training: train loss and error, test error (%), lr at its end, seconds, images/s."""
 
-    sweep: str
-    idx: int
     epoch: int
     train_loss: float
     train_error: float
@@ -97,3 +95,11 @@ class EpochRecord:
     lr: float
     seconds: float
     images_per_s: float
+
+
+@dataclass
+class EpochRecord(EpochRow):
+    """An EpochRow as stored: of model ``idx`` of ``sweep``."""
+
+    sweep: str = ""
+    idx: int = -1

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from dse.errors import ParamError
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch, stem_for
+from dse.store.records import EpochRow
 from dse.train.data import Data
 
 
@@ -73,17 +74,6 @@ class Protocol:
     def lr_at(self, t: int, total: int) -> float:
         """Half-period cosine from lr to 0 over the run, per step, no warm-up."""
         return 0.5 * self.lr * (1.0 + math.cos(math.pi * t / total))
-
-
-@dataclass
-class EpochRow:
-    epoch: int
-    train_loss: float
-    train_error: float
-    test_error: float
-    lr: float
-    seconds: float
-    images_per_s: float
 
 
 @dataclass
