@@ -353,7 +353,7 @@ class Study:
             have = [n for n in names if pops[n].n >= 2 and param in pops[n].param_names()]
             if not have:
                 valid = sorted({q for p in pops.values() for q in p.param_names()})
-                raise ParamError(f"no sweep with at least 2 trained models has {{params}} {param!r}; valid: "
+                raise ParamError(f"no sweep with at least 2 trained models has the parameter {param!r} ({{params}}); valid: "
                                  + ", ".join(valid), "params")
             for n in have:
                 panels.append(bootstrap_panel(n, param, pops[n].values(param), pops[n].errors, n_boot, frac, ci,
