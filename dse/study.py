@@ -393,15 +393,7 @@ class Study:
                 raise ParamError(f"{{{k}}} must be a number of models >= 0, got {v!r}", k)
         pop = self._pops([sweep], metric, need=1)[sweep]
         with self.store() as s:
-            recs = s.epoch_rows([sweep])
-        by = {}
-        for r in recs:
-            by.setdefault(r.idx, []).append(r)
-        order = np.argsort(pop.errors, kind="stable")
-        pick = list(dict.fromkeys(list(order[:best]) + list(order[::-1][:worst])))
-        ids = pop.ids
-        ms = [{"label": f"{sweep}/{ids[i]} ({pop.errors[i]:.1f}%)", "rows": by.get(int(ids[i]), [])} for i in pick]
-        return Curves([m for m in ms if m["rows"]])
+            return _curves(pop, s.epoch_rows([sweep]), best, worst)
 
     def refine(self, sweep: str, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
                ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
@@ -422,6 +414,7 @@ class Study:
 
     def report(self, path="report.html", sweeps=None, metric: str = "final") -> Path:
         """Write the study as one self-contained HTML file (figures inline as SVG); returns its path."""
+        from dse.analysis.refine import refine
         from dse.report.html import ReportData, render
 
         out = Path(path)
@@ -434,6 +427,7 @@ class Study:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
             models = {n: s.models(n) for n in names}
+            epochs = {n: s.epoch_rows([n]) for n in names}
         data = ReportData(self.path, metric, names, self.status(None), recs)
         pops = {n: Population.from_records(recs[n], models[n], metric) for n in names}
         trained = [n for n in names if pops[n].n >= 2]
@@ -463,18 +457,31 @@ class Study:
                         panels.append(bootstrap_panel(n, q, x, pops[n].errors))
                 if panels:
                     data.bootstraps[n] = BootstrapResult(metric, panels)
-                data.curves[n] = self.curves(n, 3, 3, metric)
+                data.curves[n] = _curves(pops[n], epochs[n], 3, 3)
                 best = [pops[n].models[i] for i in np.argsort(pops[n].errors, kind="stable")[:8]]
                 fits = _fits(best)  # the 8 shown: stored fits, or fitted now (not stored: the report only reads)
                 data.fits[n] = FitResult(metric, 8, [FitRow(n, m.idx, getattr(m, METRICS[metric]), fits[m.idx], m.arch)
                                                      for m in best])
                 if recs[n].space:
-                    data.refines[n] = self.refine(n, min_support=min(20, max(2, pops[n].n // 5)), metric=metric)
+                    data.refines[n] = refine(parse_space(recs[n].space, f"sweep {n}"), pops[n].models, pops[n].errors,
+                                             min_support=min(20, max(2, pops[n].n // 5)))
             data.complexity = ComplexityView(metric, {n: {k: pops[n].values(k) for k in ("flops", "params", "acts")}
                                                       | {"errors": pops[n].errors} for n in trained})
         text = render(data)
         out.write_text(text)
         return out
+
+
+def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:
+    """The ``best`` and ``worst`` models of a population (each once) with their per-epoch records."""
+    by = {}
+    for r in epochs:
+        by.setdefault(r.idx, []).append(r)
+    order = np.argsort(pop.errors, kind="stable")
+    pick = list(dict.fromkeys(list(order[:best]) + list(order[::-1][:worst])))
+    ids = pop.ids
+    ms = [{"label": f"{pop.sweep}/{ids[i]} ({pop.errors[i]:.1f}%)", "rows": by.get(int(ids[i]), [])} for i in pick]
+    return Curves([m for m in ms if m["rows"]])
 
 
 def _fits(models) -> dict[int, Fit]:
