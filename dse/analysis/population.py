@@ -20,6 +20,14 @@ COMPLEXITY = ("flops", "params", "acts")
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 
 
+def stage_index(name: str) -> int | None:
+    """'w3' -> 2 (the 0-based stage of a per-stage parameter d1.., w1.., b1.., g1..); None otherwise (w0 is the
+    RegNet initial width, not a stage)."""
+    if len(name) > 1 and name[0] in STAGE_FIELDS and name[1:].isdigit() and int(name[1:]) >= 1:
+        return int(name[1:]) - 1
+    return None
+
+
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
         raise ParamError(f"{{metric}} {metric!r} unknown; allowed: final, best", "metric")
@@ -98,8 +106,8 @@ class Population:
         ms = self.models
         if name in ("b", "g"):  # a RegNet's sampled g (the compatibility rule may lower it in narrow stages)
             return np.array([(m.regnet or {}).get(name) or m.arch.stage(name)[0] for m in ms], dtype=np.float64)
-        if name[0] in STAGE_FIELDS and name[1:].isdigit():
-            i = int(name[1:]) - 1
+        i = stage_index(name)
+        if i is not None:
             return np.array([m.arch.stage(name[0])[i] if i < m.arch.stages else np.nan for m in ms],
                             dtype=np.float64)
         if name == "depth":
