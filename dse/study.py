@@ -22,16 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from dse.analysis.population import METRICS, Population, check_metric
+from dse.analysis.population import METRICS, Population, check_metric, stage_index
 from dse.analysis.refine import RefineResult
+from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult, FitRow,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.errors import DseError, ParamError
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
 from dse.store.records import Fit, ModelRecord, SweepRecord
-from dse.sweep import SampleResult, import_sweep, sample_sweep
-from dse.units import parse_count, parse_window
+from dse.sweep import SampleResult, import_sweep, sample_regimes, sample_sweep
+from dse.units import parse_count, parse_regimes, parse_window, regime_label
 
 
 @dataclass
@@ -48,9 +49,11 @@ class SweepStatus:
     train_hours: float | None
     failures: list
     protocol: dict | None
+    regime: int | None = None  # nominal flops of a sampled sweep (its window's upper end)
 
     def to_json(self) -> dict:
-        return {"sweep": self.sweep, "space": self.space, "source": self.source, "models": self.models,
+        return {"sweep": self.sweep, "space": self.space, "source": self.source, "regime": self.regime,
+                "models": self.models,
                 **self.counts, "best_error": self.best_error, "median_error": self.median_error,
                 "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol}
 
@@ -123,14 +126,36 @@ class Study:
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-            raise ParamError(f"{{n}} must be a positive number of models, got {n!r}", "n")
-        regime = Regime(parse_window(flops, "flops"), resolution, stem, in_channels, num_classes,
-                        parse_count(max_params, "max_params") if max_params is not None else None,
-                        parse_count(max_acts, "max_acts") if max_acts is not None else None)
-        sp = space if isinstance(space, Space) else resolve_space(space)
+        sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
+                                       resolution, stem, in_channels, num_classes, max_params, max_acts)
         with self.store(write=True) as s:
             return sample_sweep(s, sp, regime, int(n), sweep, seed)
+
+    def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
+                       stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
+                       max_acts=None, seed: int | None = None) -> list[SampleResult]:
+        """Sample ``space`` at several complexity regimes, ``n`` models each, into one sweep per regime named
+        ``<sweep>@<regime>`` (default prefix: the space's name). ``regimes`` is ``"200MF,400MF"`` (a regime F
+        is the window [0.9F, F]), explicit windows ``"180M:200M,360M:400M"``, or a list of either; each
+        regime draws from its own seed stream. Calling again with a larger ``n`` tops every regime up.
+
+        >>> Study("s.sqlite").sample_regimes("regnetx", "200MF,400MF,800MF", n=100)  # doctest: +SKIP
+        [SampleResult(sweep='regnetx@200MF', ...), ...]
+        """
+        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution, stem, in_channels,
+                                  num_classes, max_params, max_acts)
+        with self.store(write=True) as s:
+            return sample_regimes(s, sp, regs, int(n), sweep, seed)
+
+    @staticmethod
+    def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts):
+        """The space and one Regime per flops window, validated."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            raise ParamError(f"{{n}} must be a positive number of models, got {n!r}", "n")
+        caps = [parse_count(max_params, "max_params") if max_params is not None else None,
+                parse_count(max_acts, "max_acts") if max_acts is not None else None]
+        regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps) for w in windows]
+        return (space if isinstance(space, Space) else resolve_space(space)), regs
 
     def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
                      num_classes: int = 1000) -> int:
@@ -228,14 +253,20 @@ class Study:
 
     # ---- populations as records and DataFrames ----
     def status(self, sweep: str | None = None) -> list[SweepStatus]:
-        """Each sweep (or one) with its models counted by status and its results summarised."""
+        """Each sweep (or one) with its models counted by status and its results summarised; the regimes of a
+        space come together, ordered by flops."""
         with self.store() as s:
             out = []
             for n, c in s.status_counts(sweep).items():
                 r, e = s.sweep(n), s.errors(n)
                 out.append(SweepStatus(n, r.space_name, r.source, sum(c.values()), c, e["best_error"],
-                                       e["median_error"], e["train_hours"], e["failures"], r.protocol))
-            return out
+                                       e["median_error"], e["train_hours"], e["failures"], r.protocol,
+                                       r.nominal_flops))
+        first = {}
+        for i, x in enumerate(out):
+            first.setdefault(x.space, i)
+        return [x for _, x in sorted(enumerate(out), key=lambda t: (
+            first[t[1].space], t[1].regime is None, t[1].regime or 0, t[0]))]
 
     def records(self, sweep: str) -> list[ModelRecord]:
         """The models of a sweep as typed records, in index order."""
@@ -360,6 +391,27 @@ class Study:
                                               seed))
         return BootstrapResult(metric, panels)
 
+    def trends(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
+               metric: str = "final") -> TrendsResult:
+        """How the good models change with complexity (RegNet Fig. 11, 12 bottom): per regime the bootstrap of
+        the best model's value of each parameter, across regimes the slope of log(value) on log(flops) with a
+        ci% interval from the replicates, and acts ~ flops^alpha, params ~ flops^beta of the good models.
+
+        Without ``sweeps`` every trained sweep counts, grouped by space (a space with two or more regimes is a
+        series); named sweeps form one series whatever their spaces.
+
+        >>> Study("s.sqlite").trends(["depth", "w0"]).to_frame()                      # doctest: +SKIP
+        """
+        params = [params] if isinstance(params, str) else list(params)
+        if not params:
+            raise ParamError("{params}: name at least one parameter", "params")
+        check_metric(metric)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            recs = {n: s.sweep(n) for n in names}
+            pops = {n: Population.from_records(recs[n], s.models(n), metric) for n in names}
+        return _trends(recs, pops, params, bool(sweeps), n_boot, frac, ci, seed, metric)
+
     def fit(self, sweeps=None, top: int = 20, metric: str = "final", save: bool = True) -> FitResult:
         """Fit the RegNet form to every model's per-block widths (stored fits are reused); ``save`` stores the
         new ones, so later analyses of w0/wa/wm/e_fit reuse them."""
@@ -449,7 +501,7 @@ class Study:
                 fam = (recs[n].space or {}).get("family")
                 names_n = pops[n].param_names()
                 want = [q for q in names_n if q in ("depth", "w0", "wa", "wm", "b", "g")] if fam == "regnet" else \
-                    [q for q in names_n if q in ("depth", "b", "g") or (q[0] in "dwbg" and q[1:].isdigit())]
+                    [q for q in names_n if q in ("depth", "b", "g") or stage_index(q) is not None]
                 panels = []
                 for q in want:
                     x = pops[n].values(q)
@@ -470,6 +522,61 @@ class Study:
         text = render(data)
         out.write_text(text)
         return out
+
+
+def _regime_x(rec: SweepRecord, pop: Population) -> float:
+    """A sweep's place on the complexity axis: its regime's nominal flops, or the median flops of an imported one."""
+    return float(rec.nominal_flops or np.median(pop.values("flops")))
+
+
+def _series(recs: dict, pops: dict, named: bool) -> tuple[dict, list]:
+    """{series label: [sweep names]} with two or more regimes each, and why other sweeps were left out."""
+    if named:
+        for p in pops.values():
+            p.require(2, "a trend")
+        groups = {"+".join(dict.fromkeys(recs[n].space_name for n in pops)): list(pops)}
+        skipped = []
+    else:
+        groups, skipped = {}, []
+        for n, p in pops.items():
+            if p.n < 2:
+                skipped.append(f"sweep {n}: {p.n} trained model(s)")
+            else:
+                groups.setdefault(recs[n].space_name, []).append(n)
+    out = {}
+    for label, ns in groups.items():
+        if len({_regime_x(recs[n], pops[n]) for n in ns}) >= 2:
+            out[label] = sorted(ns, key=lambda n: _regime_x(recs[n], pops[n]))
+        elif not named:
+            skipped.append(f"space {label}: one regime only ({', '.join(ns)})")
+    if not out:
+        found = ", ".join(f"{n} ({recs[n].space_name} at {regime_label(_regime_x(recs[n], p)) if p.n else '?'})"
+                          for n, p in pops.items() if p.n >= 2) or "none trained"
+        raise DseError(f"a trend needs one space trained at two or more complexity regimes; the sweeps found: {found}. "
+                       f"Sample several regimes with: dse sample --space NAME --regimes 200MF,400MF,800MF -n 100")
+    return out, skipped
+
+
+def _trends(recs, pops, params, named, n_boot, frac, ci, seed, metric) -> TrendsResult:
+    """The trends of ``params`` and the complexity trends of every series (see ``Study.trends``)."""
+    groups, skipped = _series(recs, pops, named)
+    series = []
+    for param in params:
+        have = [g for g, ns in groups.items() if all(param in pops[n].param_names() for n in ns)]
+        if named:
+            for ns in groups.values():
+                for n in ns:
+                    pops[n].values(param)  # raises for an unknown parameter, listing the valid ones
+        if not have:
+            valid = sorted({q for ns in groups.values() for n in ns for q in pops[n].param_names()})
+            raise ParamError(f"no series of regimes has the parameter {param!r} ({{params}}); valid: "
+                             + ", ".join(valid), "params")
+        for g in have:
+            series.append(trend_series(g, param, [(n, _regime_x(recs[n], pops[n]), pops[n].values(param),
+                                                   pops[n].errors) for n in groups[g]], n_boot, frac, ci, seed))
+    cx = [complexity_trend(g, m, [(pops[n].values("flops"), pops[n].values(m), pops[n].errors) for n in ns], ci)
+          for g, ns in groups.items() for m in ("acts", "params")]
+    return TrendsResult(metric, ci, n_boot, series, cx, skipped)
 
 
 def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:

@@ -12,6 +12,7 @@ from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import Space
 from dse.store.db import Store
 from dse.store.table import import_rows
+from dse.units import regime_label
 
 
 @dataclass
@@ -40,19 +41,7 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
     name = sweep or space.name
     existing = name in store.sweep_names()
     if existing:
-        row = store.sweep(name)
-        if row.source != "sampled":
-            raise DseError(f"sweep {name!r} was imported, not sampled; choose another --sweep name")
-        if row.space != _canon(space.spec):
-            raise DseError(f"sweep {name!r} was sampled from a different space definition "
-                           f"({row.space_name}); use another --sweep name for this space")
-        if row.regime != _canon(regime.to_dict()):
-            raise DseError(f"sweep {name!r} was sampled under another regime ({_regime_str(row.regime)}); "
-                           f"use another --sweep name, or the same options to top it up")
-        if seed is not None and seed != row.seed:
-            raise DseError(f"sweep {name!r} was sampled with seed {row.seed}; top it up with that seed "
-                           f"(omit --seed) or use another --sweep name")
-        seed = row.seed
+        seed = _check_top_up(store, name, space, regime, seed)
     seed = 0 if seed is None else int(seed)
     keys = store.model_keys(name) if existing else []
     if len(keys) >= n:
@@ -65,6 +54,53 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
         store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
     return SampleResult(name, len(models), len(keys) + len(models), sampler.tried_, sampler.accepted_,
                         sampler.seconds_, _stats(store, name))
+
+
+def _check_top_up(store: Store, name: str, space: Space, regime: Regime, seed: int | None) -> int:
+    """An existing sweep can be topped up only from the same space, regime and seed; returns its seed."""
+    row = store.sweep(name)
+    if row.source != "sampled":
+        raise DseError(f"sweep {name!r} was imported, not sampled; choose another --sweep name")
+    if row.space != _canon(space.spec):
+        raise DseError(f"sweep {name!r} was sampled from a different space definition "
+                       f"({row.space_name}); use another --sweep name for this space")
+    if row.regime != _canon(regime.to_dict()):
+        raise DseError(f"sweep {name!r} was sampled under another regime ({_regime_str(row.regime)}); "
+                       f"use another --sweep name, or the same options to top it up")
+    if seed is not None and seed != row.seed:
+        raise DseError(f"sweep {name!r} was sampled with seed {row.seed}; top it up with that seed "
+                       f"(omit --seed) or use another --sweep name")
+    return row.seed
+
+
+def regime_seed(seed: int, window: tuple[int, int]) -> int:
+    """The seed of one regime of a multi-regime sample: an independent stream per window, fixed by (seed, window)
+    so that adding regimes later leaves the existing ones' streams (and top-ups) unchanged."""
+    return int(np.random.SeedSequence([int(seed), int(window[0]), int(window[1])]).generate_state(1)[0])
+
+
+def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, prefix: str | None = None,
+                   seed: int | None = None) -> list[SampleResult]:
+    """Sample ``space`` at each regime into sweep ``<prefix>@<regime>`` (``regnetx@400MF``), ``n`` models each.
+
+    Every sweep is checked before any is written, so a conflict (another space, regime or seed under one of
+    the names) changes nothing."""
+    prefix = prefix or space.name
+    if "@" in prefix:
+        raise ParamError(f"{{sweep}} {prefix!r}: with several regimes the name is a prefix and must not hold '@' "
+                         f"(sweeps are named PREFIX@REGIME)", "sweep")
+    plan = []
+    for r in regimes:
+        name = f"{prefix}@{regime_label(r.flops[1])}"
+        s = regime_seed(0 if seed is None else seed, r.flops)
+        if name in store.sweep_names():
+            stored = _check_top_up(store, name, space, r, None)
+            if seed is not None and s != stored:
+                raise DseError(f"sweep {name!r} was sampled with another --seed; omit --seed to top it up, or use "
+                               f"another --sweep prefix")
+            s = stored
+        plan.append((name, r, s))
+    return [sample_sweep(store, space, r, n, name, s) for name, r, s in plan]
 
 
 def import_sweep(store: Store, path, name: str, regime: Regime) -> int:

@@ -32,6 +32,36 @@ def parse_window(text, param: str = "flops") -> tuple[int, int]:
     return lo, hi
 
 
+def parse_regimes(text, param: str = "regimes") -> list[tuple[int, int]]:
+    """'200MF,400MF' -> [(180000000, 200000000), (360000000, 400000000)]: a regime F is the paper's window
+    [0.9*F, F]; an item LO:HI is an explicit window. Sorted by flops; overlapping windows are an error."""
+    items = list(text) if isinstance(text, (tuple, list)) else str(text).split(",")
+    items = [x.strip() if isinstance(x, str) else x for x in items]
+    if not items or any(x == "" for x in items):
+        raise ParamError(f"{{{param}}}: expected a comma-separated list such as 200MF,400MF,800MF or "
+                         f"180M:200M,360M:400M, got {text!r}", param)
+    wins = []
+    for x in items:
+        if isinstance(x, (tuple, list)) or (isinstance(x, str) and ":" in x):
+            wins.append(parse_window(x, param))
+        else:
+            f = parse_count(x, param)
+            if f < 1:
+                raise ParamError(f"{{{param}}}: a regime must be a positive number of flops, got {x!r}", param)
+            wins.append((int(round(0.9 * f)), f))
+    wins.sort(key=lambda w: (w[1], w[0]))
+    for a, b in zip(wins, wins[1:]):
+        if b[0] <= a[1]:
+            raise ParamError(f"{{{param}}}: the windows {human(a[0], sep='')}:{human(a[1], sep='')} and "
+                             f"{human(b[0], sep='')}:{human(b[1], sep='')} overlap; regimes must be disjoint", param)
+    return wins
+
+
+def regime_label(flops: int) -> str:
+    """400000000 -> '400MF', 1600000000 -> '1.6GF': a regime's name, as sweep names carry it."""
+    return human(flops, "F", sep="")
+
+
 def human(x, unit: str = "", sep: str = " ") -> str:
     """397678568 -> '397.7 M' ('397.7 MF' with unit 'F'; sep='' gives '397.7M', as --flops reads it)."""
     x = float(x)

@@ -1,4 +1,4 @@
-"""Analysis commands: edf, bootstrap, fit, search-efficiency, plot complexity|curves, refine, report.
+"""Analysis commands: edf, bootstrap, trends, fit, search-efficiency, plot complexity|curves, refine, report.
 
 Each parses its options, calls one ``dse.Study`` method, and prints the result (a table, or the result's
 own ``to_json()`` with --json) or saves its figure. The computation lives in the library."""
@@ -123,6 +123,54 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
     table(f"bootstrap of the best model's value ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
           ["sweep", "param", "n", "median", "low", "high"],
           [[p.sweep, p.param, p.n, f"{p.median:.4g}", f"{p.low:.4g}", f"{p.high:.4g}"] for p in r.panels])
+    _save(r, plot)
+
+
+@cli.command()
+@click.option("--param", "params", multiple=True, required=True,
+              help="Parameter (repeatable), as for bootstrap: d1.. w1.. depth w0 wa wm b g e_fit flops params acts.")
+@click.option("--sweep", "sweeps", multiple=True,
+              help="Sweep (repeatable): the sweeps named form one series. Default: every trained sweep, grouped "
+                   "by space.")
+@click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions per regime.")
+@click.option("--frac", type=float, default=0.25, show_default=True, help="Fraction of the models in each resample.")
+@click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the resampling.")
+@METRIC
+@PLOT
+@db_option
+@json_option
+@aliases(param="--param")
+def trends(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json):
+    """How the good models change across complexity regimes (RegNet Fig. 11 and 12 bottom).
+
+    Per regime, the bootstrap of the best model's value (as dse bootstrap); across regimes the slope of
+    log(value) against log(flops) with a ci% interval from the bootstrap replicates: 'stable' when it
+    holds 0, else 'grows' or 'shrinks'. Also acts ~ flops^a and params ~ flops^b over each regime's good
+    models (best quarter, at least 5). Sample regimes with: dse sample --space S --regimes 200MF,400MF,...
+    """
+    from dse.units import regime_label
+
+    _check_plot(plot)
+    r = study(db).trends(params, sweeps, n_boot, frac, ci, seed, metric)
+    if as_json:
+        _save(r, plot, quiet=True)
+        print_json(r.to_json())
+        return
+    g = lambda v: f"{v:.4g}"  # noqa: E731
+    table(f"best model's value per regime ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
+          ["space", "param", "regime", "sweep", "n", "median", f"{ci:g}% interval", "min..max"],
+          [[s.space, s.param, regime_label(p.flops), p.sweep, p.n, g(p.median), f"{g(p.low)}..{g(p.high)}",
+            f"{g(p.min)}..{g(p.max)}"] for s in r.series for p in s.regimes])
+    table("trend with complexity: slope of log(value) on log(flops) (linear: of value)",
+          ["space", "param", "scale", "slope", f"{ci:g}% interval", "trend"],
+          [[s.space, s.param, s.scale, f"{s.slope:+.3f}", f"{s.slope_low:+.3f}..{s.slope_high:+.3f}", s.trend]
+           for s in r.series])
+    table("complexity of the good models: metric ~ flops^exponent (paper, RegNetX: acts ~0.5, params ~1)",
+          ["space", "metric", "exponent", f"{ci:g}% interval", "models"],
+          [[c.space, c.metric, f"{c.exponent:.3f}", f"{c.low:.3f}..{c.high:.3f}", c.n] for c in r.complexity])
+    for why in r.skipped:
+        say(f"left out: {why}")
     _save(r, plot)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, regime_options, study
+from dse.errors import ParamError
 from dse.report.console import print_json, say, table
-from dse.units import human
+from dse.units import human, regime_label
 
 
 @cli.command()
@@ -29,27 +30,49 @@ def spaces(paths, as_json):
 @cli.command()
 @click.option("--space", required=True, metavar="NAME|PATH", help="A built-in space name or a space .toml file.")
 @click.option("-n", "n", type=int, required=True, help="Number of distinct models the sweep should hold.")
-@click.option("--sweep", default=None, help="Sweep name (default: the space's name).")
-@click.option("--flops", default="360M:400M", show_default=True, metavar="LO:HI",
-              help="Complexity window in multiply-adds, e.g. 360M:400M, 0.36G:0.4G or plain numbers.")
+@click.option("--sweep", default=None,
+              help="Sweep name (default: the space's name); with --regimes the prefix of NAME@REGIME.")
+@click.option("--flops", default=None, metavar="LO:HI",
+              help="Complexity window in multiply-adds, e.g. 360M:400M, 0.36G:0.4G or plain numbers "
+                   "[default: 360M:400M].")
+@click.option("--regimes", default=None, metavar="F,F,...",
+              help="Sample several complexity regimes, one sweep NAME@F each: 200MF,400MF,1.6GF (F means the "
+                   "window 0.9F:F) or explicit windows 180M:200M,360M:400M. -n applies per regime.")
 @regime_options
 @click.option("--max-params", default=None, metavar="N", help="Optional cap on parameters (e.g. 6M).")
 @click.option("--max-acts", default=None, metavar="N", help="Optional cap on activations (e.g. 4M).")
 @click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")
 @db_option
 @json_option
-def sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, max_params, max_acts, seed, db,
-           as_json):
+def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, max_params, max_acts, seed,
+           db, as_json):
     """Draw N distinct models from a space into the store, honestly: the space's distribution
     conditioned on its constraints and the complexity window (at --resolution with --stem).
 
     Run again with a larger N to top the sweep up (same seed stream, existing models kept).
     """
+    if regimes is not None:
+        if flops is not None:
+            raise ParamError("{flops} and {regimes} exclude each other: --regimes sets one window per regime",
+                             "flops", "regimes")
+        rs = study(db).sample_regimes(space, regimes, n, sweep, resolution, stem, in_channels, num_classes,
+                                      max_params, max_acts, seed)
+        if as_json:
+            print_json([r.to_dict() for r in rs])
+            return
+        for r in rs:
+            _said(r, n, db)
+        return
     r = study(db).sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, max_params, max_acts,
                          seed)
     if as_json:
         print_json(r.to_dict())
         return
+    _said(r, n, db)
+
+
+def _said(r, n, db):
+    """What one sweep's sampling did, and the complexity of the sweep."""
     if r.added == 0:
         say(f"sweep {r.sweep!r} already holds {r.total} models (>= {n}); nothing sampled")
     else:
@@ -92,8 +115,9 @@ def status(sweep, per_model, db, as_json):
         say(f"{db}: no sweeps yet (run `dse sample`)")
         return
     fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
-    table(f"sweeps in {db}", ["sweep", "space", "models", *STATUSES, "best err %", "median err %", "train hours"],
-          [[r["sweep"], r["space"], r["models"], *[r[s] for s in STATUSES], fmt(r["best_error"]),
+    table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *STATUSES, "best err %", "median err %",
+                              "train hours"],
+          [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"], *[r[s] for s in STATUSES], fmt(r["best_error"]),
             fmt(r["median_error"]), fmt(r["train_hours"])] for r in rows])
     for r in rows:
         failed = [m for m in r["failures"]]

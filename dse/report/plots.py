@@ -173,3 +173,56 @@ def draw_refine(ax, rows: list):
     ax.set_xlabel("mean error: filled = models that satisfy, open = the others (green: accepted)")
     ax.grid(alpha=0.3, axis="x")
     return ax
+
+
+def draw_trend(ax, param: str, series: list, ci: float):
+    """Fig. 11: one parameter against flops (log x) per series: a band for the ci% interval of the best model's
+    value at each regime, a line with markers through the medians, thin marks for the regime's min..max."""
+    for k, s in enumerate(series):
+        c = f"C{k}"
+        x = [r.flops for r in s.regimes]
+        ax.fill_between(x, [r.low for r in s.regimes], [r.high for r in s.regimes], color=c, alpha=0.2, lw=0)
+        ax.plot(x, [r.median for r in s.regimes], "-o", ms=4, color=c,
+                label=f"{s.space}: {s.trend} ({s.slope:+.2f} [{s.slope_low:+.2f}, {s.slope_high:+.2f}])")
+        ax.vlines(x, [r.min for r in s.regimes], [r.max for r in s.regimes], color=c, lw=0.8, alpha=0.6)
+    _flops_axis(ax, sorted({r.flops for s in series for r in s.regimes}))
+    if series and all(s.scale == "log" for s in series) and _log_x(param):
+        ax.set_yscale("log")
+    ax.set_xlabel("flops (regime)")
+    ax.set_ylabel(f"{param} of the best models")
+    ax.set_title(f"{param}: median, {ci:g}% band, min..max; slope per log flops", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def _flops_axis(ax, ticks=None):
+    """A log flops axis labelled like the regimes (200MF, 1.6GF): at ``ticks`` if given, no minor labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from dse.units import regime_label
+
+    ax.set_xscale("log")
+    if ticks:
+        ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: regime_label(v) if v > 0 else ""))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def draw_complexity_trend(ax, metric: str, trends: list):
+    """Fig. 12 bottom: ``metric`` of the good models against flops (log-log), with the fitted power law."""
+    import numpy as np
+
+    for k, t in enumerate(trends):
+        c = f"C{k}"
+        ax.scatter(t.flops, t.values, s=6, alpha=0.5, lw=0, color=c)
+        x = np.geomspace(t.flops.min(), t.flops.max(), 20)
+        ax.plot(x, np.exp(t.intercept) * x ** t.exponent, "-", color=c,
+                label=f"{t.space}: {metric} ~ flops^{t.exponent:.2f} [{t.low:.2f}, {t.high:.2f}]")
+    _flops_axis(ax)
+    ax.set_yscale("log")
+    ax.set_xlabel("flops")
+    ax.set_ylabel(f"{metric} of the good models")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax

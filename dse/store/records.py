@@ -43,6 +43,12 @@ class SweepRecord:
         """'anynet' or 'regnet' for sampled sweeps; None for imported ones."""
         return (self.space or {}).get("family")
 
+    @property
+    def nominal_flops(self) -> int | None:
+        """The regime's nominal flops: the upper end of the sampled window (None for imported sweeps)."""
+        hi = (self.regime or {}).get("flops", [0, 0])[1]
+        return int(hi) if self.source == "sampled" and hi else None
+
 
 @dataclass(frozen=True)
 class ModelRecord:
