@@ -15,6 +15,7 @@ with ``to_frame()``, ``plot(ax=None)`` and ``to_json()`` (what ``--json`` prints
 from __future__ import annotations
 
 import io
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -447,22 +448,39 @@ class Study:
         with self.store() as s:
             return _curves(pop, s.epoch_rows([sweep]), best, worst)
 
-    def refine(self, sweep: str, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
+    def refine(self, sweep, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
                ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
         """Proposals for a better space from a trained sweep: narrower ranges and structural constraints
-        with their evidence, and the refined space (``.write(path)`` writes its file)."""
-        from dse.analysis.refine import refine
+        with their evidence, and the refined space (``.write(path)`` writes its file).
+
+        ``sweep`` may name several sweeps of one space (its regimes, ``["regnetx@200MF", "regnetx@800MF"]``):
+        ranges then cover every regime's good interval and a proposal must be accepted at each regime."""
+        from dse.analysis.refine import refine_regimes
 
         if not isinstance(min_support, (int, np.integer)) or min_support < 1:
             raise ParamError(f"{{min_support}} must be at least 1, got {min_support!r}", "min_support")
-        pop = self._pops([sweep], metric, need=2, what="refine")[sweep]
+        names = list(dict.fromkeys([sweep] if isinstance(sweep, str) else (sweep or [])))
+        if not names:
+            raise ParamError("{sweep}: name the trained sweep(s) to refine from", "sweep")
+        pops = self._pops(names, metric, need=2, what="refine")
+        with self.store() as s:
+            x = {n: _regime_x(s.sweep(n), p) for n, p in pops.items()}
+        pops = dict(sorted(pops.items(), key=lambda t: x[t[0]]))  # regimes vote in order of flops
         if base is not None:
             space = base if isinstance(base, Space) else resolve_space(base)
-        elif pop.space:
-            space = parse_space(pop.space, f"sweep {sweep}")
         else:
-            raise ParamError(f"sweep {sweep!r} was imported: name its base space with {{base}} NAME|PATH", "base")
-        return refine(space, pop.models, pop.errors, min_support, n_boot, ci, seed=seed)
+            imported = [n for n, p in pops.items() if not p.space]
+            if imported:
+                raise ParamError(f"sweep {imported[0]!r} was imported: name its base space with {{base}} NAME|PATH",
+                                 "base")
+            specs = {n: json.dumps(p.space, sort_keys=True) for n, p in pops.items()}
+            if len(set(specs.values())) > 1:
+                raise ParamError(f"sweeps {', '.join(names)} were sampled from different space definitions "
+                                 f"({', '.join(sorted({pops[n].space_name for n in names}))}); refine one space's "
+                                 f"regimes together, or name the base space with {{base}}", "base")
+            space = parse_space(pops[names[0]].space, f"sweep {names[0]}")
+        return refine_regimes(space, [(n, p.models, p.errors) for n, p in pops.items()], min_support, n_boot, ci,
+                              seed=seed)
 
     def report(self, path="report.html", sweeps=None, metric: str = "final") -> Path:
         """Write the study as one self-contained HTML file (figures inline as SVG); returns its path."""

@@ -14,6 +14,7 @@ from dse.errors import DseError, ParamError
 from dse.units import parse_regimes, regime_label
 
 REGIMES = "200MF,400MF,800MF,1.6GF"
+SWEEPS = ["regnetx@200MF", "regnetx@400MF", "regnetx@800MF", "regnetx@1.6GF"]
 BEST_DEPTH = 16
 
 
@@ -191,3 +192,42 @@ def test_trends_bad_input(planted, run, tmp_path):
     con.close()
     code, _, err = run("trends", "--param", "depth", "--db", str(tmp_path / "one.sqlite"))
     assert code == 2 and "regnetx (regnetx at 400MF)" in err, err
+
+
+def test_refine_over_regimes_keeps_every_regimes_good_models(planted, run, tmp_path):
+    one = planted.refine("regnetx@200MF", n_boot=2000)
+    both = planted.refine(planted.sweeps(), n_boot=2000)
+    w0 = {r: next(q for q in x.proposals if q.kind == "range" and q.param == "w0") for r, x in (("one", one), ("all", both))}
+    assert w0["one"].high < best_w0(1.6e9)  # refined from 200MF alone, the 1.6GF optimum would be cut away
+    assert all(w0["all"].low <= best_w0(f) <= w0["all"].high for f in (2e8, 4e8, 8e8, 1.6e9))
+    assert both.regimes == SWEEPS and [v.sweep for v in w0["all"].votes] == SWEEPS  # in order of flops
+    assert w0["one"].votes is None and "votes" not in w0["one"].to_json()
+    for q in both.proposals:  # accepted exactly when every regime accepts it
+        assert len(q.votes) == 4 and (q.accepted == (all(v.accepted for v in q.votes) and q.why != "already as narrow"))
+    code, out, err = run("refine", "--db", str(planted.path), *sum((["--sweep", n] for n in planted.sweeps()), []),
+                         "--n-boot", "500", "--json", "--out", str(tmp_path / "r.toml"))
+    assert code == 0, err
+    j = json.loads(out)
+    assert j["regimes"] == SWEEPS and all(len(q["votes"]) == 4 for q in j["proposals"])
+    assert set(j["proposals"][0]["votes"][0]) >= {"sweep", "accepted", "why", "n_satisfy", "mean_error_satisfy"}
+    code, out, err = run("refine", "--db", str(planted.path), "--sweep", "regnetx@200MF", "--sweep", "regnetx@1.6GF",
+                         "--n-boot", "500")
+    assert code == 0 and "votes" in out and "200MF yes, 1.6GF" in out, err
+
+
+def test_a_constraint_rejected_at_one_regime_is_rejected():
+    from dse.analysis.refine import refine_regimes
+    from dse.spaces import Regime, Sampler, resolve_space
+
+    sp = resolve_space("regnet")
+    rng = np.random.default_rng(0)
+    groups = []
+    for name, win, sign in (("lo", (180e6, 200e6), -1), ("hi", (720e6, 800e6), +1)):
+        ms = Sampler(sp, Regime(win), seed=1).sample(200)
+        # b = 1 is better at "lo" and clearly worse at "hi"
+        groups.append((name, ms, [30 + sign * 3 * (m.arch.bottlenecks[0] == 1) + rng.normal(0, 1) for m in ms]))
+    r = refine_regimes(sp, groups, n_boot=500)
+    b1 = next(q for q in r.proposals if q.rule == "b_eq_1")
+    assert [v.accepted for v in b1.votes] == [True, False] and not b1.accepted and b1.why.startswith("at hi:")
+    alone = refine_regimes(sp, groups[:1], n_boot=500)
+    assert next(q for q in alone.proposals if q.rule == "b_eq_1").accepted

@@ -33,6 +33,22 @@ class Evidence:
 
 
 @dataclass
+class Vote:
+    """One regime's verdict on a proposal, from its own models only."""
+
+    sweep: str
+    accepted: bool
+    why: str
+    evidence: Evidence
+
+    def to_json(self) -> dict:
+        ev = self.evidence
+        return {"sweep": self.sweep, "accepted": self.accepted, "why": self.why, "n_satisfy": ev.n_satisfy,
+                "n_other": ev.n_other, "mean_error_satisfy": ev.mean_error_satisfy,
+                "mean_error_other": ev.mean_error_other, "pvalue": ev.pvalue}
+
+
+@dataclass
 class Proposal:
     """A proposed range (kind 'range') or structural constraint (kind 'constraint'), with its evidence."""
 
@@ -46,10 +62,16 @@ class Proposal:
     evidence: Evidence
     was: list | None = None     # ranges: the bounds before
     median: float | None = None  # ranges: the bootstrap median of the best models' value
+    votes: list | None = None   # several regimes: each one's Vote (None for one sweep)
 
     @property
     def label(self) -> str:
         return _label(self)
+
+    @property
+    def vote_summary(self) -> str:
+        """'200MF yes, 400MF no' (each regime's verdict, named by the part of its sweep name after '@'), else ''."""
+        return ", ".join(f"{v.sweep.rsplit('@', 1)[-1]} {'yes' if v.accepted else 'no'}" for v in self.votes or [])
 
     @property
     def bounds(self) -> str:
@@ -62,7 +84,10 @@ class Proposal:
         d = {"kind": self.kind, "param": self.param, "rule": self.rule, "low": self.low, "high": self.high}
         if self.kind == "range":
             d.update(was=self.was, median=self.median)
-        return {**d, "accepted": self.accepted, "why": self.why, "evidence": asdict(self.evidence)}
+        d = {**d, "accepted": self.accepted, "why": self.why, "evidence": asdict(self.evidence)}
+        if self.votes:
+            d["votes"] = [v.to_json() for v in self.votes]
+        return d
 
 
 @dataclass
@@ -77,6 +102,7 @@ class RefineResult(_Drawable):
     spec: dict
     space: Space = field(repr=False)
     base: Space = field(repr=False)
+    regimes: list = field(default_factory=list)  # the sweeps that voted, when several
 
     @property
     def accepted(self) -> list:
@@ -84,6 +110,7 @@ class RefineResult(_Drawable):
 
     def to_json(self, out=None) -> dict:
         return {"base_space": self.base_space, "out": None if out is None else str(out),
+                **({"regimes": self.regimes} if self.regimes else {}),
                 "log10_size_before": self.log10_size_before, "log10_size_after": self.log10_size_after,
                 "proposals": [q.to_json() for q in self.proposals]}
 
@@ -91,7 +118,8 @@ class RefineResult(_Drawable):
         import pandas as pd
 
         return pd.DataFrame([{"kind": q.kind, "param": q.param, "rule": q.rule, "proposal": q.bounds,
-                              **asdict(q.evidence), "accepted": q.accepted, "why": q.why} for q in self.proposals])
+                              **asdict(q.evidence), "accepted": q.accepted, "why": q.why,
+                              **({"votes": q.vote_summary} if self.regimes else {})} for q in self.proposals])
 
     def to_toml(self, header=()) -> str:
         """The refined space file: ``header`` comment lines, then the definition with a comment beside every
@@ -172,34 +200,68 @@ def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: in
     """Proposals (ranges and constraints) with their evidence, and the refined space.
 
     ``models`` have ``arch`` and ``regnet`` (store records or sampled models); ``errors`` align with them."""
-    e = np.asarray(errors, dtype=np.float64)
-    vals = model_values(space, models)
+    return refine_regimes(space, [(None, models, errors)], min_support, n_boot, ci, frac, alpha, seed, w0_wa_tol)
+
+
+def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: int = 10_000, ci: float = 95.0,
+                   frac: float = 0.25, alpha: float = 0.05, seed: int = 0, w0_wa_tol: float = 0.1) -> RefineResult:
+    """``refine`` over several regimes of one space: ``regimes`` is a list of (sweep, models, errors).
+
+    A range covers the union of the regimes' bootstrap intervals, so the refined space keeps every regime's good
+    models; a proposal is accepted only if it is acceptable at every regime (each regime votes on its own
+    models: errors of different regimes are never compared). The evidence shown pools the regimes."""
+    es = [np.asarray(e, dtype=np.float64) for _, _, e in regimes]
+    vals = [model_values(space, ms) for _, ms, _ in regimes]
+    e_all = np.concatenate(es)
     props = []
     spec = copy.deepcopy(space.spec)
+
+    def judge(masks):
+        """(accepted, why, pooled evidence, votes) of a proposal given each regime's satisfy mask."""
+        votes = []
+        for (name, _, _), e, m in zip(regimes, es, masks):
+            ev = _evidence(e, m)
+            votes.append(Vote(name, *_acceptable(ev, min_support, alpha), ev))
+        bad = [v for v in votes if not v.accepted]
+        why = "at least as good" if not bad else bad[0].why if len(votes) == 1 else \
+            f"at {bad[0].sweep.rsplit('@', 1)[-1]}: {bad[0].why}" + (f" (and {len(bad) - 1} more regime(s))" if len(bad) > 1 else "")
+        return not bad, why, _evidence(e_all, np.concatenate(masks)), votes if len(votes) > 1 else None
+
     for p, dist in space.dists.items():
         if p == "wa" and space.w0_eq_wa:
             continue
-        x = vals[p]
-        if np.isnan(x).any():
+        xs = [v[p] for v in vals]
+        if any(np.isnan(x).any() for x in xs):
             continue
-        per_stage = x.ndim == 2 and p not in space.shared
-        cols = [x[:, i] for i in range(x.shape[1])] if per_stage else [x[:, 0] if x.ndim == 2 else x]
-        boots = [bootstrap(c, e, n_boot, frac, ci, seed) for c in cols]
+        per_stage = xs[0].ndim == 2 and p not in space.shared
+        boots, masks = [], []
+        for x, e in zip(xs, es):
+            cols = [x[:, i] for i in range(x.shape[1])] if per_stage else [x[:, 0] if x.ndim == 2 else x]
+            boots += [bootstrap(c, e, n_boot, frac, ci, seed) for c in cols]
         lo, hi = _snap(dist.values, min(b["low"] for b in boots), max(b["high"] for b in boots))
         old_lo, old_hi = float(dist.values[0]), float(dist.values[-1])
-        inside = np.all((x >= lo - 1e-9) & (x <= hi + 1e-9), axis=1) if x.ndim == 2 else (x >= lo - 1e-9) & (x <= hi + 1e-9)
-        ev = _evidence(e, inside)
+        for x in xs:
+            ok = (x >= lo - 1e-9) & (x <= hi + 1e-9)
+            masks.append(np.all(ok, axis=1) if x.ndim == 2 else ok)
         narrower = lo > old_lo or hi < old_hi
-        ok, why = _acceptable(ev, min_support, alpha)
+        ok, why, ev, votes = judge(masks)
         props.append(Proposal("range", p, "range", _num(lo), _num(hi), bool(ok and narrower),
                               why if narrower else "already as narrow", ev, [_num(old_lo), _num(old_hi)],
-                              _num(float(np.median([b["median"] for b in boots])))))
-    for rule, param, satisfy, applies in _constraints(space, vals, e, w0_wa_tol, n_boot, frac, ci, seed):
+                              _num(float(np.median([b["median"] for b in boots]))), votes))
+    per = [list(_constraints(space, v, e, w0_wa_tol, n_boot, frac, ci, seed)) for v, e in zip(vals, es)]
+    for items in zip(*per):
+        rule, param, _, applies = items[0]
+        masks = [it[2] for it in items]
+        if rule["name"] == "depth_band" and space.family == "anynet" and len(items) > 1:
+            lo, hi = min(it[0]["low"] for it in items), max(it[0]["high"] for it in items)
+            cur = space.spec.get("constraints", {}).get("depth") or [1, 10**9]
+            rule, applies = {"name": "depth_band", "low": lo, "high": hi}, lo > cur[0] or hi < cur[1]
+            masks = [(d >= lo) & (d <= hi) for d in (v["d"].sum(axis=1) for v in vals)]
         if not applies:
             continue
-        ev = _evidence(e, satisfy)
-        ok, why = _acceptable(ev, min_support, alpha)
-        props.append(Proposal("constraint", param, rule["name"], rule.get("low"), rule.get("high"), ok, why, ev))
+        ok, why, ev, votes = judge(masks)
+        props.append(Proposal("constraint", param, rule["name"], rule.get("low"), rule.get("high"), ok, why, ev,
+                              votes=votes))
     props.sort(key=lambda q: (not q.accepted, -_gain(q.evidence)))
     for q in props:
         if q.accepted:
@@ -208,7 +270,8 @@ def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: in
     spec["description"] = f"{space.name} refined by dse refine: " + (
         ", ".join(_label(q) for q in props if q.accepted) or "no change")
     new = parse_space(spec, "<refined>")
-    return RefineResult(space.name, len(e), space.log10_size, new.log10_size, props, new.spec, new, space)
+    return RefineResult(space.name, len(e_all), space.log10_size, new.log10_size, props, new.spec, new, space,
+                        [name for name, _, _ in regimes] if len(regimes) > 1 else [])
 
 
 def _on_param(q) -> bool:

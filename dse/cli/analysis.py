@@ -259,7 +259,8 @@ def plot_curves(sweep, best, worst, metric, out, db):
 
 
 @cli.command()
-@click.option("--sweep", required=True, help="The trained sweep whose evidence is used.")
+@click.option("--sweep", "sweeps", multiple=True, required=True,
+              help="The trained sweep whose evidence is used; repeat it for the regimes of one space (each votes).")
 @click.option("--space", "base", default=None, metavar="NAME|PATH",
               help="Base space (needed when the sweep was imported rather than sampled).")
 @click.option("--out", default=None, metavar="FILE.toml", help="Write the refined space file here.")
@@ -271,8 +272,8 @@ def plot_curves(sweep, best, worst, metric, out, db):
 @METRIC
 @db_option
 @json_option
-@aliases(base="--space")
-def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json):
+@aliases(base="--space", sweep="--sweep")
+def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json):
     """Propose a better space: narrower ranges (bootstrap intervals of the best models) and structural
     constraints (shared b/g, non-decreasing w/d, depth band, w0 = wa) that the trained models support.
 
@@ -284,11 +285,13 @@ def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json)
         raise DseError(f"--out {out}: the refined space is a .toml file")
     if out and not Path(out).parent.exists():
         raise DseError(f"--out {out}: folder {Path(out).parent} does not exist")
-    r = study(db).refine(sweep, base, min_support, n_boot, ci, seed, metric)
+    r = study(db).refine(list(sweeps), base, min_support, n_boot, ci, seed, metric)
     n = r.n
+    sweep = " ".join(dict.fromkeys(sweeps))
+    src = f"sweep {sweeps[0]!r}" if len(set(sweeps)) == 1 else f"sweeps {', '.join(dict.fromkeys(sweeps))}"
     if out:
         stem = Path(out).stem
-        r.write(out, [f"Refined by dse refine from sweep {sweep!r} ({n} trained models, {metric} error) "
+        r.write(out, [f"Refined by dse refine from {src} ({n} trained models, {metric} error) "
                       f"of space {r.base_space!r}, {datetime.now(timezone.utc):%Y-%m-%d}.",
                       f"Accepted {len(r.accepted)} of {len(r.proposals)} proposals; log10 size "
                       f"{r.log10_size_before:.2f} -> {r.log10_size_after:.2f}.",
@@ -296,13 +299,19 @@ def refine(sweep, base, out, min_support, n_boot, ci, seed, metric, db, as_json)
     if as_json:
         print_json(r.to_json(out))
         return
-    rows = [[q.kind, q.param, q.rule, q.bounds, f"{q.evidence.n_satisfy}/{q.evidence.n_other}",
-             _fmt(q.evidence.mean_error_satisfy, ".2f"), _fmt(q.evidence.mean_error_other, ".2f"),
-             _fmt(q.evidence.ks_statistic, ".3f"), _fmt(q.evidence.pvalue, ".3g"), "yes" if q.accepted else "no", q.why]
-            for q in r.proposals]
-    table(f"refinement of {r.base_space} from sweep {sweep} ({n} models, {metric} error)",
-          ["kind", "param", "rule", "proposal", "n sat/other", "err sat", "err other", "KS D", "p", "accept", "why"],
-          rows)
+    ev = lambda q: [q.bounds, f"{q.evidence.n_satisfy}/{q.evidence.n_other}",  # noqa: E731
+                    _fmt(q.evidence.mean_error_satisfy, ".2f"), _fmt(q.evidence.mean_error_other, ".2f")]
+    title = f"refinement of {r.base_space} from {src} ({n} models, {metric} error"
+    if r.regimes:  # several regimes: each votes on its own models; the pooled evidence is shown
+        table(title + "; evidence pooled over the regimes, each regime votes)",
+              ["kind", "param", "proposal", "n sat/other", "err sat", "err other", "accept", "votes", "why"],
+              [[q.kind, q.label if q.kind == "constraint" else q.param, *ev(q), "yes" if q.accepted else "no",
+                q.vote_summary, q.why] for q in r.proposals])
+    else:
+        table(title + ")", ["kind", "param", "rule", "proposal", "n sat/other", "err sat", "err other", "KS D", "p",
+                            "accept", "why"],
+              [[q.kind, q.param, q.rule, *ev(q), _fmt(q.evidence.ks_statistic, ".3f"), _fmt(q.evidence.pvalue, ".3g"),
+                "yes" if q.accepted else "no", q.why] for q in r.proposals])
     say(f"log10 size of the space: {r.log10_size_before:.2f} -> {r.log10_size_after:.2f}")
     if out:
         say(f"wrote {out}; next: dse sample --space {out} -n 100 --sweep {Path(out).stem}, dse train, "

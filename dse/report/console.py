@@ -32,7 +32,8 @@ def table(title, columns, rows):
     rows = [[str(x) for x in r] for r in rows]
     for i, c in enumerate(columns):
         right = bool(rows) and all(_numeric(r[i]) for r in rows)
-        t.add_column(c, justify="right" if right else "left", no_wrap=True)
+        last_text = i == len(columns) - 1 and not right  # a too-wide table wraps its last text column (a reason)
+        t.add_column(c, justify="right" if right else "left", no_wrap=not last_text)
     for r in rows:
         t.add_row(*r)
     console().print(t)
