@@ -537,6 +537,7 @@ class Study:
                                              min_support=min(20, max(2, pops[n].n // 5)))
             data.complexity = ComplexityView(metric, {n: {k: pops[n].values(k) for k in ("flops", "params", "acts")}
                                                       | {"errors": pops[n].errors} for n in trained})
+        data.trends, data.regime_refines = _report_trends(recs, {n: pops[n] for n in trained}, metric)
         text = render(data)
         out.write_text(text)
         return out
@@ -595,6 +596,33 @@ def _trends(recs, pops, params, named, n_boot, frac, ci, seed, metric) -> Trends
     cx = [complexity_trend(g, m, [(pops[n].values("flops"), pops[n].values(m), pops[n].errors) for n in ns], ci)
           for g, ns in groups.items() for m in ("acts", "params")]
     return TrendsResult(metric, ci, n_boot, series, cx, skipped)
+
+
+def _report_trends(recs, pops, metric):
+    """The report's trends: every space trained at two or more regimes, on the parameters its family is known
+    by (RegNet: depth w0 wa wm b g; AnyNet: depth and the stage widths, no fits needed), and each such space
+    refined by the votes of all its regimes. (None, {}) when no space has two regimes."""
+    from dse.analysis.refine import refine_regimes
+
+    try:
+        groups, _ = _series(recs, pops, named=False)
+    except DseError:
+        return None, {}
+    ns = [n for g in groups.values() for n in g]
+    common = set.intersection(*(set(pops[n].param_names()) for n in ns))
+    if all(recs[n].family == "regnet" for n in ns):
+        want = [q for q in ("depth", "w0", "wa", "wm", "b", "g") if q in common]
+    else:
+        want = ["depth"] + [q for q in pops[ns[0]].param_names() if q in common and q[0] == "w" and stage_index(q) is not None]
+    trends = _trends(recs, pops, want, False, 10_000, 0.25, 95.0, 0, metric)
+    refines = {}
+    for g, names in groups.items():
+        specs = {json.dumps(recs[n].space, sort_keys=True) for n in names}
+        if len(specs) == 1 and recs[names[0]].space:
+            refines[g] = refine_regimes(parse_space(recs[names[0]].space, f"sweep {names[0]}"),
+                                        [(n, pops[n].models, pops[n].errors) for n in names],
+                                        min_support=min(20, max(2, min(pops[n].n for n in names) // 5)))
+    return trends, refines
 
 
 def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:

@@ -231,3 +231,17 @@ def test_a_constraint_rejected_at_one_regime_is_rejected():
     assert [v.accepted for v in b1.votes] == [True, False] and not b1.accepted and b1.why.startswith("at hi:")
     alone = refine_regimes(sp, groups[:1], n_boot=500)
     assert next(q for q in alone.proposals if q.rule == "b_eq_1").accepted
+
+
+def test_report_has_a_trends_section_only_with_two_regimes(planted, tmp_path):
+    two = planted.report(tmp_path / "two.html", sweeps=["regnetx@200MF", "regnetx@1.6GF"]).read_text()
+    assert 'id="trends"' in two and ">grows</span>" in two and "refined by all its regimes" in two
+    assert "200MF yes, 1.6GF" in two and "acts" in two
+    from dse.study import _report_trends
+
+    recs = {n: planted.sweep(n) for n in SWEEPS}
+    pops = {n: planted.population(n) for n in SWEEPS}
+    t, refines = _report_trends({n: recs[n] for n in SWEEPS[::3]}, {n: pops[n] for n in SWEEPS[::3]}, "final")
+    assert t.to_json() == planted.trends(["depth", "w0", "wa", "wm", "b", "g"], SWEEPS[::3]).to_json()
+    assert list(refines) == ["regnetx"] and refines["regnetx"].regimes == SWEEPS[::3]
+    assert _report_trends({SWEEPS[0]: recs[SWEEPS[0]]}, {SWEEPS[0]: pops[SWEEPS[0]]}, "final") == (None, {})

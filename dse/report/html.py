@@ -52,6 +52,26 @@ def _f(v, fmt=".2f"):
     return "" if v is None else format(v, fmt)
 
 
+def _regimes(t) -> list[str]:
+    """The regime labels of a TrendsResult, in order of flops."""
+    from dse.units import regime_label
+
+    return [regime_label(f) for f in sorted({r.flops for s in t.series for r in s.regimes})]
+
+
+def _cells(s, labels) -> list[str]:
+    """A series' 'median [low, high]' under each regime label ('' where it has none)."""
+    from dse.units import regime_label
+
+    by = {regime_label(r.flops): r for r in s.regimes}
+    return [f"{by[k].median:.4g} [{by[k].low:.4g}, {by[k].high:.4g}]" if k in by else "" for k in labels]
+
+
+def _verdict(v: str) -> str:
+    cls = {"grows": "yes", "shrinks": "no", "yes": "yes", "no": "no"}.get(v, "muted")
+    return f'<span class="{cls}">{html.escape(v)}</span>'
+
+
 @dataclass
 class ReportData:
     """Everything the report shows, computed by ``dse.Study.report``: the report only lays it out."""
@@ -70,6 +90,8 @@ class ReportData:
     curves: dict = field(default_factory=dict)  # {name: Curves}
     fits: dict = field(default_factory=dict)    # {name: FitResult of the 8 best}
     refines: dict = field(default_factory=dict)  # {name: RefineResult}
+    trends: object = None  # TrendsResult, when a space was trained at two or more regimes
+    regime_refines: dict = field(default_factory=dict)  # {space: RefineResult voted by its regimes}
 
 
 def render(d: ReportData) -> str:
@@ -121,6 +143,31 @@ def render(d: ReportData) -> str:
     # 4. complexity
     body = f'<div class="fig">{_svg(d.complexity)}</div>' if d.complexity else "<p class=muted>Nothing trained yet.</p>"
     sec.append(("complexity", "Complexity", body))
+
+    # 4b. trends across regimes (only when a space has two or more)
+    if d.trends:
+        t = d.trends
+        body = (f"<p class=muted>Per regime: the bootstrap of the best model's value ({t.n_boot} resamples, {t.ci:g}% "
+                f"interval) and the min..max of the regime's models. Trend: slope of log(value) against log(flops) "
+                f"(of the value on a linear scale), interval from the bootstrap replicates; 'stable' when it holds 0. "
+                f"The paper (RegNetX): depth, b and wm stable; w0, wa, g grow; acts ~ flops^0.5, params ~ flops^1."
+                f"</p>")
+        body += _table(["space", "param", "scale", *[f"{label}" for label in _regimes(t)], "slope",
+                        f"{t.ci:g}% interval", "trend"],
+                       [[s.space, s.param, s.scale, *_cells(s, _regimes(t)), f"{s.slope:+.3f}",
+                         f"{s.slope_low:+.3f}..{s.slope_high:+.3f}", _verdict(s.trend)] for s in t.series],
+                       raw_cols=(len(_regimes(t)) + 5,))
+        body += _table(["space", "metric", "exponent", f"{t.ci:g}% interval", "good models"],
+                       [[c.space, c.metric, f"{c.exponent:.3f}", f"{c.low:.3f}..{c.high:.3f}", c.n]
+                        for c in t.complexity])
+        body += f'<div class="fig">{_svg(t)}</div>'
+        for sp, res in d.regime_refines.items():
+            body += (f"<h3>{html.escape(sp)} refined by all its regimes: log10 size {res.log10_size_before:.2f} -> "
+                     f"{res.log10_size_after:.2f}</h3>" + _table(
+                         ["kind", "proposal", "accept", "votes", "why"],
+                         [[q.kind, q.label, _verdict("yes" if q.accepted else "no"), q.vote_summary, q.why]
+                          for q in res.proposals], raw_cols=(2,)))
+        sec.append(("trends", "Trends across regimes", body))
 
     # 5. training curves
     body = ""

@@ -153,7 +153,7 @@ class Store:
 
     # ---- sweeps ----
     def sweep_names(self) -> list[str]:
-        return [r[0] for r in self.con.execute("SELECT name FROM sweeps ORDER BY created, name")]
+        return [r[0] for r in self.con.execute("SELECT name FROM sweeps ORDER BY created, rowid")]
 
     def sweep(self, name: str) -> SweepRecord:
         """The sweep's record; unknown names list the known ones."""
