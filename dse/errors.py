@@ -28,3 +28,14 @@ class ParamError(DseError):
         for p in self.params:  # plain replacement: other braces in the text (a sweep's name) stay as they are
             out = out.replace("{" + p + "}", names.get(p, p))
         return out
+
+
+def check_seed(seed, param: str = "seed"):
+    """A random seed must be a non-negative integer (numpy refuses others); None passes (the default)."""
+    import numbers
+
+    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
+        return seed
+    if not isinstance(seed, (int, float, str, bool)) and hasattr(seed, "random"):  # a numpy Generator
+        return seed
+    raise ParamError(f"{{{param}}} must be a non-negative integer, got {seed!r}", param)

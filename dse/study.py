@@ -28,7 +28,7 @@ from dse.analysis.refine import RefineResult
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult, FitRow,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
-from dse.errors import DseError, ParamError
+from dse.errors import DseError, ParamError, check_seed
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
 from dse.store.records import Fit, ModelRecord, SweepRecord
@@ -127,6 +127,7 @@ class Study:
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
+        check_seed(seed)
         sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
                                        resolution, stem, in_channels, num_classes, max_params, max_acts)
         with self.store(write=True) as s:
@@ -143,6 +144,7 @@ class Study:
         >>> Study("s.sqlite").sample_regimes("regnetx", "200MF,400MF,800MF", n=100)  # doctest: +SKIP
         [SampleResult(sweep='regnetx@200MF', ...), ...]
         """
+        check_seed(seed)
         sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution, stem, in_channels,
                                   num_classes, max_params, max_acts)
         with self.store(write=True) as s:
@@ -193,6 +195,7 @@ class Study:
         if resolution and dataset in ("fashion-mnist", "cifar10"):
             raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
                              f"fixed size", "resolution")
+        check_seed(seed)
         if checkpoint not in ("auto", "on", "off"):
             raise ParamError(f"{{checkpoint}} {checkpoint!r} unknown; allowed: auto, on, off", "checkpoint")
         p = Protocol(dataset, train_size, test_size, 0, budget, batch_size, lr, momentum, nesterov, weight_decay,

@@ -245,3 +245,24 @@ def test_report_has_a_trends_section_only_with_two_regimes(planted, tmp_path):
     assert t.to_json() == planted.trends(["depth", "w0", "wa", "wm", "b", "g"], SWEEPS[::3]).to_json()
     assert list(refines) == ["regnetx"] and refines["regnetx"].regimes == SWEEPS[::3]
     assert _report_trends({SWEEPS[0]: recs[SWEEPS[0]]}, {SWEEPS[0]: pops[SWEEPS[0]]}, "final") == (None, {})
+
+
+def test_negative_seeds_are_refused_by_name(run, planted):
+    for args in (["sample", "--space", "regnetx", "-n", "3", "--seed", "-1"],
+                 ["sample", "--space", "regnetx", "--regimes", "200MF", "-n", "3", "--seed", "-1"],
+                 ["train", "--seed", "-1"], ["trends", "--param", "depth", "--seed", "-1", "--db", planted.path],
+                 ["bootstrap", "--param", "depth", "--seed", "-1", "--db", planted.path]):
+        code, _, err = run(*args)
+        assert code == 2 and "--seed must be a non-negative integer" in err and "Traceback" not in err, (args, err)
+
+
+def test_imported_regimes_are_placed_at_their_median_flops(planted, tmp_path):
+    st = dse.Study(tmp_path / "imp.sqlite")
+    for n in SWEEPS[::3]:
+        planted.export(tmp_path / f"{n}.csv", n)
+        st.import_table(tmp_path / f"{n}.csv", "i" + n.split("@")[1])
+    r = st.trends("w0", n_boot=500)
+    assert [p.sweep for p in r.series[0].regimes] == ["i200MF", "i1.6GF"]
+    for p, n in zip(r.series[0].regimes, SWEEPS[::3]):
+        assert p.flops == np.median([m.flops for m in planted.records(n)])
+    assert r.series[0].trend == "grows"

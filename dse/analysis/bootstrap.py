@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dse.errors import DseError, ParamError
+from dse.errors import DseError, ParamError, check_seed
 
 
 def bootstrap(x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0) -> dict:
@@ -26,6 +26,7 @@ def bootstrap(x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 9
         raise ParamError(f"{{ci}} must be in (0, 100), got {ci}", "ci")
     if not 1 <= n_boot <= 10**8:
         raise ParamError(f"{{n_boot}} must be in 1..10^8, got {n_boot}", "n_boot")
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     m = max(1, int(round(frac * n)))
     order = np.lexsort((rng.random(n), e))  # by error, ties in random order

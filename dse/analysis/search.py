@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.errors import check_seed
+
 
 def search_efficiency(errors, weights=None, seed: int = 0) -> list[dict]:
     """For m = 1, 2, 4, ... <= n: draw m models with replacement (with the normalisation weights),
     keep the minimum error; repeat floor(n/m) times; mean and std of the minima."""
+    check_seed(seed)
     e = np.asarray(errors, dtype=np.float64)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if w is not None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.results import _Drawable
-from dse.errors import DseError
+from dse.errors import DseError, check_seed
 from dse.units import regime_label
 
 GOOD_FRAC, GOOD_MIN = 0.25, 5  # the good models of a regime: its best quarter by error, at least 5
@@ -164,6 +164,7 @@ def trend_series(space: str, param: str, regimes, n_boot: int = 10_000, frac: fl
     Each regime is bootstrapped as ``dse bootstrap`` does (models where the value is NaN left out), from its
     own independent random stream; replicate b of every regime together give one slope, and the slopes' median
     and ci% percentile interval are the trend. The scale is 'log' when every value is > 0, else 'linear'."""
+    check_seed(seed)
     regimes = sorted(regimes, key=lambda r: r[1])
     if len({float(r[1]) for r in regimes}) < 2:
         raise DseError("a trend needs at least two different regimes (flops)")

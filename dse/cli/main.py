@@ -66,6 +66,8 @@ def cli():
       dse train --budget 10ep                train every pending model (Fashion-MNIST by default)
       dse edf --compare anynet_a anynet_e    compare the spaces' error distributions
       dse bootstrap --param wm               where the good models lie
+      dse sample --space regnetx --regimes 200MF,400MF,800MF -n 100   one sweep per regime
+      dse trends --param depth --param w0    how the good models change with flops
       dse refine --sweep anynet_e --out e2.toml   propose a better space
       dse report -o report.html              the study in one HTML file
       dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
