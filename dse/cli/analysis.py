@@ -32,6 +32,23 @@ def _norm_options(f):
     return f
 
 
+def _boot_options(n_boot_help: str):
+    """--n-boot --frac --ci --seed: the empirical bootstrap's options (bootstrap, trends)."""
+    opts = [
+        click.option("--n-boot", type=int, default=10_000, show_default=True, help=n_boot_help),
+        click.option("--frac", type=float, default=0.25, show_default=True,
+                     help="Fraction of the models in each resample."),
+        click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the resampling."),
+    ]
+
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
 def _check_plot(plot):
     if plot:
         from dse.report.plots import check_path
@@ -99,10 +116,7 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
 @click.option("--param", "params", multiple=True, required=True,
               help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if shared.")
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep that has the parameter).")
-@click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions.")
-@click.option("--frac", type=float, default=0.25, show_default=True, help="Fraction of the models in each resample.")
-@click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the resampling.")
+@_boot_options("Bootstrap repetitions.")
 @METRIC
 @PLOT
 @db_option
@@ -132,10 +146,7 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
 @click.option("--sweep", "sweeps", multiple=True,
               help="Sweep (repeatable): the sweeps named form one series. Default: every trained sweep, grouped "
                    "by space.")
-@click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions per regime.")
-@click.option("--frac", type=float, default=0.25, show_default=True, help="Fraction of the models in each resample.")
-@click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the resampling.")
+@_boot_options("Bootstrap repetitions per regime.")
 @METRIC
 @PLOT
 @db_option
