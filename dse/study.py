@@ -25,6 +25,7 @@ import numpy as np
 
 from dse.analysis.population import METRICS, Population, check_metric, stage_index
 from dse.analysis.refine import RefineResult
+from dse.analysis.speed import SpeedResult
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult, FitRow,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
@@ -120,22 +121,29 @@ class Study:
 
     def sample(self, space: str | Space, n: int, sweep: str | None = None, flops="360M:400M", resolution: int = 224,
                stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
-               seed: int | None = None) -> SampleResult:
+               seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
+               speed_mode: str = "infer", speed_batch: int = 64) -> SampleResult:
         """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
         ``flops`` (``"360M:400M"`` or ``(lo, hi)``) at ``resolution`` into sweep ``sweep`` (default: the
         space's name). A second call with a larger ``n`` tops the sweep up.
+
+        ``max_ms`` keeps only models whose predicted time (``speed_mode`` at ``speed_batch`` on ``speed_device``,
+        default the most measured) is at most that many ms: the flops + acts fit the last ``speed`` stored.
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
         check_seed(seed)
         sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
-                                       resolution, stem, in_channels, num_classes, max_params, max_acts)
+                                       resolution, stem, in_channels, num_classes, max_params, max_acts,
+                                       self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
         with self.store(write=True) as s:
             return sample_sweep(s, sp, regime, int(n), sweep, seed)
 
     def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
                        stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
-                       max_acts=None, seed: int | None = None) -> list[SampleResult]:
+                       max_acts=None, seed: int | None = None, max_ms: float | None = None,
+                       speed_device: str | None = None, speed_mode: str = "infer",
+                       speed_batch: int = 64) -> list[SampleResult]:
         """Sample ``space`` at several complexity regimes, ``n`` models each, into one sweep per regime named
         ``<sweep>@<regime>`` (default prefix: the space's name). ``regimes`` is ``"200MF,400MF"`` (a regime F
         is the window [0.9F, F]), explicit windows ``"180M:200M,360M:400M"``, or a list of either; each
@@ -146,18 +154,43 @@ class Study:
         """
         check_seed(seed)
         sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution, stem, in_channels,
-                                  num_classes, max_params, max_acts)
+                                  num_classes, max_params, max_acts,
+                                  self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
         with self.store(write=True) as s:
             return sample_regimes(s, sp, regs, int(n), sweep, seed)
 
+    def _ms_cap(self, max_ms, device, mode, batch) -> dict | None:
+        """The regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with."""
+        if max_ms is None:
+            return None
+        if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or not max_ms > 0:
+            raise ParamError(f"{{max_ms}} must be a positive number of milliseconds, got {max_ms!r}", "max_ms")
+        if mode not in ("infer", "train"):
+            raise ParamError(f"{{speed_mode}} {mode!r} unknown; allowed: infer, train", "speed_mode")
+        fits, measured = [], []
+        if self.path.exists():
+            with self.store() as s:
+                fits, measured = s.speed_fits(), [d for d, _ in s.speed_devices()]
+        if device is None and fits:  # the most measured device that has a fit
+            device = next((d for d in measured if any(f["device"] == d for f in fits)), fits[0]["device"])
+        fit = next((f for f in fits if (f["device"], f["mode"], f["batch"]) == (device, mode, int(batch))), None)
+        if fit is None:
+            have = "; stored fits: " + ", ".join(f"{f['device']} ({f['mode']}, batch {f['batch']})" for f in fits) \
+                if fits else ""
+            raise ParamError(f"{{max_ms}} needs a time prediction for {device or 'a device'} ({mode}, batch {batch}) "
+                             f"and {self.path} has none{have}: run dse speed --mode {mode} --batch {batch} on a "
+                             f"sweep measured on that device first", "max_ms")
+        return {"max_ms": float(max_ms), "device": fit["device"], "mode": mode, "batch": int(batch),
+                "coef": list(fit["coef"]), "intercept": fit["intercept"]}
+
     @staticmethod
-    def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts):
+    def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts, ms_cap=None):
         """The space and one Regime per flops window, validated."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise ParamError(f"{{n}} must be a positive number of models, got {n!r}", "n")
         caps = [parse_count(max_params, "max_params") if max_params is not None else None,
                 parse_count(max_acts, "max_acts") if max_acts is not None else None]
-        regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps) for w in windows]
+        regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps, ms_cap) for w in windows]
         return (space if isinstance(space, Space) else resolve_space(space)), regs
 
     def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
@@ -255,6 +288,80 @@ class Study:
             setattr(out, k, sum(counts[n][k] for n in names))
         return out
 
+    # ---- runtime ----
+    def speed(self, sweeps=None, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
+              force: bool = False, events=None) -> list[SpeedResult]:
+        """Time every model of ``sweeps`` (pending or trained: only the architecture is needed) at its sweep's
+        regime on ``device`` (auto, cpu, cuda, cuda:N) in ``mode`` (infer, train or both), measuring only what
+        is missing (``force``: everything again), then report per device and mode: correlations of ms with
+        flops/params/acts and the fits. Stores the flops + acts fit that ``sample(max_ms=...)`` predicts with.
+        ``events(sweep, idx, mode, ms)`` is called after each timing. Ctrl-C keeps what was measured.
+
+        >>> Study("s.sqlite").speed(mode="both")[0].pearson                        # doctest: +SKIP
+        """
+        from dse.train.speed import measure
+        from dse.train.worker import resolve_devices
+
+        modes = _modes(mode)
+        _positive(batch, "batch")
+        _positive(repeat, "repeat")
+        devices = resolve_devices(device)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+        done = measure(self.path, names, devices, modes, int(batch), int(repeat), force, events)
+        out = []
+        for label in done:
+            for m in modes:
+                r = self.speed_report(names, label, m, batch)
+                with self.store() as s:
+                    s.set_speed_fit(label, m, int(batch), {**r.fits[2].to_json(), "r2": r.fits[2].r2, "n": r.n,
+                                                             "sweeps": names})
+                out.append(r)
+        return out
+
+    def speed_report(self, sweeps=None, device: str | None = None, mode: str = "infer", batch: int | None = None,
+                     from_training: bool = False) -> SpeedResult:
+        """The stored timings of ``sweeps`` on ``device`` (default: the most measured) in ``mode`` at ``batch``
+        (default: the most measured), as a SpeedResult. ``from_training``: from the training throughput
+        instead (each model's last-epoch images/s at its protocol's batch, against its training complexity)."""
+        from dse.analysis.speed import speed_report
+
+        if mode not in ("infer", "train"):
+            raise ParamError(f"{{mode}} {mode!r} unknown here; allowed: infer, train", "mode")
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            if from_training:
+                return _from_training(s, names, speed_report)
+            devices = [d for d, _ in s.speed_devices()]
+            if not devices:
+                raise DseError(f"{self.path} holds no timings; run dse speed first (or --from-training)")
+            device = device or devices[0]
+            if device not in devices:
+                raise ParamError(f"{{device}} {device!r} has no timings; measured: {', '.join(devices)}", "device")
+            recs = s.speeds(names, device, mode, None if batch is None else int(batch))
+            if batch is None and recs:
+                counts = {}
+                for r in recs:
+                    counts[r.batch] = counts.get(r.batch, 0) + 1
+                batch = max(counts, key=counts.get)
+                recs = [r for r in recs if r.batch == batch]
+            if not recs:
+                raise DseError(f"no {mode} timings on {device}" + (f" at batch {batch}" if batch else "")
+                               + f" for {', '.join(names)}; run dse speed --mode {mode}")
+            models = {(n, m.idx): m for n in names for m in s.models(n)}
+            regimes = {n: s.sweep(n).regime for n in names}
+        rows = [{"sweep": r.sweep, "id": r.idx, "ms": r.ms, **{k: getattr(models[(r.sweep, r.idx)], k)
+                                                                  for k in ("flops", "params", "acts")}} for r in recs]
+        predicted = {}
+        for n in names:
+            cap = regimes[n].get("ms_cap")
+            if cap and (cap["device"], cap["mode"], cap["batch"]) == (device, mode, int(batch)):
+                mine = [r for r in rows if r["sweep"] == n]
+                if mine:
+                    pred = [cap["coef"][0] * r["flops"] + cap["coef"][1] * r["acts"] + cap["intercept"] for r in mine]
+                    predicted[n] = float(np.median([abs(p - r["ms"]) / r["ms"] * 100 for p, r in zip(pred, mine)]))
+        return speed_report(device, mode, int(batch), rows, predicted)
+
     # ---- populations as records and DataFrames ----
     def status(self, sweep: str | None = None) -> list[SweepStatus]:
         """Each sweep (or one) with its models counted by status and its results summarised; the regimes of a
@@ -300,7 +407,7 @@ class Study:
         return pd.DataFrame([{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
                              for r in recs], columns=["sweep", "id", *EPOCH_COLUMNS])
 
-    def export(self, path, sweeps=None, epochs: bool = False) -> int:
+    def export(self, path, sweeps=None, epochs: bool = False, speed_device: str | None = None) -> int:
         """Write the models (or with ``epochs`` the per-epoch rows) to a .csv or .parquet file, or '-' for
         standard output. Returns the number of rows."""
         from dse.store import EPOCH_COLUMNS, export_rows, write_table
@@ -313,7 +420,7 @@ class Study:
                 rows = [{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
                         for r in s.epoch_rows(names)]
             else:
-                cols, rows = export_rows(s, names)
+                cols, rows = export_rows(s, names, speed_device)
         write_table(cols, rows, path)
         return len(rows)
 
@@ -321,13 +428,13 @@ class Study:
         """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
         check_metric(metric)
         with self.store() as s:
-            return Population.from_records(s.sweep(sweep), s.models(sweep), metric)
+            return _populations(s, [sweep], metric)[sweep]
 
     def _pops(self, sweeps, metric, need=2, what="this analysis") -> dict:
         check_metric(metric)
         with self.store() as s:
             names = self._names(s, sweeps)
-            pops = {n: Population.from_records(s.sweep(n), s.models(n), metric) for n in names}
+            pops = _populations(s, names, metric)
         for p in pops.values():
             p.require(need, what)
         return pops
@@ -347,7 +454,15 @@ class Study:
         if by not in NORMALIZE_BY:
             raise ParamError(f"{{normalize}} {by!r} unknown; allowed: {', '.join(NORMALIZE_BY)}", "normalize")
         lo_hi = parse_window(range_, "range") if isinstance(range_, str) else range_
-        return normalize({n: p.values(by) for n, p in pops.items()}, by, bins, lo_hi)
+        vals = {}
+        for n, p in pops.items():
+            if by not in p.param_names():
+                raise DseError(f"sweep {n!r} has no {by} timings; run dse speed --sweep {n} first")
+            vals[n] = p.values(by)
+            if np.isnan(vals[n]).any():
+                raise DseError(f"sweep {n!r}: {int(np.isnan(vals[n]).sum())} trained model(s) have no {by} timing; "
+                               f"run dse speed --sweep {n} first")
+        return normalize(vals, by, bins, lo_hi)
 
     # ---- analyses ----
     def edf(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
@@ -378,7 +493,7 @@ class Study:
         check_metric(metric)
         with self.store() as s:
             names = self._names(s, sweeps)
-            pops = {n: Population.from_records(s.sweep(n), s.models(n), metric) for n in names}
+            pops = _populations(s, names, metric)
         panels = []
         for param in params:
             if named:  # sweeps named explicitly must all qualify
@@ -413,7 +528,7 @@ class Study:
         with self.store() as s:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
-            pops = {n: Population.from_records(recs[n], s.models(n), metric) for n in names}
+            pops = _populations(s, names, metric)
         return _trends(recs, pops, params, bool(sweeps), n_boot, frac, ci, seed, metric)
 
     def fit(self, sweeps=None, top: int = 20, metric: str = "final", save: bool = True) -> FitResult:
@@ -501,8 +616,9 @@ class Study:
             recs = {n: s.sweep(n) for n in names}
             models = {n: s.models(n) for n in names}
             epochs = {n: s.epoch_rows([n]) for n in names}
+            speeds = _speeds(s, names)
         data = ReportData(self.path, metric, names, self.status(None), recs)
-        pops = {n: Population.from_records(recs[n], models[n], metric) for n in names}
+        pops = {n: Population.from_records(recs[n], models[n], metric, speeds.get(n)) for n in names}
         trained = [n for n in names if pops[n].n >= 2]
         data.trained = trained
         data.with_error = {n: p.n for n, p in pops.items()}
@@ -544,6 +660,57 @@ class Study:
         text = render(data)
         out.write_text(text)
         return out
+
+
+def _modes(mode: str) -> tuple:
+    if mode not in ("infer", "train", "both"):
+        raise ParamError(f"{{mode}} {mode!r} unknown; allowed: infer, train, both", "mode")
+    return ("infer", "train") if mode == "both" else (mode,)
+
+
+def _positive(v, name: str) -> None:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        raise ParamError(f"{{{name}}} must be a positive integer, got {v!r}", name)
+
+
+def _from_training(s, names, report):
+    """A SpeedResult from training throughput: ms per batch = batch / images_per_s of each model's last epoch,
+    against its complexity at the training resolution; the models of the most common training device."""
+    rows, devices = [], {}
+    for n in names:
+        batch = (s.sweep(n).protocol or {}).get("batch_size")
+        for m in s.models(n):
+            if m.images_per_s and batch:
+                devices[m.device] = devices.get(m.device, 0) + 1
+                rows.append((m.device, batch, {"sweep": n, "id": m.idx, "ms": 1000.0 * batch / m.images_per_s,
+                                               **{k: getattr(m, f"train_{k}") or getattr(m, k)
+                                                  for k in ("flops", "params", "acts")}}))
+    if not rows:
+        raise DseError(f"no trained model of {', '.join(names)} has a training throughput; train first, or measure "
+                       f"with dse speed")
+    dev = max(devices, key=devices.get)
+    batches = {b for d, b, _ in rows if d == dev}
+    return report(f"training on {dev}", "train", batches.pop() if len(batches) == 1 else 0,
+                  [r for d, _, r in rows if d == dev], source="training")
+
+
+def _speeds(s, names) -> dict:
+    """{sweep: {"infer_ms"|"train_ms": {idx: ms}}}: the timings `dse export` carries (one device)."""
+    from dse.store.table import speed_columns
+
+    _, cols = speed_columns(s, names)
+    out = {}
+    for (sweep, idx), d in cols.items():
+        for k in ("infer_ms", "train_ms"):
+            if k in d:
+                out.setdefault(sweep, {}).setdefault(k, {})[idx] = d[k]
+    return out
+
+
+def _populations(s, names, metric) -> dict:
+    """{name: Population} of the sweeps ``names``, with the timings of the most measured device."""
+    sp = _speeds(s, names)
+    return {n: Population.from_records(s.sweep(n), s.models(n), metric, sp.get(n)) for n in names}
 
 
 def _regime_x(rec: SweepRecord, pop: Population) -> float:

@@ -159,10 +159,23 @@ def test_db_env_and_schema(run, tmp_path, monkeypatch):
     con = sqlite3.connect(tmp_path / "env.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     meta = dict(con.execute("SELECT key, value FROM meta"))
-    assert meta["app"] == "dse" and meta["schema_version"] == "1"
+    assert meta["app"] == "dse" and meta["schema_version"] == "2"
     sw = con.execute("SELECT space, regime, seed, dse_version, created FROM sweeps").fetchone()
     assert json.loads(sw[0])["family"] == "anynet" and json.loads(sw[1])["flops"] == [360000000, 400000000]
     assert sw[2] == 0 and sw[3] and sw[4]
+
+
+def test_a_version_1_store_gains_the_speed_tables(run, tmp_path):
+    assert run("sample", "--space", "regnetx", "-n", "4", "--db", "v1.db")[0] == 0
+    con = sqlite3.connect(tmp_path / "v1.db")
+    con.executescript("DROP TABLE speeds; DROP TABLE speed_fits; UPDATE meta SET value = '1' WHERE key = 'schema_version';")
+    con.close()
+    code, out, err = run("sample", "--space", "regnetx", "-n", "6", "--db", "v1.db")  # a top-up of the old sweep
+    assert code == 0 and "2 models accepted (6 in all)" in out, err
+    con = sqlite3.connect(tmp_path / "v1.db")
+    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
+    assert con.execute("SELECT COUNT(*) FROM speeds").fetchone()[0] == 0
+    assert "ms_cap" not in json.loads(con.execute("SELECT regime FROM sweeps").fetchone()[0])
 
 
 def test_newer_schema_refused(tmp_path):

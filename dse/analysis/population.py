@@ -17,6 +17,7 @@ from dse.store.records import Fit, ModelRecord, SweepRecord
 
 METRICS = {"final": "error", "best": "best_error"}
 COMPLEXITY = ("flops", "params", "acts")
+SPEEDS = ("infer_ms", "train_ms")  # measured by dse speed (one device), where measured
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 
 
@@ -45,13 +46,17 @@ class Population:
     models: list[ModelRecord]
     errors: np.ndarray
     _fits: dict = field(default_factory=dict, repr=False)
+    speeds: dict = field(default_factory=dict, repr=False)  # {"infer_ms"|"train_ms": {idx: ms}}
 
     @classmethod
-    def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final") -> "Population":
+    def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final",
+                     speeds: dict | None = None) -> "Population":
+        """The models of ``sweep`` with a ``metric`` error; ``speeds`` {name: {idx: ms}} adds infer_ms/train_ms."""
         col = METRICS[check_metric(metric)]
         ms = [m for m in models if getattr(m, col) is not None]
         return cls(sweep.name, metric, sweep.space, sweep.space_name, ms,
-                   np.array([getattr(m, col) for m in ms], dtype=np.float64))
+                   np.array([getattr(m, col) for m in ms], dtype=np.float64), speeds={
+                       k: v for k, v in (speeds or {}).items() if any(m.idx in v for m in ms)})
 
     @property
     def n(self) -> int:
@@ -86,7 +91,7 @@ class Population:
         w0, wa, wm, e_fit, and b / g where they are shared by all stages."""
         smax = max((m.arch.stages for m in self.models), default=4)
         names = [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)]
-        names += ["depth", *COMPLEXITY, *FIT_PARAMS]
+        names += ["depth", *COMPLEXITY, *[k for k in SPEEDS if k in self.speeds], *FIT_PARAMS]
         names += [p for p in ("b", "g") if self._shared(p)]
         return names
 
@@ -114,6 +119,9 @@ class Population:
             return np.array([m.arch.depth for m in ms], dtype=np.float64)
         if name in COMPLEXITY:
             return np.array([getattr(m, name) for m in ms], dtype=np.float64)
+        if name in SPEEDS:
+            t = self.speeds[name]
+            return np.array([t.get(m.idx, np.nan) for m in ms], dtype=np.float64)
         if name in ("w0", "wa", "wm") and all(getattr(m, name) is not None for m in ms):
             return np.array([getattr(m, name) for m in ms], dtype=np.float64)
         fits = self.fits()

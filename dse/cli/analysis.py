@@ -18,8 +18,9 @@ METRIC = click.option("--metric", type=click.Choice(["final", "best"]), default=
                       help="Which error: of the final epoch, or the best epoch.")
 PLOT = click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg", help="Also draw a picture.")
 NORM = [
-    click.option("--normalize", type=click.Choice(["flops", "params", "acts"]), default=None,
-                 help="Complexity-normalise (NDS): weight models so the complexity distributions agree."),
+    click.option("--normalize", type=click.Choice(["flops", "params", "acts", "infer_ms", "train_ms"]), default=None,
+                 help="Complexity-normalise (NDS): weight models so the complexity distributions agree "
+                      "(infer_ms/train_ms: the timings of dse speed, at equal speed)."),
     click.option("--bins", type=int, default=10, show_default=True, help="Equal-width complexity bins."),
     click.option("--range", "range_", default=None, metavar="LO:HI",
                  help="Complexity range of the bins (default: largest per-sweep min to smallest max)."),

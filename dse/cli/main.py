@@ -68,6 +68,7 @@ def cli():
       dse bootstrap --param wm               where the good models lie
       dse sample --space regnetx --regimes 200MF,400MF,800MF -n 100   one sweep per regime
       dse trends --param depth --param w0    how the good models change with flops
+      dse speed --mode both                  time every model; which of flops/acts predicts it
       dse refine --sweep anynet_e --out e2.toml   propose a better space
       dse report -o report.html              the study in one HTML file
       dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
@@ -90,6 +91,7 @@ def main(argv=None):
     import dse.cli.sweeps  # noqa: F401
     import dse.cli.training  # noqa: F401
     import dse.cli.analysis  # noqa: F401
+    import dse.cli.speed  # noqa: F401
 
     try:
         cli.main(args=argv, prog_name="dse", standalone_mode=False)

@@ -41,11 +41,19 @@ def spaces(paths, as_json):
 @regime_options
 @click.option("--max-params", default=None, metavar="N", help="Optional cap on parameters (e.g. 6M).")
 @click.option("--max-acts", default=None, metavar="N", help="Optional cap on activations (e.g. 4M).")
+@click.option("--max-ms", type=float, default=None, metavar="MS",
+              help="Keep only models whose predicted time is at most MS milliseconds per batch (the flops + acts "
+                   "fit stored by the last dse speed on --speed-device).")
+@click.option("--speed-device", default=None, help="The device the --max-ms prediction is for (default: the most "
+                                                   "measured one with a fit).")
+@click.option("--speed-mode", type=click.Choice(["infer", "train"]), default="infer", show_default=True,
+              help="Which timings --max-ms predicts.")
+@click.option("--speed-batch", type=int, default=64, show_default=True, help="The batch of those timings.")
 @click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")
 @db_option
 @json_option
-def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, max_params, max_acts, seed,
-           db, as_json):
+def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, max_params, max_acts, max_ms,
+           speed_device, speed_mode, speed_batch, seed, db, as_json):
     """Draw N distinct models from a space into the store, honestly: the space's distribution
     conditioned on its constraints and the complexity window (at --resolution with --stem).
 
@@ -56,7 +64,7 @@ def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_c
             raise ParamError("{flops} and {regimes} exclude each other: --regimes sets one window per regime",
                              "flops", "regimes")
         rs = study(db).sample_regimes(space, regimes, n, sweep, resolution, stem, in_channels, num_classes,
-                                      max_params, max_acts, seed)
+                                      max_params, max_acts, seed, max_ms, speed_device, speed_mode, speed_batch)
         if as_json:
             print_json([r.to_dict() for r in rs])
             return
@@ -64,7 +72,7 @@ def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_c
             _said(r, n, db)
         return
     r = study(db).sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, max_params, max_acts,
-                         seed)
+                         seed, max_ms, speed_device, speed_mode, speed_batch)
     if as_json:
         print_json(r.to_dict())
         return
@@ -97,15 +105,17 @@ def status(sweep, per_model, db, as_json):
     st = study(db)
     sts = st.status(sweep)
     if per_model:
-        keys = ("idx", "status", "error", "best_error", "epochs", "train_seconds", "device", "reason")
+        keys = ("idx", "status", "error", "best_error", "epochs", "train_seconds", "images_per_s", "device", "reason")
         rows = [{"sweep": x.sweep, **{k: getattr(m, k) for k in keys}} for x in sts for m in st.records(x.sweep)]
         if as_json:
             print_json(rows)
             return
         f = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
-        table(f"models in {db}", ["sweep", "id", "status", "error %", "best %", "epochs", "seconds", "device", "reason"],
+        table(f"models in {db}", ["sweep", "id", "status", "error %", "best %", "epochs", "seconds", "images/s", "device",
+                                  "reason"],
               [[r["sweep"], r["idx"], r["status"], f(r["error"], ".2f"), f(r["best_error"], ".2f"), f(r["epochs"], "d"),
-                f(r["train_seconds"], ".1f"), r["device"] or "", r["reason"] or ""] for r in rows])
+                f(r["train_seconds"], ".1f"), f(r["images_per_s"], ".0f"), r["device"] or "", r["reason"] or ""]
+               for r in rows])
         return
     rows = [x.to_json() for x in sts]
     if as_json:
@@ -131,15 +141,18 @@ def status(sweep, per_model, db, as_json):
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep to export (repeatable; default all).")
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE.csv|FILE.parquet|-",
               help="Where to write; '-' is standard output. Parquet needs pyarrow.")
+@click.option("--speed-device", default=None,
+              help="Whose timings fill infer_ms/train_ms (default: the device with the most measurements).")
 @click.option("--epochs", "per_epoch", is_flag=True,
               help="Per-epoch rows instead: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds, images_per_s.")
 @db_option
 @aliases(path="-o")
-def export_cmd(sweeps, output, per_epoch, db):
+def export_cmd(sweeps, output, speed_device, per_epoch, db):
     """One row per model: sweep, id, space, per-stage d1..dS w1..wS b1..bS g1..gS, depth, se,
-    w0 wa wm (RegNet sweeps), flops, params, acts, status, error, best_error, epochs, train_seconds."""
+    w0 wa wm (RegNet sweeps), flops, params, acts, status, error, best_error, epochs, train_seconds, the RegNet
+    fit, images_per_s (training), and infer_ms train_ms speed_device speed_batch (dse speed, one device)."""
     st = study(db)
-    n = st.export(output, sweeps, per_epoch)
+    n = st.export(output, sweeps, per_epoch, speed_device)
     if output != "-":
         click.echo(f"wrote {n} {'epoch rows' if per_epoch else 'models'} of {len(set(sweeps)) or len(st.sweeps())} "
                    f"sweep(s) to {output}", err=True)

@@ -34,6 +34,7 @@ class Regime:
     num_classes: int = 1000
     max_params: int | None = None
     max_acts: int | None = None
+    ms_cap: dict | None = None  # {"max_ms", "device", "mode", "batch", "coef": [a, b], "intercept"}: a*flops+b*acts+c
 
     def __post_init__(self):
         if self.stem not in STEMS:
@@ -46,6 +47,8 @@ class Regime:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["flops"] = list(self.flops)
+        if d["ms_cap"] is None:  # absent unless used, so regimes stored before it existed compare equal
+            del d["ms_cap"]
         return d
 
     @classmethod
@@ -159,6 +162,9 @@ class Sampler:
                 keep = (f >= lo) & (f <= hi)
                 for cap, k in caps:
                     keep &= {"params": p, "acts": a}[k] <= cap
+                ms = self.regime.ms_cap
+                if ms:  # the predicted time of the stored flops + acts fit
+                    keep &= ms["coef"][0] * f + ms["coef"][1] * a + ms["intercept"] <= ms["max_ms"]
                 for i in np.flatnonzero(keep):
                     self.accepted_ += 1
                     m = self._model(x, sel[i], int(f[i]), int(p[i]), int(a[i]))
@@ -203,6 +209,8 @@ class Sampler:
         f = np.concatenate(flops_seen)
         caps = " and the params/acts caps" if (self.regime.max_params or self.regime.max_acts
                                                or self.space.max_params or self.space.max_acts) else ""
+        if self.regime.ms_cap:
+            caps += f" and --max-ms {self.regime.ms_cap['max_ms']:g}"
         q = np.percentile(f, [40, 60])
         return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({self.regime.stem} stem) "
                 f"range from {_h(f.min())} to {_h(f.max())} flops (median {_h(np.median(f))}); "

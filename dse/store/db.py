@@ -18,9 +18,9 @@ from pathlib import Path
 from dse import __version__
 from dse.errors import DseError
 from dse.models.arch import Arch
-from dse.store.records import EpochRecord, Fit, ModelRecord, SweepRecord
+from dse.store.records import EpochRecord, Fit, ModelRecord, SpeedRecord, SweepRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the speeds and speed_fits tables (added to a version-1 store when it is opened)
 STATUSES = ("pending", "running", "done", "failed", "diverged")
 
 _SCHEMA = """
@@ -76,7 +76,26 @@ CREATE TABLE epochs (
     PRIMARY KEY (sweep, idx, epoch),
     FOREIGN KEY (sweep, idx) REFERENCES models(sweep, idx) ON DELETE CASCADE
 );
+""" + """
+CREATE TABLE IF NOT EXISTS speeds (
+    sweep TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    device TEXT NOT NULL,       -- the GPU's name, or the CPU model and thread count
+    mode TEXT NOT NULL,         -- 'infer' or 'train'
+    batch INTEGER NOT NULL,
+    ms REAL NOT NULL,           -- median of the timed runs, milliseconds per batch
+    torch TEXT NOT NULL,
+    measured TEXT NOT NULL,
+    PRIMARY KEY (sweep, idx, device, mode, batch),
+    FOREIGN KEY (sweep, idx) REFERENCES models(sweep, idx) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS speed_fits (
+    device TEXT NOT NULL, mode TEXT NOT NULL, batch INTEGER NOT NULL,
+    model TEXT NOT NULL,        -- JSON: ms = a*flops + b*acts + c, with r2 and n (the last dse speed run)
+    PRIMARY KEY (device, mode, batch)
+);
 """
+_SPEED_TABLES = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS speeds"):]
 
 MODEL_COLUMNS = ("idx", "key", "arch", "stages", "depth", "se", "w0", "wa", "wm", "flops", "params", "acts",
                  "train_flops", "train_params", "train_acts", "status", "error", "best_error", "epochs",
@@ -129,6 +148,11 @@ class Store:
         if v > SCHEMA_VERSION:
             raise DseError(f"{self.path} has store schema {v}, newer than this dse ({__version__}, schema "
                            f"{SCHEMA_VERSION}); upgrade dse")
+        if v < 2:  # a version-1 store gains the (empty) speed tables; nothing else changes
+            with self.write() as c:
+                for stmt in filter(str.strip, _SPEED_TABLES.split(";")):
+                    c.execute(stmt)
+                c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self):
         self.con.close()
@@ -185,13 +209,16 @@ class Store:
             rows.append((sweep, start + i, m.get("key") or arch.key(), json.dumps(arch.to_dict()), arch.stages, arch.depth,
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
-                         m.get("epochs"), m.get("train_seconds"),
+                         m.get("epochs"), m.get("train_seconds"), m.get("images_per_s"),
                          _extra({"regnet": rp, "fit": _fit_dict(m.get("fit"))})))
         c.executemany(
             "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
-            " status, error, best_error, epochs, train_seconds, extra)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " status, error, best_error, epochs, train_seconds, images_per_s, extra)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows)
+        for i, m in enumerate(models):  # timings that came with an imported table
+            for dev, mode, batch, ms in m.get("speeds") or ():
+                self.add_speed(sweep, start + i, dev, mode, batch, ms, "imported", c)
 
     def model_keys(self, sweep: str) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT key FROM models WHERE sweep = ? ORDER BY idx", (sweep,))]
@@ -360,6 +387,51 @@ class Store:
         med = None if not n else (errs[n // 2] if n % 2 else (errs[n // 2 - 1] + errs[n // 2]) / 2)
         return {"best_error": errs[0] if n else None, "median_error": med,
                 "train_hours": hours / 3600 if hours else None, "failures": fails}
+
+    # ---- speed measurements ----
+    def add_speed(self, sweep: str, idx: int, device: str, mode: str, batch: int, ms: float, torch_version: str,
+                  c=None):
+        """Store one timing (replacing an earlier one of the same model, device, mode and batch); ``c``: inside
+        a write transaction already open."""
+        row = (sweep, idx, device, mode, int(batch), float(ms), torch_version,
+               datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        if c is not None:
+            c.execute("INSERT OR REPLACE INTO speeds VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return
+        with self.write() as c:
+            c.execute("INSERT OR REPLACE INTO speeds VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def speeds(self, sweeps, device: str | None = None, mode: str | None = None, batch: int | None = None) -> list[SpeedRecord]:
+        """Timings of the models of ``sweeps`` (optionally of one device, mode, batch), by sweep and model."""
+        out = []
+        for s in sweeps:
+            q, args = "SELECT * FROM speeds WHERE sweep = ?", [s]
+            for k, v in (("device", device), ("mode", mode), ("batch", batch)):
+                if v is not None:
+                    q += f" AND {k} = ?"
+                    args.append(v)
+            out += [SpeedRecord(**dict(r)) for r in self.con.execute(q + " ORDER BY idx, device, mode, batch", args)]
+        return out
+
+    def speed_devices(self) -> list[tuple[str, int]]:
+        """(device, number of timings) of every device measured, most measured first."""
+        return [(r[0], r[1]) for r in self.con.execute(
+            "SELECT device, COUNT(*) AS n FROM speeds GROUP BY device ORDER BY n DESC, device")]
+
+    def set_speed_fit(self, device: str, mode: str, batch: int, model: dict) -> None:
+        with self.write() as c:
+            c.execute("INSERT OR REPLACE INTO speed_fits VALUES (?, ?, ?, ?)",
+                      (device, mode, int(batch), json.dumps(model, sort_keys=True)))
+
+    def speed_fit(self, device: str, mode: str, batch: int) -> dict | None:
+        """The flops + acts fit the last ``dse speed`` stored for this device, mode and batch (None if none)."""
+        r = self.con.execute("SELECT model FROM speed_fits WHERE device = ? AND mode = ? AND batch = ?",
+                             (device, mode, int(batch))).fetchone()
+        return json.loads(r[0]) if r else None
+
+    def speed_fits(self) -> list[dict]:
+        return [{"device": r[0], "mode": r[1], "batch": r[2], **json.loads(r[3])}
+                for r in self.con.execute("SELECT device, mode, batch, model FROM speed_fits ORDER BY device")]
 
     def epoch_rows(self, sweeps) -> list[EpochRecord]:
         """Per-epoch records of the models of ``sweeps``, by sweep, model and epoch."""

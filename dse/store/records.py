@@ -109,3 +109,17 @@ class EpochRecord(EpochRow):
 
     sweep: str = ""
     idx: int = -1
+
+
+@dataclass(frozen=True)
+class SpeedRecord:
+    """One timing of a model: milliseconds per batch on a device in a mode (infer or train)."""
+
+    sweep: str
+    idx: int
+    device: str
+    mode: str
+    batch: int
+    ms: float
+    torch: str
+    measured: str

@@ -16,11 +16,41 @@ HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
         "epochs", "train_seconds")
 FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty until fitted
+SPEED = ("images_per_s", "infer_ms", "train_ms", "speed_device", "speed_batch")  # training throughput, dse speed
 
 
-def export_rows(store, sweeps) -> tuple[list[str], list[dict]]:
-    """Columns and rows for the given sweeps: per-stage d1..dS, w1..wS, b1..bS, g1..gS (paper's b)."""
+def speed_columns(store, sweeps, device: str | None = None) -> tuple[str | None, dict]:
+    """The timings export carries, of one device (default: the most measured): (device, {(sweep, idx):
+    {"infer_ms", "train_ms", "speed_batch"}}), each mode at its most measured batch on that device."""
+    devices = [d for d, _ in store.speed_devices()]
+    if device is None:
+        device = devices[0] if devices else None
+    elif device not in devices:
+        raise DseError(f"no timings on device {device!r}; measured: {', '.join(devices) or 'none (run dse speed)'}")
+    out = {}
+    if device is None:
+        return None, out
+    recs = store.speeds(sweeps, device)
+    for mode in ("infer", "train"):
+        counts = {}
+        for r in recs:
+            if r.mode == mode:
+                counts[r.batch] = counts.get(r.batch, 0) + 1
+        if not counts:
+            continue
+        batch = max(counts, key=lambda b: (counts[b], b == 64, -b))
+        for r in recs:
+            if r.mode == mode and r.batch == batch:
+                out.setdefault((r.sweep, r.idx), {})[f"{mode}_ms"] = r.ms
+                out[(r.sweep, r.idx)]["speed_batch"] = batch
+    return device, out
+
+
+def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[str], list[dict]]:
+    """Columns and rows for the given sweeps: per-stage d1..dS, w1..wS, b1..bS, g1..gS (paper's b), and the
+    timings of one device (``speed_columns``)."""
     rows, smax = [], 0
+    device, speeds = speed_columns(store, sweeps, speed_device)
     for name in sweeps:
         space = store.sweep(name).space_name
         for m in store.models(name):
@@ -34,8 +64,13 @@ def export_rows(store, sweeps) -> tuple[list[str], list[dict]]:
             r.update({k: getattr(m, k) for k in TAIL if k not in ("depth", "se")})
             if m.fit:
                 r.update(e_fit=m.fit.e_fit, fit_w0=m.fit.w0, fit_wa=m.fit.wa, fit_wm=m.fit.wm)
+            r["images_per_s"] = m.images_per_s
+            sp = speeds.get((name, m.idx))
+            if sp:
+                r.update(sp, speed_device=device)
             rows.append(r)
-    cols = list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + list(TAIL) + list(FIT)
+    cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + list(TAIL) + list(FIT)
+            + list(SPEED))
     return cols, rows
 
 
@@ -126,6 +161,10 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         fit = {k: val(c, float, False) for k, c in zip(("e_fit", "w0", "wa", "wm"), FIT)}
         if all(v is not None for v in fit.values()):
             m["fit"] = {**fit, "w0": int(fit["w0"])}
+        dev, batch = (r.get("speed_device") or "").strip(), val("speed_batch", int, False) or 64
+        m["speeds"] = [(dev, mode, batch, v) for mode in ("infer", "train")
+                       if dev and (v := val(f"{mode}_ms", float, False)) is not None]
+        m["images_per_s"] = val("images_per_s", float, False)
         st = (r.get("status") or "").strip()
         m["status"] = st if st in ("pending", "done", "failed", "diverged") else (
             "done" if m["error"] is not None else "pending")

@@ -1,0 +1,121 @@
+"""Which complexity measure predicts runtime (RegNet paper, Fig. 12 top): correlations of the measured
+milliseconds with flops, params and acts, and least-squares fits ms ~ a*flops + c, ms ~ b*acts + c and
+ms ~ a*flops + b*acts + c with their R^2. Pure: arrays in, a SpeedResult out.
+
+    >>> import numpy as np
+    >>> f = np.array([1e8, 2e8, 3e8, 4e8]); a = np.array([1e6, 3e6, 2e6, 5e6])
+    >>> fit_speed(f * 1e-8 + a * 1e-6 + 0.5, {"flops": f, "acts": a}, ("flops", "acts")).r2
+    1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.analysis.results import _Drawable
+from dse.errors import DseError
+
+MEASURES = ("flops", "params", "acts")
+FITS = (("flops",), ("acts",), ("flops", "acts"))
+
+
+@dataclass
+class SpeedFit:
+    """ms = sum(coef_i * term_i) + intercept, least squares, with its coefficient of determination R^2."""
+
+    terms: tuple
+    coef: list
+    intercept: float
+    r2: float
+
+    def predict(self, cx: dict) -> np.ndarray:
+        return sum(c * np.asarray(cx[t], dtype=np.float64) for c, t in zip(self.coef, self.terms)) + self.intercept
+
+    def to_json(self) -> dict:
+        return {"terms": list(self.terms), "coef": list(self.coef), "intercept": self.intercept, "r2": self.r2}
+
+
+def fit_speed(ms, cx: dict, terms) -> SpeedFit:
+    """Least squares of ms on the ``terms`` of ``cx`` plus an intercept (numpy's lstsq); R^2 = 1 - SS_res/SS_tot."""
+    y = np.asarray(ms, dtype=np.float64)
+    X = np.column_stack([np.asarray(cx[t], dtype=np.float64) for t in terms] + [np.ones(len(y))])
+    scale = np.abs(X).max(axis=0)  # flops ~1e8 next to 1: scale the columns for a well-conditioned solve
+    scale[scale == 0] = 1
+    beta = np.linalg.lstsq(X / scale, y, rcond=None)[0] / scale
+    ss_res = float(((y - X @ beta) ** 2).sum())
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+    return SpeedFit(tuple(terms), [float(b) for b in beta[:-1]], float(beta[-1]), round(r2, 12))
+
+
+@dataclass
+class SpeedResult(_Drawable):
+    """Timings of one device, mode and batch: per model ms with its complexity, correlations and fits;
+    ``predicted`` (when a sweep was sampled with --max-ms) the median absolute error of its prediction in %."""
+
+    device: str
+    mode: str
+    batch: int
+    models: list  # [{"sweep", "id", "ms", "flops", "params", "acts"}]
+    pearson: dict
+    spearman: dict
+    fits: list    # [SpeedFit]
+    predicted: dict = field(default_factory=dict)  # {sweep: median |predicted - measured| / measured, %}
+    source: str = "measured"  # or 'training' (from the images/s of the training epochs)
+    _size = (4.4, 3.6)
+
+    @property
+    def n(self) -> int:
+        return len(self.models)
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median([m["ms"] for m in self.models]))
+
+    @property
+    def best(self) -> str:
+        """The complexity measure whose Pearson correlation with ms is highest."""
+        return max(MEASURES, key=lambda k: self.pearson[k])
+
+    def to_json(self) -> dict:
+        return {"device": self.device, "mode": self.mode, "batch": self.batch, "n": self.n, "source": self.source,
+                "median_ms": self.median_ms, "models": self.models, "pearson": self.pearson,
+                "spearman": self.spearman, "fits": [f.to_json() for f in self.fits],
+                **({"predicted": self.predicted} if self.predicted else {})}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.models)
+
+    def _panels(self) -> int:
+        return 3
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_speed
+
+        ms = np.array([m["ms"] for m in self.models])
+        draw_speed(axes, {k: np.array([m[k] for m in self.models], dtype=np.float64) for k in MEASURES}, ms,
+                   self.pearson, f"{self.mode} ms per batch of {self.batch}, {self.device}")
+
+
+def speed_report(device: str, mode: str, batch: int, models: list, predicted: dict | None = None,
+                 source: str = "measured") -> SpeedResult:
+    """Correlations (scipy's pearsonr and spearmanr) and the three fits over ``models`` (dicts with sweep, id,
+    ms, flops, params, acts)."""
+    from scipy import stats
+
+    if len(models) < 3:
+        raise DseError(f"{len(models)} model(s) timed on {device} ({mode}, batch {batch}); correlations and fits "
+                       f"need at least 3")
+    ms = np.array([m["ms"] for m in models], dtype=np.float64)
+    cx = {k: np.array([m[k] for m in models], dtype=np.float64) for k in MEASURES}
+    pearson, spearman = {}, {}
+    for k in MEASURES:
+        const = np.ptp(cx[k]) == 0 or np.ptp(ms) == 0
+        pearson[k] = float("nan") if const else float(stats.pearsonr(cx[k], ms)[0])
+        spearman[k] = float("nan") if const else float(stats.spearmanr(cx[k], ms)[0])
+    return SpeedResult(device, mode, batch, models, pearson, spearman, [fit_speed(ms, cx, t) for t in FITS],
+                       predicted or {}, source)

@@ -1,0 +1,91 @@
+"""``dse speed`` and ``dse plot speed``: the runtime of every model, and which complexity measure predicts it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dse.cli.analysis import PLOT, _check_plot, _save, plot
+from dse.cli.main import cli, db_option, json_option, study
+from dse.report.console import print_json, say, table
+
+
+@cli.command()
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep to time (repeatable; default: every sweep).")
+@click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N.")
+@click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True,
+              help="infer: a forward pass in eval mode; train: one whole training step of the engine.")
+@click.option("--batch", type=int, default=64, show_default=True, help="Images per timed batch.")
+@click.option("--repeat", type=int, default=10, show_default=True, help="Timed runs per model (the median is kept).")
+@click.option("--force", is_flag=True, help="Measure again what was measured (default: only what is missing).")
+@click.option("--from-training", is_flag=True,
+              help="Report from the training throughput stored by dse train (images/s), measuring nothing.")
+@PLOT
+@db_option
+@json_option
+def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, as_json):
+    """Time every model (pending or trained) at its sweep's regime, and say which complexity measure predicts
+    the time: Pearson and Spearman correlation of ms with flops, params and acts, and the least-squares fits
+    ms ~ a*flops + c, ms ~ b*acts + c, ms ~ a*flops + b*acts + c (RegNet paper Fig. 12 top).
+
+    Timed as the engine runs: channels_last, bf16 on a GPU (fp32 on a CPU), the training step from its CUDA
+    graph; 3 warm-up runs, then the median of --repeat runs, synchronised on a GPU. Results are stored per
+    model, device, mode and batch; Ctrl-C keeps them.
+    """
+    _check_plot(plot)
+    st = study(db)
+    if from_training:
+        results = [st.speed_report(list(sweeps) or None, from_training=True)]
+    else:
+        results = st.speed(list(sweeps) or None, device, mode, batch, repeat, force, _progress(as_json))
+    if as_json:
+        _save(results[0], plot, quiet=True)
+        print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
+        return
+    for r in results:
+        _show(r)
+    _save(results[0], plot)  # the first mode measured (infer with --mode both)
+
+
+def _progress(quiet):
+    """One line per timed model on standard error (rewritten in place on a terminal)."""
+    count = [0]
+    tty = sys.stderr.isatty()
+
+    def events(sweep, idx, mode, ms):
+        count[0] += 1
+        line = f"timed {count[0]}: {sweep}/{idx} {mode} {ms:.2f} ms"
+        if tty:
+            click.echo("\r" + line.ljust(60), err=True, nl=False)
+        elif not quiet and count[0] % 10 == 0:
+            click.echo(line, err=True)
+    return events
+
+
+def _show(r):
+    say(f"{r.mode} time on {r.device}, batch {r.batch}: {r.n} models, median {r.median_ms:.3g} ms"
+        + (" (from training throughput)" if r.source == "training" else ""))
+    table("correlation of ms with", ["measure", "Pearson r", "Spearman rho"],
+          [[k, f"{r.pearson[k]:.3f}", f"{r.spearman[k]:.3f}"] for k in ("flops", "params", "acts")])
+    table("least-squares fits of ms", ["terms", "coefficients", "intercept", "R^2"],
+          [[" + ".join(f.terms), ", ".join(f"{c:.4g}" for c in f.coef), f"{f.intercept:.4g}", f"{f.r2:.4f}"]
+           for f in r.fits])
+    say(f"best single predictor here: {r.best} (Pearson r {r.pearson[r.best]:.3f})")
+    for n, e in r.predicted.items():
+        say(f"sweep {n} was sampled with --max-ms: its predicted times are off by {e:.1f}% (median) from measured")
+
+
+@plot.command("speed")
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@click.option("--device", default=None, help="The device's name as stored (default: the most measured).")
+@click.option("--mode", type=click.Choice(["infer", "train"]), default="infer", show_default=True,
+              help="Which timings.")
+@click.option("--batch", type=int, default=None, help="Which batch size (default: the most measured).")
+@click.option("--plot", "out", default="speed.png", show_default=True, metavar="FILE.png|FILE.svg",
+              help="The picture to write.")
+@db_option
+def plot_speed(sweeps, device, mode, batch, out, db):
+    """ms against flops, params and acts (log-log) with Pearson's r and the fitted line (Fig. 12 top)."""
+    _check_plot(out)
+    _save(study(db).speed_report(list(sweeps) or None, device, mode, batch), out)
