@@ -314,8 +314,7 @@ class Study:
             for m in modes:
                 r = self.speed_report(names, label, m, batch)
                 with self.store() as s:
-                    s.set_speed_fit(label, m, int(batch), {**r.fits[2].to_json(), "r2": r.fits[2].r2, "n": r.n,
-                                                             "sweeps": names})
+                    s.set_speed_fit(label, m, int(batch), {**r.fits[2].to_json(), "n": r.n, "sweeps": names})
                 out.append(r)
         return out
 

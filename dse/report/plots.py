@@ -196,17 +196,26 @@ def draw_trend(ax, param: str, series: list, ci: float):
     return ax
 
 
-def _flops_axis(ax, ticks=None):
-    """A log flops axis labelled like the regimes (200MF, 1.6GF): at ``ticks`` if given, no minor labels."""
+def _flops_axis(ax, ticks=None, unit: str = "F"):
+    """A log count axis labelled like the regimes (200MF, 1.6GF; 300K without a unit): at ``ticks`` if given,
+    else at the powers of ten and at 2x and 5x them."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from dse.units import regime_label
+    from dse.units import human
+
+    def label(v, _=None, only=None):
+        if v <= 0:
+            return ""
+        m = round(v / 10 ** math.floor(math.log10(v) + 1e-9), 6)
+        return human(v, unit, sep="") if only is None or m in only else ""
 
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
     if ticks:
         ax.set_xticks(ticks)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: regime_label(v) if v > 0 else ""))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: label(v, only=(2.0, 5.0))))
 
 
 def draw_complexity_trend(ax, metric: str, trends: list):
@@ -243,7 +252,7 @@ def draw_speed(axes, cx: dict, ms, pearson: dict, title: str):
             ok = ys > 0
             ax.plot(xs[ok], ys[ok], "-", color="tab:red", lw=1.2, label=f"r = {pearson[k]:.3f}")
             ax.legend(fontsize=8, loc="upper left")
-        ax.set_xscale("log")
+        _flops_axis(ax, unit="F" if k == "flops" else "")
         ax.set_yscale("log")
         ax.set_xlabel(k)
         ax.set_ylabel("ms")

@@ -114,6 +114,7 @@ def _measure_on(db, device: str, jobs, batch: int, repeat: int, events=None) -> 
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = False  # as the engine's workers: the kernels training runs with
     label = device_name(device)
     done = 0
     with Store(db, create=False) as store:
