@@ -154,6 +154,10 @@ def test_a_parameter_that_can_be_zero_is_trended_linearly():
     assert np.array_equal(s.slopes, direct)
     with pytest.raises(DseError, match="two different regimes"):
         trend_series("s", "x", regs[:1] * 2, n_boot=10)
+    # a parameter that is the same everywhere has slope exactly 0 (no 'grows' from rounding noise)
+    same = [(n, f, np.full(100, 8.0), e) for n, f, _, e in regs]
+    s = trend_series("s", "w0", same, n_boot=500)
+    assert (s.slope_low, s.slope_high, s.trend) == (0.0, 0.0, "stable")
 
 
 def test_trends_cli_json_table_and_plot(planted, run):

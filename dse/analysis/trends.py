@@ -154,7 +154,10 @@ def replicate_slopes(flops, kept, scale: str = "log") -> np.ndarray:
     if sxx == 0:
         raise DseError("a trend needs at least two different regimes (flops)")
     y = np.asarray(kept, dtype=np.float64)
-    return xc @ (np.log(y) if scale == "log" else y) / sxx
+    y = np.log(y) if scale == "log" else y
+    # rounded to 12 decimals: a replicate whose values are equal at every regime has slope exactly 0, not
+    # +-1e-17 (which would turn a 'stable' verdict into 'grows' by rounding noise)
+    return np.round(xc @ (y - y.mean(axis=0)) / sxx, 12)
 
 
 def trend_series(space: str, param: str, regimes, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
