@@ -25,7 +25,7 @@ nav a{margin-right:1em} .yes{color:#17803d;font-weight:600} .no{color:#a33}
 def _svg(result) -> str:
     """A result's figure as inline SVG."""
     buf = io.StringIO()
-    result.figure().savefig(buf, format="svg", bbox_inches="tight")
+    result.figure().savefig(buf, format="svg")  # figure() has laid itself out tightly: no second draw pass
     s = buf.getvalue()
     return s[s.index("<svg"):]
 
