@@ -163,7 +163,7 @@ class Study:
         """The regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with."""
         if max_ms is None:
             return None
-        if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or not max_ms > 0:
+        if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or not 0 < max_ms < float("inf"):
             raise ParamError(f"{{max_ms}} must be a positive number of milliseconds, got {max_ms!r}", "max_ms")
         if mode not in ("infer", "train"):
             raise ParamError(f"{{speed_mode}} {mode!r} unknown; allowed: infer, train", "speed_mode")
@@ -303,8 +303,8 @@ class Study:
         from dse.train.worker import resolve_devices
 
         modes = _modes(mode)
-        _positive(batch, "batch")
-        _positive(repeat, "repeat")
+        _positive(batch, "batch", 65_536)
+        _positive(repeat, "repeat", 10_000)
         devices = resolve_devices(device)
         with self.store() as s:
             names = self._names(s, sweeps)
@@ -667,9 +667,9 @@ def _modes(mode: str) -> tuple:
     return ("infer", "train") if mode == "both" else (mode,)
 
 
-def _positive(v, name: str) -> None:
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise ParamError(f"{{{name}}} must be a positive integer, got {v!r}", name)
+def _positive(v, name: str, most: int) -> None:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 1 <= v <= most:
+        raise ParamError(f"{{{name}}} must be a positive integer up to {most:,}, got {v!r}", name)
 
 
 def _from_training(s, names, report):

@@ -151,7 +151,10 @@ def test_speed_bad_input(run):
     assert run("sample", "--space", "regnetx", "-n", "3", "--flops", "2M:8M", *SMALL)[0] == 0
     for args, words in ((["speed", "--device", "cuda"], "CUDA is not available"),
                         (["speed", "--batch", "0"], "--batch must be a positive integer"),
+                        (["speed", "--batch", "10000000"], "--batch must be a positive integer up to 65,536"),
                         (["speed", "--repeat", "0"], "--repeat must be a positive integer"),
+                        (["sample", "--space", "regnetx", "-n", "3", "--max-ms", "inf", "--sweep", "f"],
+                         "--max-ms must be a positive number"),
                         (["speed", "--sweep", "nope"], "unknown sweep 'nope'"),
                         (["plot", "speed"], "holds no timings; run dse speed first"),
                         (["sample", "--space", "regnetx", "-n", "3", "--max-ms", "5", "--sweep", "f"],
