@@ -25,10 +25,10 @@ import numpy as np
 
 from dse.analysis.population import METRICS, Population, check_metric, stage_index
 from dse.analysis.refine import RefineResult
-from dse.analysis.speed import SpeedResult
-from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult, FitRow,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
+from dse.analysis.speed import SpeedResult
+from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.errors import DseError, ParamError, check_seed
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
