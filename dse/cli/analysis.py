@@ -292,6 +292,9 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
     A constraint is proposed when at least --min-support models satisfy it, they are not significantly
     worse than the others (KS at 5%), and it shrinks the space. --out writes a space file that
     `dse sample --space FILE` takes directly.
+
+    Several --sweep of one space (its regimes, from dse sample --regimes): a range covers every regime's good
+    interval, and a proposal is accepted only if each regime accepts it on its own models (votes column).
     """
     if out and Path(out).suffix != ".toml":
         raise DseError(f"--out {out}: the refined space is a .toml file")
