@@ -58,7 +58,7 @@ def test_speed_stores_timings_and_reports_what_scipy_computes(timed, run):
     assert [r["mode"] for r in (infer, train)] == ["infer", "train"] and infer["n"] == train["n"] == 6
     assert set(infer) >= {"device", "mode", "batch", "n", "models", "pearson", "spearman", "fits"}
     assert set(infer["models"][0]) == {"sweep", "id", "ms", "flops", "params", "acts"}
-    assert "threads" in infer["device"] and infer["batch"] == 8
+    assert "thread" in infer["device"] and infer["batch"] == 8
     ms = np.array([m["ms"] for m in infer["models"]])
     for k in ("flops", "params", "acts"):
         x = np.array([m[k] for m in infer["models"]], dtype=float)

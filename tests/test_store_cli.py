@@ -107,11 +107,35 @@ def test_import_trained_population(run, tmp_path):
     ("d1,w1,b1,g1,error\n1,abc,1,8,3\n", "line 2: column w1 = 'abc' is not a number"),
     ("d1,w1,b1,g1,error\n1,30,1,8,3\n", "line 2: stage 1: inner width w/b is not a multiple of g"),
     ("d1,w1,b1,g1,error\n", "no rows"),
+    # issue 13: wrong data that used to be stored silently
+    ("d1,d2,d4,w1,w2,w3,w4,b1,b2,b3,b4,g1,g2,g3,g4,error\n1,1,1,8,8,8,8,1,1,1,1,8,8,8,8,3\n",
+     "missing required column d3"),
+    ("d1,w1,b1,g1,error,error\n1,32,1,8,3,4\n", "column 'error' appears more than once"),
+    ("d1,w1,b1,g1,error\n1,32,1,8,-1\n", "line 2: column error = -1 is not a top-1 error"),
+    ("d1,w1,b1,g1,error\n1,32,1,8,101\n", "column error = 101 is not a top-1 error"),
+    ("d1,w1,b1,g1,error,status\n1,32,1,8,3,finished\n", "column status = 'finished' is unknown"),
+    ("d1,w1,b1,g1,error,status\n1,32,1,8,,done\n", "status is done but column error is empty"),
+    ("d1,w1,b1,g1,error,stages\n1,32,1,8,3,2\n", "column stages = 2 but the row has 1 stages"),
+    ("d1,w1,b1,g1,error\n1,4000000000,1,8,3\n", "column w1 = 4000000000 is outside 1..65536"),
+    ("d1,w1,b1,g1,error\n5000,32,1,8,3\n", "column d1 = 5000 is outside 1..1024"),
+    ("d1,d2,w1,w2,b1,b2,g1,g2,error\n1,,32,32,1,1,8,8,3\n", "column w2 is set but d2 is empty"),
+    ("d1,d2,w1,w2,b1,b2,g1,g2,error\n,1,32,32,1,1,8,8,3\n", "without gaps"),
+    ("d1,w1,b1,g1,error,flops\n1,32,1,8,3,12345\n", "column flops = 12345 but the architecture has"),
 ])
 def test_import_errors(run, tmp_path, text, needle):
     (tmp_path / "bad.csv").write_text(text)
     code, _, err = run("import", "bad.csv", "--sweep", "x")
     assert code == 2 and needle in err and "bad.csv" in err and "Traceback" not in err
+    assert not (tmp_path / "dse.sqlite").exists()  # all or nothing: not even an empty store
+
+
+def test_import_is_all_or_nothing(run, tmp_path):
+    assert run("sample", "--space", "anynet_a", "-n", "3")[0] == 0
+    (tmp_path / "p.csv").write_text("d1,w1,b1,g1,error\n1,32,1,8,30\n1,64,1,8,31\n1,32,1,8,300\n")
+    code, _, err = run("import", "p.csv", "--sweep", "p")
+    assert code == 2 and "line 4: column error = 300" in err
+    code, out, _ = run("status", "--json")
+    assert [r["sweep"] for r in json.loads(out)] == ["anynet_a"]
 
 
 def test_bad_inputs_exit_2(run, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -124,38 +125,68 @@ def read_table(path) -> tuple[list[str], list[dict]]:
     return cols, rows
 
 
+STATUSES_IMPORTED = ("pending", "done", "failed", "diverged")
+MAX_DEPTH, MAX_WIDTH = 1024, 65536  # per stage: beyond these a network cannot be built (and int64 flops overflow)
+
+
 def import_rows(path, regime) -> tuple[list[dict], str]:
     """Models from a table trained elsewhere, and the space name its ``space`` column gives ('imported'
-    when absent or mixed); complexity (at ``regime``) is computed where missing."""
+    when absent or mixed); complexity (at ``regime``) is computed for every model and checked against the
+    table's own counts. Every row is validated before anything is returned (all or nothing); an error names
+    the file, line and column."""
     cols, rows = read_table(path)
-    smax = 0
-    while f"d{smax + 1}" in cols:
-        smax += 1
-    need = [f"{p}{i}" for i in range(1, max(smax, 1) + 1) for p in STAGE_FIELDS] + ["error"]
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise DseError(f"{path}: column {dup[0]!r} appears more than once; each column must be given once")
+    stage_cols = [c for c in cols if re.fullmatch(r"[dwbg][1-9][0-9]*", c)]
+    smax = max((int(c[1:]) for c in stage_cols), default=1)
+    need = [f"{p}{i}" for i in range(1, smax + 1) for p in STAGE_FIELDS] + ["error"]
     missing = [c for c in need if c not in cols]
     if missing:
         raise DseError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                        f"an imported table needs per-stage d1..dS, w1..wS, b1..bS, g1..gS and error")
     if not rows:
         raise DseError(f"{path}: no rows to import")
-    out = []
+    out, given = [], []
     for n, r in enumerate(rows, start=2):  # line 1 is the header
         val = _Cells(path, n, r)
-        s = sum(1 for i in range(1, smax + 1) if (r.get(f"d{i}") or "").strip())
+        filled = [bool((r.get(f"d{i}") or "").strip()) for i in range(1, smax + 1)]
+        s = sum(filled)
+        if not s or not all(filled[:s]):
+            raise DseError(f"{path}, line {n}: the stages must be d1..dS without gaps (got d columns "
+                           f"{[i + 1 for i, f in enumerate(filled) if f]})")
+        for i in range(s + 1, smax + 1):
+            extra = [f"{p}{i}" for p in STAGE_FIELDS if (r.get(f"{p}{i}") or "").strip()]
+            if extra:
+                raise DseError(f"{path}, line {n}: column {extra[0]} is set but d{i} is empty (the model has {s} "
+                               f"stages)")
+        stages = val("stages", int, False)
+        if stages is not None and stages != s:
+            raise DseError(f"{path}, line {n}: column stages = {stages} but the row has {s} stages (d1..d{s})")
+        d, w = [val(f"d{i}", int) for i in range(1, s + 1)], [val(f"w{i}", int) for i in range(1, s + 1)]
+        for col, v, top in [(f"d{i + 1}", x, MAX_DEPTH) for i, x in enumerate(d)] + \
+                           [(f"w{i + 1}", x, MAX_WIDTH) for i, x in enumerate(w)]:
+            if not 1 <= v <= top:
+                raise DseError(f"{path}, line {n}: column {col} = {v} is outside 1..{top}")
         try:
-            arch = Arch(*[tuple(val(f"{p}{i}", float if p == "b" else int) for i in range(1, s + 1))
-                          for p in STAGE_FIELDS], se=bool(val("se", int, False) or 0))
+            arch = Arch(tuple(d), tuple(w), tuple(val(f"b{i}", float) for i in range(1, s + 1)),
+                        tuple(val(f"g{i}", int) for i in range(1, s + 1)), se=bool(val("se", int, False) or 0))
         except ValueError as e:
             raise DseError(f"{path}, line {n}: {e}") from None
-        bad = [i + 1 for i, (w, b, g) in enumerate(zip(arch.widths, arch.bottlenecks, arch.group_widths))
-               if round(w / b) % g]
+        bad = [i + 1 for i, (w_, b, g) in enumerate(zip(arch.widths, arch.bottlenecks, arch.group_widths))
+               if round(w_ / b) % g]
         if bad:
             raise DseError(f"{path}, line {n}: stage {bad[0]}: inner width w/b is not a multiple of g "
                            f"(apply the compatibility rule before importing)")
         m = {"arch": arch, "error": val("error", float, False), "best_error": val("best_error", float, False),
              "epochs": val("epochs", int, False), "train_seconds": val("train_seconds", float, False)}
-        for k in ("flops", "params", "acts"):
-            m[k] = val(k, int, False)
+        for k in ("error", "best_error"):
+            if m[k] is not None and not 0 <= m[k] <= 100:
+                raise DseError(f"{path}, line {n}: column {k} = {m[k]:g} is not a top-1 error in % (0..100)")
+        for k in ("epochs", "train_seconds"):
+            if m[k] is not None and m[k] < 0:
+                raise DseError(f"{path}, line {n}: column {k} = {m[k]:g} is negative")
+        given.append({k: val(k, int, False) for k in ("flops", "params", "acts")})
         rp = {k: val(k, float, False) for k in ("w0", "wa", "wm")}
         m["regnet"] = rp if any(v is not None for v in rp.values()) else None
         fit = {k: val(c, float, False) for k, c in zip(("e_fit", "w0", "wa", "wm"), FIT)}
@@ -166,10 +197,14 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
                        if dev and (v := val(f"{mode}_ms", float, False)) is not None]
         m["images_per_s"] = val("images_per_s", float, False)
         st = (r.get("status") or "").strip()
-        m["status"] = st if st in ("pending", "done", "failed", "diverged") else (
-            "done" if m["error"] is not None else "pending")
+        if st and st not in STATUSES_IMPORTED:
+            raise DseError(f"{path}, line {n}: column status = {st!r} is unknown; allowed: "
+                           f"{', '.join(STATUSES_IMPORTED)} (or empty)")
+        if st == "done" and m["error"] is None:
+            raise DseError(f"{path}, line {n}: status is done but column error is empty")
+        m["status"] = st or ("done" if m["error"] is not None else "pending")
         out.append(m)
-    _fill_complexity(out, regime)
+    _check_complexity(path, out, given, regime)
     spaces = {(r.get("space") or "").strip() for r in rows}
     return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported")
 
@@ -200,12 +235,18 @@ class _Cells:
         return v
 
 
-def _fill_complexity(models, regime):
-    todo = [m for m in models if any(m[k] is None for k in ("flops", "params", "acts"))]
-    if not todo:
-        return
-    f, p, a = complexity_many([m["arch"] for m in todo], **regime.cx_kwargs())
-    for m, fi, pi, ai in zip(todo, f, p, a):
-        for k, v in (("flops", fi), ("params", pi), ("acts", ai)):
-            if m[k] is None:
-                m[k] = int(v)
+def _check_complexity(path, models, given, regime):
+    """Count every model's flops, params and acts at ``regime``; a count the table gives must agree (to
+    rounding), else the table was counted at another regime (or is wrong)."""
+    f, p, a = complexity_many([m["arch"] for m in models], **regime.cx_kwargs())
+    for line, (m, g, *cx) in enumerate(zip(models, given, f, p, a), start=2):
+        for k, v in zip(("flops", "params", "acts"), cx):
+            v = int(v)
+            if v <= 0:
+                raise DseError(f"{path}, line {line}: the architecture's {k} cannot be counted ({v})")
+            if g[k] is not None and abs(g[k] - v) > max(1, 1e-9 * v):
+                raise DseError(f"{path}, line {line}: column {k} = {g[k]} but the architecture has {v} at resolution "
+                               f"{regime.resolution} ({regime.stem} stem, {regime.in_channels} input channels, "
+                               f"{regime.num_classes} classes): give the regime the table was counted at "
+                               f"(--resolution, --stem, --in-channels, --num-classes), or drop the column")
+            m[k] = v

@@ -36,7 +36,8 @@ def device_name(device: str) -> str:
             model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
     except OSError:
         pass
-    return f"{model or platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"{model or platform.processor() or platform.machine()} ({n} thread{'' if n == 1 else 's'})"
 
 
 def _sync(dev):
