@@ -338,11 +338,10 @@ class Study:
             if device not in devices:
                 raise ParamError(f"{{device}} {device!r} has no timings; measured: {', '.join(devices)}", "device")
             recs = s.speeds(names, device, mode, None if batch is None else int(batch))
-            if batch is None and recs:
-                counts = {}
-                for r in recs:
-                    counts[r.batch] = counts.get(r.batch, 0) + 1
-                batch = max(counts, key=counts.get)
+            if batch is None and recs:  # the same batch export and the analyses use
+                from dse.store.table import most_measured_batch
+
+                batch = most_measured_batch(recs)
                 recs = [r for r in recs if r.batch == batch]
             if not recs:
                 raise DseError(f"no {mode} timings on {device}" + (f" at batch {batch}" if batch else "")

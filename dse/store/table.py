@@ -20,6 +20,14 @@ FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty
 SPEED = ("images_per_s", "infer_ms", "train_ms", "speed_device", "speed_batch")  # training throughput, dse speed
 
 
+def most_measured_batch(recs) -> int | None:
+    """The batch size most of these timings were taken at (ties: 64, then the smaller); None if none."""
+    counts = {}
+    for r in recs:
+        counts[r.batch] = counts.get(r.batch, 0) + 1
+    return max(counts, key=lambda b: (counts[b], b == 64, -b)) if counts else None
+
+
 def speed_columns(store, sweeps, device: str | None = None) -> tuple[str | None, dict]:
     """The timings export carries, of one device (default: the most measured): (device, {(sweep, idx):
     {"infer_ms", "train_ms", "speed_batch"}}), each mode at its most measured batch on that device."""
@@ -33,13 +41,9 @@ def speed_columns(store, sweeps, device: str | None = None) -> tuple[str | None,
         return None, out
     recs = store.speeds(sweeps, device)
     for mode in ("infer", "train"):
-        counts = {}
-        for r in recs:
-            if r.mode == mode:
-                counts[r.batch] = counts.get(r.batch, 0) + 1
-        if not counts:
+        batch = most_measured_batch([r for r in recs if r.mode == mode])
+        if batch is None:
             continue
-        batch = max(counts, key=lambda b: (counts[b], b == 64, -b))
         for r in recs:
             if r.mode == mode and r.batch == batch:
                 out.setdefault((r.sweep, r.idx), {})[f"{mode}_ms"] = r.ms
