@@ -249,7 +249,8 @@ class Study:
             c, h, _ = data.shape
             kw = {"resolution": h, "stem": stem_for(h), "in_channels": c, "num_classes": data.num_classes}
             for n in names:
-                old = s.set_protocol(n, p.to_dict(), lambda archs: complexity_many(archs, **kw))
+                old = s.set_protocol(n, p.to_dict(), lambda archs, res: complexity_many(
+                    archs, **{**kw, "resolution": [r or h for r in res]}))
                 if old is not None:
                     diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
                                      if old.get(k) != v)

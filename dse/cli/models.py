@@ -6,7 +6,7 @@ import click
 
 from dse.cli.main import cli, json_option, regime_options
 from dse.errors import DseError
-from dse.models import Arch, complexity, regnet_arch
+from dse.models import ACTIVATIONS, Arch, complexity, regnet_arch
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
 from dse.units import human
@@ -27,13 +27,13 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
     if as_json:
         print_json({"depths": list(arch.depths), "widths": list(arch.widths),
                     "bottlenecks": [b for b in arch.to_dict()["bottlenecks"]],
-                    "group_widths": list(arch.group_widths), **cx})
+                    "group_widths": list(arch.group_widths), "se": arch.se, "activation": arch.activation, **cx})
         return
     rows = []
     for i, (d, w, b, g) in enumerate(zip(arch.depths, arch.widths, arch.bottlenecks, arch.group_widths)):
         w_b = round(w / b)
         rows.append([i + 1, d, w, f"{b:g}", g, w_b, w_b // g])
-    table(f"{'Y' if arch.se else 'X'} blocks, {kw['resolution']} px, {kw['stem']} stem, "
+    table(f"{'Y' if arch.se else 'X'} blocks, {arch.activation}, {kw['resolution']} px, {kw['stem']} stem, "
           f"{kw['in_channels']} in, {kw['num_classes']} classes",
           ["stage", "d", "w", "b", "g", "w/b", "groups"], rows)
     if before is not None and before != arch:
@@ -41,6 +41,11 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
             f"group widths {list(before.group_widths)} -> {list(arch.group_widths)}")
     say(f"depth {arch.depth}   flops {human(cx['flops'], 'F')} ({cx['flops']:,})   "
         f"params {human(cx['params'])} ({cx['params']:,})   acts {human(cx['acts'])} ({cx['acts']:,})")
+
+
+activation_option = click.option(
+    "--activation", type=click.Choice(ACTIVATIONS), default="relu", show_default=True,
+    help="Nonlinearity everywhere (stem, blocks, SE): relu, or swish (SiLU). Counts do not depend on it.")
 
 
 @cli.group()
@@ -60,9 +65,10 @@ def model():
 @click.option("--bottleneck", "b", type=float, default=1.0, show_default=True,
               help="Bottleneck ratio b (paper's convention: inner width w/b).")
 @click.option("--se", is_flag=True, help="Y blocks (squeeze-and-excitation), i.e. RegNetY.")
+@activation_option
 @regime_options
 @json_option
-def model_regnet(d, w0, wa, wm, g, b, se, as_json, **kw):
+def model_regnet(d, w0, wa, wm, g, b, se, activation, as_json, **kw):
     """A RegNet from (d, w0, wa, wm, b, g): quantized linear widths, then the compatibility rule.
 
     Example (RegNetX-400MF): dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
@@ -70,7 +76,7 @@ def model_regnet(d, w0, wa, wm, g, b, se, as_json, **kw):
     if w0 % 8 or wm <= 1:
         raise DseError(f"--w0 must be a multiple of 8 (got {w0}) and --wm > 1 (got {wm})")
     try:
-        arch = regnet_arch(d, w0, wa, wm, b, g, se)
+        arch = regnet_arch(d, w0, wa, wm, b, g, se, activation=activation)
     except ValueError as e:
         raise DseError(str(e)) from None
     num, total = regnet_stage_check(d, w0, wa, wm)
@@ -86,9 +92,10 @@ def model_regnet(d, w0, wa, wm, g, b, se, as_json, **kw):
 @click.option("--bottlenecks", required=True, help="Bottleneck ratio b per stage (paper's), e.g. 1,1,1,1.")
 @click.option("--group-widths", required=True, help="Group width per stage, e.g. 16,16,16,16.")
 @click.option("--se", is_flag=True, help="Y blocks (squeeze-and-excitation).")
+@activation_option
 @regime_options
 @json_option
-def model_anynet(depths, widths, bottlenecks, group_widths, se, as_json, **kw):
+def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_json, **kw):
     """An AnyNet from per-stage values (any number of stages); the compatibility rule is applied."""
     vals = [_ints("--depths", depths), _ints("--widths", widths), _ints("--bottlenecks", bottlenecks, float),
             _ints("--group-widths", group_widths)]
@@ -96,7 +103,7 @@ def model_anynet(depths, widths, bottlenecks, group_widths, se, as_json, **kw):
         raise DseError("--depths, --widths, --bottlenecks and --group-widths need the same number of stages, got "
                        + ", ".join(str(len(v)) for v in vals))
     try:
-        before = Arch(*vals, se=se)
+        before = Arch(*vals, se=se, activation=activation)
     except ValueError as e:
         raise DseError(str(e)) from None
     _show(before.compatible(), before, as_json, **kw)

@@ -11,6 +11,12 @@ from dse.models.complexity import SE_RATIO, block_cx, complexity, head_cx, se_cx
 from dse.models.arch import STEM_WIDTH, Arch
 
 BN_EPS, BN_MOM = 1e-5, 0.1
+_ACT = {"relu": nn.ReLU, "swish": nn.SiLU}  # pycls MODEL.ACTIVATION_FUN: relu, or silu/swish (App. B)
+
+
+def activation(name: str = "relu") -> nn.Module:
+    """The nonlinearity ``name`` (relu or swish = SiLU), in place; no parameters, no flops counted."""
+    return _ACT[name](inplace=True)
 
 
 def _conv(w_in, w_out, k, stride=1, groups=1, bias=False):
@@ -22,23 +28,23 @@ def _bn(w):
 
 
 class Stem(nn.Sequential):
-    """3x3 conv, BN, ReLU: stride 2 ("simple", 224 px) or 1 ("cifar", small images)."""
+    """3x3 conv, BN, activation: stride 2 ("simple", 224 px) or 1 ("cifar", small images)."""
 
     complexity = staticmethod(stem_cx)
 
-    def __init__(self, w_in, w_out, stride):
-        super().__init__(_conv(w_in, w_out, 3, stride), _bn(w_out), nn.ReLU(inplace=True))
+    def __init__(self, w_in, w_out, stride, act="relu"):
+        super().__init__(_conv(w_in, w_out, 3, stride), _bn(w_out), activation(act))
 
 
 class SE(nn.Module):
-    """Squeeze-and-excitation: global pool, 1x1 conv (bias), ReLU, 1x1 conv (bias), sigmoid, scale."""
+    """Squeeze-and-excitation: global pool, 1x1 conv (bias), activation, 1x1 conv (bias), sigmoid, scale."""
 
     complexity = staticmethod(se_cx)
 
-    def __init__(self, w_b, w_se):
+    def __init__(self, w_b, w_se, act="relu"):
         super().__init__()
         self.f = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), _conv(w_b, w_se, 1, bias=True), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1), _conv(w_b, w_se, 1, bias=True), activation(act),
             _conv(w_se, w_b, 1, bias=True), nn.Sigmoid(),
         )
 
@@ -51,24 +57,24 @@ class Block(nn.Module):
 
     complexity = staticmethod(block_cx)
 
-    def __init__(self, w_in, w_out, stride, b, g, se):
+    def __init__(self, w_in, w_out, stride, b, g, se, act="relu"):
         super().__init__()
         w_b = int(round(w_out / b))
         w_se = int(round(w_in * SE_RATIO))
-        layers = [_conv(w_in, w_b, 1), _bn(w_b), nn.ReLU(inplace=True)]
-        layers += [_conv(w_b, w_b, 3, stride, groups=w_b // g), _bn(w_b), nn.ReLU(inplace=True)]
+        layers = [_conv(w_in, w_b, 1), _bn(w_b), activation(act)]
+        layers += [_conv(w_b, w_b, 3, stride, groups=w_b // g), _bn(w_b), activation(act)]
         if se and w_se:
-            layers.append(SE(w_b, w_se))
+            layers.append(SE(w_b, w_se, act))
         layers += [_conv(w_b, w_out, 1), _bn(w_out)]
         self.f = nn.Sequential(*layers)
         self.proj = None
         if w_in != w_out or stride != 1:
             self.proj = nn.Sequential(_conv(w_in, w_out, 1, stride), _bn(w_out))
-        self.relu = nn.ReLU(inplace=True)
+        self.act = activation(act)
 
     def forward(self, x):
         s = x if self.proj is None else self.proj(x)
-        return self.relu(s + self.f(x))
+        return self.act(s + self.f(x))
 
 
 class Stage(nn.Sequential):
@@ -76,8 +82,8 @@ class Stage(nn.Sequential):
 
     complexity = staticmethod(stage_cx)
 
-    def __init__(self, w_in, w, d, b, g, se):
-        super().__init__(*[Block(w_in if i == 0 else w, w, 2 if i == 0 else 1, b, g, se) for i in range(d)])
+    def __init__(self, w_in, w, d, b, g, se, act="relu"):
+        super().__init__(*[Block(w_in if i == 0 else w, w, 2 if i == 0 else 1, b, g, se, act) for i in range(d)])
 
 
 class Head(nn.Module):
@@ -101,10 +107,11 @@ class AnyNet(nn.Module):
     def __init__(self, arch: Arch, stem="simple", in_channels=3, num_classes=1000):
         super().__init__()
         self.arch = arch
-        self.stem = Stem(in_channels, STEM_WIDTH, 2 if stem == "simple" else 1)
+        act = arch.activation
+        self.stem = Stem(in_channels, STEM_WIDTH, 2 if stem == "simple" else 1, act)
         w_in, stages = STEM_WIDTH, []
         for d, w, b, g in zip(arch.depths, arch.widths, arch.bottlenecks, arch.group_widths):
-            stages.append(Stage(w_in, w, d, b, g, arch.se))
+            stages.append(Stage(w_in, w, d, b, g, arch.se, act))
             w_in = w
         self.stages = nn.Sequential(*stages)
         self.head = Head(w_in, num_classes)

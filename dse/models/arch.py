@@ -11,6 +11,8 @@ STEM_WIDTH = 32
 SMALL_IMAGE = 64  # images up to this size use the cifar stem (stride 1); larger ones the simple stem
 # the per-stage table: the paper's letter of each per-stage parameter and the Arch field that holds it
 STAGE_FIELDS = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
+# the nonlinearity used everywhere (stem, blocks, SE): the paper's default and its App. B alternative (SiLU)
+ACTIVATIONS = ("relu", "swish")
 
 
 def stem_for(resolution: int) -> str:
@@ -20,13 +22,15 @@ def stem_for(resolution: int) -> str:
 
 @dataclass(frozen=True)
 class Arch:
-    """One AnyNet: per-stage depths d, widths w, bottleneck ratios b (paper's, w_b = w/b), group widths g."""
+    """One AnyNet: per-stage depths d, widths w, bottleneck ratios b (paper's, w_b = w/b), group widths g;
+    Y blocks when se; the activation (relu or swish) does not change any count."""
 
     depths: tuple[int, ...]
     widths: tuple[int, ...]
     bottlenecks: tuple[float, ...]
     group_widths: tuple[int, ...]
     se: bool = False
+    activation: str = "relu"
 
     def __post_init__(self):
         n = len(self.depths)
@@ -41,6 +45,8 @@ class Arch:
             raise ValueError("depths, widths and group widths must be positive")
         for b in self.bottlenecks:
             _check_b(b)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {self.activation!r} unknown; allowed: {', '.join(ACTIVATIONS)}")
 
     @property
     def stages(self) -> int:
@@ -63,26 +69,41 @@ class Arch:
         w, g = adjust_compatibility(
             np.array([self.widths]), np.array([self.bottlenecks], float), np.array([self.group_widths])
         )
-        return Arch(self.depths, tuple(w[0]), self.bottlenecks, tuple(g[0]), self.se)
+        return Arch(self.depths, tuple(w[0]), self.bottlenecks, tuple(g[0]), self.se, self.activation)
 
     def key(self) -> str:
         """A canonical string naming the network (equal keys, equal networks)."""
         b = ",".join(_fmt(x) for x in self.bottlenecks)
         parts = [",".join(map(str, x)) for x in (self.depths, self.widths)]
-        return f"d={parts[0]};w={parts[1]};b={b};g={','.join(map(str, self.group_widths))};se={int(self.se)}"
+        act = "" if self.activation == "relu" else f";act={self.activation}"  # relu keys predate the field
+        return f"d={parts[0]};w={parts[1]};b={b};g={','.join(map(str, self.group_widths))};se={int(self.se)}{act}"
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "depths": list(self.depths),
             "widths": list(self.widths),
             "bottlenecks": [_num(b) for b in self.bottlenecks],
             "group_widths": list(self.group_widths),
             "se": self.se,
         }
+        if self.activation != "relu":  # omitted when relu, so archs stored before the field compare equal
+            d["activation"] = self.activation
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Arch":
-        return cls(d["depths"], d["widths"], d["bottlenecks"], d["group_widths"], d.get("se", False))
+        return cls(d["depths"], d["widths"], d["bottlenecks"], d["group_widths"], d.get("se", False),
+                   d.get("activation", "relu"))
+
+
+SETTING_KEYS = ("resolution", "lr", "wd", "momentum", "batch_size")  # the non-network choices, in key order
+
+
+def model_key(arch: Arch, settings: dict | None = None) -> str:
+    """A model's canonical string: the network's key, then the design choices sampled beside it (resolution,
+    lr, wd, ...), so two models differ in the key exactly when they differ in something sampled."""
+    st = settings or {}
+    return arch.key() + "".join(f";{k}={_fmt(st[k])}" for k in SETTING_KEYS if st.get(k) is not None)
 
 
 def _num(x):

@@ -78,12 +78,13 @@ def head_cx(cx, w_in, num_classes):
 
 
 def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_channels=3, num_classes=1000):
-    """flops, params, acts (int64 arrays) of N Archs given as [N, S] arrays of d, w, b (paper), g."""
+    """flops, params, acts (int64 arrays) of N Archs given as [N, S] arrays of d, w, b (paper), g; ``resolution``
+    is one size for all or one per Arch (a space that samples the input resolution)."""
     d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
     n = d.shape[0]
     zero = np.zeros(n, dtype=np.int64)
-    cx = [np.full(n, int(resolution), dtype=np.int64), zero, zero, zero]
+    cx = [np.broadcast_to(np.asarray(resolution, dtype=np.int64), (n,)).copy(), zero, zero, zero]
     cx = stem_cx(cx, in_channels, STEM_WIDTH, 2 if stem == "simple" else 1)
     w_in = np.full(n, STEM_WIDTH, dtype=np.int64)
     se = bool(se)
@@ -95,14 +96,16 @@ def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_ch
 
 
 def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_classes=1000):
-    """flops, params, acts (int64 arrays) of a list of Archs of any stage counts (grouped, then counted in bulk)."""
+    """flops, params, acts (int64 arrays) of a list of Archs of any stage counts (grouped, then counted in bulk);
+    ``resolution``: one size, or one per Arch."""
     out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
+    res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (len(archs),))
     groups = {}
     for i, a in enumerate(archs):
         groups.setdefault((a.stages, a.se), []).append(i)
     for (_, se), ix in groups.items():
         arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
-        for o, v in zip(out, complexity_arrays(*arr, se, resolution, stem, in_channels, num_classes)):
+        for o, v in zip(out, complexity_arrays(*arr, se, res[ix], stem, in_channels, num_classes)):
             o[ix] = v
     return out
 

@@ -50,7 +50,7 @@ def regnet_arrays(d, w0, wa, wm, stages=4, q=Q):
     return depths, widths, ok
 
 
-def regnet_arch(d, w0, wa, wm, b=1, g=8, se=False, q=Q) -> Arch:
+def regnet_arch(d, w0, wa, wm, b=1, g=8, se=False, q=Q, activation="relu") -> Arch:
     """The Arch a RegNet generates (any stage count, as pycls builds it), after the compatibility rule."""
     if not (wa >= 0 and w0 > 0 and wm > 1 and w0 % q == 0 and d >= 1):
         raise ValueError(f"RegNet needs d >= 1, w0 > 0 and a multiple of {q}, wa >= 0, wm > 1")
@@ -59,7 +59,7 @@ def regnet_arch(d, w0, wa, wm, b=1, g=8, se=False, q=Q) -> Arch:
     widths, depths = np.unique(ws, return_counts=True)
     s = len(widths)
     w, gg = adjust_compatibility([widths], [[b] * s], [[g] * s])
-    return Arch(tuple(depths), tuple(w[0]), (b,) * s, tuple(gg[0]), se)
+    return Arch(tuple(depths), tuple(w[0]), (b,) * s, tuple(gg[0]), se, activation)
 
 
 def regnet_stage_check(d, w0, wa, wm, q=Q) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import STEMS, Arch, _num, adjust_compatibility
+from dse.models.arch import ACTIVATIONS, STEMS, Arch, _num, adjust_compatibility, model_key
 from dse.models.complexity import complexity_arrays
 from dse.models.regnet import regnet_arrays
 from dse.spaces.space import Dist, Space
@@ -64,14 +64,20 @@ class Regime:
 
 @dataclass
 class SampledModel:
-    """An accepted model: its Arch (after the compatibility rule), complexity, and for RegNet spaces the
-    sampled parameters {d, w0, wa, wm, b, g} (g before the rule, which may lower it in narrow stages)."""
+    """An accepted model: its Arch (after the compatibility rule), complexity, for RegNet spaces the
+    sampled parameters {d, w0, wa, wm, b, g} (g before the rule, which may lower it in narrow stages), and
+    the design choices the space samples besides the network ({resolution, lr, wd, momentum, batch_size})."""
 
     arch: Arch
     flops: int
     params: int
     acts: int
     regnet: dict | None = None
+    settings: dict | None = None
+
+    @property
+    def key(self) -> str:
+        return model_key(self.arch, self.settings)
 
 
 def sample_sorted(dist: Dist, rng: np.random.Generator, n: int, s: int) -> np.ndarray:
@@ -101,9 +107,17 @@ class Sampler:
                  max_candidates: int = 50_000_000, chunk: int = CHUNK):
         self.space, self.regime, self.seed = space, regime, int(seed)
         self.max_candidates, self.chunk = max_candidates, chunk
+        check_resolutions(space, regime.stem)
 
     def _draw(self, rng, n):
-        """One chunk of raw candidates: dict of arrays, 'ok' marks the structurally valid ones."""
+        """One chunk of candidates: the network's arrays, then the space's other design choices."""
+        x, ok = self._draw_arch(rng, n)
+        for p in self.space.settings:  # drawn after the network so that a space without them keeps its stream
+            x[p] = self.space.dists[p].sample(rng, n)
+        return x, ok
+
+    def _draw_arch(self, rng, n):
+        """One chunk of raw networks: dict of arrays, 'ok' marks the structurally valid ones."""
         sp, s = self.space, self.space.stages
         if sp.family == "anynet":
             x = {}
@@ -155,8 +169,11 @@ class Sampler:
             sel = np.flatnonzero(ok)
             self.valid_ += len(sel)
             if len(sel):
+                kw = self.regime.cx_kwargs()
+                if "resolution" in x:  # each model counted at its own input size
+                    kw["resolution"] = x["resolution"][sel].astype(np.int64)
                 f, p, a = complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel],
-                                            self.space.se, **self.regime.cx_kwargs())
+                                            self.space.se, **kw)
                 if len(flops_seen) < 64:
                     flops_seen.append(f[:4096])
                 keep = (f >= lo) & (f <= hi)
@@ -168,7 +185,7 @@ class Sampler:
                 for i in np.flatnonzero(keep):
                     self.accepted_ += 1
                     m = self._model(x, sel[i], int(f[i]), int(p[i]), int(a[i]))
-                    key = m.arch.key()
+                    key = m.key
                     if key in seen:
                         continue
                     seen.add(key)
@@ -182,12 +199,14 @@ class Sampler:
         return out
 
     def _model(self, x, i, f, p, a) -> SampledModel:
-        arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), tuple(x["g"][i]), self.space.se)
+        act = ACTIVATIONS[int(x["activation"][i])] if "activation" in x else "relu"
+        arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), tuple(x["g"][i]), self.space.se, act)
         rp = None
         if self.space.family == "regnet":
             rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i]),
                   "b": _num(x["b"][i][0]), "g": int(x["g0"][i])}
-        return SampledModel(arch, f, p, a, rp)
+        st = {k: _num(x[k][i]) for k in self.space.settings if k != "activation"}
+        return SampledModel(arch, f, p, a, rp, st or None)
 
     def _check_progress(self, n, got, last_new, flops_seen):
         if self.accepted_ == 0 and self.tried_ >= 1 << 20:
@@ -216,6 +235,23 @@ class Sampler:
                 f"range from {_h(f.min())} to {_h(f.max())} flops (median {_h(np.median(f))}); "
                 f"try e.g. --flops {_h(q[0])}:{_h(q[1])}")
 
+
+
+def min_resolution(stem: str, stages: int) -> int:
+    """The smallest input the stem and stages take: their total stride (stem 2 or 1, then 2 per stage), so that
+    the last stage still sees image content and not only padding."""
+    return (2 if stem == "simple" else 1) * 2 ** stages
+
+
+def check_resolutions(space: Space, stem: str) -> None:
+    """A space that samples the resolution must not go below what its stem and stages take."""
+    if "resolution" not in space.dists:
+        return
+    r, lo = space.dists["resolution"].values, min_resolution(stem, space.stages)
+    if r[0] < lo:
+        raise DseError(f"{space.where or space.name}: [params.resolution]: {int(r[0])} px is below what the {stem} stem "
+                       f"and {space.stages} stages take ({lo} px, their total stride); use resolutions >= {lo}"
+                       + (" or the cifar stem (stride 1)" if stem == "simple" else ""))
 
 
 def _h(x) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import STAGE_FIELDS
+from dse.models.arch import ACTIVATIONS, STAGE_FIELDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,6 +19,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
+# design choices any space may sample per model (RegNet paper Fig. 14, App. B and C), beside its family's
+# parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
+# settings that override the sweep's training protocol for that model (wd is the protocol's weight_decay)
+SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
+PROTOCOL_FIELD = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
+MAX_RESOLUTION, MAX_BATCH = 4096, 65536
 STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
 DISTS = {
     "uniform": ({"low", "high"}, {"quantum"}),
@@ -67,6 +73,12 @@ class Space:
     spec: dict = field(default_factory=dict)
     depth: tuple | None = None  # total depth band [lo, hi]
     w0_eq_wa: bool = False  # RegNet: wa = w0 (the paper's finding)
+    where: str = field(default="", compare=False)  # the file it was read from (for messages)
+
+    @property
+    def settings(self) -> tuple:
+        """The design choices this space samples besides the architecture (activation, resolution, lr, ...)."""
+        return tuple(p for p in SETTINGS if p in self.dists)
 
     @property
     def se(self) -> bool:
@@ -145,11 +157,19 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     if not isinstance(params, dict):
         err("params", f"missing table [params] with one sub-table per parameter: {', '.join(FAMILY_PARAMS[family])}")
     wanted = FAMILY_PARAMS[family]
-    _unknown(params, set(wanted), "[params]", err, f"the {family} family has parameters")
+    _unknown(params, set(wanted) | set(SETTINGS), "[params]", err,
+             f"the {family} family has parameters {', '.join(wanted)}, and any space may sample")
     missing = [p for p in wanted if p not in params]
     if missing:
         err("params", f"missing {', '.join('[params.' + p + ']' for p in missing)} (the {family} family needs {', '.join(wanted)})")
-    dists = {p: _parse_dist(params[p], f"[params.{p}]", err) for p in wanted}
+    wanted = wanted + tuple(p for p in SETTINGS if p in params)
+    for p in ("lr", "wd", "momentum"):  # real-valued: the default quantum (1) would leave one value or none
+        t = params.get(p)
+        if isinstance(t, dict) and t.get("dist") in ("uniform", "log_uniform") and "quantum" not in t:
+            err(f"[params.{p}]", "needs a 'quantum' (the grid step of the sampled values, e.g. 0.0001 for lr, "
+                                 "1e-7 for wd)")
+    dists = {p: _parse_activation(params[p], err) if p == "activation" else
+             _parse_dist(params[p], f"[params.{p}]", err) for p in wanted}
     for p, dist in dists.items():
         _check_domain(p, dist.values, family, lambda m, p=p: err(f"[params.{p}]", m))
 
@@ -181,7 +201,7 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
                                           ("depth", depth), ("w0_eq_wa", eq)) if v},
     }
     return Space(name, description, family, block, stages, dists, shared, nondec,
-                 caps["max_params"], caps["max_acts"], spec, tuple(depth) if depth else None, eq)
+                 caps["max_params"], caps["max_acts"], spec, tuple(depth) if depth else None, eq, where)
 
 
 def _unknown(table, allowed, where, err, what="allowed keys"):
@@ -283,6 +303,22 @@ def _parse_dist(t, key, err) -> Dist:
     return Dist(kind, v, p / p.sum())
 
 
+def _parse_activation(t, err) -> Dist:
+    """[params.activation]: dist = "choice" over names (relu, swish); a Dist over their indices in ACTIVATIONS."""
+    key = "[params.activation]"
+    if not isinstance(t, dict) or t.get("dist") != "choice":
+        err(key, 'must be a table with dist = "choice" and values, e.g. values = ["relu", "swish"] (one value fixes '
+                 'it)')
+    vals = t.get("values")
+    if not isinstance(vals, list) or not vals or not all(isinstance(v, str) for v in vals):
+        err(key, f"'values' must be a non-empty list of names from {', '.join(ACTIVATIONS)}, got {vals!r}")
+    bad = [v for v in vals if v not in ACTIVATIONS]
+    if bad:
+        err(key, f"activation {bad[0]!r} unknown; allowed: {', '.join(ACTIVATIONS)}")
+    codes = [ACTIVATIONS.index(v) for v in vals]
+    return _parse_dist({**t, "values": codes}, key, err)
+
+
 def _values(ks, q):
     """k * q, rounded to the quantum's decimals so 0.1 * 245 prints 24.5."""
     decimals = max(0, -_dec(q).normalize().as_tuple().exponent)
@@ -305,3 +341,18 @@ def _check_domain(p, values, family, err):
         for b in values:
             if b <= 0 or (b < 1 and not float(1 / b).is_integer()):
                 err(f"bottleneck ratio {b:g} not allowed: b >= 1, or b = 1/k for an integer k")
+    if p == "resolution" and (np.any(values < 8) or np.any(values > MAX_RESOLUTION)
+                              or np.any(values != np.round(values))):
+        err(f"resolutions must be integers from 8 to {MAX_RESOLUTION} pixels, got {_span(values)}")
+    if p == "lr" and np.any(values <= 0):
+        err(f"learning rates must be > 0, got {_span(values)}")
+    if p == "wd" and np.any(values < 0):
+        err(f"weight decay must be >= 0, got {_span(values)}")
+    if p == "momentum" and (np.any(values < 0) or np.any(values >= 1)):
+        err(f"momentum must be in [0, 1), got {_span(values)}")
+    if p == "batch_size" and (np.any(values < 1) or np.any(values > MAX_BATCH) or np.any(values != np.round(values))):
+        err(f"batch sizes must be integers from 1 to {MAX_BATCH}, got {_span(values)}")
+
+
+def _span(values) -> str:
+    return f"{values[0]:g}" if len(values) == 1 else f"values from {values[0]:g} to {values[-1]:g}"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dse import __version__
 from dse.errors import DseError
-from dse.models.arch import Arch
+from dse.models.arch import Arch, model_key
 from dse.store.records import EpochRecord, Fit, ModelRecord, SpeedRecord, SweepRecord
 
 SCHEMA_VERSION = 2  # 2: the speeds and speed_fits tables (added to a version-1 store when it is opened)
@@ -206,11 +206,13 @@ class Store:
         for i, m in enumerate(models):
             arch: Arch = m["arch"]
             rp = m.get("regnet") or {}
-            rows.append((sweep, start + i, m.get("key") or arch.key(), json.dumps(arch.to_dict()), arch.stages, arch.depth,
+            rows.append((sweep, start + i, m.get("key") or model_key(arch, m.get("settings")),
+                         json.dumps(arch.to_dict()), arch.stages, arch.depth,
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
                          m.get("epochs"), m.get("train_seconds"), m.get("images_per_s"),
-                         _extra({"regnet": rp, "fit": _fit_dict(m.get("fit"))})))
+                         _extra({"regnet": rp, "fit": _fit_dict(m.get("fit")), "settings": m.get("settings"),
+                                 "trained": m.get("trained")})))
         c.executemany(
             "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
             " status, error, best_error, epochs, train_seconds, images_per_s, extra)"
@@ -260,20 +262,26 @@ class Store:
 
     # ---- training: protocol, claims with leases, results ----
     def set_protocol(self, sweep: str, protocol: dict, train_cx) -> dict | None:
-        """Fix the sweep's protocol if it has none (and store each model's complexity at training
-        resolution via ``train_cx(archs) -> (flops, params, acts)``); returns the protocol already
-        stored when it differs, else None."""
+        """Fix the sweep's protocol if it has none, and store the complexity at training resolution of every
+        model that lacks it via ``train_cx(archs, resolutions) -> (flops, params, acts)`` (a resolution is the
+        model's sampled one, or None); returns the protocol already stored when it differs, else None."""
         with self.write() as c:
             row = c.execute("SELECT protocol FROM sweeps WHERE name = ?", (sweep,)).fetchone()
             if row is None:
                 raise DseError(f"unknown sweep {sweep!r}")
             if row[0] is not None:
                 old = json.loads(row[0])
-                return None if old == json.loads(json.dumps(protocol)) else old
-            c.execute("UPDATE sweeps SET protocol = ? WHERE name = ?", (json.dumps(protocol, sort_keys=True), sweep))
-            rows = c.execute("SELECT idx, arch FROM models WHERE sweep = ?", (sweep,)).fetchall()
+                if old != json.loads(json.dumps(protocol)):
+                    return old
+            else:
+                c.execute("UPDATE sweeps SET protocol = ? WHERE name = ?",
+                          (json.dumps(protocol, sort_keys=True), sweep))
+            # models added after the protocol was fixed (a top-up) get their counts here too
+            rows = c.execute("SELECT idx, arch, extra FROM models WHERE sweep = ? AND train_flops IS NULL",
+                             (sweep,)).fetchall()
             if rows:
-                f, p, a = train_cx([Arch.from_dict(json.loads(r[1])) for r in rows])
+                res = [((json.loads(r[2]) if r[2] else {}).get("settings") or {}).get("resolution") for r in rows]
+                f, p, a = train_cx([Arch.from_dict(json.loads(r[1])) for r in rows], res)
                 c.executemany("UPDATE models SET train_flops = ?, train_params = ?, train_acts = ? WHERE sweep = ? AND idx = ?",
                               [(int(fi), int(pi), int(ai), sweep, r[0]) for r, fi, pi, ai in zip(rows, f, p, a)])
         return None
@@ -320,11 +328,17 @@ class Store:
             return c.execute("UPDATE models SET lease_until = ?, heartbeat = ? WHERE sweep = ? AND idx = ? "
                              "AND status = 'running' AND worker = ?", (now + lease_s, now, sweep, idx, worker)).rowcount == 1
 
-    def reset_epochs(self, sweep, idx, worker, keep: int) -> bool:
-        """Drop epoch rows after ``keep`` (a fresh start, or a resume from a checkpoint at ``keep``)."""
+    def reset_epochs(self, sweep, idx, worker, keep: int, trained: dict | None = None) -> bool:
+        """Drop epoch rows after ``keep`` (a fresh start, or a resume from a checkpoint at ``keep``); ``trained``:
+        the settings the model is trained with (lr, wd, momentum, batch_size, resolution, activation), recorded."""
         with self.write() as c:
             if not self._owned(c, sweep, idx, worker):
                 return False
+            if trained is not None:
+                r = c.execute("SELECT extra FROM models WHERE sweep = ? AND idx = ?", (sweep, idx)).fetchone()
+                extra = json.loads(r[0]) if r[0] else {}
+                extra["trained"] = trained
+                c.execute("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ?", (json.dumps(extra), sweep, idx))
             c.execute("DELETE FROM epochs WHERE sweep = ? AND idx = ? AND epoch > ?", (sweep, idx, keep))
             c.execute("UPDATE models SET epochs = ? WHERE sweep = ? AND idx = ?", (keep or None, sweep, idx))
             return True
@@ -453,7 +467,8 @@ def _record(sweep: str, r) -> ModelRecord:
         d.pop(k)
     d["arch"] = Arch.from_dict(json.loads(d["arch"]))
     fit = extra.get("fit")
-    return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None, **d)
+    return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None,
+                       settings=extra.get("settings"), trained=extra.get("trained"), **d)
 
 
 def _fit_dict(f) -> dict | None:

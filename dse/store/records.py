@@ -76,6 +76,15 @@ class ModelRecord:
     train_acts: int | None = None
     regnet: dict | None = None       # the sampled RegNet parameters {d, w0, wa, wm, b, g}, when it came from one
     fit: Fit | None = None           # the stored RegNet fit (dse fit)
+    settings: dict | None = None     # design choices sampled beside the network: resolution, lr, wd, momentum, ...
+    trained: dict | None = None      # what it was trained with: lr, wd, momentum, batch_size, resolution, activation
+
+    def setting(self, name: str):
+        """A design choice of this model: its activation, else its sampled value (resolution, lr, wd, ...), else
+        None (the sweep's regime or protocol decides)."""
+        if name == "activation":
+            return self.arch.activation
+        return (self.settings or {}).get(name)
 
     @property
     def w0(self):

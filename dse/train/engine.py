@@ -67,6 +67,18 @@ class Protocol:
         n, unit = parse_budget(self.budget)
         return b, spe, n * spe if unit == "ep" else n
 
+    def for_model(self, settings: dict | None) -> "Protocol":
+        """This protocol with a model's sampled optimiser settings (lr, wd, momentum, batch_size) in place of
+        the sweep's: the stored protocol is the base, a model's own values override it for that model."""
+        from dataclasses import replace
+
+        from dse.spaces.space import PROTOCOL_FIELD
+
+        over = {PROTOCOL_FIELD[k]: v for k, v in (settings or {}).items() if k in PROTOCOL_FIELD}
+        if "batch_size" in over:
+            over["batch_size"] = int(over["batch_size"])
+        return replace(self, **over) if over else self
+
     def model_seed(self, idx: int) -> int:
         """The seed of model ``idx`` (its initialisation and data order): seed * 1,000,003 + idx."""
         return self.seed * 1_000_003 + idx
@@ -115,17 +127,30 @@ class DeviceData:
     def _normalise(self, x):
         return x.float().mul_(self.scale).sub_(self.shift)
 
-    def train_batch(self, idx, gen):
+    def train_batch(self, idx, gen, size: int | None = None):
+        """Augmented, normalised images ``idx``, resized on the device to ``size`` px when given."""
         x = self.x_train[idx]
         if self.augment:
             if self.small:
-                return self._normalise(pad_crop_flip(x, gen))
-            return random_resized_crop_flip(self._normalise(x), gen)
-        return self._normalise(x)
+                x = self._normalise(pad_crop_flip(x, gen))
+            else:
+                x = random_resized_crop_flip(self._normalise(x), gen)
+        else:
+            x = self._normalise(x)
+        return resize(x, size)
 
-    def test_batches(self, bs):
+    def test_batches(self, bs, size: int | None = None):
         for i in range(0, len(self.y_test), bs):
-            yield self._normalise(self.x_test[i:i + bs]), self.y_test[i:i + bs]
+            yield resize(self._normalise(self.x_test[i:i + bs]), size), self.y_test[i:i + bs]
+
+
+def resize(x, size: int | None):
+    """A float batch at ``size`` x ``size`` px (bilinear; antialiased when shrinking); unchanged when None or equal.
+    Done after augmentation, so a model at its sampled resolution sees the same crops as one at the stored size."""
+    if size is None or x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=size < min(x.shape[-2:]))
 
 
 def pad_crop_flip(x, gen, pad: int = 4):
@@ -251,11 +276,11 @@ def capture(step: Step, warmup: int = 3, emulate: bool = False):
 
 
 @torch.no_grad()
-def evaluate(model, dd: DeviceData, amp: bool, channels_last: bool, bs: int = 1024) -> float:
-    """Top-1 test error (%), batched on the device, one host sync."""
+def evaluate(model, dd: DeviceData, amp: bool, channels_last: bool, bs: int = 1024, size: int | None = None) -> float:
+    """Top-1 test error (%) at ``size`` px (default: the stored size), batched on the device, one host sync."""
     model.eval()
     wrong = torch.zeros((), device=dd.device)
-    for x, y in dd.test_batches(bs):
+    for x, y in dd.test_batches(bs, size):
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dd.device.type, dtype=torch.bfloat16, enabled=amp):
@@ -265,17 +290,21 @@ def evaluate(model, dd: DeviceData, amp: bool, channels_last: bool, bs: int = 10
 
 
 def build_model(arch: Arch, data: Data, seed: int):
-    """The AnyNet for this data: the stem its image size calls for (stem_for), channels and classes from the data."""
+    """The AnyNet for this data: the stem its stored image size calls for (stem_for; the same for every model of a
+    sweep, whatever resolution a model is trained at), channels and classes from the data."""
     torch.manual_seed(seed)
     c, h, _ = data.shape
     return AnyNet(arch, stem_for(h), c, data.num_classes)
 
 
 def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: str = "auto",
-                on_epoch=None, resume: dict | None = None, log=print, on_step=None) -> Outcome:
-    """Train ``arch`` on ``dd`` under ``p``. ``on_epoch(row, state_fn)`` is called after each epoch (it
-    may raise to abort); ``resume`` is a checkpoint from ``state_fn``; ``on_step(fraction of the epoch)``
-    every 32 steps (no host sync). graph: auto|on|off, or emulate (the graph path without CUDA)."""
+                on_epoch=None, resume: dict | None = None, log=print, on_step=None,
+                resolution: int | None = None) -> Outcome:
+    """Train ``arch`` on ``dd`` under ``p`` (a model's own settings already applied: ``Protocol.for_model``),
+    at ``resolution`` px (default: the stored size; images are resized on the device, train and test).
+    ``on_epoch(row, state_fn)`` is called after each epoch (it may raise to abort); ``resume`` is a checkpoint
+    from ``state_fn``; ``on_step(fraction of the epoch)`` every 32 steps (no host sync). graph: auto|on|off, or
+    emulate (the graph path without CUDA)."""
     dev = dd.device
     cuda = dev.type == "cuda"
     model = build_model(arch, dd.data, seed).to(dev)
@@ -284,7 +313,9 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
         model = model.to(memory_format=torch.channels_last)
     batch, spe, total = p.schedule(dd.n_train)
     epochs = math.ceil(total / spe)
-    step = Step(model, batch, dd.data.shape, dev, p, amp=cuda, channels_last=channels_last)
+    c, h, _ = dd.data.shape
+    size = None if resolution is None or int(resolution) == h else int(resolution)
+    step = Step(model, batch, (c, size or h, size or h), dev, p, amp=cuda, channels_last=channels_last)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
     rows, start = [], 0
@@ -317,7 +348,7 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
         for i in range(n_steps):
             lr = p.lr_at(epoch * spe + i, total)
             idx = perm[i * batch:(i + 1) * batch]
-            step.x.copy_(dd.train_batch(idx, gen))
+            step.x.copy_(dd.train_batch(idx, gen, size))
             step.y.copy_(dd.y_train[idx])
             step.lr.fill_(lr)
             if g is not None:
@@ -334,7 +365,7 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
             return Outcome("diverged", None, best, epoch, time.perf_counter() - t_run, rows,
                            f"training loss became {loss} in epoch {epoch + 1}", isinstance(g, torch.cuda.CUDAGraph))
         train_err = 100.0 * float(step.err_sum) / (n_steps * batch)
-        test_err = evaluate(model, dd, cuda, channels_last)
+        test_err = evaluate(model, dd, cuda, channels_last, size=size)
         row = EpochRow(epoch + 1, loss, train_err, test_err, lr, time.perf_counter() - t0,
                        n_steps * batch / max(t_train, 1e-9))
         rows.append(row)

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from dse.errors import DseError
 from dse.store.db import Store, worker_id
 from dse.train.lease import Leases
+from dse.train.worker import model_protocol, stored_size, trained_with
 
 
 def _ray():
@@ -51,12 +52,13 @@ class _Trainer:
 
         return {"pid": os.getpid(), "host": socket.gethostname(), "device": self.device}
 
-    def train(self, arch: dict, seed: int):
+    def train(self, arch: dict, seed: int, protocol=None, resolution: int | None = None):
         from dse.models.arch import Arch
         from dse.train.engine import train_model
 
         t0 = time.time()
-        out = train_model(Arch.from_dict(arch), self.dd, self.p, seed=seed, graph=self.graph, log=lambda m: None)
+        out = train_model(Arch.from_dict(arch), self.dd, protocol or self.p, seed=seed, graph=self.graph,
+                          log=lambda m: None, resolution=resolution)
         return {"status": out.status, "error": out.error, "best_error": out.best_error, "epochs": out.epochs,
                 "seconds": time.time() - t0, "reason": out.reason, "rows": [asdict(r) for r in out.rows],
                 "device": self.device}
@@ -101,9 +103,10 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                 m = store.claim(sweeps, wid, opts.lease_s, "ray")
                 if m is None:
                     break
-                store.reset_epochs(m.sweep, m.idx, wid, 0)
+                p, res = model_protocol(protocol, m)
+                store.reset_epochs(m.sweep, m.idx, wid, 0, trained=trained_with(p, res, m, stored_size(protocol)))
                 a = idle.pop()
-                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx))
+                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx), p, res)
                 inflight[fut] = (a, m, time.time())
                 leases.hold(m.sweep, m.idx)
                 progress.event("start", sweep=m.sweep, idx=m.idx, device="ray", resume=0)
@@ -120,7 +123,7 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                 except RayActorError as e:  # the actor's process or node died: retry on a fresh actor
                     why = str(e).strip().splitlines()[0][:300]
                     if m.attempts > max_retries:
-                        store.finish(sweep, idx, wid, "failed", reason=f"worker died {m['attempts']} times: {why}",
+                        store.finish(sweep, idx, wid, "failed", reason=f"worker died {m.attempts} times: {why}",
                                      seconds=time.time() - t0)
                     else:
                         store.release(sweep, idx, wid)

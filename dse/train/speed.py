@@ -100,13 +100,15 @@ def time_model(arch: Arch, regime: dict, device: str = "cpu", mode: str = "infer
 
 
 def _work(store: Store, sweeps, device_label: str, modes, batch: int, force: bool) -> list[tuple]:
-    """(sweep, idx, arch, regime, mode) still to measure on this device."""
+    """(sweep, idx, arch, regime, mode) still to measure on this device (the regime at the model's own
+    resolution when its space samples one)."""
     out = []
     for s in sweeps:
         regime = store.sweep(s).regime
         have = set() if force else {(r.idx, r.mode) for r in store.speeds([s], device_label, None, batch)}
         for m in store.models(s):
-            out += [(s, m.idx, m.arch, regime, mode) for mode in modes if (m.idx, mode) not in have]
+            r = regime if m.setting("resolution") is None else {**regime, "resolution": m.setting("resolution")}
+            out += [(s, m.idx, m.arch, r, mode) for mode in modes if (m.idx, mode) not in have]
     return out
 
 

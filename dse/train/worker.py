@@ -119,7 +119,8 @@ class Worker:
             except Exception:  # noqa: BLE001 - a damaged checkpoint means a fresh start
                 resume = None
         keep = resume["epoch"] if resume else 0
-        store.reset_epochs(sweep, idx, self.id, keep)
+        p, res = model_protocol(self.p, m)
+        store.reset_epochs(sweep, idx, self.id, keep, trained=trained_with(p, res, m, dd.data.shape[1]))
         self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
         t0 = time.time()
         every_epoch = self.opts.checkpoint == "on"
@@ -136,9 +137,9 @@ class Worker:
 
         finished = False
         try:
-            out = train_model(m.arch, dd, self.p, seed=self.p.model_seed(idx), graph=self.opts.graph,
+            out = train_model(m.arch, dd, p, seed=self.p.model_seed(idx), graph=self.opts.graph,
                               on_epoch=on_epoch, resume=resume, log=self.log,
-                              on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f))
+                              on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f), resolution=res)
             if out.status == "done":
                 finished = store.finish(sweep, idx, self.id, "done", out.error, out.best_error, out.epochs,
                                         time.time() - t0)
@@ -161,6 +162,24 @@ class Worker:
         self.trained += 1
         if finished:
             ckpt.unlink(missing_ok=True)
+
+
+def stored_size(protocol) -> int:
+    """The image size the protocol's dataset is held at (what ``load_data`` gives), without loading it."""
+    fixed = {"fashion-mnist": 28, "cifar10": 32}
+    return fixed.get(protocol.dataset) or int(protocol.resolution or (32 if protocol.dataset == "synthetic" else 224))
+
+
+def model_protocol(protocol, m):
+    """(the protocol model ``m`` trains under, its resolution or None): the sweep's protocol with the model's
+    sampled optimiser settings in place, and its sampled input resolution."""
+    return protocol.for_model(m.settings), m.setting("resolution")
+
+
+def trained_with(p, resolution, m, stored_size: int) -> dict:
+    """What the store records a model was trained with: optimiser settings, input size and activation."""
+    return {"lr": p.lr, "wd": p.weight_decay, "momentum": p.momentum, "batch_size": p.batch_size,
+            "resolution": int(resolution or stored_size), "activation": m.arch.activation}
 
 
 def _reason(e: BaseException) -> str:
