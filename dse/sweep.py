@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.errors import DseError, ParamError
+from dse.models.arch import model_key
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import Space
 from dse.store.db import Store
@@ -110,7 +111,7 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
     models, space_name = import_rows(path, regime)
     seen = set()
     for i, m in enumerate(models):  # populations may repeat an architecture (several runs): keep each row
-        k = m["arch"].key()
+        k = model_key(m["arch"], m.get("settings"))
         m["key"] = k if k not in seen else f"{k}#{i}"
         seen.add(k)
     with store.write() as c:

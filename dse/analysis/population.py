@@ -12,13 +12,17 @@ import numpy as np
 
 from dse.analysis.fit import fit_regnet
 from dse.errors import DseError, ParamError
-from dse.models.arch import STAGE_FIELDS
+from dse.models.arch import ACTIVATIONS, STAGE_FIELDS
 from dse.store.records import Fit, ModelRecord, SweepRecord
 
 METRICS = {"final": "error", "best": "best_error"}
 COMPLEXITY = ("flops", "params", "acts")
 SPEEDS = ("infer_ms", "train_ms")  # measured by dse speed (one device), where measured
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
+# design choices sampled beside the network (activation as its index in ACTIVATIONS: relu 0, swish 1), and the
+# derived lr_wd = lr * wd (RegNet App. C: good models share the product)
+SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "batch_size")
+_PROTOCOL = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
 
 
 def stage_index(name: str) -> int | None:
@@ -47,6 +51,8 @@ class Population:
     errors: np.ndarray
     _fits: dict = field(default_factory=dict, repr=False)
     speeds: dict = field(default_factory=dict, repr=False)  # {"infer_ms"|"train_ms": {idx: ms}}
+    resolution: int | None = None  # the sweep's regime resolution (a model without its own is counted at it)
+    protocol: dict | None = None   # the sweep's training protocol (a model without its own lr, wd, ... used it)
 
     @classmethod
     def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final",
@@ -56,7 +62,8 @@ class Population:
         ms = [m for m in models if getattr(m, col) is not None]
         return cls(sweep.name, metric, sweep.space, sweep.space_name, ms,
                    np.array([getattr(m, col) for m in ms], dtype=np.float64), speeds={
-                       k: v for k, v in (speeds or {}).items() if any(m.idx in v for m in ms)})
+                       k: v for k, v in (speeds or {}).items() if any(m.idx in v for m in ms)},
+                   resolution=(sweep.regime or {}).get("resolution"), protocol=sweep.protocol)
 
     @property
     def n(self) -> int:
@@ -93,7 +100,33 @@ class Population:
         names = [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)]
         names += ["depth", *COMPLEXITY, *[k for k in SPEEDS if k in self.speeds], *FIT_PARAMS]
         names += [p for p in ("b", "g") if self._shared(p)]
-        return names
+        return names + self.setting_names()
+
+    def setting_names(self) -> list[str]:
+        """The design choices this population varies or samples: those its space samples, and any a model
+        carries (imported tables); lr_wd whenever lr and wd are both there."""
+        sampled = set(((self.space or {}).get("params") or {}))
+        sampled |= {k for m in self.models for k in (m.settings or {})}
+        if any(m.arch.activation != "relu" for m in self.models):
+            sampled.add("activation")
+        out = [p for p in SETTING_PARAMS if p in sampled]
+        if "lr" in out and "wd" in out:
+            out.insert(out.index("wd") + 1, "lr_wd")
+        return out
+
+    def _setting(self, m: ModelRecord, name: str):
+        """A model's value of a design choice: what it trained with, else what it sampled, else the sweep's."""
+        if name == "activation":
+            return float(ACTIVATIONS.index(m.arch.activation))
+        if name == "lr_wd":
+            lr, wd = self._setting(m, "lr"), self._setting(m, "wd")
+            return np.nan if np.isnan(lr) or np.isnan(wd) else lr * wd
+        v = (m.trained or {}).get(name) if name != "resolution" else None
+        if v is None:
+            v = m.setting(name)
+        if v is None:
+            v = self.resolution if name == "resolution" else (self.protocol or {}).get(_PROTOCOL.get(name, ""))
+        return np.nan if v is None else float(v)
 
     def fits(self) -> dict[int, Fit]:
         """{idx: Fit} for every model: the stored fit, else one computed here (kept in memory only)."""
@@ -119,6 +152,8 @@ class Population:
             return np.array([m.arch.depth for m in ms], dtype=np.float64)
         if name in COMPLEXITY:
             return np.array([getattr(m, name) for m in ms], dtype=np.float64)
+        if name in SETTING_PARAMS:
+            return np.array([self._setting(m, name) for m in ms], dtype=np.float64)
         if name in SPEEDS:
             t = self.speeds[name]
             return np.array([t.get(m.idx, np.nan) for m in ms], dtype=np.float64)

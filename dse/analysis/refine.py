@@ -13,6 +13,7 @@ import numpy as np
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.edf import ks_test
 from dse.analysis.results import _Drawable
+from dse.models.arch import ACTIVATIONS
 from dse.spaces.space import STAGE_PARAMS, Space, parse_space
 
 
@@ -185,13 +186,24 @@ def model_values(space: Space, models: list) -> dict:
     if space.family == "anynet":
         for p in STAGE_PARAMS:
             out[p] = np.array([m.arch.stage(p) for m in models], dtype=np.float64)
-        return out
+        return _with_settings(out, space, models)
     rp = [m.regnet or {} for m in models]
     out["d"] = np.array([m.arch.depth for m in models], dtype=np.float64)
     for p in ("w0", "wa", "wm"):
         out[p] = np.array([r.get(p, np.nan) if r.get(p) is not None else np.nan for r in rp], dtype=np.float64)
     out["b"] = np.array([m.arch.bottlenecks[0] for m in models], dtype=np.float64)
     out["g"] = np.array([r.get("g") or max(m.arch.group_widths) for r, m in zip(rp, models)], dtype=np.float64)
+    return _with_settings(out, space, models)
+
+
+def _with_settings(out: dict, space: Space, models: list) -> dict:
+    """Add the design choices the space samples (activation as its index in ACTIVATIONS)."""
+    for p in space.settings:
+        if p == "activation":
+            out[p] = np.array([ACTIVATIONS.index(m.arch.activation) for m in models], dtype=np.float64)
+        else:
+            out[p] = np.array([np.nan if (m.settings or {}).get(p) is None else m.settings[p] for m in models],
+                              dtype=np.float64)
     return out
 
 
@@ -286,6 +298,9 @@ def _gain(ev: Evidence) -> float:
 
 
 def _label(q) -> str:
+    if q.kind == "range" and q.param == "activation":
+        names = ACTIVATIONS[int(q.low):int(q.high) + 1]
+        return f"activation = {names[0]}" if len(names) == 1 else f"activation in {{{', '.join(names)}}}"
     if q.kind == "range":
         return f"{q.param} in [{q.low}, {q.high}]"
     return {"shared": f"shared {q.param}", "non_decreasing": f"non-decreasing {q.param}",
@@ -330,7 +345,8 @@ def _restrict(t: dict, lo, hi) -> None:
     lo = -math.inf if lo is None else lo
     hi = math.inf if hi is None else hi
     if t["dist"] == "choice":
-        keep = [i for i, v in enumerate(t["values"]) if lo - 1e-9 <= v <= hi + 1e-9]
+        code = (lambda v: ACTIVATIONS.index(v)) if any(isinstance(v, str) for v in t["values"]) else (lambda v: v)
+        keep = [i for i, v in enumerate(t["values"]) if lo - 1e-9 <= code(v) <= hi + 1e-9]
         t["values"] = [t["values"][i] for i in keep]
         if "weights" in t:
             t["weights"] = [t["weights"][i] for i in keep]

@@ -10,13 +10,27 @@ from pathlib import Path
 
 
 from dse.errors import DseError
-from dse.models.arch import STAGE_FIELDS, Arch
+from dse.models.arch import ACTIVATIONS, STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
         "epochs", "train_seconds")
 FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty until fitted
+# design choices: the activation; the resolution the counts are at; the optimiser settings it trained with
+# (else sampled, else the sweep's protocol; empty when neither is known yet)
+SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
+_PROTOCOL = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
+
+
+def setting_cells(m, regime: dict | None, protocol: dict | None) -> dict:
+    """The SETTINGS columns of one model record."""
+    out = {"activation": m.arch.activation,
+           "resolution": m.setting("resolution") or (regime or {}).get("resolution") or None}
+    for k, f in _PROTOCOL.items():
+        v = (m.trained or {}).get(k)
+        out[k] = v if v is not None else m.setting(k) if m.setting(k) is not None else (protocol or {}).get(f)
+    return out
 SPEED = ("images_per_s", "infer_ms", "train_ms", "speed_device", "speed_batch")  # training throughput, dse speed
 
 
@@ -57,7 +71,8 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
     rows, smax = [], 0
     device, speeds = speed_columns(store, sweeps, speed_device)
     for name in sweeps:
-        space = store.sweep(name).space_name
+        rec = store.sweep(name)
+        space = rec.space_name
         for m in store.models(name):
             a: Arch = m.arch
             smax = max(smax, a.stages)
@@ -67,6 +82,7 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
                     r[f"{p}{i + 1}"] = v
             r.update(depth=a.depth, se=int(a.se))
             r.update({k: getattr(m, k) for k in TAIL if k not in ("depth", "se")})
+            r.update(setting_cells(m, rec.regime, rec.protocol))
             if m.fit:
                 r.update(e_fit=m.fit.e_fit, fit_w0=m.fit.w0, fit_wa=m.fit.wa, fit_wm=m.fit.wm)
             r["images_per_s"] = m.images_per_s
@@ -74,8 +90,8 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
             if sp:
                 r.update(sp, speed_device=device)
             rows.append(r)
-    cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + list(TAIL) + list(FIT)
-            + list(SPEED))
+    cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + list(TAIL)
+            + list(SETTINGS) + list(FIT) + list(SPEED))
     return cols, rows
 
 
@@ -172,9 +188,14 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
                            [(f"w{i + 1}", x, MAX_WIDTH) for i, x in enumerate(w)]:
             if not 1 <= v <= top:
                 raise DseError(f"{path}, line {n}: column {col} = {v} is outside 1..{top}")
+        act = (r.get("activation") or "").strip() or "relu"
+        if act not in ACTIVATIONS:
+            raise DseError(f"{path}, line {n}: column activation = {act!r} is unknown; allowed: "
+                           f"{', '.join(ACTIVATIONS)} (or empty: relu)")
         try:
             arch = Arch(tuple(d), tuple(w), tuple(val(f"b{i}", float) for i in range(1, s + 1)),
-                        tuple(val(f"g{i}", int) for i in range(1, s + 1)), se=bool(val("se", int, False) or 0))
+                        tuple(val(f"g{i}", int) for i in range(1, s + 1)), se=bool(val("se", int, False) or 0),
+                        activation=act)
         except ValueError as e:
             raise DseError(f"{path}, line {n}: {e}") from None
         bad = [i + 1 for i, (w_, b, g) in enumerate(zip(arch.widths, arch.bottlenecks, arch.group_widths))
@@ -207,10 +228,35 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         if st == "done" and m["error"] is None:
             raise DseError(f"{path}, line {n}: status is done but column error is empty")
         m["status"] = st or ("done" if m["error"] is not None else "pending")
+        m["settings"] = _import_settings(val, regime, path, n)
         out.append(m)
     _check_complexity(path, out, given, regime)
     spaces = {(r.get("space") or "").strip() for r in rows}
     return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported")
+
+
+def _import_settings(val, regime, path, line) -> dict | None:
+    """A row's own design choices: a resolution other than the import regime's, and lr, wd, momentum, batch_size
+    (what it trained with), each checked against what a space may sample."""
+    from dse.spaces.space import MAX_BATCH, MAX_RESOLUTION
+
+    st = {}
+    res = val("resolution", int, False)
+    if res is not None:
+        if not 8 <= res <= MAX_RESOLUTION:
+            raise DseError(f"{path}, line {line}: column resolution = {res} is outside 8..{MAX_RESOLUTION} px")
+        if res != regime.resolution:
+            st["resolution"] = res
+    checks = {"lr": (float, lambda v: v > 0, "> 0"), "wd": (float, lambda v: v >= 0, ">= 0"),
+              "momentum": (float, lambda v: 0 <= v < 1, "in [0, 1)"),
+              "batch_size": (int, lambda v: 1 <= v <= MAX_BATCH, f"in 1..{MAX_BATCH}")}
+    for k, (kind, ok, allowed) in checks.items():
+        v = val(k, kind, False)
+        if v is not None:
+            if not ok(v):
+                raise DseError(f"{path}, line {line}: column {k} = {v:g} is not allowed; it must be {allowed}")
+            st[k] = v
+    return st or None
 
 
 class _Cells:
@@ -242,7 +288,9 @@ class _Cells:
 def _check_complexity(path, models, given, regime):
     """Count every model's flops, params and acts at ``regime``; a count the table gives must agree (to
     rounding), else the table was counted at another regime (or is wrong)."""
-    f, p, a = complexity_many([m["arch"] for m in models], **regime.cx_kwargs())
+    kw = regime.cx_kwargs()
+    kw["resolution"] = [(m.get("settings") or {}).get("resolution") or regime.resolution for m in models]
+    f, p, a = complexity_many([m["arch"] for m in models], **kw)
     for line, (m, g, *cx) in enumerate(zip(models, given, f, p, a), start=2):
         for k, v in zip(("flops", "params", "acts"), cx):
             v = int(v)
@@ -250,7 +298,7 @@ def _check_complexity(path, models, given, regime):
                 raise DseError(f"{path}, line {line}: the architecture's {k} cannot be counted ({v})")
             if g[k] is not None and abs(g[k] - v) > max(1, 1e-9 * v):
                 raise DseError(f"{path}, line {line}: column {k} = {g[k]} but the architecture has {v} at resolution "
-                               f"{regime.resolution} ({regime.stem} stem, {regime.in_channels} input channels, "
+                               f"{kw['resolution'][line - 2]} ({regime.stem} stem, {regime.in_channels} input channels, "
                                f"{regime.num_classes} classes): give the regime the table was counted at "
                                f"(--resolution, --stem, --in-channels, --num-classes), or drop the column")
             m[k] = v
