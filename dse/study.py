@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from dse.analysis.population import METRICS, Population, check_metric, stage_index
+from dse.analysis.rank import RankResult
 from dse.analysis.refine import RefineResult
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult, FitRow,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
@@ -508,6 +509,44 @@ class Study:
                 panels.append(bootstrap_panel(n, param, pops[n].values(param), pops[n].errors, n_boot, frac, ci,
                                               seed))
         return BootstrapResult(metric, panels)
+
+    def rank(self, x: str = "lr", y: str | None = "wd", sweeps=None, good: float = 0.25,
+             metric: str = "final") -> RankResult:
+        """The relative-rank scatter (NDS Fig. 12, RegNet Fig. 21): every trained model of ``sweeps`` (default:
+        those that have ``x`` and ``y``) at (x, y), coloured by its error rank within its sweep / n, with the
+        least-squares line of the good models (relative rank <= ``good``) in log-log space; ``y=None`` draws
+        relative rank against ``x`` (e.g. ``x="lr_wd"``).
+
+        >>> Study("s.sqlite").rank("lr", "wd").fit["slope"]                           # doctest: +SKIP
+        """
+        from dse.analysis.rank import rank_scatter
+
+        check_metric(metric)
+        if y is not None and y == x:
+            raise ParamError(f"{{y}} must differ from {{x}} ({x!r}); omit {{y}} to draw rank against {x}", "y")
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            pops = _populations(s, names, metric)
+        wanted = [q for q in (x, y) if q]
+        have = [n for n in names if pops[n].n and all(q in pops[n].param_names() for q in wanted)]
+        if sweeps:
+            for n in names:
+                for q, flag in ((x, "x"), (y, "y")):
+                    if q:
+                        try:
+                            pops[n].values(q)
+                        except ParamError as e:
+                            raise ParamError(str(e).replace("{param}", f"{{{flag}}}"), flag) from None
+        if not have:
+            valid = sorted({q for p in pops.values() for q in p.param_names()})
+            raise ParamError(f"no trained sweep has {' and '.join(map(repr, wanted))} ({{x}}/{{y}}); sample a space "
+                             f"that varies them (e.g. regnetx_lrwd) and train it; parameters here: {', '.join(valid)}",
+                             "x")
+        xs = np.concatenate([pops[n].values(x) for n in have])
+        ys = np.concatenate([pops[n].values(y) for n in have]) if y else None
+        es = np.concatenate([pops[n].errors for n in have])
+        g = np.concatenate([[n] * pops[n].n for n in have])
+        return rank_scatter(xs, es, g, ys, x, y, good)
 
     def trends(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
                metric: str = "final") -> TrendsResult:

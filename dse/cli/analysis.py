@@ -241,7 +241,7 @@ def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric
 
 @cli.group()
 def plot():
-    """Pictures users of the paper expect: complexity views, training curves."""
+    """Pictures users of the paper expect: complexity views, training curves, relative-rank scatter."""
 
 
 @plot.command("complexity")
@@ -254,6 +254,41 @@ def plot_complexity(sweeps, metric, out, db):
     """Error against flops, params and acts per sweep, and acts against flops."""
     _check_plot(out)
     _save(study(db).complexity(sweeps, metric), out)
+
+
+@plot.command("rank")
+@click.option("--x", "x", default="lr", show_default=True, help="Parameter on the x axis (lr, wd, lr_wd, resolution, "
+              "depth, w0, ...; log axis when all values are positive).")
+@click.option("--y", "y", default=None, help="Parameter on the y axis (e.g. wd). Without it: relative rank against x.")
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every trained sweep that has x "
+              "and y). Ranks are taken within each sweep.")
+@click.option("--good", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
+              help="Relative rank of the good models whose line is drawn (0.25: the top quarter).")
+@METRIC
+@click.option("--plot", "out", default="rank.png", show_default=True, metavar="FILE.png|FILE.svg",
+              help="The picture to write.")
+@db_option
+@json_option
+def plot_rank(x, y, sweeps, good, metric, out, db, as_json):
+    """Relative-rank scatter (NDS Fig. 12, RegNet Fig. 21): each model at (x, y), coloured by its error rank / n.
+
+    Example: dse plot rank --x lr --y wd   (good models lie along a line of constant lr*wd: slope -1)
+    """
+    _check_plot(out)
+    r = study(db).rank(x, y, list(sweeps) or None, good, metric)
+    if as_json:
+        _save(r, out, quiet=True)
+        print_json(r.to_json())
+        return
+    say(f"{r.n} models of {', '.join(r.sweeps)}; good: relative rank <= {r.good:g} ({r.good_x['n']} models)")
+    if r.fit:
+        f = r.fit
+        form = f"log10 {r.y} = {f['slope']:.3f} log10 {r.x} {f['intercept']:+.3f}" if f["log"] else \
+            f"{r.y} = {f['slope']:.3g} {r.x} {f['intercept']:+.3g}"
+        say(f"line of the good models: {form} (r = {f['r']:.3f}, {f['n']} models)")
+    g = r.good_x
+    say(f"good models' {r.x}: median {g['median']:.4g}, 95% range {g['low']:.4g} .. {g['high']:.4g}")
+    _save(r, out)
 
 
 @plot.command("curves")

@@ -259,3 +259,36 @@ def draw_speed(axes, cx: dict, ms, pearson: dict, title: str):
         ax.grid(alpha=0.3)
     axes[1].set_title(title, fontsize=8)
     return axes
+
+
+def draw_rank(ax, r):
+    """NDS Fig. 12 / RegNet Fig. 21: models at (x, y) coloured by relative error rank (rank/n, dark = good), the
+    good models' least-squares line on top; without y, relative rank against x with the good models' median x."""
+    import numpy as np
+
+    y = r.ys if r.y else r.ranks
+    order = np.argsort(-r.ranks)  # the good models drawn last, on top
+    sc = ax.scatter(r.xs[order], y[order], c=r.ranks[order], cmap="viridis", vmin=0, vmax=1, s=14, lw=0, alpha=0.9)
+    ax.figure.colorbar(sc, ax=ax, label="relative rank (rank/n)")
+    if r.log_x:
+        ax.set_xscale("log")
+    if r.y and r.log_y:
+        ax.set_yscale("log")
+    if r.fit:
+        f = r.fit
+        lo, hi = (np.log10(r.xs.min()), np.log10(r.xs.max())) if r.log_x else (r.xs.min(), r.xs.max())
+        t = np.linspace(lo, hi, 30)
+        v = f["slope"] * t + f["intercept"]
+        ax.plot(10 ** t if r.log_x else t, 10 ** v if r.log_y else v, "-", color="tab:red", lw=1.5,
+                label=f"good models (top {r.good:.0%}): slope {f['slope']:.2f}")
+        ax.legend(fontsize=8, loc="best")
+    elif not r.y and r.good_x["n"]:
+        ax.axvline(r.good_x["median"], color="tab:red", lw=1.2,
+                   label=f"good models' median {r.x} = {r.good_x['median']:.3g}")
+        ax.axvspan(r.good_x["low"], r.good_x["high"], color="tab:red", alpha=0.1)
+        ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel(r.x)
+    ax.set_ylabel(r.y or "relative rank (rank/n)")
+    ax.set_title(f"{', '.join(r.sweeps)}: {r.n} models", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
