@@ -677,6 +677,7 @@ class Study:
                 names_n = pops[n].param_names()
                 want = [q for q in names_n if q in ("depth", "w0", "wa", "wm", "b", "g")] if fam == "regnet" else \
                     [q for q in names_n if q in ("depth", "b", "g") or stage_index(q) is not None]
+                want += pops[n].setting_names()  # the design choices it samples (activation, resolution, lr, ...)
                 panels = []
                 for q in want:
                     x = pops[n].values(q)
@@ -689,6 +690,15 @@ class Study:
                 fits = _fits(best)  # the 8 shown: stored fits, or fitted now (not stored: the report only reads)
                 data.fits[n] = FitResult(metric, 8, [FitRow(n, m.idx, getattr(m, METRICS[metric]), fits[m.idx], m.arch)
                                                      for m in best])
+                opt = [q for q in ("lr", "wd", "momentum", "batch_size") if q in pops[n].setting_names()]
+                if len(opt) >= 1 and pops[n].n >= 4:  # a sweep that samples optimiser settings: Fig. 21
+                    from dse.analysis.rank import rank_scatter
+
+                    x, y = ("lr", "wd") if {"lr", "wd"} <= set(opt) else (opt[0], None)
+                    data.ranks[n] = [rank_scatter(pops[n].values(x), pops[n].errors, None,
+                                                  pops[n].values(y) if y else None, x, y)]
+                    if y == "wd":
+                        data.ranks[n].append(rank_scatter(pops[n].values("lr_wd"), pops[n].errors, x_name="lr_wd"))
                 if recs[n].space:
                     data.refines[n] = refine(parse_space(recs[n].space, f"sweep {n}"), pops[n].models, pops[n].errors,
                                              min_support=min(20, max(2, pops[n].n // 5)))

@@ -92,6 +92,7 @@ class ReportData:
     refines: dict = field(default_factory=dict)  # {name: RefineResult}
     trends: object = None  # TrendsResult, when a space was trained at two or more regimes
     regime_refines: dict = field(default_factory=dict)  # {space: RefineResult voted by its regimes}
+    ranks: dict = field(default_factory=dict)  # {name: [RankResult]} of sweeps that sample optimiser settings
 
 
 def render(d: ReportData) -> str:
@@ -139,6 +140,22 @@ def render(d: ReportData) -> str:
         body += f'<div class="fig">{_svg(b)}</div>'
     sec.append(("params", "Error against the space parameters (bootstrap bands)", body or
                 "<p class=muted>Nothing trained yet.</p>"))
+
+    # 3b. relative-rank scatter of sweeps that sample optimiser settings (RegNet Fig. 21)
+    if d.ranks:
+        body = ("<p class=muted>Each model coloured by its relative error rank (rank/n, dark = good). RegNet App. C: "
+                "good models lie along a line of constant lr&middot;wd (slope -1 in log-log).</p>")
+        for n, rs in d.ranks.items():
+            rows = []
+            for r in rs:
+                f = r.fit
+                rows.append([f"{r.y or 'rank'} vs {r.x}", r.n, r.good_x["n"],
+                             f"{f['slope']:.3f}" if f else "", f"{f['r']:.3f}" if f else "",
+                             f"{r.good_x['median']:.4g} ({r.good_x['low']:.4g}..{r.good_x['high']:.4g})"])
+            body += f"<h3>{html.escape(n)}</h3>" + _table(
+                ["plot", "models", "good", "slope of the good", "r", f"good models' x: median (95% range)"], rows)
+            body += "".join(f'<div class="fig">{_svg(r)}</div>' for r in rs)
+        sec.append(("rank", "Optimiser settings: relative rank", body))
 
     # 4. complexity
     body = f'<div class="fig">{_svg(d.complexity)}</div>' if d.complexity else "<p class=muted>Nothing trained yet.</p>"
