@@ -10,7 +10,7 @@ import numpy as np
 from dse.errors import DseError, ParamError
 from dse.models.arch import model_key
 from dse.spaces.sampling import Regime, Sampler
-from dse.spaces.space import Space
+from dse.spaces.space import SETTINGS, Space
 from dse.store.db import Store
 from dse.store.table import import_rows
 from dse.units import regime_label
@@ -121,11 +121,26 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
 
 
 def _stats(store: Store, name: str) -> dict:
-    a = np.array([(m.flops, m.params, m.acts) for m in store.models(name)], dtype=np.float64).reshape(-1, 3)
+    """Complexity (min, median, max) of a sweep's models, and how its sampled design choices came out:
+    {"settings": {name: {value: count}}} for few distinct values, else {name: {min, median, max}}."""
+    models = store.models(name)
+    a = np.array([(m.flops, m.params, m.acts) for m in models], dtype=np.float64).reshape(-1, 3)
     if not len(a):
         return {}
-    return {k: {"min": int(a[:, i].min()), "median": float(np.median(a[:, i])), "max": int(a[:, i].max())}
-            for i, k in enumerate(("flops", "params", "acts"))}
+    out = {k: {"min": int(a[:, i].min()), "median": float(np.median(a[:, i])), "max": int(a[:, i].max())}
+           for i, k in enumerate(("flops", "params", "acts"))}
+    sampled = [p for p in SETTINGS if p in ((store.sweep(name).space or {}).get("params") or {})]
+    st = {}
+    for p in sampled:
+        vals = [m.setting(p) for m in models]
+        if len(set(vals)) <= 8:
+            st[p] = {str(v): vals.count(v) for v in sorted(set(vals), key=lambda v: (str(type(v)), v))}
+        else:
+            v = np.array(vals, dtype=np.float64)
+            st[p] = {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
+    if st:
+        out["settings"] = st
+    return out
 
 
 def _canon(d):

@@ -195,3 +195,26 @@ def test_rank_scatter_finds_the_planted_lr_wd_line(run, tmp_path):
     # the report shows the rank scatter
     out = st.report(tmp_path / "r.html")
     assert "Optimiser settings: relative rank" in out.read_text()
+
+
+def test_refine_fixes_the_activation_and_writes_names(tmp_path):
+    """A space sampling relu and swish, where swish is planted better: refine fixes activation = swish."""
+    from dse.analysis.refine import refine
+    from dse.spaces.space import load_space
+
+    from dse.spaces import builtin_dir
+
+    p = tmp_path / "act.toml"
+    p.write_text((builtin_dir() / "regnetx.toml").read_text().replace('name = "regnetx"', 'name = "act"')
+                 + '[params.activation]\ndist = "choice"\nvalues = ["relu", "swish"]\n')
+    sp = load_space(p)
+    ms = Sampler(sp, Regime((2_000_000, 8_000_000), 28, "cifar", 1, 10), seed=0).sample(48)
+    rng = np.random.default_rng(0)
+    e = np.array([30 + 6 * (m.arch.activation == "relu") + rng.normal(0, 1) for m in ms])
+    r = refine(sp, ms, e, min_support=10)
+    q = next(q for q in r.proposals if q.param == "activation")
+    assert q.accepted and q.label == "activation = swish"
+    assert r.spec["params"]["activation"]["values"] == ["swish"]
+    out = tmp_path / "refined.toml"
+    r.write(out)
+    assert load_space(out).dists["activation"].values.tolist() == [1.0]

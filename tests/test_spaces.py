@@ -12,7 +12,8 @@ from dse.spaces import builtin_names, load_space, parse_space, resolve_space
 from dse.spaces.sampling import sample_sorted
 from dse.spaces.space import Dist
 
-BUILTINS = ["anynet_a", "anynet_b", "anynet_c", "anynet_d", "anynet_e", "regnet", "regnetx", "regnety"]
+BUILTINS = ["anynet_a", "anynet_b", "anynet_c", "anynet_d", "anynet_e", "regnet", "regnetx", "regnety",
+            "regnetx_dw", "regnetx_inverted", "regnetx_lrwd", "regnetx_res", "regnetx_swish"]
 
 
 def test_builtins_present_and_valid():
@@ -184,9 +185,12 @@ def test_every_builtin_space_samples_builds_and_trains(name):
     from dse.spaces import Regime, Sampler
 
     torch.manual_seed(0)
-    regime = Regime(flops=(100_000, 50_000_000), resolution=16, stem="cifar", in_channels=3, num_classes=10)
-    models = Sampler(resolve_space(name), regime, seed=0).sample(2)
-    assert len({m.arch.key() for m in models}) == 2
+    space = resolve_space(name)
+    # a space that samples the resolution (224..320) is counted there: a window its networks can reach
+    hi = 50_000_000 if "resolution" not in space.dists else 50_000_000_000
+    regime = Regime(flops=(100_000, hi), resolution=16, stem="cifar", in_channels=3, num_classes=10)
+    models = Sampler(space, regime, seed=0).sample(2)
+    assert len({m.key for m in models}) == 2
     for m in models:
         net = AnyNet(m.arch, "cifar", 3, 10)
         assert sum(p.numel() for p in net.parameters()) == m.params

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from dse.analysis.results import _Drawable
 from dse.errors import DseError, ParamError
@@ -18,6 +17,8 @@ from dse.errors import DseError, ParamError
 
 def relative_rank(errors) -> np.ndarray:
     """rank(e_i)/n with average ranks for ties: 1/n for the best model, 1 for the worst."""
+    from scipy import stats  # imported here: `import dse` stays light
+
     e = np.asarray(errors, dtype=np.float64)
     return stats.rankdata(e, method="average") / len(e)
 
@@ -100,6 +101,8 @@ def rank_scatter(x, errors, sweep_of=None, y=None, x_name: str = "x", y_name: st
     if ys is not None:
         ty = np.log10(ys) if log_y else ys
         if best.sum() >= 3 and np.ptp(tx[best]) > 0:
+            from scipy import stats
+
             r = stats.linregress(tx[best], ty[best])
             fit = {"slope": float(r.slope), "intercept": float(r.intercept), "r": float(r.rvalue),
                    "n": int(best.sum()), "log": log_x and log_y}

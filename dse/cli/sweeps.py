@@ -90,6 +90,10 @@ def _said(r, n, db):
     table("complexity of the sweep", ["", "min", "median", "max"],
           [[k, human(st[k]["min"], u), human(st[k]["median"], u), human(st[k]["max"], u)]
            for k, u in (("flops", "F"), ("params", ""), ("acts", ""))])
+    for k, v in st.get("settings", {}).items():
+        shown = (f"{v['min']:.4g} .. {v['max']:.4g} (median {v['median']:.4g})" if "median" in v else
+                 ", ".join(f"{x} ({c})" for x, c in v.items()))
+        say(f"{k}: {shown}" + (" (counts at each model's own resolution)" if k == "resolution" else ""))
 
 
 @cli.command()
