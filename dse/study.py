@@ -112,8 +112,12 @@ class Study:
         with self.store() as s:
             return s.sweep(name)
 
-    def _names(self, s, sweeps, what="sweeps") -> list[str]:
-        names = list(dict.fromkeys([sweeps] if isinstance(sweeps, str) else (sweeps or []))) or s.sweep_names()
+    def _names(self, s, sweeps, what="sweeps", copies: bool = False) -> list[str]:
+        """The named sweeps (checked), or by default every sweep but the copies dse budget-check trains (those
+        only when ``copies``: they hold a few models at another budget, not a population of their own)."""
+        names = list(dict.fromkeys([sweeps] if isinstance(sweeps, str) else (sweeps or [])))
+        if not names:
+            names = [n for n in s.sweep_names() if copies or s.sweep(n).source != "budget"]
         for n in names:
             s.sweep(n)
         if not names:
@@ -290,6 +294,107 @@ class Study:
             setattr(out, k, sum(counts[n][k] for n in names))
         return out
 
+    # ---- is the budget long enough? ----
+    def undertraining(self, sweeps=None, metric: str = "final") -> dict:
+        """{sweep: Undertraining}: the signals of a too-short budget computable from what is stored (training
+        loss still falling in the last epoch, error rising with depth, models near chance), per sweep with
+        trained models. No training; see ``dse.analysis.budget`` for the thresholds.
+
+        >>> [u.warning() for u in Study("s.sqlite").undertraining().values() if u.flagged]   # doctest: +SKIP
+        """
+        from dse.analysis.budget import undertraining
+
+        check_metric(metric)
+        out = {}
+        with self.store() as s:
+            for n in self._names(s, sweeps):
+                rec = s.sweep(n)
+                col = METRICS[metric]
+                ms = [m for m in s.models(n) if getattr(m, col) is not None]
+                if not ms:
+                    continue
+                losses = {}
+                for r in s.epoch_rows([n]):
+                    losses.setdefault(r.idx, []).append(r.train_loss)
+                out[n] = undertraining(n, [getattr(m, col) for m in ms], [m.arch.depth for m in ms],
+                                       [losses.get(m.idx, []) for m in ms], _classes(rec))
+        return out
+
+    def budget_check(self, sweeps, models: int = 20, factors=(2, 4), seed: int = 0, metric: str = "final",
+                     n_boot: int = 2000, device: str = "auto", workers_per_device: int | None = None,
+                     data_dir=None, checkpoint: str = "auto", graph: str = "auto", executor: str = "local",
+                     address: str | None = None, gpus_per_model: float | None = None,
+                     max_concurrent: int | None = None, progress=None, on_start=None):
+        """Train copies of ``models`` models of each trained sweep (spread over its error quantiles) at its
+        budget x each of ``factors``, under its protocol otherwise, into linked sweeps ``S~x4`` (stored,
+        resumable: calling again continues, nothing is trained twice), then compare the rankings: Spearman and
+        Kendall with a bootstrap interval, top-quarter overlap, median error change, and with several sweeps
+        whether their order flips. Returns a BudgetCheck with the verdict trustworthy / doubtful / misleading.
+
+        >>> Study("s.sqlite").budget_check(["anynet_a", "anynet_e"], models=20, factors=[4]).verdict  # doctest: +SKIP
+        """
+        from dse.analysis.budget import budget_check, scale_budget, stratified
+
+        check_metric(metric)
+        check_seed(seed)
+        if not isinstance(models, (int, np.integer)) or isinstance(models, bool) or models < 3:
+            raise ParamError(f"{{models}} must be an integer >= 3 (models per sweep to retrain), got {models!r}",
+                             "models")
+        factors = sorted(dict.fromkeys(_factors(factors)))
+        col = METRICS[metric]
+        plan = {}  # {(sweep, factor): (copy name, budget)}
+        with self.store(write=True) as s:
+            names = self._names(s, sweeps)
+            chosen = {}
+            for n in names:
+                rec = s.sweep(n)
+                if rec.source == "budget":
+                    raise DseError(f"sweep {n!r} is a copy dse budget-check made; check the sweep it came from")
+                if rec.protocol is None:
+                    raise DseError(f"sweep {n!r} was not trained by dse (no stored protocol): budget-check trains "
+                                   f"copies under the sweep's own protocol; train it with dse train first")
+                ms = [m for m in s.models(n) if getattr(m, col) is not None and m.status == "done"]
+                if len(ms) < 3:
+                    raise DseError(f"sweep {n!r} has {len(ms)} trained model(s); budget-check needs at least 3 "
+                                   f"(train more with dse train)")
+                if models > len(ms):
+                    raise ParamError(f"{{models}} {models} is more than the {len(ms)} trained models of sweep {n!r}; "
+                                     f"use --models {len(ms)} or fewer", "models")
+                pick = stratified([getattr(m, col) for m in ms], models, seed)
+                chosen[n] = [ms[i].idx for i in pick]
+                for f in factors:
+                    plan[(n, f)] = (f"{n}~x{f:g}", scale_budget(rec.protocol["budget"], f))
+            with s.write() as c:
+                for (n, f), (copy, _) in plan.items():
+                    if copy in s.sweep_names():
+                        if s.sweep(copy).source != "budget":
+                            raise DseError(f"sweep {copy!r} exists and was not made by budget-check; rename it")
+                    else:
+                        rec = s.sweep(n)
+                        s.create_sweep(c, copy, rec.space_name, rec.space, rec.regime, rec.seed, "budget")
+                    s.copy_models(c, n, copy, chosen[n])
+            protos = {n: s.sweep(n).protocol for n in names}
+        runs = {}  # one training run per distinct protocol at the longer budget (the copies of a factor share one)
+        for f in factors:
+            for n in names:
+                copy, budget = plan[(n, f)]
+                p = {**protos[n], "budget": budget}
+                runs.setdefault(json.dumps(p, sort_keys=True), (p, []))[1].append(copy)
+        for p, copies in runs.values():
+            self.train(copies, p["budget"], p["dataset"], data_dir, p["train_size"], p["test_size"], p["resolution"],
+                       p["batch_size"], p["lr"], p["weight_decay"], p["momentum"], p["nesterov"], p["augment"],
+                       p["seed"], device, workers_per_device, checkpoint, False, graph, executor, address,
+                       gpus_per_model, max_concurrent, progress, on_start)
+        pairs, budgets = {}, {}
+        with self.store() as s:
+            for (n, f), (copy, budget) in plan.items():
+                base = {m.idx: getattr(m, col) for m in s.models(n)}
+                long = {m.idx: getattr(m, col) for m in s.models(copy)}
+                ids = [i for i in chosen[n] if long.get(i) is not None and base.get(i) is not None]
+                pairs[(n, f)] = ([base[i] for i in ids], [long[i] for i in ids])
+                budgets[(n, f)] = budget
+        return budget_check(pairs, budgets, n_boot, seed)
+
     # ---- runtime ----
     def speed(self, sweeps=None, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
               force: bool = False, events=None) -> list[SpeedResult]:
@@ -392,7 +497,7 @@ class Study:
         from dse.store import export_rows
 
         with self.store() as s:
-            cols, rows = export_rows(s, self._names(s, sweeps))
+            cols, rows = export_rows(s, self._names(s, sweeps, copies=True))
         return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
     def epochs(self, sweeps=None):
@@ -403,7 +508,7 @@ class Study:
         from dse.store import EPOCH_COLUMNS
 
         with self.store() as s:
-            recs = s.epoch_rows(self._names(s, sweeps))
+            recs = s.epoch_rows(self._names(s, sweeps, copies=True))
         return pd.DataFrame([{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
                              for r in recs], columns=["sweep", "id", *EPOCH_COLUMNS])
 
@@ -414,7 +519,7 @@ class Study:
 
         _check_table_path(path)
         with self.store() as s:
-            names = self._names(s, sweeps)
+            names = self._names(s, sweeps, copies=True)
             if epochs:
                 cols = ["sweep", "id", *EPOCH_COLUMNS]
                 rows = [{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
@@ -705,9 +810,60 @@ class Study:
             data.complexity = ComplexityView(metric, {n: {k: pops[n].values(k) for k in ("flops", "params", "acts")}
                                                       | {"errors": pops[n].errors} for n in trained})
         data.trends, data.regime_refines = _report_trends(recs, {n: pops[n] for n in trained}, metric)
+        data.undertraining = self.undertraining(names, metric) if trained else {}
+        with self.store() as s:
+            data.budget_check = _stored_budget_check(s, trained, metric)
         text = render(data)
         out.write_text(text)
         return out
+
+
+def _stored_budget_check(s, names, metric):
+    """The budget check of ``names`` from the copies dse budget-check stored (``S~x4``), or None when none."""
+    from dse.analysis.budget import budget_check
+
+    col = METRICS[metric]
+    pairs, budgets = {}, {}
+    all_names = s.sweep_names()
+    for n in names:
+        for copy in all_names:
+            if not copy.startswith(f"{n}~x") or s.sweep(copy).source != "budget":
+                continue
+            try:
+                f = float(copy[len(n) + 2:])
+            except ValueError:
+                continue
+            base = {m.idx: getattr(m, col) for m in s.models(n)}
+            long = {m.idx: getattr(m, col) for m in s.models(copy)}
+            ids = [i for i in sorted(long) if long[i] is not None and base.get(i) is not None]
+            if len(ids) >= 3:
+                pairs[(n, f)] = ([base[i] for i in ids], [long[i] for i in ids])
+                budgets[(n, f)] = (s.sweep(copy).protocol or {}).get("budget", "?")
+    return budget_check(pairs, budgets) if pairs else None
+
+
+def _classes(rec: SweepRecord) -> int:
+    """The number of classes a sweep was trained on: the dataset's (10 for the built-in ones), else its regime's."""
+    fixed = {"fashion-mnist": 10, "cifar10": 10, "synthetic": 10}
+    return fixed.get((rec.protocol or {}).get("dataset")) or int((rec.regime or {}).get("num_classes") or 1000)
+
+
+def _factors(factors) -> list:
+    """'2,4' or [2, 4] -> [2.0, 4.0]; each must be a finite number > 1."""
+    items = str(factors).split(",") if isinstance(factors, str) else list(factors)
+    out = []
+    for x in items:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise ParamError(f"{{factors}}: cannot read {x!r}; write numbers > 1 such as 2,4", "factors") from None
+        if not np.isfinite(v) or v <= 1:
+            raise ParamError(f"{{factors}}: {x!r} is not a longer budget; each factor must be > 1 (e.g. 2,4)",
+                             "factors")
+        out.append(v)
+    if not out:
+        raise ParamError("{factors}: name at least one factor, e.g. 2,4", "factors")
+    return out
 
 
 def _modes(mode: str) -> tuple:

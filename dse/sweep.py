@@ -61,7 +61,8 @@ def _check_top_up(store: Store, name: str, space: Space, regime: Regime, seed: i
     """An existing sweep can be topped up only from the same space, regime and seed; returns its seed."""
     row = store.sweep(name)
     if row.source != "sampled":
-        raise DseError(f"sweep {name!r} was imported, not sampled; choose another --sweep name")
+        how = "imported" if row.source == "imported" else "made by dse budget-check"
+        raise DseError(f"sweep {name!r} was {how}, not sampled; choose another --sweep name")
     if row.space != _canon(space.spec):
         raise DseError(f"sweep {name!r} was sampled from a different space definition "
                        f"({row.space_name}); use another --sweep name for this space")

@@ -67,6 +67,22 @@ def _save(result, plot, quiet=False):
             say(f"wrote {plot}")
 
 
+def budget_warnings(db, sweeps, payload=None, metric: str = "final"):
+    """The undertraining signals of ``sweeps`` (default: all): one warning line each on stderr for a flagged
+    sweep, or, with a JSON ``payload`` (a dict), its signals under "undertraining" instead. Returns the payload."""
+    try:
+        us = study(db).undertraining(list(sweeps) or None, metric)
+    except DseError:  # the command itself reports what is wrong with the sweeps
+        return payload
+    flagged = [u for u in us.values() if u.flagged]
+    if isinstance(payload, dict):
+        payload["undertraining"] = [u.to_json() for u in flagged]
+    elif payload is None:
+        for u in flagged:
+            click.echo(u.warning(), err=True)
+    return payload
+
+
 def _fmt(v, fmt) -> str:
     return "" if v is None else format(v, fmt)
 
@@ -99,8 +115,9 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
     r = study(db).edf(sweeps, normalize, bins, range_, _thresholds(thresholds), metric)
     if as_json:
         _save(r, plot, quiet=True)
-        print_json(r.to_json())
+        print_json(budget_warnings(db, sweeps, r.to_json(), metric))
         return
+    budget_warnings(db, sweeps, metric=metric)
     th = r.thresholds
     nz = r.normalization
     hdr = ["sweep", "n", "min", "mean", "median", "p10", "p25", "p75"] + [f"< {t:g}" for t in th]
@@ -115,7 +132,8 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
 
 @cli.command()
 @click.option("--param", "params", multiple=True, required=True,
-              help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if shared.")
+              help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if "
+                   "shared, and the design choices a space samples: activation resolution lr wd lr_wd momentum batch_size.")
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep that has the parameter).")
 @_boot_options("Bootstrap repetitions.")
 @METRIC
@@ -131,10 +149,12 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
     """
     _check_plot(plot)
     r = study(db).bootstrap(params, sweeps, n_boot, frac, ci, seed, metric)
+    named = list(dict.fromkeys(p.sweep for p in r.panels))
     if as_json:
         _save(r, plot, quiet=True)
-        print_json(r.to_json())
+        print_json(budget_warnings(db, named, r.to_json(), metric))
         return
+    budget_warnings(db, named, metric=metric)
     table(f"bootstrap of the best model's value ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
           ["sweep", "param", "n", "median", "low", "high"],
           [[p.sweep, p.param, p.n, f"{p.median:.4g}", f"{p.low:.4g}", f"{p.high:.4g}"] for p in r.panels])
@@ -143,7 +163,8 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
 
 @cli.command()
 @click.option("--param", "params", multiple=True, required=True,
-              help="Parameter (repeatable), as for bootstrap: d1.. w1.. depth w0 wa wm b g e_fit flops params acts.")
+              help="Parameter (repeatable), as for bootstrap: d1.. w1.. depth w0 wa wm b g e_fit flops params acts, "
+                   "and sampled design choices (resolution lr wd lr_wd ...).")
 @click.option("--sweep", "sweeps", multiple=True,
               help="Sweep (repeatable): the sweeps named form one series. Default: every trained sweep, grouped "
                    "by space.")
@@ -347,8 +368,9 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
                       f"{r.log10_size_before:.2f} -> {r.log10_size_after:.2f}.",
                       f"Next: dse sample --space {out} -n 100 --sweep {stem}; dse train; dse edf --compare {sweep} {stem}"])
     if as_json:
-        print_json(r.to_json(out))
+        print_json(budget_warnings(db, sweeps, r.to_json(out), metric))
         return
+    budget_warnings(db, sweeps, metric=metric)
     ev = lambda q: [q.bounds, f"{q.evidence.n_satisfy}/{q.evidence.n_other}",  # noqa: E731
                     _fmt(q.evidence.mean_error_satisfy, ".2f"), _fmt(q.evidence.mean_error_other, ".2f")]
     title = f"refinement of {r.base_space} from {src} ({n} models, {metric} error"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from dse.cli.analysis import budget_warnings
+
 from dse.cli.main import aliases, cli, db_option, json_option, regime_options, study
 from dse.errors import ParamError
 from dse.report.console import print_json, say, table
@@ -122,7 +124,11 @@ def status(sweep, per_model, db, as_json):
                for r in rows])
         return
     rows = [x.to_json() for x in sts]
+    names = [r["sweep"] for r in rows if r["source"] != "budget"]
     if as_json:
+        flags = {u["sweep"]: u for u in (budget_warnings(db, names, {}) or {}).get("undertraining", [])}
+        for r in rows:
+            r["undertraining"] = flags.get(r["sweep"])
         print_json(rows)
         return
     if not rows:
@@ -133,6 +139,8 @@ def status(sweep, per_model, db, as_json):
                               "train hours"],
           [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"], *[r[s] for s in STATUSES], fmt(r["best_error"]),
             fmt(r["median_error"]), fmt(r["train_hours"])] for r in rows])
+    if names:
+        budget_warnings(db, names)
     for r in rows:
         failed = [m for m in r["failures"]]
         for f in failed[:5]:

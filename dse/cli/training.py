@@ -4,12 +4,48 @@ from __future__ import annotations
 
 import click
 
-from dse.cli.main import aliases, cli, db_option, study
-from dse.report.console import say
+from dse.cli.main import aliases, cli, db_option, json_option, study
+from dse.report.console import print_json, say, table
+
+
+_RUN = [
+    click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N."),
+    click.option("--workers-per-gpu", type=click.IntRange(min=1), default=None,
+                 help="Worker processes per device [default: 4 per GPU, 1 on a CPU]."),
+    click.option("--checkpoint-every-epoch/--no-checkpoint-every-epoch", default=None,
+                 help="Save a resumable checkpoint after every epoch [default: on when an epoch takes over a minute]."),
+    click.option("--graph", type=click.Choice(["auto", "on", "off", "emulate"]), default="auto", show_default=True,
+                 help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged; emulate "
+                      "runs that code path on a CPU, for tests)."),
+    click.option("--plain", is_flag=True, help="Plain log lines instead of the live display."),
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="local: worker processes on this machine; ray: Ray actors (pip install 'dse[ray]')."),
+    click.option("--address", default=None, metavar="auto|HOST:PORT",
+                 help="Ray: the cluster to join (auto: the one `ray start --head` runs here) [default: a local Ray "
+                      "instance]."),
+    click.option("--gpus-per-model", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Ray: GPU fraction per model, e.g. 0.25 packs four per GPU [default: 1/workers-per-gpu]."),
+    click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
+                 help="Ray: at most this many models at once [default: what the cluster's resources allow]."),
+]
+
+
+def run_options(f):
+    """How to train (not what): devices, workers, checkpoints, CUDA graphs, display, executor (train, budget-check)."""
+    for o in reversed(_RUN):
+        f = o(f)
+    return f
+
+
+def _progress(plain):
+    from dse.train.progress import Progress
+
+    return lambda path, names, epochs: Progress(path, names, epochs, live=False if plain else None)
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep to train (repeatable; default: every sweep).")
+@click.option("--sweep", "sweeps", multiple=True, help="Sweep to train (repeatable; default: every sweep but the "
+                                                       "copies dse budget-check trains).")
 @click.option("--budget", default="10ep", show_default=True, help="Nep epochs or Nit optimizer steps per model.")
 @click.option("--dataset", type=click.Choice(["fashion-mnist", "cifar10", "imagefolder", "synthetic"]),
               default="fashion-mnist", show_default=True,
@@ -30,23 +66,8 @@ from dse.report.console import say
 @click.option("--no-augment", is_flag=True, help="No augmentation (default: pad-and-crop + flip for small images, "
                                                     "random-resized-crop + flip for image folders).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation and data order (per model: seed and index).")
-@click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N.")
-@click.option("--workers-per-gpu", type=click.IntRange(min=1), default=None,
-              help="Worker processes per device [default: 4 per GPU, 1 on a CPU].")
-@click.option("--checkpoint-every-epoch/--no-checkpoint-every-epoch", default=None,
-              help="Save a resumable checkpoint after every epoch [default: on when an epoch takes over a minute].")
+@run_options
 @click.option("--retry-failed", is_flag=True, help="Put failed and diverged models back to pending first.")
-@click.option("--graph", type=click.Choice(["auto", "on", "off", "emulate"]), default="auto", show_default=True,
-              help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged; emulate runs that code path on a CPU, for tests).")
-@click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: worker processes on this machine; ray: Ray actors (pip install 'dse[ray]').")
-@click.option("--address", default=None, metavar="auto|HOST:PORT",
-              help="Ray: the cluster to join (auto: the one `ray start --head` runs here) [default: a local Ray instance].")
-@click.option("--gpus-per-model", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Ray: GPU fraction per model, e.g. 0.25 packs four per GPU [default: 1/workers-per-gpu].")
-@click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
-              help="Ray: at most this many models at once [default: what the cluster's resources allow].")
 @db_option
 @aliases(workers_per_device="--workers-per-gpu", nesterov="--no-nesterov", augment="--no-augment",
          checkpoint="--checkpoint-every-epoch", batch_size="--batch-size")
@@ -59,8 +80,6 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
     trained; later runs must use the same one. Ctrl-C stops cleanly: run the command again to continue.
     Several `dse train` processes on one store share the work.
     """
-    from dse.train.progress import Progress
-
     def started(summary):
         if summary.synthetic:
             say("dataset: SYNTHETIC random images (for benchmarks and tests: the errors mean nothing)")
@@ -71,8 +90,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
                             weight_decay, momentum, not no_nesterov, not no_augment, seed, device, workers_per_gpu,
                             {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch], retry_failed, graph,
                             executor, address, gpus_per_model, max_concurrent, on_start=started,
-                            progress=lambda path, names, epochs: Progress(path, names, epochs,
-                                                                          live=False if plain else None))
+                            progress=_progress(plain))
     except KeyboardInterrupt:
         say("\ninterrupted: running models went back to pending; run the same command again to continue")
         raise
@@ -83,3 +101,58 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
         return
     say(f"finished: {r.done} done, {r.failed} failed, {r.diverged} diverged, {r.pending} pending "
         f"(`dse status`, `dse export`)")
+
+
+@cli.command("budget-check")
+@click.option("--sweep", "sweeps", multiple=True, required=True,
+              help="A trained sweep (repeatable: with several, also whether their comparison holds).")
+@click.option("--models", "k", type=int, default=20, show_default=True,
+              help="Models per sweep to retrain, spread over its error quantiles (good and bad both in).")
+@click.option("--factors", default="2,4", show_default=True,
+              help="Longer budgets as multiples of the sweep's (each > 1; the result must be whole epochs/steps).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model choice and the bootstrap.")
+@click.option("--metric", type=click.Choice(["final", "best"]), default="final", show_default=True,
+              help="Which error: of the final epoch, or the best epoch.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the dataset lies, if not where the sweep's training found it.")
+@run_options
+@click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg",
+              help="Also draw each sweep's errors at the base budget against the longer one.")
+@db_option
+@json_option
+@aliases(models="--models", workers_per_device="--workers-per-gpu", checkpoint="--checkpoint-every-epoch")
+def budget_check(sweeps, k, factors, seed, metric, data_dir, device, workers_per_gpu, checkpoint_every_epoch, graph,
+                 plain, executor, address, gpus_per_model, max_concurrent, plot, db, as_json):
+    """Is the training budget long enough? Retrain K models of each sweep at its budget x each factor into
+    linked sweeps (S~x4: stored, resumable, shown by dse status), then compare the rankings.
+
+    Verdict from the longest budget: trustworthy (Spearman >= 0.8, no comparison flips), misleading (a flip,
+    or Spearman < 0.5), doubtful (in between). Ctrl-C stops cleanly: run the same command again to continue.
+    """
+    from dse.cli.analysis import _check_plot, _save
+
+    _check_plot(plot)
+    try:
+        r = study(db).budget_check(list(sweeps), k, factors, seed, metric, device=device,
+                                   workers_per_device=workers_per_gpu, data_dir=data_dir,
+                                   checkpoint={None: "auto", True: "on", False: "off"}[checkpoint_every_epoch],
+                                   graph=graph, executor=executor, address=address, gpus_per_model=gpus_per_model,
+                                   max_concurrent=max_concurrent, progress=None if as_json else _progress(plain),
+                                   on_start=None if as_json else (lambda s: say(s.header)))
+    except KeyboardInterrupt:
+        say("\ninterrupted: the copies trained so far are kept; run the same command again to continue")
+        raise
+    if as_json:
+        _save(r, plot, quiet=True)
+        print_json(r.to_json())
+        return
+    table("rank agreement with the base budget", ["sweep", "factor", "budget", "n", "Spearman", "95% interval",
+                                                   "Kendall", "top-25% overlap", "median change"],
+          [[f.sweep, f"x{f.factor:g}", f.budget, f.n, f"{f.spearman:.3f}", f"{f.spearman_low:.2f}..{f.spearman_high:.2f}",
+            f"{f.kendall:.3f}", f"{f.top_overlap:.0%}", f"{f.median_change:+.2f}"] for f in r.factors])
+    if r.comparisons:
+        table("comparisons", ["factor", "base order", "KS p", "longer order", "KS p", "flipped"],
+              [[f"x{c.factor:g}", c.base_order, f"{c.p_base:.3g}", c.long_order, f"{c.p_long:.3g}",
+                "YES" if c.flipped else "no"] for c in r.comparisons])
+    say(f"verdict: {r.verdict} ({r.why})")
+    _save(r, plot)

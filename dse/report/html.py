@@ -68,7 +68,7 @@ def _cells(s, labels) -> list[str]:
 
 
 def _verdict(v: str) -> str:
-    cls = {"grows": "yes", "shrinks": "no", "yes": "yes", "no": "no"}.get(v, "muted")
+    cls = {"grows": "yes", "shrinks": "no", "yes": "yes", "no": "no", "ok": "yes", "flagged": "no"}.get(v, "muted")
     return f'<span class="{cls}">{html.escape(v)}</span>'
 
 
@@ -93,6 +93,8 @@ class ReportData:
     trends: object = None  # TrendsResult, when a space was trained at two or more regimes
     regime_refines: dict = field(default_factory=dict)  # {space: RefineResult voted by its regimes}
     ranks: dict = field(default_factory=dict)  # {name: [RankResult]} of sweeps that sample optimiser settings
+    undertraining: dict = field(default_factory=dict)  # {name: Undertraining}
+    budget_check: object = None  # BudgetCheck from the copies dse budget-check stored, when any
 
 
 def render(d: ReportData) -> str:
@@ -185,6 +187,39 @@ def render(d: ReportData) -> str:
                          [[q.kind, q.label, _verdict("yes" if q.accepted else "no"), q.vote_summary, q.why]
                           for q in res.proposals], raw_cols=(2,)))
         sec.append(("trends", "Trends across regimes", body))
+
+    # 4c. is the budget long enough?
+    if d.undertraining or d.budget_check:
+        body = ("<p class=muted>Signals of a too-short budget from the stored epochs (flagged: loss still falling by "
+                "&ge; 10% in the last epoch for most models; error rising with depth, Spearman &ge; 0.5; more than a "
+                "quarter of models near chance), and the rank agreement of models retrained at a longer budget "
+                "(dse budget-check).</p>")
+        rows = []
+        for n, u in d.undertraining.items():
+            m = u.measured
+            lf, dp, nc = m.get("loss_falling"), m.get("depth"), m.get("near_chance")
+            rows.append([n, u.n, f"{lf['share']:.0%}" if lf else "", f"{dp['spearman']:.2f}" if dp else "",
+                         f"{nc['share']:.0%}" if nc else "",
+                         _verdict("flagged" if u.flagged else "ok") + " " + html.escape(
+                             ", ".join(x.name for x in u.signals))])
+        body += _table(["sweep", "models", "loss still falling", "Spearman(depth, error)", "near chance", "signals"],
+                       rows, raw_cols=(5,))
+        b = d.budget_check
+        if b:
+            body += _table(["sweep", "factor", "budget", "n", "Spearman", "95% interval", "Kendall", "top-25% overlap",
+                            "median change"],
+                           [[f.sweep, f"x{f.factor:g}", f.budget, f.n, f"{f.spearman:.3f}",
+                             f"{f.spearman_low:.2f}..{f.spearman_high:.2f}", f"{f.kendall:.3f}", f"{f.top_overlap:.0%}",
+                             f"{f.median_change:+.2f}"] for f in b.factors])
+            if b.comparisons:
+                body += _table(["factor", "base order", "longer order", "flipped"],
+                               [[f"x{c.factor:g}", c.base_order, c.long_order, "yes" if c.flipped else "no"]
+                                for c in b.comparisons])
+            body += f"<p>verdict: <b>{html.escape(b.verdict)}</b> ({html.escape(b.why)})</p>"
+            body += f'<div class="fig">{_svg(b)}</div>'
+        else:
+            body += "<p class=muted>No budget check stored: dse budget-check --sweep NAME retrains a few models longer.</p>"
+        sec.append(("budget", "Is the budget long enough?", body))
 
     # 5. training curves
     body = ""

@@ -276,7 +276,8 @@ def draw_rank(ax, r):
         ax.set_yscale("log")
     if r.fit:
         f = r.fit
-        lo, hi = (np.log10(r.xs.min()), np.log10(r.xs.max())) if r.log_x else (r.xs.min(), r.xs.max())
+        gx = r.xs[r.is_good]  # the line spans the good models it was fitted to
+        lo, hi = (np.log10(gx.min()), np.log10(gx.max())) if r.log_x else (gx.min(), gx.max())
         t = np.linspace(lo, hi, 30)
         v = f["slope"] * t + f["intercept"]
         ax.plot(10 ** t if r.log_x else t, 10 ** v if r.log_y else v, "-", color="tab:red", lw=1.5,
@@ -290,5 +291,23 @@ def draw_rank(ax, r):
     ax.set_xlabel(r.x)
     ax.set_ylabel(r.y or "relative rank (rank/n)")
     ax.set_title(f"{', '.join(r.sweeps)}: {r.n} models", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def draw_budget(ax, f):
+    """Budget check of one sweep at one factor: each model's error at the base budget (x) against the longer
+    budget (y), the diagonal, and Spearman's rho with its interval."""
+    import numpy as np
+
+    ax.scatter(f.base, f.long, s=16, alpha=0.8, lw=0)
+    lo = float(min(np.min(f.base), np.min(f.long)))
+    hi = float(max(np.max(f.base), np.max(f.long)))
+    ax.plot([lo, hi], [lo, hi], "--", color="gray", lw=1, label="same error")
+    ax.set_xlabel("error at the base budget (%)")
+    ax.set_ylabel(f"error at {f.budget} (%)")
+    ax.set_title(f"{f.sweep} x{f.factor:g}: Spearman {f.spearman:.2f} [{f.spearman_low:.2f}, {f.spearman_high:.2f}], "
+                 f"top-25% overlap {f.top_overlap:.0%}", fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     return ax

@@ -222,6 +222,22 @@ class Store:
             for dev, mode, batch, ms in m.get("speeds") or ():
                 self.add_speed(sweep, start + i, dev, mode, batch, ms, "imported", c)
 
+    def copy_models(self, c, src: str, dst: str, idxs) -> int:
+        """Copy models ``idxs`` of sweep ``src`` into sweep ``dst`` under the same index, untrained (inside a write
+        transaction ``c``); models already there are left alone. Returns how many were added."""
+        q = ("INSERT OR IGNORE INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
+             " extra) SELECT ?, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts, extra FROM models"
+             " WHERE sweep = ? AND idx = ?")
+        n = 0
+        for i in idxs:
+            n += c.execute(q, (dst, src, int(i))).rowcount
+        for (i, raw) in c.execute("SELECT idx, extra FROM models WHERE sweep = ?", (dst,)).fetchall():
+            extra = json.loads(raw) if raw else {}
+            if extra.pop("trained", None) is not None:  # what the original trained with is not the copy's
+                c.execute("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ? AND status = 'pending'",
+                          (json.dumps(extra) if extra else None, dst, i))
+        return n
+
     def model_keys(self, sweep: str) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT key FROM models WHERE sweep = ? ORDER BY idx", (sweep,))]
 
