@@ -100,14 +100,16 @@ def test_tiny_budget_is_flagged_everywhere(run, tiny_study, tmp_path):
     u = dse.Study(db).undertraining()["x"]
     assert u.flagged, u.measured
     names = [s.name for s in u.signals]
-    for args in (["status"], ["edf", "x"], ["bootstrap", "--param", "depth"]):
+    for args in (["status"], ["refine", "--sweep", "x"], ["bootstrap", "--param", "depth"]):
         code, out, err = run(*args, "--db", db)
         assert code == 0, err
         line = [x for x in err.splitlines() if x.startswith("warning: sweep 'x' may be undertrained")]
         assert len(line) == 1 and "dse budget-check --sweep x" in line[0]
         assert any(s.message in line[0] for s in u.signals)
-    code, out, _ = run("edf", "x", "--db", db, "--json")
-    assert [s["signal"] for s in json.loads(out)["undertraining"][0]["signals"]] == names
+    code, out, _ = run("bootstrap", "--param", "depth", "--db", db, "--json")
+    assert [s["signal"] for s in json.loads(out)[0]["undertraining"]["signals"]] == names
+    code, out, _ = run("refine", "--sweep", "x", "--db", db, "--json")
+    assert json.loads(out)["undertraining"][0]["sweep"] == "x"
     code, out, _ = run("status", "--db", db, "--json")
     assert json.loads(out)[0]["undertraining"]["flagged"] is True
 
@@ -180,7 +182,8 @@ def test_budget_check_trains_k_copies_resumes_and_equals_scipy(run, tiny_study, 
 def test_budget_check_bad_input(run, tiny_study, tmp_path, args, fragment):
     db = _copy(tiny_study, tmp_path / "bad.sqlite")
     sweep = [] if "--sweep" in args else ["--sweep", "x"]
-    code, out, err = run("budget-check", *sweep, *args, "--db", db)
+    k = [] if "--models" in args else ["--models", "4"]
+    code, out, err = run("budget-check", *sweep, *k, *args, "--db", db)
     assert code == 2 and fragment in err and "Traceback" not in err, err
     assert dse.Study(db).sweeps() == ["x"]  # nothing made
 

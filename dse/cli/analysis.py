@@ -69,7 +69,8 @@ def _save(result, plot, quiet=False):
 
 def budget_warnings(db, sweeps, payload=None, metric: str = "final"):
     """The undertraining signals of ``sweeps`` (default: all): one warning line each on stderr for a flagged
-    sweep, or, with a JSON ``payload`` (a dict), its signals under "undertraining" instead. Returns the payload."""
+    sweep, or, with a JSON ``payload``, its signals under "undertraining" instead (a dict: the list of flagged
+    sweeps; a list of per-sweep rows: each row its sweep's, or null). Returns the payload."""
     try:
         us = study(db).undertraining(list(sweeps) or None, metric)
     except DseError:  # the command itself reports what is wrong with the sweeps
@@ -77,6 +78,10 @@ def budget_warnings(db, sweeps, payload=None, metric: str = "final"):
     flagged = [u for u in us.values() if u.flagged]
     if isinstance(payload, dict):
         payload["undertraining"] = [u.to_json() for u in flagged]
+    elif isinstance(payload, list):  # rows of sweeps (bootstrap panels): each carries its sweep's signals
+        by = {u.sweep: u.to_json() for u in flagged}
+        for row in payload:
+            row["undertraining"] = by.get(row.get("sweep"))
     elif payload is None:
         for u in flagged:
             click.echo(u.warning(), err=True)
