@@ -628,7 +628,7 @@ class Study:
 
         check_metric(metric)
         if y is not None and y == x:
-            raise ParamError(f"{{y}} must differ from {{x}} ({x!r}); omit {{y}} to draw rank against {x}", "y")
+            raise ParamError(f"{{y}} must differ from {{x}} ({x!r}); omit {{y}} to draw rank against {x}", "y", "x")
         with self.store() as s:
             names = self._names(s, sweeps)
             pops = _populations(s, names, metric)
@@ -646,7 +646,7 @@ class Study:
             valid = sorted({q for p in pops.values() for q in p.param_names()})
             raise ParamError(f"no trained sweep has {' and '.join(map(repr, wanted))} ({{x}}/{{y}}); sample a space "
                              f"that varies them (e.g. regnetx_lrwd) and train it; parameters here: {', '.join(valid)}",
-                             "x")
+                             "x", "y")
         xs = np.concatenate([pops[n].values(x) for n in have])
         ys = np.concatenate([pops[n].values(y) for n in have]) if y else None
         es = np.concatenate([pops[n].errors for n in have])
