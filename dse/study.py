@@ -30,7 +30,7 @@ from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.speed import SpeedResult
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
-from dse.errors import DseError, ParamError, check_seed
+from dse.errors import DseError, ParamError, check_number, check_seed
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
 from dse.store.records import Fit, ModelRecord, SweepRecord
@@ -191,8 +191,8 @@ class Study:
     @staticmethod
     def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts, ms_cap=None):
         """The space and one Regime per flops window, validated."""
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-            raise ParamError(f"{{n}} must be a positive number of models, got {n!r}", "n")
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 < n <= MAX_MODELS:
+            raise ParamError(f"{{n}} must be a number of models from 1 to {MAX_MODELS:,}, got {n!r}", "n")
         caps = [parse_count(max_params, "max_params") if max_params is not None else None,
                 parse_count(max_acts, "max_acts") if max_acts is not None else None]
         regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps, ms_cap) for w in windows]
@@ -246,6 +246,7 @@ class Study:
             devices = ["ray"]
         elif executor == "local":
             devices = resolve_devices(device)
+            _check_workers(workers_per_device, devices)
         else:
             raise ParamError(f"{{executor}} {executor!r} unknown; allowed: local, ray", "executor")
         with self.store() as s:
@@ -596,6 +597,7 @@ class Study:
             raise ParamError("{params}: name at least one parameter", "params")
         named = bool(sweeps)
         check_metric(metric)
+        _check_boot(n_boot, frac, ci, seed)  # before the data: a bad option is named whatever the store holds
         with self.store() as s:
             names = self._names(s, sweeps)
             pops = _populations(s, names, metric)
@@ -627,6 +629,7 @@ class Study:
         from dse.analysis.rank import rank_scatter
 
         check_metric(metric)
+        check_number(good, "good", 0, 1, low_open=True)
         if y is not None and y == x:
             raise ParamError(f"{{y}} must differ from {{x}} ({x!r}); omit {{y}} to draw rank against {x}", "y", "x")
         with self.store() as s:
@@ -840,6 +843,27 @@ def _stored_budget_check(s, names, metric):
                 pairs[(n, f)] = ([base[i] for i in ids], [long[i] for i in ids])
                 budgets[(n, f)] = (s.sweep(copy).protocol or {}).get("budget", "?")
     return budget_check(pairs, budgets) if pairs else None
+
+
+def _check_boot(n_boot, frac, ci, seed) -> None:
+    """The bootstrap's options, as dse.analysis.bootstrap checks them, before any data is read."""
+    check_number(n_boot, "n_boot", 1, 10**8, integer=True)
+    check_number(frac, "frac", 0, 1, low_open=True)
+    check_number(ci, "ci", 0, 100, low_open=True, high_open=True)
+    check_seed(seed)
+
+
+MAX_MODELS = 1_000_000  # per sweep: a bigger n is a typo that would fill memory before anything is written
+
+
+def _check_workers(k, devices) -> None:
+    """Worker processes per device must fit the machine: at most its CPU cores on a CPU, 32 per GPU."""
+    if k is None:
+        return
+    top = (os.cpu_count() or 1) if devices[0] == "cpu" else 32
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= top:
+        where = f"this machine's {top} CPU core(s)" if devices[0] == "cpu" else "32 per GPU"
+        raise ParamError(f"{{workers_per_device}} must be from 1 to {top} ({where}), got {k!r}", "workers_per_device")
 
 
 def _classes(rec: SweepRecord) -> int:

@@ -219,7 +219,7 @@ def test_bootstrap_fit_search_commands(run, pops):
     (["edf", "A", "E", "--thresholds", "a,b"], "--thresholds"),
     (["bootstrap", "--param", "zz"], "valid: "),
     (["bootstrap", "--param", "depth", "--sweep", "one"], "needs at least 2"),
-    (["bootstrap", "--param", "depth", "--frac", "2"], "--frac must be in (0, 1]"),
+    (["bootstrap", "--param", "depth", "--frac", "2"], "--frac must be a finite number > 0 and <= 1"),
     (["edf", "A", "one2", "--metric", "best"], "best-epoch error (--metric best)"),
     (["edf", "A", "nope"], "unknown sweep 'nope'"),
 ])

@@ -104,11 +104,11 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(trained, run):
     with pytest.raises(ParamError, match=r"^bins must be at least 1") as e:
         trained.edf(["A", "E"], normalize="flops", bins=0)
     assert e.value.param == "bins"
-    with pytest.raises(ParamError, match=r"^frac must be in \(0, 1\]"):
+    with pytest.raises(ParamError, match=r"^frac must be a finite number > 0 and <= 1"):
         trained.bootstrap("depth", frac=2)
     with pytest.raises(ParamError, match=r"^n_boot must be"):
         trained.bootstrap("depth", n_boot=0)
-    with pytest.raises(ParamError, match="^n must be a positive"):
+    with pytest.raises(ParamError, match="^n must be a number of models from 1"):
         trained.sample("anynet_a", n=0)
     with pytest.raises(ParamError, match="^flops: expected LO:HI"):
         trained.sample("anynet_a", n=5, flops="400M")
@@ -120,10 +120,10 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(trained, run):
     db = str(trained.path)
     for args, needle in ((["edf", "A", "E", "--normalize", "flops", "--bins", "0", "--db", db], "--bins must be at least 1"),
                          (["bootstrap", "--param", "depth", "--n-boot", "0", "--db", db], "--n-boot must be"),
-                         (["sample", "--space", "anynet_a", "-n", "0", "--db", db], "-n must be a positive"),
+                         (["sample", "--space", "anynet_a", "-n", "0", "--db", db], "-n must be a number of models from 1"),
                          (["sample", "--space", "anynet_a", "-n", "3", "--max-params", "x", "--db", db], "--max-params: cannot read"),
                          (["export", "-o", "x.xlsx", "--db", db], "-o x.xlsx: unknown table type"),
-                         (["train", "--lr", "-1", "--db", db], "--lr must be positive"),
+                         (["train", "--lr", "-1", "--db", db], "--lr must be a finite number > 0"),
                          (["refine", "--sweep", "A", "--db", db], "name its base space with --space")):
         code, _, err = run(*args)
         assert code == 2 and needle in err and "Traceback" not in err, (args, err)

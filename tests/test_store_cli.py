@@ -141,8 +141,8 @@ def test_import_is_all_or_nothing(run, tmp_path):
 def test_bad_inputs_exit_2(run, tmp_path):
     cases = [
         (["sample", "--space", "nope", "-n", "5"], "unknown space 'nope'; built-in spaces: anynet_a"),
-        (["sample", "--space", "anynet_a", "-n", "0"], "-n must be a positive"),
-        (["sample", "--space", "anynet_a", "-n", "-3"], "-n must be a positive"),
+        (["sample", "--space", "anynet_a", "-n", "0"], "-n must be a number of models from 1"),
+        (["sample", "--space", "anynet_a", "-n", "-3"], "-n must be a number of models from 1"),
         (["sample", "--space", "anynet_a", "-n", "5", "--flops", "360M-400M"], "expected LO:HI"),
         (["sample", "--space", "anynet_a", "-n", "5", "--flops", "abc:400M"], "cannot read 'abc'"),
         (["sample", "--space", "regnetx", "-n", "5", "--flops", "1K:2K"], "try e.g. --flops"),

@@ -17,11 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dse.errors import ParamError
+from dse.errors import ParamError, check_number, check_seed
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch, stem_for
 from dse.store.records import EpochRow
 from dse.train.data import Data
+
+
+MAX_EPOCHS, MAX_STEPS = 100_000, 10**9  # far beyond any study; larger budgets are typos that would never end
 
 
 def parse_budget(text: str) -> tuple[int, str]:
@@ -30,7 +33,12 @@ def parse_budget(text: str) -> tuple[int, str]:
     if not m or int(m.group(1)) < 1:
         raise ParamError(f"{{budget}}: cannot read {text!r}; write Nep (epochs, e.g. 10ep) or Nit (optimizer steps, "
                          f"e.g. 500it)", "budget")
-    return int(m.group(1)), m.group(2)
+    n, unit = int(m.group(1)), m.group(2)
+    top = MAX_EPOCHS if unit == "ep" else MAX_STEPS
+    if n > top:
+        raise ParamError(f"{{budget}} {text!r}: at most {top:,} {'epochs' if unit == 'ep' else 'steps'} per model",
+                         "budget")
+    return n, unit
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,11 @@ class Protocol:
 
     def __post_init__(self):
         parse_budget(self.budget)
-        for k, lo in (("batch_size", 1), ("lr", 0), ("momentum", 0), ("weight_decay", 0)):
-            if not getattr(self, k) >= lo or (k in ("batch_size", "lr") and getattr(self, k) <= 0):
-                raise ParamError(f"{{{k}}} must be positive, got {getattr(self, k)}", k)
+        check_number(self.batch_size, "batch_size", 1, 65_536, integer=True)
+        check_number(self.lr, "lr", 0, 1_000, low_open=True)  # finite: an infinite lr would lock the sweep's protocol
+        check_number(self.momentum, "momentum", 0, 1, high_open=True)
+        check_number(self.weight_decay, "weight_decay", 0, 1)
+        check_seed(self.seed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,8 +90,9 @@ class Protocol:
         return replace(self, **over) if over else self
 
     def model_seed(self, idx: int) -> int:
-        """The seed of model ``idx`` (its initialisation and data order): seed * 1,000,003 + idx."""
-        return self.seed * 1_000_003 + idx
+        """The seed of model ``idx`` (its initialisation and data order): seed * 1,000,003 + idx (mod 2^63, which
+        changes nothing for seeds below 9 * 10^12 and keeps larger ones in torch's range)."""
+        return (self.seed * 1_000_003 + idx) % 2**63
 
     def lr_at(self, t: int, total: int) -> float:
         """Half-period cosine from lr to 0 over the run, per step, no warm-up."""
