@@ -62,7 +62,7 @@ class Protocol:
     def __post_init__(self):
         parse_budget(self.budget)
         check_number(self.batch_size, "batch_size", 1, 65_536, integer=True)
-        check_number(self.lr, "lr", 0, 1_000, low_open=True)  # finite: an infinite lr would lock the sweep's protocol
+        check_number(self.lr, "lr", 0, None, low_open=True)  # finite: an infinite lr would lock the sweep's protocol
         check_number(self.momentum, "momentum", 0, 1, high_open=True)
         check_number(self.weight_decay, "weight_decay", 0, 1)
         check_seed(self.seed)
