@@ -868,8 +868,14 @@ def _check_workers(k, devices) -> None:
 
 def _classes(rec: SweepRecord) -> int:
     """The number of classes a sweep was trained on: the dataset's (10 for the built-in ones), else its regime's."""
-    fixed = {"fashion-mnist": 10, "cifar10": 10, "synthetic": 10}
-    return fixed.get((rec.protocol or {}).get("dataset")) or int((rec.regime or {}).get("num_classes") or 1000)
+    from dse.train.data import FIXED
+
+    dataset = (rec.protocol or {}).get("dataset")
+    if dataset in FIXED:
+        return FIXED[dataset][1]
+    if dataset == "synthetic":
+        return 10
+    return int((rec.regime or {}).get("num_classes") or 1000)
 
 
 def _factors(factors) -> list:

@@ -22,7 +22,6 @@ FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 # design choices sampled beside the network (activation as its index in ACTIVATIONS: relu 0, swish 1), and the
 # derived lr_wd = lr * wd (RegNet App. C: good models share the product)
 SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "batch_size")
-_PROTOCOL = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
 
 
 def stage_index(name: str) -> int | None:
@@ -121,11 +120,7 @@ class Population:
         if name == "lr_wd":
             lr, wd = self._setting(m, "lr"), self._setting(m, "wd")
             return np.nan if np.isnan(lr) or np.isnan(wd) else lr * wd
-        v = (m.trained or {}).get(name) if name != "resolution" else None
-        if v is None:
-            v = m.setting(name)
-        if v is None:
-            v = self.resolution if name == "resolution" else (self.protocol or {}).get(_PROTOCOL.get(name, ""))
+        v = m.used(name, {"resolution": self.resolution}, self.protocol)
         return np.nan if v is None else float(v)
 
     def fits(self) -> dict[int, Fit]:

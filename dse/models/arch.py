@@ -97,6 +97,8 @@ class Arch:
 
 
 SETTING_KEYS = ("resolution", "lr", "wd", "momentum", "batch_size")  # the non-network choices, in key order
+# the optimiser settings among them and the training protocol's field each overrides
+PROTOCOL_FIELD = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
 
 
 def model_key(arch: Arch, settings: dict | None = None) -> str:

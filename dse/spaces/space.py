@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import ACTIVATIONS, STAGE_FIELDS
+from dse.models.arch import ACTIVATIONS, PROTOCOL_FIELD, STAGE_FIELDS  # noqa: F401 (PROTOCOL_FIELD re-exported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +23,6 @@ FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm"
 # parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
 # settings that override the sweep's training protocol for that model (wd is the protocol's weight_decay)
 SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
-PROTOCOL_FIELD = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
 MAX_RESOLUTION, MAX_BATCH = 4096, 65536
 STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
 DISTS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from dse.models.arch import Arch
+from dse.models.arch import PROTOCOL_FIELD, Arch
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,19 @@ class ModelRecord:
         if name == "activation":
             return self.arch.activation
         return (self.settings or {}).get(name)
+
+    def used(self, name: str, regime: dict | None, protocol: dict | None):
+        """The value of a design choice this model was counted or trained with: for lr, wd, momentum and
+        batch_size what it trained with, else what it sampled, else the sweep's ``protocol``; for resolution its
+        own, else the sweep's ``regime``'s; None when none is known."""
+        if name == "resolution":
+            return self.setting(name) or (regime or {}).get("resolution") or None
+        if name in PROTOCOL_FIELD:
+            for v in ((self.trained or {}).get(name), self.setting(name), (protocol or {}).get(PROTOCOL_FIELD[name])):
+                if v is not None:
+                    return v
+            return None
+        return self.setting(name)
 
     @property
     def w0(self):

@@ -20,17 +20,11 @@ FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty
 # design choices: the activation; the resolution the counts are at; the optimiser settings it trained with
 # (else sampled, else the sweep's protocol; empty when neither is known yet)
 SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
-_PROTOCOL = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
 
 
 def setting_cells(m, regime: dict | None, protocol: dict | None) -> dict:
-    """The SETTINGS columns of one model record."""
-    out = {"activation": m.arch.activation,
-           "resolution": m.setting("resolution") or (regime or {}).get("resolution") or None}
-    for k, f in _PROTOCOL.items():
-        v = (m.trained or {}).get(k)
-        out[k] = v if v is not None else m.setting(k) if m.setting(k) is not None else (protocol or {}).get(f)
-    return out
+    """The SETTINGS columns of one model record (``ModelRecord.used``)."""
+    return {k: m.used(k, regime, protocol) for k in SETTINGS}
 SPEED = ("images_per_s", "infer_ms", "train_ms", "speed_device", "speed_batch")  # training throughput, dse speed
 
 

@@ -13,6 +13,8 @@ import numpy as np
 from dse.errors import DseError, ParamError
 
 DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
+# (image size, classes) of the datasets that fix them; synthetic data is 32 px (or --resolution), 10 classes
+FIXED = {"fashion-mnist": (28, 10), "cifar10": (32, 10)}
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FASHION_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                  "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}

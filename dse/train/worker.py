@@ -166,8 +166,11 @@ class Worker:
 
 def stored_size(protocol) -> int:
     """The image size the protocol's dataset is held at (what ``load_data`` gives), without loading it."""
-    fixed = {"fashion-mnist": 28, "cifar10": 32}
-    return fixed.get(protocol.dataset) or int(protocol.resolution or (32 if protocol.dataset == "synthetic" else 224))
+    from dse.train.data import FIXED
+
+    if protocol.dataset in FIXED:
+        return FIXED[protocol.dataset][0]
+    return int(protocol.resolution or (32 if protocol.dataset == "synthetic" else 224))
 
 
 def model_protocol(protocol, m):
