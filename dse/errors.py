@@ -65,3 +65,65 @@ def check_number(v, param: str, low=None, high=None, low_open: bool = False, hig
         raise ParamError(f"{{{param}}} must be {what} {' and '.join(x for x in (lo, hi) if x)}, got {v!r}".replace(
             "  ", " "), param)
     return v
+
+
+def check_output(path, param: str = "path", exts=None, what: str = "file"):
+    """An output file we can write, checked before any work: a known extension (``exts``), not a folder, in a
+    folder that exists, and writable (tried by opening it for appending, which changes nothing; a file that
+    did not exist is removed again). Else a ParamError naming ``param``. Returns the Path.
+
+    >>> check_output("/no/such/folder/x.csv", "path")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    dse.errors.ParamError: path /no/such/folder/x.csv: folder /no/such/folder does not exist
+    """
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if exts and p.suffix.lower() not in exts:
+        raise ParamError(f"{{{param}}} {path}: unknown {what} type {p.suffix or '(none)'!r}; use "
+                         f"{' or '.join(exts)}", param)
+    if p.is_dir():
+        raise ParamError(f"{{{param}}} {path} is a folder; give a file name", param)
+    parent = p.parent
+    if not parent.exists():
+        raise ParamError(f"{{{param}}} {path}: folder {parent} does not exist", param)
+    if not parent.is_dir():
+        raise ParamError(f"{{{param}}} {path}: {parent} is a file, not a folder", param)
+    existed = p.exists()
+    try:
+        with open(p, "ab"):
+            pass
+    except OSError as e:
+        raise ParamError(f"{{{param}}} {path}: cannot write there ({e.strerror or e})", param) from None
+    if not existed:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    return p
+
+
+def write_error(path, e: OSError) -> "DseError":
+    """The user-facing error of a failed write (disk full, folder removed meanwhile)."""
+    return DseError(f"cannot write {path}: {e.strerror or e}")
+
+
+NAME_CHARS = "letters, digits and _ - . @ ~ + = :"
+MAX_NAME = 100
+
+
+def check_name(name, param: str = "sweep", what: str = "sweep name"):
+    """A sweep name: 1 to 100 characters, letters, digits and ``_ - . @ ~ + = :``, starting with a letter or
+    digit (names are shown in tables, typed in shells and used in file names). Returns it.
+
+    >>> check_name("regnetx@400MF")
+    'regnetx@400MF'
+    """
+    import re
+
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@~+=:-]*", name) and len(name) <= MAX_NAME:
+        return name
+    shown = repr(name) if not isinstance(name, str) or len(name) <= 60 else repr(name[:60]) + f"... ({len(name):,} characters)"
+    raise ParamError(f"{{{param}}} {shown} is not a valid {what}: use 1 to {MAX_NAME} characters, {NAME_CHARS}, "
+                     f"starting with a letter or digit", param)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.speed import SpeedResult
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
-from dse.errors import DseError, ParamError, check_number, check_seed
+from dse.errors import DseError, ParamError, check_name, check_number, check_output, check_seed, write_error
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
 from dse.store.records import Fit, ModelRecord, SweepRecord
@@ -53,11 +54,12 @@ class SweepStatus:
     failures: list
     protocol: dict | None
     regime: int | None = None  # nominal flops of a sampled sweep (its window's upper end)
+    stale: dict = field(default_factory=dict)  # {idx: s since its lease expired}: marked running, no live worker
 
     def to_json(self) -> dict:
         return {"sweep": self.sweep, "space": self.space, "source": self.source, "regime": self.regime,
                 "models": self.models,
-                **self.counts, "best_error": self.best_error, "median_error": self.median_error,
+                **self.counts, "stale": len(self.stale), "best_error": self.best_error, "median_error": self.median_error,
                 "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol}
 
 
@@ -94,7 +96,7 @@ class Study:
         """The store, open for the duration of a ``with`` block (created when writing to a new file)."""
         new = write and self.create and not self.path.exists()
         try:
-            with Store(self.path, create=new) as s:
+            with Store(self.path, create=write and self.create) as s:
                 yield s
         except BaseException:
             if new:  # a failed first write leaves no empty store behind
@@ -202,8 +204,10 @@ class Study:
                      num_classes: int = 1000) -> int:
         """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;
         complexity missing from the file is counted at the given regime. Returns the number of models."""
-        if not Path(path).is_file():
-            raise DseError(f"cannot read {path}: no such file")
+        from dse.store.table import check_table_file
+
+        check_name(sweep, "sweep")
+        check_table_file(path)
         regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
         with self.store(write=True) as s:
             return import_sweep(s, path, sweep, regime)
@@ -216,11 +220,13 @@ class Study:
               workers_per_device: int | None = None, checkpoint: str = "auto", retry_failed: bool = False,
               graph: str = "auto", executor: str = "local", address: str | None = None,
               gpus_per_model: float | None = None, max_concurrent: int | None = None, progress=None,
-              on_start=None) -> TrainSummary:
+              on_start=None, reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
         """Train the pending models of ``sweeps`` (default: all) under one protocol and return when done.
 
         The protocol (dataset and subset, budget, regime) is stored with each sweep the first time it is
-        trained; a later call with other settings is refused. ``progress(db, sweeps, epochs)`` makes the
+        trained; a later call with other settings is refused. ``reset_protocol`` forgets the stored protocol
+        first (a mistaken first run): refused while any model has results under it, unless ``discard_results``
+        (every model back to pending, its errors, epochs and checkpoints deleted). ``progress(db, sweeps, epochs)`` makes the
         progress display (default: none); ``on_start(summary)`` is called before the first model.
         Ctrl-C (KeyboardInterrupt) gives running models back: call again to continue.
         """
@@ -228,7 +234,7 @@ class Study:
         from dse.models.complexity import complexity_many
         from dse.train.engine import Protocol
         from dse.train.progress import Progress
-        from dse.train.worker import TrainOptions, load_data, resolve_devices, run_training
+        from dse.train.worker import TrainOptions, checkpoint_dir, load_data, resolve_devices, run_training
 
         if resolution and dataset in ("fashion-mnist", "cifar10"):
             raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
@@ -254,6 +260,15 @@ class Study:
             data = load_data(p, data_dir)
             c, h, _ = data.shape
             kw = {"resolution": h, "stem": stem_for(h), "in_channels": c, "num_classes": data.num_classes}
+            if reset_protocol:
+                for n in names:  # all checked before any is reset
+                    s.reset_protocol(n, discard_results, check_only=True)
+                for n in names:
+                    s.reset_protocol(n, discard_results)
+                    shutil.rmtree(checkpoint_dir(self.path, n), ignore_errors=True)
+            elif discard_results:
+                raise ParamError("{discard_results} goes with {reset_protocol}: it discards the results of a "
+                                 "protocol being reset", "discard_results", "reset_protocol")
             for n in names:
                 old = s.set_protocol(n, p.to_dict(), lambda archs, res: complexity_many(
                     archs, **{**kw, "resolution": [r or h for r in res]}))
@@ -261,8 +276,10 @@ class Study:
                     diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
                                      if old.get(k) != v)
                     raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
-                                   f"different protocols are never mixed: rerun with the stored options, or start a "
-                                   f"new sweep: dse sample --space {s.sweep(n).space_name} -n N --sweep {n}-2")
+                                   f"different protocols are never mixed: rerun with the stored options, start a "
+                                   f"new sweep (dse sample --space {s.sweep(n).space_name} -n N --sweep {n}-2), or, "
+                                   f"if the stored protocol was a mistake, train with --reset-protocol (with "
+                                   f"--discard-results when models are already trained under it)")
             if retry_failed:
                 s.reset_failed(names)
             counts = s.status_counts()
@@ -475,10 +492,11 @@ class Study:
         with self.store() as s:
             out = []
             for n, c in s.status_counts(sweep).items():
-                r, e = s.sweep(n), s.errors(n)
-                out.append(SweepStatus(n, r.space_name, r.source, sum(c.values()), c, e["best_error"],
+                r, e, stale = s.sweep(n), s.errors(n), s.stale(n)
+                c = {**c, "running": c["running"] - len(stale)}  # counted apart: nothing is training them
+                out.append(SweepStatus(n, r.space_name, r.source, sum(c.values()) + len(stale), c, e["best_error"],
                                        e["median_error"], e["train_hours"], e["failures"], r.protocol,
-                                       r.nominal_flops))
+                                       r.nominal_flops, stale))
         first = {}
         for i, x in enumerate(out):
             first.setdefault(x.space, i)
@@ -732,6 +750,7 @@ class Study:
         pops = dict(sorted(pops.items(), key=lambda t: x[t[0]]))  # regimes vote in order of flops
         if base is not None:
             space = base if isinstance(base, Space) else resolve_space(base)
+            _check_base(space, pops)
         else:
             imported = [n for n, p in pops.items() if not p.space]
             if imported:
@@ -751,11 +770,9 @@ class Study:
         from dse.analysis.refine import refine
         from dse.report.html import ReportData, render
 
-        out = Path(path)
-        if out.suffix.lower() not in (".html", ".htm"):
+        if Path(path).suffix.lower() not in (".html", ".htm"):
             raise ParamError(f"{{path}} {path}: the report is an .html file", "path")
-        if not out.parent.exists():
-            raise ParamError(f"{{path}} {path}: folder {out.parent} does not exist", "path")
+        out = check_output(path, "path")
         check_metric(metric)
         with self.store() as s:
             names = self._names(s, sweeps)
@@ -817,7 +834,10 @@ class Study:
         with self.store() as s:
             data.budget_check = _stored_budget_check(s, trained, metric)
         text = render(data)
-        out.write_text(text)
+        try:
+            out.write_text(text)
+        except OSError as e:
+            raise write_error(out, e) from None
         return out
 
 
@@ -1048,17 +1068,33 @@ def _fits(models) -> dict[int, Fit]:
     return {m.idx: m.fit or Fit.from_dict(fit_regnet(m.arch.block_widths())) for m in models}
 
 
+def _check_base(space: Space, pops: dict) -> None:
+    """A base space must describe the sweeps' models: the same family, block and stage count as a sampled
+    sweep's space; for an imported sweep, every model's stage count and block (SE or not)."""
+    for n, p in pops.items():
+        if p.space:
+            for k, want in (("family", space.family), ("block", space.block), ("stages", space.stages)):
+                if p.space.get(k) != want:
+                    raise ParamError(f"{{base}} {space.name!r} has {k} {want!r} but sweep {n!r} was sampled from "
+                                     f"{p.space_name!r} with {k} {p.space.get(k)!r}; name a base space of the same "
+                                     f"family, block and stage count (or omit it to use the sweep's own)", "base")
+            continue
+        stages = sorted({m.arch.stages for m in p.models})
+        se = {m.arch.se for m in p.models}
+        if stages != [space.stages] or se != {space.se}:
+            raise ParamError(f"{{base}} {space.name!r} has {space.stages} stages of {space.block.upper()} blocks but "
+                             f"sweep {n!r} holds models with {'/'.join(map(str, stages))} stages"
+                             f"{' and Y blocks' if True in se else ''}{' and X blocks' if False in se else ''}; name a "
+                             f"base space that describes its models", "base")
+
+
 def _check_table_path(path) -> None:
     if path is None or str(path) == "-":
         return
-    p = Path(path)
-    if p.suffix.lower() not in (".csv", ".parquet"):
-        raise ParamError(f"{{path}} {path}: unknown table type {p.suffix or '(none)'!r}; use a .csv or .parquet "
-                         f"file name, or - for standard output", "path")
-    if not p.parent.exists():
-        raise ParamError(f"{{path}} {path}: folder {p.parent} does not exist", "path")
-    if p.is_dir():
-        raise ParamError(f"{{path}} {path} is a folder; give a file name", "path")
+    if Path(path).suffix.lower() not in (".csv", ".parquet"):
+        raise ParamError(f"{{path}} {path}: unknown table type {Path(path).suffix or '(none)'!r}; use a .csv or "
+                         f".parquet file name, or - for standard output", "path")
+    check_output(path, "path")
 
 
 __all__ = ["STATUSES", "Study", "SweepStatus", "TrainSummary"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from dse.errors import DseError, ParamError
+from dse.errors import DseError, ParamError, check_name
 from dse.models.arch import model_key
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import SETTINGS, Space
@@ -39,22 +40,28 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
     """Sample ``space`` into sweep ``sweep`` until it holds ``n`` models (a new sweep, or a top-up)."""
     if n <= 0:
         raise ParamError(f"{{n}} must be a positive number of models, got {n}", "n")
-    name = sweep or space.name
-    existing = name in store.sweep_names()
-    if existing:
-        seed = _check_top_up(store, name, space, regime, seed)
-    seed = 0 if seed is None else int(seed)
-    keys = store.model_keys(name) if existing else []
-    if len(keys) >= n:
-        return SampleResult(name, 0, len(keys), stats=_stats(store, name))
-    sampler = Sampler(space, regime, seed)
-    models = sampler.sample(n - len(keys), exclude=keys)
-    with store.write() as c:
-        if not existing:
-            store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
-        store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
-    return SampleResult(name, len(models), len(keys) + len(models), sampler.tried_, sampler.accepted_,
-                        sampler.seconds_, _stats(store, name))
+    name = check_name(space.name if sweep is None else sweep, "sweep", "sweep name" if sweep is not None else "sweep name (the space's name; "
+                      "pass --sweep NAME)")
+    for _ in range(100):  # a concurrent top-up or creation of the same sweep: look again and redo
+        existing = name in store.sweep_names()
+        if existing:
+            seed = _check_top_up(store, name, space, regime, seed)
+        seed = 0 if seed is None else int(seed)
+        keys = store.model_keys(name) if existing else []
+        if len(keys) >= n:
+            return SampleResult(name, 0, len(keys), stats=_stats(store, name))
+        sampler = Sampler(space, regime, seed)
+        models = sampler.sample(n - len(keys), exclude=keys)
+        with store.write() as c:
+            # under the write lock: did another process create or top up this sweep since we looked?
+            if (name in store.sweep_names()) != existing or store.model_keys(name) != keys:
+                continue
+            if not existing:
+                store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
+            store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
+        return SampleResult(name, len(models), len(keys) + len(models), sampler.tried_, sampler.accepted_,
+                            sampler.seconds_, _stats(store, name))
+    raise DseError(f"sweep {name!r} kept changing while it was sampled (other processes writing to it); try again")
 
 
 def _check_top_up(store: Store, name: str, space: Space, regime: Regime, seed: int | None) -> int:
@@ -87,7 +94,8 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
 
     Every sweep is checked before any is written, so a conflict (another space, regime or seed under one of
     the names) changes nothing."""
-    prefix = prefix or space.name
+    prefix = check_name(space.name if prefix is None else prefix, "sweep", "sweep name prefix" if prefix is not None else
+                        "sweep name prefix (the space's name; pass --sweep NAME)")
     if "@" in prefix:
         raise ParamError(f"{{sweep}} {prefix!r}: with several regimes the name is a prefix and must not hold '@' "
                          f"(sweeps are named PREFIX@REGIME)", "sweep")
@@ -107,6 +115,8 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
 
 def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
     """Read a population (CSV/Parquet) into a new sweep ``name``; returns the number of models."""
+    check_name(name, "sweep", "sweep name" if name != Path(path).stem else "sweep name (the file's name; pass --sweep "
+               "NAME)")
     if name in store.sweep_names():
         raise DseError(f"sweep {name!r} already exists in {store.path}; import into a new --sweep name")
     models, space_name = import_rows(path, regime)
@@ -116,6 +126,9 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
         m["key"] = k if k not in seen else f"{k}#{i}"
         seen.add(k)
     with store.write() as c:
+        if name in store.sweep_names():  # created by another process while the file was read
+            raise DseError(f"sweep {name!r} was created in {store.path} by another process meanwhile; import into "
+                           f"a new --sweep name")
         store.create_sweep(c, name, space_name, None, regime.to_dict(), None, "imported")
         store.add_models(c, name, models, 0)
     return len(models)

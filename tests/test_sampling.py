@@ -120,8 +120,15 @@ def test_too_few_distinct_models():
     tiny = parse_space({"family": "anynet", "stages": 1, "params": {
         "d": {"dist": "uniform", "low": 1, "high": 2}, "w": {"dist": "choice", "values": [32]},
         "b": {"dist": "choice", "values": [1]}, "g": {"dist": "choice", "values": [8]}}}, "tiny")
-    with pytest.raises(DseError, match="only 2 of 3 distinct models"):
+    with pytest.raises(DseError, match="holds at most 2 distinct models"):  # known before drawing anything
         Sampler(tiny, Regime(flops=(0, 10**12)), max_candidates=1 << 18).sample(3)
+    # the compatibility rule merges draws (w = 8 with g = 16 is w = 8 with g = 8): fewer distinct models than
+    # draws, found out by sampling, and said with the count that was found
+    merged = parse_space({"family": "anynet", "stages": 1, "params": {
+        "d": {"dist": "choice", "values": [1]}, "w": {"dist": "choice", "values": [8, 16]},
+        "b": {"dist": "choice", "values": [1]}, "g": {"dist": "choice", "values": [8, 16]}}}, "merged")
+    with pytest.raises(DseError, match="only 3 of 4 distinct models.*hold about 3 distinct models"):
+        Sampler(merged, Regime(flops=(0, 10**12))).sample(4)
 
 
 def test_caps():

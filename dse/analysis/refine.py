@@ -13,6 +13,7 @@ import numpy as np
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.edf import ks_test
 from dse.analysis.results import _Drawable
+from dse.errors import check_output, write_error
 from dse.models.arch import ACTIVATIONS
 from dse.spaces.space import STAGE_PARAMS, Space, parse_space
 
@@ -131,8 +132,11 @@ class RefineResult(_Drawable):
         """Write the refined space file; it must load as written."""
         from dse.spaces import load_space
 
-        p = Path(path)
-        p.write_text(self.to_toml(header))
+        p = check_output(path, "path", (".toml",), "space file")
+        try:
+            p.write_text(self.to_toml(header))
+        except OSError as e:
+            raise write_error(p, e) from None
         load_space(p)
         return p
 

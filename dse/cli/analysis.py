@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
-from dse.errors import DseError
+from dse.errors import DseError, check_output
 from dse.report.console import print_json, say, table
 
 METRIC = click.option("--metric", type=click.Choice(["final", "best"]), default="final", show_default=True,
@@ -71,8 +71,12 @@ def budget_warnings(db, sweeps, payload=None, metric: str = "final"):
     """The undertraining signals of ``sweeps`` (default: all): one warning line each on stderr for a flagged
     sweep, or, with a JSON ``payload``, its signals under "undertraining" instead (a dict: the list of flagged
     sweeps; a list of per-sweep rows: each row its sweep's, or null). Returns the payload."""
+    from dse.store import StoreDamaged
+
     try:
         us = study(db).undertraining(list(sweeps) or None, metric)
+    except StoreDamaged:
+        raise
     except DseError:  # the command itself reports what is wrong with the sweeps
         return payload
     flagged = [u for u in us.values() if u.flagged]
@@ -357,10 +361,8 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
     Several --sweep of one space (its regimes, from dse sample --regimes): a range covers every regime's good
     interval, and a proposal is accepted only if each regime accepts it on its own models (votes column).
     """
-    if out and Path(out).suffix != ".toml":
-        raise DseError(f"--out {out}: the refined space is a .toml file")
-    if out and not Path(out).parent.exists():
-        raise DseError(f"--out {out}: folder {Path(out).parent} does not exist")
+    if out:
+        check_output(out, "out", (".toml",), "space file")
     r = study(db).refine(list(sweeps), base, min_support, n_boot, ci, seed, metric)
     n = r.n
     sweep = " ".join(dict.fromkeys(sweeps))

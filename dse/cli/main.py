@@ -123,14 +123,16 @@ def json_option(f):
 
 def regime_options(f):
     """--resolution --stem --in-channels --num-classes (the input side of a regime)."""
+    from dse.models.arch import MAX_CLASSES, MAX_IN_CHANNELS, MAX_RESOLUTION
+
     opts = [
-        click.option("--resolution", type=click.IntRange(min=1), default=224, show_default=True,
+        click.option("--resolution", type=click.IntRange(1, MAX_RESOLUTION), default=224, show_default=True,
                      help="Input image size in pixels (square)."),
         click.option("--stem", type=click.Choice(["simple", "cifar"]), default="simple", show_default=True,
                      help="simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images)."),
-        click.option("--in-channels", type=click.IntRange(min=1), default=3, show_default=True,
+        click.option("--in-channels", type=click.IntRange(1, MAX_IN_CHANNELS), default=3, show_default=True,
                      help="Input channels (3 for RGB, 1 for Fashion-MNIST)."),
-        click.option("--num-classes", type=click.IntRange(min=1), default=1000, show_default=True,
+        click.option("--num-classes", type=click.IntRange(1, MAX_CLASSES), default=1000, show_default=True,
                      help="Classes of the classifier head."),
     ]
     for o in reversed(opts):

@@ -7,6 +7,7 @@ import click
 from dse.cli.main import cli, json_option, regime_options
 from dse.errors import DseError
 from dse.models import ACTIVATIONS, Arch, complexity, regnet_arch
+from dse.models.arch import MAX_DEPTH, MAX_WIDTH
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
 from dse.units import human
@@ -57,11 +58,11 @@ def model():
 
 
 @model.command("regnet")
-@click.option("--depth", "d", type=click.IntRange(min=1), required=True, help="Total depth d (blocks).")
-@click.option("--w0", type=click.IntRange(min=8), required=True, help="Initial width w0 (multiple of 8).")
-@click.option("--wa", type=click.FloatRange(min=0), required=True, help="Width slope wa >= 0.")
+@click.option("--depth", "d", type=click.IntRange(1, MAX_DEPTH), required=True, help="Total depth d (blocks).")
+@click.option("--w0", type=click.IntRange(8, MAX_WIDTH), required=True, help="Initial width w0 (multiple of 8).")
+@click.option("--wa", type=click.FloatRange(0, MAX_WIDTH), required=True, help="Width slope wa >= 0.")
 @click.option("--wm", type=float, required=True, help="Width multiplier wm > 1.")
-@click.option("--group-width", "g", type=click.IntRange(min=1), required=True, help="Group width g.")
+@click.option("--group-width", "g", type=click.IntRange(1, MAX_WIDTH), required=True, help="Group width g.")
 @click.option("--bottleneck", "b", type=float, default=1.0, show_default=True,
               help="Bottleneck ratio b (paper's convention: inner width w/b).")
 @click.option("--se", is_flag=True, help="Y blocks (squeeze-and-excitation), i.e. RegNetY.")

@@ -113,6 +113,10 @@ def status(sweep, per_model, db, as_json):
     if per_model:
         keys = ("idx", "status", "error", "best_error", "epochs", "train_seconds", "images_per_s", "device", "reason")
         rows = [{"sweep": x.sweep, **{k: getattr(m, k) for k in keys}} for x in sts for m in st.records(x.sweep)]
+        stale = {(x.sweep, i) for x in sts for i in x.stale}
+        for r in rows:  # marked running, but no live worker holds it
+            if (r["sweep"], r["idx"]) in stale:
+                r["status"] = "stale"
         if as_json:
             print_json(rows)
             return
@@ -135,10 +139,17 @@ def status(sweep, per_model, db, as_json):
         say(f"{db}: no sweeps yet (run `dse sample`)")
         return
     fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
-    table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *STATUSES, "best err %", "median err %",
+    cols = list(STATUSES) + (["stale"] if any(r["stale"] for r in rows) else [])
+    table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *cols, "best err %", "median err %",
                               "train hours"],
-          [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"], *[r[s] for s in STATUSES], fmt(r["best_error"]),
+          [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"], *[r[s] for s in cols], fmt(r["best_error"]),
             fmt(r["median_error"]), fmt(r["train_hours"])] for r in rows])
+    for x in sts:
+        if x.stale:
+            ago = max(x.stale.values())
+            say(f"{x.sweep}: {len(x.stale)} model(s) marked running have no live worker (lease expired"
+                f"{f' {ago / 60:.0f} min ago' if ago >= 60 else ''}), shown as stale; the next `dse train` takes "
+                f"them up again")
     if names:
         budget_warnings(db, names)
     for r in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
+from dse.models.arch import MAX_RESOLUTION
 from dse.report.console import print_json, say, table
 
 
@@ -56,7 +57,7 @@ def _progress(plain):
 @click.option("--train-size", type=click.IntRange(min=1), default=None,
               help="Train on a fixed, seeded subset of this many images (synthetic: generate this many).")
 @click.option("--test-size", type=click.IntRange(min=1), default=None, help="Evaluate on a fixed subset of this many.")
-@click.option("--resolution", type=click.IntRange(min=8), default=None,
+@click.option("--resolution", type=click.IntRange(8, MAX_RESOLUTION), default=None,
               help="Image size for imagefolder (resize + centre crop) and synthetic data.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Images per SGD step.")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Peak learning rate (half-period cosine to 0).")
@@ -68,12 +69,17 @@ def _progress(plain):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation and data order (per model: seed and index).")
 @run_options
 @click.option("--retry-failed", is_flag=True, help="Put failed and diverged models back to pending first.")
+@click.option("--reset-protocol", is_flag=True,
+              help="Forget the protocol stored by an earlier (mistaken) run and store this one; refused while any "
+                   "model has results under the old one, unless --discard-results.")
+@click.option("--discard-results", is_flag=True,
+              help="With --reset-protocol: delete every model's results (errors, epochs, checkpoints) and retrain.")
 @db_option
 @aliases(workers_per_device="--workers-per-gpu", nesterov="--no-nesterov", augment="--no-augment",
          checkpoint="--checkpoint-every-epoch", batch_size="--batch-size")
 def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr, weight_decay,
           momentum, no_nesterov, no_augment, seed, device, workers_per_gpu, checkpoint_every_epoch, retry_failed,
-          graph, plain, executor, address, gpus_per_model, max_concurrent, db):
+          graph, plain, executor, address, gpus_per_model, max_concurrent, reset_protocol, discard_results, db):
     """Train the pending models of the sweeps and record per-epoch and final errors.
 
     The protocol (dataset and subset, budget, regime) is stored with a sweep the first time it is
@@ -90,7 +96,8 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
                             weight_decay, momentum, not no_nesterov, not no_augment, seed, device, workers_per_gpu,
                             {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch], retry_failed, graph,
                             executor, address, gpus_per_model, max_concurrent, on_start=started,
-                            progress=_progress(plain))
+                            progress=_progress(plain), reset_protocol=reset_protocol,
+                            discard_results=discard_results)
     except KeyboardInterrupt:
         say("\ninterrupted: running models went back to pending; run the same command again to continue")
         raise

@@ -13,6 +13,11 @@ SMALL_IMAGE = 64  # images up to this size use the cifar stem (stride 1); larger
 STAGE_FIELDS = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
 # the nonlinearity used everywhere (stem, blocks, SE): the paper's default and its App. B alternative (SiLU)
 ACTIVATIONS = ("relu", "swish")
+# what a network may be: far beyond any network of the papers (the largest RegNet has d = 40 and w < 4096), but
+# small enough that it can be counted in int64 and built in memory; every entry point checks against these
+MAX_STAGE_DEPTH, MAX_DEPTH, MAX_STAGES, MAX_WIDTH = 1024, 4096, 16, 65536
+MIN_BOTTLENECK = 1 / 64  # an inverted bottleneck widens at most 64x
+MAX_RESOLUTION, MAX_IN_CHANNELS, MAX_CLASSES = 4096, 1024, 1_000_000
 
 
 def stem_for(resolution: int) -> str:
@@ -43,6 +48,10 @@ class Arch:
         object.__setattr__(self, "se", bool(self.se))
         if min(self.depths) < 1 or min(self.widths) < 1 or min(self.group_widths) < 1:
             raise ValueError("depths, widths and group widths must be positive")
+        if n > MAX_STAGES or max(self.depths) > MAX_STAGE_DEPTH or sum(self.depths) > MAX_DEPTH \
+                or max(self.widths) > MAX_WIDTH or max(self.group_widths) > MAX_WIDTH:
+            raise ValueError(f"too large to build: at most {MAX_STAGES} stages of depth <= {MAX_STAGE_DEPTH} "
+                             f"(total <= {MAX_DEPTH}), widths and group widths <= {MAX_WIDTH}")
         for b in self.bottlenecks:
             _check_b(b)
         if self.activation not in ACTIVATIONS:
@@ -120,8 +129,8 @@ def _fmt(x) -> str:
 
 def _check_b(b: float) -> None:
     """pycls accepts bot_mul = 1/b that is < 1 or an integer: b >= 1, or b = 1/k (inverted bottleneck)."""
-    if b <= 0:
-        raise ValueError(f"bottleneck ratio b must be positive, got {b}")
+    if not b >= MIN_BOTTLENECK:
+        raise ValueError(f"bottleneck ratio b must be >= 1/64 (a 64x inverted bottleneck), got {b}")
     if b < 1 and not float(1.0 / b).is_integer():
         raise ValueError(f"a bottleneck ratio b < 1 must be 1/k for an integer k (pycls), got {b}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dse.errors import DseError
 from dse.models.arch import STEM_WIDTH, Arch
 
 SE_RATIO = 0.25
@@ -53,7 +54,7 @@ def se_cx(cx, w_b, w_se):
 
 def block_cx(cx, w_in, w_out, stride, b, g, se):
     """X block (Y block when se): 1x1, 3x3 group conv (+SE), 1x1, with projection shortcut when needed."""
-    w_b = np.round(w_out * (1.0 / b)).astype(np.int64)
+    w_b = np.round(w_out * (1.0 / b)).astype(w_out.dtype)
     h_in = cx[0]
     proj = (w_in != w_out) | (stride != 1)
     p = bn_cx(conv_cx(cx, w_in, w_out, 1, stride), w_out)
@@ -61,7 +62,7 @@ def block_cx(cx, w_in, w_out, stride, b, g, se):
     cx = bn_cx(conv_cx(cx, w_in, w_b, 1), w_b)
     cx = bn_cx(conv_cx(cx, w_b, w_b, 3, stride, groups=w_b // g), w_b)
     if se:
-        cx = se_cx(cx, w_b, np.round(w_in * SE_RATIO).astype(np.int64))
+        cx = se_cx(cx, w_b, np.round(w_in * SE_RATIO).astype(w_out.dtype))
     return bn_cx(conv_cx(cx, w_b, w_out, 1), w_out)
 
 
@@ -77,16 +78,58 @@ def head_cx(cx, w_in, num_classes):
     return linear_cx([np.ones_like(cx[0])] + cx[1:], w_in, num_classes)
 
 
-def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_channels=3, num_classes=1000):
+MAX_COUNT = 2**62  # counts beyond this are refused: int64 arithmetic would overflow on the way
+
+
+class TooLarge(DseError):
+    """A network whose counts do not fit in int64 (an absurd depth, width, resolution or head)."""
+
+
+def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_channels=3, num_classes=1000,
+                      too_large: str = "raise"):
     """flops, params, acts (int64 arrays) of N Archs given as [N, S] arrays of d, w, b (paper), g; ``resolution``
-    is one size for all or one per Arch (a space that samples the input resolution)."""
+    is one size for all or one per Arch (a space that samples the input resolution). An Arch whose counts would
+    pass 2^62 raises TooLarge, or with ``too_large="mark"`` gets -1 in all three (a sampler drops it)."""
     d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (d.shape[0],))
+    big = _maybe_too_large(d, w, b, res, in_channels, num_classes)
+    if big.any():  # count those exactly in floating point (no overflow) to see whether they really are
+        fx = _count(d[big].astype(np.float64), w[big].astype(np.float64), b[big], g[big].astype(np.float64), se,
+                    res[big].astype(np.float64), stem, in_channels, num_classes)
+        over = np.zeros(len(big), dtype=bool)
+        over[big] = np.max(fx, axis=0) >= MAX_COUNT
+        if over.any() and too_large == "raise":
+            raise TooLarge(f"too large to count: {np.max(fx):.3g} multiply-adds or parameters (at most "
+                           f"{MAX_COUNT:.3g}); lower the depth, widths, resolution or classes")
+        if over.any():
+            out = _count(d, w, b, g, se, res, stem, in_channels, num_classes, ~over)
+            return tuple(np.where(over, -1, x) for x in out)
+    return _count(d, w, b, g, se, res, stem, in_channels, num_classes)
+
+
+def _maybe_too_large(d, w, b, res, in_channels, num_classes) -> np.ndarray:
+    """Which Archs might reach MAX_COUNT: an upper bound of every count (each of a block's five convolutions
+    is at most 9 * W^2 * R^2 for the widest width W, inner widths included, and the input size R)."""
+    wmax = np.maximum(np.max(np.round(w / b), axis=1), np.max(w, axis=1)).astype(np.float64)
+    wmax = np.maximum(wmax, max(STEM_WIDTH, in_channels))
+    r2 = res.astype(np.float64) ** 2
+    bound = 50.0 * d.sum(axis=1) * wmax**2 * r2 + 9.0 * in_channels * STEM_WIDTH * r2 + 2.0 * wmax * num_classes
+    return bound >= MAX_COUNT / 4
+
+
+def _count(d, w, b, g, se, res, stem, in_channels, num_classes, rows=None):
+    """The counts, in the arrays' own dtype (int64; float64 to test for overflow); ``rows``: only those, the
+    others 0."""
+    if rows is not None:  # the other rows become a small harmless network
+        m = rows[:, None]
+        d, w, b, g, res = np.where(m, d, 1), np.where(m, w, 8), np.where(m, b, 1.0), np.where(m, g, 8), \
+            np.where(rows, res, 8)
     n = d.shape[0]
-    zero = np.zeros(n, dtype=np.int64)
-    cx = [np.broadcast_to(np.asarray(resolution, dtype=np.int64), (n,)).copy(), zero, zero, zero]
+    zero = np.zeros(n, dtype=d.dtype)
+    cx = [res.astype(d.dtype).copy(), zero, zero, zero]
     cx = stem_cx(cx, in_channels, STEM_WIDTH, 2 if stem == "simple" else 1)
-    w_in = np.full(n, STEM_WIDTH, dtype=np.int64)
+    w_in = np.full(n, STEM_WIDTH, dtype=d.dtype)
     se = bool(se)
     for i in range(d.shape[1]):
         cx = stage_cx(cx, w_in, w[:, i], d[:, i], b[:, i], g[:, i], se)

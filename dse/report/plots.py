@@ -8,19 +8,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from dse.errors import DseError
+from dse.errors import DseError, ParamError, check_output, write_error
 
 EXTS = (".png", ".svg")
 
 
 def check_path(path, flag: str = "--plot") -> Path:
-    """Refuse a picture path with an unknown extension or a missing folder, before any work is done."""
+    """Refuse a picture path with an unknown extension, or one we cannot write, before any work is done."""
     p = Path(path)
     if p.suffix.lower() not in EXTS:
         raise DseError(f"{flag} {path}: unknown picture type {p.suffix or '(none)'!r}; use a .png or .svg file name")
-    if not p.parent.exists():
-        raise DseError(f"{flag} {path}: folder {p.parent} does not exist")
-    return p
+    try:
+        return check_output(path, "out")
+    except ParamError as e:
+        raise DseError(e.render({"out": flag})) from None
 
 
 def new_figure(panels: int = 1, cols: int | None = None, size=(6.0, 4.2), pyplot: bool = False):
@@ -56,7 +57,10 @@ def axes_for(ax, panels: int, cols: int | None = None, size=(6.0, 4.2)) -> list:
 
 def save(fig, path) -> Path:
     p = check_path(path)
-    fig.savefig(p, dpi=110, bbox_inches="tight")
+    try:
+        fig.savefig(p, dpi=110, bbox_inches="tight")
+    except OSError as e:
+        raise write_error(p, e) from None
     return p
 
 

@@ -34,8 +34,8 @@ def builtin_names() -> list[str]:
 def resolve_space(name_or_path: str) -> Space:
     """A built-in space by name, or a space file by path."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.is_file() or "/" in name_or_path:
-        if not p.is_file():
+    if p.suffix == ".toml" or p.exists() or "/" in name_or_path:
+        if not p.exists():
             raise DseError(f"space file {name_or_path} not found")
         return load_space(p)
     f = builtin_dir() / f"{name_or_path}.toml"

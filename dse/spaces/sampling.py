@@ -157,8 +157,14 @@ class Sampler:
             raise DseError("the number of models must be positive")
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
-        seen, out = set(exclude), []
+        seen, out, seen_rows = set(exclude), [], set()
         self.tried_ = self.valid_ = self.accepted_ = 0
+        size = 10 ** self.space.log10_size
+        if size < 1e9 and n + len(seen) > round(size):
+            raise DseError(f"space {self.space.name!r} holds at most {round(size):,} distinct models (before the flops "
+                           f"window) and {n + len(seen):,} were asked for"
+                           + (f" ({len(seen):,} already in the sweep)" if seen else "")
+                           + "; ask for fewer models or widen the space")
         flops_seen, lo, hi = [], self.regime.flops[0], self.regime.flops[1]
         caps = [(c, k) for c, k in ((self.regime.max_params, "params"), (self.regime.max_acts, "acts"),
                                     (self.space.max_params, "params"), (self.space.max_acts, "acts")) if c]
@@ -173,30 +179,52 @@ class Sampler:
                 if "resolution" in x:  # each model counted at its own input size
                     kw["resolution"] = x["resolution"][sel].astype(np.int64)
                 f, p, a = complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel],
-                                            self.space.se, **kw)
+                                            self.space.se, **kw, too_large="mark")
                 if len(flops_seen) < 64:
                     flops_seen.append(f[:4096])
-                keep = (f >= lo) & (f <= hi)
+                keep = (f >= lo) & (f <= hi) & (f >= 0)  # -1: too large to count
                 for cap, k in caps:
                     keep &= {"params": p, "acts": a}[k] <= cap
                 ms = self.regime.ms_cap
                 if ms:  # the predicted time of the stored flops + acts fit
                     keep &= ms["coef"][0] * f + ms["coef"][1] * a + ms["intercept"] <= ms["max_ms"]
-                for i in np.flatnonzero(keep):
-                    self.accepted_ += 1
-                    m = self._model(x, sel[i], int(f[i]), int(p[i]), int(a[i]))
-                    key = m.key
-                    if key in seen:
+                kidx = np.flatnonzero(keep)
+                stop = None
+                if not len(kidx):
+                    self._check_progress(n, len(out), last_new, flops_seen, len(exclude))
+                    continue
+                # repeats are dropped on the arrays (a row's bytes name its model) before any Python object is
+                # built: a small space repeats itself millions of times before it is known to be exhausted
+                sig = self._signatures(x, sel[kidx])
+                _, first = np.unique(sig, return_index=True)
+                for j in np.sort(first):
+                    b = sig[j].tobytes()
+                    if b in seen_rows:
                         continue
-                    seen.add(key)
+                    seen_rows.add(b)
+                    i = kidx[j]
+                    m = self._model(x, sel[i], int(f[i]), int(p[i]), int(a[i]))
+                    if m.key in seen:
+                        continue
+                    seen.add(m.key)
                     out.append(m)
                     last_new = self.tried_
                     if len(out) == n:
+                        stop = j
                         break
+                self.accepted_ += len(kidx) if stop is None else int(stop) + 1
             if len(out) < n:
-                self._check_progress(n, len(out), last_new, flops_seen)
+                self._check_progress(n, len(out), last_new, flops_seen, len(exclude))
         self.seconds_ = time.perf_counter() - t0
         return out
+
+    def _signatures(self, x, rows) -> np.ndarray:
+        """One opaque value per candidate in ``rows``: equal exactly when the models (network and design choices)
+        are equal."""
+        cols = [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), -1) for k in ("d", "w", "b", "g")]
+        cols += [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), 1) for k in self.space.settings]
+        a = np.ascontiguousarray(np.concatenate(cols, axis=1))
+        return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
 
     def _model(self, x, i, f, p, a) -> SampledModel:
         act = ACTIVATIONS[int(x["activation"][i])] if "activation" in x else "relu"
@@ -208,7 +236,7 @@ class Sampler:
         st = {k: _num(x[k][i]) for k in self.space.settings if k != "activation"}
         return SampledModel(arch, f, p, a, rp, st or None)
 
-    def _check_progress(self, n, got, last_new, flops_seen):
+    def _check_progress(self, n, got, last_new, flops_seen, n_excl=0):
         if self.accepted_ == 0 and self.tried_ >= 1 << 20:
             raise DseError(self._infeasible(flops_seen))
         stalled = got and self.tried_ - last_new >= max(1 << 22, 20 * last_new)
@@ -216,8 +244,11 @@ class Sampler:
             rate = self.accepted_ / self.tried_
             raise DseError(
                 f"only {got} of {n} distinct models found after {self.tried_:,} candidates "
-                f"(acceptance {100 * rate:.4f}%, {self.accepted_ - got} repeats): the space and window hold too "
-                f"few distinct models for this n; widen --flops or ask for fewer models")
+                f"(acceptance {100 * rate:.4f}%, {self.accepted_ - got} repeats)"
+                + (f": no new one in the last {self.tried_ - last_new:,}, so the space and window hold about "
+                   f"{got + n_excl:,} distinct models" + (f" ({n_excl:,} already in the sweep)" if n_excl else "")
+                   if stalled else "")
+                + "; widen --flops or the space, or ask for fewer models")
 
     def _infeasible(self, flops_seen) -> str:
         lo, hi = self.regime.flops

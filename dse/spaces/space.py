@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import ACTIVATIONS, PROTOCOL_FIELD, STAGE_FIELDS  # noqa: F401 (PROTOCOL_FIELD re-exported)
+from dse.models.arch import (ACTIVATIONS, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,  # noqa: F401
+                             MIN_BOTTLENECK, PROTOCOL_FIELD, STAGE_FIELDS)  # (PROTOCOL_FIELD, MAX_RESOLUTION re-exported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +24,7 @@ FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm"
 # parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
 # settings that override the sweep's training protocol for that model (wd is the protocol's weight_decay)
 SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
-MAX_RESOLUTION, MAX_BATCH = 4096, 65536
+MAX_BATCH = 65536
 STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
 DISTS = {
     "uniform": ({"low", "high"}, {"quantum"}),
@@ -114,17 +115,37 @@ class Space:
         return total
 
 
+MAX_SPACE_BYTES = 1 << 20  # a space file is a page of TOML; anything larger is not one (or is endless: /dev/zero)
+
+
 def load_space(path) -> Space:
-    """Read and validate a space file (TOML)."""
+    """Read and validate a space file (TOML, UTF-8, at most 1 MiB)."""
     path = Path(path)
+    if path.is_dir():
+        raise DseError(f"space file {path} is a folder; give a .toml file")
+    if path.exists() and not path.is_file():  # a FIFO would block the read forever, /dev/zero never ends
+        raise DseError(f"space file {path} is not a regular file (a device or a pipe); give a .toml file")
     try:
-        text = path.read_text()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SPACE_BYTES + 1)
     except OSError as e:
-        raise DseError(f"cannot read space file {path}: {e.strerror}") from None
+        raise DseError(f"cannot read space file {path}: {e.strerror or e}") from None
+    if len(raw) > MAX_SPACE_BYTES:
+        raise DseError(f"{path}: larger than 1 MiB, not a space file (a space file is a page of TOML)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DseError(f"{path}: not a text file in UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); a space "
+                       f"file is TOML") from None
+    if "\0" in text:
+        raise DseError(f"{path}: holds NUL bytes, not a text file; a space file is TOML")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise DseError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise DseError(f"{path}: nested too deeply to be a space file (arrays or tables inside one another "
+                       f"hundreds of times)") from None
     return parse_space(data, str(path), default_name=path.stem)
 
 
@@ -150,8 +171,8 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     if block not in ("x", "y"):
         err("block", f"got {block!r}; allowed: x (X block), y (X block + squeeze-excitation)")
     stages = data.get("stages", 4)
-    if not _is_int(stages) or not 1 <= stages <= 16:
-        err("stages", f"got {stages!r}; allowed: an integer from 1 to 16")
+    if not _is_int(stages) or not 1 <= stages <= MAX_STAGES:
+        err("stages", f"got {stages!r}; allowed: an integer from 1 to {MAX_STAGES}")
     params = data.get("params")
     if not isinstance(params, dict):
         err("params", f"missing table [params] with one sub-table per parameter: {', '.join(FAMILY_PARAMS[family])}")
@@ -326,10 +347,12 @@ def _values(ks, q):
 
 def _check_domain(p, values, family, err):
     """What each parameter may take (pycls rules)."""
-    if p == "d" and (np.any(values < 1) or np.any(values != np.round(values))):
-        err("depths must be integers >= 1")
-    if p in ("w", "g") and (np.any(values < 1) or np.any(values != np.round(values))):
-        err(f"{'widths' if p == 'w' else 'group widths'} must be integers >= 1")
+    if p == "d" and (np.any(values < 1) or np.any(values != np.round(values)) or np.any(values > MAX_STAGE_DEPTH)):
+        err(f"depths must be integers from 1 to {MAX_STAGE_DEPTH}, got {_span(values)}")
+    if p in ("w", "g") and (np.any(values < 1) or np.any(values != np.round(values)) or np.any(values > MAX_WIDTH)):
+        err(f"{'widths' if p == 'w' else 'group widths'} must be integers from 1 to {MAX_WIDTH}, got {_span(values)}")
+    if p in ("w0", "wa") and np.any(values > MAX_WIDTH):
+        err(f"{p} must be at most {MAX_WIDTH}, got {_span(values)}")
     if p == "w0" and (np.any(values < 8) or np.any(values % 8 != 0)):
         err("w0 must be a multiple of 8 (quantize with quantum = 8)")
     if p == "wa" and np.any(values < 0):
@@ -338,8 +361,8 @@ def _check_domain(p, values, family, err):
         err("wm must be > 1")
     if p == "b":
         for b in values:
-            if b <= 0 or (b < 1 and not float(1 / b).is_integer()):
-                err(f"bottleneck ratio {b:g} not allowed: b >= 1, or b = 1/k for an integer k")
+            if b < MIN_BOTTLENECK or (b < 1 and not float(1 / b).is_integer()):
+                err(f"bottleneck ratio {b:g} not allowed: b >= 1, or b = 1/k for an integer k from 2 to 64")
     if p == "resolution" and (np.any(values < 8) or np.any(values > MAX_RESOLUTION)
                               or np.any(values != np.round(values))):
         err(f"resolutions must be integers from 8 to {MAX_RESOLUTION} pixels, got {_span(values)}")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import sqlite3
+import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -102,6 +104,7 @@ MODEL_COLUMNS = ("idx", "key", "arch", "stages", "depth", "se", "w0", "wa", "wm"
                  "train_seconds", "images_per_s", "device", "reason", "attempts", "worker", "extra")
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_error", "test_error", "lr", "seconds", "images_per_s")
 HOST = socket.gethostname()
+WAIT_NOTICE_S = 3.0  # a write waits this long for another writer silently, then says it is waiting
 
 
 def default_db_path() -> Path:
@@ -109,27 +112,153 @@ def default_db_path() -> Path:
     return Path(os.environ.get("DSE_DB") or "dse.sqlite")
 
 
-class Store:
-    """One SQLite file of sweeps. ``Store(path)`` opens (creating it when ``create``) and checks it."""
+class StoreDamaged(DseError):
+    """The store opens but part of it cannot be read (a dropped table, a corrupt row, a malformed page)."""
 
-    def __init__(self, path=None, create: bool = True, timeout: float = 60.0):
+
+def lock_timeout() -> float:
+    """Seconds a write waits for another writer's lock: ``$DSE_LOCK_TIMEOUT`` or 60."""
+    try:
+        t = float(os.environ.get("DSE_LOCK_TIMEOUT") or 60)
+    except ValueError:
+        raise DseError(f"DSE_LOCK_TIMEOUT={os.environ['DSE_LOCK_TIMEOUT']!r} is not a number of seconds") from None
+    if not 0 <= t < 1e6:
+        raise DseError(f"DSE_LOCK_TIMEOUT must be from 0 to 10^6 seconds, got {t:g}")
+    return t
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose SQLite errors become user errors naming the store (locked, read-only, damaged)."""
+
+    def execute(self, *a):
+        try:
+            return super().execute(*a)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as e:
+            raise store_error(self.connection.dse_path, e) from None
+
+    def executemany(self, *a):
+        try:
+            return super().executemany(*a)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as e:
+            raise store_error(self.connection.dse_path, e) from None
+
+    def _fetch(self, f, *a):
+        try:
+            return f(*a)
+        except sqlite3.Error as e:
+            raise store_error(self.connection.dse_path, e) from None
+
+    def fetchone(self):
+        return self._fetch(super().fetchone)
+
+    def fetchall(self):
+        return self._fetch(super().fetchall)
+
+    def __next__(self):
+        return self._fetch(super().__next__)
+
+
+class _Connection(sqlite3.Connection):
+    dse_path = None
+
+    def execute(self, *a):
+        return self.cursor(_Cursor).execute(*a)
+
+    def executemany(self, *a):
+        return self.cursor(_Cursor).executemany(*a)
+
+
+def store_error(path, e: sqlite3.Error) -> DseError:
+    """The user-facing error of an SQLite failure on the store at ``path``."""
+    msg = str(e)
+    low = msg.lower()
+    if "locked" in low or "busy" in low:
+        return DseError(f"{path} is locked by another process writing to it (still after {lock_timeout():g} s); "
+                        f"wait for it to finish, or set DSE_LOCK_TIMEOUT to wait longer")
+    if "readonly" in low or "read-only" in low:
+        return DseError(f"{path} is read-only and this command writes to the store; make it writable, or copy it "
+                        f"(cp {path} copy.sqlite) and pass --db copy.sqlite")
+    if "unable to open" in low:
+        return DseError(f"cannot open {path} ({msg}); the store's folder must be readable and writable (SQLite "
+                        f"keeps its journal beside the file)")
+    if "disk is full" in low or "disk i/o" in low:
+        return DseError(f"cannot write {path}: {msg}")
+    return StoreDamaged(f"{path} is damaged ({msg}). {salvage(path)}")
+
+
+def salvage(path) -> str:
+    """What of a damaged store can still be read, and how to save it (one sentence or two)."""
+    try:
+        con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in con.execute("SELECT name FROM sweeps ORDER BY created, rowid")]
+        except sqlite3.Error:
+            return "Its sweeps cannot be read; restore a backup (or try `sqlite3 FILE .recover`)."
+        good = []
+        for n in names:
+            try:
+                rows = con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ?", (n,))
+                for r in rows.fetchall():
+                    _record(n, dict(zip(MODEL_COLUMNS, r)))
+                json.loads(con.execute("SELECT regime FROM sweeps WHERE name = ?", (n,)).fetchone()[0])
+                good.append(n)
+            except (sqlite3.Error, DseError, ValueError, TypeError, KeyError):
+                pass
+        con.close()
+    except sqlite3.Error:
+        return "Nothing in it can be read; restore a backup."
+    if not good:
+        return "No sweep in it reads whole; restore a backup (or try `sqlite3 FILE .recover`)."
+    flags = " ".join(f"--sweep {shlex.quote(n)}" for n in good)
+    bad = [n for n in names if n not in good]
+    return (f"Sweeps that still read whole: {', '.join(good)}"
+            + (f" (not: {', '.join(bad)})" if bad else "")
+            + f"; save them with dse export {flags} --db {shlex.quote(str(path))} -o saved.csv, then dse import "
+              f"saved.csv into a new store.")
+
+
+class Store:
+    """One SQLite file of sweeps. ``Store(path)`` opens (creating it when ``create``) and checks it.
+
+    ``create=False`` (what read-only commands use) never writes into a file that is not yet a store (an empty
+    file stays empty). A write waits ``timeout`` seconds (default ``$DSE_LOCK_TIMEOUT`` or 60) for another
+    writer's lock, saying so on standard error after a few seconds, then raises a DseError.
+    """
+
+    def __init__(self, path=None, create: bool = True, timeout: float | None = None):
         self.path = Path(path) if path else default_db_path()
+        self.timeout = lock_timeout() if timeout is None else timeout
+        self.create = create
         if not self.path.exists():
             if not create:
                 raise DseError(f"no store at {self.path}: run `dse sample` first, or pass --db PATH / set DSE_DB")
             if self.path.parent and not self.path.parent.exists():
                 raise DseError(f"cannot create store {self.path}: folder {self.path.parent} does not exist")
+        if self.path.is_dir():
+            raise DseError(f"{self.path} is a folder, not a store; pass --db FILE")
         try:
-            self.con = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self.con = sqlite3.connect(self.path, timeout=min(self.timeout, WAIT_NOTICE_S), isolation_level=None,
+                                       factory=_Connection)
+            self.con.dse_path = self.path
             self.con.row_factory = sqlite3.Row
-            self.con.execute("PRAGMA foreign_keys = ON")
-            self._init()
+            # the first read, unwrapped: a file SQLite cannot read at all is not a store (rather than a damaged one)
+            tables = {r[0] for r in sqlite3.Connection.execute(
+                self.con, "SELECT name FROM sqlite_master WHERE type='table'").fetchall()}
         except sqlite3.DatabaseError as e:
             raise DseError(f"{self.path} is not a dse store ({e}); pass another --db PATH") from None
+        self.con.execute("PRAGMA foreign_keys = ON")
+        self._init(tables)
 
-    def _init(self):
-        tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    def _init(self, tables):
         if not tables:
+            if not self.create:  # a read-only command never turns a file into a store
+                what = "an empty file" if not self.path.stat().st_size else "an SQLite file with no tables"
+                raise DseError(f"{self.path} is {what}, not a dse store: pass the store's path with --db (or run "
+                               f"`dse sample` to create one there)")
             self.con.execute("PRAGMA journal_mode = WAL")
             with self.write() as c:
                 if not {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
@@ -142,9 +271,18 @@ class Store:
         if "meta" not in tables:
             raise DseError(f"{self.path} is an SQLite file but not a dse store (no meta table); pass another --db PATH")
         meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        missing = [t for t in ("sweeps", "models") if t not in tables]
+        if missing and meta.get("app") == "dse":
+            raise StoreDamaged(f"{self.path} is damaged: its table{'s' if len(missing) > 1 else ''} "
+                               f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing. "
+                               f"{salvage(self.path)}")
         if meta.get("app") != "dse":
             raise DseError(f"{self.path} is an SQLite file but not a dse store; pass another --db PATH")
-        v = int(meta.get("schema_version", 0))
+        try:
+            v = int(meta.get("schema_version", 0))
+        except ValueError:
+            raise StoreDamaged(f"{self.path} is damaged: its schema version {meta['schema_version']!r} is not a "
+                               f"number. {salvage(self.path)}") from None
         if v > SCHEMA_VERSION:
             raise DseError(f"{self.path} has store schema {v}, newer than this dse ({__version__}, schema "
                            f"{SCHEMA_VERSION}); upgrade dse")
@@ -167,13 +305,32 @@ class Store:
     def write(self):
         """One write transaction (BEGIN IMMEDIATE: takes the write lock up front, waits on the busy timeout)."""
         c = self.con
-        c.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield c
         except BaseException:
             c.execute("ROLLBACK")
             raise
         c.execute("COMMIT")
+
+    def _begin(self):
+        """BEGIN IMMEDIATE, waiting for another writer: a short wait silently, then a message, then up to the
+        timeout in all; a DseError after that."""
+        try:
+            self.con.execute("BEGIN IMMEDIATE")
+            return
+        except DseError as e:
+            if "locked" not in str(e) or self.timeout <= WAIT_NOTICE_S:
+                raise
+        rest = self.timeout - WAIT_NOTICE_S
+        sys.stderr.write(f"{self.path} is locked by another process writing to it; waiting up to {rest:.0f} s more "
+                         f"(DSE_LOCK_TIMEOUT)\n")
+        sys.stderr.flush()
+        self.con.execute(f"PRAGMA busy_timeout = {int(rest * 1000)}")
+        try:
+            self.con.execute("BEGIN IMMEDIATE")
+        finally:
+            self.con.execute(f"PRAGMA busy_timeout = {int(min(self.timeout, WAIT_NOTICE_S) * 1000)}")
 
     # ---- sweeps ----
     def sweep_names(self) -> list[str]:
@@ -188,7 +345,13 @@ class Store:
                            + (", ".join(known) if known else "none yet (run `dse sample`)"))
         d = dict(r)
         for k in ("space", "regime", "protocol"):
-            d[k] = json.loads(d[k]) if d[k] else None
+            try:
+                d[k] = json.loads(d[k]) if d[k] else None
+                if d[k] is not None and not isinstance(d[k], dict):
+                    raise ValueError("not a JSON object")
+            except (ValueError, TypeError) as e:
+                raise StoreDamaged(f"{self.path} is damaged: sweep {name!r}: column {k} does not decode ({e}). "
+                                   f"{salvage(self.path)}") from None
         return SweepRecord(**d)
 
     def create_sweep(self, c, name, space_name, space, regime, seed, source):
@@ -249,7 +412,13 @@ class Store:
         """All models of a sweep in index order."""
         rows = self.con.execute(
             f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ? ORDER BY idx", (sweep,)).fetchall()
-        return [_record(sweep, r) for r in rows]
+        return [self._record(sweep, r) for r in rows]
+
+    def _record(self, sweep, r) -> ModelRecord:
+        try:
+            return _record(sweep, r)
+        except StoreDamaged as e:
+            raise StoreDamaged(f"{self.path} is damaged: {e}. {salvage(self.path)}") from None
 
     def set_fits(self, sweep: str, fits: dict) -> None:
         """Store RegNet fits ``{idx: Fit}`` of models of ``sweep`` (kept beside their other extra numbers)."""
@@ -273,6 +442,9 @@ class Store:
         q = "SELECT sweep, status, COUNT(*) FROM models GROUP BY sweep, status"
         for s, st, k in self.con.execute(q):
             if s in out:
+                if st not in STATUSES:
+                    raise StoreDamaged(f"{self.path} is damaged: sweep {s!r} has {k} model(s) with status {st!r}; "
+                                       f"known: {', '.join(STATUSES)}. {salvage(self.path)}")
                 out[s][st] = k
         return out
 
@@ -302,6 +474,55 @@ class Store:
                               [(int(fi), int(pi), int(ai), sweep, r[0]) for r, fi, pi, ai in zip(rows, f, p, a)])
         return None
 
+    def reset_protocol(self, sweep: str, discard: bool = False, check_only: bool = False) -> int:
+        """Forget the sweep's stored protocol (and the complexity at its training resolution). Refused while a
+        model runs, or while any has results (done, failed, diverged, or epochs of a partial run) unless
+        ``discard``: then every model goes back to pending with its results and epoch rows deleted. Returns
+        how many models lost results; ``check_only``: only the refusals."""
+        with self.write() as c:
+            if c.execute("SELECT 1 FROM sweeps WHERE name = ?", (sweep,)).fetchone() is None:
+                raise DseError(f"unknown sweep {sweep!r}")
+            self._reclaim(c, time.time())
+            running = c.execute("SELECT COUNT(*) FROM models WHERE sweep = ? AND status = 'running'",
+                                (sweep,)).fetchone()[0]
+            if running:
+                raise DseError(f"sweep {sweep!r} has {running} model(s) training now; stop those `dse train` "
+                               f"processes before resetting its protocol")
+            had = c.execute("SELECT COUNT(*) FROM models WHERE sweep = ? AND (status != 'pending' OR epochs IS NOT "
+                            "NULL)", (sweep,)).fetchone()[0]
+            if had and not discard:
+                raise DseError(f"sweep {sweep!r} has {had} model(s) with results under its stored protocol; "
+                               f"resetting it would mix protocols. Add --discard-results to delete those results "
+                               f"and retrain every model (export them first to keep a copy)")
+            if check_only:
+                return had
+            c.execute("UPDATE models SET status = 'pending', error = NULL, best_error = NULL, epochs = NULL, "
+                      "train_seconds = NULL, images_per_s = NULL, device = NULL, reason = NULL, worker = NULL, "
+                      "lease_until = NULL, heartbeat = NULL, attempts = 0, train_flops = NULL, train_params = NULL, "
+                      "train_acts = NULL WHERE sweep = ?", (sweep,))
+            c.execute("DELETE FROM epochs WHERE sweep = ?", (sweep,))
+            for (i, raw) in c.execute("SELECT idx, extra FROM models WHERE sweep = ? AND extra LIKE '%trained%'",
+                                      (sweep,)).fetchall():
+                extra = json.loads(raw)
+                if extra.pop("trained", None) is not None:
+                    c.execute("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ?",
+                              (json.dumps(extra) if extra else None, sweep, i))
+            c.execute("UPDATE sweeps SET protocol = NULL WHERE name = ?", (sweep,))
+            return had
+
+    def stale(self, sweep: str) -> dict:
+        """{idx: seconds since its lease expired (0 when its holder on this host is gone)} of the models marked
+        running that no live worker holds; nothing is changed (the next claim takes them back)."""
+        now, out = time.time(), {}
+        for idx, worker, until in self.con.execute("SELECT idx, worker, lease_until FROM models WHERE sweep = ? AND "
+                                                   "status = 'running'", (sweep,)).fetchall():
+            host, _, pid = (worker or "").rpartition(":")
+            if until is None or until < now:
+                out[idx] = now - (until or now)
+            elif host == HOST and pid.isdigit() and not _alive(int(pid)):
+                out[idx] = 0.0
+        return out
+
     def _reclaim(self, c, now: float) -> int:
         """Running models whose lease expired, or whose holder was a process on this host that is gone,
         go back to pending."""
@@ -330,7 +551,7 @@ class Store:
                           (worker, now + lease_s, now, device, sweep, r[0]))
                 m = self.con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ? AND idx = ?",
                                      (sweep, r[0])).fetchone()
-                return _record(sweep, m)
+                return self._record(sweep, m)
         return None
 
     def _owned(self, c, sweep, idx, worker) -> bool:
@@ -407,8 +628,12 @@ class Store:
 
     def errors(self, sweep) -> dict:
         """Summary of a sweep's results: best and median final error, train hours, failures with reasons."""
-        errs = sorted(r[0] for r in self.con.execute(
-            "SELECT error FROM models WHERE sweep = ? AND status = 'done' AND error IS NOT NULL", (sweep,)))
+        errs = [r[0] for r in self.con.execute(
+            "SELECT error FROM models WHERE sweep = ? AND status = 'done' AND error IS NOT NULL", (sweep,))]
+        if any(isinstance(e, (str, bytes)) for e in errs):
+            raise StoreDamaged(f"{self.path} is damaged: sweep {sweep!r} has an error that is not a number. "
+                               f"{salvage(self.path)}")
+        errs.sort()
         hours = self.con.execute("SELECT SUM(train_seconds) FROM models WHERE sweep = ?", (sweep,)).fetchone()[0]
         fails = [{"id": r[0], "status": r[1], "reason": r[2]} for r in self.con.execute(
             "SELECT idx, status, reason FROM models WHERE sweep = ? AND status IN ('failed', 'diverged') ORDER BY idx",
@@ -472,19 +697,38 @@ class Store:
         return out
 
 
+_INTS = ("idx", "flops", "params", "acts", "train_flops", "train_params", "train_acts", "epochs", "attempts")
+_REALS = ("error", "best_error", "train_seconds", "images_per_s")
+
+
 def _record(sweep: str, r) -> ModelRecord:
-    """A models row as a ModelRecord: the arch and the extra JSON (sampled RegNet parameters, fit) decoded."""
+    """A models row as a ModelRecord: the arch and the extra JSON (sampled RegNet parameters, fit) decoded. A row
+    that does not decode (corrupt JSON, text in a number column, an unknown status) raises StoreDamaged."""
     d = dict(r)
-    raw = d.pop("extra")
-    extra = json.loads(raw) if raw else {}
-    rp = {k: d[k] for k in ("w0", "wa", "wm") if d[k] is not None}
-    rp.update(extra.get("regnet") or {})
-    for k in ("stages", "depth", "se", "w0", "wa", "wm"):
-        d.pop(k)
-    d["arch"] = Arch.from_dict(json.loads(d["arch"]))
-    fit = extra.get("fit")
-    return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None,
-                       settings=extra.get("settings"), trained=extra.get("trained"), **d)
+    where = f"sweep {sweep!r}, model {d.get('idx')!r}"
+    for k in _INTS + _REALS:
+        v = d.get(k)
+        if v is not None and (isinstance(v, (str, bytes)) or (k in _INTS and not isinstance(v, int))):
+            raise StoreDamaged(f"{where}: column {k} holds {v!r}, not a number")
+    if d.get("status") not in STATUSES:
+        raise StoreDamaged(f"{where}: column status holds {d.get('status')!r}; known: {', '.join(STATUSES)}")
+    try:
+        raw = d.pop("extra")
+        extra = json.loads(raw) if raw else {}
+        if not isinstance(extra, dict):
+            raise ValueError("not a JSON object")
+        col = "arch"
+        rp = {k: d[k] for k in ("w0", "wa", "wm") if d[k] is not None}
+        rp.update(extra.get("regnet") or {})
+        for k in ("stages", "depth", "se", "w0", "wa", "wm"):
+            d.pop(k)
+        d["arch"] = Arch.from_dict(json.loads(d["arch"]))
+        col = "extra"
+        fit = extra.get("fit")
+        return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None,
+                           settings=extra.get("settings"), trained=extra.get("trained"), **d)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise StoreDamaged(f"{where}: column {locals().get('col', 'extra')} does not decode ({e})") from None
 
 
 def _fit_dict(f) -> dict | None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 
-from dse.errors import DseError
+from dse.errors import DseError, write_error
 from dse.models.arch import ACTIVATIONS, STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
 
@@ -97,16 +97,21 @@ def write_table(cols, rows, out) -> None:
             df.to_parquet(out, index=False)
         except ImportError:
             raise DseError("writing Parquet needs pyarrow: pip install 'dse[parquet]' (or write a .csv)") from None
+        except OSError as e:
+            raise write_error(out, e) from None
         return
-    f = sys.stdout if not out or str(out) == "-" else open(out, "w", newline="")
     try:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    finally:
-        if f is not sys.stdout:
-            f.close()
+        f = sys.stdout if not out or str(out) == "-" else open(out, "w", newline="")
+        try:
+            w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        finally:
+            if f is not sys.stdout:
+                f.close()
+    except OSError as e:
+        raise write_error(out, e) from None
 
 
 def _pandas_frame(cols, rows):
@@ -115,18 +120,31 @@ def _pandas_frame(cols, rows):
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
 
+def check_table_file(path) -> Path:
+    """A table we can read: an existing regular .csv or .parquet file (else a DseError saying why)."""
+    path = Path(path)
+    if not path.exists():
+        raise DseError(f"cannot read {path}: no such file")
+    if not path.is_file():  # a FIFO would block forever, /dev/zero never ends
+        raise DseError(f"cannot read {path}: not a regular file (a folder, a device or a pipe)")
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise DseError(f"{path}: unknown table type {path.suffix or '(none)'!r}; dse reads .csv and .parquet files "
+                       f"(save a spreadsheet as CSV first)")
+    return path
+
+
 def read_table(path) -> tuple[list[str], list[dict]]:
     """Columns and rows (strings, '' for empty) of a CSV or Parquet file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DseError(f"cannot read {path}: no such file")
-    if path.suffix == ".parquet":
+    path = check_table_file(path)
+    if path.suffix.lower() == ".parquet":
         import pandas as pd
 
         try:
             df = pd.read_parquet(path)
         except ImportError:
             raise DseError("reading Parquet needs pyarrow: pip install 'dse[parquet]'") from None
+        except Exception as e:  # pyarrow raises its own types (ArrowInvalid, ArrowIOError, OSError) for a bad file
+            raise DseError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:200]})") from None
         df = df.astype(object).where(df.notna(), "")
         return list(df.columns), [{k: str(v) for k, v in r.items()} for r in df.to_dict("records")]
     try:
@@ -136,6 +154,8 @@ def read_table(path) -> tuple[list[str], list[dict]]:
             cols = list(rd.fieldnames or [])
     except (UnicodeDecodeError, csv.Error) as e:
         raise DseError(f"{path}: not a readable CSV file ({e})") from None
+    except OSError as e:
+        raise DseError(f"cannot read {path}: {e.strerror or e}") from None
     return cols, rows
 
 

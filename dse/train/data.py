@@ -4,6 +4,7 @@ batches), image folders (train/ and val/ class folders) and synthetic data for b
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +169,7 @@ def load_imagefolder(data_dir, resolution: int) -> Data:
                  if p.suffix.lower() in IMAGE_EXTS]
         if not files:
             raise DseError(f"{root / split} holds no images ({', '.join(sorted(IMAGE_EXTS))})")
+        check_memory(len(files), (3, resolution, resolution), f"{data_dir} at --resolution {resolution}")
         x = np.empty((len(files), 3, resolution, resolution), dtype=np.uint8)
         for j, (p, _) in enumerate(files):
             x[j] = _read_image(p, resolution)
@@ -192,8 +194,23 @@ def _read_image(path: Path, r: int) -> np.ndarray:
     return a.transpose(2, 0, 1)
 
 
+def check_memory(n_images: int, shape, what: str) -> None:
+    """Refuse to hold ``n_images`` uint8 images of ``shape`` when they would take more than half of this machine's
+    memory (the training itself needs the rest)."""
+    need = int(n_images) * int(np.prod(shape))
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no check
+        return
+    if need > have / 2:
+        raise DseError(f"{what}: {n_images:,} images of {'x'.join(map(str, shape))} take {need / 2**30:,.1f} GiB, more "
+                       f"than half of this machine's {have / 2**30:,.1f} GiB; use a smaller --train-size/--test-size "
+                       f"or --resolution")
+
+
 def synthetic(shape=(3, 32, 32), n_train: int = 2048, n_test: int = 512, num_classes: int = 10, seed: int = 0) -> Data:
     """Random images and labels (for benchmarks and tests only; nothing to learn)."""
+    check_memory(n_train + n_test, shape, "synthetic data")
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n_train + n_test, *shape), dtype=np.uint8)
     y = rng.integers(0, num_classes, n_train + n_test).astype(np.int64)

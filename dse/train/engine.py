@@ -66,6 +66,13 @@ class Protocol:
         check_number(self.momentum, "momentum", 0, 1, high_open=True)
         check_number(self.weight_decay, "weight_decay", 0, 1)
         check_seed(self.seed)
+        from dse.models.arch import MAX_RESOLUTION
+
+        if self.resolution is not None:
+            check_number(self.resolution, "resolution", 8, MAX_RESOLUTION, integer=True)
+        for k in ("train_size", "test_size"):  # the memory the images need is checked when they are made
+            if getattr(self, k) is not None:
+                check_number(getattr(self, k), k, 1, 10**9, integer=True)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -194,8 +194,13 @@ def _reason(e: BaseException) -> str:
     return f"{name}: {str(e).splitlines()[0] if str(e) else ''}{at}"[:500]
 
 
+def checkpoint_dir(db, sweep) -> Path:
+    """Where the checkpoints of a sweep's models lie: beside the store, DB.ckpt/SWEEP/."""
+    return Path(f"{db}.ckpt") / quote(sweep, safe="")
+
+
 def checkpoint_path(db, sweep, idx) -> Path:
-    return Path(f"{db}.ckpt") / quote(sweep, safe="") / f"{idx}.pt"
+    return checkpoint_dir(db, sweep) / f"{idx}.pt"
 
 
 def _ckpt_epoch(path: Path) -> int:
