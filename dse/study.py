@@ -246,9 +246,10 @@ class Study:
                      augment, resolution, seed)
         opts = TrainOptions(data_dir, device, workers_per_device, checkpoint, graph=graph)
         if executor == "ray":
-            from dse.train.ray_executor import _ray
+            from dse.train.ray_executor import _ray, check_address
 
             _ray()  # a clear message now when Ray is missing
+            check_address(address)  # and when its head is unreachable (before the protocol is stored)
             devices = ["ray"]
         elif executor == "local":
             devices = resolve_devices(device)
@@ -489,7 +490,10 @@ class Study:
     def status(self, sweep: str | None = None) -> list[SweepStatus]:
         """Each sweep (or one) with its models counted by status and its results summarised; the regimes of a
         space come together, ordered by flops."""
+        if sweep is not None and not isinstance(sweep, str):
+            raise ParamError(f"{{sweep}} must be a sweep name, got {sweep!r}", "sweep")
         with self.store() as s:
+            s.check_tables()  # the store's health: a table lost is said here, not only when a command reads it
             out = []
             for n, c in s.status_counts(sweep).items():
                 r, e, stale = s.sweep(n), s.errors(n), s.stale(n)
@@ -573,7 +577,11 @@ class Study:
 
     @staticmethod
     def _normalization(pops, by, bins, range_):
+        check_number(bins, "bins", 1, 10_000, integer=True)
         if not by:
+            if range_ is not None:
+                raise ParamError("{range} sets the bins of a normalised comparison: give it with {normalize}",
+                                 "range", "normalize")
             return None
         if by not in NORMALIZE_BY:
             raise ParamError(f"{{normalize}} {by!r} unknown; allowed: {', '.join(NORMALIZE_BY)}", "normalize")
@@ -594,6 +602,8 @@ class Study:
         """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
         flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range)."""
         names = self._compared(sweeps, "edf")
+        for t in thresholds or ():
+            check_number(t, "thresholds", 0, 100)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
         return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds)

@@ -1,8 +1,12 @@
-"""Bad input (issue 13, the numbers and hangs part): each case is a command, its expected exit code 2 and a
-fragment of the message; the store's content is unchanged after every failing command."""
+"""Bad input (issue 13): each case is a command, what it finds on disk first (a setup), and a fragment of the
+message; it must exit 2 without a traceback, and the store's content (a hash of every table's rows) must be
+unchanged after it."""
 
 import hashlib
+import json
+import os
 import sqlite3
+import threading
 
 import pytest
 
@@ -31,7 +35,121 @@ CASES = [
     (["bootstrap", "--param", "depth", "--frac", "inf"], "--frac must be a finite number"),
     (["budget-check", "--sweep", "s", "--factors", "inf"], "each factor must be > 1"),
     (["plot", "rank", "--x", "lr", "--good", "nan"], "--good"),
+    # output paths: checked before any work
+    (["export", "-o", "out.csv"], "-o out.csv is a folder", "folder out.csv"),
+    (["export", "-o", "f.csv/x.csv"], "f.csv is a file, not a folder", "file f.csv"),
+    (["export", "-o", "nope/x.csv"], "folder nope does not exist"),
+    (["export", "-o", "x.xlsx"], "unknown table type '.xlsx'; use a .csv or .parquet"),
+    (["edf", "s", "s", "--plot", "p.png"], "--plot p.png is a folder", "folder p.png"),
+    (["report", "-o", "f.csv/r.html"], "f.csv is a file, not a folder", "file f.csv"),
+    (["report", "-o", "r.html"], "-o r.html is a folder", "folder r.html"),
+    (["refine", "--sweep", "s", "--out", "nope/x.toml"], "folder nope does not exist"),
+    (["plot", "complexity", "--plot", "f.csv/c.png"], "f.csv is a file, not a folder", "file f.csv"),
+    # stores that still open but are damaged; the message says what can still be saved
+    (["status"], "damaged: its table epochs is missing. Sweeps that still read whole: s", "sql DROP TABLE epochs"),
+    (["export", "-o", "x.csv", "--epochs"], "damaged (no such table: epochs)", "sql DROP TABLE epochs"),
+    (["fit", "--sweep", "s"], "damaged: sweep 's', model 1: column arch does not decode", "sql UPDATE models SET arch = '{x'"
+     " WHERE idx = 1"),
+    (["export", "-o", "x.csv"], "column extra does not decode", "sql UPDATE models SET extra = '[1' WHERE idx = 0"),
+    (["status"], "sweep 's' has an error that is not a number",
+     "sql UPDATE models SET status = 'done', error = 'abc' WHERE idx = 2"),
+    (["export", "-o", "x.csv"], "column error holds 'abc', not a number",
+     "sql UPDATE models SET status = 'done', error = 'abc' WHERE idx = 2"),
+    (["status"], "with status 'weird'; known: pending", "sql UPDATE models SET status = 'weird' WHERE idx = 0"),
+    (["status"], "sweep 's': column regime does not decode", "sql UPDATE sweeps SET regime = '[1'"),
+    (["status"], "its table models is missing", "sql DROP TABLE epochs; DROP TABLE speeds; DROP TABLE models"),
+    # space files
+    (["sample", "--space", "bad.toml", "-n", "2", *SAMPLE], "not a text file in UTF-8", "bytes bad.toml"),
+    (["sample", "--space", "/dev/zero", "-n", "2", *SAMPLE], "not a regular file"),
+    (["sample", "--space", "deep.toml", "-n", "2", *SAMPLE], "nested too deeply", "deep deep.toml"),
+    (["sample", "--space", "big.toml", "-n", "2", *SAMPLE], "larger than 1 MiB", "big big.toml"),
+    (["sample", "--space", "sp.toml", "-n", "2", *SAMPLE], "is a folder", "folder sp.toml"),
+    (["sample", "--space", "p.toml", "-n", "2", *SAMPLE], "not a regular file", "fifo p.toml"),
+    (["spaces", "--space", "bad.toml"], "not a text file in UTF-8", "bytes bad.toml"),
+    (["sample", "--space", "tiny.toml", "-n", "10", *SAMPLE], "holds at most 4 distinct models", "tiny tiny.toml"),
+    # tables to import
+    (["import", "x.parquet", "--sweep", "i"], "not a readable Parquet file", "bytes x.parquet"),
+    (["import", "x.xlsx", "--sweep", "i"], "unknown table type '.xlsx'", "bytes x.xlsx"),
+    (["import", "p.csv", "--sweep", "i"], "not a regular file", "fifo p.csv"),
+    (["import", "/dev/zero", "--sweep", "i"], "not a regular file"),
+    # names
+    *[(["sample", "--space", "regnetx", "-n", "2", *SAMPLE, "--sweep", name], "is not a valid sweep name")
+      for name in ("", " ", "a\nb", "a\tb", "-x", "x" * 100_000, "a/b")],
+    (["import", "x.csv", "--sweep", "a\nb"], "is not a valid sweep name", "bytes x.csv"),
+    # networks too large to build or count
+    (["model", "regnet", "--depth", "100000000", "--w0", "24", "--wa", "24", "--wm", "2.5", "--group-width", "8"],
+     "--depth"),
+    (["model", "anynet", "--depths", "1024,1024,1024,1024", "--widths", "65536,65536,65536,65536",
+      "--bottlenecks", "1,1,1,1", "--group-widths", "8,8,8,8", "--resolution", "4096"], "too large to count"),
+    (["model", "anynet", "--depths", "2000,1", "--widths", "8,8", "--bottlenecks", "1,1", "--group-widths", "8,8"],
+     "too large to build"),
+    (["model", "regnet", "--depth", "13", "--w0", "24", "--wa", "24", "--wm", "2.5", "--group-width", "8",
+      "--num-classes", "100000000000000"], "--num-classes"),
+    (["sample", "--space", "regnetx", "-n", "2", "--num-classes", "10000000000000000000000"], "--num-classes"),
+    (["train", *SYN[:-2], "--resolution", "100000"], "--resolution"),
+    (["train", *SYN[:-4], "--train-size", "100000000000"], "--train-size must be an integer >= 1 and <= 1e+09"),
+    (["train", *SYN[:-4], "--train-size", "900000000"], "more than half of this machine's"),
+    # refine against a space that does not describe the sweep
+    (["refine", "--sweep", "s", "--space", "anynet_a"], "has family 'anynet' but sweep 's'", "errors"),
+    (["refine", "--sweep", "s", "--space", "regnety"], "has block 'y' but sweep 's'", "errors"),
+    (["refine", "--sweep", "s", "--space", "r3.toml"], "has stages 3 but sweep 's'", "errors; stages3 r3.toml"),
+    # a stored protocol is reset only when nothing trained under it is lost silently
+    (["train", *SYN, "--reset-protocol"], "Add --discard-results", "errors"),
+    (["train", *SYN, "--discard-results"], "--discard-results goes with --reset-protocol"),
 ]
+
+TINY = """name = "tiny"
+family = "anynet"
+stages = 2
+[params.d]
+dist = "choice"
+values = [1]
+[params.w]
+dist = "choice"
+values = [8, 16]
+[params.b]
+dist = "choice"
+values = [1]
+[params.g]
+dist = "choice"
+values = [8]
+"""
+
+
+def _setup(tmp_path, db, spec: str) -> None:
+    """What a case finds on disk: 'folder F', 'file F', 'bytes F' (not UTF-8), 'deep F', 'big F', 'fifo F',
+    'tiny F' (a 4-model space), 'stages3 F' (regnetx with 3 stages), 'errors' (every model done with an
+    error), 'sql STATEMENTS' (damage done to the store); several joined by '; ' unless sql."""
+    from pathlib import Path
+
+    steps = [spec] if spec.startswith("sql ") else spec.split("; ")
+    for step in steps:
+        kind, _, name = step.partition(" ")
+        f = tmp_path / name
+        if kind == "folder":
+            f.mkdir()
+        elif kind == "file":
+            f.write_text("x")
+        elif kind == "bytes":
+            f.write_bytes(bytes(range(128, 256)) * 8)
+        elif kind == "deep":
+            f.write_text("a = " + "[" * 5000 + "]" * 5000)
+        elif kind == "big":
+            f.write_text("# x\n" * 300_000)
+        elif kind == "fifo":
+            os.mkfifo(f)
+        elif kind == "tiny":
+            f.write_text(TINY)
+        elif kind == "stages3":
+            root = Path(__file__).resolve().parents[1]
+            f.write_text((root / "spaces" / "regnetx.toml").read_text().replace("stages = 4", "stages = 3"))
+        elif kind in ("errors", "sql"):
+            con = sqlite3.connect(db)
+            con.execute("PRAGMA foreign_keys = OFF")
+            con.executescript(name if kind == "sql" else
+                              "UPDATE models SET status = 'done', error = 10 + idx, best_error = 10 + idx")
+            con.commit()
+            con.close()
 
 
 def _digest(db) -> str:
@@ -52,10 +170,189 @@ def store(run, tmp_path):
     return tmp_path / "dse.sqlite"
 
 
-@pytest.mark.parametrize("args, fragment", CASES, ids=[" ".join(a[:1] + a[-2:]) for a, _ in CASES])
-def test_bad_input_exits_2_and_changes_nothing(run, store, args, fragment):
+@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c[0][0]}" for i, c in enumerate(CASES)])
+def test_bad_input_exits_2_and_changes_nothing(run, store, tmp_path, case):
+    args, fragment, setup = (*case, None)[:3]
+    if setup:
+        _setup(tmp_path, store, setup)
     before = _digest(store)
     code, out, err = run(*args)
     assert code == 2, (out, err)
     assert fragment in err and "Traceback" not in err, err
     assert _digest(store) == before
+
+
+def test_read_only_commands_never_make_a_store(run, tmp_path):
+    (tmp_path / "e.sqlite").touch()
+    for args in (["status"], ["edf", "a", "b"], ["export", "-o", "x.csv"], ["report", "-o", "r.html"]):
+        code, _, err = run(*args, "--db", "e.sqlite")
+        assert code == 2 and "e.sqlite is an empty file, not a dse store" in err, (args, err)
+    assert (tmp_path / "e.sqlite").stat().st_size == 0 and not (tmp_path / "x.csv").exists()
+
+
+def test_locked_store_waits_saying_so_then_exits_2(run, store, monkeypatch):
+    import dse.store.db as db
+
+    monkeypatch.setattr(db, "WAIT_NOTICE_S", 0.2)
+    monkeypatch.setenv("DSE_LOCK_TIMEOUT", "1")
+    held, release = threading.Event(), threading.Event()
+
+    def writer():  # another process's long write transaction
+        con = sqlite3.connect(store, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(10)
+        con.execute("ROLLBACK")
+        con.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    held.wait(5)
+    before = _digest(store)
+    try:
+        code, _, err = run("sample", "--space", "regnetx", "-n", "2", *SAMPLE, "--sweep", "t")
+    finally:
+        release.set()
+        t.join()
+    assert code == 2 and "is locked by another process writing to it; waiting up to 1 s more" in err
+    assert "(still after 1 s); wait for it to finish, or set DSE_LOCK_TIMEOUT" in err and "Traceback" not in err
+    assert _digest(store) == before
+    assert run("sample", "--space", "regnetx", "-n", "2", *SAMPLE, "--sweep", "t")[0] == 0  # free again: it works
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX users")
+def test_read_only_store_and_unwritable_output(tmp_path, dse_exe):
+    """As a user who may not write (root may write anywhere, so root runs the commands as nobody)."""
+    import shutil
+    import tempfile
+
+    pre = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot act as a user without write permission")
+        pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    d = tempfile.mkdtemp(dir="/tmp")
+    try:
+        os.chmod(d, 0o777)
+
+        def dse(*args):
+            import subprocess
+            import sys
+            from pathlib import Path
+
+            exe = Path(sys.executable).with_name("dse")
+            p = subprocess.run([*pre, str(exe), *args], capture_output=True, text=True, cwd=d,
+                               env={k: v for k, v in os.environ.items() if k != "DSE_DB"})
+            return p.returncode, p.stderr
+
+        code, err = dse("sample", "--space", "regnetx", "-n", "3", *SAMPLE, "--sweep", "s")
+        if code != 0:
+            pytest.skip(f"the dse command does not run as another user here: {err[-300:]}")
+        os.mkdir(f"{d}/ro", 0o555)
+        for args, frag in ((["export", "-o", "ro/x.csv"], "-o ro/x.csv: cannot write there (Permission denied)"),
+                           (["report", "-o", "ro/r.html"], "-o ro/r.html: cannot write there"),
+                           (["plot", "complexity", "--plot", "ro/c.png"], "--plot ro/c.png: cannot write there")):
+            code, err = dse(*args)
+            assert code == 2 and frag in err and "Traceback" not in err, (args, err)
+        os.chmod(f"{d}/dse.sqlite", 0o444)
+        before = _digest(f"{d}/dse.sqlite")
+        code, err = dse("sample", "--space", "regnetx", "-n", "2", *SAMPLE, "--sweep", "t")
+        assert code == 2 and "dse.sqlite is read-only and this command writes to the store" in err, err
+        assert dse("status")[0] == 0  # reading a read-only store is fine
+        assert _digest(f"{d}/dse.sqlite") == before
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_stale_lease_is_shown_as_stale(run, store):
+    import time
+
+    con = sqlite3.connect(store)
+    con.execute("UPDATE models SET status = 'running', worker = 'elsewhere:1', lease_until = ? WHERE idx = 1",
+                (time.time() - 3600,))
+    con.commit()
+    con.close()
+    before = _digest(store)
+    code, out, err = run("status")
+    assert code == 0 and "1 model(s) marked running have no live worker (lease expired 60 min ago)" in out
+    rows = json.loads(run("status", "--json")[1])
+    assert (rows[0]["running"], rows[0]["stale"], rows[0]["pending"]) == (0, 1, 2)
+    assert "stale" in run("status", "--models")[1]
+    assert _digest(store) == before  # status only reads: the next dse train takes the model back
+
+
+def test_concurrent_top_ups_and_creations(tmp_path):
+    """Two processes topping up one sweep, or sampling and importing one name at once: no IntegrityError."""
+    from dse import Study
+    from dse.errors import DseError
+
+    db = tmp_path / "c.sqlite"
+    kw = dict(flops="1M:3M", resolution=28, stem="cifar", in_channels=1, num_classes=10)
+    Study(db).sample("regnetx", n=3, sweep="t", **kw)
+    Study(db).export(tmp_path / "t.csv", ["t"])
+    results, start = [], threading.Barrier(4)
+
+    def go(f):
+        start.wait()
+        try:
+            results.append(f())
+        except DseError as e:
+            results.append(e)
+
+    jobs = [lambda: Study(db).sample("regnetx", n=60, sweep="t", **kw)] * 2 + [
+        lambda: Study(db).sample("regnetx", n=5, sweep="u", **kw),
+        lambda: Study(db).import_table(tmp_path / "t.csv", "u", 28, "cifar", 1, 10)]
+    ts = [threading.Thread(target=go, args=(f,)) for f in jobs]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not [r for r in results if not isinstance(r, (DseError, int)) and not hasattr(r, "sweep")], results
+    keys = Study(db).models("t")["id"]
+    assert len(keys) == 60 and sorted(keys) == list(range(60))
+    errs = [str(r) for r in results if isinstance(r, DseError)]
+    assert len(errs) <= 1 and all("sweep 'u'" in e for e in errs)  # at most the loser of the race on 'u'
+    assert Study(db).sweep("u").source in ("sampled", "imported")
+
+
+def test_reset_protocol_with_discard_retrains_under_the_new_one(run, store, tmp_path):
+    assert run("train", *SYN, "--budget", "1ep", "--plain")[0] == 0
+    code, _, err = run("train", *SYN, "--budget", "2ep")
+    assert code == 2 and "--reset-protocol" in err
+    code, out, err = run("train", *SYN, "--budget", "2ep", "--reset-protocol", "--discard-results", "--plain")
+    assert code == 0, err
+    con = sqlite3.connect(store)
+    assert json.loads(con.execute("SELECT protocol FROM sweeps").fetchone()[0])["budget"] == "2ep"
+    assert con.execute("SELECT COUNT(*), MIN(epochs), MAX(epochs) FROM models WHERE status = 'done'").fetchone() \
+        == (3, 2, 2)
+    assert con.execute("SELECT COUNT(*) FROM epochs").fetchone()[0] == 6  # the old run's rows are gone
+
+
+def test_counts_too_large_for_int64():
+    """A candidate whose counts would pass 2^62 is refused (or marked -1 for a sampler), never wrapped."""
+    import numpy as np
+
+    from dse.models import complexity
+    from dse.models.arch import Arch
+    from dse.models.complexity import TooLarge, complexity_arrays
+
+    small, huge = [[1, 1, 1, 1], [8, 16, 32, 64]], [[1000] * 4, [65536] * 4]
+    d, w = np.array([small[0], huge[0]]), np.array([small[1], huge[1]])
+    f, p, a = complexity_arrays(d, w, np.ones((2, 4)), np.full((2, 4), 8), resolution=4096, too_large="mark")
+    ref = complexity(Arch(small[0], small[1], (1,) * 4, (8,) * 4), resolution=4096)
+    assert (f[0], p[0], a[0]) == (ref["flops"], ref["params"], ref["acts"]) and f[1] == p[1] == a[1] == -1
+    with pytest.raises(TooLarge, match="too large to count"):
+        complexity(Arch(huge[0], huge[1], (1,) * 4, (8,) * 4), resolution=4096)
+    # a large network the guard lets through (counted in floats too: below 2^53 both are exact and agree)
+    d, w = np.array([[16] * 4]), np.array([[4096] * 4])
+    exact = complexity_arrays(d, w, np.ones((1, 4)), np.full((1, 4), 8), resolution=1024)
+    flt = complexity_arrays(d.astype(float), w.astype(float), np.ones((1, 4)), np.full((1, 4), 8.0), resolution=1024)
+    assert 2**40 < exact[0][0] < 2**53 and [int(x[0]) for x in exact] == [int(x[0]) for x in flt]
+
+
+def test_exhausted_top_up_says_how_many_the_sweep_has(run, tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    assert run("sample", "--space", "tiny.toml", "-n", "4", *SAMPLE, "--flops", "0:1G")[0] == 0
+    code, _, err = run("sample", "--space", "tiny.toml", "-n", "5", *SAMPLE, "--flops", "0:1G")
+    assert code == 2 and "holds at most 4 distinct models (before the flops window) and 5 were asked" in err
+    assert "(4 already in the sweep)" in err

@@ -18,8 +18,8 @@ def _ints(name, text, kind=int):
         vals = [kind(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise DseError(f"{name}: expected comma-separated numbers such as 1,2,7,12, got {text!r}") from None
-    if not vals or any(v <= 0 for v in vals):
-        raise DseError(f"{name}: values must be positive, got {text!r}")
+    if not vals or any(not 0 < v < float("inf") for v in vals):
+        raise DseError(f"{name}: values must be finite and positive, got {text!r}")
     return vals
 
 
@@ -74,8 +74,10 @@ def model_regnet(d, w0, wa, wm, g, b, se, activation, as_json, **kw):
 
     Example (RegNetX-400MF): dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
     """
-    if w0 % 8 or wm <= 1:
-        raise DseError(f"--w0 must be a multiple of 8 (got {w0}) and --wm > 1 (got {wm})")
+    if w0 % 8 or not 1 < wm < float("inf"):
+        raise DseError(f"--w0 must be a multiple of 8 (got {w0}) and --wm a finite number > 1 (got {wm})")
+    if not 0 < b < float("inf"):
+        raise DseError(f"--bottleneck must be a finite number > 0, got {b}")
     try:
         arch = regnet_arch(d, w0, wa, wm, b, g, se, activation=activation)
     except ValueError as e:
@@ -105,6 +107,7 @@ def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_j
                        + ", ".join(str(len(v)) for v in vals))
     try:
         before = Arch(*vals, se=se, activation=activation)
+        after = before.compatible()
     except ValueError as e:
         raise DseError(str(e)) from None
-    _show(before.compatible(), before, as_json, **kw)
+    _show(after, before, as_json, **kw)

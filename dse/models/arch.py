@@ -16,7 +16,7 @@ ACTIVATIONS = ("relu", "swish")
 # what a network may be: far beyond any network of the papers (the largest RegNet has d = 40 and w < 4096), but
 # small enough that it can be counted in int64 and built in memory; every entry point checks against these
 MAX_STAGE_DEPTH, MAX_DEPTH, MAX_STAGES, MAX_WIDTH = 1024, 4096, 16, 65536
-MIN_BOTTLENECK = 1 / 64  # an inverted bottleneck widens at most 64x
+MIN_BOTTLENECK, MAX_BOTTLENECK = 1 / 64, 64  # the inner width w/b is at most 64x wider or narrower
 MAX_RESOLUTION, MAX_IN_CHANNELS, MAX_CLASSES = 4096, 1024, 1_000_000
 
 
@@ -129,8 +129,8 @@ def _fmt(x) -> str:
 
 def _check_b(b: float) -> None:
     """pycls accepts bot_mul = 1/b that is < 1 or an integer: b >= 1, or b = 1/k (inverted bottleneck)."""
-    if not b >= MIN_BOTTLENECK:
-        raise ValueError(f"bottleneck ratio b must be >= 1/64 (a 64x inverted bottleneck), got {b}")
+    if not MIN_BOTTLENECK <= b <= MAX_BOTTLENECK:
+        raise ValueError(f"bottleneck ratio b must be from 1/64 (a 64x inverted bottleneck) to 64, got {b}")
     if b < 1 and not float(1.0 / b).is_integer():
         raise ValueError(f"a bottleneck ratio b < 1 must be 1/k for an integer k (pycls), got {b}")
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from dse.errors import DseError
 from dse.models.arch import (ACTIVATIONS, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,  # noqa: F401
-                             MIN_BOTTLENECK, PROTOCOL_FIELD, STAGE_FIELDS)  # (PROTOCOL_FIELD, MAX_RESOLUTION re-exported)
+                             MAX_BOTTLENECK, MIN_BOTTLENECK, PROTOCOL_FIELD, STAGE_FIELDS)  # (PROTOCOL_FIELD, MAX_RESOLUTION re-exported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -361,8 +361,9 @@ def _check_domain(p, values, family, err):
         err("wm must be > 1")
     if p == "b":
         for b in values:
-            if b < MIN_BOTTLENECK or (b < 1 and not float(1 / b).is_integer()):
-                err(f"bottleneck ratio {b:g} not allowed: b >= 1, or b = 1/k for an integer k from 2 to 64")
+            if not MIN_BOTTLENECK <= b <= MAX_BOTTLENECK or (b < 1 and not float(1 / b).is_integer()):
+                err(f"bottleneck ratio {b:g} not allowed: b from 1 to {MAX_BOTTLENECK}, or b = 1/k for an integer k "
+                    f"from 2 to 64")
     if p == "resolution" and (np.any(values < 8) or np.any(values > MAX_RESOLUTION)
                               or np.any(values != np.round(values))):
         err(f"resolutions must be integers from 8 to {MAX_RESOLUTION} pixels, got {_span(values)}")

@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS speed_fits (
     PRIMARY KEY (device, mode, batch)
 );
 """
+TABLES = ("meta", "sweeps", "models", "epochs", "speeds", "speed_fits")
 _SPEED_TABLES = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS speeds"):]
 
 MODEL_COLUMNS = ("idx", "key", "arch", "stages", "depth", "se", "w0", "wa", "wm", "flops", "params", "acts",
@@ -271,11 +272,8 @@ class Store:
         if "meta" not in tables:
             raise DseError(f"{self.path} is an SQLite file but not a dse store (no meta table); pass another --db PATH")
         meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
-        missing = [t for t in ("sweeps", "models") if t not in tables]
-        if missing and meta.get("app") == "dse":
-            raise StoreDamaged(f"{self.path} is damaged: its table{'s' if len(missing) > 1 else ''} "
-                               f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing. "
-                               f"{salvage(self.path)}")
+        if meta.get("app") == "dse":
+            self.check_tables(tables, ("sweeps", "models"))
         if meta.get("app") != "dse":
             raise DseError(f"{self.path} is an SQLite file but not a dse store; pass another --db PATH")
         try:
@@ -291,6 +289,17 @@ class Store:
                 for stmt in filter(str.strip, _SPEED_TABLES.split(";")):
                     c.execute(stmt)
                 c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+    def check_tables(self, tables=None, need=TABLES) -> None:
+        """StoreDamaged when a table of ``need`` is missing (every command needs sweeps and models; `dse status`
+        checks all, other commands find out when they read one)."""
+        if tables is None:
+            tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = [t for t in need if t not in tables]
+        if missing:
+            raise StoreDamaged(f"{self.path} is damaged: its table{'s' if len(missing) > 1 else ''} "
+                               f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} missing. "
+                               f"{salvage(self.path)}")
 
     def close(self):
         self.con.close()
@@ -435,7 +444,7 @@ class Store:
 
     def status_counts(self, sweep: str | None = None) -> dict:
         """{sweep: {status: count}} with every status present (zeros included)."""
-        names = [sweep] if sweep else self.sweep_names()
+        names = [sweep] if sweep is not None else self.sweep_names()
         for n in names:
             self.sweep(n)
         out = {n: dict.fromkeys(STATUSES, 0) for n in names}

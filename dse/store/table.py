@@ -183,6 +183,9 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         raise DseError(f"{path}: no rows to import")
     out, given = [], []
     for n, r in enumerate(rows, start=2):  # line 1 is the header
+        if None in r:  # csv.DictReader keeps the cells past the header's columns under None
+            raise DseError(f"{path}, line {n}: {len(cols) + len(r[None])} values but the header names {len(cols)} "
+                           f"columns")
         val = _Cells(path, n, r)
         filled = [bool((r.get(f"d{i}") or "").strip()) for i in range(1, smax + 1)]
         s = sum(filled)
@@ -231,10 +234,20 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         fit = {k: val(c, float, False) for k, c in zip(("e_fit", "w0", "wa", "wm"), FIT)}
         if all(v is not None for v in fit.values()):
             m["fit"] = {**fit, "w0": int(fit["w0"])}
-        dev, batch = (r.get("speed_device") or "").strip(), val("speed_batch", int, False) or 64
-        m["speeds"] = [(dev, mode, batch, v) for mode in ("infer", "train")
-                       if dev and (v := val(f"{mode}_ms", float, False)) is not None]
+        dev, batch = (r.get("speed_device") or "").strip(), val("speed_batch", int, False)
+        if batch is not None and not 1 <= batch <= 65536:
+            raise DseError(f"{path}, line {n}: column speed_batch = {batch} is outside 1..65536")
+        ms = {mode: val(f"{mode}_ms", float, False) for mode in ("infer", "train")}
+        for mode, v in ms.items():
+            if v is not None and not v > 0:
+                raise DseError(f"{path}, line {n}: column {mode}_ms = {v:g} is not a time in ms (> 0)")
+            if v is not None and not dev:
+                raise DseError(f"{path}, line {n}: column {mode}_ms is set but speed_device is empty (timings "
+                               f"mean nothing without the device they were measured on)")
+        m["speeds"] = [(dev, mode, batch or 64, v) for mode, v in ms.items() if v is not None]
         m["images_per_s"] = val("images_per_s", float, False)
+        if m["images_per_s"] is not None and m["images_per_s"] < 0:
+            raise DseError(f"{path}, line {n}: column images_per_s = {m['images_per_s']:g} is negative")
         st = (r.get("status") or "").strip()
         if st and st not in STATUSES_IMPORTED:
             raise DseError(f"{path}, line {n}: column status = {st!r} is unknown; allowed: "

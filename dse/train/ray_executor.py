@@ -64,12 +64,31 @@ class _Trainer:
                 "device": self.device}
 
 
+def check_address(address, timeout: float = 5.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) address must accept a connection within ``timeout`` seconds: Ray itself
+    retries an unreachable one for minutes."""
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DseError(f"--address {address!r}: expected auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+    import socket
+
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise DseError(f"--address {address}: no Ray head answers there ({e.strerror or e}); start one with `ray "
+                       f"start --head` on that machine, or pass --address auto for the one on this machine") from None
+
+
 def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=None, max_concurrent=None,
             max_retries: int = 2):
     """Train the pending models of ``sweeps`` on a Ray cluster (``address``) or a local Ray instance."""
     ray = _ray()
     from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
+    check_address(address)
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level="warning", ignore_reinit_error=True)
