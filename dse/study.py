@@ -576,7 +576,8 @@ class Study:
         return names
 
     @staticmethod
-    def _normalization(pops, by, bins, range_):
+    def _check_normalization(by, bins, range_):
+        """The options of a normalised comparison, checked before any data is read."""
         check_number(bins, "bins", 1, 10_000, integer=True)
         if not by:
             if range_ is not None:
@@ -585,7 +586,12 @@ class Study:
             return None
         if by not in NORMALIZE_BY:
             raise ParamError(f"{{normalize}} {by!r} unknown; allowed: {', '.join(NORMALIZE_BY)}", "normalize")
-        lo_hi = parse_window(range_, "range") if isinstance(range_, str) else range_
+        return parse_window(range_, "range") if isinstance(range_, str) else range_
+
+    def _normalization(self, pops, by, bins, range_):
+        lo_hi = self._check_normalization(by, bins, range_)
+        if not by:
+            return None
         vals = {}
         for n, p in pops.items():
             if by not in p.param_names():
@@ -604,6 +610,7 @@ class Study:
         names = self._compared(sweeps, "edf")
         for t in thresholds or ():
             check_number(t, "thresholds", 0, 100)
+        self._check_normalization(normalize, bins, range)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
         return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds)
@@ -612,6 +619,7 @@ class Study:
                           metric: str = "final") -> SearchEfficiency:
         """Expected best error of m random models (m = 1, 2, 4, ...) of two or more sweeps."""
         names = self._compared(sweeps, "search-efficiency")
+        self._check_normalization(normalize, bins, range)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
         return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)

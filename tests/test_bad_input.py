@@ -57,6 +57,15 @@ CASES = [
      "sql UPDATE models SET status = 'done', error = 'abc' WHERE idx = 2"),
     (["status"], "with status 'weird'; known: pending", "sql UPDATE models SET status = 'weird' WHERE idx = 0"),
     (["status"], "sweep 's': column regime does not decode", "sql UPDATE sweeps SET regime = '[1'"),
+    (["status"], "column regime has no flops window", "sql UPDATE sweeps SET regime = '{\"a\": 1}'"),
+    (["export", "-o", "x.csv"], "column error holds 500.0, not a top-1 error",
+     "sql UPDATE models SET status = 'done', error = 500 WHERE idx = 1"),
+    (["export", "-o", "x.csv"], "column flops holds -5", "sql UPDATE models SET flops = -5 WHERE idx = 1"),
+    (["plot", "curves", "--sweep", "s"], "epoch 1: column test_error holds 'abc'",
+     "sql UPDATE models SET status = 'done', error = 50, best_error = 50, epochs = 1; INSERT INTO epochs VALUES "
+     "('s', 0, 1, 1.0, 50, 'abc', 0.1, 1, 100)"),
+    (["sample", "--space", "regnetx", "-n", "2", *SAMPLE, "--max-ms", "5"], "a stored speed fit does not decode",
+     "sql INSERT INTO speed_fits VALUES ('cpu', 'infer', 64, '{bad')"),
     (["status"], "its table models is missing", "sql DROP TABLE epochs; DROP TABLE speeds; DROP TABLE models"),
     # space files
     (["sample", "--space", "bad.toml", "-n", "2", *SAMPLE], "not a text file in UTF-8", "bytes bad.toml"),
@@ -93,6 +102,16 @@ CASES = [
     (["refine", "--sweep", "s", "--space", "anynet_a"], "has family 'anynet' but sweep 's'", "errors"),
     (["refine", "--sweep", "s", "--space", "regnety"], "has block 'y' but sweep 's'", "errors"),
     (["refine", "--sweep", "s", "--space", "r3.toml"], "has stages 3 but sweep 's'", "errors; stages3 r3.toml"),
+    # numbers of the analyses and the model command
+    (["edf", "s", "t", "--thresholds", "-1"], "--thresholds must be a finite number >= 0 and <= 100", "sample t"),
+    (["edf", "s", "t", "--range", "1M:2M"], "--range sets the bins of a normalised comparison", "sample t"),
+    (["search-efficiency", "s", "t", "--bins", "0"], "--bins must be an integer >= 1", "sample t"),
+    (["model", "regnet", "--depth", "13", "--w0", "24", "--wa", "24", "--wm", "inf", "--group-width", "8"],
+     "--wm a finite number > 1"),
+    (["model", "anynet", "--depths", "1,1", "--widths", "8,8", "--bottlenecks", "1e9,1", "--group-widths", "8,8"],
+     "bottleneck ratio b must be from 1/64"),
+    (["status", "--sweep", ""], "unknown sweep ''"),
+    (["import", "x.csv", "--sweep", "i"], "values but the header names", "longrow x.csv"),
     # a stored protocol is reset only when nothing trained under it is lost silently
     (["train", *SYN, "--reset-protocol"], "Add --discard-results", "errors"),
     (["train", *SYN, "--discard-results"], "--discard-results goes with --reset-protocol"),
@@ -119,7 +138,8 @@ values = [8]
 def _setup(tmp_path, db, spec: str) -> None:
     """What a case finds on disk: 'folder F', 'file F', 'bytes F' (not UTF-8), 'deep F', 'big F', 'fifo F',
     'tiny F' (a 4-model space), 'stages3 F' (regnetx with 3 stages), 'errors' (every model done with an
-    error), 'sql STATEMENTS' (damage done to the store); several joined by '; ' unless sql."""
+    error), 'sample NAME' (a second sweep), 'longrow F' (an export with a row longer than its header), 'sql
+    STATEMENTS' (damage done to the store); several joined by '; ' unless sql."""
     from pathlib import Path
 
     steps = [spec] if spec.startswith("sql ") else spec.split("; ")
@@ -138,6 +158,17 @@ def _setup(tmp_path, db, spec: str) -> None:
             f.write_text("# x\n" * 300_000)
         elif kind == "fifo":
             os.mkfifo(f)
+        elif kind == "sample":
+            from dse import Study
+
+            Study(db).sample("regnetx", 3, name, flops="1M:3M", resolution=28, stem="cifar", in_channels=1,
+                             num_classes=10)
+        elif kind == "longrow":  # an exported table whose first row has two cells more than the header
+            from dse import Study
+
+            Study(db).export(f)
+            lines = f.read_text().splitlines()
+            f.write_text("\n".join([lines[0], lines[1] + ",1,2", *lines[2:]]) + "\n")
         elif kind == "tiny":
             f.write_text(TINY)
         elif kind == "stages3":

@@ -7,6 +7,7 @@ WAL journal, a busy timeout, and every write in one ``BEGIN IMMEDIATE`` transact
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import socket
@@ -199,27 +200,31 @@ def salvage(path) -> str:
             names = [r[0] for r in con.execute("SELECT name FROM sweeps ORDER BY created, rowid")]
         except sqlite3.Error:
             return "Its sweeps cannot be read; restore a backup (or try `sqlite3 FILE .recover`)."
-        good = []
+        good = {}
         for n in names:
             try:
                 rows = con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ?", (n,))
                 for r in rows.fetchall():
                     _record(n, dict(zip(MODEL_COLUMNS, r)))
-                json.loads(con.execute("SELECT regime FROM sweeps WHERE name = ?", (n,)).fetchone()[0])
-                good.append(n)
-            except (sqlite3.Error, DseError, ValueError, TypeError, KeyError):
+                row = con.execute("SELECT regime, protocol, space FROM sweeps WHERE name = ?", (n,)).fetchone()
+                d = {k: json.loads(v) if v else None for k, v in zip(("regime", "protocol", "space"), row)}
+                if not all(v is None or isinstance(v, dict) for v in d.values()) or _sweep_shape(d):
+                    raise ValueError("sweep row")
+                good[n] = d["regime"]
+            except (sqlite3.Error, DseError, ValueError, TypeError, KeyError, AttributeError):
                 pass
         con.close()
     except sqlite3.Error:
         return "Nothing in it can be read; restore a backup."
     if not good:
         return "No sweep in it reads whole; restore a backup (or try `sqlite3 FILE .recover`)."
-    flags = " ".join(f"--sweep {shlex.quote(n)}" for n in good)
     bad = [n for n in names if n not in good]
-    return (f"Sweeps that still read whole: {', '.join(good)}"
-            + (f" (not: {', '.join(bad)})" if bad else "")
-            + f"; save them with dse export {flags} --db {shlex.quote(str(path))} -o saved.csv, then dse import "
-              f"saved.csv into a new store.")
+    q = shlex.quote
+    steps = [f"dse export --sweep {q(n)} --db {q(str(path))} -o {q(n + '.csv')}; dse import {q(n + '.csv')} --sweep "
+             f"{q(n)} --db new.sqlite --resolution {r['resolution']} --stem {r['stem']} --in-channels "
+             f"{r['in_channels']} --num-classes {r['num_classes']}" for n, r in list(good.items())[:3]]
+    return (f"Sweeps that still read whole: {', '.join(good)}" + (f" (not: {', '.join(bad)})" if bad else "")
+            + "; save each into a new store: " + " ; ".join(steps) + (" ; and so on" if len(good) > 3 else "") + ".")
 
 
 class Store:
@@ -361,6 +366,9 @@ class Store:
             except (ValueError, TypeError) as e:
                 raise StoreDamaged(f"{self.path} is damaged: sweep {name!r}: column {k} does not decode ({e}). "
                                    f"{salvage(self.path)}") from None
+        bad = _sweep_shape(d)
+        if bad:
+            raise StoreDamaged(f"{self.path} is damaged: sweep {name!r}: {bad}. {salvage(self.path)}")
         return SweepRecord(**d)
 
     def create_sweep(self, c, name, space_name, space, regime, seed, source):
@@ -415,7 +423,7 @@ class Store:
 
     def next_index(self, c, sweep: str) -> int:
         """The index the next model added to ``sweep`` gets (inside a write transaction ``c``)."""
-        return c.execute("SELECT COUNT(*) FROM models WHERE sweep = ?", (sweep,)).fetchone()[0]
+        return c.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM models WHERE sweep = ?", (sweep,)).fetchone()[0]
 
     def models(self, sweep: str) -> list[ModelRecord]:
         """All models of a sweep in index order."""
@@ -674,7 +682,11 @@ class Store:
                 if v is not None:
                     q += f" AND {k} = ?"
                     args.append(v)
-            out += [SpeedRecord(**dict(r)) for r in self.con.execute(q + " ORDER BY idx, device, mode, batch", args)]
+            for r in self.con.execute(q + " ORDER BY idx, device, mode, batch", args):
+                if not (_num(r["ms"]) and r["ms"] > 0 and isinstance(r["batch"], int)):
+                    raise StoreDamaged(f"{self.path} is damaged: sweep {s!r}, model {r['idx']}: a timing holds "
+                                       f"{r['ms']!r} ms at batch {r['batch']!r}. {salvage(self.path)}")
+                out.append(SpeedRecord(**dict(r)))
         return out
 
     def speed_devices(self) -> list[tuple[str, int]]:
@@ -691,19 +703,60 @@ class Store:
         """The flops + acts fit the last ``dse speed`` stored for this device, mode and batch (None if none)."""
         r = self.con.execute("SELECT model FROM speed_fits WHERE device = ? AND mode = ? AND batch = ?",
                              (device, mode, int(batch))).fetchone()
-        return json.loads(r[0]) if r else None
+        return self._fit_json(r[0]) if r else None
 
     def speed_fits(self) -> list[dict]:
-        return [{"device": r[0], "mode": r[1], "batch": r[2], **json.loads(r[3])}
+        return [{"device": r[0], "mode": r[1], "batch": r[2], **self._fit_json(r[3])}
                 for r in self.con.execute("SELECT device, mode, batch, model FROM speed_fits ORDER BY device")]
+
+    def _fit_json(self, raw) -> dict:
+        try:
+            d = json.loads(raw)
+            if not (isinstance(d, dict) and len(d.get("coef") or ()) == 2 and all(map(_num, d["coef"]))
+                    and _num(d.get("intercept"))):
+                raise ValueError("not a fit {coef: [a, b], intercept: c}")
+            return d
+        except (ValueError, TypeError) as e:
+            raise StoreDamaged(f"{self.path} is damaged: a stored speed fit does not decode ({e}); run dse speed "
+                               f"again to replace it") from None
 
     def epoch_rows(self, sweeps) -> list[EpochRecord]:
         """Per-epoch records of the models of ``sweeps``, by sweep, model and epoch."""
         out = []
         for s in sweeps:
             q = f"SELECT sweep, idx, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE sweep = ? ORDER BY idx, epoch"
-            out += [EpochRecord(**dict(r)) for r in self.con.execute(q, (s,))]
+            for r in self.con.execute(q, (s,)):
+                bad = [k for k in EPOCH_COLUMNS if r[k] is not None and not _num(r[k])]
+                if bad:
+                    raise StoreDamaged(f"{self.path} is damaged: sweep {s!r}, model {r['idx']}, epoch {r['epoch']!r}: "
+                                       f"column {bad[0]} holds {r[bad[0]]!r}, not a number. {salvage(self.path)}")
+                out.append(EpochRecord(**dict(r)))
         return out
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _sweep_shape(d: dict) -> str | None:
+    """What is wrong with a sweep row's decoded JSON (regime, protocol, space), or None."""
+    r = d["regime"] or {}
+    f = r.get("flops")
+    if not (isinstance(f, list) and len(f) == 2 and all(_num(x) for x in f)):
+        return "column regime has no flops window [lo, hi]"
+    for k in ("resolution", "in_channels", "num_classes"):
+        if not (isinstance(r.get(k), int) and r[k] >= 1):
+            return f"column regime has no positive integer {k}"
+    if r.get("stem") not in ("simple", "cifar"):
+        return "column regime has no stem (simple or cifar)"
+    p = d["protocol"]
+    if p is not None and not (isinstance(p.get("budget"), str) and isinstance(p.get("dataset"), str)
+                              and all(_num(p.get(k)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):
+        return "column protocol lacks its budget, dataset or optimiser numbers"
+    sp = d["space"]
+    if sp is not None and not (sp.get("family") in ("anynet", "regnet") and isinstance(sp.get("params"), dict)):
+        return "column space is not a space definition (family and params)"
+    return None
 
 
 _INTS = ("idx", "flops", "params", "acts", "train_flops", "train_params", "train_acts", "epochs", "attempts")
@@ -717,15 +770,20 @@ def _record(sweep: str, r) -> ModelRecord:
     where = f"sweep {sweep!r}, model {d.get('idx')!r}"
     for k in _INTS + _REALS:
         v = d.get(k)
-        if v is not None and (isinstance(v, (str, bytes)) or (k in _INTS and not isinstance(v, int))):
-            raise StoreDamaged(f"{where}: column {k} holds {v!r}, not a number")
+        if v is not None and (isinstance(v, (str, bytes)) or (k in _INTS and not isinstance(v, int))
+                              or not math.isfinite(v) or v < 0):
+            raise StoreDamaged(f"{where}: column {k} holds {v!r}, not a number >= 0")
+    for k in ("error", "best_error"):
+        if d.get(k) is not None and d[k] > 100:
+            raise StoreDamaged(f"{where}: column {k} holds {d[k]!r}, not a top-1 error in % (0..100)")
     if d.get("status") not in STATUSES:
         raise StoreDamaged(f"{where}: column status holds {d.get('status')!r}; known: {', '.join(STATUSES)}")
     try:
         raw = d.pop("extra")
         extra = json.loads(raw) if raw else {}
-        if not isinstance(extra, dict):
-            raise ValueError("not a JSON object")
+        if not isinstance(extra, dict) or any(not isinstance(extra.get(k) or {}, dict)
+                                               for k in ("regnet", "fit", "settings", "trained")):
+            raise ValueError("not a JSON object of objects")
         col = "arch"
         rp = {k: d[k] for k in ("w0", "wa", "wm") if d[k] is not None}
         rp.update(extra.get("regnet") or {})
@@ -734,6 +792,8 @@ def _record(sweep: str, r) -> ModelRecord:
         d["arch"] = Arch.from_dict(json.loads(d["arch"]))
         col = "extra"
         fit = extra.get("fit")
+        if any(not _num(v) for v in (extra.get("settings") or {}).values()):
+            raise ValueError("a sampled setting is not a number")
         return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None,
                            settings=extra.get("settings"), trained=extra.get("trained"), **d)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
