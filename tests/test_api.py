@@ -101,7 +101,7 @@ def test_plots_use_the_callers_axes_and_never_switch_the_backend(trained):
 
 
 def test_library_errors_name_parameters_and_the_cli_names_flags(trained, run):
-    with pytest.raises(ParamError, match=r"^bins must be at least 1") as e:
+    with pytest.raises(ParamError, match=r"^bins must be an integer >= 1 and <= 10000") as e:
         trained.edf(["A", "E"], normalize="flops", bins=0)
     assert e.value.param == "bins"
     with pytest.raises(ParamError, match=r"^frac must be a finite number > 0 and <= 1"):
@@ -118,7 +118,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(trained, run):
         trained.export("x.xlsx")
     # the same mistakes through the CLI name its flags
     db = str(trained.path)
-    for args, needle in ((["edf", "A", "E", "--normalize", "flops", "--bins", "0", "--db", db], "--bins must be at least 1"),
+    for args, needle in ((["edf", "A", "E", "--normalize", "flops", "--bins", "0", "--db", db], "--bins must be an integer >= 1 and <= 10000"),
                          (["bootstrap", "--param", "depth", "--n-boot", "0", "--db", db], "--n-boot must be"),
                          (["sample", "--space", "anynet_a", "-n", "0", "--db", db], "-n must be a number of models from 1"),
                          (["sample", "--space", "anynet_a", "-n", "3", "--max-params", "x", "--db", db], "--max-params: cannot read"),

@@ -750,9 +750,9 @@ def _sweep_shape(d: dict) -> str | None:
     if r.get("stem") not in ("simple", "cifar"):
         return "column regime has no stem (simple or cifar)"
     p = d["protocol"]
-    if p is not None and not (isinstance(p.get("budget"), str) and isinstance(p.get("dataset"), str)
-                              and all(_num(p.get(k)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):
-        return "column protocol lacks its budget, dataset or optimiser numbers"
+    if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
+                              and all(_num(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):
+        return "column protocol holds a budget or dataset that is not text, or optimiser settings that are not numbers"
     sp = d["space"]
     if sp is not None and not (sp.get("family") in ("anynet", "regnet") and isinstance(sp.get("params"), dict)):
         return "column space is not a space definition (family and params)"
