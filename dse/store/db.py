@@ -129,39 +129,25 @@ def lock_timeout() -> float:
     return t
 
 
+def _translated(f):
+    """A Cursor method whose SQLite errors (but constraint violations, which callers handle) become user errors
+    naming the store: locked, read-only, damaged."""
+    def method(self, *a):
+        try:
+            return f(self, *a)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as e:
+            raise store_error(self.connection.dse_path, e) from None
+    return method
+
+
 class _Cursor(sqlite3.Cursor):
-    """A cursor whose SQLite errors become user errors naming the store (locked, read-only, damaged)."""
-
-    def execute(self, *a):
-        try:
-            return super().execute(*a)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as e:
-            raise store_error(self.connection.dse_path, e) from None
-
-    def executemany(self, *a):
-        try:
-            return super().executemany(*a)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as e:
-            raise store_error(self.connection.dse_path, e) from None
-
-    def _fetch(self, f, *a):
-        try:
-            return f(*a)
-        except sqlite3.Error as e:
-            raise store_error(self.connection.dse_path, e) from None
-
-    def fetchone(self):
-        return self._fetch(super().fetchone)
-
-    def fetchall(self):
-        return self._fetch(super().fetchall)
-
-    def __next__(self):
-        return self._fetch(super().__next__)
+    execute = _translated(sqlite3.Cursor.execute)
+    executemany = _translated(sqlite3.Cursor.executemany)
+    fetchone = _translated(sqlite3.Cursor.fetchone)
+    fetchall = _translated(sqlite3.Cursor.fetchall)
+    __next__ = _translated(sqlite3.Cursor.__next__)
 
 
 class _Connection(sqlite3.Connection):
