@@ -83,19 +83,19 @@ def check_output(path, param: str = "path", exts=None, what: str = "file"):
     if exts and p.suffix.lower() not in exts:
         raise ParamError(f"{{{param}}} {path}: unknown {what} type {p.suffix or '(none)'!r}; use "
                          f"{' or '.join(exts)}", param)
-    if p.is_dir():
-        raise ParamError(f"{{{param}}} {path} is a folder; give a file name", param)
-    parent = p.parent
-    if not parent.exists():
-        raise ParamError(f"{{{param}}} {path}: folder {parent} does not exist", param)
-    if not parent.is_dir():
-        raise ParamError(f"{{{param}}} {path}: {parent} is a file, not a folder", param)
-    existed = p.exists()
     try:
+        if p.is_dir():
+            raise ParamError(f"{{{param}}} {path} is a folder; give a file name", param)
+        parent = p.parent
+        if not parent.exists():
+            raise ParamError(f"{{{param}}} {path}: folder {parent} does not exist", param)
+        if not parent.is_dir():
+            raise ParamError(f"{{{param}}} {path}: {parent} is a file, not a folder", param)
+        existed = p.exists()
         with open(p, "ab"):
             pass
-    except OSError as e:
-        raise ParamError(f"{{{param}}} {path}: cannot write there ({e.strerror or e})", param) from None
+    except OSError as e:  # permission denied, a name too long, a read-only file system, ...
+        raise ParamError(f"{{{param}}} {str(path)[:200]}: cannot write there ({e.strerror or e})", param) from None
     if not existed:
         try:
             os.unlink(p)

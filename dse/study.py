@@ -101,7 +101,10 @@ class Study:
         except BaseException:
             if new:  # a failed first write leaves no empty store behind
                 for suffix in ("", "-wal", "-shm"):
-                    Path(str(self.path) + suffix).unlink(missing_ok=True)
+                    try:
+                        Path(str(self.path) + suffix).unlink(missing_ok=True)
+                    except OSError:  # there was no file to remove (the path is not one that can exist)
+                        pass
             raise
 
     # ---- sweeps ----

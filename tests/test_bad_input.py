@@ -40,6 +40,9 @@ CASES = [
     (["export", "-o", "f.csv/x.csv"], "f.csv is a file, not a folder", "file f.csv"),
     (["export", "-o", "nope/x.csv"], "folder nope does not exist"),
     (["export", "-o", "x.xlsx"], "unknown table type '.xlsx'; use a .csv or .parquet"),
+    (["plot", "complexity", "--plot", "a" * 300 + ".png"], "cannot write there (File name too long)"),
+    (["sample", "--space", "regnetx", "-n", "2", *SAMPLE, "--db", "f.csv/x.sqlite"],
+     "cannot create store f.csv/x.sqlite: f.csv is a file, not a folder", "file f.csv"),
     (["edf", "s", "s", "--plot", "p.png"], "--plot p.png is a folder", "folder p.png"),
     (["report", "-o", "f.csv/r.html"], "f.csv is a file, not a folder", "file f.csv"),
     (["report", "-o", "r.html"], "-o r.html is a folder", "folder r.html"),
@@ -387,3 +390,16 @@ def test_exhausted_top_up_says_how_many_the_sweep_has(run, tmp_path):
     code, _, err = run("sample", "--space", "tiny.toml", "-n", "5", *SAMPLE, "--flops", "0:1G")
     assert code == 2 and "holds at most 4 distinct models (before the flops window) and 5 were asked" in err
     assert "(4 already in the sweep)" in err
+
+
+def test_export_into_a_closed_pipe_is_quiet(store):
+    """`dse export | true`: the reader is gone before anything is written; no traceback and no error paragraph."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("dse")
+    p = subprocess.run(f"'{exe}' export --db '{store}' -o - | true; exit ${{PIPESTATUS[0]}}",
+                       shell=True, executable="/bin/bash", capture_output=True, text=True,
+                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert p.returncode in (0, 1) and p.stderr == "", p.stderr

@@ -230,6 +230,8 @@ class Store:
                 raise DseError(f"no store at {self.path}: run `dse sample` first, or pass --db PATH / set DSE_DB")
             if self.path.parent and not self.path.parent.exists():
                 raise DseError(f"cannot create store {self.path}: folder {self.path.parent} does not exist")
+            if not self.path.parent.is_dir():
+                raise DseError(f"cannot create store {self.path}: {self.path.parent} is a file, not a folder")
         if self.path.is_dir():
             raise DseError(f"{self.path} is a folder, not a store; pass --db FILE")
         try:

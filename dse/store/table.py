@@ -110,6 +110,8 @@ def write_table(cols, rows, out) -> None:
         finally:
             if f is not sys.stdout:
                 f.close()
+    except BrokenPipeError:  # the reader stopped (dse export | head): click exits quietly, as for any output
+        raise
     except OSError as e:
         raise write_error(out, e) from None
 
