@@ -120,7 +120,7 @@ class Study:
     def _names(self, s, sweeps, what="sweeps", copies: bool = False) -> list[str]:
         """The named sweeps (checked), or by default every sweep but the copies dse budget-check trains (those
         only when ``copies``: they hold a few models at another budget, not a population of their own)."""
-        names = list(dict.fromkeys([sweeps] if isinstance(sweeps, str) else (sweeps or [])))
+        names = _name_list(sweeps, "sweeps")
         if not names:
             names = [n for n in s.sweep_names() if copies or s.sweep(n).source != "budget"]
         for n in names:
@@ -201,7 +201,10 @@ class Study:
         caps = [parse_count(max_params, "max_params") if max_params is not None else None,
                 parse_count(max_acts, "max_acts") if max_acts is not None else None]
         regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps, ms_cap) for w in windows]
-        return (space if isinstance(space, Space) else resolve_space(space)), regs
+        if not isinstance(space, (str, os.PathLike, Space)):
+            raise ParamError(f"{{space}} must be a built-in space's name, a .toml path or a Space, got {space!r}",
+                             "space")
+        return (space if isinstance(space, Space) else resolve_space(str(space))), regs
 
     def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
                      num_classes: int = 1000) -> int:
@@ -572,7 +575,7 @@ class Study:
 
     @staticmethod
     def _compared(sweeps, what) -> list[str]:
-        names = list(dict.fromkeys([sweeps] if isinstance(sweeps, str) else (sweeps or [])))
+        names = _name_list(sweeps, "sweeps")
         if len(names) < 2:
             raise ParamError(f"{{sweeps}}: name at least two sweeps to compare, e.g. dse {what} --compare anynet_a "
                              f"anynet_e", "sweeps")
@@ -631,7 +634,7 @@ class Study:
                   seed: int = 0, metric: str = "final") -> BootstrapResult:
         """Where the good models lie: the empirical bootstrap of the best model's value of each parameter
         (``"depth"``, ``["wm", "w4"]``, ...) in each sweep that has it (named sweeps must all have it)."""
-        params = [params] if isinstance(params, str) else list(params)
+        params = _name_list(params, "params")
         if not params:
             raise ParamError("{params}: name at least one parameter", "params")
         named = bool(sweeps)
@@ -706,7 +709,7 @@ class Study:
 
         >>> Study("s.sqlite").trends(["depth", "w0"]).to_frame()                      # doctest: +SKIP
         """
-        params = [params] if isinstance(params, str) else list(params)
+        params = _name_list(params, "params")
         if not params:
             raise ParamError("{params}: name at least one parameter", "params")
         check_metric(metric)
@@ -762,7 +765,7 @@ class Study:
 
         if not isinstance(min_support, (int, np.integer)) or min_support < 1:
             raise ParamError(f"{{min_support}} must be at least 1, got {min_support!r}", "min_support")
-        names = list(dict.fromkeys([sweep] if isinstance(sweep, str) else (sweep or [])))
+        names = _name_list(sweep, "sweep")
         if not names:
             raise ParamError("{sweep}: name the trained sweep(s) to refine from", "sweep")
         pops = self._pops(names, metric, need=2, what="refine")
@@ -791,8 +794,8 @@ class Study:
         from dse.analysis.refine import refine
         from dse.report.html import ReportData, render
 
-        if Path(path).suffix.lower() not in (".html", ".htm"):
-            raise ParamError(f"{{path}} {path}: the report is an .html file", "path")
+        if not isinstance(path, (str, os.PathLike)) or Path(path).suffix.lower() not in (".html", ".htm"):
+            raise ParamError(f"{{path}} {path!r}: the report is an .html file", "path")
         out = check_output(path, "path")
         check_metric(metric)
         with self.store() as s:
@@ -1089,6 +1092,18 @@ def _fits(models) -> dict[int, Fit]:
     return {m.idx: m.fit or Fit.from_dict(fit_regnet(m.arch.block_widths())) for m in models}
 
 
+def _name_list(x, param: str) -> list[str]:
+    """A name or names (sweeps, parameters) as a list without repeats; None or empty: []."""
+    items = [x] if isinstance(x, str) else x
+    try:
+        items = list(items or [])
+    except TypeError:
+        items = [x]
+    if not all(isinstance(i, str) for i in items):
+        raise ParamError(f"{{{param}}} must be a name or a list of names, got {x!r}", param)
+    return list(dict.fromkeys(items))
+
+
 def _check_base(space: Space, pops: dict) -> None:
     """A base space must describe the sweeps' models: the same family, block and stage count as a sampled
     sweep's space; for an imported sweep, every model's stage count and block (SE or not)."""
@@ -1112,6 +1127,8 @@ def _check_base(space: Space, pops: dict) -> None:
 def _check_table_path(path) -> None:
     if path is None or str(path) == "-":
         return
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParamError(f"{{path}} must be a file path or '-', got {path!r}", "path")
     if Path(path).suffix.lower() not in (".csv", ".parquet"):
         raise ParamError(f"{{path}} {path}: unknown table type {Path(path).suffix or '(none)'!r}; use a .csv or "
                          f".parquet file name, or - for standard output", "path")

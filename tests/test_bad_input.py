@@ -403,3 +403,24 @@ def test_export_into_a_closed_pipe_is_quiet(store):
                        shell=True, executable="/bin/bash", capture_output=True, text=True,
                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert p.returncode in (0, 1) and p.stderr == "", p.stderr
+
+
+def test_library_refuses_wrong_types_before_writing(store):
+    """From a notebook: wrong types are ParamErrors naming the parameter, and nothing is stored (a resolution
+    given as a string used to be stored as one, and every later read of the sweep failed)."""
+    from dse import Study
+    from dse.errors import ParamError
+
+    st, before = Study(store), _digest(store)
+    for call, param in ((lambda: st.sample("regnetx", 3, "q", flops="1M:3M", resolution="28", stem="cifar"),
+                         "resolution"),
+                        (lambda: st.sample("regnetx", 3, "q", num_classes=10**20), "num_classes"),
+                        (lambda: st.sample(123, 3, "q"), "space"),
+                        (lambda: st.edf(5), "sweeps"),
+                        (lambda: st.bootstrap(None), "params"),
+                        (lambda: st.export(5), "path"),
+                        (lambda: st.report(5), "path")):
+        with pytest.raises(ParamError) as e:
+            call()
+        assert e.value.param == param, (param, e.value)
+    assert _digest(store) == before and st.sweeps() == ["s"]

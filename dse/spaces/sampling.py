@@ -37,11 +37,13 @@ class Regime:
     ms_cap: dict | None = None  # {"max_ms", "device", "mode", "batch", "coef": [a, b], "intercept"}: a*flops+b*acts+c
 
     def __post_init__(self):
+        from dse.errors import ParamError, check_number
+        from dse.models.arch import MAX_CLASSES, MAX_IN_CHANNELS, MAX_RESOLUTION
+
         if self.stem not in STEMS:
-            raise DseError(f"stem {self.stem!r} unknown; allowed: {', '.join(STEMS)}")
-        for k in ("resolution", "in_channels", "num_classes"):
-            if int(getattr(self, k)) < 1:
-                raise DseError(f"{k} must be a positive integer, got {getattr(self, k)}")
+            raise ParamError(f"{{stem}} {self.stem!r} unknown; allowed: {', '.join(STEMS)}", "stem")
+        for k, top in (("resolution", MAX_RESOLUTION), ("in_channels", MAX_IN_CHANNELS), ("num_classes", MAX_CLASSES)):
+            object.__setattr__(self, k, int(check_number(getattr(self, k), k, 1, top, integer=True)))
         object.__setattr__(self, "flops", (int(self.flops[0]), int(self.flops[1])))
 
     def to_dict(self) -> dict:
