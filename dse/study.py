@@ -32,6 +32,7 @@ from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView,
 from dse.analysis.speed import SpeedResult
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.errors import DseError, ParamError, check_name, check_number, check_output, check_seed, write_error
+from dse.models.arch import MAX_BATCH
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
 from dse.store.records import Fit, ModelRecord, SweepRecord
@@ -435,7 +436,7 @@ class Study:
         from dse.train.worker import resolve_devices
 
         modes = _modes(mode)
-        _positive(batch, "batch", 65_536)
+        _positive(batch, "batch", MAX_BATCH)
         _positive(repeat, "repeat", 10_000)
         devices = resolve_devices(device)
         with self.store() as s:

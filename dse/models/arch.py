@@ -18,6 +18,7 @@ ACTIVATIONS = ("relu", "swish")
 MAX_STAGE_DEPTH, MAX_DEPTH, MAX_STAGES, MAX_WIDTH = 1024, 4096, 16, 65536
 MIN_BOTTLENECK, MAX_BOTTLENECK = 1 / 64, 64  # the inner width w/b is at most 64x wider or narrower
 MAX_RESOLUTION, MAX_IN_CHANNELS, MAX_CLASSES = 4096, 1024, 1_000_000
+MAX_BATCH = 65536  # images per SGD step (a protocol's, a space's or a timing's batch)
 
 
 def stem_for(resolution: int) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import (ACTIVATIONS, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,  # noqa: F401
-                             MAX_BOTTLENECK, MIN_BOTTLENECK, PROTOCOL_FIELD, STAGE_FIELDS)  # (PROTOCOL_FIELD, MAX_RESOLUTION re-exported)
+from dse.models.arch import (ACTIVATIONS, MAX_BATCH, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,  # noqa: F401
+                             MAX_BOTTLENECK, MIN_BOTTLENECK, PROTOCOL_FIELD, STAGE_FIELDS)  # (PROTOCOL_FIELD, MAX_* re-exported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +24,6 @@ FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm"
 # parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
 # settings that override the sweep's training protocol for that model (wd is the protocol's weight_decay)
 SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
-MAX_BATCH = 65536
 STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
 DISTS = {
     "uniform": ({"low", "high"}, {"quantum"}),

@@ -10,7 +10,8 @@ from pathlib import Path
 
 
 from dse.errors import DseError, write_error
-from dse.models.arch import ACTIVATIONS, STAGE_FIELDS, Arch
+from dse.models.arch import (ACTIVATIONS, MAX_BATCH, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_WIDTH, STAGE_FIELDS,
+                             Arch)
 from dse.models.complexity import complexity_many
 
 HEAD = ("sweep", "id", "space", "stages")
@@ -162,7 +163,6 @@ def read_table(path) -> tuple[list[str], list[dict]]:
 
 
 STATUSES_IMPORTED = ("pending", "done", "failed", "diverged")
-MAX_DEPTH, MAX_WIDTH = 1024, 65536  # per stage: beyond these a network cannot be built (and int64 flops overflow)
 
 
 def import_rows(path, regime) -> tuple[list[dict], str]:
@@ -203,7 +203,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         if stages is not None and stages != s:
             raise DseError(f"{path}, line {n}: column stages = {stages} but the row has {s} stages (d1..d{s})")
         d, w = [val(f"d{i}", int) for i in range(1, s + 1)], [val(f"w{i}", int) for i in range(1, s + 1)]
-        for col, v, top in [(f"d{i + 1}", x, MAX_DEPTH) for i, x in enumerate(d)] + \
+        for col, v, top in [(f"d{i + 1}", x, MAX_STAGE_DEPTH) for i, x in enumerate(d)] + \
                            [(f"w{i + 1}", x, MAX_WIDTH) for i, x in enumerate(w)]:
             if not 1 <= v <= top:
                 raise DseError(f"{path}, line {n}: column {col} = {v} is outside 1..{top}")
@@ -237,8 +237,8 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         if all(v is not None for v in fit.values()):
             m["fit"] = {**fit, "w0": int(fit["w0"])}
         dev, batch = (r.get("speed_device") or "").strip(), val("speed_batch", int, False)
-        if batch is not None and not 1 <= batch <= 65536:
-            raise DseError(f"{path}, line {n}: column speed_batch = {batch} is outside 1..65536")
+        if batch is not None and not 1 <= batch <= MAX_BATCH:
+            raise DseError(f"{path}, line {n}: column speed_batch = {batch} is outside 1..{MAX_BATCH}")
         ms = {mode: val(f"{mode}_ms", float, False) for mode in ("infer", "train")}
         for mode, v in ms.items():
             if v is not None and not v > 0:
@@ -267,8 +267,6 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
 def _import_settings(val, regime, path, line) -> dict | None:
     """A row's own design choices: a resolution other than the import regime's, and lr, wd, momentum, batch_size
     (what it trained with), each checked against what a space may sample."""
-    from dse.spaces.space import MAX_BATCH, MAX_RESOLUTION
-
     st = {}
     res = val("resolution", int, False)
     if res is not None:

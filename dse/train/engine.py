@@ -61,13 +61,13 @@ class Protocol:
 
     def __post_init__(self):
         parse_budget(self.budget)
-        check_number(self.batch_size, "batch_size", 1, 65_536, integer=True)
+        from dse.models.arch import MAX_BATCH, MAX_RESOLUTION
+
+        check_number(self.batch_size, "batch_size", 1, MAX_BATCH, integer=True)
         check_number(self.lr, "lr", 0, None, low_open=True)  # finite: an infinite lr would lock the sweep's protocol
         check_number(self.momentum, "momentum", 0, 1, high_open=True)
         check_number(self.weight_decay, "weight_decay", 0, 1)
         check_seed(self.seed)
-        from dse.models.arch import MAX_RESOLUTION
-
         if self.resolution is not None:
             check_number(self.resolution, "resolution", 8, MAX_RESOLUTION, integer=True)
         for k in ("train_size", "test_size"):  # the memory the images need is checked when they are made
