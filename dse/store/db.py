@@ -766,26 +766,29 @@ def _record(sweep: str, r) -> ModelRecord:
             raise StoreDamaged(f"{where}: column {k} holds {d[k]!r}, not a top-1 error in % (0..100)")
     if d.get("status") not in STATUSES:
         raise StoreDamaged(f"{where}: column status holds {d.get('status')!r}; known: {', '.join(STATUSES)}")
+    decode_errors = (ValueError, TypeError, KeyError, AttributeError)
     try:
         raw = d.pop("extra")
         extra = json.loads(raw) if raw else {}
         if not isinstance(extra, dict) or any(not isinstance(extra.get(k) or {}, dict)
                                                for k in ("regnet", "fit", "settings", "trained")):
             raise ValueError("not a JSON object of objects")
-        col = "arch"
-        rp = {k: d[k] for k in ("w0", "wa", "wm") if d[k] is not None}
-        rp.update(extra.get("regnet") or {})
-        for k in ("stages", "depth", "se", "w0", "wa", "wm"):
-            d.pop(k)
-        d["arch"] = Arch.from_dict(json.loads(d["arch"]))
-        col = "extra"
-        fit = extra.get("fit")
         if any(not _num(v) for v in (extra.get("settings") or {}).values()):
             raise ValueError("a sampled setting is not a number")
-        return ModelRecord(sweep=sweep, regnet=rp or None, fit=Fit.from_dict(fit) if fit else None,
-                           settings=extra.get("settings"), trained=extra.get("trained"), **d)
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
-        raise StoreDamaged(f"{where}: column {locals().get('col', 'extra')} does not decode ({e})") from None
+        fit = Fit.from_dict(extra["fit"]) if extra.get("fit") else None
+    except decode_errors as e:
+        raise StoreDamaged(f"{where}: column extra does not decode ({e})") from None
+    try:
+        arch = Arch.from_dict(json.loads(d["arch"]))
+    except decode_errors as e:
+        raise StoreDamaged(f"{where}: column arch does not decode ({e})") from None
+    rp = {k: d.pop(k) for k in ("w0", "wa", "wm")}
+    rp = {k: v for k, v in rp.items() if v is not None} | (extra.get("regnet") or {})
+    for k in ("stages", "depth", "se"):
+        d.pop(k)
+    d["arch"] = arch
+    return ModelRecord(sweep=sweep, regnet=rp or None, fit=fit, settings=extra.get("settings"),
+                       trained=extra.get("trained"), **d)
 
 
 def _fit_dict(f) -> dict | None:
