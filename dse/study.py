@@ -31,8 +31,9 @@ from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView,
                                   SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.speed import SpeedResult
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
-from dse.errors import DseError, ParamError, check_name, check_number, check_output, check_seed, write_error
-from dse.models.arch import MAX_BATCH
+from dse.errors import DseError, ParamError, write_error
+from dse.validate import MAX_BATCH
+from dse.validate import check_name, check_number, check_output, check_seed
 from dse.spaces import Regime, Space, parse_space, resolve_space
 from dse.store import STATUSES, Store
 from dse.store.records import Fit, ModelRecord, SweepRecord
@@ -239,7 +240,7 @@ class Study:
         """
         from dse.models.arch import stem_for
         from dse.models.complexity import complexity_many
-        from dse.train.engine import Protocol
+        from dse.train.protocol import Protocol
         from dse.train.progress import Progress
         from dse.train.worker import TrainOptions, checkpoint_dir, load_data, resolve_devices, run_training
 

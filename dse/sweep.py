@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dse.errors import DseError, ParamError, check_name
+from dse.errors import DseError, ParamError
+from dse.validate import check_name
 from dse.models.arch import model_key
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import SETTINGS, Space

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dse.errors import DseError, ParamError, check_seed
+from dse.errors import DseError, ParamError
+from dse.validate import check_seed
 
 
 def bootstrap(x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0) -> dict:

@@ -117,7 +117,7 @@ def undertraining(sweep: str, errors, depths, losses, num_classes: int) -> Under
 def scale_budget(budget: str, factor: float) -> str:
     """'10ep' x 4 -> '40ep'; the result must be a whole number of epochs or steps."""
     from dse.errors import ParamError
-    from dse.train.engine import parse_budget
+    from dse.train.protocol import parse_budget
 
     n, unit = parse_budget(budget)
     if not factor > 1 or not np.isfinite(factor):

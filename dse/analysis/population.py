@@ -12,7 +12,8 @@ import numpy as np
 
 from dse.analysis.fit import fit_regnet
 from dse.errors import DseError, ParamError
-from dse.models.arch import ACTIVATIONS, STAGE_FIELDS
+from dse.models.arch import STAGE_FIELDS
+from dse.validate import ACTIVATIONS
 from dse.store.records import Fit, ModelRecord, SweepRecord
 
 METRICS = {"final": "error", "best": "best_error"}

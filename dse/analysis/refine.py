@@ -13,8 +13,9 @@ import numpy as np
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.edf import ks_test
 from dse.analysis.results import _Drawable
-from dse.errors import check_output, write_error
-from dse.models.arch import ACTIVATIONS
+from dse.errors import write_error
+from dse.validate import check_output
+from dse.validate import ACTIVATIONS
 from dse.spaces.space import STAGE_PARAMS, Space, parse_space
 
 

@@ -18,7 +18,7 @@ from dse.analysis.search import search_efficiency
 from dse.errors import ParamError
 from dse.store.records import Fit
 
-NORMALIZE_BY = ("flops", "params", "acts", "infer_ms", "train_ms")
+from dse.validate import NORMALIZE_BY  # noqa: E402,F401 (one list, re-exported)
 
 
 class _Drawable:

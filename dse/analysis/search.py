@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dse.errors import check_seed
+from dse.validate import check_seed
 
 
 def search_efficiency(errors, weights=None, seed: int = 0) -> list[dict]:

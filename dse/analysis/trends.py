@@ -24,7 +24,8 @@ import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.results import _Drawable
-from dse.errors import DseError, check_seed
+from dse.errors import DseError
+from dse.validate import check_seed
 from dse.units import regime_label
 
 GOOD_FRAC, GOOD_MIN = 0.25, 5  # the good models of a regime: its best quarter by error, at least 5

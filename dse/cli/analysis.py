@@ -11,14 +11,15 @@ from pathlib import Path
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
-from dse.errors import DseError, check_output
+from dse.errors import DseError
+from dse.validate import METRICS, NORMALIZE_BY, check_output
 from dse.report.console import print_json, say, table
 
-METRIC = click.option("--metric", type=click.Choice(["final", "best"]), default="final", show_default=True,
+METRIC = click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
                       help="Which error: of the final epoch, or the best epoch.")
 PLOT = click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg", help="Also draw a picture.")
 NORM = [
-    click.option("--normalize", type=click.Choice(["flops", "params", "acts", "infer_ms", "train_ms"]), default=None,
+    click.option("--normalize", type=click.Choice(NORMALIZE_BY), default=None,
                  help="Complexity-normalise (NDS): weight models so the complexity distributions agree "
                       "(infer_ms/train_ms: the timings of dse speed, at equal speed)."),
     click.option("--bins", type=int, default=10, show_default=True, help="Equal-width complexity bins."),

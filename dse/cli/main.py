@@ -8,6 +8,15 @@ import click
 
 from dse import __version__
 from dse.errors import DseError, ParamError
+from dse.validate import LIMITS, STEMS
+
+
+def limit_type(name: str) -> click.ParamType:
+    """The click type of a numeric setting, from the one table of limits (dse.validate.LIMITS)."""
+    lim = LIMITS[name]
+    if lim.integer:
+        return click.IntRange(int(lim.low), int(lim.high))
+    return click.FloatRange(lim.low, lim.high, min_open=lim.low_open, max_open=lim.high_open)
 
 
 def flags_of(cmd: click.Command) -> dict:
@@ -123,16 +132,14 @@ def json_option(f):
 
 def regime_options(f):
     """--resolution --stem --in-channels --num-classes (the input side of a regime)."""
-    from dse.models.arch import MAX_CLASSES, MAX_IN_CHANNELS, MAX_RESOLUTION
-
     opts = [
-        click.option("--resolution", type=click.IntRange(1, MAX_RESOLUTION), default=224, show_default=True,
+        click.option("--resolution", type=limit_type("resolution"), default=224, show_default=True,
                      help="Input image size in pixels (square)."),
-        click.option("--stem", type=click.Choice(["simple", "cifar"]), default="simple", show_default=True,
+        click.option("--stem", type=click.Choice(STEMS), default="simple", show_default=True,
                      help="simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images)."),
-        click.option("--in-channels", type=click.IntRange(1, MAX_IN_CHANNELS), default=3, show_default=True,
+        click.option("--in-channels", type=limit_type("in_channels"), default=3, show_default=True,
                      help="Input channels (3 for RGB, 1 for Fashion-MNIST)."),
-        click.option("--num-classes", type=click.IntRange(1, MAX_CLASSES), default=1000, show_default=True,
+        click.option("--num-classes", type=limit_type("num_classes"), default=1000, show_default=True,
                      help="Classes of the classifier head."),
     ]
     for o in reversed(opts):

@@ -6,11 +6,11 @@ import click
 
 from dse.cli.main import cli, json_option, regime_options
 from dse.errors import DseError
-from dse.models import ACTIVATIONS, Arch, complexity, regnet_arch
-from dse.models.arch import MAX_DEPTH, MAX_WIDTH
+from dse.models import Arch, complexity, regnet_arch
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
 from dse.units import human
+from dse.validate import ACTIVATIONS, MAX_DEPTH, MAX_WIDTH
 
 
 def _ints(name, text, kind=int):

@@ -9,12 +9,13 @@ import click
 from dse.cli.analysis import PLOT, _check_plot, _save, plot
 from dse.cli.main import cli, db_option, json_option, study
 from dse.report.console import print_json, say, table
+from dse.validate import SPEED_MODES
 
 
 @cli.command()
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep to time (repeatable; default: every sweep).")
 @click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N.")
-@click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True,
+@click.option("--mode", type=click.Choice([*SPEED_MODES, "both"]), default="infer", show_default=True,
               help="infer: a forward pass in eval mode; train: one whole training step of the engine.")
 @click.option("--batch", type=int, default=64, show_default=True, help="Images per timed batch.")
 @click.option("--repeat", type=int, default=10, show_default=True, help="Timed runs per model (the median is kept).")
@@ -79,7 +80,7 @@ def _show(r):
 @plot.command("speed")
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
 @click.option("--device", default=None, help="The device's name as stored (default: the most measured).")
-@click.option("--mode", type=click.Choice(["infer", "train"]), default="infer", show_default=True,
+@click.option("--mode", type=click.Choice(SPEED_MODES), default="infer", show_default=True,
               help="Which timings.")
 @click.option("--batch", type=int, default=None, help="Which batch size (default: the most measured).")
 @click.option("--plot", "out", default="speed.png", show_default=True, metavar="FILE.png|FILE.svg",

@@ -10,6 +10,7 @@ from dse.cli.main import aliases, cli, db_option, json_option, regime_options, s
 from dse.errors import ParamError
 from dse.report.console import print_json, say, table
 from dse.units import human, regime_label
+from dse.validate import SPEED_MODES
 
 
 @cli.command()
@@ -48,7 +49,7 @@ def spaces(paths, as_json):
                    "fit stored by the last dse speed on --speed-device).")
 @click.option("--speed-device", default=None, help="The device the --max-ms prediction is for (default: the most "
                                                    "measured one with a fit).")
-@click.option("--speed-mode", type=click.Choice(["infer", "train"]), default="infer", show_default=True,
+@click.option("--speed-mode", type=click.Choice(SPEED_MODES), default="infer", show_default=True,
               help="Which timings --max-ms predicts.")
 @click.option("--speed-batch", type=int, default=64, show_default=True, help="The batch of those timings.")
 @click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
-from dse.models.arch import MAX_RESOLUTION
+from dse.cli.main import limit_type
+from dse.validate import DATASETS, EXECUTORS, METRICS
 from dse.report.console import print_json, say, table
 
 
@@ -19,7 +20,7 @@ _RUN = [
                  help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged; emulate "
                       "runs that code path on a CPU, for tests)."),
     click.option("--plain", is_flag=True, help="Plain log lines instead of the live display."),
-    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
                  help="local: worker processes on this machine; ray: Ray actors (pip install 'dse[ray]')."),
     click.option("--address", default=None, metavar="auto|HOST:PORT",
                  help="Ray: the cluster to join (auto: the one `ray start --head` runs here) [default: a local Ray "
@@ -48,18 +49,18 @@ def _progress(plain):
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep to train (repeatable; default: every sweep but the "
                                                        "copies dse budget-check trains).")
 @click.option("--budget", default="10ep", show_default=True, help="Nep epochs or Nit optimizer steps per model.")
-@click.option("--dataset", type=click.Choice(["fashion-mnist", "cifar10", "imagefolder", "synthetic"]),
+@click.option("--dataset", type=click.Choice(DATASETS),
               default="fashion-mnist", show_default=True,
               help="fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
                    "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the dataset lies (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
-@click.option("--train-size", type=click.IntRange(min=1), default=None,
+@click.option("--train-size", type=limit_type("train_size"), default=None,
               help="Train on a fixed, seeded subset of this many images (synthetic: generate this many).")
-@click.option("--test-size", type=click.IntRange(min=1), default=None, help="Evaluate on a fixed subset of this many.")
-@click.option("--resolution", type=click.IntRange(8, MAX_RESOLUTION), default=None,
+@click.option("--test-size", type=limit_type("test_size"), default=None, help="Evaluate on a fixed subset of this many.")
+@click.option("--resolution", type=limit_type("resolution"), default=None,
               help="Image size for imagefolder (resize + centre crop) and synthetic data.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Images per SGD step.")
+@click.option("--batch-size", type=limit_type("batch_size"), default=128, show_default=True, help="Images per SGD step.")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Peak learning rate (half-period cosine to 0).")
 @click.option("--weight-decay", type=float, default=5e-5, show_default=True, help="L2 weight decay on all parameters.")
 @click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (Nesterov unless --no-nesterov).")
@@ -118,7 +119,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
 @click.option("--factors", default="2,4", show_default=True,
               help="Longer budgets as multiples of the sweep's (each > 1; the result must be whole epochs/steps).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model choice and the bootstrap.")
-@click.option("--metric", type=click.Choice(["final", "best"]), default="final", show_default=True,
+@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
               help="Which error: of the final epoch, or the best epoch.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the dataset lies, if not where the sweep's training found it.")

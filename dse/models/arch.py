@@ -6,19 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STEMS = ("simple", "cifar")
+# the limits and names are defined once, in dse.validate
+from dse.validate import (ACTIVATIONS, MAX_BOTTLENECK, MAX_DEPTH, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,
+                          MIN_BOTTLENECK, SETTINGS)
+
 STEM_WIDTH = 32
 SMALL_IMAGE = 64  # images up to this size use the cifar stem (stride 1); larger ones the simple stem
 # the per-stage table: the paper's letter of each per-stage parameter and the Arch field that holds it
 STAGE_FIELDS = {"d": "depths", "w": "widths", "b": "bottlenecks", "g": "group_widths"}
-# the nonlinearity used everywhere (stem, blocks, SE): the paper's default and its App. B alternative (SiLU)
-ACTIVATIONS = ("relu", "swish")
-# what a network may be: far beyond any network of the papers (the largest RegNet has d = 40 and w < 4096), but
-# small enough that it can be counted in int64 and built in memory; every entry point checks against these
-MAX_STAGE_DEPTH, MAX_DEPTH, MAX_STAGES, MAX_WIDTH = 1024, 4096, 16, 65536
-MIN_BOTTLENECK, MAX_BOTTLENECK = 1 / 64, 64  # the inner width w/b is at most 64x wider or narrower
-MAX_RESOLUTION, MAX_IN_CHANNELS, MAX_CLASSES = 4096, 1024, 1_000_000
-MAX_BATCH = 65536  # images per SGD step (a protocol's, a space's or a timing's batch)
 
 
 def stem_for(resolution: int) -> str:
@@ -106,9 +101,7 @@ class Arch:
                    d.get("activation", "relu"))
 
 
-SETTING_KEYS = ("resolution", "lr", "wd", "momentum", "batch_size")  # the non-network choices, in key order
-# the optimiser settings among them and the training protocol's field each overrides
-PROTOCOL_FIELD = {"lr": "lr", "wd": "weight_decay", "momentum": "momentum", "batch_size": "batch_size"}
+SETTING_KEYS = tuple(SETTINGS)  # the non-network choices, in key order (dse.validate.SETTINGS)
 
 
 def model_key(arch: Arch, settings: dict | None = None) -> str:

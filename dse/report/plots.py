@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from dse.errors import DseError, ParamError, check_output, write_error
+from dse.errors import DseError, ParamError, write_error
+from dse.validate import check_output
 
 EXTS = (".png", ".svg")
 

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import ACTIVATIONS, STEMS, Arch, _num, adjust_compatibility, model_key
+from dse.validate import ACTIVATIONS, STEMS
+from dse.models.arch import Arch, _num, adjust_compatibility, model_key
 from dse.models.complexity import complexity_arrays
 from dse.models.regnet import regnet_arrays
 from dse.spaces.space import Dist, Space
@@ -37,13 +38,11 @@ class Regime:
     ms_cap: dict | None = None  # {"max_ms", "device", "mode", "batch", "coef": [a, b], "intercept"}: a*flops+b*acts+c
 
     def __post_init__(self):
-        from dse.errors import ParamError, check_number
-        from dse.models.arch import MAX_CLASSES, MAX_IN_CHANNELS, MAX_RESOLUTION
+        from dse.validate import check_choice, check_setting
 
-        if self.stem not in STEMS:
-            raise ParamError(f"{{stem}} {self.stem!r} unknown; allowed: {', '.join(STEMS)}", "stem")
-        for k, top in (("resolution", MAX_RESOLUTION), ("in_channels", MAX_IN_CHANNELS), ("num_classes", MAX_CLASSES)):
-            object.__setattr__(self, k, int(check_number(getattr(self, k), k, 1, top, integer=True)))
+        check_choice(self.stem, "stem", STEMS)
+        for k in ("resolution", "in_channels", "num_classes"):  # the limits every entry point shares
+            object.__setattr__(self, k, int(check_setting(k, getattr(self, k))))
         object.__setattr__(self, "flops", (int(self.flops[0]), int(self.flops[1])))
 
     def to_dict(self) -> dict:

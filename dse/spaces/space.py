@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import (ACTIVATIONS, MAX_BATCH, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,  # noqa: F401
-                             MAX_BOTTLENECK, MIN_BOTTLENECK, PROTOCOL_FIELD, STAGE_FIELDS)  # (PROTOCOL_FIELD, MAX_* re-exported)
+from dse.models.arch import STAGE_FIELDS
+from dse.validate import ACTIVATIONS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH, MIN_BOTTLENECK
+from dse.validate import SETTINGS as LIMITS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +24,7 @@ FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm"
 # design choices any space may sample per model (RegNet paper Fig. 14, App. B and C), beside its family's
 # parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
 # settings that override the sweep's training protocol for that model (wd is the protocol's weight_decay)
-SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
+SETTINGS = DESIGN_CHOICES  # activation, resolution, lr, wd, momentum, batch_size (dse.validate)
 STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
 DISTS = {
     "uniform": ({"low", "high"}, {"quantum"}),
@@ -363,17 +364,10 @@ def _check_domain(p, values, family, err):
             if not MIN_BOTTLENECK <= b <= MAX_BOTTLENECK or (b < 1 and not float(1 / b).is_integer()):
                 err(f"bottleneck ratio {b:g} not allowed: b from 1 to {MAX_BOTTLENECK}, or b = 1/k for an integer k "
                     f"from 2 to 64")
-    if p == "resolution" and (np.any(values < 8) or np.any(values > MAX_RESOLUTION)
-                              or np.any(values != np.round(values))):
-        err(f"resolutions must be integers from 8 to {MAX_RESOLUTION} pixels, got {_span(values)}")
-    if p == "lr" and np.any(values <= 0):
-        err(f"learning rates must be > 0, got {_span(values)}")
-    if p == "wd" and np.any(values < 0):
-        err(f"weight decay must be >= 0, got {_span(values)}")
-    if p == "momentum" and (np.any(values < 0) or np.any(values >= 1)):
-        err(f"momentum must be in [0, 1), got {_span(values)}")
-    if p == "batch_size" and (np.any(values < 1) or np.any(values > MAX_BATCH) or np.any(values != np.round(values))):
-        err(f"batch sizes must be integers from 1 to {MAX_BATCH}, got {_span(values)}")
+    if p in LIMITS:  # a setting: the one range Protocol and import check too (dse.validate.SETTINGS)
+        lim = LIMITS[p]
+        if not all(lim.ok(float(v)) for v in values):
+            err(f"{p} must be {lim.text()} ({lim.why}), got {_span(values)}")
 
 
 def _span(values) -> str:

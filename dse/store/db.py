@@ -24,7 +24,7 @@ from dse.models.arch import Arch, model_key
 from dse.store.records import EpochRecord, Fit, ModelRecord, SpeedRecord, SweepRecord
 
 SCHEMA_VERSION = 2  # 2: the speeds and speed_fits tables (added to a version-1 store when it is opened)
-STATUSES = ("pending", "running", "done", "failed", "diverged")
+from dse.validate import STATUSES, STEMS  # noqa: E402,F401 (one list, re-exported)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -735,8 +735,8 @@ def _sweep_shape(d: dict) -> str | None:
     for k in ("resolution", "in_channels", "num_classes"):
         if not (isinstance(r.get(k), int) and r[k] >= 1):
             return f"column regime has no positive integer {k}"
-    if r.get("stem") not in ("simple", "cifar"):
-        return "column regime has no stem (simple or cifar)"
+    if r.get("stem") not in STEMS:
+        return f"column regime has no stem ({' or '.join(STEMS)})"
     p = d["protocol"]
     if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
                               and all(_num(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from dse.models.arch import PROTOCOL_FIELD, Arch
+from dse.models.arch import Arch
+from dse.validate import PROTOCOL_FIELD
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 
 from dse.errors import DseError, write_error
-from dse.models.arch import (ACTIVATIONS, MAX_BATCH, MAX_RESOLUTION, MAX_STAGE_DEPTH, MAX_WIDTH, STAGE_FIELDS,
-                             Arch)
+from dse.models.arch import STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
+from dse.validate import ACTIVATIONS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_STAGE_DEPTH, MAX_WIDTH
+from dse.validate import SETTINGS as LIMITS
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
@@ -20,7 +21,7 @@ TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "e
 FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty until fitted
 # design choices: the activation; the resolution the counts are at; the optimiser settings it trained with
 # (else sampled, else the sweep's protocol; empty when neither is known yet)
-SETTINGS = ("activation", "resolution", "lr", "wd", "momentum", "batch_size")
+SETTINGS = DESIGN_CHOICES  # activation, resolution, lr, wd, momentum, batch_size (dse.validate)
 
 
 def setting_cells(m, regime: dict | None, protocol: dict | None) -> dict:
@@ -162,7 +163,7 @@ def read_table(path) -> tuple[list[str], list[dict]]:
     return cols, rows
 
 
-STATUSES_IMPORTED = ("pending", "done", "failed", "diverged")
+STATUSES_IMPORTED = IMPORT_STATUSES
 
 
 def import_rows(path, regime) -> tuple[list[dict], str]:
@@ -268,20 +269,14 @@ def _import_settings(val, regime, path, line) -> dict | None:
     """A row's own design choices: a resolution other than the import regime's, and lr, wd, momentum, batch_size
     (what it trained with), each checked against what a space may sample."""
     st = {}
-    res = val("resolution", int, False)
-    if res is not None:
-        if not 8 <= res <= MAX_RESOLUTION:
-            raise DseError(f"{path}, line {line}: column resolution = {res} is outside 8..{MAX_RESOLUTION} px")
-        if res != regime.resolution:
-            st["resolution"] = res
-    checks = {"lr": (float, lambda v: v > 0, "> 0"), "wd": (float, lambda v: v >= 0, ">= 0"),
-              "momentum": (float, lambda v: 0 <= v < 1, "in [0, 1)"),
-              "batch_size": (int, lambda v: 1 <= v <= MAX_BATCH, f"in 1..{MAX_BATCH}")}
-    for k, (kind, ok, allowed) in checks.items():
-        v = val(k, kind, False)
-        if v is not None:
-            if not ok(v):
-                raise DseError(f"{path}, line {line}: column {k} = {v:g} is not allowed; it must be {allowed}")
+    for k, lim in LIMITS.items():  # the ranges a space file and a Protocol accept (dse.validate.SETTINGS)
+        v = val(k, int if lim.integer else float, False)
+        if v is None:
+            continue
+        if not lim.ok(v):
+            raise DseError(f"{path}, line {line}: column {k} = {v:g} is not allowed; it must be {lim.text()} "
+                           f"({lim.why})")
+        if k != "resolution" or v != regime.resolution:
             st[k] = v
     return st or None
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from dse.errors import DseError, ParamError
 
-DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
+from dse.validate import DATASETS  # noqa: E402,F401 (one list, re-exported)
 # (image size, classes) of the datasets that fix them; synthetic data is 32 px (or --resolution), 10 classes
 FIXED = {"fashion-mnist": (28, 10), "cifar10": (32, 10)}
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)

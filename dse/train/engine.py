@@ -9,7 +9,6 @@ Loss and error are accumulated on the device and read once per epoch: no host sy
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -17,93 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dse.errors import ParamError, check_number, check_seed
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch, stem_for
 from dse.store.records import EpochRow
 from dse.train.data import Data
-
-
-MAX_EPOCHS, MAX_STEPS = 100_000, 10**9  # far beyond any study; larger budgets are typos that would never end
-
-
-def parse_budget(text: str) -> tuple[int, str]:
-    """'10ep' -> (10, 'ep'); '500it' -> (500, 'it')."""
-    m = re.fullmatch(r"\s*(\d+)\s*(ep|it)\s*", str(text))
-    if not m or int(m.group(1)) < 1:
-        raise ParamError(f"{{budget}}: cannot read {text!r}; write Nep (epochs, e.g. 10ep) or Nit (optimizer steps, "
-                         f"e.g. 500it)", "budget")
-    n, unit = int(m.group(1)), m.group(2)
-    top = MAX_EPOCHS if unit == "ep" else MAX_STEPS
-    if n > top:
-        raise ParamError(f"{{budget}} {text!r}: at most {top:,} {'epochs' if unit == 'ep' else 'steps'} per model",
-                         "budget")
-    return n, unit
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """What a model's error means: dataset (and subset), budget and optimisation regime. Stored per sweep."""
-
-    dataset: str = "fashion-mnist"
-    train_size: int | None = None
-    test_size: int | None = None
-    subset_seed: int = 0
-    budget: str = "10ep"
-    batch_size: int = 128
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-5
-    augment: bool = True
-    resolution: int | None = None
-    seed: int = 0
-
-    def __post_init__(self):
-        parse_budget(self.budget)
-        from dse.models.arch import MAX_BATCH, MAX_RESOLUTION
-
-        check_number(self.batch_size, "batch_size", 1, MAX_BATCH, integer=True)
-        check_number(self.lr, "lr", 0, None, low_open=True)  # finite: an infinite lr would lock the sweep's protocol
-        check_number(self.momentum, "momentum", 0, 1, high_open=True)
-        check_number(self.weight_decay, "weight_decay", 0, 1)
-        check_seed(self.seed)
-        if self.resolution is not None:
-            check_number(self.resolution, "resolution", 8, MAX_RESOLUTION, integer=True)
-        for k in ("train_size", "test_size"):  # the memory the images need is checked when they are made
-            if getattr(self, k) is not None:
-                check_number(getattr(self, k), k, 1, 10**9, integer=True)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def schedule(self, n_train: int) -> tuple[int, int, int]:
-        """(batch, steps per epoch, total steps); the last partial batch of an epoch is dropped."""
-        b = min(self.batch_size, n_train)
-        spe = n_train // b
-        n, unit = parse_budget(self.budget)
-        return b, spe, n * spe if unit == "ep" else n
-
-    def for_model(self, settings: dict | None) -> "Protocol":
-        """This protocol with a model's sampled optimiser settings (lr, wd, momentum, batch_size) in place of
-        the sweep's: the stored protocol is the base, a model's own values override it for that model."""
-        from dataclasses import replace
-
-        from dse.spaces.space import PROTOCOL_FIELD
-
-        over = {PROTOCOL_FIELD[k]: v for k, v in (settings or {}).items() if k in PROTOCOL_FIELD}
-        if "batch_size" in over:
-            over["batch_size"] = int(over["batch_size"])
-        return replace(self, **over) if over else self
-
-    def model_seed(self, idx: int) -> int:
-        """The seed of model ``idx`` (its initialisation and data order): seed * 1,000,003 + idx (mod 2^63, which
-        changes nothing for seeds below 9 * 10^12 and keeps larger ones in torch's range)."""
-        return (self.seed * 1_000_003 + idx) % 2**63
-
-    def lr_at(self, t: int, total: int) -> float:
-        """Half-period cosine from lr to 0 over the run, per step, no warm-up."""
-        return 0.5 * self.lr * (1.0 + math.cos(math.pi * t / total))
+from dse.train.protocol import Protocol, parse_budget  # noqa: F401 (parse_budget re-exported)
 
 
 @dataclass

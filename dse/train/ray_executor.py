@@ -19,7 +19,7 @@ from dataclasses import asdict
 from dse.errors import DseError
 from dse.store.db import Store, worker_id
 from dse.train.lease import Leases
-from dse.train.worker import model_protocol, stored_size, trained_with
+from dse.train.worker import _reason, model_protocol, stored_size, trained_with
 
 
 def _ray():
@@ -122,8 +122,15 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                 m = store.claim(sweeps, wid, opts.lease_s, "ray")
                 if m is None:
                     break
-                p, res = model_protocol(protocol, m)
-                store.reset_epochs(m.sweep, m.idx, wid, 0, trained=trained_with(p, res, m, stored_size(protocol)))
+                try:  # a model's own settings can be out of range (an old store): it fails, it is never held
+                    p, res = model_protocol(protocol, m)
+                    store.reset_epochs(m.sweep, m.idx, wid, 0,
+                                       trained=trained_with(p, res, m, stored_size(protocol)))
+                except Exception as e:  # noqa: BLE001 - one model's failure must not stop the driver
+                    store.finish(m.sweep, m.idx, wid, "failed", reason=_reason(e), seconds=0.0)
+                    progress.event("end", sweep=m.sweep, idx=m.idx, status="failed", error=None, seconds=0.0,
+                                   reason=_reason(e))
+                    continue
                 a = idle.pop()
                 fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx), p, res)
                 inflight[fut] = (a, m, time.time())

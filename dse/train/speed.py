@@ -20,7 +20,8 @@ from dse.errors import ParamError
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch
 from dse.store.db import Store
-from dse.train.engine import Protocol, Step, capture
+from dse.train.engine import Step, capture
+from dse.train.protocol import Protocol
 
 MODES = ("infer", "train")
 

@@ -119,9 +119,6 @@ class Worker:
             except Exception:  # noqa: BLE001 - a damaged checkpoint means a fresh start
                 resume = None
         keep = resume["epoch"] if resume else 0
-        p, res = model_protocol(self.p, m)
-        store.reset_epochs(sweep, idx, self.id, keep, trained=trained_with(p, res, m, dd.data.shape[1]))
-        self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
         t0 = time.time()
         every_epoch = self.opts.checkpoint == "on"
 
@@ -136,7 +133,10 @@ class Worker:
             self.events("epoch", sweep=sweep, idx=idx, row=row)
 
         finished = False
-        try:
+        try:  # everything that can fail for this model (its own settings too) is inside: it ends failed, never held
+            p, res = model_protocol(self.p, m)
+            store.reset_epochs(sweep, idx, self.id, keep, trained=trained_with(p, res, m, dd.data.shape[1]))
+            self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
             out = train_model(m.arch, dd, p, seed=self.p.model_seed(idx), graph=self.opts.graph,
                               on_epoch=on_epoch, resume=resume, log=self.log,
                               on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f), resolution=res)

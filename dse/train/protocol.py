@@ -1,0 +1,96 @@
+"""What a model's error means: the training protocol (data, budget, optimiser) and how a budget is read.
+
+Pure data (no torch), so commands that only read results (status, budget-check planning) import it fast.
+
+    >>> Protocol(budget="2ep", batch_size=64).schedule(1000)
+    (64, 15, 30)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, replace
+
+from dse.errors import ParamError
+from dse.validate import (DATASETS, MAX_EPOCHS, MAX_STEPS, PROTOCOL_FIELD, SETTINGS, check_choice, check_seed,
+                          check_setting)
+
+
+def parse_budget(text: str) -> tuple[int, str]:
+    """'10ep' -> (10, 'ep'); '500it' -> (500, 'it').
+
+    >>> parse_budget("10ep"), parse_budget("500it")
+    ((10, 'ep'), (500, 'it'))
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*(ep|it)\s*", str(text))
+    if not m or int(m.group(1)) < 1:
+        raise ParamError(f"{{budget}}: cannot read {str(text)[:60]!r}; write Nep (epochs, e.g. 10ep) or Nit "
+                         f"(optimizer steps, e.g. 500it)", "budget")
+    n, unit = int(m.group(1)), m.group(2)
+    top = MAX_EPOCHS if unit == "ep" else MAX_STEPS
+    if n > top:
+        raise ParamError(f"{{budget}} {text!r}: at most {top:,} {'epochs' if unit == 'ep' else 'steps'} per model",
+                         "budget")
+    return n, unit
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a model's error means: dataset (and subset), budget and optimisation regime. Stored per sweep.
+
+    Every number is checked against the one table of limits (``dse.validate.SETTINGS``) that space files and
+    import read too, so a value a space may sample is a value a protocol accepts."""
+
+    dataset: str = "fashion-mnist"
+    train_size: int | None = None
+    test_size: int | None = None
+    subset_seed: int = 0
+    budget: str = "10ep"
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-5
+    augment: bool = True
+    resolution: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice(self.dataset, "dataset", DATASETS)
+        parse_budget(self.budget)
+        for k, f in PROTOCOL_FIELD.items():
+            SETTINGS[k].check(getattr(self, f), f)
+        check_seed(self.seed)
+        check_seed(self.subset_seed, "subset_seed")
+        for k in ("resolution", "train_size", "test_size"):  # the memory the images need is checked when made
+            if getattr(self, k) is not None:
+                check_setting(k, getattr(self, k))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def schedule(self, n_train: int) -> tuple[int, int, int]:
+        """(batch, steps per epoch, total steps); the last partial batch of an epoch is dropped."""
+        b = min(self.batch_size, n_train)
+        spe = n_train // b
+        n, unit = parse_budget(self.budget)
+        return b, spe, n * spe if unit == "ep" else n
+
+    def for_model(self, settings: dict | None) -> "Protocol":
+        """This protocol with a model's sampled optimiser settings (lr, wd, momentum, batch_size) in place of
+        the sweep's: the stored protocol is the base, a model's own values override it for that model. A value
+        outside the limits raises a ParamError (the worker marks that model failed with it)."""
+        over = {PROTOCOL_FIELD[k]: v for k, v in (settings or {}).items() if k in PROTOCOL_FIELD}
+        if "batch_size" in over and isinstance(over["batch_size"], float) and over["batch_size"].is_integer():
+            over["batch_size"] = int(over["batch_size"])
+        return replace(self, **over) if over else self
+
+    def model_seed(self, idx: int) -> int:
+        """The seed of model ``idx`` (its initialisation and data order): seed * 1,000,003 + idx (mod 2^63, which
+        changes nothing for seeds below 9 * 10^12 and keeps larger ones in torch's range)."""
+        return (self.seed * 1_000_003 + idx) % 2**63
+
+    def lr_at(self, t: int, total: int) -> float:
+        """Half-period cosine from lr to 0 over the run, per step, no warm-up."""
+        return 0.5 * self.lr * (1.0 + math.cos(math.pi * t / total))
