@@ -224,5 +224,7 @@ def name_list(x, param: str) -> list[str]:
 
 def _shown(v) -> str:
     """A value as an error message shows it: its repr, cut to 60 characters."""
+    if isinstance(v, str) and len(v) > 60:
+        return repr(v[:60]) + f"... ({len(v):,} characters)"
     s = repr(v)
-    return s if len(s) <= 60 else s[:60] + f"... ({len(s):,} characters)"
+    return s if len(s) <= 80 else s[:80] + "..."
