@@ -49,6 +49,7 @@ NORMALIZE_BY = ("flops", "params", "acts", "infer_ms", "train_ms")
 SPEED_MODES = ("infer", "train")
 CHECKPOINT = ("auto", "on", "off")
 EXECUTORS = ("local", "ray")
+GRAPH_MODES = ("auto", "on", "off", "emulate")  # the CUDA-graph training step (emulate: its code path on a CPU)
 METRICS = ("final", "best")
 
 

@@ -122,6 +122,8 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
     Example: dse edf --compare anynet_a anynet_e --normalize flops --plot edf.png
     """
     _check_plot(plot)
+    if len(set(sweeps)) < 2:  # the command compares; Study.edf also reads one sweep
+        raise DseError("SWEEPS: name at least two sweeps to compare, e.g. dse edf --compare anynet_a anynet_e")
     r = study(db).edf(sweeps, normalize, bins, range_, _thresholds(thresholds), metric)
     if as_json:
         _save(r, plot, quiet=True)

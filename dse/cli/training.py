@@ -6,7 +6,7 @@ import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
 from dse.cli.main import limit_type
-from dse.validate import DATASETS, EXECUTORS, METRICS
+from dse.validate import DATASETS, EXECUTORS, GRAPH_MODES, METRICS
 from dse.report.console import print_json, say, table
 
 
@@ -16,7 +16,7 @@ _RUN = [
                  help="Worker processes per device [default: 4 per GPU, 1 on a CPU]."),
     click.option("--checkpoint-every-epoch/--no-checkpoint-every-epoch", default=None,
                  help="Save a resumable checkpoint after every epoch [default: on when an epoch takes over a minute]."),
-    click.option("--graph", type=click.Choice(["auto", "on", "off", "emulate"]), default="auto", show_default=True,
+    click.option("--graph", type=click.Choice(GRAPH_MODES), default="auto", show_default=True,
                  help="CUDA graph capture of the training step (GPU only; auto falls back to eager, logged; emulate "
                       "runs that code path on a CPU, for tests)."),
     click.option("--plain", is_flag=True, help="Plain log lines instead of the live display."),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from dse.errors import ParamError
 from dse.validate import (DATASETS, MAX_EPOCHS, MAX_STEPS, PROTOCOL_FIELD, SETTINGS, check_choice, check_seed,
@@ -69,6 +69,11 @@ class Protocol:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Protocol":
+        """The protocol a sweep stored (keys this version does not know are left out)."""
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
     def schedule(self, n_train: int) -> tuple[int, int, int]:
         """(batch, steps per epoch, total steps); the last partial batch of an epoch is dropped."""

@@ -1,0 +1,358 @@
+"""The analyses of populations: EDFs, search efficiency, bootstrap, rank, trends, fits, curves, refine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from dse.analysis.population import METRICS, Population, check_metric
+from dse.analysis.rank import RankResult
+from dse.analysis.refine import RefineResult
+from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
+                                  FitRow, SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
+from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
+from dse.api.common import StudyBase, _populations, _regime_x
+from dse.errors import DseError, ParamError
+from dse.spaces import Space, parse_space, resolve_space
+from dse.store.records import Fit
+from dse.units import parse_window, regime_label
+from dse.validate import check_int, check_number, check_seed
+from dse.validate import name_list as _name_list
+
+
+def _check_boot(n_boot, frac, ci, seed) -> None:
+    """The bootstrap's options, as dse.analysis.bootstrap checks them, before any data is read."""
+    check_number(n_boot, "n_boot", 1, 10**8, integer=True)
+    check_number(frac, "frac", 0, 1, low_open=True)
+    check_number(ci, "ci", 0, 100, low_open=True, high_open=True)
+    check_seed(seed)
+
+
+def _series(recs: dict, pops: dict, named: bool) -> tuple[dict, list]:
+    """{series label: [sweep names]} with two or more regimes each, and why other sweeps were left out."""
+    if named:
+        for p in pops.values():
+            p.require(2, "a trend")
+        groups = {"+".join(dict.fromkeys(recs[n].space_name for n in pops)): list(pops)}
+        skipped = []
+    else:
+        groups, skipped = {}, []
+        for n, p in pops.items():
+            if p.n < 2:
+                skipped.append(f"sweep {n}: {p.n} trained model(s)")
+            else:
+                groups.setdefault(recs[n].space_name, []).append(n)
+    out = {}
+    for label, ns in groups.items():
+        if len({_regime_x(recs[n], pops[n]) for n in ns}) >= 2:
+            out[label] = sorted(ns, key=lambda n: _regime_x(recs[n], pops[n]))
+        elif not named:
+            skipped.append(f"space {label}: one regime only ({', '.join(ns)})")
+    if not out:
+        found = ", ".join(f"{n} ({recs[n].space_name} at {regime_label(_regime_x(recs[n], p)) if p.n else '?'})"
+                          for n, p in pops.items() if p.n >= 2) or "none trained"
+        raise DseError(f"a trend needs one space trained at two or more complexity regimes; the sweeps found: {found}. "
+                       f"Sample several regimes with: dse sample --space NAME --regimes 200MF,400MF,800MF -n 100")
+    return out, skipped
+
+
+def _trends(recs, pops, params, named, n_boot, frac, ci, seed, metric) -> TrendsResult:
+    """The trends of ``params`` and the complexity trends of every series (see ``Study.trends``)."""
+    groups, skipped = _series(recs, pops, named)
+    series = []
+    for param in params:
+        have = [g for g, ns in groups.items() if all(param in pops[n].param_names() for n in ns)]
+        if named:
+            for ns in groups.values():
+                for n in ns:
+                    pops[n].values(param)  # raises for an unknown parameter, listing the valid ones
+        if not have:
+            valid = sorted({q for ns in groups.values() for n in ns for q in pops[n].param_names()})
+            raise ParamError(f"no series of regimes has the parameter {param!r} ({{params}}); valid: "
+                             + ", ".join(valid), "params")
+        for g in have:
+            series.append(trend_series(g, param, [(n, _regime_x(recs[n], pops[n]), pops[n].values(param),
+                                                   pops[n].errors) for n in groups[g]], n_boot, frac, ci, seed))
+    cx = [complexity_trend(g, m, [(pops[n].values("flops"), pops[n].values(m), pops[n].errors) for n in ns], ci)
+          for g, ns in groups.items() for m in ("acts", "params")]
+    return TrendsResult(metric, ci, n_boot, series, cx, skipped)
+
+
+def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:
+    """The ``best`` and ``worst`` models of a population (each once) with their per-epoch records."""
+    by = {}
+    for r in epochs:
+        by.setdefault(r.idx, []).append(r)
+    order = np.argsort(pop.errors, kind="stable")
+    pick = list(dict.fromkeys(list(order[:best]) + list(order[::-1][:worst])))
+    ids = pop.ids
+    ms = [{"label": f"{pop.sweep}/{ids[i]} ({pop.errors[i]:.1f}%)", "rows": by.get(int(ids[i]), [])} for i in pick]
+    return Curves([m for m in ms if m["rows"]])
+
+
+def _fits(models) -> dict[int, Fit]:
+    """{idx: Fit}: the stored fit of each model, or a new one."""
+    from dse.analysis.fit import fit_regnet
+
+    return {m.idx: m.fit or Fit.from_dict(fit_regnet(m.arch.block_widths())) for m in models}
+
+
+def _check_base(space: Space, pops: dict) -> None:
+    """A base space must describe the sweeps' models: the same family, block and stage count as a sampled
+    sweep's space; for an imported sweep, every model's stage count and block (SE or not)."""
+    for n, p in pops.items():
+        if p.space:
+            for k, want in (("family", space.family), ("block", space.block), ("stages", space.stages)):
+                if p.space.get(k) != want:
+                    raise ParamError(f"{{base}} {space.name!r} has {k} {want!r} but sweep {n!r} was sampled from "
+                                     f"{p.space_name!r} with {k} {p.space.get(k)!r}; name a base space of the same "
+                                     f"family, block and stage count (or omit it to use the sweep's own)", "base")
+            continue
+        stages = sorted({m.arch.stages for m in p.models})
+        se = {m.arch.se for m in p.models}
+        if stages != [space.stages] or se != {space.se}:
+            raise ParamError(f"{{base}} {space.name!r} has {space.stages} stages of {space.block.upper()} blocks but "
+                             f"sweep {n!r} holds models with {'/'.join(map(str, stages))} stages"
+                             f"{' and Y blocks' if True in se else ''}{' and X blocks' if False in se else ''}; name a "
+                             f"base space that describes its models", "base")
+
+
+class Analyses(StudyBase):
+    """The analyses of populations: EDFs, search efficiency, bootstrap, rank, trends, fits, curves, refine."""
+
+    def population(self, sweep: str, metric: str = "final") -> Population:
+        """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
+        check_metric(metric)
+        with self.store() as s:
+            return _populations(s, [sweep], metric)[sweep]
+
+    def _pops(self, sweeps, metric, need=2, what="this analysis") -> dict:
+        check_metric(metric)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            pops = _populations(s, names, metric)
+        for p in pops.values():
+            p.require(need, what)
+        return pops
+
+    @staticmethod
+    def _compared(sweeps, what, least: int = 2) -> list[str]:
+        names = _name_list(sweeps, "sweeps")
+        if len(names) < least:
+            raise ParamError(f"{{sweeps}}: name at least two sweeps to compare, e.g. dse {what} --compare anynet_a "
+                             f"anynet_e", "sweeps")
+        return names
+
+    @staticmethod
+    def _check_normalization(by, bins, range_):
+        """The options of a normalised comparison, checked before any data is read."""
+        check_number(bins, "bins", 1, 10_000, integer=True)
+        if not by:
+            if range_ is not None:
+                raise ParamError("{range} sets the bins of a normalised comparison: give it with {normalize}",
+                                 "range", "normalize")
+            return None
+        if by not in NORMALIZE_BY:
+            raise ParamError(f"{{normalize}} {by!r} unknown; allowed: {', '.join(NORMALIZE_BY)}", "normalize")
+        return parse_window(range_, "range") if isinstance(range_, str) else range_
+
+    def _normalization(self, pops, by, bins, range_):
+        lo_hi = self._check_normalization(by, bins, range_)
+        if not by:
+            return None
+        vals = {}
+        for n, p in pops.items():
+            if by not in p.param_names():
+                raise DseError(f"sweep {n!r} has no {by} timings; run dse speed --sweep {n} first")
+            vals[n] = p.values(by)
+            if np.isnan(vals[n]).any():
+                raise DseError(f"sweep {n!r}: {int(np.isnan(vals[n]).sum())} trained model(s) have no {by} timing; "
+                               f"run dse speed --sweep {n} first")
+        return normalize(vals, by, bins, lo_hi)
+
+    # ---- analyses ----
+    def edf(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
+            metric: str = "final") -> EdfComparison:
+        """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
+        flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range)."""
+        names = self._compared(sweeps, "edf", least=1)  # one sweep: its EDF and statistics, no KS
+        for t in thresholds or ():
+            check_number(t, "thresholds", 0, 100)
+        self._check_normalization(normalize, bins, range)
+        pops = self._pops(names, metric)
+        norm = self._normalization(pops, normalize, bins, range)
+        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds)
+
+    def search_efficiency(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
+                          metric: str = "final") -> SearchEfficiency:
+        """Expected best error of m random models (m = 1, 2, 4, ...) of two or more sweeps."""
+        names = self._compared(sweeps, "search-efficiency")
+        self._check_normalization(normalize, bins, range)
+        pops = self._pops(names, metric)
+        norm = self._normalization(pops, normalize, bins, range)
+        return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)
+
+    def bootstrap(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
+                  seed: int = 0, metric: str = "final") -> BootstrapResult:
+        """Where the good models lie: the empirical bootstrap of the best model's value of each parameter
+        (``"depth"``, ``["wm", "w4"]``, ...) in each sweep that has it (named sweeps must all have it)."""
+        params = _name_list(params, "params")
+        if not params:
+            raise ParamError("{params}: name at least one parameter", "params")
+        named = bool(sweeps)
+        check_metric(metric)
+        _check_boot(n_boot, frac, ci, seed)  # before the data: a bad option is named whatever the store holds
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            pops = _populations(s, names, metric)
+        panels = []
+        for param in params:
+            if named:  # sweeps named explicitly must all qualify
+                for p in pops.values():
+                    p.require(2, "the bootstrap")
+                    p.values(param)  # raises for an unknown parameter, listing the valid ones
+            have = [n for n in names if pops[n].n >= 2 and param in pops[n].param_names()]
+            if not have:
+                valid = sorted({q for p in pops.values() for q in p.param_names()})
+                raise ParamError(f"no sweep with at least 2 trained models has the parameter {param!r} ({{params}}); valid: "
+                                 + ", ".join(valid), "params")
+            for n in have:
+                panels.append(bootstrap_panel(n, param, pops[n].values(param), pops[n].errors, n_boot, frac, ci,
+                                              seed))
+        return BootstrapResult(metric, panels)
+
+    def rank(self, x: str = "lr", y: str | None = "wd", sweeps=None, good: float = 0.25,
+             metric: str = "final") -> RankResult:
+        """The relative-rank scatter (NDS Fig. 12, RegNet Fig. 21): every trained model of ``sweeps`` (default:
+        those that have ``x`` and ``y``) at (x, y), coloured by its error rank within its sweep / n, with the
+        least-squares line of the good models (relative rank <= ``good``) in log-log space; ``y=None`` draws
+        relative rank against ``x`` (e.g. ``x="lr_wd"``).
+
+        >>> Study("s.sqlite").rank("lr", "wd").fit["slope"]                           # doctest: +SKIP
+        """
+        from dse.analysis.rank import rank_scatter
+
+        check_metric(metric)
+        check_number(good, "good", 0, 1, low_open=True)
+        if y is not None and y == x:
+            raise ParamError(f"{{y}} must differ from {{x}} ({x!r}); omit {{y}} to draw rank against {x}", "y", "x")
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            pops = _populations(s, names, metric)
+        wanted = [q for q in (x, y) if q]
+        have = [n for n in names if pops[n].n and all(q in pops[n].param_names() for q in wanted)]
+        if sweeps:
+            for n in names:
+                for q, flag in ((x, "x"), (y, "y")):
+                    if q:
+                        try:
+                            pops[n].values(q)
+                        except ParamError as e:
+                            raise ParamError(str(e).replace("{param}", f"{{{flag}}}"), flag) from None
+        if not have:
+            valid = sorted({q for p in pops.values() for q in p.param_names()})
+            raise ParamError(f"no trained sweep has {' and '.join(map(repr, wanted))} ({{x}}/{{y}}); sample a space "
+                             f"that varies them (e.g. regnetx_lrwd) and train it; parameters here: {', '.join(valid)}",
+                             "x", "y")
+        xs = np.concatenate([pops[n].values(x) for n in have])
+        ys = np.concatenate([pops[n].values(y) for n in have]) if y else None
+        es = np.concatenate([pops[n].errors for n in have])
+        g = np.concatenate([[n] * pops[n].n for n in have])
+        return rank_scatter(xs, es, g, ys, x, y, good)
+
+    def trends(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
+               metric: str = "final") -> TrendsResult:
+        """How the good models change with complexity (RegNet Fig. 11, 12 bottom): per regime the bootstrap of
+        the best model's value of each parameter, across regimes the slope of log(value) on log(flops) with a
+        ci% interval from the replicates, and acts ~ flops^alpha, params ~ flops^beta of the good models.
+
+        Without ``sweeps`` every trained sweep counts, grouped by space (a space with two or more regimes is a
+        series); named sweeps form one series whatever their spaces.
+
+        >>> Study("s.sqlite").trends(["depth", "w0"]).to_frame()                      # doctest: +SKIP
+        """
+        params = _name_list(params, "params")
+        if not params:
+            raise ParamError("{params}: name at least one parameter", "params")
+        check_metric(metric)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            recs = {n: s.sweep(n) for n in names}
+            pops = _populations(s, names, metric)
+        return _trends(recs, pops, params, bool(sweeps), n_boot, frac, ci, seed, metric)
+
+    def fit(self, sweeps=None, top: int = 20, metric: str = "final", save: bool = True,
+            best: int | None = None) -> FitResult:
+        """Fit the RegNet form to every model's per-block widths (stored fits are reused); ``save`` stores the
+        new ones, so later analyses of w0/wa/wm/e_fit reuse them. ``best``: only that many lowest-error models of
+        each sweep (a fit takes ~0.05 s a model)."""
+        check_metric(metric)
+        check_int(top, "top")
+        if best is not None:
+            check_int(best, "best")
+        col = METRICS[metric]
+        rows = []
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            for n in names:
+                ms = s.models(n)
+                if best is not None:
+                    ms = sorted((m for m in ms if getattr(m, col) is not None), key=lambda m: getattr(m, col))[:best]
+                fits = _fits(ms)
+                if save:
+                    s.set_fits(n, {m.idx: fits[m.idx] for m in ms if m.fit is None})
+                rows += [FitRow(n, m.idx, getattr(m, col), fits[m.idx], m.arch) for m in ms]
+        if not rows:
+            raise DseError("no models to fit")
+        return FitResult(metric, int(top), rows)
+
+    def complexity(self, sweeps=None, metric: str = "final") -> ComplexityView:
+        """Error against flops, params and acts of the trained models of each sweep."""
+        pops = self._pops(sweeps, metric, need=1)
+        return ComplexityView(metric, {n: {k: p.values(k) for k in ("flops", "params", "acts")} | {"errors": p.errors}
+                                       for n, p in pops.items()})
+
+    def curves(self, sweep: str, best: int = 5, worst: int = 5, metric: str = "final") -> Curves:
+        """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
+        for k, v in (("best", best), ("worst", worst)):
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise ParamError(f"{{{k}}} must be a number of models >= 0, got {v!r}", k)
+        pop = self._pops([sweep], metric, need=1)[sweep]
+        with self.store() as s:
+            return _curves(pop, s.epoch_rows([sweep]), best, worst)
+
+    def refine(self, sweep, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
+               ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
+        """Proposals for a better space from a trained sweep: narrower ranges and structural constraints
+        with their evidence, and the refined space (``.write(path)`` writes its file).
+
+        ``sweep`` may name several sweeps of one space (its regimes, ``["regnetx@200MF", "regnetx@800MF"]``):
+        ranges then cover every regime's good interval and a proposal must be accepted at each regime."""
+        from dse.analysis.refine import refine_regimes
+
+        if not isinstance(min_support, (int, np.integer)) or min_support < 1:
+            raise ParamError(f"{{min_support}} must be at least 1, got {min_support!r}", "min_support")
+        names = _name_list(sweep, "sweep")
+        if not names:
+            raise ParamError("{sweep}: name the trained sweep(s) to refine from", "sweep")
+        pops = self._pops(names, metric, need=2, what="refine")
+        with self.store() as s:
+            x = {n: _regime_x(s.sweep(n), p) for n, p in pops.items()}
+        pops = dict(sorted(pops.items(), key=lambda t: x[t[0]]))  # regimes vote in order of flops
+        if base is not None:
+            space = base if isinstance(base, Space) else resolve_space(base)
+            _check_base(space, pops)
+        else:
+            imported = [n for n, p in pops.items() if not p.space]
+            if imported:
+                raise ParamError(f"sweep {imported[0]!r} was imported: name its base space with {{base}} NAME|PATH",
+                                 "base")
+            specs = {n: json.dumps(p.space, sort_keys=True) for n, p in pops.items()}
+            if len(set(specs.values())) > 1:
+                raise ParamError(f"sweeps {', '.join(names)} were sampled from different space definitions "
+                                 f"({', '.join(sorted({pops[n].space_name for n in names}))}); refine one space's "
+                                 f"regimes together, or name the base space with {{base}}", "base")
+            space = parse_space(pops[names[0]].space, f"sweep {names[0]}")
+        return refine_regimes(space, [(n, p.models, p.errors) for n, p in pops.items()], min_support, n_boot, ci,
+                              seed=seed)

@@ -1,0 +1,90 @@
+"""What every part of the API shares: the store a study opens, sweep names, populations read from it."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from dse.analysis.population import Population
+from dse.errors import DseError, ParamError
+from dse.store import Store
+from dse.store.records import SweepRecord
+from dse.validate import name_list as _name_list
+
+
+class StudyBase:
+    """A study's store and its sweeps' names; the topic classes (sampling, training, ...) build on it."""
+
+    def __init__(self, path=None, create: bool = True):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise ParamError(f"{{path}} must be a store's file path, got {path!r}", "path")
+        self.path = Path(path) if path else Path(os.environ.get("DSE_DB") or "dse.sqlite")
+        self.create = create
+
+    def __repr__(self) -> str:
+        return f"Study({str(self.path)!r})"
+
+    @contextmanager
+    def store(self, write: bool = False):
+        """The store, open for the duration of a ``with`` block (created when writing to a new file)."""
+        new = write and self.create and not self.path.exists()
+        try:
+            with Store(self.path, create=write and self.create) as s:
+                yield s
+        except BaseException:
+            if new:  # a failed first write leaves no empty store behind
+                for suffix in ("", "-wal", "-shm"):
+                    try:
+                        Path(str(self.path) + suffix).unlink(missing_ok=True)
+                    except OSError:  # there was no file to remove (the path is not one that can exist)
+                        pass
+            raise
+
+    # ---- sweeps ----
+    def sweeps(self) -> list[str]:
+        """Names of the sweeps in the store, oldest first."""
+        with self.store() as s:
+            return s.sweep_names()
+
+    def sweep(self, name: str) -> SweepRecord:
+        with self.store() as s:
+            return s.sweep(name)
+
+    def _names(self, s, sweeps, what="sweeps", copies: bool = False) -> list[str]:
+        """The named sweeps (checked), or by default every sweep but the copies dse budget-check trains (those
+        only when ``copies``: they hold a few models at another budget, not a population of their own)."""
+        names = _name_list(sweeps, "sweeps")
+        if not names:
+            names = [n for n in s.sweep_names() if copies or s.sweep(n).source != "budget"]
+        for n in names:
+            s.sweep(n)
+        if not names:
+            raise DseError(f"{self.path} holds no sweeps; run `dse sample` (Study.sample) first")
+        return names
+
+
+def _speeds(s, names) -> dict:
+    """{sweep: {"infer_ms"|"train_ms": {idx: ms}}}: the timings `dse export` carries (one device)."""
+    from dse.store.table import speed_columns
+
+    _, cols = speed_columns(s, names)
+    out = {}
+    for (sweep, idx), d in cols.items():
+        for k in ("infer_ms", "train_ms"):
+            if k in d:
+                out.setdefault(sweep, {}).setdefault(k, {})[idx] = d[k]
+    return out
+
+
+def _populations(s, names, metric) -> dict:
+    """{name: Population} of the sweeps ``names``, with the timings of the most measured device."""
+    sp = _speeds(s, names)
+    return {n: Population.from_records(s.sweep(n), s.models(n), metric, sp.get(n)) for n in names}
+
+
+def _regime_x(rec: SweepRecord, pop: Population) -> float:
+    """A sweep's place on the complexity axis: its regime's nominal flops, or the median flops of an imported one."""
+    return float(rec.nominal_flops or np.median(pop.values("flops")))

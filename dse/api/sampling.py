@@ -1,0 +1,107 @@
+"""Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from dse.api.common import StudyBase
+from dse.errors import ParamError
+from dse.spaces import Regime, Space, resolve_space
+from dse.sweep import SampleResult, import_sweep, sample_regimes, sample_sweep
+from dse.units import parse_count, parse_regimes, parse_window
+from dse.validate import MAX_MODELS, check_name, check_seed
+
+
+class Sampling(StudyBase):
+    """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
+
+    def sample(self, space: str | Space, n: int, sweep: str | None = None, flops="360M:400M", resolution: int = 224,
+               stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
+               seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
+               speed_mode: str = "infer", speed_batch: int = 64) -> SampleResult:
+        """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
+        ``flops`` (``"360M:400M"`` or ``(lo, hi)``) at ``resolution`` into sweep ``sweep`` (default: the
+        space's name). A second call with a larger ``n`` tops the sweep up.
+
+        ``max_ms`` keeps only models whose predicted time (``speed_mode`` at ``speed_batch`` on ``speed_device``,
+        default the most measured) is at most that many ms: the flops + acts fit the last ``speed`` stored.
+
+        >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
+        """
+        check_seed(seed)
+        sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
+                                       resolution, stem, in_channels, num_classes, max_params, max_acts,
+                                       self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
+        with self.store(write=True) as s:
+            return sample_sweep(s, sp, regime, int(n), sweep, seed)
+
+    def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
+                       stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
+                       max_acts=None, seed: int | None = None, max_ms: float | None = None,
+                       speed_device: str | None = None, speed_mode: str = "infer",
+                       speed_batch: int = 64) -> list[SampleResult]:
+        """Sample ``space`` at several complexity regimes, ``n`` models each, into one sweep per regime named
+        ``<sweep>@<regime>`` (default prefix: the space's name). ``regimes`` is ``"200MF,400MF"`` (a regime F
+        is the window [0.9F, F]), explicit windows ``"180M:200M,360M:400M"``, or a list of either; each
+        regime draws from its own seed stream. Calling again with a larger ``n`` tops every regime up.
+
+        >>> Study("s.sqlite").sample_regimes("regnetx", "200MF,400MF,800MF", n=100)  # doctest: +SKIP
+        [SampleResult(sweep='regnetx@200MF', ...), ...]
+        """
+        check_seed(seed)
+        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution, stem, in_channels,
+                                  num_classes, max_params, max_acts,
+                                  self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
+        with self.store(write=True) as s:
+            return sample_regimes(s, sp, regs, int(n), sweep, seed)
+
+    def _ms_cap(self, max_ms, device, mode, batch) -> dict | None:
+        """The regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with."""
+        if max_ms is None:
+            return None
+        if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or not 0 < max_ms < float("inf"):
+            raise ParamError(f"{{max_ms}} must be a positive number of milliseconds, got {max_ms!r}", "max_ms")
+        if mode not in ("infer", "train"):
+            raise ParamError(f"{{speed_mode}} {mode!r} unknown; allowed: infer, train", "speed_mode")
+        fits, measured = [], []
+        if self.path.exists():
+            with self.store() as s:
+                fits, measured = s.speed_fits(), [d for d, _ in s.speed_devices()]
+        if device is None and fits:  # the most measured device that has a fit
+            device = next((d for d in measured if any(f["device"] == d for f in fits)), fits[0]["device"])
+        fit = next((f for f in fits if (f["device"], f["mode"], f["batch"]) == (device, mode, int(batch))), None)
+        if fit is None:
+            have = "; stored fits: " + ", ".join(f"{f['device']} ({f['mode']}, batch {f['batch']})" for f in fits) \
+                if fits else ""
+            raise ParamError(f"{{max_ms}} needs a time prediction for {device or 'a device'} ({mode}, batch {batch}) "
+                             f"and {self.path} has none{have}: run dse speed --mode {mode} --batch {batch} on a "
+                             f"sweep measured on that device first", "max_ms")
+        return {"max_ms": float(max_ms), "device": fit["device"], "mode": mode, "batch": int(batch),
+                "coef": list(fit["coef"]), "intercept": fit["intercept"]}
+
+    @staticmethod
+    def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts, ms_cap=None):
+        """The space and one Regime per flops window, validated."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 < n <= MAX_MODELS:
+            raise ParamError(f"{{n}} must be a number of models from 1 to {MAX_MODELS:,}, got {n!r}", "n")
+        caps = [parse_count(max_params, "max_params") if max_params is not None else None,
+                parse_count(max_acts, "max_acts") if max_acts is not None else None]
+        regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps, ms_cap) for w in windows]
+        if not isinstance(space, (str, os.PathLike, Space)):
+            raise ParamError(f"{{space}} must be a built-in space's name, a .toml path or a Space, got {space!r}",
+                             "space")
+        return (space if isinstance(space, Space) else resolve_space(str(space))), regs
+
+    def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
+                     num_classes: int = 1000) -> int:
+        """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;
+        complexity missing from the file is counted at the given regime. Returns the number of models."""
+        from dse.store.table import check_table_file
+
+        check_name(sweep, "sweep")
+        check_table_file(path)
+        regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
+        with self.store(write=True) as s:
+            return import_sweep(s, path, sweep, regime)

@@ -1,0 +1,118 @@
+"""Runtime: measuring models on a device, and what their timings say (RegNet Fig. 12 top)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dse.analysis.speed import SpeedResult
+from dse.api.common import StudyBase
+from dse.errors import DseError, ParamError
+from dse.validate import MAX_BATCH
+
+
+def _modes(mode: str) -> tuple:
+    if mode not in ("infer", "train", "both"):
+        raise ParamError(f"{{mode}} {mode!r} unknown; allowed: infer, train, both", "mode")
+    return ("infer", "train") if mode == "both" else (mode,)
+
+
+def _positive(v, name: str, most: int) -> None:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 1 <= v <= most:
+        raise ParamError(f"{{{name}}} must be a positive integer up to {most:,}, got {v!r}", name)
+
+
+def _from_training(s, names, report):
+    """A SpeedResult from training throughput: ms per batch = batch / images_per_s of each model's last epoch,
+    against its complexity at the training resolution; the models of the most common training device."""
+    rows, devices = [], {}
+    for n in names:
+        batch = (s.sweep(n).protocol or {}).get("batch_size")
+        for m in s.models(n):
+            if m.images_per_s and batch:
+                devices[m.device] = devices.get(m.device, 0) + 1
+                rows.append((m.device, batch, {"sweep": n, "id": m.idx, "ms": 1000.0 * batch / m.images_per_s,
+                                               **{k: getattr(m, f"train_{k}") or getattr(m, k)
+                                                  for k in ("flops", "params", "acts")}}))
+    if not rows:
+        raise DseError(f"no trained model of {', '.join(names)} has a training throughput; train first, or measure "
+                       f"with dse speed")
+    dev = max(devices, key=devices.get)
+    batches = {b for d, b, _ in rows if d == dev}
+    return report(f"training on {dev}", "train", batches.pop() if len(batches) == 1 else 0,
+                  [r for d, _, r in rows if d == dev], source="training")
+
+
+class Speed(StudyBase):
+    """Runtime: measuring models on a device, and what their timings say (RegNet Fig. 12 top)."""
+
+    # ---- runtime ----
+    def speed(self, sweeps=None, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
+              force: bool = False, events=None) -> list[SpeedResult]:
+        """Time every model of ``sweeps`` (pending or trained: only the architecture is needed) at its sweep's
+        regime on ``device`` (auto, cpu, cuda, cuda:N) in ``mode`` (infer, train or both), measuring only what
+        is missing (``force``: everything again), then report per device and mode: correlations of ms with
+        flops/params/acts and the fits. Stores the flops + acts fit that ``sample(max_ms=...)`` predicts with.
+        ``events(sweep, idx, mode, ms)`` is called after each timing. Ctrl-C keeps what was measured.
+
+        >>> Study("s.sqlite").speed(mode="both")[0].pearson                        # doctest: +SKIP
+        """
+        from dse.train.speed import measure
+        from dse.train.worker import resolve_devices
+
+        modes = _modes(mode)
+        _positive(batch, "batch", MAX_BATCH)
+        _positive(repeat, "repeat", 10_000)
+        devices = resolve_devices(device)
+        with self.store() as s:
+            names = self._names(s, sweeps)
+        done = measure(self.path, names, devices, modes, int(batch), int(repeat), force, events)
+        out = []
+        for label in done:
+            for m in modes:
+                r = self.speed_report(names, label, m, batch)
+                with self.store() as s:
+                    s.set_speed_fit(label, m, int(batch), {**r.fits[2].to_json(), "n": r.n, "sweeps": names})
+                out.append(r)
+        return out
+
+    def speed_report(self, sweeps=None, device: str | None = None, mode: str = "infer", batch: int | None = None,
+                     from_training: bool = False) -> SpeedResult:
+        """The stored timings of ``sweeps`` on ``device`` (default: the most measured) in ``mode`` at ``batch``
+        (default: the most measured), as a SpeedResult. ``from_training``: from the training throughput
+        instead (each model's last-epoch images/s at its protocol's batch, against its training complexity)."""
+        from dse.analysis.speed import speed_report
+
+        if mode not in ("infer", "train"):
+            raise ParamError(f"{{mode}} {mode!r} unknown here; allowed: infer, train", "mode")
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            if from_training:
+                return _from_training(s, names, speed_report)
+            devices = [d for d, _ in s.speed_devices()]
+            if not devices:
+                raise DseError(f"{self.path} holds no timings; run dse speed first (or --from-training)")
+            device = device or devices[0]
+            if device not in devices:
+                raise ParamError(f"{{device}} {device!r} has no timings; measured: {', '.join(devices)}", "device")
+            recs = s.speeds(names, device, mode, None if batch is None else int(batch))
+            if batch is None and recs:  # the same batch export and the analyses use
+                from dse.store.table import most_measured_batch
+
+                batch = most_measured_batch(recs)
+                recs = [r for r in recs if r.batch == batch]
+            if not recs:
+                raise DseError(f"no {mode} timings on {device}" + (f" at batch {batch}" if batch else "")
+                               + f" for {', '.join(names)}; run dse speed --mode {mode}")
+            models = {(n, m.idx): m for n in names for m in s.models(n)}
+            regimes = {n: s.sweep(n).regime for n in names}
+        rows = [{"sweep": r.sweep, "id": r.idx, "ms": r.ms, **{k: getattr(models[(r.sweep, r.idx)], k)
+                                                                  for k in ("flops", "params", "acts")}} for r in recs]
+        predicted = {}
+        for n in names:
+            cap = regimes[n].get("ms_cap")
+            if cap and (cap["device"], cap["mode"], cap["batch"]) == (device, mode, int(batch)):
+                mine = [r for r in rows if r["sweep"] == n]
+                if mine:
+                    pred = [cap["coef"][0] * r["flops"] + cap["coef"][1] * r["acts"] + cap["intercept"] for r in mine]
+                    predicted[n] = float(np.median([abs(p - r["ms"]) / r["ms"] * 100 for p, r in zip(pred, mine)]))
+        return speed_report(device, mode, int(batch), rows, predicted)

@@ -1,0 +1,377 @@
+"""Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.analysis.population import METRICS, check_metric
+from dse.api.common import StudyBase
+from dse.errors import DseError, ParamError
+from dse.store.records import SweepRecord
+from dse.validate import CHECKPOINT, EXECUTORS, FIXED_SIZE_DATASETS, GRAPH_MODES, check_choice, check_int, check_number, check_seed
+
+
+@dataclass
+class TrainSummary:
+    """What ``Study.train`` did: the sweeps, and their models by status afterwards."""
+
+    sweeps: list
+    done: int = 0
+    failed: int = 0
+    diverged: int = 0
+    pending: int = 0
+    trained_now: bool = False  # False when nothing was pending
+    header: str = ""           # the dataset and schedule line
+    synthetic: bool = False
+    counts: dict = field(default_factory=dict)
+
+
+def copy_name(sweep: str, factor: float) -> str:
+    """The sweep budget-check trains ``sweep``'s copies into at budget x ``factor``: ``S~x4``."""
+    return f"{sweep}~x{factor:g}"
+
+
+def copy_of(name: str, sweep: str) -> float | None:
+    """The factor when ``name`` is a budget copy of ``sweep`` (``copy_name``'s inverse), else None.
+
+    >>> copy_of(copy_name("anynet_a", 4), "anynet_a"), copy_of("anynet_a~xy", "anynet_a")
+    (4.0, None)
+    """
+    head = copy_name(sweep, 1)[:-1]
+    if not name.startswith(head):
+        return None
+    try:
+        f = float(name[len(head):])
+    except ValueError:
+        return None
+    return f if copy_name(sweep, f) == name else None
+
+
+def _pairs(s, sweep, copy, col, ids=None) -> tuple[list, list]:
+    """(errors at the base budget, errors at the copy's) of the models trained in both, in ``ids``' order (default:
+    every copied model by index)."""
+    base = {m.idx: getattr(m, col) for m in s.models(sweep)}
+    long = {m.idx: getattr(m, col) for m in s.models(copy)}
+    ids = [i for i in (sorted(long) if ids is None else ids) if long.get(i) is not None and base.get(i) is not None]
+    return [base[i] for i in ids], [long[i] for i in ids]
+
+
+def _check_workers(k, devices) -> None:
+    """Worker processes per device must fit the machine: at most its CPU cores on a CPU, 32 per GPU."""
+    if k is None:
+        return
+    top = (os.cpu_count() or 1) if devices[0] == "cpu" else 32
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= top:
+        where = f"this machine's {top} CPU core(s)" if devices[0] == "cpu" else "32 per GPU"
+        raise ParamError(f"{{workers_per_device}} must be from 1 to {top} ({where}), got {k!r}", "workers_per_device")
+
+
+def _classes(rec: SweepRecord) -> int:
+    """The number of classes a sweep was trained on: the dataset's (10 for the built-in ones), else its regime's."""
+    from dse.train.data import FIXED
+
+    dataset = (rec.protocol or {}).get("dataset")
+    if dataset in FIXED:
+        return FIXED[dataset][1]
+    if dataset == "synthetic":
+        return 10
+    return int((rec.regime or {}).get("num_classes") or 1000)
+
+
+def _factors(factors) -> list:
+    """'2,4' or [2, 4] -> [2.0, 4.0]; each must be a finite number > 1."""
+    items = str(factors).split(",") if isinstance(factors, str) else list(factors)
+    out = []
+    for x in items:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise ParamError(f"{{factors}}: cannot read {x!r}; write numbers > 1 such as 2,4", "factors") from None
+        if not np.isfinite(v) or v <= 1:
+            raise ParamError(f"{{factors}}: {x!r} is not a longer budget; each factor must be > 1 (e.g. 2,4)",
+                             "factors")
+        out.append(v)
+    if not out:
+        raise ParamError("{factors}: name at least one factor, e.g. 2,4", "factors")
+    return out
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run training, apart from what an error means (the Protocol): devices and workers, data folder,
+    checkpoints, the CUDA graph, the executor (local or Ray) and its options, and the progress callbacks.
+
+    >>> RunOptions(device="cpu").executor
+    'local'
+    """
+
+    device: str = "auto"
+    workers_per_device: int | None = None
+    data_dir: object = None
+    checkpoint: str = "auto"
+    graph: str = "auto"
+    executor: str = "local"
+    address: str | None = None
+    gpus_per_model: float | None = None
+    max_concurrent: int | None = None
+    progress: object = None   # progress(db, sweeps, epochs) -> a display with event/poll/log/close
+    on_start: object = None   # on_start(summary), before the first model
+
+    def __post_init__(self):
+        check_choice(self.checkpoint, "checkpoint", CHECKPOINT)
+        check_choice(self.graph, "graph", GRAPH_MODES)
+        check_choice(self.executor, "executor", EXECUTORS)
+        if not isinstance(self.device, str):
+            raise ParamError(f"{{device}} must be auto, cpu, cuda or cuda:N, got {self.device!r}", "device")
+        if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
+            raise ParamError(f"{{data_dir}} must be a folder path, got {self.data_dir!r}", "data_dir")
+        if self.gpus_per_model is not None:
+            check_number(self.gpus_per_model, "gpus_per_model", 0, None, low_open=True)
+        if self.max_concurrent is not None:
+            check_int(self.max_concurrent, "max_concurrent")
+
+    def devices(self) -> list[str]:
+        """The devices to train on, checked now (a clear error before any protocol is stored)."""
+        if self.executor == "ray":
+            from dse.train.ray_executor import _ray, check_address
+
+            _ray()  # a clear message now when Ray is missing
+            check_address(self.address)  # and when its head is unreachable
+            return ["ray"]
+        from dse.train.worker import resolve_devices
+
+        devices = resolve_devices(self.device)
+        _check_workers(self.workers_per_device, devices)
+        return devices
+
+    def train_options(self):
+        from dse.train.worker import TrainOptions
+
+        return TrainOptions(self.data_dir, self.device, self.workers_per_device, self.checkpoint, graph=self.graph)
+
+
+class Training(StudyBase):
+    """Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
+
+    # ---- training ----
+    def train(self, sweeps=None, budget: str = "10ep", dataset: str = "fashion-mnist", data_dir=None,
+              train_size: int | None = None, test_size: int | None = None, resolution: int | None = None,
+              batch_size: int = 128, lr: float = 0.05, weight_decay: float = 5e-5, momentum: float = 0.9,
+              nesterov: bool = True, augment: bool = True, seed: int = 0, device: str = "auto",
+              workers_per_device: int | None = None, checkpoint: str = "auto", retry_failed: bool = False,
+              graph: str = "auto", executor: str = "local", address: str | None = None,
+              gpus_per_model: float | None = None, max_concurrent: int | None = None, progress=None,
+              on_start=None, reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
+        """Train the pending models of ``sweeps`` (default: all) under one protocol and return when done.
+
+        The protocol (dataset and subset, budget, regime) is stored with each sweep the first time it is
+        trained; a later call with other settings is refused. ``reset_protocol`` forgets the stored protocol
+        first (a mistaken first run): refused while any model has results under it, unless ``discard_results``
+        (every model back to pending, its errors, epochs and checkpoints deleted). ``progress(db, sweeps, epochs)`` makes the
+        progress display (default: none); ``on_start(summary)`` is called before the first model.
+        Ctrl-C (KeyboardInterrupt) gives running models back: call again to continue.
+
+        The keywords make two typed objects, a ``Protocol`` (what an error means) and a ``RunOptions`` (how to run);
+        ``train_protocol`` takes them as they are.
+        """
+        from dse.train.protocol import Protocol
+
+        if resolution and dataset in FIXED_SIZE_DATASETS:
+            raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
+                             f"fixed size", "resolution")
+        p = Protocol(dataset, train_size, test_size, 0, budget, batch_size, lr, momentum, nesterov, weight_decay,
+                     augment, resolution, seed)
+        run = RunOptions(device, workers_per_device, data_dir, checkpoint, graph, executor, address, gpus_per_model,
+                         max_concurrent, progress, on_start)
+        return self.train_protocol(p, run, sweeps, retry_failed, reset_protocol, discard_results)
+
+    def train_protocol(self, p, run: RunOptions | None = None, sweeps=None, retry_failed: bool = False,
+                       reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
+        """``train`` with its settings as objects: ``p`` a ``dse.train.protocol.Protocol``, ``run`` how to run."""
+        from dse.models.arch import stem_for
+        from dse.models.complexity import complexity_many
+        from dse.train.progress import Progress
+        from dse.train.worker import checkpoint_dir, load_data, run_training
+
+        run = run or RunOptions()
+        devices = run.devices()  # checked before anything is stored
+        opts = run.train_options()
+        with self.store() as s:
+            names = self._names(s, sweeps)
+            data = load_data(p, run.data_dir)
+            c, h, _ = data.shape
+            kw = {"resolution": h, "stem": stem_for(h), "in_channels": c, "num_classes": data.num_classes}
+            if reset_protocol:
+                for n in names:  # all checked before any is reset
+                    s.reset_protocol(n, discard_results, check_only=True)
+                for n in names:
+                    s.reset_protocol(n, discard_results)
+                    shutil.rmtree(checkpoint_dir(self.path, n), ignore_errors=True)
+            elif discard_results:
+                raise ParamError("{discard_results} goes with {reset_protocol}: it discards the results of a "
+                                 "protocol being reset", "discard_results", "reset_protocol")
+            for n in names:
+                old = s.set_protocol(n, p.to_dict(), lambda archs, res: complexity_many(
+                    archs, **{**kw, "resolution": [r or h for r in res]}))
+                if old is not None:
+                    diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
+                                     if old.get(k) != v)
+                    raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
+                                   f"different protocols are never mixed: rerun with the stored options, start a "
+                                   f"new sweep (dse sample --space {s.sweep(n).space_name} -n N --sweep {n}-2), or, "
+                                   f"if the stored protocol was a mistake, train with --reset-protocol (with "
+                                   f"--discard-results when models are already trained under it)")
+            if retry_failed:
+                s.reset_failed(names)
+            counts = s.status_counts()
+        batch, spe, total = p.schedule(len(data.y_train))
+        epochs = -(-total // spe)
+        pending = sum(counts[n]["pending"] for n in names)
+        out = TrainSummary(names, synthetic=data.synthetic, header=(
+            f"{p.dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
+            f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
+            f"{pending} model(s) pending in {', '.join(names)}"))
+        if pending or sum(counts[n]["running"] for n in names):
+            out.trained_now = True
+            if run.on_start:
+                run.on_start(out)
+            prog = run.progress(self.path, names, epochs) if run.progress else Progress(
+                self.path, names, epochs, live=False, out=io.StringIO(), log=lambda m: None)
+            try:
+                if run.executor == "ray":
+                    from dse.train.ray_executor import run_ray
+
+                    run_ray(self.path, names, p, opts, prog, run.address, run.gpus_per_model, run.max_concurrent)
+                else:
+                    run_training(self.path, names, p, opts, data if len(devices) == 1 else None, prog)
+            finally:
+                prog.close()
+        with self.store() as s:
+            counts = s.status_counts()
+        out.counts = {n: counts[n] for n in names}
+        for k in ("done", "failed", "diverged", "pending"):
+            setattr(out, k, sum(counts[n][k] for n in names))
+        return out
+
+    # ---- is the budget long enough? ----
+    def undertraining(self, sweeps=None, metric: str = "final") -> dict:
+        """{sweep: Undertraining}: the signals of a too-short budget computable from what is stored (training
+        loss still falling in the last epoch, error rising with depth, models near chance), per sweep with
+        trained models. No training; see ``dse.analysis.budget`` for the thresholds.
+
+        >>> [u.warning() for u in Study("s.sqlite").undertraining().values() if u.flagged]   # doctest: +SKIP
+        """
+        from dse.analysis.budget import undertraining
+
+        check_metric(metric)
+        out = {}
+        with self.store() as s:
+            for n in self._names(s, sweeps):
+                rec = s.sweep(n)
+                col = METRICS[metric]
+                ms = [m for m in s.models(n) if getattr(m, col) is not None]
+                if not ms:
+                    continue
+                losses = {}
+                for r in s.epoch_rows([n]):
+                    losses.setdefault(r.idx, []).append(r.train_loss)
+                out[n] = undertraining(n, [getattr(m, col) for m in ms], [m.arch.depth for m in ms],
+                                       [losses.get(m.idx, []) for m in ms], _classes(rec))
+        return out
+
+    def budget_check(self, sweeps, models: int = 20, factors=(2, 4), seed: int = 0, metric: str = "final",
+                     n_boot: int = 2000, device: str = "auto", workers_per_device: int | None = None,
+                     data_dir=None, checkpoint: str = "auto", graph: str = "auto", executor: str = "local",
+                     address: str | None = None, gpus_per_model: float | None = None,
+                     max_concurrent: int | None = None, progress=None, on_start=None):
+        """Train copies of ``models`` models of each trained sweep (spread over its error quantiles) at its
+        budget x each of ``factors``, under its protocol otherwise, into linked sweeps ``S~x4`` (stored,
+        resumable: calling again continues, nothing is trained twice), then compare the rankings: Spearman and
+        Kendall with a bootstrap interval, top-quarter overlap, median error change, and with several sweeps
+        whether their order flips. Returns a BudgetCheck with the verdict trustworthy / doubtful / misleading.
+
+        >>> Study("s.sqlite").budget_check(["anynet_a", "anynet_e"], models=20, factors=[4]).verdict  # doctest: +SKIP
+        """
+        from dse.analysis.budget import budget_check, scale_budget, stratified
+        from dse.train.protocol import Protocol
+
+        check_metric(metric)
+        check_seed(seed)
+        if not isinstance(models, (int, np.integer)) or isinstance(models, bool) or models < 3:
+            raise ParamError(f"{{models}} must be an integer >= 3 (models per sweep to retrain), got {models!r}",
+                             "models")
+        factors = sorted(dict.fromkeys(_factors(factors)))
+        col = METRICS[metric]
+        plan = {}  # {(sweep, factor): (copy name, budget)}
+        with self.store(write=True) as s:
+            names = self._names(s, sweeps)
+            chosen = {}
+            for n in names:
+                rec = s.sweep(n)
+                if rec.source == "budget":
+                    raise DseError(f"sweep {n!r} is a copy dse budget-check made; check the sweep it came from")
+                if rec.protocol is None:
+                    raise DseError(f"sweep {n!r} was not trained by dse (no stored protocol): budget-check trains "
+                                   f"copies under the sweep's own protocol; train it with dse train first")
+                ms = [m for m in s.models(n) if getattr(m, col) is not None and m.status == "done"]
+                if len(ms) < 3:
+                    raise DseError(f"sweep {n!r} has {len(ms)} trained model(s); budget-check needs at least 3 "
+                                   f"(train more with dse train)")
+                if models > len(ms):
+                    raise ParamError(f"{{models}} {models} is more than the {len(ms)} trained models of sweep {n!r}; "
+                                     f"use --models {len(ms)} or fewer", "models")
+                pick = stratified([getattr(m, col) for m in ms], models, seed)
+                chosen[n] = [ms[i].idx for i in pick]
+                for f in factors:
+                    plan[(n, f)] = (copy_name(n, f), scale_budget(rec.protocol["budget"], f))
+            with s.write() as c:
+                for (n, f), (copy, _) in plan.items():
+                    if copy in s.sweep_names():
+                        if s.sweep(copy).source != "budget":
+                            raise DseError(f"sweep {copy!r} exists and was not made by budget-check; rename it")
+                    else:
+                        rec = s.sweep(n)
+                        s.create_sweep(c, copy, rec.space_name, rec.space, rec.regime, rec.seed, "budget")
+                    s.copy_models(c, n, copy, chosen[n])
+            protos = {n: s.sweep(n).protocol for n in names}
+        runs = {}  # one training run per distinct protocol at the longer budget (the copies of a factor share one)
+        for f in factors:
+            for n in names:
+                copy, budget = plan[(n, f)]
+                p = {**protos[n], "budget": budget}
+                runs.setdefault(json.dumps(p, sort_keys=True), (p, []))[1].append(copy)
+        run = RunOptions(device, workers_per_device, data_dir, checkpoint, graph, executor, address, gpus_per_model,
+                         max_concurrent, progress, on_start)
+        for p, copies in runs.values():
+            self.train_protocol(Protocol.from_dict(p), run, copies)
+        pairs, budgets = {}, {}
+        with self.store() as s:
+            for (n, f), (copy, budget) in plan.items():
+                pairs[(n, f)] = _pairs(s, n, copy, col, chosen[n])
+                budgets[(n, f)] = budget
+        return budget_check(pairs, budgets, n_boot, seed)
+
+    def stored_budget_check(self, sweeps=None, metric: str = "final"):
+        """The budget check of ``sweeps`` from the copies ``budget_check`` already trained (nothing is trained),
+        or None when no sweep has a copy with 3 or more trained models."""
+        from dse.analysis.budget import budget_check
+
+        check_metric(metric)
+        pairs, budgets = {}, {}
+        with self.store() as s:
+            names, all_names = self._names(s, sweeps), s.sweep_names()
+            for n in names:
+                for copy in all_names:
+                    f = copy_of(copy, n)
+                    if f is None or s.sweep(copy).source != "budget":
+                        continue
+                    base, long = _pairs(s, n, copy, METRICS[metric])
+                    if len(base) >= 3:
+                        pairs[(n, f)], budgets[(n, f)] = (base, long), (s.sweep(copy).protocol or {}).get("budget", "?")
+        return budget_check(pairs, budgets) if pairs else None
