@@ -73,9 +73,7 @@ class Limit:
         return (v > self.low if self.low_open else v >= self.low) and (v < self.high if self.high_open else v <= self.high)
 
     def text(self) -> str:
-        """'an integer from 1 to 65,536' or 'a finite number > 0 and <= 1e+10'."""
-        if self.integer and not self.low_open and not self.high_open:
-            return f"an integer from {self.low:,} to {self.high:,}"
+        """'an integer >= 1 and <= 65536' or 'a finite number > 0 and <= 1e+10' (as check_number says it)."""
         lo = f"{'>' if self.low_open else '>='} {self.low:g}"
         hi = f"{'<' if self.high_open else '<='} {self.high:g}"
         return f"{'an integer' if self.integer else 'a finite number'} {lo} and {hi}"
@@ -125,8 +123,8 @@ def check_int(v, param: str, low: int = 1, high: int | None = None):
     """An integer (not a bool) in [low, high]; numpy integers pass. Returns it as int."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low and (high is None or v <= high):
         return int(v)
-    top = f" to {high:,}" if high is not None else " or more"
-    raise ParamError(f"{{{param}}} must be an integer from {low:,}{top}, got {_shown(v)}", param)
+    top = f" and <= {high:g}" if high is not None else ""
+    raise ParamError(f"{{{param}}} must be an integer >= {low:g}{top}, got {_shown(v)}", param)
 
 
 def check_seed(seed, param: str = "seed"):

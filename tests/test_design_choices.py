@@ -138,13 +138,13 @@ def test_higher_resolution_forces_smaller_networks():
 
 
 @pytest.mark.parametrize("extra, field, fragment", [
-    ('[params.resolution]\ndist = "choice"\nvalues = [4, 28]\n', "[params.resolution]", "from 8 to"),
+    ('[params.resolution]\ndist = "choice"\nvalues = [4, 28]\n', "[params.resolution]", ">= 8 and <= 4096"),
     ('[params.activation]\ndist = "choice"\nvalues = ["relu", "gelu"]\n', "[params.activation]", "'gelu' unknown"),
     ('[params.lr]\ndist = "choice"\nvalues = [0.1, 0]\n', "[params.lr]", "must be a finite number > 0"),
     ('[params.lr]\ndist = "log_uniform"\nlow = 0.01\nhigh = 1\n', "[params.lr]", "needs a 'quantum'"),
     ('[params.wd]\ndist = "choice"\nvalues = [-0.1]\n', "[params.wd]", ">= 0"),
     ('[params.momentum]\ndist = "choice"\nvalues = [1.5]\n', "[params.momentum]", ">= 0 and < 1"),
-    ('[params.batch_size]\ndist = "choice"\nvalues = [0.5]\n', "[params.batch_size]", "integer from 1"),
+    ('[params.batch_size]\ndist = "choice"\nvalues = [0.5]\n', "[params.batch_size]", "an integer >= 1 and <= 65536"),
     ('[params.resolution]\ndist = "choice"\nvalues = [8, 28]\n', "[params.resolution]", "below what the cifar stem"),
     ('[params.optimizer]\ndist = "choice"\nvalues = [1]\n', "[params]", "unknown key 'optimizer'"),
 ])

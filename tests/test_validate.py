@@ -106,7 +106,7 @@ def test_a_model_whose_settings_are_refused_ends_failed(tmp_path, monkeypatch):
 def test_checks_name_the_parameter():
     with pytest.raises(ParamError, match=r"^stem 'x' unknown; allowed: simple, cifar$"):
         check_choice("x", "stem", ("simple", "cifar"))
-    with pytest.raises(ParamError, match="models must be an integer from 3"):
+    with pytest.raises(ParamError, match="models must be an integer >= 3, got 2"):
         check_int(2, "models", 3)
     with pytest.raises(ParamError, match=r"\(5,000 characters\)"):
         check_name("x" * 5000)

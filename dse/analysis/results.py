@@ -142,11 +142,6 @@ class EdfComparison(_Drawable):
                                                                       "p75")},
                               **{f"below {t:g}": v for t, v in s.below.items()}} for n, s in self.sweeps.items()])
 
-    def ks_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([vars(k) for k in self.ks], columns=["a", "b", "statistic", "pvalue"])
-
     @property
     def xlabel(self) -> str:
         return f"{self.metric} error (%)" + (f" | {self.normalization.by}" if self.normalization else "")

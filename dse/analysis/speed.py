@@ -16,25 +16,10 @@ import numpy as np
 
 from dse.analysis.results import _Drawable
 from dse.errors import DseError
+from dse.models.runtime import SpeedFit
 
 MEASURES = ("flops", "params", "acts")
 FITS = (("flops",), ("acts",), ("flops", "acts"))
-
-
-@dataclass
-class SpeedFit:
-    """ms = sum(coef_i * term_i) + intercept, least squares, with its coefficient of determination R^2."""
-
-    terms: tuple
-    coef: list
-    intercept: float
-    r2: float
-
-    def predict(self, cx: dict) -> np.ndarray:
-        return sum(c * np.asarray(cx[t], dtype=np.float64) for c, t in zip(self.coef, self.terms)) + self.intercept
-
-    def to_json(self) -> dict:
-        return {"terms": list(self.terms), "coef": list(self.coef), "intercept": self.intercept, "r2": self.r2}
 
 
 def fit_speed(ms, cx: dict, terms) -> SpeedFit:
@@ -64,6 +49,7 @@ class SpeedResult(_Drawable):
     fits: list    # [SpeedFit]
     predicted: dict = field(default_factory=dict)  # {sweep: median |predicted - measured| / measured, %}
     source: str = "measured"  # or 'training' (from the images/s of the training epochs)
+    lines: dict = field(default_factory=dict)  # {measure: SpeedFit ms ~ a*measure + c}: the figure's lines
     _size = (4.4, 3.6)
 
     @property
@@ -98,7 +84,7 @@ class SpeedResult(_Drawable):
 
         ms = np.array([m["ms"] for m in self.models])
         draw_speed(axes, {k: np.array([m[k] for m in self.models], dtype=np.float64) for k in MEASURES}, ms,
-                   self.pearson, f"{self.mode} ms per batch of {self.batch}, {self.device}")
+                   self.pearson, self.lines, f"{self.mode} ms per batch of {self.batch}, {self.device}")
 
 
 def speed_report(device: str, mode: str, batch: int, models: list, predicted: dict | None = None,
@@ -117,5 +103,6 @@ def speed_report(device: str, mode: str, batch: int, models: list, predicted: di
         const = np.ptp(cx[k]) == 0 or np.ptp(ms) == 0
         pearson[k] = float("nan") if const else float(stats.pearsonr(cx[k], ms)[0])
         spearman[k] = float("nan") if const else float(stats.spearmanr(cx[k], ms)[0])
+    lines = {k: fit_speed(ms, cx, (k,)) for k in MEASURES if np.ptp(cx[k]) > 0}
     return SpeedResult(device, mode, batch, models, pearson, spearman, [fit_speed(ms, cx, t) for t in FITS],
-                       predicted or {}, source)
+                       predicted or {}, source, lines)

@@ -55,7 +55,7 @@ class Reporting(StudyBase):
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
         pops = {n: self.population(n, metric) for n in names}
-        data = ReportData(self.path, metric, names, [st for st in self.status() if st.sweep in names], recs)
+        data = ReportData(self.path, metric, names, [st for st in self.status() if st.sweep in names])
         trained = data.trained = [n for n in names if pops[n].n >= 2]
         data.with_error = {n: p.n for n, p in pops.items()}
         if trained:

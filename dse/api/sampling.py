@@ -11,7 +11,7 @@ from dse.errors import ParamError
 from dse.spaces import Regime, Space, resolve_space
 from dse.sweep import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
-from dse.validate import MAX_MODELS, check_name, check_seed
+from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name, check_seed
 
 
 class Sampling(StudyBase):
@@ -20,13 +20,13 @@ class Sampling(StudyBase):
     def sample(self, space: str | Space, n: int, sweep: str | None = None, flops="360M:400M", resolution: int = 224,
                stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
                seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
-               speed_mode: str = "infer", speed_batch: int = 64) -> SampleResult:
+               speed_mode: str = "infer", speed_batch: int | None = None) -> SampleResult:
         """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
         ``flops`` (``"360M:400M"`` or ``(lo, hi)``) at ``resolution`` into sweep ``sweep`` (default: the
         space's name). A second call with a larger ``n`` tops the sweep up.
 
         ``max_ms`` keeps only models whose predicted time (``speed_mode`` at ``speed_batch`` on ``speed_device``,
-        default the most measured) is at most that many ms: the flops + acts fit the last ``speed`` stored.
+        by default the most measured device and batch) is at most that many ms: the flops + acts fit the last ``speed`` stored.
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
@@ -41,7 +41,7 @@ class Sampling(StudyBase):
                        stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
                        max_acts=None, seed: int | None = None, max_ms: float | None = None,
                        speed_device: str | None = None, speed_mode: str = "infer",
-                       speed_batch: int = 64) -> list[SampleResult]:
+                       speed_batch: int | None = None) -> list[SampleResult]:
         """Sample ``space`` at several complexity regimes, ``n`` models each, into one sweep per regime named
         ``<sweep>@<regime>`` (default prefix: the space's name). ``regimes`` is ``"200MF,400MF"`` (a regime F
         is the window [0.9F, F]), explicit windows ``"180M:200M,360M:400M"``, or a list of either; each
@@ -71,6 +71,10 @@ class Sampling(StudyBase):
                 fits, measured = s.speed_fits(), [d for d, _ in s.speed_devices()]
         if device is None and fits:  # the most measured device that has a fit
             device = next((d for d in measured if any(f["device"] == d for f in fits)), fits[0]["device"])
+        if batch is None:  # the most measured batch, as export and dse plot speed choose it
+            mine = [f for f in fits if (f["device"], f["mode"]) == (device, mode)]
+            batch = max(mine, key=lambda f: f.get("n", 0))["batch"] if mine else 64
+        check_int(batch, "speed_batch", 1, MAX_BATCH)
         fit = next((f for f in fits if (f["device"], f["mode"], f["batch"]) == (device, mode, int(batch))), None)
         if fit is None:
             have = "; stored fits: " + ", ".join(f"{f['device']} ({f['mode']}, batch {f['batch']})" for f in fits) \

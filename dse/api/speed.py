@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dse.analysis.speed import SpeedResult
+from dse.models.runtime import SpeedFit
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.validate import MAX_BATCH
@@ -113,6 +114,6 @@ class Speed(StudyBase):
             if cap and (cap["device"], cap["mode"], cap["batch"]) == (device, mode, int(batch)):
                 mine = [r for r in rows if r["sweep"] == n]
                 if mine:
-                    pred = [cap["coef"][0] * r["flops"] + cap["coef"][1] * r["acts"] + cap["intercept"] for r in mine]
+                    pred = SpeedFit.from_json(cap).predict({k: [r[k] for r in mine] for k in ("flops", "acts")})
                     predicted[n] = float(np.median([abs(p - r["ms"]) / r["ms"] * 100 for p, r in zip(pred, mine)]))
         return speed_report(device, mode, int(batch), rows, predicted)

@@ -12,11 +12,9 @@ from dse.validate import LIMITS, STEMS
 
 
 def limit_type(name: str) -> click.ParamType:
-    """The click type of a numeric setting, from the one table of limits (dse.validate.LIMITS)."""
-    lim = LIMITS[name]
-    if lim.integer:
-        return click.IntRange(int(lim.low), int(lim.high))
-    return click.FloatRange(lim.low, lim.high, min_open=lim.low_open, max_open=lim.high_open)
+    """The click type of a numeric setting (dse.validate.LIMITS): click reads the number, the library checks its
+    range, so the CLI, a notebook and a space file say the same words about the same value."""
+    return click.INT if LIMITS[name].integer else click.FLOAT
 
 
 def flags_of(cmd: click.Command) -> dict:

@@ -51,7 +51,7 @@ def spaces(paths, as_json):
                                                    "measured one with a fit).")
 @click.option("--speed-mode", type=click.Choice(SPEED_MODES), default="infer", show_default=True,
               help="Which timings --max-ms predicts.")
-@click.option("--speed-batch", type=int, default=64, show_default=True, help="The batch of those timings.")
+@click.option("--speed-batch", type=int, default=None, help="The batch of those timings (default: the most measured).")
 @click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")
 @db_option
 @json_option

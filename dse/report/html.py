@@ -80,7 +80,6 @@ class ReportData:
     metric: str
     sweeps: list
     status: list          # [SweepStatus]
-    records: dict         # {name: SweepRecord}
     with_error: dict = field(default_factory=dict)  # {name: models with an error}
     trained: list = field(default_factory=list)  # sweeps with >= 2 errors
     edf: object = None    # EdfComparison of the trained sweeps

@@ -242,18 +242,17 @@ def draw_complexity_trend(ax, metric: str, trends: list):
     return ax
 
 
-def draw_speed(axes, cx: dict, ms, pearson: dict, title: str):
+def draw_speed(axes, cx: dict, ms, pearson: dict, lines: dict, title: str):
     """Fig. 12 top: ms against flops, params and acts (log-log), each with Pearson's r and the line of the
-    least-squares fit ms ~ a*x + c."""
+    least-squares fit ms ~ a*x + c (``lines``, from the analysis)."""
     import numpy as np
 
     for ax, k in zip(axes, ("flops", "params", "acts")):
         x = cx[k]
         ax.scatter(x, ms, s=8, alpha=0.6, lw=0)
-        if np.ptp(x) > 0:
-            a, c = np.polyfit(x, ms, 1)
+        if k in lines:
             xs = np.geomspace(x.min(), x.max(), 30)
-            ys = a * xs + c
+            ys = lines[k].predict({k: xs})
             ok = ys > 0
             ax.plot(xs[ok], ys[ok], "-", color="tab:red", lw=1.2, label=f"r = {pearson[k]:.3f}")
             ax.legend(fontsize=8, loc="upper left")

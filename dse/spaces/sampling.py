@@ -19,6 +19,7 @@ from dse.validate import ACTIVATIONS, STEMS
 from dse.models.arch import Arch, _num, adjust_compatibility, model_key
 from dse.models.complexity import complexity_arrays
 from dse.models.regnet import regnet_arrays
+from dse.models.runtime import SpeedFit
 from dse.spaces.space import Dist, Space
 from dse.units import human
 
@@ -188,7 +189,7 @@ class Sampler:
                     keep &= {"params": p, "acts": a}[k] <= cap
                 ms = self.regime.ms_cap
                 if ms:  # the predicted time of the stored flops + acts fit
-                    keep &= ms["coef"][0] * f + ms["coef"][1] * a + ms["intercept"] <= ms["max_ms"]
+                    keep &= SpeedFit.from_json(ms).predict({"flops": f, "acts": a}) <= ms["max_ms"]
                 kidx = np.flatnonzero(keep)
                 stop = None
                 if not len(kidx):

@@ -687,12 +687,6 @@ class Store:
             c.execute("INSERT OR REPLACE INTO speed_fits VALUES (?, ?, ?, ?)",
                       (device, mode, int(batch), json.dumps(model, sort_keys=True)))
 
-    def speed_fit(self, device: str, mode: str, batch: int) -> dict | None:
-        """The flops + acts fit the last ``dse speed`` stored for this device, mode and batch (None if none)."""
-        r = self.con.execute("SELECT model FROM speed_fits WHERE device = ? AND mode = ? AND batch = ?",
-                             (device, mode, int(batch))).fetchone()
-        return self._fit_json(r[0]) if r else None
-
     def speed_fits(self) -> list[dict]:
         return [{"device": r[0], "mode": r[1], "batch": r[2], **self._fit_json(r[3])}
                 for r in self.con.execute("SELECT device, mode, batch, model FROM speed_fits ORDER BY device")]
