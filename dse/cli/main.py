@@ -91,15 +91,21 @@ def study(db):
     return Study(db)
 
 
-def main(argv=None):
-    """Run the CLI; user mistakes print one paragraph and exit 2, Ctrl-C exits 130."""
-    # registering the commands; the order here is the order of `dse --help` (a study's order)
+def commands() -> click.Group:
+    """The ``dse`` group with every command registered (what ``main`` runs; tests walk it)."""
+    # the order here is the order of `dse --help` (a study's order)
     import dse.cli.models  # noqa: F401
     import dse.cli.sweeps  # noqa: F401
     import dse.cli.training  # noqa: F401
     import dse.cli.analysis  # noqa: F401
     import dse.cli.speed  # noqa: F401
 
+    return cli
+
+
+def main(argv=None):
+    """Run the CLI; user mistakes print one paragraph and exit 2, Ctrl-C exits 130."""
+    commands()
     try:
         cli.main(args=argv, prog_name="dse", standalone_mode=False)
     except DseError as e:
