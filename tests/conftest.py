@@ -1,6 +1,7 @@
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,25 +11,41 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    """Run the CLI in-process; returns (exit_code, stdout, stderr). The store defaults to tmp_path."""
+def cli(cwd, *args):
+    """Run the CLI in-process in folder ``cwd``: (exit_code, stdout, stderr). Session fixtures build with it."""
     from dse.cli.main import main
 
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DSE_DB", raising=False)
-
-    def _run(*args):
-        out, err = io.StringIO(), io.StringIO()
-        code = 0
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    old, env = os.getcwd(), os.environ.pop("DSE_DB", None)
+    os.chdir(cwd)
+    try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 main([str(a) for a in args])
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        return code, out.getvalue(), err.getvalue()
+    finally:
+        os.chdir(old)
+        if env is not None:
+            os.environ["DSE_DB"] = env
+    return code, out.getvalue(), err.getvalue()
 
-    return _run
+
+def copy_study(src: Path, dst: Path) -> Path:
+    """A built study's folder (its store and the files beside it) copied into ``dst``, for a test that writes."""
+    for p in src.iterdir():
+        if p.is_file():
+            shutil.copy2(p, dst / p.name)
+    return dst
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Run the CLI in-process; returns (exit_code, stdout, stderr). The store defaults to tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSE_DB", raising=False)
+    return lambda *args: cli(tmp_path, *args)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import cli, copy_study
 from scipy import stats
 
 from dse.analysis import (bootstrap, edf, edf_stats, fit_error, fit_regnet, ks_test, normalization_weights,
@@ -142,8 +143,10 @@ def test_fit_is_at_least_as_good_as_the_generating_parameters():
 
 # ---- the commands, on an imported population with a known structure ----
 
-@pytest.fixture
-def pops(run, tmp_path):
+@pytest.fixture(scope="module")
+def built_pops(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("pops")
+    run = lambda *a: cli(tmp_path, *a)  # noqa: E731
     rng = np.random.default_rng(0)
     for sp, shift in (("anynet_a", 3.0), ("anynet_e", 0.0)):
         with open(tmp_path / f"{sp}.csv", "w", newline="") as f:
@@ -159,6 +162,12 @@ def pops(run, tmp_path):
     (tmp_path / "one2.csv").write_text("d1,w1,b1,g1,error\n1,32,1,8,30\n1,40,1,8,31\n")
     run("import", "one2.csv", "--sweep", "one2")
     return tmp_path
+
+
+@pytest.fixture
+def pops(built_pops, run, tmp_path):
+    """Two imported populations with a known structure, plus sweeps of 1 and 2 models (built once, copied)."""
+    return copy_study(built_pops, tmp_path)
 
 
 def test_edf_command(run, pops):

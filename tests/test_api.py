@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_study
 from scipy import stats
 
 import dse
@@ -18,13 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "fashion-mnist"
 
 
-@pytest.fixture
-def trained(tmp_path):
-    """Two imported populations with known errors (AnyNetX_A worse by 3 points) in a fresh study."""
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Two imported populations with known errors (AnyNetX_A worse by 3 points), built once."""
     import csv
 
     from dse.spaces import Regime, Sampler, resolve_space
 
+    tmp_path = tmp_path_factory.mktemp("api")
     rng = np.random.default_rng(0)
     st = dse.Study(tmp_path / "s.sqlite")
     for sp, shift in (("anynet_a", 3.0), ("anynet_e", 0.0)):
@@ -36,7 +38,13 @@ def trained(tmp_path):
                 err = 30 + 2 * rng.standard_normal() + shift + 0.5 * abs(a.depth - 20)
                 w.writerow([*a.depths, *a.widths, *a.bottlenecks, *a.group_widths, round(err, 3), round(err - 1, 3)])
         assert st.import_table(tmp_path / f"{sp}.csv", sp[-1].upper()) == 80
-    return st
+    return tmp_path
+
+
+@pytest.fixture
+def trained(built, tmp_path):
+    """The built study copied into this test's folder (tests may write to it)."""
+    return dse.Study(copy_study(built, tmp_path) / "s.sqlite")
 
 
 def test_results_are_typed_and_agree_with_references(trained):

@@ -91,7 +91,7 @@ def _module_counts(arch, res, stem, cin, nc):
                                              (63, "simple", 1, 7)])
 def test_analytic_equals_module(se, res, stem, cin, nc):
     """Analytic flops/params/acts equal torch's FlopCounterMode, the parameter count and hooked outputs."""
-    rng = np.random.default_rng(hash((se, res, stem)) % 2**32)
+    rng = np.random.default_rng([int(se), res, cin, nc])  # fixed per case (hash() of a str changes per run)
     for arch in _random_archs(rng, 4, se):
         assert complexity(arch, res, stem, cin, nc) == _module_counts(arch, res, stem, cin, nc), arch
 

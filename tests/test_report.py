@@ -5,13 +5,16 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import cli, copy_study
 
 SECTIONS = ["summary", "edf", "params", "complexity", "curves", "widths", "refine"]
 
 
-@pytest.fixture
-def study(run, tmp_path):
-    """Two small sweeps trained on synthetic data (so they have curves), plus an imported one."""
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Two small sweeps trained on synthetic data (so they have curves), built and trained once."""
+    tmp_path = tmp_path_factory.mktemp("report")
+    run = lambda *a: cli(tmp_path, *a)  # noqa: E731
     for space in ("regnetx", "anynet_e"):
         code, _, err = run("sample", "--space", space, "-n", "6", "--flops", "1M:6M", "--resolution", "16", "--stem",
                            "cifar", "--num-classes", "10")
@@ -20,6 +23,11 @@ def study(run, tmp_path):
                        "--test-size", "64", "--budget", "2ep", "--plain")
     assert code == 0, err
     return tmp_path
+
+
+@pytest.fixture
+def study(built, run, tmp_path):
+    return copy_study(built, tmp_path)
 
 
 def test_report_has_every_section_and_no_external_links(run, study):

@@ -10,7 +10,7 @@ from dse.models import Arch, complexity, regnet_arch
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
 from dse.units import human
-from dse.validate import ACTIVATIONS, MAX_DEPTH, MAX_WIDTH
+from dse.validate import ACTIVATIONS, MAX_DEPTH, MAX_WIDTH, check_setting
 
 
 def _ints(name, text, kind=int):
@@ -24,6 +24,8 @@ def _ints(name, text, kind=int):
 
 
 def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
+    for k in ("resolution", "in_channels", "num_classes"):  # the regime's limits, as sample and train check them
+        check_setting(k, kw[k])
     cx = complexity(arch, **kw)
     if as_json:
         print_json({"depths": list(arch.depths), "widths": list(arch.widths),
