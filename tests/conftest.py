@@ -17,7 +17,7 @@ def cli(cwd, *args):
 
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    old, env = os.getcwd(), os.environ.pop("DSE_DB", None)
+    old = os.getcwd()
     os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -27,8 +27,6 @@ def cli(cwd, *args):
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
         os.chdir(old)
-        if env is not None:
-            os.environ["DSE_DB"] = env
     return code, out.getvalue(), err.getvalue()
 
 

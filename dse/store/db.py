@@ -7,9 +7,7 @@ WAL journal, a busy timeout, and every write in one ``BEGIN IMMEDIATE`` transact
 from __future__ import annotations
 
 import json
-import math
 import os
-import shlex
 import socket
 import sqlite3
 import sys
@@ -21,196 +19,14 @@ from pathlib import Path
 from dse import __version__
 from dse.errors import DseError
 from dse.models.arch import Arch, model_key
-from dse.store.records import EpochRecord, Fit, ModelRecord, SpeedRecord, SweepRecord
+from dse.store.connection import StoreDamaged, _Connection, default_db_path, lock_timeout  # noqa: F401
+from dse.store.decode import _extra, _fit_dict, _num, _record, _sweep_shape, salvage
+from dse.store.records import EpochRecord, ModelRecord, SpeedRecord, SweepRecord
+from dse.store.schema import _SCHEMA, _SPEED_TABLES, EPOCH_COLUMNS, MODEL_COLUMNS, SCHEMA_VERSION, TABLES  # noqa: F401
+from dse.validate import STATUSES  # noqa: F401 (one list, re-exported)
 
-SCHEMA_VERSION = 2  # 2: the speeds and speed_fits tables (added to a version-1 store when it is opened)
-from dse.validate import STATUSES, STEMS  # noqa: E402,F401 (one list, re-exported)
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE sweeps (
-    name TEXT PRIMARY KEY,
-    space_name TEXT NOT NULL,
-    space TEXT,                 -- JSON: the space definition as used (NULL for imported populations)
-    regime TEXT NOT NULL,       -- JSON: flops window, resolution, stem, channels, classes, caps
-    seed INTEGER,
-    source TEXT NOT NULL,       -- 'sampled' or 'imported'
-    protocol TEXT,              -- JSON: training protocol, fixed by the first training run
-    created TEXT NOT NULL,
-    dse_version TEXT NOT NULL
-);
-CREATE TABLE models (
-    sweep TEXT NOT NULL REFERENCES sweeps(name) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    key TEXT NOT NULL,          -- canonical architecture string, unique within a sweep
-    arch TEXT NOT NULL,         -- JSON Arch
-    stages INTEGER NOT NULL,
-    depth INTEGER NOT NULL,
-    se INTEGER NOT NULL,
-    w0 REAL, wa REAL, wm REAL,  -- RegNet parameters when the model came from one
-    flops INTEGER NOT NULL,
-    params INTEGER NOT NULL,
-    acts INTEGER NOT NULL,
-    train_flops INTEGER,        -- complexity at the training protocol's resolution, channels, classes
-    train_params INTEGER,
-    train_acts INTEGER,
-    status TEXT NOT NULL DEFAULT 'pending',
-    error REAL,                 -- final-epoch top-1 error (%)
-    best_error REAL,
-    epochs INTEGER,             -- epochs completed (while running: so far)
-    train_seconds REAL,
-    images_per_s REAL,          -- training throughput of the last epoch
-    device TEXT,
-    reason TEXT,                -- why a model failed
-    worker TEXT,                -- holder of a claim (host:pid)
-    lease_until REAL,
-    heartbeat REAL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    extra TEXT,                 -- JSON: further per-model numbers (e.g. fitted RegNet parameters)
-    PRIMARY KEY (sweep, idx),
-    UNIQUE (sweep, key)
-);
-CREATE INDEX models_status ON models(sweep, status);
-CREATE TABLE epochs (
-    sweep TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    epoch INTEGER NOT NULL,
-    train_loss REAL, train_error REAL, test_error REAL, lr REAL, seconds REAL, images_per_s REAL,
-    PRIMARY KEY (sweep, idx, epoch),
-    FOREIGN KEY (sweep, idx) REFERENCES models(sweep, idx) ON DELETE CASCADE
-);
-""" + """
-CREATE TABLE IF NOT EXISTS speeds (
-    sweep TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    device TEXT NOT NULL,       -- the GPU's name, or the CPU model and thread count
-    mode TEXT NOT NULL,         -- 'infer' or 'train'
-    batch INTEGER NOT NULL,
-    ms REAL NOT NULL,           -- median of the timed runs, milliseconds per batch
-    torch TEXT NOT NULL,
-    measured TEXT NOT NULL,
-    PRIMARY KEY (sweep, idx, device, mode, batch),
-    FOREIGN KEY (sweep, idx) REFERENCES models(sweep, idx) ON DELETE CASCADE
-);
-CREATE TABLE IF NOT EXISTS speed_fits (
-    device TEXT NOT NULL, mode TEXT NOT NULL, batch INTEGER NOT NULL,
-    model TEXT NOT NULL,        -- JSON: ms = a*flops + b*acts + c, with r2 and n (the last dse speed run)
-    PRIMARY KEY (device, mode, batch)
-);
-"""
-TABLES = ("meta", "sweeps", "models", "epochs", "speeds", "speed_fits")
-_SPEED_TABLES = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS speeds"):]
-
-MODEL_COLUMNS = ("idx", "key", "arch", "stages", "depth", "se", "w0", "wa", "wm", "flops", "params", "acts",
-                 "train_flops", "train_params", "train_acts", "status", "error", "best_error", "epochs",
-                 "train_seconds", "images_per_s", "device", "reason", "attempts", "worker", "extra")
-EPOCH_COLUMNS = ("epoch", "train_loss", "train_error", "test_error", "lr", "seconds", "images_per_s")
 HOST = socket.gethostname()
 WAIT_NOTICE_S = 3.0  # a write waits this long for another writer silently, then says it is waiting
-
-
-def default_db_path() -> Path:
-    """``$DSE_DB`` or ``./dse.sqlite``."""
-    return Path(os.environ.get("DSE_DB") or "dse.sqlite")
-
-
-class StoreDamaged(DseError):
-    """The store opens but part of it cannot be read (a dropped table, a corrupt row, a malformed page)."""
-
-
-def lock_timeout() -> float:
-    """Seconds a write waits for another writer's lock: ``$DSE_LOCK_TIMEOUT`` or 60."""
-    try:
-        t = float(os.environ.get("DSE_LOCK_TIMEOUT") or 60)
-    except ValueError:
-        raise DseError(f"DSE_LOCK_TIMEOUT={os.environ['DSE_LOCK_TIMEOUT']!r} is not a number of seconds") from None
-    if not 0 <= t < 1e6:
-        raise DseError(f"DSE_LOCK_TIMEOUT must be from 0 to 10^6 seconds, got {t:g}")
-    return t
-
-
-def _translated(f):
-    """A Cursor method whose SQLite errors (but constraint violations, which callers handle) become user errors
-    naming the store: locked, read-only, damaged."""
-    def method(self, *a):
-        try:
-            return f(self, *a)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as e:
-            raise store_error(self.connection.dse_path, e) from None
-    return method
-
-
-class _Cursor(sqlite3.Cursor):
-    execute = _translated(sqlite3.Cursor.execute)
-    executemany = _translated(sqlite3.Cursor.executemany)
-    fetchone = _translated(sqlite3.Cursor.fetchone)
-    fetchall = _translated(sqlite3.Cursor.fetchall)
-    __next__ = _translated(sqlite3.Cursor.__next__)
-
-
-class _Connection(sqlite3.Connection):
-    dse_path = None
-
-    def execute(self, *a):
-        return self.cursor(_Cursor).execute(*a)
-
-    def executemany(self, *a):
-        return self.cursor(_Cursor).executemany(*a)
-
-
-def store_error(path, e: sqlite3.Error) -> DseError:
-    """The user-facing error of an SQLite failure on the store at ``path``."""
-    msg = str(e)
-    low = msg.lower()
-    if "locked" in low or "busy" in low:
-        return DseError(f"{path} is locked by another process writing to it (still after {lock_timeout():g} s); "
-                        f"wait for it to finish, or set DSE_LOCK_TIMEOUT to wait longer")
-    if "readonly" in low or "read-only" in low:
-        return DseError(f"{path} is read-only and this command writes to the store; make it writable, or copy it "
-                        f"(cp {path} copy.sqlite) and pass --db copy.sqlite")
-    if "unable to open" in low:
-        return DseError(f"cannot open {path} ({msg}); the store's folder must be readable and writable (SQLite "
-                        f"keeps its journal beside the file)")
-    if "disk is full" in low or "disk i/o" in low:
-        return DseError(f"cannot write {path}: {msg}")
-    return StoreDamaged(f"{path} is damaged ({msg}). {salvage(path)}")
-
-
-def salvage(path) -> str:
-    """What of a damaged store can still be read, and how to save it (one sentence or two)."""
-    try:
-        con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-        try:
-            names = [r[0] for r in con.execute("SELECT name FROM sweeps ORDER BY created, rowid")]
-        except sqlite3.Error:
-            return "Its sweeps cannot be read; restore a backup (or try `sqlite3 FILE .recover`)."
-        good = {}
-        for n in names:
-            try:
-                rows = con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ?", (n,))
-                for r in rows.fetchall():
-                    _record(n, dict(zip(MODEL_COLUMNS, r)))
-                row = con.execute("SELECT regime, protocol, space FROM sweeps WHERE name = ?", (n,)).fetchone()
-                d = {k: json.loads(v) if v else None for k, v in zip(("regime", "protocol", "space"), row)}
-                if not all(v is None or isinstance(v, dict) for v in d.values()) or _sweep_shape(d):
-                    raise ValueError("sweep row")
-                good[n] = d["regime"]
-            except (sqlite3.Error, DseError, ValueError, TypeError, KeyError, AttributeError):
-                pass
-        con.close()
-    except sqlite3.Error:
-        return "Nothing in it can be read; restore a backup."
-    if not good:
-        return "No sweep in it reads whole; restore a backup (or try `sqlite3 FILE .recover`)."
-    bad = [n for n in names if n not in good]
-    q = shlex.quote
-    steps = [f"dse export --sweep {q(n)} --db {q(str(path))} -o {q(n + '.csv')}; dse import {q(n + '.csv')} --sweep "
-             f"{q(n)} --db new.sqlite --resolution {r['resolution']} --stem {r['stem']} --in-channels "
-             f"{r['in_channels']} --num-classes {r['num_classes']}" for n, r in list(good.items())[:3]]
-    return (f"Sweeps that still read whole: {', '.join(good)}" + (f" (not: {', '.join(bad)})" if bad else "")
-            + "; save each into a new store: " + " ; ".join(steps) + (" ; and so on" if len(good) > 3 else "") + ".")
 
 
 class Store:
@@ -714,84 +530,6 @@ class Store:
                                        f"column {bad[0]} holds {r[bad[0]]!r}, not a number. {salvage(self.path)}")
                 out.append(EpochRecord(**dict(r)))
         return out
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _sweep_shape(d: dict) -> str | None:
-    """What is wrong with a sweep row's decoded JSON (regime, protocol, space), or None."""
-    r = d["regime"] or {}
-    f = r.get("flops")
-    if not (isinstance(f, list) and len(f) == 2 and all(_num(x) for x in f)):
-        return "column regime has no flops window [lo, hi]"
-    for k in ("resolution", "in_channels", "num_classes"):
-        if not (isinstance(r.get(k), int) and r[k] >= 1):
-            return f"column regime has no positive integer {k}"
-    if r.get("stem") not in STEMS:
-        return f"column regime has no stem ({' or '.join(STEMS)})"
-    p = d["protocol"]
-    if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
-                              and all(_num(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):
-        return "column protocol holds a budget or dataset that is not text, or optimiser settings that are not numbers"
-    sp = d["space"]
-    if sp is not None and not (sp.get("family") in ("anynet", "regnet") and isinstance(sp.get("params"), dict)):
-        return "column space is not a space definition (family and params)"
-    return None
-
-
-_INTS = ("idx", "flops", "params", "acts", "train_flops", "train_params", "train_acts", "epochs", "attempts")
-_REALS = ("error", "best_error", "train_seconds", "images_per_s")
-
-
-def _record(sweep: str, r) -> ModelRecord:
-    """A models row as a ModelRecord: the arch and the extra JSON (sampled RegNet parameters, fit) decoded. A row
-    that does not decode (corrupt JSON, text in a number column, an unknown status) raises StoreDamaged."""
-    d = dict(r)
-    where = f"sweep {sweep!r}, model {d.get('idx')!r}"
-    for k in _INTS + _REALS:
-        v = d.get(k)
-        if v is not None and (isinstance(v, (str, bytes)) or (k in _INTS and not isinstance(v, int))
-                              or not math.isfinite(v) or v < 0):
-            raise StoreDamaged(f"{where}: column {k} holds {v!r}, not a number >= 0")
-    for k in ("error", "best_error"):
-        if d.get(k) is not None and d[k] > 100:
-            raise StoreDamaged(f"{where}: column {k} holds {d[k]!r}, not a top-1 error in % (0..100)")
-    if d.get("status") not in STATUSES:
-        raise StoreDamaged(f"{where}: column status holds {d.get('status')!r}; known: {', '.join(STATUSES)}")
-    decode_errors = (ValueError, TypeError, KeyError, AttributeError)
-    try:
-        raw = d.pop("extra")
-        extra = json.loads(raw) if raw else {}
-        if not isinstance(extra, dict) or any(not isinstance(extra.get(k) or {}, dict)
-                                               for k in ("regnet", "fit", "settings", "trained")):
-            raise ValueError("not a JSON object of objects")
-        if any(not _num(v) for v in (extra.get("settings") or {}).values()):
-            raise ValueError("a sampled setting is not a number")
-        fit = Fit.from_dict(extra["fit"]) if extra.get("fit") else None
-    except decode_errors as e:
-        raise StoreDamaged(f"{where}: column extra does not decode ({e})") from None
-    try:
-        arch = Arch.from_dict(json.loads(d["arch"]))
-    except decode_errors as e:
-        raise StoreDamaged(f"{where}: column arch does not decode ({e})") from None
-    rp = {k: d.pop(k) for k in ("w0", "wa", "wm")}
-    rp = {k: v for k, v in rp.items() if v is not None} | (extra.get("regnet") or {})
-    for k in ("stages", "depth", "se"):
-        d.pop(k)
-    d["arch"] = arch
-    return ModelRecord(sweep=sweep, regnet=rp or None, fit=fit, settings=extra.get("settings"),
-                       trained=extra.get("trained"), **d)
-
-
-def _fit_dict(f) -> dict | None:
-    return f.to_dict() if isinstance(f, Fit) else f
-
-
-def _extra(d: dict) -> str | None:
-    d = {k: v for k, v in d.items() if v}
-    return json.dumps(d) if d else None
 
 
 def worker_id() -> str:
