@@ -29,11 +29,12 @@ class SampleResult:
     accepted: int = 0
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # what the user should know about how it was sampled
 
     def to_dict(self) -> dict:
         return {"sweep": self.sweep, "added": self.added, "total": self.total, "candidates": self.tried,
                 "accepted": self.accepted, "acceptance": self.accepted / self.tried if self.tried else None,
-                "seconds": round(self.seconds, 4), "complexity": self.stats}
+                "seconds": round(self.seconds, 4), "complexity": self.stats, "warnings": self.warnings}
 
 
 def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str | None = None,
@@ -43,26 +44,40 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
         raise ParamError(f"{{n}} must be a positive number of models, got {n}", "n")
     name = check_name(space.name if sweep is None else sweep, "sweep", "sweep name" if sweep is not None else "sweep name (the space's name; "
                       "pass --sweep NAME)")
-    for _ in range(100):  # a concurrent top-up or creation of the same sweep: look again and redo
-        existing = name in store.sweep_names()
-        if existing:
-            seed = _check_top_up(store, name, space, regime, seed)
-        seed = 0 if seed is None else int(seed)
-        keys = store.model_keys(name) if existing else []
-        if len(keys) >= n:
-            return SampleResult(name, 0, len(keys), stats=_stats(store, name))
-        sampler = Sampler(space, regime, seed)
-        models = sampler.sample(n - len(keys), exclude=keys)
+    return _sample_all(store, space, [(name, regime, seed)], n)[0]
+
+
+def _sample_all(store: Store, space: Space, plan: list, n: int) -> list[SampleResult]:
+    """Sample every (sweep, regime, seed) of ``plan`` to ``n`` models, then write them all in one transaction: a
+    regime that cannot be filled (or any other error) leaves the store as it was."""
+    for _ in range(100):  # a concurrent top-up or creation of one of the sweeps: look again and redo
+        drawn = []
+        for name, regime, seed in plan:
+            existing = name in store.sweep_names()
+            if existing:
+                seed = _check_top_up(store, name, space, regime, seed)
+            seed = 0 if seed is None else int(seed)
+            keys = store.model_keys(name) if existing else []
+            sampler = Sampler(space, regime, seed)
+            models = sampler.sample(n - len(keys), exclude=keys) if len(keys) < n else []
+            if not models:
+                sampler.tried_ = sampler.accepted_ = sampler.seconds_ = 0
+            drawn.append((name, regime, seed, existing, keys, sampler, models))
         with store.write() as c:
-            # under the write lock: did another process create or top up this sweep since we looked?
-            if (name in store.sweep_names()) != existing or store.model_keys(name) != keys:
+            # under the write lock: did another process create or top up one of these sweeps since we looked?
+            if any((name in store.sweep_names()) != existing or store.model_keys(name) != keys
+                   for name, _, _, existing, keys, _, _ in drawn):
                 continue
-            if not existing:
-                store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
-            store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
-        return SampleResult(name, len(models), len(keys) + len(models), sampler.tried_, sampler.accepted_,
-                            sampler.seconds_, _stats(store, name))
-    raise DseError(f"sweep {name!r} kept changing while it was sampled (other processes writing to it); try again")
+            for name, regime, seed, existing, keys, _, models in drawn:
+                if not models:
+                    continue
+                if not existing:
+                    store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
+                store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
+        return [SampleResult(name, len(models), len(keys) + len(models), sm.tried_, sm.accepted_, sm.seconds_,
+                             _stats(store, name)) for name, _, _, _, keys, sm, models in drawn]
+    names = ", ".join(repr(p[0]) for p in plan)
+    raise DseError(f"sweep {names} kept changing while it was sampled (other processes writing to it); try again")
 
 
 def _check_top_up(store: Store, name: str, space: Space, regime: Regime, seed: int | None) -> int:
@@ -100,6 +115,11 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
     if "@" in prefix:
         raise ParamError(f"{{sweep}} {prefix!r}: with several regimes the name is a prefix and must not hold '@' "
                          f"(sweeps are named PREFIX@REGIME)", "sweep")
+    labels = [regime_label(r.flops[1]) for r in regimes]
+    same = sorted({lb for lb in labels if labels.count(lb) > 1})
+    if same:  # one name for two windows: the second would be refused as "another regime" after the first was kept
+        raise ParamError(f"{{regimes}}: several windows end at the same label {same[0]} (the sweep name "
+                         f"{prefix}@{same[0]}); give windows whose upper ends differ in their first 4 significant digits", "regimes")
     plan = []
     for r in regimes:
         name = f"{prefix}@{regime_label(r.flops[1])}"
@@ -111,7 +131,9 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
                                f"another --sweep prefix")
             s = stored
         plan.append((name, r, s))
-    return [sample_sweep(store, space, r, n, name, s) for name, r, s in plan]
+    if n <= 0:
+        raise ParamError(f"{{n}} must be a positive number of models, got {n}", "n")
+    return _sample_all(store, space, plan, n)
 
 
 def import_sweep(store: Store, path, name: str, regime: Regime) -> int:

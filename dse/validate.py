@@ -80,7 +80,7 @@ class Limit:
 
     def check(self, v, param: str):
         if not self.ok(v):
-            raise ParamError(f"{{{param}}} must be {self.text()}, got {_shown(v)}", param)
+            raise ParamError(f"{{{param}}} must be {self.text()}, got {shown(v)}", param)
         return v
 
 
@@ -107,6 +107,14 @@ LIMITS = {
 }
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on (its affinity: a container's or taskset's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
 def check_setting(name: str, v, param: str | None = None):
     """``v`` within the range of setting ``name`` (see SETTINGS, LIMITS); else a ParamError naming ``param``."""
     return LIMITS[name].check(v, param or name)
@@ -116,7 +124,7 @@ def check_choice(v, param: str, allowed) -> str:
     """``v`` one of ``allowed``; else a ParamError listing them."""
     if isinstance(v, str) and v in allowed:
         return v
-    raise ParamError(f"{{{param}}} {_shown(v)} unknown; allowed: {', '.join(allowed)}", param)
+    raise ParamError(f"{{{param}}} {shown(v)} unknown; allowed: {', '.join(allowed)}", param)
 
 
 def check_int(v, param: str, low: int = 1, high: int | None = None):
@@ -124,7 +132,7 @@ def check_int(v, param: str, low: int = 1, high: int | None = None):
     if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low and (high is None or v <= high):
         return int(v)
     top = f" and <= {high:g}" if high is not None else ""
-    raise ParamError(f"{{{param}}} must be an integer >= {low:g}{top}, got {_shown(v)}", param)
+    raise ParamError(f"{{{param}}} must be an integer >= {low:g}{top}, got {shown(v)}", param)
 
 
 def check_seed(seed, param: str = "seed"):
@@ -134,7 +142,7 @@ def check_seed(seed, param: str = "seed"):
         return seed
     if not isinstance(seed, (int, float, str, bool)) and hasattr(seed, "random"):  # a numpy Generator
         return seed
-    raise ParamError(f"{{{param}}} must be an integer from 0 to 2^63-1, got {_shown(seed)}", param)
+    raise ParamError(f"{{{param}}} must be an integer from 0 to 2^63-1, got {shown(seed)}", param)
 
 
 def check_number(v, param: str, low=None, high=None, low_open: bool = False, high_open: bool = False,
@@ -152,7 +160,7 @@ def check_number(v, param: str, low=None, high=None, low_open: bool = False, hig
         hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
         what = "an integer" if integer else "a finite number"
         raise ParamError(f"{{{param}}} must be {what} {' and '.join(x for x in (lo, hi) if x)}, got "
-                         f"{_shown(v)}".replace("  ", " "), param)
+                         f"{shown(v)}".replace("  ", " "), param)
     return v
 
 
@@ -166,7 +174,7 @@ def check_output(path, param: str = "path", exts=None, what: str = "file"):
     dse.errors.ParamError: path /no/such/folder/x.csv: folder /no/such/folder does not exist
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise ParamError(f"{{{param}}} must be a file path, got {_shown(path)}", param)
+        raise ParamError(f"{{{param}}} must be a file path, got {shown(path)}", param)
     p = Path(path)
     if exts and p.suffix.lower() not in exts:
         raise ParamError(f"{{{param}}} {path}: unknown {what} type {p.suffix or '(none)'!r}; use "
@@ -201,7 +209,7 @@ def check_name(name, param: str = "sweep", what: str = "sweep name"):
     """
     if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@~+=:-]*", name) and len(name) <= MAX_NAME:
         return name
-    raise ParamError(f"{{{param}}} {_shown(name)} is not a valid {what}: use 1 to {MAX_NAME} characters, {NAME_CHARS}, "
+    raise ParamError(f"{{{param}}} {shown(name)} is not a valid {what}: use 1 to {MAX_NAME} characters, {NAME_CHARS}, "
                      f"starting with a letter or digit", param)
 
 
@@ -217,11 +225,11 @@ def name_list(x, param: str) -> list[str]:
     except TypeError:
         items = [x]
     if not all(isinstance(i, str) for i in items):
-        raise ParamError(f"{{{param}}} must be a name or a list of names, got {_shown(x)}", param)
+        raise ParamError(f"{{{param}}} must be a name or a list of names, got {shown(x)}", param)
     return list(dict.fromkeys(items))
 
 
-def _shown(v) -> str:
+def shown(v) -> str:
     """A value as an error message shows it: its repr, cut to 60 characters."""
     if isinstance(v, str) and len(v) > 60:
         return repr(v[:60]) + f"... ({len(v):,} characters)"

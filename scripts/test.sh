@@ -8,4 +8,7 @@ if ! python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ray') is 
   python -m pip --disable-pip-version-check -q install "ray>=2.9" 2>/dev/null \
     || echo "[setup] Ray could not be installed here: the Ray executor's tests will be skipped" >&2
 fi
-exec python -m pytest -q -rs "$@"
+# two processes on a 2-core machine, each on its own core (tests/conftest.py): much of the suite waits on
+# subprocesses, signals and locks; tests that share a resource (one Ray instance) run on one worker (xdist_group).
+# -p no:xdist runs serially. The gpu tests run in scripts/gpu_check.sh (on a GPU, or --dry-run on the CPU).
+exec python -m pytest -q -rs -n 2 --dist loadgroup -m "not gpu" "$@"

@@ -11,6 +11,31 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, each worker runs on its own share of the cores (and so do the dse processes it starts):
+    two workers that each run torch with every core would slow each other several times over."""
+    worker, n = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker and n > 1 and len(ALL_CPUS) >= n:
+        os.sched_setaffinity(0, ALL_CPUS[int(worker[2:]) % n::n])
+
+
+@pytest.fixture
+def all_cores():
+    """For a test that starts several worker processes (one per core): the whole machine while it runs."""
+    if not ALL_CPUS:
+        yield
+        return
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, ALL_CPUS)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mine)
+
+
 def cli(cwd, *args):
     """Run the CLI in-process in folder ``cwd``: (exit_code, stdout, stderr). Session fixtures build with it."""
     from dse.cli.main import main

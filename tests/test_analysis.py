@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import cli, copy_study
 from scipy import stats
 
+from conftest import cli, copy_study
 from dse.analysis import (bootstrap, edf, edf_stats, fit_error, fit_regnet, ks_test, normalization_weights,
                           search_efficiency, weighted_quantile)
 from dse.errors import DseError

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_study
 from scipy import stats
 
 import dse
+from conftest import copy_study
 from dse.errors import DseError, ParamError
 
 ROOT = Path(__file__).resolve().parents[1]

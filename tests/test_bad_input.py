@@ -9,10 +9,11 @@ import sqlite3
 import threading
 
 import pytest
+
 from conftest import cli, copy_study
 
 SAMPLE = ["--flops", "1M:3M", "--resolution", "28", "--stem", "cifar", "--in-channels", "1", "--num-classes", "10"]
-SYN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "16"]
+SYN = ["--batch-size", "32", "--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "16"]
 
 CASES = [
     (["sample", "--space", "regnetx", "-n", "1000000000", *SAMPLE, "--sweep", "big"], "from 1 to 1,000,000"),

@@ -200,9 +200,8 @@ def test_rank_scatter_finds_the_planted_lr_wd_line(run, tmp_path):
 def test_refine_fixes_the_activation_and_writes_names(tmp_path):
     """A space sampling relu and swish, where swish is planted better: refine fixes activation = swish."""
     from dse.analysis.refine import refine
-    from dse.spaces.space import load_space
-
     from dse.spaces import builtin_dir
+    from dse.spaces.space import load_space
 
     p = tmp_path / "act.toml"
     p.write_text((builtin_dir() / "regnetx.toml").read_text().replace('name = "regnetx"', 'name = "act"')

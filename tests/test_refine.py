@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+import dse
 from dse.analysis.refine import refine
 from dse.spaces import Regime, Sampler, load_space, resolve_space
 
@@ -96,16 +97,11 @@ def test_regnet_space_refines_towards_regnetx():
 
 def test_refine_a_sampled_regnet_sweep_from_the_store(run, tmp_path):
     """Through the CLI and the store: the sampled w0/wa/wm of a RegNetX sweep are the evidence."""
-    import sqlite3
-
     assert run("sample", "--space", "regnetx", "-n", "300")[0] == 0
-    con = sqlite3.connect(tmp_path / "dse.sqlite")
-    rows = con.execute("SELECT idx, wm FROM models").fetchall()
+    st = dse.Study(tmp_path / "dse.sqlite")
     rng = np.random.default_rng(0)
-    con.executemany("UPDATE models SET error = ?, status = 'done' WHERE idx = ?",
-                    [(30 + 60 * (wm - 2.5) ** 2 + rng.normal(0, 0.5), i) for i, wm in rows])
-    con.commit()
-    con.close()
+    st.set_results("regnetx", {m.idx: 30 + 60 * (m.regnet["wm"] - 2.5) ** 2 + rng.normal(0, 0.5)
+                               for m in st.records("regnetx")})
     code, out, err = run("refine", "--sweep", "regnetx", "--json", "--out", "x2.toml")
     assert code == 0, err
     wm = [q for q in json.loads(out)["proposals"] if q["param"] == "wm" and q["kind"] == "range"]

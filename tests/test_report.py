@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from conftest import cli, copy_study
 
 SECTIONS = ["summary", "edf", "params", "complexity", "curves", "widths", "refine"]

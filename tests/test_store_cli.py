@@ -145,7 +145,7 @@ def test_bad_inputs_exit_2(run, tmp_path):
         (["sample", "--space", "anynet_a", "-n", "-3"], "-n must be a number of models from 1"),
         (["sample", "--space", "anynet_a", "-n", "5", "--flops", "360M-400M"], "expected LO:HI"),
         (["sample", "--space", "anynet_a", "-n", "5", "--flops", "abc:400M"], "cannot read 'abc'"),
-        (["sample", "--space", "regnetx", "-n", "5", "--flops", "1K:2K"], "try e.g. --flops"),
+        (["sample", "--space", "regnetx", "-n", "5", "--flops", "1K:2K"], "try e.g. the window"),
         (["status"], "no store at dse.sqlite"),
         (["export", "-o", "x.csv"], "no store"),
         (["import", "missing.csv", "--sweep", "x"], "cannot read missing.csv"),

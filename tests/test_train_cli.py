@@ -127,7 +127,7 @@ def test_ctrl_c_gives_the_model_back(tmp_path):
 
 
 @pytest.mark.slow
-def test_processes_share_the_work(tmp_path):
+def test_processes_share_the_work(tmp_path, all_cores):
     """Two `dse train` commands on one store, one of them with two worker processes: every model trained
     exactly once, and both commands trained some (the store records which process trained each model)."""
     db = _imported(tmp_path, 16, depth=(2, 3))
@@ -287,7 +287,7 @@ def test_a_failing_model_is_recorded_and_the_worker_goes_on(run, tmp_path):
         "1,1,1,1,1,16,16,16,16,16,1,1,1,1,1,8,8,8,8,8,\n"
         "1,1,,,,16,32,,,,1,1,,,,8,8,,,,\n")
     assert run("import", "p.csv", "--sweep", "f")[0] == 0
-    code, out, err = run("train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "1",
+    code, out, err = run("train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "1", "--batch-size", "1",
                          "--test-size", "4", "--budget", "1ep", "--plain")
     assert code == 0, err
     assert "f/0 failed" in out and "finished: 1 done, 1 failed" in out
@@ -300,7 +300,7 @@ def test_a_failing_model_is_recorded_and_the_worker_goes_on(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_with_worker_processes(tmp_path):
+def test_ctrl_c_with_worker_processes(tmp_path, all_cores):
     """SIGINT to the parent of two worker processes: it is forwarded, both give their models back."""
     db = _imported(tmp_path, 6, depth=(2, 3))
     p = _dse("train", *SYN, "--device", "cpu", "--workers-per-gpu", "2", cwd=tmp_path)

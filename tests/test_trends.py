@@ -30,15 +30,11 @@ def planted(tmp_path_factory):
     path = tmp_path_factory.mktemp("trends") / "s.sqlite"
     st = dse.Study(path)
     st.sample_regimes("regnetx", REGIMES, n=150)
-    con = sqlite3.connect(path)
     rng = np.random.default_rng(0)
-    rows = con.execute("SELECT m.sweep, m.idx, m.depth, m.w0, s.regime FROM models m JOIN sweeps s ON s.name = m.sweep "
-                       "ORDER BY m.sweep, m.idx").fetchall()
-    con.executemany("UPDATE models SET error = ?, status = 'done' WHERE sweep = ? AND idx = ?", [
-        (30 + 0.08 * (d - BEST_DEPTH) ** 2 + 8 * math.log(w0 / best_w0(json.loads(reg)["flops"][1])) ** 2
-         + rng.normal(0, 0.3), sw, i) for sw, i, d, w0, reg in rows])
-    con.commit()
-    con.close()
+    for sw in sorted(st.sweeps()):  # the planted errors, recorded through the API
+        top = st.sweep(sw).regime["flops"][1]
+        st.set_results(sw, {m.idx: 30 + 0.08 * (m.arch.depth - BEST_DEPTH) ** 2
+                            + 8 * math.log(m.w0 / best_w0(top)) ** 2 + rng.normal(0, 0.3) for m in st.records(sw)})
     return st
 
 
@@ -184,16 +180,13 @@ def test_trends_bad_input(planted, run, tmp_path):
     db = str(planted.path)
     for args, words in ((["--param", "nope"], "valid: "), (["--param", "depth", "--sweep", "regnetx@200MF"],
                                                           "two or more complexity regimes"),
-                        (["--param", "depth", "--ci", "120"], "--ci must be in (0, 100)"),
+                        (["--param", "depth", "--ci", "120"], "--ci must be a finite number > 0 and < 100"),
                         (["--param", "depth", "--plot", "x.jpg"], "unknown picture type")):
         code, _, err = run("trends", "--db", db, *args)
         assert code == 2 and words in err and "Traceback" not in err, (args, err)
     # one regime only: the message names the sweeps found
     run("sample", "--space", "regnetx", "-n", "20", "--db", str(tmp_path / "one.sqlite"))
-    con = sqlite3.connect(tmp_path / "one.sqlite")
-    con.execute("UPDATE models SET error = idx, status = 'done'")
-    con.commit()
-    con.close()
+    dse.Study(tmp_path / "one.sqlite").set_results("regnetx", {i: float(i) for i in range(20)})
     code, _, err = run("trends", "--param", "depth", "--db", str(tmp_path / "one.sqlite"))
     assert code == 2 and "regnetx (regnetx at 400MF)" in err, err
 
@@ -240,20 +233,17 @@ def test_a_constraint_rejected_at_one_regime_is_rejected():
 def test_report_has_a_trends_section_only_with_two_regimes(planted, tmp_path):
     small = dse.Study(tmp_path / "small.sqlite")  # a small study: the report draws every model
     small.sample_regimes("regnetx", "200MF,800MF", n=12)
-    con = sqlite3.connect(small.path)
-    con.execute("UPDATE models SET error = 30 + (depth - 16) * (depth - 16) * 0.1 + idx * 0.01, status = 'done'")
-    con.commit()
-    con.close()
+    for sw in small.sweeps():
+        small.set_results(sw, {m.idx: 30 + (m.arch.depth - 16) ** 2 * 0.1 + m.idx * 0.01 for m in small.records(sw)})
     two = small.report(tmp_path / "two.html").read_text()
     assert 'id="trends"' in two and "refined by all its regimes" in two and "200MF yes, 800MF" in two
-    from dse.study import _report_trends
+    one = small.report(tmp_path / "one.html", sweeps=["regnetx@200MF"]).read_text()
+    assert 'id="trends"' not in one  # one regime: no trend to show
+    from dse.api.report import _trend_params  # a RegNet space's trends follow its own parameters
 
-    recs = {n: planted.sweep(n) for n in SWEEPS}
-    pops = {n: planted.population(n) for n in SWEEPS}
-    t, refines = _report_trends({n: recs[n] for n in SWEEPS[::3]}, {n: pops[n] for n in SWEEPS[::3]}, "final")
-    assert t.to_json() == planted.trends(["depth", "w0", "wa", "wm", "b", "g"], SWEEPS[::3]).to_json()
-    assert list(refines) == ["regnetx"] and refines["regnetx"].regimes == SWEEPS[::3]
-    assert _report_trends({SWEEPS[0]: recs[SWEEPS[0]]}, {SWEEPS[0]: pops[SWEEPS[0]]}, "final") == (None, {})
+    three = SWEEPS[::3]
+    assert _trend_params({n: planted.sweep(n) for n in three}, {n: planted.population(n) for n in three}) == \
+        ["depth", "w0", "wa", "wm", "b", "g"]
 
 
 def test_negative_seeds_are_refused_by_name(run, planted):

@@ -97,7 +97,8 @@ def test_a_model_whose_settings_are_refused_ends_failed(tmp_path, monkeypatch):
     study = dse.Study(tmp_path / "s.sqlite")
     study.sample(parse_space(space), n=1, flops="0:1G", resolution=8, stem="cifar", in_channels=3, num_classes=10)
     monkeypatch.setitem(SETTINGS, "wd", dataclasses.replace(SETTINGS["wd"], high=0.1))  # limits tightened since
-    out = study.train(budget="1it", dataset="synthetic", train_size=16, test_size=8, resolution=8, device="cpu")
+    out = study.train(budget="1it", dataset="synthetic", train_size=16, test_size=8, resolution=8, device="cpu",
+                      batch_size=8)
     assert out.failed == 1 and out.pending == 0 and out.counts["wdspace"]["running"] == 0
     (rec,) = study.records("wdspace")
     assert rec.status == "failed" and "weight_decay" in rec.reason and "<= 0.1" in rec.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -125,6 +126,9 @@ class Analyses(StudyBase):
         """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
         check_metric(metric)
         with self.store() as s:
+            if not isinstance(sweep, str):
+                raise ParamError(f"{{sweep}} must be a sweep name, got {sweep!r}", "sweep")
+            self._names(s, [sweep])  # known, and a population (not a budget copy)
             return _populations(s, [sweep], metric)[sweep]
 
     def _pops(self, sweeps, metric, need=2, what="this analysis") -> dict:
@@ -276,6 +280,7 @@ class Analyses(StudyBase):
         if not params:
             raise ParamError("{params}: name at least one parameter", "params")
         check_metric(metric)
+        _check_boot(n_boot, frac, ci, seed)  # before the data, as bootstrap does
         with self.store() as s:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
@@ -341,7 +346,10 @@ class Analyses(StudyBase):
             x = {n: _regime_x(s.sweep(n), p) for n, p in pops.items()}
         pops = dict(sorted(pops.items(), key=lambda t: x[t[0]]))  # regimes vote in order of flops
         if base is not None:
-            space = base if isinstance(base, Space) else resolve_space(base)
+            if not isinstance(base, (str, os.PathLike, Space)):
+                raise ParamError(f"{{base}} must be a built-in space's name, a .toml path or a Space, got {base!r}",
+                                 "base")
+            space = base if isinstance(base, Space) else resolve_space(str(base))
             _check_base(space, pops)
         else:
             imported = [n for n, p in pops.items() if not p.space]

@@ -60,7 +60,12 @@ class StudyBase:
         if not names:
             names = [n for n in s.sweep_names() if copies or s.sweep(n).source != "budget"]
         for n in names:
-            s.sweep(n)
+            rec = s.sweep(n)
+            if not copies and rec.source == "budget":
+                base = n.rsplit("~x", 1)[0]
+                raise DseError(f"sweep {n!r} is a copy dse budget-check trained (a few models of {base!r} retrained at "
+                               f"a longer budget), not a population or a regime of its own; analyse {base!r}, and "
+                               f"compare the budgets with dse budget-check --sweep {base}")
         if not names:
             raise DseError(f"{self.path} holds no sweeps; run `dse sample` (Study.sample) first")
         return names

@@ -9,7 +9,7 @@ from pathlib import Path
 from dse.api.common import StudyBase
 from dse.errors import ParamError
 from dse.store.records import ModelRecord
-from dse.validate import check_output
+from dse.validate import check_name, check_output
 
 
 @dataclass
@@ -70,6 +70,19 @@ class Data(StudyBase):
             first.setdefault(x.space, i)
         return [x for _, x in sorted(enumerate(out), key=lambda t: (
             first[t[1].space], t[1].regime is None, t[1].regime or 0, t[0]))]
+
+    def set_results(self, sweep: str, errors: dict, best: dict | None = None) -> int:
+        """Record errors obtained outside dse's trainer (another trainer, a cluster) for models of ``sweep``:
+        ``{idx: error %}`` (``best``: best-epoch errors, default the same); each becomes done. All or nothing.
+
+        >>> Study("s.sqlite").set_results("regnetx", {0: 31.5, 1: 29.8})                  # doctest: +SKIP
+        2
+        """
+        check_name(sweep, "sweep", "sweep name")
+        if not isinstance(errors, dict) or (best is not None and not isinstance(best, dict)):
+            raise ParamError("{errors} must be a dict {model index: error in %}", "errors")
+        with self.store(write=True) as s:
+            return s.set_results(sweep, errors, best)
 
     def records(self, sweep: str) -> list[ModelRecord]:
         """The models of a sweep as typed records, in index order."""

@@ -14,6 +14,9 @@ from dse.units import parse_count, parse_regimes, parse_window
 from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name, check_seed
 
 
+MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
+
+
 class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
@@ -35,7 +38,8 @@ class Sampling(StudyBase):
                                        resolution, stem, in_channels, num_classes, max_params, max_acts,
                                        self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
         with self.store(write=True) as s:
-            return sample_sweep(s, sp, regime, int(n), sweep, seed)
+            out = sample_sweep(s, sp, regime, int(n), sweep, seed)
+        return self._warned([out], regime)[0]
 
     def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
                        stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
@@ -55,7 +59,23 @@ class Sampling(StudyBase):
                                   num_classes, max_params, max_acts,
                                   self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
         with self.store(write=True) as s:
-            return sample_regimes(s, sp, regs, int(n), sweep, seed)
+            out = sample_regimes(s, sp, regs, int(n), sweep, seed)
+        return self._warned(out, regs[0])
+
+    def _warned(self, results, regime) -> list:
+        """The results, each with a warning when its time cap comes from a fit that explains little."""
+        cap = regime.ms_cap
+        if cap:
+            with self.store() as s:
+                fit = next((f for f in s.speed_fits() if (f["device"], f["mode"], f["batch"]) ==
+                            (cap["device"], cap["mode"], cap["batch"])), {})
+            r2 = fit.get("r2")
+            if r2 is not None and not r2 >= MIN_FIT_R2:  # (NaN: constant times, no fit at all)
+                for r in results:
+                    r.warnings.append(f"the time fit behind --max-ms ({cap['device']}, {cap['mode']}, batch "
+                                      f"{cap['batch']}) has R^2 {r2:.2f}: the timings were mostly noise, so the cap "
+                                      f"is rough; time again on a quiet machine (dse speed --force)")
+        return results
 
     def _ms_cap(self, max_ms, device, mode, batch) -> dict | None:
         """The regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with."""
@@ -92,6 +112,9 @@ class Sampling(StudyBase):
             raise ParamError(f"{{n}} must be a number of models from 1 to {MAX_MODELS:,}, got {n!r}", "n")
         caps = [parse_count(max_params, "max_params") if max_params is not None else None,
                 parse_count(max_acts, "max_acts") if max_acts is not None else None]
+        for c, k in zip(caps, ("max_params", "max_acts")):
+            if c is not None and not c > 0:  # 0 is no model at all, not "no cap" (omit the option for that)
+                raise ParamError(f"{{{k}}} must be positive, got {c!r}; omit it for no cap", k)
         regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps, ms_cap) for w in windows]
         if not isinstance(space, (str, os.PathLike, Space)):
             raise ParamError(f"{{space}} must be a built-in space's name, a .toml path or a Space, got {space!r}",
@@ -105,6 +128,8 @@ class Sampling(StudyBase):
         from dse.store.table import check_table_file
 
         check_name(sweep, "sweep")
+        if not isinstance(path, (str, os.PathLike)):
+            raise ParamError(f"{{path}} must be a .csv or .parquet file path, got {path!r}", "path")
         check_table_file(path)
         regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
         with self.store(write=True) as s:

@@ -27,8 +27,9 @@ def _from_training(s, names, report):
     against its complexity at the training resolution; the models of the most common training device."""
     rows, devices = [], {}
     for n in names:
-        batch = (s.sweep(n).protocol or {}).get("batch_size")
+        rec = s.sweep(n)
         for m in s.models(n):
+            batch = m.used("batch_size", rec.regime, rec.protocol)  # what it trained with (its own, if sampled)
             if m.images_per_s and batch:
                 devices[m.device] = devices.get(m.device, 0) + 1
                 rows.append((m.device, batch, {"sweep": n, "id": m.idx, "ms": 1000.0 * batch / m.images_per_s,
@@ -65,7 +66,7 @@ class Speed(StudyBase):
         _positive(repeat, "repeat", 10_000)
         devices = resolve_devices(device)
         with self.store() as s:
-            names = self._names(s, sweeps)
+            names = self._names(s, sweeps, copies=True)
         done = measure(self.path, names, devices, modes, int(batch), int(repeat), force, events)
         out = []
         for label in done:
@@ -86,7 +87,7 @@ class Speed(StudyBase):
         if mode not in ("infer", "train"):
             raise ParamError(f"{{mode}} {mode!r} unknown here; allowed: infer, train", "mode")
         with self.store() as s:
-            names = self._names(s, sweeps)
+            names = self._names(s, sweeps, copies=True)
             if from_training:
                 return _from_training(s, names, speed_report)
             devices = [d for d, _ in s.speed_devices()]

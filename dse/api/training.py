@@ -14,7 +14,8 @@ from dse.analysis.population import METRICS, check_metric
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
-from dse.validate import CHECKPOINT, EXECUTORS, FIXED_SIZE_DATASETS, GRAPH_MODES, check_choice, check_int, check_number, check_seed
+from dse.validate import (CHECKPOINT, EXECUTORS, FIXED_SIZE_DATASETS, GRAPH_MODES, check_choice, check_int,
+                          check_number, check_seed, usable_cpus)
 
 
 @dataclass
@@ -62,11 +63,27 @@ def _pairs(s, sweep, copy, col, ids=None) -> tuple[list, list]:
     return [base[i] for i in ids], [long[i] for i in ids]
 
 
+def _regime_note(s, sweep: str, channels: int, size: int, classes: int) -> str | None:
+    """When a sweep's models were sampled for other images than the data's (224 px ImageNet models trained on
+    28 px Fashion-MNIST), one line saying so, with the complexity they have at training; else None."""
+    from dse.models.arch import stem_for
+    from dse.units import human
+
+    r = s.sweep(sweep).regime
+    if (r["resolution"], r["stem"], r["in_channels"], r["num_classes"]) == (size, stem_for(size), channels, classes):
+        return None
+    f = [m.train_flops or m.flops for m in s.models(sweep)]
+    at = f", where they count {human(min(f), 'F')} to {human(max(f), 'F')}" if f else ""
+    return (f"note: sweep {sweep} was sampled at {r['resolution']} px ({r['stem']} stem, {r['in_channels']} channel(s), "
+            f"{r['num_classes']} classes, flops {human(r['flops'][0], 'F')} to {human(r['flops'][1], 'F')}); it trains "
+            f"on {size} px images ({stem_for(size)} stem, {channels} channel(s), {classes} classes){at}")
+
+
 def _check_workers(k, devices) -> None:
     """Worker processes per device must fit the machine: at most its CPU cores on a CPU, 32 per GPU."""
     if k is None:
         return
-    top = (os.cpu_count() or 1) if devices[0] == "cpu" else 32
+    top = usable_cpus() if devices[0] == "cpu" else 32
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= top:
         where = f"this machine's {top} CPU core(s)" if devices[0] == "cpu" else "32 per GPU"
         raise ParamError(f"{{workers_per_device}} must be from 1 to {top} ({where}), got {k!r}", "workers_per_device")
@@ -86,7 +103,16 @@ def _classes(rec: SweepRecord) -> int:
 
 def _factors(factors) -> list:
     """'2,4' or [2, 4] -> [2.0, 4.0]; each must be a finite number > 1."""
-    items = str(factors).split(",") if isinstance(factors, str) else list(factors)
+    if isinstance(factors, str):
+        items = factors.split(",")
+    elif isinstance(factors, (int, float)) and not isinstance(factors, bool):
+        items = [factors]  # one factor
+    else:
+        try:
+            items = list(factors)
+        except TypeError:
+            raise ParamError(f"{{factors}} must be numbers > 1 such as [2, 4] or '2,4', got {factors!r}",
+                             "factors") from None
     out = []
     for x in items:
         try:
@@ -203,8 +229,12 @@ class Training(StudyBase):
         devices = run.devices()  # checked before anything is stored
         opts = run.train_options()
         with self.store() as s:
-            names = self._names(s, sweeps)
+            names = self._names(s, sweeps, copies=True)  # budget-check trains its copies through here
             data = load_data(p, run.data_dir)
+            if p.batch_size > len(data.y_train):  # it would train at a smaller batch than the protocol says
+                raise ParamError(f"{{batch_size}} {p.batch_size} is more than the {len(data.y_train):,} training images; "
+                                 f"use {{batch_size}} {len(data.y_train)} or less, or a larger {{train_size}}",
+                                 "batch_size", "train_size")
             c, h, _ = data.shape
             kw = {"resolution": h, "stem": stem_for(h), "in_channels": c, "num_classes": data.num_classes}
             if reset_protocol:
@@ -227,6 +257,7 @@ class Training(StudyBase):
                                    f"new sweep (dse sample --space {s.sweep(n).space_name} -n N --sweep {n}-2), or, "
                                    f"if the stored protocol was a mistake, train with --reset-protocol (with "
                                    f"--discard-results when models are already trained under it)")
+            notes = [_regime_note(s, n, c, h, data.num_classes) for n in names]
             if retry_failed:
                 s.reset_failed(names)
             counts = s.status_counts()
@@ -236,7 +267,7 @@ class Training(StudyBase):
         out = TrainSummary(names, synthetic=data.synthetic, header=(
             f"{p.dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
             f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
-            f"{pending} model(s) pending in {', '.join(names)}"))
+            f"{pending} model(s) pending in {', '.join(names)}" + "".join(f"\n{x}" for x in notes if x)))
         if pending or sum(counts[n]["running"] for n in names):
             out.trained_now = True
             if run.on_start:
@@ -300,13 +331,17 @@ class Training(StudyBase):
         """
         from dse.analysis.budget import budget_check, scale_budget, stratified
         from dse.train.protocol import Protocol
+        from dse.train.worker import load_data
 
+        # everything is checked before the copies are written: a failing call leaves the store as it was
         check_metric(metric)
         check_seed(seed)
-        if not isinstance(models, (int, np.integer)) or isinstance(models, bool) or models < 3:
-            raise ParamError(f"{{models}} must be an integer >= 3 (models per sweep to retrain), got {models!r}",
-                             "models")
+        check_int(models, "models", 3)
+        check_int(n_boot, "n_boot", 1, 10**8)
         factors = sorted(dict.fromkeys(_factors(factors)))
+        run = RunOptions(device, workers_per_device, data_dir, checkpoint, graph, executor, address, gpus_per_model,
+                         max_concurrent, progress, on_start)
+        run.devices()  # the devices, workers and Ray address answer now, or the call ends here
         col = METRICS[metric]
         plan = {}  # {(sweep, factor): (copy name, budget)}
         with self.store(write=True) as s:
@@ -330,6 +365,22 @@ class Training(StudyBase):
                 chosen[n] = [ms[i].idx for i in pick]
                 for f in factors:
                     plan[(n, f)] = (copy_name(n, f), scale_budget(rec.protocol["budget"], f))
+                    try:  # the longer budget within the limits
+                        Protocol.from_dict({**rec.protocol, "budget": plan[(n, f)][1]})
+                    except ParamError as e:
+                        raise ParamError(f"{{factors}} {f:g}: sweep {n!r} trained at {rec.protocol['budget']} would "
+                                         f"train at {plan[(n, f)][1]}, which is refused: {e}", "factors") from None
+                copy = s.sweep_names()
+                for f in factors:
+                    if plan[(n, f)][0] in copy and s.sweep(plan[(n, f)][0]).source != "budget":
+                        raise DseError(f"sweep {plan[(n, f)][0]!r} exists and was not made by budget-check; rename it")
+            seen = set()
+            for n in names:  # the data each protocol trains on is there (loaded once per protocol)
+                p = Protocol.from_dict(s.sweep(n).protocol)
+                key = (p.dataset, p.train_size, p.test_size, p.resolution, p.subset_seed)
+                if key not in seen:
+                    seen.add(key)
+                    load_data(p, run.data_dir)
             with s.write() as c:
                 for (n, f), (copy, _) in plan.items():
                     if copy in s.sweep_names():
@@ -346,8 +397,6 @@ class Training(StudyBase):
                 copy, budget = plan[(n, f)]
                 p = {**protos[n], "budget": budget}
                 runs.setdefault(json.dumps(p, sort_keys=True), (p, []))[1].append(copy)
-        run = RunOptions(device, workers_per_device, data_dir, checkpoint, graph, executor, address, gpus_per_model,
-                         max_concurrent, progress, on_start)
         for p, copies in runs.values():
             self.train_protocol(Protocol.from_dict(p), run, copies)
         pairs, budgets = {}, {}

@@ -5,6 +5,8 @@ own ``to_json()`` with --json) or saves its figure. The computation lives in the
 
 from __future__ import annotations
 
+import re
+import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,6 +54,8 @@ def _boot_options(n_boot_help: str):
 
 
 def _check_plot(plot):
+    if plot is not None and not str(plot).strip():
+        raise DseError("--plot: give a picture file name (.png or .svg); an empty one would write nothing")
     if plot:
         from dse.report.plots import check_path
 
@@ -395,9 +399,10 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
               [[q.kind, q.param, q.rule, *ev(q), _fmt(q.evidence.ks_statistic, ".3f"), _fmt(q.evidence.pvalue, ".3g"),
                 "yes" if q.accepted else "no", q.why] for q in r.proposals])
     say(f"log10 size of the space: {r.log10_size_before:.2f} -> {r.log10_size_after:.2f}")
-    if out:
-        say(f"wrote {out}; next: dse sample --space {out} -n 100 --sweep {Path(out).stem}, dse train, "
-            f"dse edf --compare {sweep} {Path(out).stem}")
+    if out:  # a next step that runs as printed: the path quoted, the sweep named as names must be
+        name = re.sub(r"[^A-Za-z0-9_.@~+=:-]", "_", Path(out).stem).lstrip("_.@~+=:-")[:100] or "refined"
+        say(f"wrote {out}; next: dse sample --space {shlex.quote(str(out))} -n 100 --sweep {name}, dse train, "
+            f"dse edf --compare {' '.join(map(shlex.quote, dict.fromkeys(sweeps)))} {name}")
 
 
 @cli.command()

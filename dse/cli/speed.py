@@ -8,6 +8,7 @@ import click
 
 from dse.cli.analysis import PLOT, _check_plot, _save, plot
 from dse.cli.main import cli, db_option, json_option, study
+from dse.errors import DseError
 from dse.report.console import print_json, say, table
 from dse.validate import SPEED_MODES
 
@@ -35,6 +36,13 @@ def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, a
     model, device, mode and batch; Ctrl-C keeps them.
     """
     _check_plot(plot)
+    if from_training:  # options of a measurement do not apply to a report of training throughput: say so
+        ctx = click.get_current_context()
+        given = [f"--{k}" for k in ("device", "mode", "batch", "repeat", "force")
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise DseError(f"{', '.join(given)} do(es) not apply with --from-training, which measures nothing: it "
+                           f"reads each model's training throughput at the batch and on the device it trained with")
     st = study(db)
     if from_training:
         results = [st.speed_report(list(sweeps) or None, from_training=True)]

@@ -89,6 +89,8 @@ def _said(r, n, db):
     else:
         say(f"sweep {r.sweep!r}: {r.added} models accepted ({r.total} in all) from {r.tried:,} candidates "
             f"(acceptance {100 * r.accepted / r.tried:.2f}%) in {r.seconds:.2f} s -> {db}")
+    for w in r.warnings:
+        say(f"warning: {w}")
     st = r.stats
     table("complexity of the sweep", ["", "min", "median", "max"],
           [[k, human(st[k]["min"], u), human(st[k]["median"], u), human(st[k]["max"], u)]

@@ -189,7 +189,14 @@ class Sampler:
                     keep &= {"params": p, "acts": a}[k] <= cap
                 ms = self.regime.ms_cap
                 if ms:  # the predicted time of the stored flops + acts fit
-                    keep &= SpeedFit.from_json(ms).predict({"flops": f, "acts": a}) <= ms["max_ms"]
+                    pred = SpeedFit.from_json(ms).predict({"flops": f, "acts": a})
+                    if np.any(keep & (pred <= 0)):  # a negative intercept: no time at all is no prediction
+                        i = int(np.flatnonzero(keep & (pred <= 0))[0])
+                        raise DseError(f"the stored time fit predicts {pred[i]:.3g} ms for a model of {_h(f[i])} flops "
+                                       f"and {_h(a[i])} acts in this window (intercept {ms['intercept']:.4g} ms): it "
+                                       f"cannot cap this regime. Time the models again on a quiet machine (dse speed "
+                                       f"--force), or sample without --max-ms")
+                    keep &= pred <= ms["max_ms"]
                 kidx = np.flatnonzero(keep)
                 stop = None
                 if not len(kidx):
@@ -250,7 +257,8 @@ class Sampler:
                 + (f": no new one in the last {self.tried_ - last_new:,}, so the space and window hold about "
                    f"{got + n_excl:,} distinct models" + (f" ({n_excl:,} already in the sweep)" if n_excl else "")
                    if stalled else "")
-                + "; widen --flops or the space, or ask for fewer models")
+                + "; widen the flops window (--flops, or the window in --regimes) or the space, or ask for fewer "
+                  "models")
 
     def _infeasible(self, flops_seen) -> str:
         lo, hi = self.regime.flops
@@ -266,7 +274,7 @@ class Sampler:
         q = np.percentile(f, [40, 60])
         return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({self.regime.stem} stem) "
                 f"range from {_h(f.min())} to {_h(f.max())} flops (median {_h(np.median(f))}); "
-                f"try e.g. --flops {_h(q[0])}:{_h(q[1])}")
+                f"try e.g. the window {_h(q[0])}:{_h(q[1])} (as --flops, or as one window of --regimes)")
 
 
 

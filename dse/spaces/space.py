@@ -133,7 +133,7 @@ def load_space(path) -> Space:
     if len(raw) > MAX_SPACE_BYTES:
         raise DseError(f"{path}: larger than 1 MiB, not a space file (a space file is a page of TOML)")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is not part of the TOML
     except UnicodeDecodeError as e:
         raise DseError(f"{path}: not a text file in UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); a space "
                        f"file is TOML") from None
@@ -166,13 +166,13 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         err("description", "must be a string")
     family = data.get("family")
     if family not in FAMILY_PARAMS:
-        err("family", f"got {family!r}; allowed: {', '.join(FAMILY_PARAMS)}")
+        err("family", f"got {_cut(family)}; allowed: {', '.join(FAMILY_PARAMS)}")
     block = data.get("block", "x")
     if block not in ("x", "y"):
-        err("block", f"got {block!r}; allowed: x (X block), y (X block + squeeze-excitation)")
+        err("block", f"got {_cut(block)}; allowed: x (X block), y (X block + squeeze-excitation)")
     stages = data.get("stages", 4)
     if not _is_int(stages) or not 1 <= stages <= MAX_STAGES:
-        err("stages", f"got {stages!r}; allowed: an integer from 1 to {MAX_STAGES}")
+        err("stages", f"got {_cut(stages)}; allowed: an integer from 1 to {MAX_STAGES}")
     params = data.get("params")
     if not isinstance(params, dict):
         err("params", f"missing table [params] with one sub-table per parameter: {', '.join(FAMILY_PARAMS[family])}")
@@ -203,15 +203,15 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     for k in ("max_params", "max_acts"):
         v = cons.get(k)
         if v is not None and (not _is_num(v) or v <= 0):
-            err(f"[constraints] {k}", f"got {v!r}; allowed: a positive number")
+            err(f"[constraints] {k}", f"got {_cut(v)}; allowed: a positive number")
         caps[k] = v
     depth = cons.get("depth")
     if depth is not None and not (isinstance(depth, list) and len(depth) == 2 and all(_is_int(x) for x in depth)
                                   and 1 <= depth[0] <= depth[1]):
-        err("[constraints] depth", f"got {depth!r}; allowed: [LO, HI], integers with 1 <= LO <= HI (total depth band)")
+        err("[constraints] depth", f"got {_cut(depth)}; allowed: [LO, HI], integers with 1 <= LO <= HI (total depth band)")
     eq = cons.get("w0_eq_wa", False)
     if not isinstance(eq, bool):
-        err("[constraints] w0_eq_wa", f"got {eq!r}; allowed: true or false")
+        err("[constraints] w0_eq_wa", f"got {_cut(eq)}; allowed: true or false")
     if eq and family != "regnet":
         err("[constraints] w0_eq_wa", "applies to the regnet family only")
     spec = {
@@ -242,12 +242,24 @@ def _param_list(cons, key, family, err):
     return tuple(dict.fromkeys(v))
 
 
+def _cut(v) -> str:
+    """A value as a message shows it: at most 80 characters."""
+    s = repr(v)
+    return s if len(s) <= 80 else s[:80] + f"... ({len(s):,} characters)"
+
+
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _is_num(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite number that a float holds (a 400-digit integer is none: it would overflow on the way)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
 
 
 def _dec(x) -> Decimal:
@@ -285,12 +297,13 @@ def _parse_dist(t, key, err) -> Dist:
         if not isinstance(vals, list) or not vals:
             err(key, "'values' must be a non-empty list of numbers")
         if not all(_is_num(v) for v in vals):
-            err(key, f"'values' must be numbers, got {vals!r}")
+            err(key, f"'values' must be finite numbers, got {_cut(vals)}")
         if len(set(vals)) != len(vals):
             err(key, f"'values' has duplicates: {vals!r}")
         weights = t.get("weights", [1] * len(vals))
-        if not isinstance(weights, list) or len(weights) != len(vals) or not all(_is_num(w) and w > 0 for w in weights):
-            err(key, "'weights' must be a list of positive numbers, one per value")
+        if not isinstance(weights, list) or len(weights) != len(vals) or not all(_is_num(w) and w > 0 for w in weights) \
+                or not math.isfinite(math.fsum(weights)):
+            err(key, "'weights' must be a list of positive numbers with a finite sum, one per value")
         order = np.argsort(vals)
         v = np.asarray(vals, dtype=np.float64)[order]
         p = np.asarray(weights, dtype=np.float64)[order]
@@ -298,19 +311,19 @@ def _parse_dist(t, key, err) -> Dist:
     low, high = t["low"], t["high"]
     for k, v in (("low", low), ("high", high)):
         if not _is_num(v):
-            err(key, f"{k!r} must be a number, got {v!r}")
+            err(key, f"{k!r} must be a number, got {_cut(v)}")
     if low > high:
         err(key, f"'low' ({low}) > 'high' ({high})")
     if kind == "pow2":
         for k, v in (("low", low), ("high", high)):
             if v <= 0 or not math.log2(v).is_integer():
-                err(key, f"{k!r} must be a power of two, got {v!r}")
+                err(key, f"{k!r} must be a power of two, got {_cut(v)}")
         e = np.arange(int(math.log2(low)), int(math.log2(high)) + 1, dtype=np.float64)
         v = np.power(2.0, e)
         return Dist(kind, v, np.full(len(v), 1.0 / len(v)))
     q = t.get("quantum", 1)
     if not _is_num(q) or q <= 0:
-        err(key, f"'quantum' must be a positive number, got {q!r}")
+        err(key, f"'quantum' must be a positive number, got {_cut(q)}")
     if kind == "log_uniform" and low <= 0:
         err(key, f"'low' must be > 0 for a log-uniform distribution, got {low}")
     ks, qf = _grid(low, high, q, err, key)
@@ -331,10 +344,12 @@ def _parse_activation(t, err) -> Dist:
                  'it)')
     vals = t.get("values")
     if not isinstance(vals, list) or not vals or not all(isinstance(v, str) for v in vals):
-        err(key, f"'values' must be a non-empty list of names from {', '.join(ACTIVATIONS)}, got {vals!r}")
+        err(key, f"'values' must be a non-empty list of names from {', '.join(ACTIVATIONS)}, got {_cut(vals)}")
     bad = [v for v in vals if v not in ACTIVATIONS]
     if bad:
         err(key, f"activation {bad[0]!r} unknown; allowed: {', '.join(ACTIVATIONS)}")
+    if len(set(vals)) != len(vals):  # said with the names (the codes below are internal)
+        err(key, f"'values' has duplicates: {vals!r}")
     codes = [ACTIVATIONS.index(v) for v in vals]
     return _parse_dist({**t, "values": codes}, key, err)
 

@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from dse import __version__
 from dse.errors import DseError
@@ -23,7 +24,7 @@ from dse.store.connection import StoreDamaged, _Connection, default_db_path, loc
 from dse.store.decode import _extra, _fit_dict, _num, _record, _sweep_shape, salvage
 from dse.store.records import EpochRecord, ModelRecord, SpeedRecord, SweepRecord
 from dse.store.schema import _SCHEMA, _SPEED_TABLES, EPOCH_COLUMNS, MODEL_COLUMNS, SCHEMA_VERSION, TABLES  # noqa: F401
-from dse.validate import STATUSES  # noqa: F401 (one list, re-exported)
+from dse.validate import STATUSES, shown  # noqa: F401 (STATUSES: one list, re-exported)
 
 HOST = socket.gethostname()
 WAIT_NOTICE_S = 3.0  # a write waits this long for another writer silently, then says it is waiting
@@ -41,6 +42,27 @@ class Store:
         self.path = Path(path) if path else default_db_path()
         self.timeout = lock_timeout() if timeout is None else timeout
         self.create = create
+        try:
+            self._check_path(create)
+        except OSError as e:  # a name too long, a path through a file, ...: said, not a traceback
+            raise DseError(f"cannot open store {str(self.path)[:200]}: {e.strerror or e}") from None
+        try:
+            tables = self._connect(self.path)
+        except sqlite3.OperationalError as e:
+            # a store on a read-only file system (or in a folder this user may not write) cannot get its WAL
+            # index files: a command that only reads opens it as an immutable file instead
+            if create or not self.path.exists() or not any(m in str(e) for m in ("unable to open", "readonly")):
+                raise DseError(f"{self.path} cannot be opened ({e}); pass another --db PATH") from None
+            try:
+                tables = self._connect(f"file:{quote(str(self.path.resolve()))}?immutable=1", uri=True)
+            except sqlite3.DatabaseError as e2:
+                raise DseError(f"{self.path} is not a dse store ({e2}); pass another --db PATH") from None
+        except sqlite3.DatabaseError as e:
+            raise DseError(f"{self.path} is not a dse store ({e}); pass another --db PATH") from None
+        self.con.execute("PRAGMA foreign_keys = ON")
+        self._init(tables)
+
+    def _check_path(self, create: bool) -> None:
         if not self.path.exists():
             if not create:
                 raise DseError(f"no store at {self.path}: run `dse sample` first, or pass --db PATH / set DSE_DB")
@@ -50,18 +72,16 @@ class Store:
                 raise DseError(f"cannot create store {self.path}: {self.path.parent} is a file, not a folder")
         if self.path.is_dir():
             raise DseError(f"{self.path} is a folder, not a store; pass --db FILE")
-        try:
-            self.con = sqlite3.connect(self.path, timeout=min(self.timeout, WAIT_NOTICE_S), isolation_level=None,
-                                       factory=_Connection)
-            self.con.dse_path = self.path
-            self.con.row_factory = sqlite3.Row
-            # the first read, unwrapped: a file SQLite cannot read at all is not a store (rather than a damaged one)
-            tables = {r[0] for r in sqlite3.Connection.execute(
-                self.con, "SELECT name FROM sqlite_master WHERE type='table'").fetchall()}
-        except sqlite3.DatabaseError as e:
-            raise DseError(f"{self.path} is not a dse store ({e}); pass another --db PATH") from None
-        self.con.execute("PRAGMA foreign_keys = ON")
-        self._init(tables)
+
+    def _connect(self, target, uri: bool = False) -> set:
+        """Open the connection; the first read, unwrapped (a file SQLite cannot read at all is not a store rather
+        than a damaged one): the names of its tables."""
+        self.con = sqlite3.connect(target, timeout=min(self.timeout, WAIT_NOTICE_S), isolation_level=None,
+                                   factory=_Connection, uri=uri)
+        self.con.dse_path = self.path
+        self.con.row_factory = sqlite3.Row
+        return {r[0] for r in sqlite3.Connection.execute(
+            self.con, "SELECT name FROM sqlite_master WHERE type='table'").fetchall()}
 
     def _init(self, tables):
         if not tables:
@@ -159,7 +179,7 @@ class Store:
         r = self.con.execute("SELECT * FROM sweeps WHERE name = ?", (name,)).fetchone()
         if r is None:
             known = self.sweep_names()
-            raise DseError(f"unknown sweep {name!r} in {self.path}; known sweeps: "
+            raise DseError(f"unknown sweep {shown(name)} in {self.path}; known sweeps: "
                            + (", ".join(known) if known else "none yet (run `dse sample`)"))
         d = dict(r)
         for k in ("space", "regime", "protocol"):
@@ -254,6 +274,28 @@ class Store:
                 extra["fit"] = f.to_dict()
                 c.execute("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ?", (json.dumps(extra), sweep, idx))
 
+    def set_results(self, sweep: str, errors: dict, best: dict | None = None) -> int:
+        """Record errors obtained outside dse's trainer for models of ``sweep`` by index (``{idx: error %}``;
+        ``best``: their best-epoch errors, default the same): each becomes done. All or nothing: an unknown
+        index, an error outside 0..100, or a model a worker holds now refuses the whole call. Returns the count."""
+        import math
+
+        with self.write() as c:
+            self.sweep(sweep)
+            for idx, e in errors.items():
+                b = (best or {}).get(idx, e)
+                if not all(isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 100 for v in (e, b)):
+                    raise DseError(f"sweep {sweep!r}, model {idx}: error {e!r} (best {b!r}) is not a top-1 error in % "
+                                   f"(0..100)")
+                r = c.execute("SELECT status FROM models WHERE sweep = ? AND idx = ?", (sweep, idx)).fetchone()
+                if r is None:
+                    raise DseError(f"sweep {sweep!r} has no model {idx}")
+                if r[0] == "running":
+                    raise DseError(f"sweep {sweep!r}, model {idx} is being trained now; its result comes from there")
+                c.execute("UPDATE models SET status = 'done', error = ?, best_error = ?, reason = NULL, worker = NULL "
+                          "WHERE sweep = ? AND idx = ?", (float(e), float(b), sweep, idx))
+        return len(errors)
+
     def status_counts(self, sweep: str | None = None) -> dict:
         """{sweep: {status: count}} with every status present (zeros included)."""
         names = [sweep] if sweep is not None else self.sweep_names()
@@ -277,7 +319,7 @@ class Store:
         with self.write() as c:
             row = c.execute("SELECT protocol FROM sweeps WHERE name = ?", (sweep,)).fetchone()
             if row is None:
-                raise DseError(f"unknown sweep {sweep!r}")
+                raise DseError(f"unknown sweep {shown(sweep)}")
             if row[0] is not None:
                 old = json.loads(row[0])
                 if old != json.loads(json.dumps(protocol)):
@@ -302,7 +344,7 @@ class Store:
         how many models lost results; ``check_only``: only the refusals."""
         with self.write() as c:
             if c.execute("SELECT 1 FROM sweeps WHERE name = ?", (sweep,)).fetchone() is None:
-                raise DseError(f"unknown sweep {sweep!r}")
+                raise DseError(f"unknown sweep {shown(sweep)}")
             self._reclaim(c, time.time())
             running = c.execute("SELECT COUNT(*) FROM models WHERE sweep = ? AND status = 'running'",
                                 (sweep,)).fetchone()[0]

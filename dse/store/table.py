@@ -12,7 +12,7 @@ from pathlib import Path
 from dse.errors import DseError, write_error
 from dse.models.arch import STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
-from dse.validate import ACTIVATIONS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_STAGE_DEPTH, MAX_WIDTH
+from dse.validate import ACTIVATIONS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_STAGE_DEPTH, MAX_WIDTH
 from dse.validate import SETTINGS as LIMITS
 
 HEAD = ("sweep", "id", "space", "stages")
@@ -184,6 +184,12 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
                        f"an imported table needs per-stage d1..dS, w1..wS, b1..bS, g1..gS and error")
     if not rows:
         raise DseError(f"{path}: no rows to import")
+    sweeps = [x for x in dict.fromkeys((r.get("sweep") or "").strip() for r in rows) if x] if "sweep" in cols else []
+    if len(sweeps) > 1:  # a whole-store export: its sweeps (and budget copies) are not one population
+        shown = ", ".join(sweeps[:6]) + (f", ... ({len(sweeps)} in all)" if len(sweeps) > 6 else "")
+        raise DseError(f"{path}: the sweep column names {len(sweeps)} sweeps ({shown}); a sweep is one population, "
+                       f"so import them one at a time: export each with dse export --sweep NAME -o NAME.csv, then "
+                       f"dse import NAME.csv --sweep NAME")
     out, given = [], []
     for n, r in enumerate(rows, start=2):  # line 1 is the header
         if None in r:  # csv.DictReader keeps the cells past the header's columns under None
@@ -231,6 +237,9 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         for k in ("epochs", "train_seconds"):
             if m[k] is not None and m[k] < 0:
                 raise DseError(f"{path}, line {n}: column {k} = {m[k]:g} is negative")
+        if m["epochs"] is not None and m["epochs"] > MAX_EPOCHS:  # (an SQLite INTEGER holds 2^63; a budget far less)
+            raise DseError(f"{path}, line {n}: column epochs = {m['epochs']:g} is more than the {MAX_EPOCHS:,} "
+                           f"epochs a model may train")
         given.append({k: val(k, int, False) for k in ("flops", "params", "acts")})
         rp = {k: val(k, float, False) for k in ("w0", "wa", "wm")}
         m["regnet"] = rp if any(v is not None for v in rp.values()) else None

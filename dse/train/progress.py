@@ -28,6 +28,7 @@ class Progress:
         self._last_finished = self.finished_before
         self.workers = 1
         self._within, self._last_step = {}, 0.0
+        self._rate, self._last_rate = {}, None  # img/s of the models this process trains, and of the last one
         self._log = log
 
     def _counts(self):
@@ -45,14 +46,16 @@ class Progress:
         fin = c["done"] + c["failed"] + c["diverged"]
         run = self.store.running(self.sweeps)
         ips = sum(r["images_per_s"] or 0 for r in run)
+        if not ips and self._last_rate:  # between two models (or before a first epoch): the last model's rate
+            ips = self._last_rate
         new = fin - self.finished_before
         el = time.time() - self.t0
         eta = "?"
         if new > 0:
             eta = _dur(el / new * (c["pending"] + c["running"]))
         bad = f", {c['failed']} failed, {c['diverged']} diverged" if c["failed"] or c["diverged"] else ""
-        return (f"{fin}/{total} models done{bad} | {len(run)} running | {ips:,.0f} img/s | elapsed {_dur(el)} "
-                f"| ETA {eta}")
+        return (f"{fin}/{total} models done{bad} | {len(run)} running, {c['pending']} pending | {ips:,.0f} img/s "
+                f"| elapsed {_dur(el)} | ETA {eta}")
 
     def begin(self, workers, devices):
         self.workers = workers
@@ -88,6 +91,10 @@ class Progress:
             self._last_step = time.time()
         elif kind in ("epoch", "end"):
             self._within.pop((kw["sweep"], kw["idx"]), None)
+            if kind == "epoch":
+                self._rate[(kw["sweep"], kw["idx"])] = kw["row"].images_per_s
+            elif (kw["sweep"], kw["idx"]) in self._rate:
+                self._last_rate = self._rate.pop((kw["sweep"], kw["idx"]))
         if self.live:
             self._live.update(self._render())
             return

@@ -64,22 +64,55 @@ class _Trainer:
                 "device": self.device}
 
 
-def check_address(address, timeout: float = 5.0) -> None:
-    """A HOST:PORT (or ray://HOST:PORT) address must accept a connection within ``timeout`` seconds: Ray itself
-    retries an unreachable one for minutes."""
-    if not address or address in ("auto", "local"):
-        return
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise DseError(f"--address {address!r}: expected auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # client preface + SETTINGS
+
+
+def _speaks_grpc(host: str, port: int, timeout: float) -> str | None:
+    """None when a server at host:port answers like a Ray head (gRPC: its first frame is an HTTP/2 SETTINGS
+    frame), else why not."""
     import socket
 
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(H2_PREFACE)
+            head = b""
+            while len(head) < 9:
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except socket.timeout:
+        return "it accepted the connection but did not answer"
     except OSError as e:
-        raise DseError(f"--address {address}: no Ray head answers there ({e.strerror or e}); start one with `ray "
-                       f"start --head` on that machine, or pass --address auto for the one on this machine") from None
+        return e.strerror or str(e)
+    if len(head) == 9 and head[3] == 4:  # frame type 4: SETTINGS
+        return None
+    shown = head[:9].decode("ascii", "replace").strip() or "nothing"
+    return f"something answers there, but not Ray (its first bytes: {shown!r})"
+
+
+def check_address(address, timeout: float = 5.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) address must answer like a Ray head (gRPC) within ``timeout`` seconds in
+    all, name resolution included: Ray itself retries an unreachable or wrong one for minutes."""
+    if not address or address in ("auto", "local"):
+        return
+    if not isinstance(address, str):
+        raise DseError(f"--address must be auto or HOST:PORT, got {address!r}")
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DseError(f"--address {address[:200]!r}: expected auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+    import threading
+
+    why = ["no answer within %g s" % timeout]
+    t = threading.Thread(target=lambda: why.__setitem__(0, _speaks_grpc(host.strip("[]"), int(port), timeout)),
+                         daemon=True)  # a name that does not resolve can block far longer than the timeout
+    t.start()
+    t.join(timeout + 0.5)
+    if why[0] is not None:
+        raise DseError(f"--address {address}: no Ray head answers there ({why[0]}); start one with `ray start "
+                       f"--head` on that machine, or pass --address auto for the one on this machine")
 
 
 def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=None, max_concurrent=None,

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from dse.errors import ParamError
 from dse.store.db import Store, worker_id
 from dse.train.lease import Leases
+from dse.validate import usable_cpus
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class _LeaseLost(Exception):
 
 def resolve_devices(device: str) -> list[str]:
     """auto: every visible GPU, else the CPU; cpu; cuda (all GPUs); cuda:N."""
+    if not isinstance(device, str):
+        raise ParamError(f"{{device}} must be auto, cpu, cuda or cuda:N, got {device!r}", "device")
     import torch
 
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -135,7 +138,8 @@ class Worker:
         finished = False
         try:  # everything that can fail for this model (its own settings too) is inside: it ends failed, never held
             p, res = model_protocol(self.p, m)
-            store.reset_epochs(sweep, idx, self.id, keep, trained=trained_with(p, res, m, dd.data.shape[1]))
+            store.reset_epochs(sweep, idx, self.id, keep,
+                               trained=trained_with(p, res, m, dd.data.shape[1], len(dd.data.y_train)))
             self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
             out = train_model(m.arch, dd, p, seed=self.p.model_seed(idx), graph=self.opts.graph,
                               on_epoch=on_epoch, resume=resume, log=self.log,
@@ -179,9 +183,11 @@ def model_protocol(protocol, m):
     return protocol.for_model(m.settings), m.setting("resolution")
 
 
-def trained_with(p, resolution, m, stored_size: int) -> dict:
-    """What the store records a model was trained with: optimiser settings, input size and activation."""
-    return {"lr": p.lr, "wd": p.weight_decay, "momentum": p.momentum, "batch_size": p.batch_size,
+def trained_with(p, resolution, m, stored_size: int, n_train: int | None = None) -> dict:
+    """What the store records a model was trained with: optimiser settings (the batch as used: at most the
+    training set), input size and activation."""
+    batch = p.batch_size if n_train is None else p.schedule(n_train)[0]
+    return {"lr": p.lr, "wd": p.weight_decay, "momentum": p.momentum, "batch_size": batch,
             "resolution": int(resolution or stored_size), "activation": m.arch.activation}
 
 
@@ -231,7 +237,7 @@ def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> No
     devices = resolve_devices(opts.device)
     k = opts.workers_per_device or (4 if devices[0].startswith("cuda") else 1)
     slots = [d for d in devices for _ in range(k)]
-    cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     threads = max(1, cpus // len(slots)) if devices[0] == "cpu" else 1
     progress.begin(len(slots), devices)
     if len(slots) == 1:
