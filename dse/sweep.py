@@ -157,6 +157,42 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
     return len(models)
 
 
+def import_pycls_sweep(store: Store, path, name: str) -> int:
+    """Read a pycls sweep.json (``dse.store.pycls``) into a new sweep ``name``: all jobs checked, then written in
+    one transaction with their per-epoch rows and the protocol read from their configs."""
+    from dse.store.pycls import protocol_of, read_sweep_json
+
+    if name in store.sweep_names():
+        raise DseError(f"sweep {name!r} already exists in {store.path}; import into a new --sweep name")
+    jobs = read_sweep_json(path)
+    regs = {(j["regime"]["stem"], j["regime"]["num_classes"]) for j in jobs}
+    if len(regs) > 1:
+        raise DseError(f"{path}: the jobs use different stems or class counts ({sorted(regs)}): not one population")
+    stem, classes = regs.pop()
+    sizes = sorted({j["regime"]["resolution"] for j in jobs})
+    res = max(sizes, key=[j["regime"]["resolution"] for j in jobs].count)
+    protocol, own = protocol_of(jobs)
+    regime = Regime((0, 0), res, stem, 3, classes)
+    seen = set()
+    for i, (j, o) in enumerate(zip(jobs, own)):
+        st = dict(o)
+        if j["regime"]["resolution"] != res:
+            st["resolution"] = j["regime"]["resolution"]
+        j["settings"] = st or None
+        k = model_key(j["arch"], j["settings"])
+        j["key"] = k if k not in seen else f"{k}#{i}"
+        seen.add(k)
+    with store.write() as c:
+        if name in store.sweep_names():
+            raise DseError(f"sweep {name!r} was created in {store.path} by another process meanwhile; import into "
+                           f"a new --sweep name")
+        store.create_sweep(c, name, "pycls", None, regime.to_dict(), None, "imported")
+        store.add_models(c, name, jobs, 0)
+        if protocol:
+            store.set_protocol_of_import(c, name, protocol)
+    return len(jobs)
+
+
 def _stats(store: Store, name: str) -> dict:
     """Complexity (min, median, max) of a sweep's models, and how its sampled design choices came out:
     {"settings": {name: {value: count}}} for few distinct values, else {name: {min, median, max}}."""

@@ -124,7 +124,7 @@ def step_sweep(a, sz, out: Path) -> dict:
     from dse.train.data import synthetic
 
     dev, arch = _device(a), _arch(a.dry_run)
-    rows = ["d1,d2,d3,d4,w1,w2,w3,w4,b1,b2,b3,b4,g1,g2,g3,g4,error"]
+    rows = [",".join(f"{p}{i + 1}" for p in "dwbg" for i in range(arch.stages)) + ",error"]
     rows += [",".join(map(str, [*arch.depths, *arch.widths, *arch.bottlenecks, *arch.group_widths, ""]))]
     res = {}
     n, n_train = sz["sweep_models"], sz["sweep_train"]
@@ -160,6 +160,8 @@ def step_study(a, sz, out: Path) -> dict:
     import dse
 
     data_dir = ROOT / "tests" / "data" / "fashion-mnist"
+    for old in out.glob("study.sqlite*"):  # a fresh study each run (the folder may hold an earlier one)
+        old.unlink()
     st = dse.Study(out / "study.sqlite")
     n = sz["study_models"]
     for space in ("anynet_a", "regnetx"):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dse.api.common import StudyBase
-from dse.errors import ParamError
+from dse.errors import DseError, ParamError, write_error
 from dse.store.records import ModelRecord
-from dse.validate import check_name, check_output
+from dse.validate import check_int, check_name, check_output
 
 
 @dataclass
@@ -71,6 +72,87 @@ class Data(StudyBase):
         return [x for _, x in sorted(enumerate(out), key=lambda t: (
             first[t[1].space], t[1].regime is None, t[1].regime or 0, t[0]))]
 
+    def export_pycls(self, folder, sweeps=None, top: int | None = None, base_config=None,
+                     skip_unexpressible: bool = False, metric: str = "final") -> dict:
+        """Write a pycls sweep folder: ``folder/cfgs/000000.yaml ...``, one pycls job config per model (of ``sweeps``;
+        ``top``: each sweep's K lowest-error models), from which pycls builds the network dse stored, with the
+        sweep's protocol (or the model's own sampled settings) as OPTIM and TRAIN, over ``base_config`` (a pycls
+        YAML: data set paths, GPUs, ...); and ``folder/cfgs_summary.json``: each job's dse sweep and model and the
+        complexity dse counted. A model pycls cannot express (1 input channel, a budget in steps) is refused,
+        naming it, unless ``skip_unexpressible``. Returns {"written", "skipped": [{sweep, id, why}], "folder"}.
+
+        >>> Study("s.sqlite").export_pycls("pycls_sweep", top=20)                          # doctest: +SKIP
+        """
+        from dse.analysis.population import METRICS
+        from dse.store.pycls import job_config, merge, to_yaml
+
+        if not isinstance(folder, (str, os.PathLike)):
+            raise ParamError(f"{{folder}} must be a folder path, got {folder!r}", "folder")
+        out, cfgs = Path(folder), Path(folder) / "cfgs"
+        if out.exists() and not out.is_dir():
+            raise ParamError(f"{{folder}} {out} is a file; give a folder (it is created when missing)", "folder")
+        if cfgs.is_dir() and any(cfgs.glob("*.yaml")):
+            raise ParamError(f"{{folder}} {out}: {cfgs} already holds job configs; give an empty or new folder "
+                             f"(a pycls sweep is one folder)", "folder")
+        if top is not None:
+            check_int(top, "top")
+        base = _read_base_config(base_config) if base_config is not None else {}
+        col = METRICS[metric] if metric in METRICS else None
+        if col is None:
+            raise ParamError(f"{{metric}} {metric!r} unknown; allowed: {', '.join(METRICS)}", "metric")
+        jobs, skipped = [], []
+        with self.store() as s:
+            for n in self._names(s, sweeps):
+                rec, ms = s.sweep(n), s.models(n)
+                if top is not None:
+                    ms = sorted((m for m in ms if getattr(m, col) is not None), key=lambda m: getattr(m, col))[:top]
+                for m in ms:
+                    cfg, why = job_config(m, rec.regime, rec.protocol)
+                    if why:
+                        skipped.append({"sweep": n, "id": m.idx, "why": why})
+                    else:
+                        jobs.append((n, m, cfg))
+        if skipped and not skip_unexpressible:
+            first = skipped[0]
+            raise ParamError(f"{len(skipped)} model(s) cannot be expressed in pycls, e.g. {first['sweep']}/{first['id']}: "
+                             f"{first['why']}; pass {{skip_unexpressible}} to write the {len(jobs)} others",
+                             "skip_unexpressible")
+        if not jobs:
+            raise DseError("no model to write: every model was skipped" if skipped else "no model to write")
+        try:
+            cfgs.mkdir(parents=True, exist_ok=True)
+            summary = {}
+            for i, (n, m, cfg) in enumerate(jobs):
+                name = f"{i:06d}"
+                res = cfg["TRAIN"]["IM_SIZE"]
+                head = (f"# dse: sweep {n}, model {m.idx}; dse counts flops {m.flops}, params {m.params}, acts {m.acts} "
+                        f"at {res} px\n")
+                (cfgs / f"{name}.yaml").write_text(head + to_yaml(merge(base, cfg)))
+                summary[name] = {"sweep": n, "id": m.idx, "flops": m.flops, "params": m.params, "acts": m.acts,
+                                 "im_size": res}
+            (out / "cfgs_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+        except OSError as e:
+            raise write_error(out, e) from None
+        return {"written": len(jobs), "skipped": skipped, "folder": str(out)}
+
+    def import_pycls(self, path, sweep: str) -> int:
+        """Read a pycls ``sweep.json`` (tools/sweep_collect.py) into a new sweep: each job's network from its cfg
+        (checked against its logged complexity), its final and best test error and per-epoch rows (a job that did
+        not finish is pending, or failed with its stderr's last line), and the protocol from the cfgs (a setting
+        that varies between jobs is each model's own). All or nothing. Returns the number of models.
+
+        >>> Study("s.sqlite").import_pycls("sweeps/regnetx/sweep.json", "pycls_regnetx")  # doctest: +SKIP
+        """
+        from dse.sweep import import_pycls_sweep
+
+        check_name(sweep, "sweep", "sweep name")
+        if not isinstance(path, (str, os.PathLike)):
+            raise ParamError(f"{{path}} must be a pycls sweep.json path, got {path!r}", "path")
+        if not Path(path).is_file():
+            raise ParamError(f"{{path}} {path}: no such file (a pycls sweep.json)", "path")
+        with self.store(write=True) as s:
+            return import_pycls_sweep(s, path, sweep)
+
     def set_results(self, sweep: str, errors: dict, best: dict | None = None) -> int:
         """Record errors obtained outside dse's trainer (another trainer, a cluster) for models of ``sweep``:
         ``{idx: error %}`` (``best``: best-epoch errors, default the same); each becomes done. All or nothing.
@@ -128,3 +210,23 @@ class Data(StudyBase):
                 cols, rows = export_rows(s, names, speed_device)
         write_table(cols, rows, path)
         return len(rows)
+
+
+def _read_base_config(path) -> dict:
+    """A pycls YAML the exported configs start from (PyYAML reads it: an optional dependency)."""
+    try:
+        import yaml
+    except ImportError:
+        raise ParamError("{base_config} needs PyYAML to read the base config (pip install pyyaml)",
+                         "base_config") from None
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ParamError(f"{{base_config}} {path}: cannot read it ({getattr(e, 'strerror', None) or e})",
+                         "base_config") from None
+    except yaml.YAMLError as e:
+        raise ParamError(f"{{base_config}} {path}: not YAML ({str(e).splitlines()[0]})", "base_config") from None
+    if not isinstance(data, dict):
+        raise ParamError(f"{{base_config}} {path}: a pycls config is a YAML table (MODEL:, OPTIM:, ...)",
+                         "base_config")
+    return data

@@ -7,7 +7,7 @@ import click
 from dse.cli.analysis import budget_warnings
 
 from dse.cli.main import aliases, cli, db_option, json_option, regime_options, study
-from dse.errors import ParamError
+from dse.errors import DseError, ParamError
 from dse.report.console import print_json, say, table
 from dse.units import human, regime_label
 from dse.validate import SPEED_MODES
@@ -171,13 +171,44 @@ def status(sweep, per_model, db, as_json):
               help="Whose timings fill infer_ms/train_ms (default: the device with the most measurements).")
 @click.option("--epochs", "per_epoch", is_flag=True,
               help="Per-epoch rows instead: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds, images_per_s.")
+@click.option("--pycls", "pycls_dir", default=None, metavar="DIR",
+              help="Write a pycls sweep folder instead: DIR/cfgs/000000.yaml ... (one job config per model) and "
+                   "DIR/cfgs_summary.json.")
+@click.option("--top", type=int, default=None, help="With --pycls: each sweep's K lowest-error models only.")
+@click.option("--base-config", default=None, metavar="FILE.yaml",
+              help="With --pycls: a pycls config the jobs start from (data paths, GPUs, ...; needs PyYAML).")
+@click.option("--skip-unexpressible", is_flag=True,
+              help="With --pycls: leave out models pycls cannot express (listed) instead of exiting 2.")
 @db_option
-@aliases(path="-o")
-def export_cmd(sweeps, output, speed_device, per_epoch, db):
+@aliases(path="-o", folder="--pycls")
+def export_cmd(sweeps, output, speed_device, per_epoch, pycls_dir, top, base_config, skip_unexpressible, db):
     """One row per model: sweep, id, space, per-stage d1..dS w1..wS b1..bS g1..gS, depth, se,
     w0 wa wm (RegNet sweeps), flops, params, acts, status, error, best_error, epochs, train_seconds, the RegNet
-    fit, images_per_s (training), and infer_ms train_ms speed_device speed_batch (dse speed, one device)."""
+    fit, images_per_s (training), and infer_ms train_ms speed_device speed_batch (dse speed, one device).
+
+    With --pycls DIR: a pycls sweep folder to train on a pycls cluster (tools/sweep_launch.py), then
+    tools/sweep_collect.py, then dse import --pycls DIR/sweep.json --sweep NAME.
+    """
     st = study(db)
+    ctx = click.get_current_context()
+    pycls_only = [f for f, k in (("--top", "top"), ("--base-config", "base_config"),
+                                 ("--skip-unexpressible", "skip_unexpressible"))
+                  if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+    if pycls_dir is None:
+        if pycls_only:
+            raise DseError(f"{', '.join(pycls_only)} go(es) with --pycls DIR")
+    else:
+        other = [f for f, k in (("-o", "output"), ("--epochs", "per_epoch"), ("--speed-device", "speed_device"))
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+        if other:
+            raise DseError(f"{', '.join(other)} do(es) not apply with --pycls DIR, which writes job configs")
+        r = st.export_pycls(pycls_dir, sweeps or None, top, base_config, skip_unexpressible)
+        for x in r["skipped"]:
+            say(f"skipped {x['sweep']}/{x['id']}: {x['why']}")
+        say(f"wrote {r['written']} pycls job config(s) to {r['folder']}/cfgs (dse's counts in cfgs_summary.json); "
+            f"train them with pycls's tools/sweep_launch.py, collect with tools/sweep_collect.py, then: "
+            f"dse import --pycls {r['folder']}/sweep.json --sweep NAME")
+        return
     n = st.export(output, sweeps, per_epoch, speed_device)
     if output != "-":
         click.echo(f"wrote {n} {'epoch rows' if per_epoch else 'models'} of {len(set(sweeps)) or len(st.sweeps())} "
@@ -187,14 +218,27 @@ def export_cmd(sweeps, output, speed_device, per_epoch, db):
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--sweep", required=True, help="Name of the new sweep.")
+@click.option("--pycls", "pycls", is_flag=True,
+              help="FILE is a pycls sweep.json (tools/sweep_collect.py): networks, regime and protocol come from "
+                   "each job's cfg.")
 @regime_options
 @db_option
-def import_cmd(file, sweep, resolution, stem, in_channels, num_classes, db):
+@aliases(path="FILE")
+def import_cmd(file, sweep, pycls, resolution, stem, in_channels, num_classes, db):
     """Read a population trained elsewhere (CSV or Parquet) into a new sweep.
 
     Required columns: d1..dS, w1..wS, b1..bS, g1..gS (b in the paper's convention) and error.
     Optional: se, w0, wa, wm, flops, params, acts (computed at --resolution etc. when missing),
     best_error, epochs, train_seconds, status, space. `dse export` output imports as it is.
     """
+    if pycls:
+        ctx = click.get_current_context()
+        given = [f"--{k.replace('_', '-')}" for k in ("resolution", "stem", "in_channels", "num_classes")
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise DseError(f"{', '.join(given)} do(es) not apply with --pycls: each job's cfg says its regime")
+        n = study(db).import_pycls(file, sweep)
+        say(f"imported {n} pycls jobs from {file} into sweep {sweep!r} ({db})")
+        return
     n = study(db).import_table(file, sweep, resolution, stem, in_channels, num_classes)
     say(f"imported {n} models from {file} into sweep {sweep!r} ({db})")

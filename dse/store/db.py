@@ -204,6 +204,10 @@ class Store:
              datetime.now(timezone.utc).isoformat(timespec="seconds"), __version__),
         )
 
+    def set_protocol_of_import(self, c, sweep: str, protocol: dict) -> None:
+        """The protocol an imported population was trained under (read from its own records), inside ``c``."""
+        c.execute("UPDATE sweeps SET protocol = ? WHERE name = ?", (json.dumps(protocol, sort_keys=True), sweep))
+
     def add_models(self, c, sweep: str, models, start: int):
         """Insert models (dicts with arch, flops, params, acts and optional fields) from index ``start``."""
         rows = []
@@ -214,14 +218,19 @@ class Store:
                          json.dumps(arch.to_dict()), arch.stages, arch.depth,
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
-                         m.get("epochs"), m.get("train_seconds"), m.get("images_per_s"),
+                         m.get("epochs"), m.get("train_seconds"), m.get("images_per_s"), m.get("reason"),
                          _extra({"regnet": rp, "fit": _fit_dict(m.get("fit")), "settings": m.get("settings"),
                                  "trained": m.get("trained")})))
         c.executemany(
             "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
-            " status, error, best_error, epochs, train_seconds, images_per_s, extra)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " status, error, best_error, epochs, train_seconds, images_per_s, reason, extra)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows)
+        for i, m in enumerate(models):  # per-epoch rows that came with an imported population (pycls logs)
+            if m.get("rows"):
+                c.executemany(f"INSERT INTO epochs (sweep, idx, {', '.join(EPOCH_COLUMNS)}) VALUES "
+                              f"({', '.join('?' * (len(EPOCH_COLUMNS) + 2))})",
+                              [(sweep, start + i, *(r.get(k) for k in EPOCH_COLUMNS)) for r in m["rows"]])
         for i, m in enumerate(models):  # timings that came with an imported table
             for dev, mode, batch, ms in m.get("speeds") or ():
                 self.add_speed(sweep, start + i, dev, mode, batch, ms, "imported", c)

@@ -1,0 +1,296 @@
+"""pycls's sweep formats, read and written from the formats themselves (pycls is not a dependency).
+
+Out: one job config per model, ``DIR/cfgs/000000.yaml ...``, as ``tools/sweep_setup.py`` writes them and
+``tools/sweep_launch.py`` trains them, with ``DIR/cfgs_summary.json`` naming each job's dse model and the
+complexity dse counted. In: ``sweep.json`` as ``tools/sweep_collect.py`` writes it, a list of jobs, each the log
+data of one job (``pycls.core.logging.load_log_data`` then ``sort_log_data``): ``cfg`` and ``complexity`` (first
+record), ``train_epoch`` / ``test_epoch`` ({metric: [value per epoch]}, with ``epoch_ind`` and ``epoch_max``),
+and ``log_file``, ``err_file``, ``err`` (the job's stderr).
+
+    >>> pycls_stem("cifar"), pycls_activation("swish")
+    ('res_stem_cifar', 'silu')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from dse.errors import DseError
+from dse.models.arch import STEM_WIDTH, Arch
+from dse.models.complexity import complexity_many
+from dse.models.regnet import regnet_arch
+from dse.validate import DATASETS, SETTINGS
+
+STEMS = {"simple": "simple_stem_in", "cifar": "res_stem_cifar"}  # dse's stems and pycls's stem types
+ACTIVATIONS = {"relu": "relu", "swish": "silu"}                  # MODEL.ACTIVATION_FUN ("swish" reads as silu too)
+BLOCK = "res_bottleneck_block"                                  # the X block (Y: SE_ON)
+DATASET_OF = {"cifar10": "cifar10", "imagenet": "imagefolder"}  # pycls's TRAIN.DATASET -> dse's --dataset
+
+
+def pycls_stem(stem: str) -> str:
+    return STEMS[stem]
+
+
+def pycls_activation(act: str) -> str:
+    return ACTIVATIONS[act]
+
+
+def _num(x):
+    """A float that is an integer written as one (pycls's BOT_MUL 1.0 -> 1)."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str | None]:
+    """(the pycls config of model ``m`` of a sweep with this regime and protocol, None), or (None, why it cannot be
+    expressed in pycls)."""
+    if regime.get("in_channels", 3) != 3:
+        return None, f"{regime['in_channels']} input channel(s): pycls's stems take 3 (RGB)"
+    res = m.used("resolution", regime, protocol) or regime["resolution"]
+    body = {"STEM_TYPE": STEMS[regime["stem"]], "STEM_W": STEM_WIDTH, "BLOCK_TYPE": BLOCK, "SE_ON": bool(m.arch.se)}
+    rp = m.regnet or {}
+    if rp and all(k in rp for k in ("d", "w0", "wa", "wm", "b", "g")) and _regnet_equal(m.arch, rp):
+        kind = "regnet"
+        body.update({"DEPTH": int(rp["d"]), "W0": int(rp["w0"]), "WA": float(rp["wa"]), "WM": float(rp["wm"]),
+                     "GROUP_W": int(rp["g"]), "BOT_MUL": _num(1 / rp["b"])})
+    else:
+        kind = "anynet"
+        body.update({"DEPTHS": list(m.arch.depths), "WIDTHS": list(m.arch.widths), "STRIDES": [2] * m.arch.stages,
+                     "BOT_MULS": [_num(1 / b) for b in m.arch.bottlenecks], "GROUP_WS": list(m.arch.group_widths)})
+    cfg = {"MODEL": {"TYPE": kind, "NUM_CLASSES": int(regime["num_classes"]),
+                     "ACTIVATION_FUN": ACTIVATIONS[m.arch.activation]},
+           kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)}, "TEST": {"IM_SIZE": int(res)}}
+    if protocol:
+        budget = str(protocol.get("budget", ""))
+        if not budget.endswith("ep"):
+            return None, f"budget {budget!r}: pycls trains for whole epochs (OPTIM.MAX_EPOCH), not steps"
+        cfg["OPTIM"] = {"LR_POLICY": "cos", "MAX_EPOCH": int(budget[:-2]), "BASE_LR": float(m.used("lr", regime, protocol)),
+                        "MOMENTUM": float(m.used("momentum", regime, protocol)),
+                        "NESTEROV": bool(protocol.get("nesterov", True)),
+                        "WEIGHT_DECAY": float(m.used("wd", regime, protocol))}
+        cfg["TRAIN"]["BATCH_SIZE"] = int(m.used("batch_size", regime, protocol))
+    return cfg, None
+
+
+def _regnet_equal(arch: Arch, rp: dict) -> bool:
+    """pycls rebuilds the network from (d, w0, wa, wm, b, g): write the RegNet form only when it gives this Arch."""
+    try:
+        return regnet_arch(rp["d"], rp["w0"], rp["wa"], rp["wm"], rp["b"], rp["g"], arch.se,
+                           activation=arch.activation) == arch
+    except (ValueError, KeyError, ZeroDivisionError):
+        return False
+
+
+def merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` written into it, table by table (a job's model and optimiser over a user's base)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _scalar(v) -> str:
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_scalar(x) for x in v) + "]"
+    if v is None:
+        return "null"
+    s = str(v)
+    return s if s and all(c.isalnum() or c in "_-./" for c in s) and not s[0].isdigit() else json.dumps(s)
+
+
+def to_yaml(d: dict, indent: int = 0) -> str:
+    """A config as YAML (nested tables, scalars, flow lists): what yacs's merge_from_file reads."""
+    lines = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines.append(" " * indent + f"{k}:")
+            lines.append(to_yaml(v, indent + 2).rstrip("\n"))
+        else:
+            lines.append(" " * indent + f"{k}: {_scalar(v)}")
+    return "\n".join(x for x in lines if x) + "\n"
+
+
+# ---- in: sweep.json ----
+
+def _where(i: int, job) -> str:
+    f = job.get("log_file") if isinstance(job, dict) else None
+    return f"job {i}" + (f" ({f})" if f else "")
+
+
+def _get(cfg: dict, path: str, where: str, kind=None, default=...):
+    cur = cfg
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            if default is not ...:
+                return default
+            raise DseError(f"{where}: cfg has no {path}")
+        cur = cur[part]
+    if kind is not None and not isinstance(cur, kind):
+        raise DseError(f"{where}: cfg {path} = {cur!r} is not a {kind.__name__ if isinstance(kind, type) else 'number'}")
+    return cur
+
+
+def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
+    """(the Arch pycls builds from a job's cfg, its RegNet parameters or None, {resolution, stem, num_classes})."""
+    if not isinstance(cfg, dict):
+        raise DseError(f"{where}: no cfg (a job's first log record)")
+    kind = str(_get(cfg, "MODEL.TYPE", where)).lower()
+    if kind not in ("regnet", "anynet"):
+        raise DseError(f"{where}: MODEL.TYPE {kind!r}; dse reads regnet and anynet jobs")
+    sec = kind.upper()
+    act = str(_get(cfg, "MODEL.ACTIVATION_FUN", where, default="relu")).lower()
+    act = {"relu": "relu", "silu": "swish", "swish": "swish"}.get(act)
+    if act is None:
+        raise DseError(f"{where}: MODEL.ACTIVATION_FUN {_get(cfg, 'MODEL.ACTIVATION_FUN', where)!r}; dse has relu and "
+                       f"silu/swish")
+    stem = {v: k for k, v in STEMS.items()}.get(_get(cfg, f"{sec}.STEM_TYPE", where, default="simple_stem_in"))
+    if stem is None:
+        raise DseError(f"{where}: {sec}.STEM_TYPE {_get(cfg, f'{sec}.STEM_TYPE', where)!r}; dse has "
+                       f"{', '.join(STEMS.values())}")
+    for k, want in (("STEM_W", STEM_WIDTH), ("BLOCK_TYPE", BLOCK)):
+        got = _get(cfg, f"{sec}.{k}", where, default=want)
+        if got != want:
+            raise DseError(f"{where}: {sec}.{k} = {got!r}; dse's networks have {want!r}")
+    se = bool(_get(cfg, f"{sec}.SE_ON", where, default=False))
+    num = (int, float)
+    try:
+        if kind == "regnet":
+            rp = {"d": _get(cfg, "REGNET.DEPTH", where, int), "w0": _get(cfg, "REGNET.W0", where, int),
+                  "wa": float(_get(cfg, "REGNET.WA", where, num)), "wm": float(_get(cfg, "REGNET.WM", where, num)),
+                  "b": 1 / float(_get(cfg, "REGNET.BOT_MUL", where, num, 1.0)),
+                  "g": _get(cfg, "REGNET.GROUP_W", where, int)}
+            if _get(cfg, "REGNET.STRIDE", where, default=2) != 2:
+                raise DseError(f"{where}: REGNET.STRIDE must be 2 (dse's stages halve the resolution)")
+            arch = regnet_arch(rp["d"], rp["w0"], rp["wa"], rp["wm"], rp["b"], rp["g"], se, activation=act)
+            rp["b"] = _num(rp["b"])
+        else:
+            lists = {k: _get(cfg, f"ANYNET.{k}", where, list) for k in ("DEPTHS", "WIDTHS", "BOT_MULS", "GROUP_WS")}
+            strides = _get(cfg, "ANYNET.STRIDES", where, list, [2] * len(lists["DEPTHS"]))
+            if any(s != 2 for s in strides):
+                raise DseError(f"{where}: ANYNET.STRIDES {strides}: dse's stages all have stride 2")
+            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / float(b) for b in lists["BOT_MULS"]],
+                        lists["GROUP_WS"], se, act)
+            rp = None
+    except (ValueError, TypeError, ZeroDivisionError) as e:
+        raise DseError(f"{where}: the network in its cfg cannot be built: {e}") from None
+    res = _get(cfg, "TRAIN.IM_SIZE", where, int)
+    classes = _get(cfg, "MODEL.NUM_CLASSES", where, int)
+    return arch, rp, {"resolution": res, "stem": stem, "num_classes": classes}
+
+
+def _series(job: dict, kind: str, metric: str, where: str) -> list:
+    d = job.get(kind) or {}
+    v = d.get(metric, [])
+    if not isinstance(v, list) or not all(x is None or (isinstance(x, (int, float)) and math.isfinite(x)) for x in v):
+        raise DseError(f"{where}: {kind}.{metric} is not a list of numbers")
+    return v
+
+
+def read_sweep_json(path) -> list[dict]:
+    """The jobs of a pycls sweep.json as dse models (arch, regnet, complexity checked against the job's own,
+    status, errors, per-epoch rows, the job's optimiser settings) with the regime each was counted at. All jobs
+    are read and checked before anything is returned; an error names the job."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DseError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        jobs = json.loads(raw)
+    except ValueError as e:
+        raise DseError(f"{path}: not JSON ({e}); a pycls sweep.json is what tools/sweep_collect.py writes") from None
+    if not isinstance(jobs, list) or not jobs:
+        raise DseError(f"{path}: a pycls sweep.json is a non-empty list of jobs")
+    parsed = []
+    for i, job in enumerate(jobs):
+        where = f"{path}: {_where(i, job)}"
+        if not isinstance(job, dict):
+            raise DseError(f"{where}: a job is an object of log data")
+        parsed.append((job, where, *job_arch(job.get("cfg"), where)))
+    counts = [None] * len(parsed)  # counted in bulk, one call per stem and class count (10,000 jobs in seconds)
+    groups = {}
+    for i, (_, _, _, _, reg) in enumerate(parsed):
+        groups.setdefault((reg["stem"], reg["num_classes"]), []).append(i)
+    for (stem, classes), ix in groups.items():
+        f, p, a = complexity_many([parsed[i][2] for i in ix], [parsed[i][4]["resolution"] for i in ix], stem, 3,
+                                  classes)
+        for j, i in enumerate(ix):
+            counts[i] = {"flops": int(f[j]), "params": int(p[j]), "acts": int(a[j])}
+    out = []
+    for (job, where, arch, rp, reg), cx in zip(parsed, counts):
+        cfg = job.get("cfg")
+        logged = job.get("complexity")
+        if isinstance(logged, dict):
+            bad = [(k, logged.get(k), cx[k]) for k in ("flops", "params", "acts")
+                   if logged.get(k) is not None and logged.get(k) != cx[k]]
+            if bad:
+                raise DseError(f"{where}: the logged complexity does not match the network of its cfg: "
+                               + ", ".join(f"{k} {a} (logged) vs {b} (dse, {reg['resolution']} px, {reg['stem']} stem)"
+                                           for k, a, b in bad))
+        test = _series(job, "test_epoch", "top1_err", where)
+        ind = _series(job, "test_epoch", "epoch_ind", where)
+        top = _series(job, "test_epoch", "epoch_max", where)
+        if any(e is None or not 0 <= e <= 100 for e in test):
+            raise DseError(f"{where}: test_epoch.top1_err holds values outside 0..100")
+        err = str(job.get("err") or "").strip()
+        finished = bool(test) and bool(ind) and bool(top) and ind[-1] == top[-1]
+        m = {"arch": arch, "regnet": rp, **cx, "epochs": len(test) or None}
+        if finished:
+            m.update(status="done", error=float(test[-1]), best_error=float(min(test)))
+        elif err:
+            m.update(status="failed", reason=err.splitlines()[-1][:500],
+                     best_error=float(min(test)) if test else None)
+        else:
+            m.update(status="pending")  # still running (or not started): train it with pycls, collect again
+        tr = {k: _series(job, "train_epoch", k, where) for k in ("loss", "top1_err", "lr", "time_epoch")}
+        m["rows"] = [{"epoch": int(ind[j]) if j < len(ind) else j + 1,
+                      "train_loss": tr["loss"][j] if j < len(tr["loss"]) else None,
+                      "train_error": tr["top1_err"][j] if j < len(tr["top1_err"]) else None,
+                      "test_error": test[j], "lr": tr["lr"][j] if j < len(tr["lr"]) else None,
+                      "seconds": tr["time_epoch"][j] if j < len(tr["time_epoch"]) else None,
+                      "images_per_s": None} for j in range(len(test))]
+        opt = {"lr": _get(cfg, "OPTIM.BASE_LR", where, (int, float), None),
+               "wd": _get(cfg, "OPTIM.WEIGHT_DECAY", where, (int, float), None),
+               "momentum": _get(cfg, "OPTIM.MOMENTUM", where, (int, float), None),
+               "batch_size": _get(cfg, "TRAIN.BATCH_SIZE", where, int, None)}
+        for k, v in opt.items():
+            if v is not None and not SETTINGS[k].ok(v):
+                raise DseError(f"{where}: cfg {k} = {v!r} is not allowed; it must be {SETTINGS[k].text()}")
+        m["opt"] = {k: v for k, v in opt.items() if v is not None}
+        m["max_epoch"] = _get(cfg, "OPTIM.MAX_EPOCH", where, int, None)
+        m["nesterov"] = bool(_get(cfg, "OPTIM.NESTEROV", where, default=True))
+        m["dataset"] = str(_get(cfg, "TRAIN.DATASET", where, default="") or "")
+        m["regime"] = reg
+        out.append(m)
+    return out
+
+
+def protocol_of(jobs: list[dict]) -> tuple[dict | None, list[dict]]:
+    """The sweep's protocol (the jobs' common settings; a setting that varies is each model's own, as dse's
+    lr/wd spaces store it) and each job's own settings. None when the jobs name no epochs."""
+    from collections import Counter
+
+    if not all(j["max_epoch"] for j in jobs):
+        return None, [{} for _ in jobs]
+    common = {}
+    for k in ("lr", "wd", "momentum", "batch_size"):
+        vals = Counter(j["opt"].get(k) for j in jobs if k in j["opt"])
+        if vals:
+            common[k] = vals.most_common(1)[0][0]
+    epochs = Counter(j["max_epoch"] for j in jobs).most_common(1)[0][0]
+    if any(j["max_epoch"] != epochs for j in jobs):
+        raise DseError(f"the jobs train for different OPTIM.MAX_EPOCH ({sorted({j['max_epoch'] for j in jobs})}): "
+                       f"models under different budgets are not one population; import them as separate sweeps")
+    dataset = DATASET_OF.get(jobs[0]["dataset"].lower(), "imagefolder")
+    assert dataset in DATASETS
+    p = {"dataset": dataset, "train_size": None, "test_size": None, "subset_seed": 0, "budget": f"{epochs}ep",
+         "batch_size": int(common.get("batch_size", 128)), "lr": float(common.get("lr", 0.1)),
+         "momentum": float(common.get("momentum", 0.9)), "nesterov": jobs[0]["nesterov"],
+         "weight_decay": float(common.get("wd", 5e-4)), "augment": True, "resolution": None, "seed": 0}
+    own = [{k: v for k, v in j["opt"].items() if common.get(k) != v} for j in jobs]
+    return p, own

@@ -1,0 +1,245 @@
+"""dse and pycls: job configs out (DIR/cfgs/*.yaml), a pycls sweep.json in, and the round trip between them.
+
+pycls is not installed: the test reads the configs with a small YAML reader of its own, rebuilds each network from
+the config's keys as pycls's generator does (dse.models.regnet_arch is checked against pycls elsewhere), writes
+pycls-style log records (``json_stats: {...}`` lines, floats at 4 decimals as pycls's dump_log_data writes them),
+collects them as pycls's load_log_data + sort_log_data do, and imports the result.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+import dse
+from dse.errors import DseError, ParamError
+from dse.models import Arch, complexity, regnet_arch
+
+REGIME = dict(flops="2M:8M", resolution=32, stem="cifar", in_channels=3, num_classes=10)
+
+
+def _val(v: str):
+    if v in ("True", "False"):
+        return v == "True"
+    if v.startswith("["):
+        return [_val(x.strip()) for x in v[1:-1].split(",") if x.strip()]
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return json.loads(v) if v.startswith('"') else v
+
+
+def read_yaml(text: str) -> dict:
+    """The YAML subset of a job config: nested tables of scalars and flow lists, comments."""
+    root = {}
+    stack = [(-1, root)]
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        ind = len(line) - len(line.lstrip())
+        key, _, v = line.strip().partition(":")
+        while stack[-1][0] >= ind:
+            stack.pop()
+        if v.strip():
+            stack[-1][1][key] = _val(v.strip())
+        else:
+            stack[-1][1][key] = {}
+            stack.append((ind, stack[-1][1][key]))
+    return root
+
+
+def pycls_arch(cfg: dict) -> Arch:
+    """The network pycls builds from a job config, as its regnet/anynet builders read the keys."""
+    act = cfg["MODEL"].get("ACTIVATION_FUN", "relu")
+    act = "swish" if act in ("silu", "swish") else act
+    if cfg["MODEL"]["TYPE"] == "regnet":
+        r = cfg["REGNET"]
+        return regnet_arch(r["DEPTH"], r["W0"], r["WA"], r["WM"], 1 / r["BOT_MUL"], r["GROUP_W"], r["SE_ON"],
+                           activation=act)
+    a = cfg["ANYNET"]
+    assert a["STRIDES"] == [2] * len(a["DEPTHS"])
+    return Arch(a["DEPTHS"], a["WIDTHS"], [1 / b for b in a["BOT_MULS"]], a["GROUP_WS"], a["SE_ON"], act)
+
+
+def _dump(data: dict, kind: str) -> str:
+    """A pycls log line: json_stats: {...} with floats as 4-decimal numbers (pycls's float_to_decimal)."""
+    def dec(v):  # pycls writes Decimal('0.0500') as the JSON number 0.0500; a reader gets the float back
+        if isinstance(v, dict):
+            return {k: dec(x) for k, x in v.items()}
+        return float(Decimal(f"{v:.4f}")) if isinstance(v, float) else v
+    return "json_stats: " + json.dumps(dec({**data, "_type": kind}), sort_keys=True)
+
+
+def _load(lines: list[str]) -> dict:
+    """pycls's load_log_data + sort_log_data, on lines."""
+    recs = [json.loads(x[x.find("json_stats: ") + 12:]) for x in lines if "json_stats: " in x]
+    data = {}
+    for r in recs:
+        t = r.pop("_type")
+        data.setdefault(t, []).append(r)
+    for t in data:
+        data[t] = {m: [d[m] for d in data[t]] for m in sorted(data[t][0])}
+        if "epoch" in data[t]:
+            data[t]["epoch_ind"] = [int(e.split("/")[0]) for e in data[t]["epoch"]]
+            data[t]["epoch_max"] = [int(e.split("/")[1]) for e in data[t]["epoch"]]
+        else:
+            data[t] = {m: v[0] for m, v in data[t].items()}
+    return data
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pycls")
+    st = dse.Study(d / "s.sqlite")
+    st.sample("regnetx", n=6, seed=1, **REGIME)
+    st.sample("anynet_e", n=6, seed=1, **REGIME)
+    r = st.export_pycls(d / "sw")
+    return st, d / "sw", r
+
+
+def test_configs_build_the_networks_dse_stored(exported):
+    st, folder, r = exported
+    assert r["written"] == 12 and not r["skipped"]
+    summary = json.loads((folder / "cfgs_summary.json").read_text())
+    names = sorted(p.stem for p in (folder / "cfgs").glob("*.yaml"))
+    assert names == [f"{i:06d}" for i in range(12)] == sorted(summary)
+    recs = {(n, m.idx): m for n in ("regnetx", "anynet_e") for m in st.records(n)}
+    kinds = set()
+    for name in names:
+        text = (folder / "cfgs" / f"{name}.yaml").read_text()
+        cfg = read_yaml(text)
+        s = summary[name]
+        m = recs[(s["sweep"], s["id"])]
+        assert text.startswith(f"# dse: sweep {s['sweep']}, model {s['id']}")
+        assert pycls_arch(cfg) == m.arch
+        kinds.add(cfg["MODEL"]["TYPE"])
+        sec = cfg[cfg["MODEL"]["TYPE"].upper()]
+        assert sec["STEM_TYPE"] == "res_stem_cifar" and sec["STEM_W"] == 32 and cfg["MODEL"]["NUM_CLASSES"] == 10
+        assert cfg["TRAIN"]["IM_SIZE"] == 32
+        cx = complexity(m.arch, 32, "cifar", 3, 10)
+        assert (s["flops"], s["params"], s["acts"]) == (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts)
+    assert kinds == {"regnet", "anynet"}
+
+
+def _sweep_json(folder, errors, epochs=3, stop=None, fail=None):
+    """pycls's collected sweep: per job its log records (cfg, complexity, train/test epochs), loaded as
+    sweep_collect loads them; job ``stop`` stopped after 2 epochs, job ``fail`` too, with a stderr."""
+    summary = json.loads((folder / "cfgs_summary.json").read_text())
+    jobs = []
+    for i, name in enumerate(sorted(summary)):
+        cfg = read_yaml((folder / "cfgs" / f"{name}.yaml").read_text())
+        cfg["OPTIM"] = {"BASE_LR": 0.1 if i % 2 else 0.2, "MAX_EPOCH": epochs, "MOMENTUM": 0.9, "NESTEROV": True,
+                        "WEIGHT_DECAY": 0.0005, "LR_POLICY": "cos"}
+        cfg["TRAIN"].update({"BATCH_SIZE": 128, "DATASET": "cifar10"})
+        s = summary[name]
+        lines = [_dump(cfg, "cfg"), _dump({"flops": s["flops"], "params": s["params"], "acts": s["acts"], "h": 32,
+                                           "w": 32}, "complexity")]
+        n = 2 if i in (stop, fail) else epochs
+        for e in range(n):
+            err = errors[i] + (n - 1 - e) * 3.0  # falling to the final error
+            lines.append(_dump({"epoch": f"{e + 1}/{epochs}", "loss": 2.0 - 0.3 * e, "top1_err": err + 5.0,
+                                "lr": 0.1 * (1 - e / epochs), "time_epoch": 12.5, "mem": 100}, "train_epoch"))
+            lines.append(_dump({"epoch": f"{e + 1}/{epochs}", "top1_err": err, "min_top1_err": err,
+                                "top5_err": err / 3, "time_avg": 0.01}, "test_epoch"))
+        data = _load(lines)
+        data.update(log_file=f"{folder}/logs/{name}/stdout.log", err_file=f"{folder}/logs/{name}/stderr.log",
+                    err="Traceback (most recent call last):\nRuntimeError: CUDA out of memory" if i == fail else "")
+        jobs.append(data)
+    (folder / "sweep.json").write_text(json.dumps(jobs, sort_keys=True))
+    return summary
+
+
+def test_the_round_trip_gives_back_architectures_counts_and_errors(exported, tmp_path):
+    st, folder, _ = exported
+    errors = list(np.round(np.linspace(20, 40, 12), 4))
+    summary = _sweep_json(folder, errors, stop=3, fail=5)
+    back = dse.Study(tmp_path / "b.sqlite")
+    assert back.import_pycls(folder / "sweep.json", "back") == 12
+    recs = back.records("back")
+    orig = {(n, m.idx): m for n in ("regnetx", "anynet_e") for m in st.records(n)}
+    for i, (name, m) in enumerate(zip(sorted(summary), recs)):
+        o = orig[(summary[name]["sweep"], summary[name]["id"])]
+        assert m.arch == o.arch and (m.flops, m.params, m.acts) == (o.flops, o.params, o.acts)
+        if i == 3:
+            assert m.status == "pending" and m.error is None
+        elif i == 5:
+            assert m.status == "failed" and "CUDA out of memory" in m.reason
+        else:
+            assert m.status == "done" and m.error == pytest.approx(errors[i]) and m.best_error == pytest.approx(errors[i])
+    rec = back.sweep("back")
+    assert rec.protocol["budget"] == "3ep" and rec.protocol["dataset"] == "cifar10"
+    assert rec.regime["resolution"] == 32 and rec.regime["stem"] == "cifar"
+    lrs = {m.idx: m.used("lr", rec.regime, rec.protocol) for m in recs}
+    assert sorted(set(lrs.values())) == [0.1, 0.2]  # the setting that varied is each model's own
+    ep = back.epochs("back")
+    assert len(ep) == 10 * 3 + 2 * 2 and ep[ep.id == 0].test_error.tolist() == pytest.approx(
+        [errors[0] + 6, errors[0] + 3, errors[0]])
+    assert back.edf(["back"]).sweeps["back"].n == 10  # the imported sweep works with the analyses
+    assert back.bootstrap("depth", "back", n_boot=200).panels
+
+
+def test_damaged_sweep_json_is_refused_naming_the_job(exported, tmp_path, run):
+    st, folder, _ = exported
+    _sweep_json(folder, [30.0] * 12)
+    jobs = json.loads((folder / "sweep.json").read_text())
+    bad = [dict(j) for j in jobs]
+    bad[4] = {**bad[4], "complexity": {**bad[4]["complexity"], "flops": bad[4]["complexity"]["flops"] + 1}}
+    cases = [(bad, "job 4", "logged complexity does not match"),
+             ([{**jobs[0], "cfg": {**jobs[0]["cfg"], "MODEL": {**jobs[0]["cfg"]["MODEL"], "TYPE": "effnet"}}}],
+              "job 0", "MODEL.TYPE 'effnet'"),
+             ([{**jobs[0], "test_epoch": {**jobs[0]["test_epoch"], "top1_err": [30, 130, 20]}}], "job 0",
+              "outside 0..100"),
+             ({"not": "a list"}, "sweep.json", "non-empty list of jobs")]
+    for i, (data, where, words) in enumerate(cases):
+        p = tmp_path / f"bad{i}.json"
+        p.write_text(json.dumps(data))
+        with pytest.raises(DseError, match=words) as e:
+            dse.Study(tmp_path / "x.sqlite").import_pycls(p, "x")
+        assert where in str(e.value)
+        code, _, err = run("import", "--pycls", str(p), "--sweep", "x", "--db", str(tmp_path / "y.sqlite"))
+        assert code == 2 and words in err and "Traceback" not in err
+    (tmp_path / "junk.json").write_text("{not json")
+    code, _, err = run("import", "--pycls", str(tmp_path / "junk.json"), "--sweep", "x", "--db", str(tmp_path / "y.sqlite"))
+    assert code == 2 and "not JSON" in err
+    assert not (tmp_path / "x.sqlite").exists() and not (tmp_path / "y.sqlite").exists()  # nothing written
+
+
+def test_what_pycls_cannot_express_is_refused_or_skipped(tmp_path, run):
+    st = dse.Study(tmp_path / "s.sqlite")
+    st.sample("regnetx", n=3, flops="2M:8M", resolution=28, stem="cifar", in_channels=1, num_classes=10,
+              sweep="gray")
+    st.sample("regnetx", n=3, sweep="rgb", **REGIME)
+    with pytest.raises(ParamError, match=r"3 model\(s\) cannot be expressed in pycls, e.g. gray/0: 1 input channel"):
+        st.export_pycls(tmp_path / "a")
+    r = st.export_pycls(tmp_path / "b", skip_unexpressible=True)
+    assert r["written"] == 3 and [x["sweep"] for x in r["skipped"]] == ["gray"] * 3
+    code, _, err = run("export", "--pycls", str(tmp_path / "b"), "--db", str(tmp_path / "s.sqlite"))
+    assert code == 2 and "already holds job configs" in err
+    code, _, err = run("export", "--top", "3", "--db", str(tmp_path / "s.sqlite"))
+    assert code == 2 and "--top go(es) with --pycls DIR" in err
+    code, out, err = run("export", "--pycls", str(tmp_path / "c"), "--sweep", "rgb", "--db", str(tmp_path / "s.sqlite"))
+    assert code == 0 and "wrote 3 pycls job config(s)" in out, err
+
+
+@pytest.mark.parametrize("space", dse.builtin_names())
+def test_every_builtin_space_exports_networks_pycls_rebuilds_exactly(space, tmp_path):
+    """Each built-in space (the design-choice ones too: swish, inverted bottlenecks, depthwise, sampled
+    resolution): the configs rebuild each model's network, and its counts at the config's IM_SIZE are dse's."""
+    st = dse.Study(tmp_path / "s.sqlite")
+    st.sample(space, n=3, flops="100M:600M", seed=0)
+    r = st.export_pycls(tmp_path / "sw")
+    assert r["written"] == 3 and not r["skipped"]
+    summary = json.loads((tmp_path / "sw" / "cfgs_summary.json").read_text())
+    recs = {m.idx: m for m in st.records(space)}
+    for name, s in summary.items():
+        cfg = read_yaml((tmp_path / "sw" / "cfgs" / f"{name}.yaml").read_text())
+        m = recs[s["id"]]
+        assert pycls_arch(cfg) == m.arch, name
+        stem = "simple" if cfg[cfg["MODEL"]["TYPE"].upper()]["STEM_TYPE"] == "simple_stem_in" else "cifar"
+        cx = complexity(pycls_arch(cfg), cfg["TRAIN"]["IM_SIZE"], stem, 3, cfg["MODEL"]["NUM_CLASSES"])
+        assert (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts), name
