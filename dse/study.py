@@ -12,7 +12,7 @@ Every ``dse`` command calls exactly these methods; their results are typed objec
 with ``to_frame()``, ``plot(ax=None)`` and ``to_json()`` (what ``--json`` prints).
 
 ``Study`` is a facade: each topic lives in its own module of ``dse.api`` (sampling, training, speed, data,
-analyses, report), and this class puts them behind one front door.
+analyses, planning, report), and this class puts them behind one front door.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from dse.api.analyses import Analyses
 from dse.api.common import StudyBase
 from dse.api.data import Data, SweepStatus
+from dse.api.planning import Planning
 from dse.api.report import Reporting
 from dse.api.sampling import Sampling
 from dse.api.speed import Speed
@@ -27,7 +28,7 @@ from dse.api.training import RunOptions, Training, TrainSummary
 from dse.validate import STATUSES
 
 
-class Study(Sampling, Training, Speed, Data, Analyses, Reporting, StudyBase):
+class Study(Sampling, Training, Speed, Data, Analyses, Planning, Reporting, StudyBase):
     """One store (an SQLite file) of sweeps: sample, train, read populations, analyse, report.
 
     ``Study(path)`` opens the store, creating it on the first write (``create=False``: it must exist).

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
-from dse.analysis.edf import edf, edf_stats, ks_test, normalization_weights
+from dse.analysis.edf import (bootstrap_half_width, dkw_half_width, edf, edf_stats, effective_n, ks_test,  # noqa: F401
+                              normalization_weights)
 from dse.analysis.search import search_efficiency
 from dse.errors import ParamError
 from dse.store.records import Fit
@@ -98,6 +99,7 @@ class EdfSummary:
     below: dict
     errors: np.ndarray = field(repr=False)
     weights: np.ndarray = field(repr=False)
+    band: dict | None = None  # {"method", "level", "half_width", "n_eff", "low": [...], "high": [...]} at the errors
 
     @property
     def label(self) -> str:
@@ -106,7 +108,8 @@ class EdfSummary:
     def to_json(self) -> dict:
         return {"n": self.n, "min": self.min, "mean": self.mean, "median": self.median, "p10": self.p10,
                 "p25": self.p25, "p75": self.p75, "below": {str(t): v for t, v in self.below.items()},
-                "errors": self.errors.tolist(), "weights": self.weights.tolist()}
+                "errors": self.errors.tolist(), "weights": self.weights.tolist(),
+                **({"band": self.band} if self.band is not None else {})}
 
 
 @dataclass
@@ -150,16 +153,35 @@ class EdfComparison(_Drawable):
         from dse.report.plots import draw_edf
 
         draw_edf(axes[0], {n: (s.errors, np.cumsum(s.weights), s.label) for n, s in self.sweeps.items()},
-                 self.xlabel)
+                 self.xlabel, {n: (s.band["low"], s.band["high"]) for n, s in self.sweeps.items() if s.band})
+
+
+BANDS = ("none", "dkw", "bootstrap")
+
+
+def edf_band(errors, weights, method: str = "dkw", level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
+    """A simultaneous ``level`` confidence band around one EDF (sorted ``errors``, their ``weights``): DKW with the
+    effective sample size (n for a plain EDF, (sum w)^2 / sum w^2 for a complexity-normalised one), or the bootstrap
+    quantile of sup |F* - F|. {method, level, half_width, n_eff, low, high} with low/high at each error."""
+    f = np.cumsum(weights) / np.sum(weights)
+    n_eff = effective_n(weights)
+    eps = dkw_half_width(n_eff, level) if method == "dkw" else bootstrap_half_width(errors, weights, level, n_boot, seed)
+    return {"method": method, "level": level, "half_width": eps, "n_eff": n_eff,
+            "low": np.clip(f - eps, 0, 1).tolist(), "high": np.clip(f + eps, 0, 1).tolist()}
 
 
 def compare_edfs(errors: dict, metric: str = "final", normalization: Normalization | None = None,
-                 thresholds=None) -> EdfComparison:
+                 thresholds=None, band: str = "none", level: float = 0.95) -> EdfComparison:
     """EDF statistics of each set of errors ({name: array}), and KS of every pair (weighted when normalised).
 
     thresholds: report the fraction of models below these errors (default: the pooled 10/25/50th
-    percentiles, rounded to 0.1).
+    percentiles, rounded to 0.1). band: a simultaneous confidence band at ``level`` around each EDF (dkw or
+    bootstrap; see ``edf_band``).
     """
+    if band not in BANDS:
+        raise ParamError(f"{{band}} {band!r} unknown; allowed: {', '.join(BANDS)}", "band")
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ParamError(f"{{level}} must be a number in (0, 1), got {level!r}", "level")
     names = list(errors)
     errs = {n: np.asarray(e, dtype=np.float64) for n, e in errors.items()}
     w = normalization.weights if normalization else {n: None for n in names}
@@ -178,7 +200,8 @@ def compare_edfs(errors: dict, metric: str = "final", normalization: Normalizati
         ww = np.full(keep.sum(), 1.0 / keep.sum()) if wn is None else wn[keep] / wn[keep].sum()
         o = np.argsort(e[keep], kind="stable")
         sweeps[n] = EdfSummary(n, st["n"], st["min"], st["mean"], st["median"], st["p10"], st["p25"], st["p75"],
-                               {t: st["below"][str(t)] for t in thresholds}, e[keep][o], ww[o])
+                               {t: st["below"][str(t)] for t in thresholds}, e[keep][o], ww[o],
+                               edf_band(e[keep][o], ww[o], band, level) if band != "none" else None)
     ks = [KsPair(a, b, *ks_test(errs[a], errs[b], w[a], w[b])) for i, a in enumerate(names) for b in names[i + 1:]]
     return EdfComparison(metric, normalization, thresholds, sweeps, ks)
 

@@ -10,7 +10,7 @@ import numpy as np
 from dse.analysis.population import METRICS, Population, check_metric
 from dse.analysis.rank import RankResult
 from dse.analysis.refine import RefineResult
-from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
+from dse.analysis.results import (BANDS, NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
                                   FitRow, SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.api.common import StudyBase, _populations, _regime_x
@@ -18,7 +18,7 @@ from dse.errors import DseError, ParamError
 from dse.spaces import Space, parse_space, resolve_space
 from dse.store.records import Fit
 from dse.units import parse_window, regime_label
-from dse.validate import check_int, check_number, check_seed
+from dse.validate import check_choice, check_int, check_number, check_seed
 from dse.validate import name_list as _name_list
 
 
@@ -177,16 +177,23 @@ class Analyses(StudyBase):
 
     # ---- analyses ----
     def edf(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
-            metric: str = "final") -> EdfComparison:
+            metric: str = "final", band: str = "dkw", level: float = 0.95) -> EdfComparison:
         """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
-        flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range)."""
+        flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range). ``band``: a
+        simultaneous ``level`` confidence band around each EDF (dkw; for a normalised EDF with the effective sample
+        size; bootstrap; or none).
+
+        >>> Study("s.sqlite").edf(["anynet_a", "anynet_e"]).sweeps["anynet_a"].band["half_width"]  # doctest: +SKIP
+        """
         names = self._compared(sweeps, "edf", least=1)  # one sweep: its EDF and statistics, no KS
         for t in thresholds or ():
             check_number(t, "thresholds", 0, 100)
+        check_choice(band, "band", BANDS)
+        check_number(level, "level", 0, 1, low_open=True, high_open=True)
         self._check_normalization(normalize, bins, range)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
-        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds)
+        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds, band, level)
 
     def search_efficiency(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
                           metric: str = "final") -> SearchEfficiency:

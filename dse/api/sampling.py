@@ -70,11 +70,15 @@ class Sampling(StudyBase):
                 fit = next((f for f in s.speed_fits() if (f["device"], f["mode"], f["batch"]) ==
                             (cap["device"], cap["mode"], cap["batch"])), {})
             r2 = fit.get("r2")
-            if r2 is not None and not r2 >= MIN_FIT_R2:  # (NaN: constant times, no fit at all)
-                for r in results:
-                    r.warnings.append(f"the time fit behind --max-ms ({cap['device']}, {cap['mode']}, batch "
-                                      f"{cap['batch']}) has R^2 {r2:.2f}: the timings were mostly noise, so the cap "
-                                      f"is rough; time again on a quiet machine (dse speed --force)")
+            where = f"the time fit behind --max-ms ({cap['device']}, {cap['mode']}, batch {cap['batch']})"
+            for r in results:
+                if r2 is not None and not r2 >= MIN_FIT_R2:  # (NaN: constant times, no fit at all)
+                    r.warnings.append(f"{where} has R^2 {r2:.2f}: the timings were mostly noise, so the cap is rough; "
+                                      f"time again on a quiet machine (dse speed --force)")
+                if cap["intercept"] < 0:  # the smallest models are predicted to take no time (kept as fast)
+                    r.warnings.append(f"{where} has a negative intercept ({cap['intercept']:.3g} ms): it predicts "
+                                      f"0 ms or less for the smallest models, which the cap keeps as fast; time "
+                                      f"again on a quiet machine if that looks wrong")
         return results
 
     def _ms_cap(self, max_ms, device, mode, batch) -> dict | None:

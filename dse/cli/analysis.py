@@ -114,13 +114,17 @@ def _thresholds(text):
 @click.option("--compare", is_flag=True, help="Compare the sweeps named after it (the default reading).")
 @click.argument("sweeps", nargs=-1, required=True)
 @_norm_options
+@click.option("--band", type=click.Choice(["none", "dkw", "bootstrap"]), default="dkw", show_default=True,
+              help="A simultaneous confidence band around each EDF: DKW (with the effective sample size when "
+                   "normalised), bootstrap, or none. Shaded in --plot, 'band' in --json.")
+@click.option("--level", type=float, default=0.95, show_default=True, help="The band's confidence level.")
 @click.option("--thresholds", default=None, metavar="E1,E2,...",
               help="Report the fraction of models below these errors (default: pooled 10/25/50th percentiles).")
 @METRIC
 @PLOT
 @db_option
 @json_option
-def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, as_json):
+def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metric, plot, db, as_json):
     """Error EDFs of sweeps, their statistics, and two-sample KS tests of every pair.
 
     Example: dse edf --compare anynet_a anynet_e --normalize flops --plot edf.png
@@ -128,7 +132,7 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
     _check_plot(plot)
     if len(set(sweeps)) < 2:  # the command compares; Study.edf also reads one sweep
         raise DseError("SWEEPS: name at least two sweeps to compare, e.g. dse edf --compare anynet_a anynet_e")
-    r = study(db).edf(sweeps, normalize, bins, range_, _thresholds(thresholds), metric)
+    r = study(db).edf(sweeps, normalize, bins, range_, _thresholds(thresholds), metric, band, level)
     if as_json:
         _save(r, plot, quiet=True)
         print_json(budget_warnings(db, sweeps, r.to_json(), metric))
@@ -136,9 +140,12 @@ def edf(compare, sweeps, normalize, bins, range_, thresholds, metric, plot, db, 
     budget_warnings(db, sweeps, metric=metric)
     th = r.thresholds
     nz = r.normalization
-    hdr = ["sweep", "n", "min", "mean", "median", "p10", "p25", "p75"] + [f"< {t:g}" for t in th]
+    banded = any(s.band for s in r.sweeps.values())
+    hdr = ["sweep", "n", "min", "mean", "median", "p10", "p25", "p75"] + [f"< {t:g}" for t in th] + \
+        ([f"band ({band}, {100 * level:g}%)"] if banded else [])
     rows = [[n, s.n, *[f"{getattr(s, k):.2f}" for k in ("min", "mean", "median", "p10", "p25", "p75")],
-             *[f"{s.below[t]:.3f}" for t in th]] for n, s in r.sweeps.items()]
+             *[f"{s.below[t]:.3f}" for t in th]] + ([f"+/- {s.band['half_width']:.3f}"] if banded else [])
+            for n, s in r.sweeps.items()]
     how = f", normalised by {nz.by} ({nz.bins} bins over {nz.range[0]:.4g}..{nz.range[1]:.4g})" if nz else ""
     table(f"{metric} error (%){how}", hdr, rows)
     table("two-sample Kolmogorov-Smirnov" + (" (weighted)" if nz else ""), ["a", "b", "D", "p-value"],

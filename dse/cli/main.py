@@ -99,6 +99,7 @@ def commands() -> click.Group:
     import dse.cli.training  # noqa: F401
     import dse.cli.analysis  # noqa: F401
     import dse.cli.speed  # noqa: F401
+    import dse.cli.planning  # noqa: F401
 
     return cli
 

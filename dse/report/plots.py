@@ -69,10 +69,15 @@ def _log_x(param: str) -> bool:
     return param in ("flops", "params", "acts", "wa", "w0") or (param[0] == "w" and param[1:].isdigit())
 
 
-def draw_edf(ax, curves: dict, xlabel: str = "error"):
-    """curves: {name: (sorted errors, cumulative fraction, legend label)}."""
+def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None):
+    """curves: {name: (sorted errors, cumulative fraction, legend label)}; bands: {name: (low, high)} at the same
+    errors, shaded in the curve's colour."""
     for name, (e, f, label) in curves.items():
-        ax.step([e[0]] + list(e), [0.0] + list(f), where="post", label=label, lw=1.8)
+        (line,) = ax.step([e[0]] + list(e), [0.0] + list(f), where="post", label=label, lw=1.8)
+        if bands and name in bands:
+            lo, hi = bands[name]
+            ax.fill_between([e[0]] + list(e), [0.0] + list(lo), [hi[0]] + list(hi), step="post",
+                            color=line.get_color(), alpha=0.15, lw=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("cumulative fraction of models")
     ax.set_ylim(0, 1)

@@ -189,14 +189,7 @@ class Sampler:
                     keep &= {"params": p, "acts": a}[k] <= cap
                 ms = self.regime.ms_cap
                 if ms:  # the predicted time of the stored flops + acts fit
-                    pred = SpeedFit.from_json(ms).predict({"flops": f, "acts": a})
-                    if np.any(keep & (pred <= 0)):  # a negative intercept: no time at all is no prediction
-                        i = int(np.flatnonzero(keep & (pred <= 0))[0])
-                        raise DseError(f"the stored time fit predicts {pred[i]:.3g} ms for a model of {_h(f[i])} flops "
-                                       f"and {_h(a[i])} acts in this window (intercept {ms['intercept']:.4g} ms): it "
-                                       f"cannot cap this regime. Time the models again on a quiet machine (dse speed "
-                                       f"--force), or sample without --max-ms")
-                    keep &= pred <= ms["max_ms"]
+                    keep &= SpeedFit.from_json(ms).predict({"flops": f, "acts": a}) <= ms["max_ms"]
                 kidx = np.flatnonzero(keep)
                 stop = None
                 if not len(kidx):

@@ -1,0 +1,129 @@
+"""How many models: dse power and dse compare --until-decided."""
+
+from __future__ import annotations
+
+import click
+
+from dse.cli.analysis import PLOT, _check_plot, _save
+from dse.cli.main import aliases, cli, db_option, json_option, limit_type, study
+from dse.errors import DseError
+from dse.report.console import print_json, say, table
+from dse.validate import DATASETS
+
+
+@cli.command()
+@click.option("--compare", is_flag=True, help="Compare the two sweeps named after it (the default reading).")
+@click.argument("sweeps", nargs=-1, required=True)
+@click.option("--n", "n", default="25,50,100,200", show_default=True, metavar="N1,N2,...",
+              help="Models per space to estimate the power at.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="The KS test's level.")
+@click.option("--target", type=float, default=0.8, show_default=True, help="The power wanted.")
+@click.option("--effect", type=float, default=None,
+              help="Power for a shift of the first pilot to this KS distance, instead of the pilots' difference.")
+@click.option("--reps", type=int, default=2000, show_default=True, help="Simulated studies per n.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
+@click.option("--sequential", is_flag=True, help="Also simulate dse compare --until-decided with --step and --max.")
+@click.option("--step", type=int, default=10, show_default=True, help="With --sequential: models per round.")
+@click.option("--max", "max_n", type=int, default=200, show_default=True, help="With --sequential: the most per space.")
+@PLOT
+@db_option
+@json_option
+@aliases(max="--max")
+def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, step, max_n, plot, db, as_json):
+    """How many models per space does a comparison need? From two trained pilot sweeps: for each n, the
+    probability that the KS test dse edf --compare reports rejects at --alpha (Monte-Carlo from the pilots, with
+    its interval), the smallest n reaching --target, the models and hours it costs beyond those trained, and how
+    uncertain a small pilot makes it.
+
+    Example: dse power --compare anynet_a anynet_e --n 25,50,100,200 --sequential --step 10 --max 200
+    """
+    _check_plot(plot)
+    if len(set(sweeps)) != 2:
+        raise DseError("SWEEPS: name exactly two sweeps, e.g. dse power --compare anynet_a anynet_e")
+    r = study(db).power(list(dict.fromkeys(sweeps)), n, alpha, target, effect, reps, seed,
+                        (step, max_n) if sequential else None)
+    if as_json:
+        _save(r, plot, quiet=True)
+        print_json(r.to_json())
+        return
+    what = f"a shift to KS distance {effect:g}" if effect else f"the pilots ({r.pilot_n[0]} and {r.pilot_n[1]} models)"
+    table(f"power of the KS test at {alpha:g} for {' vs '.join(r.sweeps)}, from {what}, {reps} studies per n",
+          ["n per space", "power", "95% (Monte-Carlo)", "EDF band +/-", "E[KS to pilot]"],
+          [[x.n, f"{x.power:.3f}", f"{x.low:.3f}..{x.high:.3f}", f"{x.band_half_width:.3f}", f"{x.expected_ks:.3f}"]
+           for x in r.rows])
+    if r.n_needed:
+        cost = f"; about {r.hours:.2f} h of training at the pilots' mean time" if r.hours is not None else ""
+        say(f"n = {r.n_needed} per space reaches power {target:g}: {r.more_models} more model(s) per space{cost}")
+    else:
+        say(f"no n in {n} reaches power {target:g}: try larger --n (or the spaces hardly differ)")
+    if r.pilot_interval:
+        say(f"the pilots are small: resampling them, the power at n = {r.n_needed} ranges "
+            f"{r.pilot_interval[0]:.2f}..{r.pilot_interval[1]:.2f} (95%)")
+    if r.sequential:
+        q = r.sequential
+        say(f"sequential (--step {q.step} --max {q.max}): 'different' in {100 * q.null_reject:.1f}% under the null "
+            f"(alpha {alpha:g}) and {100 * q.alt_reject:.1f}% under the pilots' difference; mean n at stopping "
+            f"{q.mean_n_null:.0f} (null) and {q.mean_n_alt:.0f} (difference); a fixed design of equal power needs "
+            f"{q.fixed_n if q.fixed_n else f'more than {q.max}'}")
+    _save(r, plot)
+
+
+@cli.command()
+@click.argument("sweeps", nargs=-1, required=True)
+@click.option("--until-decided", is_flag=True, required=True,
+              help="Train in rounds until the comparison is decided (the only mode so far).")
+@click.option("--step", type=int, default=10, show_default=True, help="Models added to each sweep per round.")
+@click.option("--max", "max_n", type=int, default=200, show_default=True, help="The most models per sweep.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="The error rate over all looks.")
+@click.option("--futility", type=float, default=0.1, show_default=True,
+              help="Stop with 'no difference' when the conditional power falls below this (0 to never).")
+@click.option("--budget", default=None, help="Training budget when the sweeps have no stored protocol yet.")
+@click.option("--dataset", type=click.Choice(DATASETS), default="fashion-mnist", show_default=True,
+              help="Dataset when the sweeps have no stored protocol yet.")
+@click.option("--data-dir", default=None, help="Where the dataset lies.")
+@click.option("--train-size", type=limit_type("train_size"), default=None, help="Training subset (new protocol).")
+@click.option("--test-size", type=limit_type("test_size"), default=None, help="Test subset (new protocol).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the futility simulation.")
+@PLOT
+@db_option
+@json_option
+@aliases(max="--max")
+def compare(sweeps, until_decided, step, max_n, alpha, futility, budget, dataset, data_dir, train_size, test_size,
+            device, seed, plot, db, as_json):
+    """Compare two sampled sweeps and stop training when decided: in rounds, add --step models to each (the
+    seeded top-up of dse sample), train them, and test (two-sample KS with Lan-DeMets O'Brien-Fleming alpha
+    spending over the looks, so --alpha holds across them). Stops with 'different', with 'no difference' when
+    the conditional power is below --futility or at --max. Each round is sample + train + test on the store:
+    after a crash or Ctrl-C, run it again to continue.
+
+    Example: dse compare anynet_a anynet_e --until-decided --step 10 --max 200
+    """
+    from dse.api.training import RunOptions
+    from dse.train.protocol import Protocol
+
+    _check_plot(plot)
+    if len(set(sweeps)) != 2:
+        raise DseError("SWEEPS: name exactly two sweeps, e.g. dse compare anynet_a anynet_e --until-decided")
+    names = list(dict.fromkeys(sweeps))
+    st = study(db)
+    protocol = None
+    if budget is not None:
+        protocol = Protocol(dataset, train_size, test_size, budget=budget)
+    run = RunOptions(device=device, data_dir=data_dir)
+
+    def shown(d):
+        if not as_json and d.looks:
+            lk = d.looks[-1]
+            say(f"look at n = {lk.n}: KS D {lk.statistic:.3f}, p {lk.p:.3g} (boundary {lk.boundary:.3g}) -> {d.decision}")
+
+    d = st.compare(names, step, max_n, alpha, futility or None, seed, protocol=protocol, run=run, progress=shown)
+    n = {s: st.population(s).n for s in names}
+    if as_json:
+        print_json({"decision": d.decision, "n": n, "looks": [x.to_json() for x in d.looks],
+                    "p_adjusted": d.p_adjusted, "reason": d.reason})
+    else:
+        say(f"decision: {d.decision} ({d.reason}); n per space {n}; p adjusted for {len(d.looks)} look(s) "
+            f"{d.p_adjusted:.3g}")
+    if plot:
+        _save(st.edf(names), plot)
