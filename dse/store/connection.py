@@ -4,6 +4,7 @@ the user errors dse prints (locked, read-only, damaged, with what can still be s
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -79,3 +80,25 @@ def store_error(path, e: sqlite3.Error) -> DseError:
     from dse.store.decode import salvage  # (decode reads rows, which needs StoreDamaged from here)
 
     return StoreDamaged(f"{path} is damaged ({msg}). {salvage(path)}")
+
+
+HOST = socket.gethostname()
+
+
+def worker_id() -> str:
+    """This process as a claim holder: host:pid."""
+    return f"{HOST}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) holds nothing
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -7,8 +7,6 @@ WAL journal, a busy timeout, and every write in one ``BEGIN IMMEDIATE`` transact
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import sys
 import time
@@ -20,13 +18,13 @@ from urllib.parse import quote
 from dse import __version__
 from dse.errors import DseError
 from dse.models.arch import Arch, model_key
-from dse.store.connection import StoreDamaged, _Connection, default_db_path, lock_timeout  # noqa: F401
+from dse.store.connection import (HOST, StoreDamaged, _alive, _Connection, default_db_path, lock_timeout,  # noqa: F401
+                                  worker_id)  # noqa: F401 (worker_id re-exported)
 from dse.store.decode import _extra, _fit_dict, _num, _record, _sweep_shape, salvage
 from dse.store.records import EpochRecord, ModelRecord, SpeedRecord, SweepRecord
 from dse.store.schema import _SCHEMA, _SPEED_TABLES, EPOCH_COLUMNS, MODEL_COLUMNS, SCHEMA_VERSION, TABLES  # noqa: F401
 from dse.validate import STATUSES, shown  # noqa: F401 (STATUSES: one list, re-exported)
 
-HOST = socket.gethostname()
 WAIT_NOTICE_S = 3.0  # a write waits this long for another writer silently, then says it is waiting
 
 
@@ -581,22 +579,3 @@ class Store:
                                        f"column {bad[0]} holds {r[bad[0]]!r}, not a number. {salvage(self.path)}")
                 out.append(EpochRecord(**dict(r)))
         return out
-
-
-def worker_id() -> str:
-    """This process as a claim holder: host:pid."""
-    return f"{HOST}:{os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) holds nothing
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
