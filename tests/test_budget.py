@@ -197,3 +197,20 @@ def test_budget_check_refuses_untrained_and_iteration_budgets(run, tmp_path):
     assert code == 0, err
     code, _, err = run("budget-check", "--sweep", "u", "--models", "3", "--factors", "1.5")
     assert code == 2 and "5it x 1.5 = 7.5 is not a whole number of steps" in err
+
+
+def test_small_samples_get_no_verdict_and_honest_intervals():
+    """4 retrained models agreeing perfectly: no verdict ('too few models to tell', naming the K needed), and a
+    Spearman interval that is not 1..1; a gap that melts away at the longer budget is doubtful, not trustworthy."""
+    from dse.analysis.budget import MIN_K
+
+    x = np.array([10.0, 20.0, 30.0, 40.0])
+    r = budget_check({("a", 2.0): (x, x + 1)}, {("a", 2.0): "4ep"}, n_boot=500)
+    f = r.factors[0]
+    assert r.verdict == "too few models to tell" and f"at least {MIN_K}" in r.why
+    assert f.spearman == 1.0 and f.spearman_low < 0.5 and f.spearman_high == pytest.approx(1.0, abs=1e-3)
+    a = np.linspace(20, 40, 12)
+    r = budget_check({("a", 2.0): (a, a - 2), ("b", 2.0): (a + 10, a - 1)}, {("a", 2.0): "4ep", ("b", 2.0): "4ep"})
+    c = r.comparisons[0]
+    assert (c.gap_base, c.gap_long) == pytest.approx((10.0, 1.0)) and not c.flipped
+    assert r.verdict == "doubtful" and "shrinks from +10.00 to +1.00" in r.why

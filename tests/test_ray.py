@@ -74,16 +74,21 @@ def test_ray_results_match_the_local_executor_in_form(tmp_path):
 def test_ray_worker_killed_mid_model_is_retried(tmp_path):
     _sweep(tmp_path, 4)
     p = _train(tmp_path, "--train-size", "6000", "--executor", "ray", "--max-concurrent", "1")
+    def training():
+        ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+        return [int(line.split()[0]) for line in ps.splitlines() if "ray::_Trainer.train" in line]
+
     victim = None
     t = time.time()
     while victim is None and time.time() - t < 120:
-        ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        pids = [int(line.split()[0]) for line in ps.splitlines() if "ray::_Trainer.train" in line]
-        victim = pids[0] if pids else None
-        time.sleep(0.2)
+        seen = training()
+        time.sleep(0.5)  # well into a model, and still in the same one: kill it mid-model
+        still = [p for p in training() if p in seen]
+        if still:
+            victim = still[0]
+            os.kill(victim, signal.SIGKILL)
+        time.sleep(0.1)
     assert victim, "no Ray worker was seen training"
-    time.sleep(1.0)
-    os.kill(victim, signal.SIGKILL)
     out, err = p.communicate(timeout=600)
     assert p.returncode == 0, err
     _complete(tmp_path, "s", 4)

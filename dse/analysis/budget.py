@@ -147,6 +147,24 @@ def top_overlap(base, long, frac: float = 0.25) -> float:
     return len(a & b) / q
 
 
+MIN_K = 10  # below this many models per sweep at both budgets, no verdict: "too few models to tell"
+SHRINK = 0.5  # a gap between two sweeps that shrinks below this share of itself at the longer budget is doubtful
+
+
+def _spearman_fisher(rho: float, n: int, ci: float = 95.0) -> tuple[float, float]:
+    """Fisher-z interval of Spearman's rho with Bonett & Wright's (2000) standard error sqrt((1 + rho^2/2)/(n-3)):
+    honest at small n, where a bootstrap over a handful of pairs is not; (-1, 1) for n <= 3. A perfect |rho| = 1
+    is taken as 1 - 1/n^2 (its z would be infinite: n pairs cannot establish a perfect correlation)."""
+    from scipy.stats import norm
+
+    if n <= 3 or not np.isfinite(rho):
+        return -1.0, 1.0
+    r = float(np.clip(rho, -(1 - 1 / n ** 2), 1 - 1 / n ** 2))
+    z, se = np.arctanh(r), np.sqrt((1 + r * r / 2) / (n - 3))
+    q = norm.ppf(1 - (100 - ci) / 200)
+    return float(np.tanh(z - q * se)), float(np.tanh(z + q * se))
+
+
 def _spearman_boot(x, y, n_boot: int, seed: int, ci: float = 95.0) -> tuple[float, float]:
     """Percentile-bootstrap interval of Spearman's rho, resampling pairs (vectorised: ranks, then Pearson)."""
     from scipy import stats
@@ -204,11 +222,14 @@ class Comparison:
     p_base: float
     ks_long: float
     p_long: float
+    gap_base: float = 0.0  # median error of b minus a's, at the base budget and at the longer one
+    gap_long: float = 0.0
 
     def to_json(self) -> dict:
         return {"a": self.a, "b": self.b, "factor": self.factor, "base_order": self.base_order,
                 "long_order": self.long_order, "flipped": self.flipped, "ks_base": self.ks_base,
-                "p_base": self.p_base, "ks_long": self.ks_long, "p_long": self.p_long}
+                "p_base": self.p_base, "ks_long": self.ks_long, "p_long": self.p_long, "gap_base": self.gap_base,
+                "gap_long": self.gap_long}
 
 
 @dataclass
@@ -262,6 +283,8 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0) 
         rho = float(stats.spearmanr(x, y)[0])
         tau = float(stats.kendalltau(x, y)[0])
         lo, hi = _spearman_boot(x, y, n_boot, seed)
+        flo, fhi = _spearman_fisher(rho, len(x))
+        lo, hi = float(np.nanmin([lo, flo])), float(np.nanmax([hi, fhi]))  # the wider: honest when n is small
         checks.append(FactorCheck(s, f, budgets[(s, f)], len(x), rho, lo, hi, tau, top_overlap(x, y),
                                   float(np.median(y - x)), x, y))
     comps = []
@@ -276,15 +299,27 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0) 
                 kb, kl = stats.ks_2samp(xa, xb), stats.ks_2samp(ya, yb)
                 bo, lo_ = _order(a, b, xa, xb), _order(a, b, ya, yb)
                 comps.append(Comparison(a, b, f, bo, lo_, bo != lo_, float(kb.statistic), float(kb.pvalue),
-                                        float(kl.statistic), float(kl.pvalue)))
+                                        float(kl.statistic), float(kl.pvalue),
+                                        float(np.median(xb) - np.median(xa)), float(np.median(yb) - np.median(ya))))
     top = max(factors)
     rhos = [c.spearman for c in checks if c.factor == top]
     flips = [c for c in comps if c.factor == top and c.flipped]
     worst = min(rhos)
-    if flips or worst < MISLEAD_RHO or not np.isfinite(worst):
+    k = min(c.n for c in checks if c.factor == top)
+    shrunk = [c for c in comps if c.factor == top and not c.flipped and c.gap_base != 0
+              and abs(c.gap_long) < SHRINK * abs(c.gap_base)]
+    if k < MIN_K:
+        verdict = "too few models to tell"
+        why = (f"{k} model(s) per sweep were retrained; a rank check needs at least {MIN_K} (retrain with --models "
+               f"{MIN_K} or more)")
+    elif flips or worst < MISLEAD_RHO or not np.isfinite(worst):
         verdict = "misleading"
         why = (f"at x{top:g} the order of {flips[0].a} and {flips[0].b} flips ({flips[0].base_order} -> "
                f"{flips[0].long_order})" if flips else f"at x{top:g} Spearman {worst:.2f} < {MISLEAD_RHO}")
+    elif shrunk:  # the order holds but the difference a study would report is melting away
+        c = shrunk[0]
+        verdict, why = "doubtful", (f"at x{top:g} the gap between {c.a} and {c.b} shrinks from {c.gap_base:+.2f} to "
+                                    f"{c.gap_long:+.2f} points of median error (below {SHRINK:g} of itself)")
     elif worst >= TRUST_RHO:
         verdict, why = "trustworthy", f"at x{top:g} Spearman {worst:.2f} >= {TRUST_RHO} and no comparison flips"
     else:

@@ -404,7 +404,13 @@ class Training(StudyBase):
             for (n, f), (copy, budget) in plan.items():
                 pairs[(n, f)] = _pairs(s, n, copy, col, chosen[n])
                 budgets[(n, f)] = budget
-        return budget_check(pairs, budgets, n_boot, seed)
+        r = budget_check(pairs, budgets, n_boot, seed)
+        flagged = [n for n, u in self.undertraining(names, metric).items() if u.flagged]
+        if flagged and r.verdict == "trustworthy":  # never contradict the undertraining warning without a word
+            r.why += (f"; {', '.join(flagged)} looked undertrained at the base budget (the warning of dse edf): the "
+                      f"retrained models kept their order, which says the ranking held, not that the base budget "
+                      f"is long enough for every comparison")
+        return r
 
     def stored_budget_check(self, sweeps=None, metric: str = "final"):
         """The budget check of ``sweeps`` from the copies ``budget_check`` already trained (nothing is trained),
