@@ -36,6 +36,7 @@ MAX_IMAGES = 10**9                     # a train or test subset
 MAX_SEED = 2**63 - 1                   # the store keeps seeds as SQLite INTEGERs (signed 64 bits)
 MAX_LR = 1e10  # beyond it lr * gradient overflows float32 at once; 1e8 still studies divergence
 MAX_NAME = 100
+NOISY_TIMING = 0.2  # a timing whose repeats spread (IQR / median) by more than this was made on a busy machine
 NAME_CHARS = "letters, digits and _ - . @ ~ + = :"
 
 # ---- the names dse knows (each list typed once; everything else imports it)

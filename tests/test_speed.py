@@ -49,7 +49,7 @@ def test_four_times_the_flops_measures_slower_on_a_cpu():
         t = {"small": [], "big": []}
         for _ in range(3):  # interleaved, so a busy moment of the machine hits both
             for k, a in (("small", small), ("big", big)):
-                t[k].append(time_model(a, regime, "cpu", mode, 32, 3, warmup=2))
+                t[k].append(time_model(a, regime, "cpu", mode, 32, 3, warmup=2)[0])
         assert min(t["big"]) > min(t["small"]), (mode, t)
 
 
@@ -57,7 +57,9 @@ def test_speed_stores_timings_and_reports_what_scipy_computes(timed, run):
     (infer, train), st = timed
     assert [r["mode"] for r in (infer, train)] == ["infer", "train"] and infer["n"] == train["n"] == 6
     assert set(infer) >= {"device", "mode", "batch", "n", "models", "pearson", "spearman", "fits"}
-    assert set(infer["models"][0]) == {"sweep", "id", "ms", "flops", "params", "acts"}
+    assert set(infer["models"][0]) == {"sweep", "id", "ms", "spread", "flops", "params", "acts"}
+    assert all(m["spread"] >= 0 for m in infer["models"])  # the repeats' IQR / median, stored with each timing
+    assert infer["spread_median"] == pytest.approx(float(np.median([m["spread"] for m in infer["models"]])))
     assert "thread" in infer["device"] and infer["batch"] == 8
     ms = np.array([m["ms"] for m in infer["models"]])
     for k in ("flops", "params", "acts"):

@@ -183,7 +183,7 @@ def test_db_env_and_schema(run, tmp_path, monkeypatch):
     con = sqlite3.connect(tmp_path / "env.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     meta = dict(con.execute("SELECT key, value FROM meta"))
-    assert meta["app"] == "dse" and meta["schema_version"] == "2"
+    assert meta["app"] == "dse" and meta["schema_version"] == "3"
     sw = con.execute("SELECT space, regime, seed, dse_version, created FROM sweeps").fetchone()
     assert json.loads(sw[0])["family"] == "anynet" and json.loads(sw[1])["flops"] == [360000000, 400000000]
     assert sw[2] == 0 and sw[3] and sw[4]
@@ -197,9 +197,28 @@ def test_a_version_1_store_gains_the_speed_tables(run, tmp_path):
     code, out, err = run("sample", "--space", "regnetx", "-n", "6", "--db", "v1.db")  # a top-up of the old sweep
     assert code == 0 and "2 models accepted (6 in all)" in out, err
     con = sqlite3.connect(tmp_path / "v1.db")
-    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
+    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
     assert con.execute("SELECT COUNT(*) FROM speeds").fetchone()[0] == 0
     assert "ms_cap" not in json.loads(con.execute("SELECT regime FROM sweeps").fetchone()[0])
+
+
+def test_a_version_2_store_gains_the_spread_and_keeps_its_timings(run, tmp_path):
+    """A store written before the spread column: opened by a command that writes, it gains the column (its
+    timings keep theirs, spread unknown); a read-only copy of it is still read as it is."""
+    assert run("sample", "--space", "regnetx", "-n", "4", "--db", "v2.db")[0] == 0
+    con = sqlite3.connect(tmp_path / "v2.db")
+    con.executescript("DROP TABLE speeds; CREATE TABLE speeds (sweep TEXT NOT NULL, idx INTEGER NOT NULL, device TEXT "
+                      "NOT NULL, mode TEXT NOT NULL, batch INTEGER NOT NULL, ms REAL NOT NULL, torch TEXT NOT NULL, "
+                      "measured TEXT NOT NULL, PRIMARY KEY (sweep, idx, device, mode, batch));"
+                      "INSERT INTO speeds VALUES ('regnetx', 0, 'cpu', 'infer', 64, 3.5, '2.13', 'then');"
+                      "UPDATE meta SET value = '2' WHERE key = 'schema_version';")
+    con.close()
+    assert Store(tmp_path / "v2.db", create=False).speeds(["regnetx"])[0].spread is None
+    code, out, err = run("sample", "--space", "regnetx", "-n", "5", "--db", "v2.db")
+    assert code == 0, err
+    con = sqlite3.connect(tmp_path / "v2.db")
+    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+    assert con.execute("SELECT ms, spread FROM speeds").fetchall() == [(3.5, None)]
 
 
 def test_newer_schema_refused(tmp_path):

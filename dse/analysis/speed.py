@@ -19,6 +19,7 @@ from dse.errors import DseError
 from dse.models.runtime import SpeedFit
 
 MEASURES = ("flops", "params", "acts")
+from dse.validate import NOISY_TIMING as NOISY  # noqa: E402
 FITS = (("flops",), ("acts",), ("flops", "acts"))
 
 
@@ -61,6 +62,17 @@ class SpeedResult(_Drawable):
         return float(np.median([m["ms"] for m in self.models]))
 
     @property
+    def spread_median(self) -> float | None:
+        """The median over models of the spread of their timed repeats (IQR / median), when known."""
+        s = [m["spread"] for m in self.models if m.get("spread") is not None]
+        return float(np.median(s)) if s else None
+
+    @property
+    def noisy(self) -> list:
+        """The models whose repeats spread by more than NOISY (their timing is more noise than time)."""
+        return [m for m in self.models if m.get("spread") is not None and m["spread"] > NOISY]
+
+    @property
     def best(self) -> str:
         """The complexity measure whose Pearson correlation with ms is highest."""
         return max(MEASURES, key=lambda k: self.pearson[k])
@@ -69,6 +81,7 @@ class SpeedResult(_Drawable):
         return {"device": self.device, "mode": self.mode, "batch": self.batch, "n": self.n, "source": self.source,
                 "median_ms": self.median_ms, "models": self.models, "pearson": self.pearson,
                 "spearman": self.spearman, "fits": [f.to_json() for f in self.fits],
+                "spread_median": self.spread_median, "noisy": len(self.noisy),
                 **({"predicted": self.predicted} if self.predicted else {})}
 
     def to_frame(self):

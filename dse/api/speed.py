@@ -107,8 +107,8 @@ class Speed(StudyBase):
                                + f" for {', '.join(names)}; run dse speed --mode {mode}")
             models = {(n, m.idx): m for n in names for m in s.models(n)}
             regimes = {n: s.sweep(n).regime for n in names}
-        rows = [{"sweep": r.sweep, "id": r.idx, "ms": r.ms, **{k: getattr(models[(r.sweep, r.idx)], k)
-                                                                  for k in ("flops", "params", "acts")}} for r in recs]
+        rows = [{"sweep": r.sweep, "id": r.idx, "ms": r.ms, "spread": r.spread,
+                 **{k: getattr(models[(r.sweep, r.idx)], k) for k in ("flops", "params", "acts")}} for r in recs]
         predicted = {}
         for n in names:
             cap = regimes[n].get("ms_cap")

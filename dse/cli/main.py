@@ -78,6 +78,9 @@ def cli():
       dse speed --mode both                  time every model; which of flops/acts predicts it
       dse refine --sweep anynet_e --out e2.toml   propose a better space
       dse report -o report.html              the study in one HTML file
+      dse power --compare anynet_a anynet_e  how many models per space the comparison needs
+      dse compare anynet_a anynet_e --until-decided   train in rounds until it is decided
+      dse export --pycls sweep_dir           pycls job configs (dse import --pycls sweep.json back)
       dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
 
     The store is ./dse.sqlite unless --db PATH or DSE_DB says otherwise.

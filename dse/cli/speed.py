@@ -10,6 +10,7 @@ from dse.cli.analysis import PLOT, _check_plot, _save, plot
 from dse.cli.main import cli, db_option, json_option, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
+from dse.validate import NOISY_TIMING as NOISY
 from dse.validate import SPEED_MODES
 
 
@@ -81,6 +82,11 @@ def _show(r):
           [[" + ".join(f.terms), ", ".join(f"{c:.4g}" for c in f.coef), f"{f.intercept:.4g}", f"{f.r2:.4f}"]
            for f in r.fits])
     say(f"best single predictor here: {r.best} (Pearson r {r.pearson[r.best]:.3f})")
+    if r.spread_median is not None:
+        say(f"spread of the timed repeats (IQR / median): median {100 * r.spread_median:.1f}% over the models")
+        if r.noisy:
+            say(f"warning: {len(r.noisy)} of {r.n} models' repeats spread by more than {100 * NOISY:.0f}%: the machine "
+                f"was busy, so these times (and the fits) are partly noise; measure again on a quiet machine (--force)")
     for n, e in r.predicted.items():
         say(f"sweep {n} was sampled with --max-ms: its predicted times are off by {e:.1f}% (median) from measured")
 

@@ -111,11 +111,21 @@ class Store:
         if v > SCHEMA_VERSION:
             raise DseError(f"{self.path} has store schema {v}, newer than this dse ({__version__}, schema "
                            f"{SCHEMA_VERSION}); upgrade dse")
-        if v < 2:  # a version-1 store gains the (empty) speed tables; nothing else changes
-            with self.write() as c:
-                for stmt in filter(str.strip, _SPEED_TABLES.split(";")):
-                    c.execute(stmt)
-                c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        if v < SCHEMA_VERSION:  # older stores gain what is new; nothing else changes
+            try:
+                with self.write() as c:
+                    # under the write lock: another process may have migrated it since we looked
+                    v = int(dict(c.execute("SELECT key, value FROM meta").fetchall()).get("schema_version", v))
+                    if v < 2:  # the (empty) speed tables, as they are now
+                        for stmt in filter(str.strip, _SPEED_TABLES.split(";")):
+                            c.execute(stmt)
+                    elif v < 3:  # the spread of each timing's repeats (unknown for timings made before)
+                        c.execute("ALTER TABLE speeds ADD COLUMN spread REAL")
+                    if v < SCHEMA_VERSION:
+                        c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            except DseError:
+                if self.create or v < 2:  # a store that may not be written is still read as it is
+                    raise
 
     def check_tables(self, tables=None, need=TABLES) -> None:
         """StoreDamaged when a table of ``need`` is missing (every command needs sweeps and models; `dse status`
@@ -515,16 +525,18 @@ class Store:
 
     # ---- speed measurements ----
     def add_speed(self, sweep: str, idx: int, device: str, mode: str, batch: int, ms: float, torch_version: str,
-                  c=None):
-        """Store one timing (replacing an earlier one of the same model, device, mode and batch); ``c``: inside
-        a write transaction already open."""
+                  c=None, spread: float | None = None):
+        """Store one timing (replacing an earlier one of the same model, device, mode and batch) with the spread of
+        its repeats; ``c``: inside a write transaction already open."""
         row = (sweep, idx, device, mode, int(batch), float(ms), torch_version,
-               datetime.now(timezone.utc).isoformat(timespec="seconds"))
+               datetime.now(timezone.utc).isoformat(timespec="seconds"), None if spread is None else float(spread))
+        q = ("INSERT OR REPLACE INTO speeds (sweep, idx, device, mode, batch, ms, torch, measured, spread) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         if c is not None:
-            c.execute("INSERT OR REPLACE INTO speeds VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            c.execute(q, row)
             return
         with self.write() as c:
-            c.execute("INSERT OR REPLACE INTO speeds VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            c.execute(q, row)
 
     def speeds(self, sweeps, device: str | None = None, mode: str | None = None, batch: int | None = None) -> list[SpeedRecord]:
         """Timings of the models of ``sweeps`` (optionally of one device, mode, batch), by sweep and model."""

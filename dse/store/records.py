@@ -146,3 +146,4 @@ class SpeedRecord:
     ms: float
     torch: str
     measured: str
+    spread: float | None = None  # (q75 - q25) / median of the timed repeats

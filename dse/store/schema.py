@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: the speeds and speed_fits tables (added to a version-1 store when it is opened)
+SCHEMA_VERSION = 3  # 2: the speeds and speed_fits tables; 3: speeds.spread (added to older stores when opened)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS speeds (
     ms REAL NOT NULL,           -- median of the timed runs, milliseconds per batch
     torch TEXT NOT NULL,
     measured TEXT NOT NULL,
+    spread REAL,                -- (75th - 25th percentile) / median of the timed runs (NULL: unknown)
     PRIMARY KEY (sweep, idx, device, mode, batch),
     FOREIGN KEY (sweep, idx) REFERENCES models(sweep, idx) ON DELETE CASCADE
 );

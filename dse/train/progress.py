@@ -101,7 +101,7 @@ class Progress:
         name = f"{kw.get('sweep')}/{kw.get('idx')}"
         if kind == "epoch":
             r = kw["row"]
-            self._print(f"{name} epoch {r.epoch}/{self.E}: loss {r.train_loss:.3f}, train {r.train_error:.1f}%, "
+            self._print(f"{name} epoch {r.epoch}/{kw.get('epochs') or self.E}: loss {r.train_loss:.3f}, train {r.train_error:.1f}%, "
                         f"test {r.test_error:.2f}%, {r.images_per_s:,.0f} img/s")
         elif kind == "end":
             res = f"error {kw['error']:.2f}%" if kw.get("error") is not None else kw["status"]

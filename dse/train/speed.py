@@ -46,8 +46,9 @@ def _sync(dev):
         torch.cuda.synchronize(dev)
 
 
-def _timed(fn, dev, warmup: int, repeat: int) -> float:
-    """Median milliseconds of ``repeat`` runs of ``fn`` after ``warmup`` untimed ones."""
+def _timed(fn, dev, warmup: int, repeat: int) -> tuple[float, float]:
+    """(median milliseconds of ``repeat`` runs of ``fn`` after ``warmup`` untimed ones, their spread: the
+    interquartile range over the median)."""
     for _ in range(warmup):
         fn()
     _sync(dev)
@@ -57,13 +58,15 @@ def _timed(fn, dev, warmup: int, repeat: int) -> float:
         fn()
         _sync(dev)
         ts.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(ts)
+    med = statistics.median(ts)
+    q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [med, med, med]
+    return med, (q[2] - q[0]) / med if med > 0 else 0.0
 
 
 def time_model(arch: Arch, regime: dict, device: str = "cpu", mode: str = "infer", batch: int = 64,
-               repeat: int = 10, warmup: int = 3) -> float:
-    """Milliseconds per batch of ``batch`` images at the regime's resolution (stem, channels, classes):
-    ``infer`` one forward pass, ``train`` one whole training step of the engine (forward, loss, backward, SGD)."""
+               repeat: int = 10, warmup: int = 3) -> tuple[float, float]:
+    """(milliseconds per batch of ``batch`` images at the regime's resolution (stem, channels, classes), the
+    spread of the repeats): ``infer`` one forward pass, ``train`` one whole training step of the engine."""
     if mode not in MODES:
         raise ParamError(f"{{mode}} {mode!r} unknown; allowed: infer, train, both", "mode")
     dev = torch.device(device)
@@ -123,8 +126,8 @@ def _measure_on(db, device: str, jobs, batch: int, repeat: int, events=None) -> 
     done = 0
     with Store(db, create=False) as store:
         for sweep, idx, arch, regime, mode in jobs:
-            ms = time_model(arch, regime, device, mode, batch, repeat)
-            store.add_speed(sweep, idx, label, mode, batch, ms, torch.__version__)
+            ms, spread = time_model(arch, regime, device, mode, batch, repeat)
+            store.add_speed(sweep, idx, label, mode, batch, ms, torch.__version__, spread=spread)
             done += 1
             if events:
                 events(sweep, idx, mode, ms)

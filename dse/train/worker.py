@@ -124,6 +124,7 @@ class Worker:
         keep = resume["epoch"] if resume else 0
         t0 = time.time()
         every_epoch = self.opts.checkpoint == "on"
+        own = {}  # this model's epochs (its own sampled batch changes them under a budget in steps)
 
         def on_epoch(row, state_fn):
             nonlocal every_epoch
@@ -133,11 +134,13 @@ class Worker:
                 every_epoch = True
             if every_epoch:
                 _save(ckpt, state_fn())
-            self.events("epoch", sweep=sweep, idx=idx, row=row)
+            self.events("epoch", sweep=sweep, idx=idx, row=row, epochs=own.get("epochs"))
 
         finished = False
         try:  # everything that can fail for this model (its own settings too) is inside: it ends failed, never held
             p, res = model_protocol(self.p, m)
+            _, spe, total = p.schedule(len(dd.data.y_train))
+            own["epochs"] = -(-total // spe)
             store.reset_epochs(sweep, idx, self.id, keep,
                                trained=trained_with(p, res, m, dd.data.shape[1], len(dd.data.y_train)))
             self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
