@@ -74,9 +74,22 @@ def test_ray_results_match_the_local_executor_in_form(tmp_path):
 def test_ray_worker_killed_mid_model_is_retried(tmp_path):
     _sweep(tmp_path, 4)
     p = _train(tmp_path, "--train-size", "6000", "--executor", "ray", "--max-concurrent", "1")
+    def ours(pid):  # a descendant of this test's dse process (a previous test's Ray may still be shutting down)
+        for _ in range(20):
+            try:
+                pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                return False
+            if pid == p.pid:
+                return True
+            if pid <= 1:
+                return False
+        return False
+
     def training():
         ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        return [int(line.split()[0]) for line in ps.splitlines() if "ray::_Trainer.train" in line]
+        return [int(line.split()[0]) for line in ps.splitlines() if "ray::_Trainer.train" in line
+                and ours(int(line.split()[0]))]
 
     victim = None
     t = time.time()
