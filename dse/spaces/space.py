@@ -302,7 +302,7 @@ def _parse_dist(t, key, err) -> Dist:
             err(key, f"'values' has duplicates: {vals!r}")
         weights = t.get("weights", [1] * len(vals))
         if not isinstance(weights, list) or len(weights) != len(vals) or not all(_is_num(w) and w > 0 for w in weights) \
-                or not math.isfinite(math.fsum(weights)):
+                or not math.isfinite(sum(float(w) for w in weights)):  # (fsum raises on overflow; sum gives inf)
             err(key, "'weights' must be a list of positive numbers with a finite sum, one per value")
         order = np.argsort(vals)
         v = np.asarray(vals, dtype=np.float64)[order]

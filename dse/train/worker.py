@@ -70,6 +70,8 @@ def load_data(protocol, data_dir=None):
     from dse.train import data as D
 
     p = protocol
+    if p.dataset == "synthetic" and data_dir is not None:  # an option that would be ignored is refused
+        raise ParamError("{data_dir} does not apply to synthetic data, which is generated", "data_dir")
     if p.dataset == "synthetic":
         h = p.resolution or 32
         return D.synthetic((3, h, h), p.train_size or 10_000, p.test_size or 2_000, seed=p.subset_seed)
