@@ -167,15 +167,20 @@ def test_compare_until_decided_trains_in_rounds_and_stops(pilots, run, tmp_path)
     the comparison ends (decided or at --max) with n per space on the round grid, and running it again adds
     nothing."""
     db = str(tmp_path / "c.sqlite")
+    rng = np.random.default_rng(0)
     for sp in ("regnetx", "anynet_e"):
         assert run("sample", "--space", sp, "-n", "5", "--flops", "2M:8M", "--resolution", "16", "--stem", "cifar",
                    "--num-classes", "10", "--db", db)[0] == 0
-    args = ["compare", "regnetx", "anynet_e", "--until-decided", "--step", "5", "--max", "10", "--budget", "2it",
+        dse.Study(db).set_results(sp, {i: float(v) for i, v in enumerate(rng.normal(50, 5, 5))})  # the pilot
+    args = ["compare", "regnetx", "anynet_e", "--until-decided", "--step", "5", "--max", "10", "--futility", "0",
+            "--budget", "2it",
             "--dataset", "synthetic", "--train-size", "256", "--test-size", "32", "--device", "cpu", "--json", "--db", db]
     code, out, err = run(*args)
     assert code == 0, err
     r = json.loads(out)
     assert r["decision"] in ("different", "no difference") and set(r["n"]) == {"regnetx", "anynet_e"}
     assert all(n in (5, 10) for n in r["n"].values()) and r["looks"] and 0 <= r["p_adjusted"] <= 1
+    if r["decision"] == "no difference":  # without futility it went on to --max: a round was sampled and trained
+        assert r["n"] == {"regnetx": 10, "anynet_e": 10} and [x["n"] for x in r["looks"]] == [5, 10]
     code, out2, err = run(*args)
     assert code == 0 and json.loads(out2)["n"] == r["n"], err  # resumable: nothing more is trained
