@@ -8,7 +8,7 @@ import pytest
 
 from conftest import cli, copy_study
 
-SECTIONS = ["summary", "edf", "params", "complexity", "curves", "widths", "refine"]
+SECTIONS = ["summary", "edf", "params", "complexity", "power", "curves", "widths", "refine"]
 
 
 @pytest.fixture(scope="module")

@@ -252,10 +252,12 @@ class SequentialDecision:
     looks: list = field(default_factory=list)
     p_adjusted: float = 1.0
     reason: str = ""
+    fixed_n: int | None = None  # the fixed n per space of the same power (simulated from the final samples)
+    saved: int | None = None    # models per space saved against it (negative: the sequential design cost more)
 
     def to_json(self) -> dict:
         return {"decision": self.decision, "looks": [x.to_json() for x in self.looks], "p_adjusted": self.p_adjusted,
-                "reason": self.reason}
+                "reason": self.reason, "fixed_n": self.fixed_n, "saved": self.saved}
 
 
 def boundaries(ns, max_n: int, alpha: float) -> list[float]:

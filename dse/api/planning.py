@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dse.analysis.power import MIN_PILOT, PowerResult, SequentialDecision, power_analysis, sequential_decision
+from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, plan_sequential, power_analysis,
+                                sequential_decision)
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.validate import check_int, check_number, check_seed
@@ -114,6 +115,10 @@ class Planning(StudyBase):
                     if progress:
                         progress(d)
                     if d.decision != "continue":
+                        a, b = np.concatenate(ra), np.concatenate(rb)
+                        plan = plan_sequential(a, b, step, max, alpha, reps=300, rng=np.random.default_rng(seed))
+                        d.fixed_n = plan.fixed_n
+                        d.saved = None if plan.fixed_n is None else plan.fixed_n - d.looks[-1].n
                         return d
             target = min(max, (min(counts) // step + 1) * step) if not pending else min(counts)
             if not pending and target <= min(counts):

@@ -11,6 +11,7 @@ import numpy as np
 from dse.analysis.population import check_metric, stage_index
 
 from dse.api.analyses import _series
+from dse.analysis.power import MIN_PILOT
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
 
@@ -96,6 +97,12 @@ class Reporting(StudyBase):
                     if len({json.dumps(recs[n].space, sort_keys=True) for n in group}) == 1 and recs[group[0]].space:
                         data.regime_refines[g] = self.refine(group, metric=metric, min_support=min(
                             20, max(2, min(pops[n].n for n in group) // 5)))
+            pilots = [n for n in trained if pops[n].n >= MIN_PILOT]
+            if len(pilots) >= 2:  # how many models the first comparison needs (a light simulation)
+                try:
+                    data.power = self.power(pilots[:2], "10,25,50,100,200", reps=500, metric=metric)
+                except DseError:  # e.g. sweeps under different protocols: no power to report
+                    data.power = None
             data.undertraining = self.undertraining(names, metric)
             data.budget_check = self.stored_budget_check(trained, metric)
         text = render(data)

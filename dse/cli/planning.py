@@ -121,9 +121,12 @@ def compare(sweeps, until_decided, step, max_n, alpha, futility, budget, dataset
     n = {s: st.population(s).n for s in names}
     if as_json:
         print_json({"decision": d.decision, "n": n, "looks": [x.to_json() for x in d.looks],
-                    "p_adjusted": d.p_adjusted, "reason": d.reason})
+                    "p_adjusted": d.p_adjusted, "reason": d.reason, "fixed_n": d.fixed_n, "saved": d.saved})
     else:
         say(f"decision: {d.decision} ({d.reason}); n per space {n}; p adjusted for {len(d.looks)} look(s) "
             f"{d.p_adjusted:.3g}")
+        if d.fixed_n is not None:
+            say(f"a fixed design of the same power (simulated from these models) needs {d.fixed_n} per space: "
+                + (f"{d.saved} saved per space" if d.saved >= 0 else f"{-d.saved} more per space here"))
     if plot:
         _save(st.edf(names), plot)

@@ -94,6 +94,7 @@ class ReportData:
     ranks: dict = field(default_factory=dict)  # {name: [RankResult]} of sweeps that sample optimiser settings
     undertraining: dict = field(default_factory=dict)  # {name: Undertraining}
     budget_check: object = None  # BudgetCheck from the copies dse budget-check stored, when any
+    power: object = None  # PowerResult of the first two trained sweeps (both with a pilot's worth of models)
 
 
 def render(d: ReportData) -> str:
@@ -219,6 +220,24 @@ def render(d: ReportData) -> str:
         else:
             body += "<p class=muted>No budget check stored: dse budget-check --sweep NAME retrains a few models longer.</p>"
         sec.append(("budget", "Is the budget long enough?", body))
+
+    # 4b. how many models does the comparison need?
+    p = d.power
+    if p is not None:
+        body = (f"<p>The power of the KS test at {p.alpha:g} between {html.escape(p.sweeps[0])} and "
+                f"{html.escape(p.sweeps[1])} for n models per space, by resampling the trained pilots "
+                f"({p.pilot_n[0]} and {p.pilot_n[1]} models; {p.reps} simulated studies per n). Each EDF's 95% band "
+                f"is shaded in the first section.</p>")
+        body += _table(["n per space", "power", "95% (Monte-Carlo)", "EDF band +/-"],
+                       [[r.n, f"{r.power:.3f}", f"{r.low:.3f}..{r.high:.3f}", f"{r.band_half_width:.3f}"]
+                        for r in p.rows])
+        body += ("<p>" + (f"n = {p.n_needed} per space reaches power {p.target:g} ({p.more_models} more per space"
+                          + (f", about {p.hours:.1f} h of training" if p.hours is not None else "") + ")."
+                          if p.n_needed else f"No n in the table reaches power {p.target:g}.")
+                 + (f" The small pilots make this uncertain: resampled, the power at that n ranges "
+                    f"{p.pilot_interval[0]:.2f}..{p.pilot_interval[1]:.2f}." if p.pilot_interval else "") + "</p>")
+        body += f'<div class="fig">{_svg(p)}</div>'
+        sec.append(("power", "How many models?", body))
 
     # 5. training curves
     body = ""
