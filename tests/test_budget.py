@@ -114,6 +114,7 @@ def test_tiny_budget_is_flagged_everywhere(run, tiny_study, tmp_path):
     assert json.loads(out)[0]["undertraining"]["flagged"] is True
 
 
+@pytest.mark.slow
 def test_budget_check_trains_k_copies_resumes_and_equals_scipy(run, tiny_study, tmp_path):
     db = _copy(tiny_study, tmp_path / "c.sqlite")
     st = dse.Study(db)

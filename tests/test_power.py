@@ -162,6 +162,7 @@ def test_power_and_edf_bands_from_the_cli(pilots, run, tmp_path):
         assert code == 2 and words in err and "Traceback" not in err, (args, err)
 
 
+@pytest.mark.slow
 def test_compare_until_decided_trains_in_rounds_and_stops(pilots, run, tmp_path):
     """On a copy of the pilots store: new sweeps sampled small, trained a few steps per round on synthetic data;
     the comparison ends (decided or at --max) with n per space on the round grid, and running it again adds

@@ -19,7 +19,7 @@ except ImportError:
     pytest.skip("Ray is not installed (scripts/test.sh installs it)", allow_module_level=True)
 
 # one Ray instance at a time: under pytest-xdist these tests run on one worker, one after another
-pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.usefixtures("all_cores")]  # Ray starts a process per core
+pytestmark = pytest.mark.xdist_group("ray")
 
 SYN = ["--dataset", "synthetic", "--resolution", "16", "--test-size", "64", "--budget", "2ep", "--plain"]
 
