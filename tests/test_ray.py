@@ -73,7 +73,7 @@ def test_ray_results_match_the_local_executor_in_form(tmp_path):
 @pytest.mark.slow
 def test_ray_worker_killed_mid_model_is_retried(tmp_path):
     _sweep(tmp_path, 4)
-    p = _train(tmp_path, "--train-size", "6000", "--executor", "ray", "--max-concurrent", "1")
+    p = _train(tmp_path, "--train-size", "4000", "--executor", "ray", "--max-concurrent", "1")
     def ours(pid):  # a descendant of this test's dse process (a previous test's Ray may still be shutting down)
         for _ in range(20):
             try:
@@ -112,7 +112,7 @@ def test_ray_worker_killed_mid_model_is_retried(tmp_path):
 @pytest.mark.slow
 def test_ray_interrupted_then_resumed_without_duplicates(tmp_path):
     _sweep(tmp_path, 5)
-    p = _train(tmp_path, "--train-size", "4000", "--executor", "ray", "--max-concurrent", "1")
+    p = _train(tmp_path, "--train-size", "2500", "--executor", "ray", "--max-concurrent", "1")
     t = time.time()
     while time.time() - t < 120 and not _q(tmp_path, "SELECT COUNT(*) FROM models WHERE status = 'done'")[0][0]:
         time.sleep(0.2)
@@ -120,7 +120,7 @@ def test_ray_interrupted_then_resumed_without_duplicates(tmp_path):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130, (out, err)
     assert _q(tmp_path, "SELECT COUNT(*) FROM models WHERE status = 'running'")[0][0] == 0
-    q = _train(tmp_path, "--train-size", "4000", "--executor", "ray")
+    q = _train(tmp_path, "--train-size", "2500", "--executor", "ray")
     out, err = q.communicate(timeout=600)
     assert q.returncode == 0, err
     _complete(tmp_path, "s", 5)
