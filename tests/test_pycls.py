@@ -120,7 +120,7 @@ def test_configs_build_the_networks_dse_stored(exported):
         kinds.add(cfg["MODEL"]["TYPE"])
         sec = cfg[cfg["MODEL"]["TYPE"].upper()]
         assert sec["STEM_TYPE"] == "res_stem_cifar" and sec["STEM_W"] == 32 and cfg["MODEL"]["NUM_CLASSES"] == 10
-        assert cfg["TRAIN"]["IM_SIZE"] == 32
+        assert cfg["TRAIN"]["IM_SIZE"] == cfg["TEST"]["IM_SIZE"] == 32
         cx = complexity(m.arch, 32, "cifar", 3, 10)
         assert (s["flops"], s["params"], s["acts"]) == (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts)
     assert kinds == {"regnet", "anynet"}
@@ -241,5 +241,6 @@ def test_every_builtin_space_exports_networks_pycls_rebuilds_exactly(space, tmp_
         m = recs[s["id"]]
         assert pycls_arch(cfg) == m.arch, name
         stem = "simple" if cfg[cfg["MODEL"]["TYPE"].upper()]["STEM_TYPE"] == "simple_stem_in" else "cifar"
+        assert stem == "cifar" or cfg["TEST"]["IM_SIZE"] == round(cfg["TRAIN"]["IM_SIZE"] * 256 / 224)  # 224 -> 256
         cx = complexity(pycls_arch(cfg), cfg["TRAIN"]["IM_SIZE"], stem, 3, cfg["MODEL"]["NUM_CLASSES"])
         assert (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts), name

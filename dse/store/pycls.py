@@ -60,7 +60,9 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
                      "BOT_MULS": [_num(1 / b) for b in m.arch.bottlenecks], "GROUP_WS": list(m.arch.group_widths)})
     cfg = {"MODEL": {"TYPE": kind, "NUM_CLASSES": int(regime["num_classes"]),
                      "ACTIVATION_FUN": ACTIVATIONS[m.arch.activation]},
-           kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)}, "TEST": {"IM_SIZE": int(res)}}
+           kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)},
+           # pycls's ImageNet loader resizes test images to TEST.IM_SIZE, then center-crops TRAIN.IM_SIZE (256 for 224)
+           "TEST": {"IM_SIZE": int(res) if regime["stem"] == "cifar" else int(round(res * 256 / 224))}}
     if protocol:
         budget = str(protocol.get("budget", ""))
         if not budget.endswith("ep"):
