@@ -432,3 +432,83 @@ def test_library_refuses_wrong_types_before_writing(store):
             call()
         assert e.value.param == param, (param, e.value)
     assert _digest(store) == before and st.sweeps() == ["s"]
+
+
+# ---- round two (issue 21): every writing command leaves the store as it was when it fails ----
+
+@pytest.fixture(scope="module")
+def trained_store(tmp_path_factory):
+    d = tmp_path_factory.mktemp("trained")
+    r = ["--flops", "2M:8M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
+    for sp in ("anynet_a", "regnetx"):
+        assert cli(d, "sample", "--space", sp, "-n", "4", *r)[0] == 0
+    code, _, err = cli(d, "train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "128",
+                       "--test-size", "32", "--batch-size", "32", "--budget", "1ep", "--plain")
+    assert code == 0, err
+    cli(d, "export", "-o", "all.csv")
+    (d / "w.toml").write_text('name="w"\nfamily="anynet"\nblock="x"\nstages=1\n[params.d]\ndist="choice"\n'
+                              'values=[1,2]\nweights=[1e308,1e308]\n[params.w]\ndist="choice"\nvalues=[8]\n'
+                              '[params.b]\ndist="choice"\nvalues=[1]\n[params.g]\ndist="choice"\nvalues=[8]\n')
+    return d
+
+
+R16 = ["--flops", "2M:8M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
+ROUND_TWO = [
+    (["budget-check", "--sweep", "anynet_a", "--models", "3", "--factors", "2", "--device", "tpu"], "--device 'tpu'"),
+    (["budget-check", "--sweep", "anynet_a", "--models", "3", "--factors", "2", "--device", "cpu",
+      "--workers-per-gpu", "99"], "--workers-per-gpu must be"),
+    (["budget-check", "--sweep", "anynet_a", "--models", "3", "--factors", "1e20"], "--factors 1e+20"),
+    (["budget-check", "--sweep", "anynet_a", "--models", "3", "--factors", "2", "--data-dir", "/nonexistent"],
+     "--data-dir does not apply to synthetic data"),
+    (["sample", "--space", "regnetx", "-n", "2", "--regimes", "2MF,400GF", "--resolution", "16", "--stem", "cifar"],
+     "no model of space 'regnetx'"),
+    (["sample", "--space", "regnetx", "-n", "2", "--regimes", "2.9M:3.0001M,3.00011M:3.0004M", "--resolution", "16",
+      "--stem", "cifar"], "same label"),
+    (["train", "--batch-size", "1024", "--train-size", "300", "--dataset", "synthetic", "--resolution", "16",
+      "--reset-protocol", "--discard-results"], "--batch-size 1024 is more than the 300 training images"),
+    (["trends", "--param", "depth", "--sweep", "anynet_a", "--sweep", "regnetx"], "two or more complexity regimes"),
+    (["import", "all.csv", "--sweep", "imp"], "names 2 sweeps"),
+    (["sample", "--space", "w.toml", "-n", "2", *R16, "--sweep", "w"], "finite sum"),
+    (["sample", "--space", "regnetx", "-n", "2", *R16, "--max-params", "0", "--sweep", "mp"], "--max-params must be"),
+    (["speed", "--from-training", "--mode", "train"], "not apply with --from-training"),
+    (["edf", "--compare", "anynet_a", "regnetx", "--plot", ""], "--plot: give a picture file name"),
+    (["train", "--executor", "ray", "--address", "127.0.0.1:1"], "no Ray head answers there"),
+    (["power", "--compare", "anynet_a", "regnetx"], "a pilot needs at least 5"),
+    (["compare", "anynet_a", "regnetx", "--until-decided", "--step", "0"], "--step must be"),
+    (["export", "--pycls", "pyc", "--skip-unexpressible", "--top", "0"], "--top must be"),
+]
+
+
+@pytest.mark.parametrize("case", ROUND_TWO, ids=[f"{i}-{c[0][0]}" for i, c in enumerate(ROUND_TWO)])
+def test_round_two_failures_change_nothing(trained_store, run, tmp_path, case):
+    args, fragment = case
+    store = copy_study(trained_store, tmp_path) / "dse.sqlite"
+    before = _digest(store)
+    code, out, err = run(*args)
+    assert code == 2, (out, err)
+    assert fragment in err and "Traceback" not in err, err
+    assert _digest(store) == before
+
+
+def test_the_api_names_the_parameter_for_wrong_types(trained_store, tmp_path):
+    """The Python API given wrong types raises dse's ParamError naming the parameter (as the CLI names its flag),
+    and writes nothing."""
+    import dse
+    from dse.errors import ParamError
+
+    st = dse.Study(copy_study(trained_store, tmp_path) / "dse.sqlite")
+    before = _digest(st.path)
+    calls = [(lambda: dse.Study(5), "path"), (lambda: dse.Study(b"x"), "path"),
+             (lambda: st.budget_check(["anynet_a"], models=3, factors=object()), "factors"),
+             (lambda: st.budget_check(["anynet_a"], models=3, factors=[2], device=0), "device"),
+             (lambda: st.trends("depth", n_boot="100"), "n_boot"), (lambda: st.speed(device=0), "device"),
+             (lambda: st.import_table(5, "x"), "path"), (lambda: st.refine("anynet_a", base=5), "base"),
+             (lambda: st.sample("regnetx", n="3"), "n"), (lambda: st.edf(["anynet_a", "regnetx"], level=2), "level"),
+             (lambda: st.power(["anynet_a", "regnetx"], n="a,b"), "n"), (lambda: st.population(5), "sweep"),
+             (lambda: st.set_results("anynet_a", [1, 2]), "errors"), (lambda: st.export_pycls(5), "folder"),
+             (lambda: st.compare(["anynet_a", "regnetx"], step=0), "step")]
+    for call, param in calls:
+        with pytest.raises(ParamError) as e:
+            call()
+        assert e.value.param == param, (param, str(e.value))
+    assert _digest(st.path) == before

@@ -215,3 +215,32 @@ def test_small_samples_get_no_verdict_and_honest_intervals():
     c = r.comparisons[0]
     assert (c.gap_base, c.gap_long) == pytest.approx((10.0, 1.0)) and not c.flipped
     assert r.verdict == "doubtful" and "shrinks from +10.00 to +1.00" in r.why
+
+
+def test_comparisons_are_judged_on_the_whole_populations():
+    """Every model's longer-budget error is predicted from the K pairs by an isotonic fit (scipy), and the
+    between-space gap is reported at the base budget and predicted, with an interval from resampling the pairs: a
+    gap the retrained pairs say will close is doubtful; one they keep stays trustworthy."""
+    from scipy.optimize import isotonic_regression
+
+    from dse.analysis.budget import predict_long
+
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.uniform(20, 40, 12))
+    y = x + rng.normal(0, 1, 12)
+    fit = isotonic_regression(y, increasing=True).x
+    assert predict_long(x, y, x) == pytest.approx(fit)  # at the pairs: the fit itself
+    assert np.all(np.diff(predict_long(x, y, np.linspace(0, 60, 50))) >= 0)  # monotone, flat beyond the pairs
+    ea, eb = rng.uniform(20, 40, 100), rng.uniform(20, 40, 100) + 3
+    ka, kb = np.sort(rng.choice(ea, 12, replace=False)), np.sort(rng.choice(eb, 12, replace=False))
+    budgets = {("a", 2.0): "4ep", ("b", 2.0): "4ep"}
+    keep = budget_check({("a", 2.0): (ka, ka + 0.1), ("b", 2.0): (kb, kb + 0.1)}, budgets, 300,
+                        populations={"a": ea, "b": eb})
+    q = keep.comparisons[0].population
+    assert q["gap_base"] == pytest.approx(np.median(eb) - np.median(ea)) and q["p_base"] < 0.05
+    assert q["gap_long_low"] > 0 and keep.verdict == "trustworthy"
+    close = budget_check({("a", 2.0): (ka, ka + 0.1), ("b", 2.0): (kb, kb - 3.0 + rng.normal(0, 0.5, 12))}, budgets,
+                         300, populations={"a": ea, "b": eb})
+    q = close.comparisons[0].population
+    assert q["gap_long_low"] <= 0 <= q["gap_long_high"]
+    assert close.verdict == "doubtful" and "may vanish" in close.why

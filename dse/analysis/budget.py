@@ -224,12 +224,53 @@ class Comparison:
     p_long: float
     gap_base: float = 0.0  # median error of b minus a's, at the base budget and at the longer one
     gap_long: float = 0.0
+    population: dict | None = None  # the whole populations: effects at the base budget and predicted (see below)
 
     def to_json(self) -> dict:
         return {"a": self.a, "b": self.b, "factor": self.factor, "base_order": self.base_order,
                 "long_order": self.long_order, "flipped": self.flipped, "ks_base": self.ks_base,
                 "p_base": self.p_base, "ks_long": self.ks_long, "p_long": self.p_long, "gap_base": self.gap_base,
-                "gap_long": self.gap_long}
+                "gap_long": self.gap_long, "population": self.population}
+
+
+def predict_long(base, long, errors) -> np.ndarray:
+    """Every model's error at the longer budget predicted from its base error: the monotone (isotonic,
+    non-decreasing; scipy) fit of the K pairs (base, long), linear between the fitted points, flat beyond them."""
+    from scipy.optimize import isotonic_regression
+
+    x, y = np.asarray(base, dtype=np.float64), np.asarray(long, dtype=np.float64)
+    o = np.argsort(x, kind="stable")
+    fit = isotonic_regression(y[o], increasing=True).x
+    ux, inv = np.unique(x[o], return_inverse=True)  # tied base errors: their mean fitted value
+    uy = np.bincount(inv, fit) / np.bincount(inv)
+    return np.interp(np.asarray(errors, dtype=np.float64), ux, uy)
+
+
+def population_effects(pa, ea, pb, eb, n_boot: int = 500, seed: int = 0, ci: float = 95.0) -> dict:
+    """The comparison of two whole populations (all trained models' base errors ``ea``, ``eb``) at the base budget
+    and predicted at the longer one from each sweep's K pairs (``pa``, ``pb`` = (base, long)): KS D and the
+    difference of medians (b - a), with percentile intervals from resampling the pairs (the prediction's own
+    uncertainty)."""
+    from scipy import stats
+
+    ea, eb = np.asarray(ea, dtype=np.float64), np.asarray(eb, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+
+    def effects(qa, qb):
+        la, lb = predict_long(*qa, ea), predict_long(*qb, eb)
+        return float(stats.ks_2samp(la, lb).statistic), float(np.median(lb) - np.median(la))
+
+    ks, gap = effects(pa, pb)
+    boot = []
+    for _ in range(n_boot):
+        ia, ib = rng.integers(0, len(pa[0]), len(pa[0])), rng.integers(0, len(pb[0]), len(pb[0]))
+        boot.append(effects((np.asarray(pa[0])[ia], np.asarray(pa[1])[ia]), (np.asarray(pb[0])[ib], np.asarray(pb[1])[ib])))
+    q = [(100 - ci) / 2, 100 - (100 - ci) / 2]
+    bk, bg = np.percentile([b[0] for b in boot], q), np.percentile([b[1] for b in boot], q)
+    base = stats.ks_2samp(ea, eb)
+    return {"n": [len(ea), len(eb)], "ks_base": float(base.statistic), "p_base": float(base.pvalue),
+            "gap_base": float(np.median(eb) - np.median(ea)), "ks_long": ks, "ks_long_low": float(bk[0]),
+            "ks_long_high": float(bk[1]), "gap_long": gap, "gap_long_low": float(bg[0]), "gap_long_high": float(bg[1])}
 
 
 @dataclass
@@ -269,9 +310,12 @@ def _order(a: str, b: str, ea, eb) -> str:
     return f"{a} < {b}" if ma < mb else f"{a} > {b}" if ma > mb else f"{a} = {b}"
 
 
-def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0) -> BudgetCheck:
+def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
+                 populations: dict | None = None) -> BudgetCheck:
     """``pairs`` {(sweep, factor): (base errors, long errors)} of the same models (aligned), ``budgets``
-    {(sweep, factor): the longer budget's name}. Correlations are scipy's spearmanr and kendalltau."""
+    {(sweep, factor): the longer budget's name}; ``populations`` {sweep: every trained model's base error}: the
+    comparisons are then also judged on the whole populations (``population_effects``). Correlations are scipy's
+    spearmanr and kendalltau."""
     from scipy import stats
 
     checks = []
@@ -298,9 +342,14 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0) 
                 (xa, ya), (xb, yb) = pairs[(a, f)], pairs[(b, f)]
                 kb, kl = stats.ks_2samp(xa, xb), stats.ks_2samp(ya, yb)
                 bo, lo_ = _order(a, b, xa, xb), _order(a, b, ya, yb)
+                pop = None
+                if populations and a in populations and b in populations and min(len(xa), len(xb)) >= 3:
+                    pop = population_effects((xa, ya), populations[a], (xb, yb), populations[b],
+                                             min(n_boot, 500), seed)
                 comps.append(Comparison(a, b, f, bo, lo_, bo != lo_, float(kb.statistic), float(kb.pvalue),
                                         float(kl.statistic), float(kl.pvalue),
-                                        float(np.median(xb) - np.median(xa)), float(np.median(yb) - np.median(ya))))
+                                        float(np.median(xb) - np.median(xa)), float(np.median(yb) - np.median(ya)),
+                                        pop))
     top = max(factors)
     rhos = [c.spearman for c in checks if c.factor == top]
     flips = [c for c in comps if c.factor == top and c.flipped]
@@ -308,6 +357,8 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0) 
     k = min(c.n for c in checks if c.factor == top)
     shrunk = [c for c in comps if c.factor == top and not c.flipped and c.gap_base != 0
               and abs(c.gap_long) < SHRINK * abs(c.gap_base)]
+    vanish = [c for c in comps if c.factor == top and c.population and c.population["p_base"] < 0.05
+              and c.population["gap_long_low"] <= 0 <= c.population["gap_long_high"]]
     if k < MIN_K:
         verdict = "too few models to tell"
         why = (f"{k} model(s) per sweep were retrained; a rank check needs at least {MIN_K} (retrain with --models "
@@ -316,6 +367,13 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0) 
         verdict = "misleading"
         why = (f"at x{top:g} the order of {flips[0].a} and {flips[0].b} flips ({flips[0].base_order} -> "
                f"{flips[0].long_order})" if flips else f"at x{top:g} Spearman {worst:.2f} < {MISLEAD_RHO}")
+    elif vanish:  # judged on the whole populations, the difference may not survive the longer budget
+        c = vanish[0]
+        q = c.population
+        verdict, why = "doubtful", (f"at x{top:g}, predicted for all {q['n'][0]} + {q['n'][1]} models from the "
+                                    f"retrained pairs, the gap between {c.a} and {c.b} is {q['gap_long']:+.2f} points "
+                                    f"({q['gap_long_low']:+.2f}..{q['gap_long_high']:+.2f}; at the base budget "
+                                    f"{q['gap_base']:+.2f}, KS p {q['p_base']:.3g}): it may vanish")
     elif shrunk:  # the order holds but the difference a study would report is melting away
         c = shrunk[0]
         verdict, why = "doubtful", (f"at x{top:g} the gap between {c.a} and {c.b} shrinks from {c.gap_base:+.2f} to "

@@ -404,7 +404,9 @@ class Training(StudyBase):
             for (n, f), (copy, budget) in plan.items():
                 pairs[(n, f)] = _pairs(s, n, copy, col, chosen[n])
                 budgets[(n, f)] = budget
-        r = budget_check(pairs, budgets, n_boot, seed)
+            pops = {n: [getattr(m, col) for m in s.models(n) if getattr(m, col) is not None and m.status == "done"]
+                    for n in names}
+        r = budget_check(pairs, budgets, n_boot, seed, pops)
         flagged = [n for n, u in self.undertraining(names, metric).items() if u.flagged]
         if flagged and r.verdict == "trustworthy":  # never contradict the undertraining warning without a word
             r.why += (f"; {', '.join(flagged)} looked undertrained at the base budget (the warning of dse edf): the "
