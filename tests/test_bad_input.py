@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -302,6 +303,12 @@ def test_read_only_store_and_unwritable_output(tmp_path, dse_exe):
         assert code == 2 and "dse.sqlite is read-only and this command writes to the store" in err, err
         assert dse("status")[0] == 0  # reading a read-only store is fine
         assert _digest(f"{d}/dse.sqlite") == before
+        for p in Path(d).glob("dse.sqlite-*"):  # as a store on a read-only file system: no WAL index can be made
+            p.unlink()
+        os.chmod(d, 0o555)
+        code, err = dse("status")
+        assert code == 0, err  # opened as an immutable file
+        os.chmod(d, 0o777)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
