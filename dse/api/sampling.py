@@ -17,6 +17,22 @@ from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name, check_see
 MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
 
 
+def _warned(results, cap: dict | None, fit: dict | None) -> list:
+    """The results, each with a warning when its time cap comes from a fit that explains little."""
+    if cap:
+        r2 = (fit or {}).get("r2")
+        where = f"the time fit behind --max-ms ({cap['device']}, {cap['mode']}, batch {cap['batch']})"
+        for r in results:
+            if r2 is not None and not r2 >= MIN_FIT_R2:  # (NaN: constant times, no fit at all)
+                r.warnings.append(f"{where} has R^2 {r2:.2f}: the timings were mostly noise, so the cap is rough; "
+                                  f"time again on a quiet machine (dse speed --force)")
+            if cap["intercept"] < 0:  # the smallest models are predicted to take no time (kept as fast)
+                r.warnings.append(f"{where} has a negative intercept ({cap['intercept']:.3g} ms): it predicts "
+                                  f"0 ms or less for the smallest models, which the cap keeps as fast; time "
+                                  f"again on a quiet machine if that looks wrong")
+    return results
+
+
 class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
@@ -34,12 +50,12 @@ class Sampling(StudyBase):
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
         check_seed(seed)
+        cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
         sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
-                                       resolution, stem, in_channels, num_classes, max_params, max_acts,
-                                       self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
+                                       resolution, stem, in_channels, num_classes, max_params, max_acts, cap)
         with self.store(write=True) as s:
             out = sample_sweep(s, sp, regime, int(n), sweep, seed)
-        return self._warned([out], regime)[0]
+        return _warned([out], cap, fit)[0]
 
     def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
                        stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
@@ -55,36 +71,18 @@ class Sampling(StudyBase):
         [SampleResult(sweep='regnetx@200MF', ...), ...]
         """
         check_seed(seed)
+        cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
         sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution, stem, in_channels,
                                   num_classes, max_params, max_acts,
-                                  self._ms_cap(max_ms, speed_device, speed_mode, speed_batch))
+                                  cap)
         with self.store(write=True) as s:
             out = sample_regimes(s, sp, regs, int(n), sweep, seed)
-        return self._warned(out, regs[0])
+        return _warned(out, cap, fit)
 
-    def _warned(self, results, regime) -> list:
-        """The results, each with a warning when its time cap comes from a fit that explains little."""
-        cap = regime.ms_cap
-        if cap:
-            with self.store() as s:
-                fit = next((f for f in s.speed_fits() if (f["device"], f["mode"], f["batch"]) ==
-                            (cap["device"], cap["mode"], cap["batch"])), {})
-            r2 = fit.get("r2")
-            where = f"the time fit behind --max-ms ({cap['device']}, {cap['mode']}, batch {cap['batch']})"
-            for r in results:
-                if r2 is not None and not r2 >= MIN_FIT_R2:  # (NaN: constant times, no fit at all)
-                    r.warnings.append(f"{where} has R^2 {r2:.2f}: the timings were mostly noise, so the cap is rough; "
-                                      f"time again on a quiet machine (dse speed --force)")
-                if cap["intercept"] < 0:  # the smallest models are predicted to take no time (kept as fast)
-                    r.warnings.append(f"{where} has a negative intercept ({cap['intercept']:.3g} ms): it predicts "
-                                      f"0 ms or less for the smallest models, which the cap keeps as fast; time "
-                                      f"again on a quiet machine if that looks wrong")
-        return results
-
-    def _ms_cap(self, max_ms, device, mode, batch) -> dict | None:
-        """The regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with."""
+    def _ms_cap(self, max_ms, device, mode, batch) -> tuple[dict | None, dict | None]:
+        """(the regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with, that stored fit)."""
         if max_ms is None:
-            return None
+            return None, None
         if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or not 0 < max_ms < float("inf"):
             raise ParamError(f"{{max_ms}} must be a positive number of milliseconds, got {max_ms!r}", "max_ms")
         if mode not in ("infer", "train"):
@@ -107,7 +105,7 @@ class Sampling(StudyBase):
                              f"and {self.path} has none{have}: run dse speed --mode {mode} --batch {batch} on a "
                              f"sweep measured on that device first", "max_ms")
         return {"max_ms": float(max_ms), "device": fit["device"], "mode": mode, "batch": int(batch),
-                "coef": list(fit["coef"]), "intercept": fit["intercept"]}
+                "coef": list(fit["coef"]), "intercept": fit["intercept"]}, fit
 
     @staticmethod
     def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts, ms_cap=None):
