@@ -8,6 +8,12 @@ if ! python -c "import importlib.util as u, sys; sys.exit(u.find_spec('ray') is 
   python -m pip --disable-pip-version-check -q install "ray>=2.9" 2>/dev/null \
     || echo "[setup] Ray could not be installed here: the Ray executor's tests will be skipped" >&2
 fi
+# pycls's own config loader and builders check what dse export --pycls writes (tests/test_pycls.py). A test-only
+# dependency without its own (opencv-python, simplejson): pycls's models and config import neither.
+if ! python -c "import importlib.util as u, sys; sys.exit(u.find_spec('pycls') is None)" 2>/dev/null; then
+  python -m pip --disable-pip-version-check -q install --no-deps "pycls==0.1.1" 2>/dev/null \
+    || echo "[setup] pycls could not be installed here: the tests that load exports in pycls will be skipped" >&2
+fi
 # two processes on a 2-core machine, each on its own core (tests/conftest.py): much of the suite waits on
 # subprocesses, signals and locks; tests that share a resource (one Ray instance) run on one worker (xdist_group).
 # -p no:xdist runs serially. The gpu tests run in scripts/gpu_check.sh (on a GPU, or --dry-run on the CPU).

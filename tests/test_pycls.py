@@ -1,9 +1,11 @@
 """dse and pycls: job configs out (DIR/cfgs/*.yaml), a pycls sweep.json in, and the round trip between them.
 
-pycls is not installed: the test reads the configs with a small YAML reader of its own, rebuilds each network from
-the config's keys as pycls's generator does (dse.models.regnet_arch is checked against pycls elsewhere), writes
-pycls-style log records (``json_stats: {...}`` lines, floats at 4 decimals as pycls's dump_log_data writes them),
-collects them as pycls's load_log_data + sort_log_data do, and imports the result.
+Two checks of the configs: pycls's own config system and builders (pycls 0.1.1 from the package index, a test-only
+dependency installed by scripts/test.sh; skipped, saying so, where it cannot be installed) load every built-in
+space's export and build networks of dse's counts; and the test rebuilds each network from the config's keys as
+pycls's generator does. The import side writes pycls-style log records (``json_stats: {...}`` lines, floats at 4
+decimals as pycls's dump_log_data writes them), collects them as pycls's load_log_data + sort_log_data do, and
+imports the result.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+import yaml
 
 import dse
 from dse.errors import DseError, ParamError
@@ -21,36 +24,8 @@ from dse.models import Arch, complexity, regnet_arch
 REGIME = dict(flops="2M:8M", resolution=32, stem="cifar", in_channels=3, num_classes=10)
 
 
-def _val(v: str):
-    if v in ("True", "False"):
-        return v == "True"
-    if v.startswith("["):
-        return [_val(x.strip()) for x in v[1:-1].split(",") if x.strip()]
-    for kind in (int, float):
-        try:
-            return kind(v)
-        except ValueError:
-            pass
-    return json.loads(v) if v.startswith('"') else v
-
-
 def read_yaml(text: str) -> dict:
-    """The YAML subset of a job config: nested tables of scalars and flow lists, comments."""
-    root = {}
-    stack = [(-1, root)]
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        ind = len(line) - len(line.lstrip())
-        key, _, v = line.strip().partition(":")
-        while stack[-1][0] >= ind:
-            stack.pop()
-        if v.strip():
-            stack[-1][1][key] = _val(v.strip())
-        else:
-            stack[-1][1][key] = {}
-            stack.append((ind, stack[-1][1][key]))
-    return root
+    return yaml.safe_load(text)
 
 
 def pycls_arch(cfg: dict) -> Arch:
@@ -244,3 +219,42 @@ def test_every_builtin_space_exports_networks_pycls_rebuilds_exactly(space, tmp_
         assert stem == "cifar" or cfg["TEST"]["IM_SIZE"] == round(cfg["TRAIN"]["IM_SIZE"] * 256 / 224)  # 224 -> 256
         cx = complexity(pycls_arch(cfg), cfg["TRAIN"]["IM_SIZE"], stem, 3, cfg["MODEL"]["NUM_CLASSES"])
         assert (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts), name
+
+
+def _pycls():
+    """pycls's config, builders and complexity counter, reset to pycls's defaults; skip when not installed."""
+    try:
+        import pycls.core.builders as builders
+        import pycls.core.config as config
+        import pycls.core.net as net
+    except ImportError as e:
+        pytest.skip(f"pycls is not installed ({e}); scripts/test.sh installs pycls==0.1.1 --no-deps and yacs")
+    config.reset_cfg()
+    if "ACTIVATION_FUN" not in config.cfg.MODEL:
+        # pycls 0.1.1 predates MODEL.ACTIVATION_FUN (pycls's later versions have it, default "relu"); dse writes it
+        # only for swish, which does not change a network's counts
+        config.cfg.MODEL.ACTIVATION_FUN = "relu"
+    return config.cfg, builders, net
+
+
+@pytest.mark.parametrize("space", dse.builtin_names())
+def test_pycls_loads_every_builtin_spaces_export_and_builds_dse_counts(space, tmp_path):
+    """pycls's own cfg.merge_from_file (yacs: a float key refuses an int) loads each exported config, and pycls's
+    own builder makes a network whose counts (pycls's complexity(), and the torch module's parameters) are dse's."""
+    cfg, builders, net = _pycls()
+    st = dse.Study(tmp_path / "s.sqlite")
+    small = "100M:600M" if space == "regnetx_res" else "2M:8M"  # a space that samples the resolution: >= 100M
+    st.sample(space, n=3, flops=small, resolution=32, stem="cifar", num_classes=10, seed=0)
+    st.sample(space, n=2, flops="150M:250M", seed=0, sweep="in")
+    st.export_pycls(tmp_path / "sw")
+    summary = json.loads((tmp_path / "sw" / "cfgs_summary.json").read_text())
+    assert len(summary) == 5
+    for name, s in summary.items():
+        _, _, _ = _pycls()
+        cfg.merge_from_file(str(tmp_path / "sw" / "cfgs" / f"{name}.yaml"))
+        m = {r.idx: r for r in st.records(s["sweep"])}[s["id"]]
+        counted = net.complexity(builders.get_model())
+        assert counted == {"flops": m.flops, "params": m.params, "acts": m.acts}, (space, name)
+        if s["sweep"] == "regnetx" or m.flops < 10**7:  # building the large ones costs seconds each
+            model = builders.build_model()
+            assert sum(p.numel() for p in model.parameters()) == m.params

@@ -10,7 +10,7 @@ from pathlib import Path
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
 from dse.store.records import ModelRecord
-from dse.validate import check_int, check_name, check_output
+from dse.validate import check_choice, check_int, check_name, check_output, shown
 
 
 @dataclass
@@ -86,20 +86,14 @@ class Data(StudyBase):
         from dse.analysis.population import METRICS
         from dse.store.pycls import job_config, merge, to_yaml
 
-        if not isinstance(folder, (str, os.PathLike)):
-            raise ParamError(f"{{folder}} must be a folder path, got {folder!r}", "folder")
-        out, cfgs = Path(folder), Path(folder) / "cfgs"
-        if out.exists() and not out.is_dir():
-            raise ParamError(f"{{folder}} {out} is a file; give a folder (it is created when missing)", "folder")
-        if cfgs.is_dir() and any(cfgs.glob("*.yaml")):
-            raise ParamError(f"{{folder}} {out}: {cfgs} already holds job configs; give an empty or new folder "
-                             f"(a pycls sweep is one folder)", "folder")
+        out, cfgs = _check_pycls_folder(folder)
         if top is not None:
             check_int(top, "top")
+        if not isinstance(skip_unexpressible, bool):
+            raise ParamError(f"{{skip_unexpressible}} must be True or False, got {skip_unexpressible!r}",
+                             "skip_unexpressible")
+        col = METRICS[check_choice(metric, "metric", tuple(METRICS))]
         base = _read_base_config(base_config) if base_config is not None else {}
-        col = METRICS[metric] if metric in METRICS else None
-        if col is None:
-            raise ParamError(f"{{metric}} {metric!r} unknown; allowed: {', '.join(METRICS)}", "metric")
         jobs, skipped = [], []
         with self.store() as s:
             for n in self._names(s, sweeps):
@@ -212,21 +206,58 @@ class Data(StudyBase):
         return len(rows)
 
 
+MAX_BASE_CONFIG = 1 << 20  # bytes: a pycls config is a few kB; a bigger file (or /dev/zero) is not one
+
+
+def _check_pycls_folder(folder) -> tuple[Path, Path]:
+    """The folder a pycls sweep is written to: a non-empty path, not a file, without job configs yet."""
+    if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
+        raise ParamError(f"{{folder}} must be a folder path (created when missing), got {shown(folder)}", "folder")
+    out, cfgs = Path(folder), Path(folder) / "cfgs"
+    try:
+        if out.exists() and not out.is_dir():
+            raise ParamError(f"{{folder}} {out} is a file; give a folder (it is created when missing)", "folder")
+        if cfgs.is_dir() and any(cfgs.glob("*.yaml")):
+            raise ParamError(f"{{folder}} {out}: {cfgs} already holds job configs; give an empty or new folder "
+                             f"(a pycls sweep is one folder)", "folder")
+        parent = next((p for p in out.absolute().parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise ParamError(f"{{folder}} {shown(str(out))}: {parent} is a file, not a folder", "folder")
+    except OSError as e:  # a name too long, a folder we may not look into
+        raise ParamError(f"{{folder}} {shown(str(out))}: cannot use it ({e.strerror or e})", "folder") from None
+    return out, cfgs
+
+
 def _read_base_config(path) -> dict:
-    """A pycls YAML the exported configs start from (PyYAML reads it: an optional dependency)."""
+    """A pycls YAML the exported configs start from (read with PyYAML; a regular file of at most 1 MiB)."""
+    import stat
+
+    import yaml
+
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ParamError(f"{{base_config}} must be a YAML file path, got {shown(path)}", "base_config")
     try:
-        import yaml
-    except ImportError:
-        raise ParamError("{base_config} needs PyYAML to read the base config (pip install pyyaml)",
-                         "base_config") from None
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ParamError(f"{{base_config}} {path}: not a regular file (a pipe, device or folder); give a pycls "
+                             f"YAML file", "base_config")
+        if st.st_size > MAX_BASE_CONFIG:
+            raise ParamError(f"{{base_config}} {path}: {st.st_size:,} bytes; a pycls config is at most "
+                             f"{MAX_BASE_CONFIG:,}", "base_config")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BASE_CONFIG + 1)
+        if len(raw) > MAX_BASE_CONFIG:
+            raise ParamError(f"{{base_config}} {path}: more than {MAX_BASE_CONFIG:,} bytes; a pycls config is "
+                             f"smaller", "base_config")
+        data = yaml.safe_load(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise ParamError(f"{{base_config}} {path}: cannot read it ({getattr(e, 'strerror', None) or e})",
+        raise ParamError(f"{{base_config}} {shown(str(path))}: cannot read it ({getattr(e, 'strerror', None) or e})",
                          "base_config") from None
     except yaml.YAMLError as e:
         raise ParamError(f"{{base_config}} {path}: not YAML ({str(e).splitlines()[0]})", "base_config") from None
-    if not isinstance(data, dict):
-        raise ParamError(f"{{base_config}} {path}: a pycls config is a YAML table (MODEL:, OPTIM:, ...)",
-                         "base_config")
+    except RecursionError:
+        raise ParamError(f"{{base_config}} {path}: nested too deeply to be a pycls config", "base_config") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ParamError(f"{{base_config}} {path}: a pycls config is a YAML table of named sections (MODEL:, "
+                         f"OPTIM:, ...)", "base_config")
     return data

@@ -176,7 +176,7 @@ def status(sweep, per_model, db, as_json):
                    "DIR/cfgs_summary.json.")
 @click.option("--top", type=int, default=None, help="With --pycls: each sweep's K lowest-error models only.")
 @click.option("--base-config", default=None, metavar="FILE.yaml",
-              help="With --pycls: a pycls config the jobs start from (data paths, GPUs, ...; needs PyYAML).")
+              help="With --pycls: a pycls config the jobs start from (data paths, GPUs, ...; a YAML file up to 1 MiB).")
 @click.option("--skip-unexpressible", is_flag=True,
               help="With --pycls: leave out models pycls cannot express (listed) instead of exiting 2.")
 @db_option

@@ -38,7 +38,7 @@ def pycls_activation(act: str) -> str:
 
 
 def _num(x):
-    """A float that is an integer written as one (pycls's BOT_MUL 1.0 -> 1)."""
+    """A float that is an integer written as one (pycls's BOT_MUL 1.0 -> dse's b = 1)."""
     return int(x) if float(x).is_integer() else float(x)
 
 
@@ -53,13 +53,15 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
     if rp and all(k in rp for k in ("d", "w0", "wa", "wm", "b", "g")) and _regnet_equal(m.arch, rp):
         kind = "regnet"
         body.update({"DEPTH": int(rp["d"]), "W0": int(rp["w0"]), "WA": float(rp["wa"]), "WM": float(rp["wm"]),
-                     "GROUP_W": int(rp["g"]), "BOT_MUL": _num(1 / rp["b"])})
+                     "GROUP_W": int(rp["g"]), "BOT_MUL": float(1 / rp["b"])})
     else:
         kind = "anynet"
         body.update({"DEPTHS": list(m.arch.depths), "WIDTHS": list(m.arch.widths), "STRIDES": [2] * m.arch.stages,
-                     "BOT_MULS": [_num(1 / b) for b in m.arch.bottlenecks], "GROUP_WS": list(m.arch.group_widths)})
-    cfg = {"MODEL": {"TYPE": kind, "NUM_CLASSES": int(regime["num_classes"]),
-                     "ACTIVATION_FUN": ACTIVATIONS[m.arch.activation]},
+                     "BOT_MULS": [float(1 / b) for b in m.arch.bottlenecks], "GROUP_WS": list(m.arch.group_widths)})
+    model = {"TYPE": kind, "NUM_CLASSES": int(regime["num_classes"])}
+    if m.arch.activation != "relu":  # pycls's default; pycls 0.1.1 (the package index's) has no such key at all
+        model["ACTIVATION_FUN"] = ACTIVATIONS[m.arch.activation]
+    cfg = {"MODEL": model,
            kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)},
            # pycls's ImageNet loader resizes test images to TEST.IM_SIZE, then center-crops TRAIN.IM_SIZE (256 for 224)
            "TEST": {"IM_SIZE": int(res) if regime["stem"] == "cifar" else int(round(res * 256 / 224))}}
@@ -92,29 +94,12 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _scalar(v) -> str:
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_scalar(x) for x in v) + "]"
-    if v is None:
-        return "null"
-    s = str(v)
-    return s if s and all(c.isalnum() or c in "_-./" for c in s) and not s[0].isdigit() else json.dumps(s)
+def to_yaml(d: dict) -> str:
+    """A config as YAML, written by PyYAML so that every value reads back as the same type (yacs's
+    merge_from_file refuses an int where pycls's default is a float: every float here is written as one)."""
+    import yaml
 
-
-def to_yaml(d: dict, indent: int = 0) -> str:
-    """A config as YAML (nested tables, scalars, flow lists): what yacs's merge_from_file reads."""
-    lines = []
-    for k, v in d.items():
-        if isinstance(v, dict):
-            lines.append(" " * indent + f"{k}:")
-            lines.append(to_yaml(v, indent + 2).rstrip("\n"))
-        else:
-            lines.append(" " * indent + f"{k}: {_scalar(v)}")
-    return "\n".join(x for x in lines if x) + "\n"
+    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
 
 
 # ---- in: sweep.json ----
