@@ -11,6 +11,7 @@ imports the result.
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 
 import numpy as np
@@ -258,3 +259,137 @@ def test_pycls_loads_every_builtin_spaces_export_and_builds_dse_counts(space, tm
         if s["sweep"] == "regnetx" or m.flops < 10**7:  # building the large ones costs seconds each
             model = builders.build_model()
             assert sum(p.numel() for p in model.parameters()) == m.params
+
+
+def _set(job: dict, path: str, value):
+    """A copy of ``job`` with ``path`` (dot-separated keys) set to ``value``."""
+    job = json.loads(json.dumps(job))
+    *head, last = path.split(".")
+    cur = job
+    for k in head:
+        cur = cur[k]
+    cur[last] = value
+    return job
+
+
+# (the job of sweep.json damaged, as an edit of the first RegNet job or the first AnyNet job, and what the message says)
+BAD_JOBS = [
+    ("regnet", "cfg.REGNET.WM", float("inf"), "cfg REGNET.WM = inf is not allowed; it must be a finite number > 1"),
+    ("regnet", "cfg.REGNET.WM", 1.0, "cfg REGNET.WM = 1.0 is not allowed"),
+    ("regnet", "cfg.REGNET.WA", -3.0, "cfg REGNET.WA = -3.0 is not allowed"),
+    ("regnet", "cfg.REGNET.DEPTH", "21", "cfg REGNET.DEPTH = '21' is not allowed; it must be an integer >= 1"),
+    ("regnet", "cfg.REGNET.DEPTH", 10**9, "cfg REGNET.DEPTH = 1000000000 is not allowed"),
+    ("regnet", "cfg.REGNET.DEPTH", True, "cfg REGNET.DEPTH = True is not allowed"),
+    ("regnet", "cfg.REGNET.W0", [24], "cfg REGNET.W0 = [24] is not allowed"),
+    ("regnet", "cfg.REGNET.W0", 20, "REGNET.W0 = 20 is not allowed; pycls's RegNets need a multiple of 8"),
+    ("regnet", "cfg.REGNET.BOT_MUL", 0, "cfg REGNET.BOT_MUL = 0 is not allowed"),
+    ("regnet", "cfg.REGNET.SE_ON", "yes", "cfg REGNET.SE_ON = 'yes' is not a bool"),
+    ("anynet", "cfg.ANYNET.WIDTHS", [32.5, 64, 128, 256], "cfg ANYNET.WIDTHS[0] = 32.5 is not allowed"),
+    ("anynet", "cfg.ANYNET.DEPTHS", ["1", 1, 1, 1], "cfg ANYNET.DEPTHS[0] = '1' is not allowed"),
+    ("anynet", "cfg.ANYNET.DEPTHS", [1, 1], "need one value per stage"),
+    ("regnet", "cfg.TRAIN.IM_SIZE", 0, "cfg TRAIN.IM_SIZE = 0 is not allowed; it must be an integer >= 8"),
+    ("regnet", "cfg.TRAIN.IM_SIZE", "32", "cfg TRAIN.IM_SIZE = '32' is not allowed"),
+    ("regnet", "cfg.MODEL.NUM_CLASSES", -1, "cfg MODEL.NUM_CLASSES = -1 is not allowed"),
+    ("regnet", "cfg.OPTIM.MAX_EPOCH", -5, "cfg OPTIM.MAX_EPOCH = -5 is not allowed; it must be an integer >= 1 and <= 100000"),
+    ("regnet", "cfg.OPTIM.MAX_EPOCH", 10**9, "cfg OPTIM.MAX_EPOCH = 1000000000 is not allowed"),
+    ("regnet", "cfg.OPTIM.BASE_LR", "0.1", "cfg OPTIM.BASE_LR = '0.1' is not allowed"),
+    ("regnet", "cfg.OPTIM.WEIGHT_DECAY", 2.0, "cfg OPTIM.WEIGHT_DECAY = 2.0 is not allowed; it must be a finite number >= 0 and <= 1"),
+    ("regnet", "cfg.TRAIN.BATCH_SIZE", True, "cfg TRAIN.BATCH_SIZE = True is not allowed"),
+    ("regnet", "cfg.OPTIM.NESTEROV", "False", "cfg OPTIM.NESTEROV = 'False' is not a bool"),
+    ("regnet", "test_epoch.top1_err", [True, False, True], "test_epoch.top1_err is not a list of numbers"),
+    ("regnet", "complexity.flops", "12345", "complexity.flops = '12345' (str) is not an integer count"),
+    ("regnet", "complexity", [1, 2], "complexity = [1, 2] is not a table"),
+    ("regnet", "train_epoch", [1], "train_epoch is not a table of series"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_JOBS, ids=[f"{c[1]}={c[2]!r}"[:60] for c in BAD_JOBS])
+def test_malformed_sweep_json_is_refused_naming_job_and_key(exported, tmp_path, run, case):
+    kind, path, value, words = case
+    st, folder, _ = exported
+    jobs = json.loads((folder / "sweep.json").read_text()) if (folder / "sweep.json").exists() else None
+    if jobs is None:
+        _sweep_json(folder, [30.0] * 12)
+        jobs = json.loads((folder / "sweep.json").read_text())
+    i = next(i for i, j in enumerate(jobs) if j["cfg"]["MODEL"]["TYPE"] == kind)
+    jobs[i] = _set(jobs[i], path, value)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(jobs))
+    code, _, err = run("import", "--pycls", str(p), "--sweep", "x", "--db", str(tmp_path / "y.sqlite"))
+    assert code == 2 and words in err and f"job {i}" in err and "Traceback" not in err, err
+    assert not (tmp_path / "y.sqlite").exists()
+
+
+def test_truncated_or_deep_sweep_json_is_refused(exported, tmp_path, run):
+    st, folder, _ = exported
+    _sweep_json(folder, [30.0] * 12)
+    text = (folder / "sweep.json").read_text()
+    for name, body in (("cut", text[: len(text) // 2]), ("cut_utf8", text[:100].encode() + b"\xc3"),
+                       ("deep", "[" * 100_000 + "]" * 100_000)):
+        p = tmp_path / f"{name}.json"
+        p.write_bytes(body if isinstance(body, bytes) else body.encode())
+        code, _, err = run("import", "--pycls", str(p), "--sweep", "x", "--db", str(tmp_path / "y.sqlite"))
+        assert code == 2 and str(p) in err and "Traceback" not in err, (name, err)
+    assert not (tmp_path / "y.sqlite").exists()
+
+
+BASE = """\
+# a user's pycls base config: values of every YAML type, which must come back as the same types
+TRAIN:
+  DATASET: imagenet
+  SPLIT: 'yes'
+  AUGMENT: 'null'
+  WEIGHTS: ''
+  SCALES: [0.08, 1.0]
+TEST:
+  DATASET: imagenet
+  SPLIT: '.inf'
+  BATCH_SIZE: 200
+OPTIM:
+  WARMUP_FACTOR: 1.0e-05
+  STEPS: []
+  LR_MULT: 0.1
+NUM_GPUS: 8
+OUT_DIR: "/tmp/out: a colon, #hash"
+RNG_SEED: null
+HOSTS: [{name: a, gpus: 8}, {name: b, gpus: 4}]
+NOTE: "1e-5"
+FLAG: no
+"""
+
+
+def test_base_config_round_trip_preserves_every_values_type(exported, tmp_path):
+    st, _, _ = exported
+    (tmp_path / "base.yaml").write_text(BASE)
+    st.export_pycls(tmp_path / "sw", base_config=tmp_path / "base.yaml")
+    base = yaml.safe_load(BASE)
+    for f in (tmp_path / "sw" / "cfgs").glob("*.yaml"):
+        cfg = yaml.safe_load(f.read_text())
+        for section, values in base.items():
+            if isinstance(values, dict):
+                for k, v in values.items():
+                    assert cfg[section][k] == v and type(cfg[section][k]) is type(v), (section, k)
+            else:
+                assert cfg[section] == values and type(cfg[section]) is type(values), section
+        assert cfg["MODEL"]["TYPE"] in ("regnet", "anynet")
+
+
+def test_bad_base_configs_and_folders_are_refused(exported, tmp_path, run):
+    st, folder, _ = exported
+    db = str(st.path)
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    (tmp_path / "big.yaml").write_text("A: " + "x" * (1 << 20) + "\n")
+    os.mkfifo(tmp_path / "fifo.yaml")
+    cases = [(["--base-config", "/dev/zero"], "not a regular file"),
+             (["--base-config", str(tmp_path / "fifo.yaml")], "not a regular file"),
+             (["--base-config", str(tmp_path / "big.yaml")], "a pycls config is at most 1,048,576"),
+             (["--base-config", str(tmp_path / "list.yaml")], "a YAML table of named sections"),
+             (["--base-config", str(tmp_path / "none.yaml")], "cannot read it (No such file or directory)")]
+    for extra, words in cases:
+        code, _, err = run("export", "--pycls", str(tmp_path / "out"), *extra, "--db", db)
+        assert code == 2 and words in err and "--base-config" in err and "Traceback" not in err, (extra, err)
+    for target, words in (("", "--pycls must be a folder path"), ("x" * 300, "cannot use it (File name too long)"),
+                          (str(tmp_path / "list.yaml") + "/sub", "is a file, not a folder")):
+        code, _, err = run("export", "--pycls", target, "--db", db)
+        assert code == 2 and words in err and "Traceback" not in err, (target, err)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cfgs").exists()

@@ -21,12 +21,16 @@ from dse.errors import DseError
 from dse.models.arch import STEM_WIDTH, Arch
 from dse.models.complexity import complexity_many
 from dse.models.regnet import regnet_arch
-from dse.validate import DATASETS, SETTINGS
+from dse.validate import (DATASETS, LIMITS, MAX_BOTTLENECK, MAX_DEPTH, MAX_EPOCHS, MAX_STAGE_DEPTH, MAX_WIDTH,
+                          MIN_BOTTLENECK, SETTINGS, Limit, shown)
 
 STEMS = {"simple": "simple_stem_in", "cifar": "res_stem_cifar"}  # dse's stems and pycls's stem types
 ACTIVATIONS = {"relu": "relu", "swish": "silu"}                  # MODEL.ACTIVATION_FUN ("swish" reads as silu too)
 BLOCK = "res_bottleneck_block"                                  # the X block (Y: SE_ON)
 DATASET_OF = {"cifar10": "cifar10", "imagenet": "imagefolder"}  # pycls's TRAIN.DATASET -> dse's --dataset
+# a model's optimiser settings and the pycls keys they are read from
+OPTIM_KEYS = {"lr": "OPTIM.BASE_LR", "wd": "OPTIM.WEIGHT_DECAY", "momentum": "OPTIM.MOMENTUM",
+              "batch_size": "TRAIN.BATCH_SIZE"}
 
 
 def pycls_stem(stem: str) -> str:
@@ -117,9 +121,43 @@ def _get(cfg: dict, path: str, where: str, kind=None, default=...):
                 return default
             raise DseError(f"{where}: cfg has no {path}")
         cur = cur[part]
-    if kind is not None and not isinstance(cur, kind):
-        raise DseError(f"{where}: cfg {path} = {cur!r} is not a {kind.__name__ if isinstance(kind, type) else 'number'}")
+    if kind is not None and (not isinstance(cur, kind) or (isinstance(cur, bool) and bool not in _kinds(kind))):
+        names = " or ".join(k.__name__ for k in _kinds(kind))
+        raise DseError(f"{where}: cfg {path} = {shown(cur)} is not a {names}")
     return cur
+
+
+def _kinds(kind) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _number(cfg: dict, path: str, where: str, limit: Limit, default=...):
+    """The number at ``path`` within ``limit`` (an integer when the limit says so), or the error naming the job,
+    the key, the value and what is allowed."""
+    v = _get(cfg, path, where, default=default)
+    if default is not ... and v is default:
+        return v
+    if not limit.ok(v):
+        raise DseError(f"{where}: cfg {path} = {shown(v)} is not allowed; it must be {limit.text()}")
+    return int(v) if limit.integer else float(v)
+
+
+def _numbers(cfg: dict, path: str, where: str, limit: Limit) -> list:
+    v = _get(cfg, path, where, list)
+    for i, x in enumerate(v):
+        if not limit.ok(x):
+            raise DseError(f"{where}: cfg {path}[{i}] = {shown(x)} is not allowed; each must be {limit.text()}")
+    return [int(x) if limit.integer else float(x) for x in v]
+
+
+# what a pycls network may be, in dse's limits (pycls itself needs WM > 1 and W0 a multiple of 8)
+_DEPTH = Limit(1, MAX_DEPTH, integer=True)
+_STAGE_DEPTH = Limit(1, MAX_STAGE_DEPTH, integer=True)
+_WIDTH = Limit(1, MAX_WIDTH, integer=True)
+_WA = Limit(0, MAX_WIDTH)
+_WM = Limit(1, MAX_WIDTH, low_open=True)
+_BOT_MUL = Limit(1 / MAX_BOTTLENECK, 1 / MIN_BOTTLENECK)
+_EPOCHS = Limit(1, MAX_EPOCHS, integer=True)
 
 
 def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
@@ -135,45 +173,57 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
     if act is None:
         raise DseError(f"{where}: MODEL.ACTIVATION_FUN {_get(cfg, 'MODEL.ACTIVATION_FUN', where)!r}; dse has relu and "
                        f"silu/swish")
-    stem = {v: k for k, v in STEMS.items()}.get(_get(cfg, f"{sec}.STEM_TYPE", where, default="simple_stem_in"))
+    stem_type = _get(cfg, f"{sec}.STEM_TYPE", where, default="simple_stem_in")
+    stem = {v: k for k, v in STEMS.items()}.get(stem_type) if isinstance(stem_type, str) else None
     if stem is None:
-        raise DseError(f"{where}: {sec}.STEM_TYPE {_get(cfg, f'{sec}.STEM_TYPE', where)!r}; dse has "
-                       f"{', '.join(STEMS.values())}")
+        raise DseError(f"{where}: {sec}.STEM_TYPE {shown(stem_type)}; dse has {', '.join(STEMS.values())}")
     for k, want in (("STEM_W", STEM_WIDTH), ("BLOCK_TYPE", BLOCK)):
         got = _get(cfg, f"{sec}.{k}", where, default=want)
-        if got != want:
+        if got != want or type(got) is not type(want):
             raise DseError(f"{where}: {sec}.{k} = {got!r}; dse's networks have {want!r}")
-    se = bool(_get(cfg, f"{sec}.SE_ON", where, default=False))
-    num = (int, float)
+    se = _get(cfg, f"{sec}.SE_ON", where, bool, False)
+    if kind == "regnet":
+        rp = {"d": _number(cfg, "REGNET.DEPTH", where, _DEPTH), "w0": _number(cfg, "REGNET.W0", where, _WIDTH),
+              "wa": _number(cfg, "REGNET.WA", where, _WA), "wm": _number(cfg, "REGNET.WM", where, _WM),
+              "b": 1 / _number(cfg, "REGNET.BOT_MUL", where, _BOT_MUL, 1.0),
+              "g": _number(cfg, "REGNET.GROUP_W", where, _WIDTH)}
+        if rp["w0"] % 8:
+            raise DseError(f"{where}: cfg REGNET.W0 = {rp['w0']} is not allowed; pycls's RegNets need a multiple of 8")
+        if _get(cfg, "REGNET.STRIDE", where, default=2) != 2:
+            raise DseError(f"{where}: REGNET.STRIDE must be 2 (dse's stages halve the resolution)")
+    else:
+        lists = {"DEPTHS": _numbers(cfg, "ANYNET.DEPTHS", where, _STAGE_DEPTH),
+                 "WIDTHS": _numbers(cfg, "ANYNET.WIDTHS", where, _WIDTH),
+                 "BOT_MULS": _numbers(cfg, "ANYNET.BOT_MULS", where, _BOT_MUL),
+                 "GROUP_WS": _numbers(cfg, "ANYNET.GROUP_WS", where, _WIDTH)}
+        strides = _get(cfg, "ANYNET.STRIDES", where, list, [2] * len(lists["DEPTHS"]))
+        if any(s != 2 or isinstance(s, bool) for s in strides):
+            raise DseError(f"{where}: ANYNET.STRIDES {strides}: dse's stages all have stride 2")
+        if len({len(x) for x in lists.values()}) != 1 or len(strides) != len(lists["DEPTHS"]):
+            raise DseError(f"{where}: ANYNET.DEPTHS, WIDTHS, STRIDES, BOT_MULS and GROUP_WS need one value per stage "
+                           f"(lengths {', '.join(f'{k} {len(v)}' for k, v in lists.items())}, STRIDES {len(strides)})")
     try:
         if kind == "regnet":
-            rp = {"d": _get(cfg, "REGNET.DEPTH", where, int), "w0": _get(cfg, "REGNET.W0", where, int),
-                  "wa": float(_get(cfg, "REGNET.WA", where, num)), "wm": float(_get(cfg, "REGNET.WM", where, num)),
-                  "b": 1 / float(_get(cfg, "REGNET.BOT_MUL", where, num, 1.0)),
-                  "g": _get(cfg, "REGNET.GROUP_W", where, int)}
-            if _get(cfg, "REGNET.STRIDE", where, default=2) != 2:
-                raise DseError(f"{where}: REGNET.STRIDE must be 2 (dse's stages halve the resolution)")
             arch = regnet_arch(rp["d"], rp["w0"], rp["wa"], rp["wm"], rp["b"], rp["g"], se, activation=act)
             rp["b"] = _num(rp["b"])
         else:
-            lists = {k: _get(cfg, f"ANYNET.{k}", where, list) for k in ("DEPTHS", "WIDTHS", "BOT_MULS", "GROUP_WS")}
-            strides = _get(cfg, "ANYNET.STRIDES", where, list, [2] * len(lists["DEPTHS"]))
-            if any(s != 2 for s in strides):
-                raise DseError(f"{where}: ANYNET.STRIDES {strides}: dse's stages all have stride 2")
-            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / float(b) for b in lists["BOT_MULS"]],
-                        lists["GROUP_WS"], se, act)
+            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / b for b in lists["BOT_MULS"]], lists["GROUP_WS"], se,
+                        act)
             rp = None
-    except (ValueError, TypeError, ZeroDivisionError) as e:
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
         raise DseError(f"{where}: the network in its cfg cannot be built: {e}") from None
-    res = _get(cfg, "TRAIN.IM_SIZE", where, int)
-    classes = _get(cfg, "MODEL.NUM_CLASSES", where, int)
+    res = _number(cfg, "TRAIN.IM_SIZE", where, LIMITS["resolution"])
+    classes = _number(cfg, "MODEL.NUM_CLASSES", where, LIMITS["num_classes"])
     return arch, rp, {"resolution": res, "stem": stem, "num_classes": classes}
 
 
 def _series(job: dict, kind: str, metric: str, where: str) -> list:
     d = job.get(kind) or {}
+    if not isinstance(d, dict):
+        raise DseError(f"{where}: {kind} is not a table of series ({{metric: [value per epoch]}})")
     v = d.get(metric, [])
-    if not isinstance(v, list) or not all(x is None or (isinstance(x, (int, float)) and math.isfinite(x)) for x in v):
+    if not isinstance(v, list) or not all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                        and math.isfinite(x)) for x in v):
         raise DseError(f"{where}: {kind}.{metric} is not a list of numbers")
     return v
 
@@ -191,6 +241,8 @@ def read_sweep_json(path) -> list[dict]:
         jobs = json.loads(raw)
     except ValueError as e:
         raise DseError(f"{path}: not JSON ({e}); a pycls sweep.json is what tools/sweep_collect.py writes") from None
+    except RecursionError:
+        raise DseError(f"{path}: nested too deeply to be a pycls sweep.json") from None
     if not isinstance(jobs, list) or not jobs:
         raise DseError(f"{path}: a pycls sweep.json is a non-empty list of jobs")
     parsed = []
@@ -212,7 +264,13 @@ def read_sweep_json(path) -> list[dict]:
     for (job, where, arch, rp, reg), cx in zip(parsed, counts):
         cfg = job.get("cfg")
         logged = job.get("complexity")
+        if logged is not None and not isinstance(logged, dict):
+            raise DseError(f"{where}: complexity = {shown(logged)} is not a table of flops, params and acts")
         if isinstance(logged, dict):
+            for k in ("flops", "params", "acts"):
+                v = logged.get(k)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                    raise DseError(f"{where}: complexity.{k} = {shown(v)} ({type(v).__name__}) is not an integer count")
             bad = [(k, logged.get(k), cx[k]) for k in ("flops", "params", "acts")
                    if logged.get(k) is not None and logged.get(k) != cx[k]]
             if bad:
@@ -241,17 +299,11 @@ def read_sweep_json(path) -> list[dict]:
                       "test_error": test[j], "lr": tr["lr"][j] if j < len(tr["lr"]) else None,
                       "seconds": tr["time_epoch"][j] if j < len(tr["time_epoch"]) else None,
                       "images_per_s": None} for j in range(len(test))]
-        opt = {"lr": _get(cfg, "OPTIM.BASE_LR", where, (int, float), None),
-               "wd": _get(cfg, "OPTIM.WEIGHT_DECAY", where, (int, float), None),
-               "momentum": _get(cfg, "OPTIM.MOMENTUM", where, (int, float), None),
-               "batch_size": _get(cfg, "TRAIN.BATCH_SIZE", where, int, None)}
-        for k, v in opt.items():
-            if v is not None and not SETTINGS[k].ok(v):
-                raise DseError(f"{where}: cfg {k} = {v!r} is not allowed; it must be {SETTINGS[k].text()}")
+        opt = {k: _number(cfg, key, where, SETTINGS[k], None) for k, key in OPTIM_KEYS.items()}
         m["opt"] = {k: v for k, v in opt.items() if v is not None}
-        m["max_epoch"] = _get(cfg, "OPTIM.MAX_EPOCH", where, int, None)
-        m["nesterov"] = bool(_get(cfg, "OPTIM.NESTEROV", where, default=True))
-        m["dataset"] = str(_get(cfg, "TRAIN.DATASET", where, default="") or "")
+        m["max_epoch"] = _number(cfg, "OPTIM.MAX_EPOCH", where, _EPOCHS, None)
+        m["nesterov"] = _get(cfg, "OPTIM.NESTEROV", where, bool, True)
+        m["dataset"] = _get(cfg, "TRAIN.DATASET", where, str, "")
         m["regime"] = reg
         out.append(m)
     return out
