@@ -3,7 +3,8 @@
 #   scripts/gpu_check.sh [--out DIR] [--quick] [--dry-run]
 # Installs nothing from the network: it uses the torch already there (exit 2 with a message when torch or, unless
 # --dry-run, CUDA is missing) and runs dse from this tree. Data: synthetic images and the Fashion-MNIST subset in
-# tests/data. Full run <= 8 minutes, --quick <= 3, --dry-run (CPU, tiny sizes, what CI runs) < 2.
+# tests/data. Full run <= 8 minutes, --quick <= 3, --dry-run (CPU, tiny sizes, what CI runs) 1-2 on a quiet machine
+# (its step limits allow a machine 4x slower: they only stop a hang).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-}"

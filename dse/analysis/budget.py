@@ -353,7 +353,8 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
     top = max(factors)
     rhos = [c.spearman for c in checks if c.factor == top]
     flips = [c for c in comps if c.factor == top and c.flipped]
-    worst = min(rhos)
+    undefined = [c for c in checks if c.factor == top and not np.isfinite(c.spearman)]  # all equal at one budget
+    worst = min((r for r in rhos if np.isfinite(r)), default=float("nan"))
     k = min(c.n for c in checks if c.factor == top)
     shrunk = [c for c in comps if c.factor == top and not c.flipped and c.gap_base != 0
               and abs(c.gap_long) < SHRINK * abs(c.gap_base)]
@@ -363,7 +364,12 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
         verdict = "too few models to tell"
         why = (f"{k} model(s) per sweep were retrained; a rank check needs at least {MIN_K} (retrain with --models "
                f"{MIN_K} or more)")
-    elif flips or worst < MISLEAD_RHO or not np.isfinite(worst):
+    elif undefined and not flips and not (worst < MISLEAD_RHO):  # judged whatever the order of the sweeps
+        c = undefined[0]
+        same = "base" if np.ptp(c.base) == 0 else "longer"
+        verdict, why = "doubtful", (f"at x{top:g} the {c.n} retrained models of {c.sweep} all have the same error at "
+                                    f"the {same} budget, so their ranking cannot be compared (Spearman undefined)")
+    elif flips or worst < MISLEAD_RHO:
         verdict = "misleading"
         why = (f"at x{top:g} the order of {flips[0].a} and {flips[0].b} flips ({flips[0].base_order} -> "
                f"{flips[0].long_order})" if flips else f"at x{top:g} Spearman {worst:.2f} < {MISLEAD_RHO}")

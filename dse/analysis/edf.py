@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from dse.errors import ParamError
@@ -41,11 +43,14 @@ def bootstrap_half_width(errors, weights=None, level: float = 0.95, n_boot: int 
     f = np.cumsum(w)
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(e), size=(n_boot, len(e)), p=w)  # resampled positions in the sorted errors
+    # both EDFs compared at the distinct errors only (the last of each run of ties): tied errors are one step of
+    # F, so a resample that only reorders ties is the same EDF (all-equal errors: every resample is F, width 0)
+    last = np.r_[np.nonzero(np.diff(e))[0], len(e) - 1]
     sups = np.empty(n_boot)
     for b in range(n_boot):
-        fb = np.bincount(idx[b], minlength=len(e)).cumsum() / len(e)  # F* at each sorted error (ties share a step)
-        sups[b] = np.abs(fb - f).max()
-    return float(np.quantile(sups, level))
+        fb = np.bincount(idx[b], minlength=len(e)).cumsum() / len(e)  # F* at each sorted error
+        sups[b] = np.abs(fb[last] - f[last]).max()
+    return float(np.round(np.quantile(sups, level), 12))
 
 
 def normalization_weights(cx: dict, bins: int, lo_hi=None) -> tuple[dict, tuple[float, float]]:
@@ -115,7 +120,9 @@ def ks_test(a, b, wa=None, wb=None) -> tuple[float, float]:
 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if wa is None and wb is None:
-        r = stats.ks_2samp(a, b)
+        with warnings.catch_warnings():  # "exact calculation unsuccessful, switching to asymp": scipy's fallback
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = stats.ks_2samp(a, b)
         return float(r.statistic), float(r.pvalue)
     wa = np.ones(len(a)) if wa is None else np.asarray(wa, dtype=np.float64)
     wb = np.ones(len(b)) if wb is None else np.asarray(wb, dtype=np.float64)

@@ -21,11 +21,13 @@ remaining looks reject if the current samples were the populations, falls below 
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.analysis.edf import dkw_half_width
+from dse.analysis.edf import dkw_half_width, ks_test
 from dse.analysis.results import _Drawable
 from dse.errors import DseError, ParamError
 
@@ -40,11 +42,8 @@ def obf_spending(t: float, alpha: float) -> float:
 
 
 def ks_pvalue(a, b) -> tuple[float, float]:
-    """(D, p) of the two-sample KS test dse edf reports (scipy.stats.ks_2samp)."""
-    from scipy.stats import ks_2samp
-
-    r = ks_2samp(a, b)
-    return float(r.statistic), float(r.pvalue)
+    """(D, p) of the two-sample KS test dse edf reports (``dse.analysis.edf.ks_test``: scipy.stats.ks_2samp)."""
+    return ks_test(a, b)
 
 
 def _ks_d(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
@@ -176,15 +175,46 @@ class PowerResult(_Drawable):
         ax.legend(fontsize=8)
 
 
-def _check(alpha, target, reps, ns):
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParamError(f"{{alpha}} must be in (0, 1), got {alpha!r}", "alpha")
-    if not (isinstance(target, (int, float)) and 0 < target < 1):
-        raise ParamError(f"{{target}} must be in (0, 1), got {target!r}", "target")
-    if not (isinstance(reps, (int, np.integer)) and 100 <= reps <= 10**6):
-        raise ParamError(f"{{reps}} must be an integer from 100 to 1,000,000, got {reps!r}", "reps")
-    if not ns or not all(isinstance(n, (int, np.integer)) and 2 <= n <= 100_000 for n in ns):
-        raise ParamError(f"{{n}} must be model counts from 2 to 100,000, got {ns!r}", "n")
+MAX_N = 10_000            # models per space a power table may ask about (the largest studies are thousands)
+MAX_REPS = 100_000        # simulated studies per n
+MAX_DRAWS = 2 * 10**7     # n x reps of one n: two (reps, n) float arrays of 160 MB each
+MAX_SEQUENTIAL = 10_000   # --max of a simulated or run sequential comparison
+MAX_LOOKS = 200           # looks (max / step): each look of each simulated study is a KS test
+
+
+def _real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_power_options(alpha, target, reps, ns, effect=None) -> None:
+    """The options of a power table, checked before any data is read: a refusal names the option and the limit
+    (every limit bounds the simulation's time and memory)."""
+    if not (_real(alpha) and 0 < alpha < 1):
+        raise ParamError(f"{{alpha}} must be a finite number > 0 and < 1, got {alpha!r}", "alpha")
+    if not (_real(target) and alpha < target < 1):
+        raise ParamError(f"{{target}} must be a power above {{alpha}} ({alpha:g}) and below 1, got {target!r}: at or "
+                         f"below alpha, two identical spaces already reach it", "target", "alpha")
+    if not (isinstance(reps, numbers.Integral) and not isinstance(reps, bool) and 100 <= reps <= MAX_REPS):
+        raise ParamError(f"{{reps}} must be an integer from 100 to {MAX_REPS:,}, got {reps!r}", "reps")
+    if not ns or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and 2 <= n <= MAX_N for n in ns):
+        raise ParamError(f"{{n}} must be model counts from 2 to {MAX_N:,}, got {ns!r}", "n")
+    if max(ns) * reps > MAX_DRAWS:
+        raise ParamError(f"{{n}} {max(ns):,} x {{reps}} {reps:,} simulated models is more than {MAX_DRAWS:,} per n "
+                         f"(memory and minutes); lower {{reps}} to {MAX_DRAWS // max(ns):,} or fewer", "n", "reps")
+    if effect is not None and not (_real(effect) and 0 < effect < 1):
+        raise ParamError(f"{{effect}} must be a KS distance > 0 and < 1, got {effect!r}", "effect")
+
+
+def check_sequential(step, max_n) -> None:
+    """--step and --max of a sequential comparison: whole counts, max >= step, at most MAX_LOOKS looks."""
+    if not (isinstance(step, numbers.Integral) and not isinstance(step, bool) and 1 <= step <= MAX_SEQUENTIAL):
+        raise ParamError(f"{{step}} must be an integer >= 1 and <= {MAX_SEQUENTIAL:,}, got {step!r}", "step")
+    if not (isinstance(max_n, numbers.Integral) and not isinstance(max_n, bool) and step <= max_n <= MAX_SEQUENTIAL):
+        raise ParamError(f"{{max}} must be an integer >= {{step}} ({step}) and <= {MAX_SEQUENTIAL:,}, got {max_n!r}",
+                         "max", "step")
+    if -(-max_n // step) > MAX_LOOKS:
+        raise ParamError(f"{{max}} {max_n} / {{step}} {step} is {-(-max_n // step):,} looks; at most {MAX_LOOKS} "
+                         f"(use {{step}} {-(-max_n // MAX_LOOKS)} or more)", "max", "step")
 
 
 MIN_PILOT = 5
@@ -199,16 +229,23 @@ def power_analysis(a, b, names=("a", "b"), ns=(25, 50, 100, 200), alpha: float =
     from scipy.stats import binomtest
 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    ns = sorted({int(n) for n in ns})
-    _check(alpha, target, reps, ns)
+    check_power_options(alpha, target, reps, list(ns), effect)
     for name, p in zip(names, (a, b)):
         if len(p) < MIN_PILOT:
             raise DseError(f"sweep {name!r} has {len(p)} trained model(s); a pilot needs at least {MIN_PILOT} "
-                           f"(train more, e.g. dse sample --space ... -n 20 and dse train)")
-    if effect is not None and not (isinstance(effect, (int, float)) and 0 < effect < 1):
-        raise ParamError(f"{{effect}} must be a KS distance in (0, 1), got {effect!r}", "effect")
+                           f"(train more: dse sample --sweep {name} -n 20 tops it up, then dse train)")
+    # the pilots' own n belongs in the grid: a comparison they already settle needs no more models
+    ns = sorted({int(n) for n in ns} | {min(len(a), len(b), MAX_N)})
     rng = np.random.default_rng(seed)
-    pa, pb = (a, a + _shift_for(a, effect)) if effect is not None else (a, b)
+    if effect is not None:
+        shift = _shift_for(a, effect)
+        made = _ks_d(np.sort(a), np.sort(a + shift))
+        if made - effect > 1.0 / len(a) + 1e-9:  # ties: the EDF jumps by more than one model's step
+            raise ParamError(f"{{effect}} {effect:g}: no shift of the errors of sweep {names[0]!r} makes that KS "
+                             f"distance; its {len(a)} errors hold ties ({len(np.unique(a))} distinct values), so the "
+                             f"nearest shift makes {made:.3f}. Ask for {made:.3f} or more, or leave {{effect}} out to "
+                             f"compare the two pilots", "effect")
+    pa, pb = (a, a + shift) if effect is not None else (a, b)
     table, rows = _PTable(), []
     for n in ns:
         k = rejection_rate(pa, pb, n, alpha, reps, rng, table)
@@ -254,10 +291,11 @@ class SequentialDecision:
     reason: str = ""
     fixed_n: int | None = None  # the fixed n per space of the same power (simulated from the final samples)
     saved: int | None = None    # models per space saved against it (negative: the sequential design cost more)
+    n: dict | None = None       # {space: models its last look used} (failed ones left out; at most max)
 
     def to_json(self) -> dict:
-        return {"decision": self.decision, "looks": [x.to_json() for x in self.looks], "p_adjusted": self.p_adjusted,
-                "reason": self.reason, "fixed_n": self.fixed_n, "saved": self.saved}
+        return {"decision": self.decision, "n": self.n, "looks": [x.to_json() for x in self.looks],
+                "p_adjusted": self.p_adjusted, "reason": self.reason, "fixed_n": self.fixed_n, "saved": self.saved}
 
 
 def boundaries(ns, max_n: int, alpha: float) -> list[float]:
@@ -271,9 +309,12 @@ def boundaries(ns, max_n: int, alpha: float) -> list[float]:
 
 
 def sequential_decision(a_rounds, b_rounds, max_n: int, alpha: float = 0.05, futility: float | None = 0.1,
-                        cp_reps: int = 200, seed: int = 0, table: _PTable | None = None) -> SequentialDecision:
+                        cp_reps: int = 200, seed: int = 0, table: _PTable | None = None,
+                        last: bool = False) -> SequentialDecision:
     """The decision after the rounds so far: ``a_rounds``/``b_rounds`` are lists of arrays, the errors each round
-    added to each space (a look after each round, on all the models so far). Pure: arrays in, a decision out.
+    added to each space (a look after each round, on all the models so far). ``last``: no round follows (the
+    sweeps hold ``max_n`` models, some of them failed): the look spends what alpha is left and decides. Pure:
+    arrays in, a decision out.
 
     >>> rng = np.random.default_rng(0)
     >>> sequential_decision([rng.normal(0, 1, 20)], [rng.normal(3, 1, 20)], max_n=100).decision
@@ -289,19 +330,23 @@ def sequential_decision(a_rounds, b_rounds, max_n: int, alpha: float = 0.05, fut
         ns.append(n)
         stats.append(ks_pvalue(a_all[:n], b_all[:n]))
     bounds = boundaries(ns, max_n, alpha)
+    if last and ns[-1] < max_n:  # the final look, short of max_n by failed models: it may spend the rest
+        bounds[-1] = alpha - sum(bounds[:-1])
     looks = [Look(n, d, p, bd) for n, (d, p), bd in zip(ns, stats, bounds)]
     p_adj = min(1.0, min((lk.p * alpha / lk.boundary if lk.boundary > 0 else 1.0) for lk in looks))
     if any(lk.p <= lk.boundary for lk in looks):
         return SequentialDecision("different", looks, p_adj, "the KS test crossed its boundary")
-    if ns[-1] >= max_n:
-        return SequentialDecision("no difference", looks, p_adj, f"no look rejected up to {max_n} models per space")
+    if ns[-1] >= max_n or last:
+        short = "" if ns[-1] >= max_n else f" ({ns[-1]} trained: the others failed or diverged)"
+        return SequentialDecision("no difference", looks, p_adj,
+                                  f"no look rejected up to {max_n} models per space{short}")
     if futility is not None:
         step = ns[-1] - ns[-2] if len(ns) > 1 and ns[-1] > ns[-2] else ns[-1]  # the rounds so far say the step
         cp = conditional_power(a_all, b_all, ns[-1], max_n, step, alpha, cp_reps, np.random.default_rng(seed), table)
         if cp < futility:
             return SequentialDecision("no difference", looks, p_adj,
-                                      f"futility: conditional power {cp:.2f} < {futility:g} (the remaining looks "
-                                      f"would reject in {100 * cp:.0f}% of continuations)")
+                                      f"futility: conditional power {cp:.3f} < {futility:g} (the remaining looks "
+                                      f"would reject in {100 * cp:.1f}% of continuations)")
     return SequentialDecision("continue", looks, p_adj, "")
 
 
@@ -345,10 +390,7 @@ def plan_sequential(pa, pb, step: int, max_n: int, alpha: float = 0.05, reps: in
                     table=None) -> SequentialPlan:
     """The sequential procedure from the pilots: under the null (pooled pilots for both spaces) and under the
     observed difference, and the fixed n whose power equals the sequential design's."""
-    if not (isinstance(step, (int, np.integer)) and step >= 1):
-        raise ParamError(f"{{step}} must be an integer >= 1, got {step!r}", "step")
-    if not (isinstance(max_n, (int, np.integer)) and max_n >= step):
-        raise ParamError(f"{{max}} must be an integer >= step ({step}), got {max_n!r}", "max")
+    check_sequential(step, max_n)
     rng = rng or np.random.default_rng(0)
     table = table or _PTable()
     pooled = np.concatenate([pa, pb])

@@ -119,6 +119,10 @@ def _check_base(space: Space, pops: dict) -> None:
                              f"base space that describes its models", "base")
 
 
+# a command that runs, shown when a comparison names too few sweeps
+COMPARE_EXAMPLES = {"compare": "dse compare anynet_a anynet_e --until-decided", "edf": "dse edf --compare anynet_a"}
+
+
 class Analyses(StudyBase):
     """The analyses of populations: EDFs, search efficiency, bootstrap, rank, trends, fits, curves, refine."""
 
@@ -141,11 +145,14 @@ class Analyses(StudyBase):
         return pops
 
     @staticmethod
-    def _compared(sweeps, what, least: int = 2) -> list[str]:
+    def _compared(sweeps, what, least: int = 2, most: int | None = None) -> list[str]:
+        """The named sweeps, ``least`` to ``most`` of them; else an error with a command that runs."""
         names = _name_list(sweeps, "sweeps")
-        if len(names) < least:
-            raise ParamError(f"{{sweeps}}: name at least two sweeps to compare, e.g. dse {what} --compare anynet_a "
-                             f"anynet_e", "sweeps")
+        if len(names) < least or (most is not None and len(names) > most):
+            count = (f"exactly {least}" if most == least else f"at least {least}") + (" sweep" if least == 1 else
+                                                                                       " sweeps")
+            example = COMPARE_EXAMPLES.get(what, f"dse {what} --compare anynet_a anynet_e")
+            raise ParamError(f"{{sweeps}}: name {count}, got {len(names)}, e.g. {example}", "sweeps")
         return names
 
     @staticmethod

@@ -3,22 +3,39 @@ stop when decided (``dse.analysis.power`` holds the statistics)."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, plan_sequential, power_analysis,
-                                sequential_decision)
+from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, check_power_options, check_sequential,
+                                plan_sequential, power_analysis, sequential_decision)
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
-from dse.validate import check_int, check_number, check_seed
+from dse.analysis.population import check_metric
+from dse.validate import check_int, check_number, check_seed, shown
 
 
 def _ns(ns) -> list[int]:
-    """'25,50,100' or [25, 50, 100] -> [25, 50, 100]."""
-    items = ns.split(",") if isinstance(ns, str) else ([ns] if isinstance(ns, (int, np.integer)) else list(ns))
-    try:
-        out = [int(x) for x in items]
-    except (TypeError, ValueError):
-        raise ParamError(f"{{n}}: cannot read {ns!r}; write model counts such as 25,50,100,200", "n") from None
+    """'25,50,100' or [25, 50, 100] -> [25, 50, 100]: whole model counts (25.7 is refused, not rounded)."""
+    if isinstance(ns, str):
+        items = [x.strip() for x in ns.split(",")]
+    elif isinstance(ns, (numbers.Integral, numbers.Real)) and not isinstance(ns, bool):
+        items = [ns]
+    else:
+        try:
+            items = list(ns)
+        except TypeError:
+            items = [ns]
+    out = []
+    for x in items:
+        try:
+            v = int(x) if isinstance(x, str) else x
+        except ValueError:
+            v = None
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise ParamError(f"{{n}}: cannot read {shown(x)} in {shown(ns)}; write whole model counts such as "
+                             f"25,50,100,200", "n")
+        out.append(int(v))
     return out
 
 
@@ -26,9 +43,7 @@ class Planning(StudyBase):
     """Power and sequential comparisons: how many models a comparison needs, and training until it is decided."""
 
     def _pair(self, sweeps, metric: str = "final"):
-        names = self._compared(sweeps, "power")
-        if len(names) != 2:
-            raise ParamError(f"{{sweeps}}: name exactly two sweeps, got {len(names)}", "sweeps")
+        names = self._compared(sweeps, "power", 2, 2)
         pops = self._pops(names, metric, need=1)
         with self.store() as s:
             protos = {n: s.sweep(n).protocol for n in names}
@@ -47,12 +62,14 @@ class Planning(StudyBase):
 
         >>> Study("s.sqlite").power(["anynet_a", "anynet_e"]).n_needed                     # doctest: +SKIP
         """
+        check_metric(metric)
         check_seed(seed)
         ns = _ns(n)
+        check_power_options(alpha, target, reps, ns, effect)
         if sequential is not None:
-            step, mx = sequential
-            check_int(step, "step")
-            check_int(mx, "max", step)
+            if not isinstance(sequential, (tuple, list)) or len(sequential) != 2:
+                raise ParamError(f"{{sequential}} must be (step, max), got {shown(sequential)}", "sequential")
+            check_sequential(*sequential)
         names, pops, _, secs = self._pair(sweeps, metric)
         return power_analysis(pops[names[0]].errors, pops[names[1]].errors, names, ns, alpha, target, effect, reps,
                               seed, secs, sequential=sequential)
@@ -63,37 +80,74 @@ class Planning(StudyBase):
         see dse.analysis.power), and while undecided sample ``step`` more models into each (the seeded top-up of
         ``sample``, same regime) and train them (``protocol``: a dse.train.protocol.Protocol, default the sweeps'
         stored one; ``run``: RunOptions). Each round is sample + train + test on the store, so a crash or Ctrl-C
-        loses nothing: call again to continue. ``progress(decision)`` is called after each look."""
+        loses nothing: call again to continue. ``progress(decision)`` is called after each look. Every option is
+        checked (devices, data, protocol) before the first model is added. The decision's ``n`` is the models per
+        space its last look used (at most ``max``).
+
+        >>> Study("s.sqlite").compare(["anynet_a", "anynet_e"], step=10, max=100).decision    # doctest: +SKIP
+        """
+        from dse.api.training import RunOptions
         from dse.spaces import parse_space
         from dse.train.protocol import Protocol
+        from dse.train.worker import load_data
 
-        check_int(step, "step")
-        check_int(max, "max", step)
+        check_sequential(step, max)
         check_number(alpha, "alpha", 0, 1, low_open=True, high_open=True)
         if futility is not None:
             check_number(futility, "futility", 0, 1, low_open=True, high_open=True)
         check_seed(seed)
-        names = self._compared(sweeps, "compare")
-        if len(names) != 2:
-            raise ParamError(f"{{sweeps}}: name exactly two sweeps, got {len(names)}", "sweeps")
+        check_metric(metric)
+        if protocol is not None and not isinstance(protocol, (Protocol, dict)):
+            raise ParamError(f"{{protocol}} must be a dse.train.protocol.Protocol, a dict of its settings, or None, "
+                             f"got {shown(protocol)}", "protocol")
+        if isinstance(protocol, dict):
+            unknown = sorted(set(protocol) - set(Protocol().to_dict()))
+            if unknown:
+                raise ParamError(f"{{protocol}}: unknown setting(s) {', '.join(map(repr, unknown))}; a protocol has "
+                                 f"{', '.join(Protocol().to_dict())}", "protocol")
+        if run is not None and not isinstance(run, RunOptions):
+            raise ParamError(f"{{run}} must be a dse.api.training.RunOptions or None, got {shown(run)}", "run")
+        if progress is not None and not callable(progress):
+            raise ParamError(f"{{progress}} must be a function of the decision, or None, got {shown(progress)}",
+                             "progress")
+        run = run or RunOptions()
+        names = self._compared(sweeps, "compare", 2, 2)
         with self.store() as s:
             recs = {n: s.sweep(n) for n in names}
         for n, r in recs.items():
             if r.source != "sampled":
                 raise DseError(f"sweep {n!r} was {r.source}: compare --until-decided samples more models into it, which "
                                f"needs a sampled sweep")
+            if r.regime.get("ms_cap"):
+                raise DseError(f"sweep {n!r} was sampled with --max-ms: compare tops sweeps up by their regime alone")
         stored = [r.protocol for r in recs.values()]
         if stored[0] != stored[1] and None not in stored:
             raise DseError(f"sweeps {names[0]!r} and {names[1]!r} were trained under different protocols")
+        known = next((p for p in stored if p), None)
+        if isinstance(protocol, dict):  # settings over the stored protocol (or, before training, the defaults)
+            given = protocol
+            if known is None and not given:
+                raise ParamError("{protocol}: the sweeps have no stored protocol yet; give the training options "
+                                 "(at least {budget})", "protocol", "budget")
+            protocol = Protocol(**{**(Protocol.from_dict(known, f'sweep {names[0]!r}').to_dict() if known else {}),
+                                   **given})
         if protocol is None:
-            known = next((p for p in stored if p), None)
             if known is None:
-                raise ParamError("{protocol}: the sweeps have no stored protocol yet; give the training options",
-                                 "protocol")
-            protocol = Protocol.from_dict(known)
-        for n, r in recs.items():
-            if r.regime.get("ms_cap"):
-                raise DseError(f"sweep {n!r} was sampled with --max-ms: compare tops sweeps up by their regime alone")
+                raise ParamError("{protocol}: the sweeps have no stored protocol yet; give the training options "
+                                 "(at least {budget})", "protocol", "budget")
+            protocol = Protocol.from_dict(known, f"sweep {names[0]!r}")
+        elif known is not None and any(k in known and known[k] != v for k, v in protocol.to_dict().items()):
+            diff = ", ".join(f"{k} {known.get(k)!r} (stored) vs {v!r} (now)" for k, v in protocol.to_dict().items()
+                             if k in known and known[k] != v)
+            raise DseError(f"the sweeps were trained under another protocol: {diff}; compare continues under the "
+                           f"stored one: leave those options out")
+        # before the first write: the devices answer, the data is there and the batch fits it
+        run.devices()
+        data = load_data(protocol, run.data_dir)
+        if protocol.batch_size > len(data.y_train):
+            raise ParamError(f"{{batch_size}} {protocol.batch_size} is more than the {len(data.y_train):,} training "
+                             f"images; use {{batch_size}} {len(data.y_train)} or less, or a larger {{train_size}}",
+                             "batch_size", "train_size")
         col = "error" if metric == "final" else "best_error"
         for _ in range(10_000):  # each pass: a look, or one round of sampling and training
             errors, untrained = {}, False
@@ -101,17 +155,21 @@ class Planning(StudyBase):
                 for n in names:  # the models in index order: the first k are the data of the look at k
                     ms = sorted(s.models(n), key=lambda m: m.idx)
                     errors[n] = [getattr(m, col) if m.status == "done" else None for m in ms]
-                    untrained |= any(m.status in ("pending", "running") for m in ms)
-            counts = [len(errors[n]) for n in names]
-            trained = min(sum(x is not None for x in e) for e in errors.values())
-            pending = untrained
-            if trained >= MIN_PILOT and not pending:
-                looks = list(range(step, min(min(counts), max) + 1, step))
-                if min(counts) >= max and (not looks or looks[-1] != max):
+                    untrained |= any(m.status in ("pending", "running") for m in ms[:max])
+            counts = [min(len(errors[n]), max) for n in names]
+            trained = min(sum(x is not None for x in e[:max]) for e in errors.values())
+            full = min(counts) >= max  # no round follows: the sweeps hold --max models each
+            if (trained >= MIN_PILOT or full) and not untrained:
+                looks = list(range(step, min(counts) + 1, step))
+                if full and (not looks or looks[-1] != max):
                     looks.append(max)
                 ra, rb = _rounds(errors[names[0]], looks), _rounds(errors[names[1]], looks)
+                if ra and min(sum(map(len, ra)), sum(map(len, rb))) < 2:
+                    raise DseError(f"sweeps {names[0]!r} and {names[1]!r} hold {max} models each (the --max) but "
+                                   f"fewer than 2 trained in one of them: nothing to compare; dse status says why "
+                                   f"they failed")
                 if ra:
-                    d = sequential_decision(ra, rb, max, alpha, futility, seed=seed)
+                    d = sequential_decision(ra, rb, max, alpha, futility, seed=seed, last=full)
                     if progress:
                         progress(d)
                     if d.decision != "continue":
@@ -119,16 +177,19 @@ class Planning(StudyBase):
                         plan = plan_sequential(a, b, step, max, alpha, reps=300, rng=np.random.default_rng(seed))
                         d.fixed_n = plan.fixed_n
                         d.saved = None if plan.fixed_n is None else plan.fixed_n - d.looks[-1].n
+                        d.n = {n: int(len(x)) for n, x in zip(names, (a, b))}
                         return d
-            target = min(max, (min(counts) // step + 1) * step) if not pending else min(counts)
-            if not pending and target <= min(counts):
-                raise DseError(f"no models left to add: both sweeps hold {min(counts)} (the --max)")
+            if untrained:
+                target = min(counts)  # train what the last round added first
+            else:
+                target = min(max, (min(counts) // step + 1) * step)
             for n in names:
                 r = recs[n]
                 reg = r.regime
-                self.sample(parse_space(r.space, f"sweep {n}"), target, n, tuple(reg["flops"]), reg["resolution"],
-                            reg["stem"], reg["in_channels"], reg["num_classes"], reg.get("max_params"),
-                            reg.get("max_acts"))
+                if target > len(errors[n]):
+                    self.sample(parse_space(r.space, f"sweep {n}"), target, n, tuple(reg["flops"]), reg["resolution"],
+                                reg["stem"], reg["in_channels"], reg["num_classes"], reg.get("max_params"),
+                                reg.get("max_acts"))
             self.train_protocol(protocol, run, names)
         raise DseError("compare did not converge")  # (unreachable: each pass adds or trains models)
 

@@ -329,7 +329,7 @@ class Training(StudyBase):
 
         >>> Study("s.sqlite").budget_check(["anynet_a", "anynet_e"], models=20, factors=[4]).verdict  # doctest: +SKIP
         """
-        from dse.analysis.budget import budget_check, scale_budget, stratified
+        from dse.analysis.budget import MIN_K, budget_check, scale_budget, stratified
         from dse.train.protocol import Protocol
         from dse.train.worker import load_data
 
@@ -359,10 +359,15 @@ class Training(StudyBase):
                     raise DseError(f"sweep {n!r} has {len(ms)} trained model(s); budget-check needs at least 3 "
                                    f"(train more with dse train)")
                 if models > len(ms):
+                    enough = (f"use {{models}} {len(ms)} or fewer" if len(ms) >= MIN_K else
+                              f"a verdict needs {MIN_K} or more per sweep: train more models of {n!r} (dse sample "
+                              f"--sweep {n} -n {MIN_K} tops it up, then dse train), or use {{models}} {len(ms)} for the "
+                              f"rank statistics without a verdict")
                     raise ParamError(f"{{models}} {models} is more than the {len(ms)} trained models of sweep {n!r}; "
-                                     f"use --models {len(ms)} or fewer", "models")
+                                     + enough, "models")
                 pick = stratified([getattr(m, col) for m in ms], models, seed)
                 chosen[n] = [ms[i].idx for i in pick]
+                Protocol.from_dict(rec.protocol, f"sweep {n!r}")  # a damaged stored budget is said as such
                 for f in factors:
                     plan[(n, f)] = (copy_name(n, f), scale_budget(rec.protocol["budget"], f))
                     try:  # the longer budget within the limits
@@ -376,7 +381,7 @@ class Training(StudyBase):
                         raise DseError(f"sweep {plan[(n, f)][0]!r} exists and was not made by budget-check; rename it")
             seen = set()
             for n in names:  # the data each protocol trains on is there (loaded once per protocol)
-                p = Protocol.from_dict(s.sweep(n).protocol)
+                p = Protocol.from_dict(s.sweep(n).protocol, f"sweep {n!r}")
                 key = (p.dataset, p.train_size, p.test_size, p.resolution, p.subset_seed)
                 if key not in seen:
                     seen.add(key)

@@ -8,7 +8,9 @@ from dse.cli.analysis import PLOT, _check_plot, _save
 from dse.cli.main import aliases, cli, db_option, json_option, limit_type, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
-from dse.validate import DATASETS
+from dse.cli.training import (PROTOCOL_ALIASES, checkpoint_mode, given_protocol, progress_display,
+                              protocol_options, run_options)
+from dse.validate import METRICS
 
 
 @cli.command()
@@ -25,11 +27,13 @@ from dse.validate import DATASETS
 @click.option("--sequential", is_flag=True, help="Also simulate dse compare --until-decided with --step and --max.")
 @click.option("--step", type=int, default=10, show_default=True, help="With --sequential: models per round.")
 @click.option("--max", "max_n", type=int, default=200, show_default=True, help="With --sequential: the most per space.")
+@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
+              help="Which error: of the final epoch, or the best epoch.")
 @PLOT
 @db_option
 @json_option
 @aliases(max="--max")
-def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, step, max_n, plot, db, as_json):
+def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, step, max_n, metric, plot, db, as_json):
     """How many models per space does a comparison need? From two trained pilot sweeps: for each n, the
     probability that the KS test dse edf --compare reports rejects at --alpha (Monte-Carlo from the pilots, with
     its interval), the smallest n reaching --target, the models and hours it costs beyond those trained, and how
@@ -40,8 +44,8 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
     _check_plot(plot)
     if len(set(sweeps)) != 2:
         raise DseError("SWEEPS: name exactly two sweeps, e.g. dse power --compare anynet_a anynet_e")
-    r = study(db).power(list(dict.fromkeys(sweeps)), n, alpha, target, effect, reps, seed,
-                        (step, max_n) if sequential else None)
+    r = study(db).power(list(dict.fromkeys(sweeps)), n=n, alpha=alpha, target=target, effect=effect, reps=reps,
+                        seed=seed, sequential=(step, max_n) if sequential else None, metric=metric)
     if as_json:
         _save(r, plot, quiet=True)
         print_json(r.to_json())
@@ -51,11 +55,15 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
           ["n per space", "power", "95% (Monte-Carlo)", "EDF band +/-", "E[KS to pilot]"],
           [[x.n, f"{x.power:.3f}", f"{x.low:.3f}..{x.high:.3f}", f"{x.band_half_width:.3f}", f"{x.expected_ks:.3f}"]
            for x in r.rows])
-    if r.n_needed:
+    if r.n_needed and not r.more_models:
+        say(f"n = {r.n_needed} per space reaches power {target:g}: no more models needed (the pilots hold "
+            f"{min(r.pilot_n)} per space; dse edf --compare {' '.join(r.sweeps)} gives the test)")
+    elif r.n_needed:
         cost = f"; about {r.hours:.2f} h of training at the pilots' mean time" if r.hours is not None else ""
         say(f"n = {r.n_needed} per space reaches power {target:g}: {r.more_models} more model(s) per space{cost}")
     else:
-        say(f"no n in {n} reaches power {target:g}: try larger --n (or the spaces hardly differ)")
+        say(f"no n in {', '.join(str(x.n) for x in r.rows)} reaches power {target:g}: try larger --n (or the spaces "
+            f"hardly differ)")
     if r.pilot_interval:
         say(f"the pilots are small: resampling them, the power at n = {r.n_needed} ranges "
             f"{r.pilot_interval[0]:.2f}..{r.pilot_interval[1]:.2f} (95%)")
@@ -77,53 +85,62 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="The error rate over all looks.")
 @click.option("--futility", type=float, default=0.1, show_default=True,
               help="Stop with 'no difference' when the conditional power falls below this (0 to never).")
-@click.option("--budget", default=None, help="Training budget when the sweeps have no stored protocol yet.")
-@click.option("--dataset", type=click.Choice(DATASETS), default="fashion-mnist", show_default=True,
-              help="Dataset when the sweeps have no stored protocol yet.")
-@click.option("--data-dir", default=None, help="Where the dataset lies.")
-@click.option("--train-size", type=limit_type("train_size"), default=None, help="Training subset (new protocol).")
-@click.option("--test-size", type=limit_type("test_size"), default=None, help="Test subset (new protocol).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the futility simulation.")
+@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
+              help="Which error: of the final epoch, or the best epoch.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the futility simulation (the models' own seed is the stored protocol's).")
+@protocol_options
+@run_options
 @PLOT
 @db_option
 @json_option
-@aliases(max="--max")
-def compare(sweeps, until_decided, step, max_n, alpha, futility, budget, dataset, data_dir, train_size, test_size,
-            device, seed, plot, db, as_json):
+@aliases(max="--max", workers_per_device="--workers-per-gpu", checkpoint="--checkpoint-every-epoch",
+         protocol="--budget", **PROTOCOL_ALIASES)
+@click.pass_context
+def compare(ctx, sweeps, until_decided, step, max_n, alpha, futility, metric, seed, budget, dataset, data_dir,
+            train_size, test_size, resolution, batch_size, lr, weight_decay, momentum, no_nesterov, no_augment, device,
+            workers_per_gpu, checkpoint_every_epoch, graph, plain, executor, address, gpus_per_model, max_concurrent,
+            plot, db, as_json):
     """Compare two sampled sweeps and stop training when decided: in rounds, add --step models to each (the
     seeded top-up of dse sample), train them, and test (two-sample KS with Lan-DeMets O'Brien-Fleming alpha
     spending over the looks, so --alpha holds across them). Stops with 'different', with 'no difference' when
     the conditional power is below --futility or at --max. Each round is sample + train + test on the store:
     after a crash or Ctrl-C, run it again to continue.
 
+    The training options are dse train's: the sweeps' stored protocol is used, and an option given here must
+    agree with it (or, before the sweeps were trained, sets it). Every option is checked before the first
+    model is added.
+
     Example: dse compare anynet_a anynet_e --until-decided --step 10 --max 200
     """
     from dse.api.training import RunOptions
-    from dse.train.protocol import Protocol
 
     _check_plot(plot)
     if len(set(sweeps)) != 2:
-        raise DseError("SWEEPS: name exactly two sweeps, e.g. dse compare anynet_a anynet_e --until-decided")
+        raise DseError(f"SWEEPS: name exactly two sweeps, got {len(set(sweeps))}, e.g. dse compare anynet_a anynet_e "
+                       f"--until-decided")
     names = list(dict.fromkeys(sweeps))
     st = study(db)
-    protocol = None
-    if budget is not None:
-        protocol = Protocol(dataset, train_size, test_size, budget=budget)
-    run = RunOptions(device=device, data_dir=data_dir)
+    run = RunOptions(device=device, workers_per_device=workers_per_gpu, data_dir=data_dir,
+                     checkpoint=checkpoint_mode(checkpoint_every_epoch), graph=graph, executor=executor,
+                     address=address, gpus_per_model=gpus_per_model, max_concurrent=max_concurrent,
+                     progress=None if as_json else progress_display(plain))
 
     def shown(d):
         if not as_json and d.looks:
             lk = d.looks[-1]
             say(f"look at n = {lk.n}: KS D {lk.statistic:.3f}, p {lk.p:.3g} (boundary {lk.boundary:.3g}) -> {d.decision}")
 
-    d = st.compare(names, step, max_n, alpha, futility or None, seed, protocol=protocol, run=run, progress=shown)
-    n = {s: st.population(s).n for s in names}
+    try:
+        d = st.compare(names, step=step, max=max_n, alpha=alpha, futility=futility or None, seed=seed, metric=metric,
+                       protocol=given_protocol(ctx, ctx.params), run=run, progress=shown)
+    except KeyboardInterrupt:
+        say("\ninterrupted: the models trained so far are kept; run the same command again to continue")
+        raise
     if as_json:
-        print_json({"decision": d.decision, "n": n, "looks": [x.to_json() for x in d.looks],
-                    "p_adjusted": d.p_adjusted, "reason": d.reason, "fixed_n": d.fixed_n, "saved": d.saved})
+        print_json(d.to_json())
     else:
-        say(f"decision: {d.decision} ({d.reason}); n per space {n}; p adjusted for {len(d.looks)} look(s) "
+        say(f"decision: {d.decision} ({d.reason}); n per space {d.n}; p adjusted for {len(d.looks)} look(s) "
             f"{d.p_adjusted:.3g}")
         if d.fixed_n is not None:
             say(f"a fixed design of the same power (simulated from these models) needs {d.fixed_n} per space: "

@@ -39,7 +39,63 @@ def run_options(f):
     return f
 
 
-def _progress(plain):
+_PROTOCOL = [
+    click.option("--budget", default="10ep", show_default=True, help="Nep epochs or Nit optimizer steps per model."),
+    click.option("--dataset", type=click.Choice(DATASETS), default="fashion-mnist", show_default=True,
+                 help="fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
+                      "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks)."),
+    click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                 help="Where the dataset lies (default for fashion-mnist: /usr/share/datasets/fashion-mnist)."),
+    click.option("--train-size", type=limit_type("train_size"), default=None,
+                 help="Train on a fixed, seeded subset of this many images (synthetic: generate this many)."),
+    click.option("--test-size", type=limit_type("test_size"), default=None,
+                 help="Evaluate on a fixed subset of this many."),
+    click.option("--resolution", type=limit_type("resolution"), default=None,
+                 help="Image size for imagefolder (resize + centre crop) and synthetic data."),
+    click.option("--batch-size", type=limit_type("batch_size"), default=128, show_default=True,
+                 help="Images per SGD step."),
+    click.option("--lr", type=float, default=0.05, show_default=True,
+                 help="Peak learning rate (half-period cosine to 0)."),
+    click.option("--weight-decay", type=float, default=5e-5, show_default=True,
+                 help="L2 weight decay on all parameters."),
+    click.option("--momentum", type=float, default=0.9, show_default=True,
+                 help="SGD momentum (Nesterov unless --no-nesterov)."),
+    click.option("--no-nesterov", is_flag=True, help="Plain momentum instead of Nesterov."),
+    click.option("--no-augment", is_flag=True, help="No augmentation (default: pad-and-crop + flip for small images, "
+                                                    "random-resized-crop + flip for image folders)."),
+]
+# the protocol options as the library's Protocol names them (data_dir is how to run, not what an error means)
+PROTOCOL_PARAMS = {"budget": "budget", "dataset": "dataset", "train_size": "train_size", "test_size": "test_size",
+                   "resolution": "resolution", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
+                   "momentum": "momentum", "no_nesterov": "nesterov", "no_augment": "augment"}
+PROTOCOL_ALIASES = {"nesterov": "--no-nesterov", "augment": "--no-augment", "batch_size": "--batch-size"}
+
+
+def protocol_options(f):
+    """What an error means: data and subset, budget, optimiser (train, compare)."""
+    for o in reversed(_PROTOCOL):
+        f = o(f)
+    return f
+
+
+def given_protocol(ctx: click.Context, params: dict) -> dict:
+    """The protocol settings given on the command line (not left at their defaults), as Protocol's fields."""
+    from click.core import ParameterSource
+
+    out = {}
+    for name, field in PROTOCOL_PARAMS.items():
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            v = params[name]
+            out[field] = (not v) if name.startswith("no_") else v
+    return out
+
+
+def checkpoint_mode(flag) -> str:
+    """--checkpoint-every-epoch / --no-... / neither as the library's checkpoint mode."""
+    return {None: "auto", True: "on", False: "off"}[flag]
+
+
+def progress_display(plain):
     from dse.train.progress import Progress
 
     return lambda path, names, epochs: Progress(path, names, epochs, live=False if plain else None)
@@ -48,25 +104,7 @@ def _progress(plain):
 @cli.command()
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep to train (repeatable; default: every sweep but the "
                                                        "copies dse budget-check trains).")
-@click.option("--budget", default="10ep", show_default=True, help="Nep epochs or Nit optimizer steps per model.")
-@click.option("--dataset", type=click.Choice(DATASETS),
-              default="fashion-mnist", show_default=True,
-              help="fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
-                   "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the dataset lies (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
-@click.option("--train-size", type=limit_type("train_size"), default=None,
-              help="Train on a fixed, seeded subset of this many images (synthetic: generate this many).")
-@click.option("--test-size", type=limit_type("test_size"), default=None, help="Evaluate on a fixed subset of this many.")
-@click.option("--resolution", type=limit_type("resolution"), default=None,
-              help="Image size for imagefolder (resize + centre crop) and synthetic data.")
-@click.option("--batch-size", type=limit_type("batch_size"), default=128, show_default=True, help="Images per SGD step.")
-@click.option("--lr", type=float, default=0.05, show_default=True, help="Peak learning rate (half-period cosine to 0).")
-@click.option("--weight-decay", type=float, default=5e-5, show_default=True, help="L2 weight decay on all parameters.")
-@click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (Nesterov unless --no-nesterov).")
-@click.option("--no-nesterov", is_flag=True, help="Plain momentum instead of Nesterov.")
-@click.option("--no-augment", is_flag=True, help="No augmentation (default: pad-and-crop + flip for small images, "
-                                                    "random-resized-crop + flip for image folders).")
+@protocol_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation and data order (per model: seed and index).")
 @run_options
 @click.option("--retry-failed", is_flag=True, help="Put failed and diverged models back to pending first.")
@@ -95,9 +133,9 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
     try:
         r = study(db).train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, batch_size, lr,
                             weight_decay, momentum, not no_nesterov, not no_augment, seed, device, workers_per_gpu,
-                            {None: "auto", True: "on", False: "off"}[checkpoint_every_epoch], retry_failed, graph,
+                            checkpoint_mode(checkpoint_every_epoch), retry_failed, graph,
                             executor, address, gpus_per_model, max_concurrent, on_start=started,
-                            progress=_progress(plain), reset_protocol=reset_protocol,
+                            progress=progress_display(plain), reset_protocol=reset_protocol,
                             discard_results=discard_results)
     except KeyboardInterrupt:
         say("\ninterrupted: running models went back to pending; run the same command again to continue")
@@ -143,9 +181,9 @@ def budget_check(sweeps, k, factors, seed, metric, data_dir, device, workers_per
     try:
         r = study(db).budget_check(list(sweeps), k, factors, seed, metric, device=device,
                                    workers_per_device=workers_per_gpu, data_dir=data_dir,
-                                   checkpoint={None: "auto", True: "on", False: "off"}[checkpoint_every_epoch],
+                                   checkpoint=checkpoint_mode(checkpoint_every_epoch),
                                    graph=graph, executor=executor, address=address, gpus_per_model=gpus_per_model,
-                                   max_concurrent=max_concurrent, progress=None if as_json else _progress(plain),
+                                   max_concurrent=max_concurrent, progress=None if as_json else progress_display(plain),
                                    on_start=None if as_json else (lambda s: say(s.header)))
     except KeyboardInterrupt:
         say("\ninterrupted: the copies trained so far are kept; run the same command again to continue")

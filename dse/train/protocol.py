@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 
-from dse.errors import ParamError
+from dse.errors import DseError, ParamError
 from dse.validate import (DATASETS, MAX_EPOCHS, MAX_STEPS, PROTOCOL_FIELD, SETTINGS, check_choice, check_seed,
                           check_setting)
 
@@ -71,9 +71,18 @@ class Protocol:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Protocol":
-        """The protocol a sweep stored (keys this version does not know are left out)."""
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+    def from_dict(cls, d: dict, where: str | None = None) -> "Protocol":
+        """The protocol a sweep stored (keys this version does not know are left out). ``where`` (e.g. "sweep 's'"):
+        the dict was read from a store, so a value out of range is a damaged store, said as such (not as an option
+        the user typed)."""
+        try:
+            return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+        except (ParamError, TypeError) as e:
+            if where is None:
+                raise
+            raise DseError(f"{where}: its stored protocol is damaged ({e}); the store was written by another tool or "
+                           f"changed by hand. Sample a new sweep, or retrain this one with dse train --reset-protocol "
+                           f"--discard-results") from None
 
     def schedule(self, n_train: int) -> tuple[int, int, int]:
         """(batch, steps per epoch, total steps); the last partial batch of an epoch is dropped."""
