@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError, ParamError
-from dse.validate import check_name
+from dse.validate import MAX_NAME, check_name, shown
 from dse.models.arch import model_key
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import SETTINGS, Space
@@ -120,6 +120,11 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
     if same:  # one name for two windows: the second would be refused as "another regime" after the first was kept
         raise ParamError(f"{{regimes}}: several windows end at the same label {same[0]} (the sweep name "
                          f"{prefix}@{same[0]}); give windows whose upper ends differ in their first 4 significant digits", "regimes")
+    longest = max((f"{prefix}@{lb}" for lb in labels), key=len)
+    if len(longest) > MAX_NAME:  # each full name, not only the prefix, must be a name dse accepts later
+        raise ParamError(f"{{sweep}} prefix {shown(prefix)} makes sweep names such as {shown(longest)} of "
+                         f"{len(longest)} characters; names hold at most {MAX_NAME}: use a prefix of at most "
+                         f"{MAX_NAME - (len(longest) - len(prefix))} characters", "sweep")
     plan = []
     for r in regimes:
         name = f"{prefix}@{regime_label(r.flops[1])}"

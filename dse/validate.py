@@ -45,7 +45,8 @@ ACTIVATIONS = ("relu", "swish")  # the paper's default and its App. B alternativ
 DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 FIXED_SIZE_DATASETS = ("fashion-mnist", "cifar10")  # images of one size: --resolution does not apply
 STATUSES = ("pending", "running", "done", "failed", "diverged")
-IMPORT_STATUSES = ("pending", "done", "failed", "diverged")  # 'running' means a live worker: never imported
+IMPORT_STATUSES = ("pending", "done", "failed", "diverged")
+SOURCES = ("sampled", "imported", "budget")  # how a sweep was made: dse sample, dse import, dse budget-check's copies  # 'running' means a live worker: never imported
 NORMALIZE_BY = ("flops", "params", "acts", "infer_ms", "train_ms")
 SPEED_MODES = ("infer", "train")
 CHECKPOINT = ("auto", "on", "off")
@@ -132,7 +133,7 @@ def check_int(v, param: str, low: int = 1, high: int | None = None):
     """An integer (not a bool) in [low, high]; numpy integers pass. Returns it as int."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low and (high is None or v <= high):
         return int(v)
-    top = f" and <= {high:g}" if high is not None else ""
+    top = "" if high is None else f" and <= {high:,}" if high >= 10**5 else f" and <= {high:g}"
     raise ParamError(f"{{{param}}} must be an integer >= {low:g}{top}, got {shown(v)}", param)
 
 
@@ -236,3 +237,21 @@ def shown(v) -> str:
         return repr(v[:60]) + f"... ({len(v):,} characters)"
     s = repr(v)
     return s if len(s) <= 80 else s[:80] + "..."
+
+
+def parse_budget(text: str) -> tuple[int, str]:
+    """'10ep' -> (10, 'ep'); '500it' -> (500, 'it').
+
+    >>> parse_budget("10ep"), parse_budget("500it")
+    ((10, 'ep'), (500, 'it'))
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*(ep|it)\s*", str(text))
+    if not m or int(m.group(1)) < 1:
+        raise ParamError(f"{{budget}}: cannot read {str(text)[:60]!r}; write Nep (epochs, e.g. 10ep) or Nit "
+                         f"(optimizer steps, e.g. 500it)", "budget")
+    n, unit = int(m.group(1)), m.group(2)
+    top = MAX_EPOCHS if unit == "ep" else MAX_STEPS
+    if n > top:
+        raise ParamError(f"{{budget}} {text!r}: at most {top:,} {'epochs' if unit == 'ep' else 'steps'} per model",
+                         "budget")
+    return n, unit

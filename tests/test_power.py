@@ -145,7 +145,7 @@ def test_power_and_edf_bands_from_the_cli(pilots, run, tmp_path):
     assert code == 0, err
     r = json.loads(out)
     assert set(r) >= {"alpha", "target", "effect", "rows", "n_needed", "more_models", "hours", "sequential"}
-    assert [x["n"] for x in r["rows"]] == [5, 10, 20] and r["rows"][0]["power"] <= r["rows"][-1]["power"]
+    assert [x["n"] for x in r["rows"]] == [5, 10, 12, 20] and r["rows"][0]["power"] <= r["rows"][-1]["power"]
     assert set(r["rows"][0]) >= {"n", "power", "low", "high", "band_half_width"}
     assert set(r["sequential"]) >= {"step", "max", "null_reject", "alt_reject", "mean_n_null", "mean_n_alt", "fixed_n"}
     assert (tmp_path / "p.png").stat().st_size > 0

@@ -124,3 +124,18 @@ def test_ray_interrupted_then_resumed_without_duplicates(tmp_path):
     out, err = q.communicate(timeout=600)
     assert q.returncode == 0, err
     _complete(tmp_path, "s", 5)
+
+
+def test_the_address_check_knows_a_real_ray_head(tmp_path):
+    """check_address asks Ray's own gRPC method (GetClusterId) of the GCS of a real local Ray instance."""
+    import ray as _ray
+
+    from dse.train.ray_executor import check_address
+
+    ctx = _ray.init(include_dashboard=False, logging_level="error", num_cpus=1)
+    try:
+        t = time.monotonic()
+        check_address(ctx.address_info["gcs_address"])  # raises when it is not taken for a Ray head
+        assert time.monotonic() - t < 5
+    finally:
+        _ray.shutdown()

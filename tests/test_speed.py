@@ -165,16 +165,16 @@ def test_speed_from_training_throughput(timed, run):
 def test_speed_bad_input(run):
     assert run("sample", "--space", "regnetx", "-n", "3", "--flops", "2M:8M", *SMALL)[0] == 0
     for args, words in ((["speed", "--device", "cuda"], "CUDA is not available"),
-                        (["speed", "--batch", "0"], "--batch must be a positive integer"),
-                        (["speed", "--batch", "10000000"], "--batch must be a positive integer up to 65,536"),
-                        (["speed", "--repeat", "0"], "--repeat must be a positive integer"),
+                        (["speed", "--batch", "0"], "--batch must be an integer >= 1 and <= 65536"),
+                        (["speed", "--batch", "10000000"], "--batch must be an integer >= 1 and <= 65536, got 10000000"),
+                        (["speed", "--repeat", "0"], "--repeat must be an integer >= 1"),
                         (["sample", "--space", "regnetx", "-n", "3", "--max-ms", "inf", "--sweep", "f"],
-                         "--max-ms must be a positive number"),
+                         "--max-ms must be a finite number > 0"),
                         (["speed", "--sweep", "nope"], "unknown sweep 'nope'"),
                         (["plot", "speed"], "holds no timings; run dse speed first"),
                         (["sample", "--space", "regnetx", "-n", "3", "--max-ms", "5", "--sweep", "f"],
                          "run dse speed"),
                         (["sample", "--space", "regnetx", "-n", "3", "--max-ms", "-1", "--sweep", "f"],
-                         "--max-ms must be a positive number")):
+                         "--max-ms must be a finite number > 0")):
         code, _, err = run(*args)
         assert code == 2 and words in err and "Traceback" not in err, (args, err)

@@ -20,6 +20,8 @@ from dse.store.records import Fit
 from dse.units import parse_window, regime_label
 from dse.validate import check_choice, check_int, check_number, check_seed
 from dse.validate import name_list as _name_list
+from dse.validate import MAX_MODELS
+from dse.params import Bool, Choice, Int, Names, Numbers, Opt, Real, Text, checked
 
 
 def _check_boot(n_boot, frac, ci, seed) -> None:
@@ -126,6 +128,7 @@ COMPARE_EXAMPLES = {"compare": "dse compare anynet_a anynet_e --until-decided", 
 class Analyses(StudyBase):
     """The analyses of populations: EDFs, search efficiency, bootstrap, rank, trends, fits, curves, refine."""
 
+    @checked()
     def population(self, sweep: str, metric: str = "final") -> Population:
         """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
         check_metric(metric)
@@ -183,6 +186,8 @@ class Analyses(StudyBase):
         return normalize(vals, by, bins, lo_hi)
 
     # ---- analyses ----
+    @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000), thresholds=Opt(Numbers(Real(0, 100))),
+             band=Choice(BANDS))
     def edf(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
             metric: str = "final", band: str = "dkw", level: float = 0.95) -> EdfComparison:
         """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
@@ -202,6 +207,7 @@ class Analyses(StudyBase):
         norm = self._normalization(pops, normalize, bins, range)
         return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds, band, level)
 
+    @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000))
     def search_efficiency(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
                           metric: str = "final") -> SearchEfficiency:
         """Expected best error of m random models (m = 1, 2, 4, ...) of two or more sweeps."""
@@ -211,6 +217,7 @@ class Analyses(StudyBase):
         norm = self._normalization(pops, normalize, bins, range)
         return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)
 
+    @checked(params=Names())
     def bootstrap(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
                   seed: int = 0, metric: str = "final") -> BootstrapResult:
         """Where the good models lie: the empirical bootstrap of the best model's value of each parameter
@@ -240,6 +247,7 @@ class Analyses(StudyBase):
                                               seed))
         return BootstrapResult(metric, panels)
 
+    @checked(x=Text(), y=Opt(Text()), good=Real(0, 1, low_open=True))
     def rank(self, x: str = "lr", y: str | None = "wd", sweeps=None, good: float = 0.25,
              metric: str = "final") -> RankResult:
         """The relative-rank scatter (NDS Fig. 12, RegNet Fig. 21): every trained model of ``sweeps`` (default:
@@ -279,6 +287,7 @@ class Analyses(StudyBase):
         g = np.concatenate([[n] * pops[n].n for n in have])
         return rank_scatter(xs, es, g, ys, x, y, good)
 
+    @checked(params=Names())
     def trends(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
                metric: str = "final") -> TrendsResult:
         """How the good models change with complexity (RegNet Fig. 11, 12 bottom): per regime the bootstrap of
@@ -301,6 +310,7 @@ class Analyses(StudyBase):
             pops = _populations(s, names, metric)
         return _trends(recs, pops, params, bool(sweeps), n_boot, frac, ci, seed, metric)
 
+    @checked(top=Int(1, MAX_MODELS), save=Bool(), best=Opt(Int(1, MAX_MODELS)))
     def fit(self, sweeps=None, top: int = 20, metric: str = "final", save: bool = True,
             best: int | None = None) -> FitResult:
         """Fit the RegNet form to every model's per-block widths (stored fits are reused); ``save`` stores the
@@ -326,12 +336,14 @@ class Analyses(StudyBase):
             raise DseError("no models to fit")
         return FitResult(metric, int(top), rows)
 
+    @checked()
     def complexity(self, sweeps=None, metric: str = "final") -> ComplexityView:
         """Error against flops, params and acts of the trained models of each sweep."""
         pops = self._pops(sweeps, metric, need=1)
         return ComplexityView(metric, {n: {k: p.values(k) for k in ("flops", "params", "acts")} | {"errors": p.errors}
                                        for n, p in pops.items()})
 
+    @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))
     def curves(self, sweep: str, best: int = 5, worst: int = 5, metric: str = "final") -> Curves:
         """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
         for k, v in (("best", best), ("worst", worst)):
@@ -341,6 +353,7 @@ class Analyses(StudyBase):
         with self.store() as s:
             return _curves(pop, s.epoch_rows([sweep]), best, worst)
 
+    @checked(sweep=Names(), min_support=Int(1, MAX_MODELS))
     def refine(self, sweep, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
                ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
         """Proposals for a better space from a trained sweep: narrower ranges and structural constraints

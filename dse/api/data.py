@@ -11,6 +11,8 @@ from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
 from dse.store.records import ModelRecord
 from dse.validate import check_choice, check_int, check_name, check_output, shown
+from dse.validate import MAX_MODELS
+from dse.params import Bool, Check, Errors, FilePath, Int, Opt, Text, checked
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Data(StudyBase):
     """A study's populations as records, DataFrames and files: status, models, epochs, export."""
 
     # ---- populations as records and DataFrames ----
+    @checked(sweep=Opt(Text()))
     def status(self, sweep: str | None = None) -> list[SweepStatus]:
         """Each sweep (or one) with its models counted by status and its results summarised; the regimes of a
         space come together, ordered by flops."""
@@ -72,6 +75,7 @@ class Data(StudyBase):
         return [x for _, x in sorted(enumerate(out), key=lambda t: (
             first[t[1].space], t[1].regime is None, t[1].regime or 0, t[0]))]
 
+    @checked(folder=Check(), top=Opt(Int(1, MAX_MODELS)), base_config=Opt(FilePath()), skip_unexpressible=Bool())
     def export_pycls(self, folder, sweeps=None, top: int | None = None, base_config=None,
                      skip_unexpressible: bool = False, metric: str = "final") -> dict:
         """Write a pycls sweep folder: ``folder/cfgs/000000.yaml ...``, one pycls job config per model (of ``sweeps``;
@@ -129,6 +133,7 @@ class Data(StudyBase):
             raise write_error(out, e) from None
         return {"written": len(jobs), "skipped": skipped, "folder": str(out)}
 
+    @checked(path=FilePath())
     def import_pycls(self, path, sweep: str) -> int:
         """Read a pycls ``sweep.json`` (tools/sweep_collect.py) into a new sweep: each job's network from its cfg
         (checked against its logged complexity), its final and best test error and per-epoch rows (a job that did
@@ -147,6 +152,7 @@ class Data(StudyBase):
         with self.store(write=True) as s:
             return import_pycls_sweep(s, path, sweep)
 
+    @checked(errors=Errors(), best=Opt(Errors()))
     def set_results(self, sweep: str, errors: dict, best: dict | None = None) -> int:
         """Record errors obtained outside dse's trainer (another trainer, a cluster) for models of ``sweep``:
         ``{idx: error %}`` (``best``: best-epoch errors, default the same); each becomes done. All or nothing.
@@ -160,12 +166,14 @@ class Data(StudyBase):
         with self.store(write=True) as s:
             return s.set_results(sweep, errors, best)
 
+    @checked()
     def records(self, sweep: str) -> list[ModelRecord]:
         """The models of a sweep as typed records, in index order."""
         with self.store() as s:
             s.sweep(sweep)
             return s.models(sweep)
 
+    @checked()
     def models(self, sweeps=None):
         """One row per model (the columns of ``dse export``) as a pandas DataFrame."""
         import pandas as pd
@@ -176,6 +184,7 @@ class Data(StudyBase):
             cols, rows = export_rows(s, self._names(s, sweeps, copies=True))
         return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
+    @checked()
     def epochs(self, sweeps=None):
         """One row per model and epoch: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds,
         images_per_s (a pandas DataFrame)."""
@@ -188,6 +197,7 @@ class Data(StudyBase):
         return pd.DataFrame([{"sweep": r.sweep, "id": r.idx, **{k: getattr(r, k) for k in EPOCH_COLUMNS}}
                              for r in recs], columns=["sweep", "id", *EPOCH_COLUMNS])
 
+    @checked(path=FilePath(), epochs=Bool(), speed_device=Opt(Text()))
     def export(self, path, sweeps=None, epochs: bool = False, speed_device: str | None = None) -> int:
         """Write the models (or with ``epochs`` the per-epoch rows) to a .csv or .parquet file, or '-' for
         standard output. Returns the number of rows."""

@@ -12,7 +12,9 @@ from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, chec
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.analysis.population import check_metric
-from dse.validate import check_int, check_number, check_seed, shown
+from dse.validate import check_number, check_seed, shown
+from dse.analysis.power import MAX_REPS, MAX_SEQUENTIAL
+from dse.params import Check, Int, Opt, Real, checked
 
 
 def _ns(ns) -> list[int]:
@@ -53,6 +55,8 @@ class Planning(StudyBase):
                            f"are not comparable (dse train stores each sweep's protocol)")
         return names, pops, protos[names[0]], (float(np.mean(secs)) if secs else None)
 
+    @checked(n=Check(), target=Real(0, 1, low_open=True, high_open=True),
+             effect=Opt(Real(0, 1, low_open=True, high_open=True)), reps=Int(100, MAX_REPS))
     def power(self, sweeps, n="25,50,100,200", alpha: float = 0.05, target: float = 0.8, effect: float | None = None,
               reps: int = 2000, seed: int = 0, sequential: tuple | None = None, metric: str = "final") -> PowerResult:
         """For each n models per space, the probability that the KS test ``edf`` reports rejects at ``alpha``,
@@ -74,6 +78,8 @@ class Planning(StudyBase):
         return power_analysis(pops[names[0]].errors, pops[names[1]].errors, names, ns, alpha, target, effect, reps,
                               seed, secs, sequential=sequential)
 
+    @checked(step=Int(1, MAX_SEQUENTIAL), max=Int(1, MAX_SEQUENTIAL),
+             futility=Opt(Real(0, 1, low_open=True, high_open=True)))
     def compare(self, sweeps, step: int = 10, max: int = 200, alpha: float = 0.05, futility: float | None = 0.1,
                 seed: int = 0, metric: str = "final", protocol=None, run=None, progress=None) -> SequentialDecision:
         """Compare two sweeps in rounds until decided: look (KS with O'Brien-Fleming alpha spending over the looks,
@@ -120,6 +126,9 @@ class Planning(StudyBase):
                                f"needs a sampled sweep")
             if r.regime.get("ms_cap"):
                 raise DseError(f"sweep {n!r} was sampled with --max-ms: compare tops sweeps up by their regime alone")
+        for n, r in recs.items():  # a damaged stored protocol is said as such, before they are compared
+            if r.protocol:
+                Protocol.from_dict(r.protocol, f"sweep {n!r}")
         stored = [r.protocol for r in recs.values()]
         if stored[0] != stored[1] and None not in stored:
             raise DseError(f"sweeps {names[0]!r} and {names[1]!r} were trained under different protocols")

@@ -16,6 +16,7 @@ from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
 
 from dse.validate import check_output
+from dse.params import FilePath, checked
 
 
 def _trend_params(recs, pops) -> list[str]:
@@ -43,6 +44,7 @@ def _bootstrap_params(rec, pop) -> list[str]:
 class Reporting(StudyBase):
     """The HTML report, built from the study's own public methods and result objects."""
 
+    @checked(path=FilePath())
     def report(self, path="report.html", sweeps=None, metric: str = "final") -> Path:
         """Write the study as one self-contained HTML file (figures inline as SVG); returns its path. Every figure
         and table is a result of a public ``Study`` method; the report lays them out."""

@@ -12,6 +12,8 @@ from dse.spaces import Regime, Space, resolve_space
 from dse.sweep import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
 from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name, check_seed
+from dse.validate import SPEED_MODES, STEMS
+from dse.params import Choice, FilePath, Int, Name, Opt, Real, Setting, Text, checked
 
 
 MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
@@ -33,9 +35,17 @@ def _warned(results, cap: dict | None, fit: dict | None) -> list:
     return results
 
 
+# the input side of a regime, and the time cap of --max-ms: what sample, sample_regimes and import_table accept
+_REGIME = dict(resolution=Setting("resolution"), stem=Choice(STEMS), in_channels=Setting("in_channels"),
+               num_classes=Setting("num_classes"))
+_CAP = dict(max_ms=Opt(Real(0, low_open=True)), speed_device=Opt(Text()), speed_mode=Choice(SPEED_MODES),
+            speed_batch=Opt(Int(1, MAX_BATCH)))
+
+
 class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
+    @checked(sweep=Opt(Name()), **_REGIME, **_CAP)
     def sample(self, space: str | Space, n: int, sweep: str | None = None, flops="360M:400M", resolution: int = 224,
                stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
                seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
@@ -57,6 +67,7 @@ class Sampling(StudyBase):
             out = sample_sweep(s, sp, regime, int(n), sweep, seed)
         return _warned([out], cap, fit)[0]
 
+    @checked(sweep=Opt(Name()), **_REGIME, **_CAP)
     def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
                        stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
                        max_acts=None, seed: int | None = None, max_ms: float | None = None,
@@ -83,10 +94,6 @@ class Sampling(StudyBase):
         """(the regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with, that stored fit)."""
         if max_ms is None:
             return None, None
-        if not isinstance(max_ms, (int, float)) or isinstance(max_ms, bool) or not 0 < max_ms < float("inf"):
-            raise ParamError(f"{{max_ms}} must be a positive number of milliseconds, got {max_ms!r}", "max_ms")
-        if mode not in ("infer", "train"):
-            raise ParamError(f"{{speed_mode}} {mode!r} unknown; allowed: infer, train", "speed_mode")
         fits, measured = [], []
         if self.path.exists():
             with self.store() as s:
@@ -123,6 +130,7 @@ class Sampling(StudyBase):
                              "space")
         return (space if isinstance(space, Space) else resolve_space(str(space))), regs
 
+    @checked(path=FilePath(), **_REGIME)
     def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
                      num_classes: int = 1000) -> int:
         """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;

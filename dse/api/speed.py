@@ -9,17 +9,14 @@ from dse.models.runtime import SpeedFit
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.validate import MAX_BATCH
+from dse.validate import SPEED_MODES
+from dse.params import Bool, Choice, Func, Int, Opt, Text, checked
 
 
 def _modes(mode: str) -> tuple:
     if mode not in ("infer", "train", "both"):
         raise ParamError(f"{{mode}} {mode!r} unknown; allowed: infer, train, both", "mode")
     return ("infer", "train") if mode == "both" else (mode,)
-
-
-def _positive(v, name: str, most: int) -> None:
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 1 <= v <= most:
-        raise ParamError(f"{{{name}}} must be a positive integer up to {most:,}, got {v!r}", name)
 
 
 def _from_training(s, names, report):
@@ -48,6 +45,7 @@ class Speed(StudyBase):
     """Runtime: measuring models on a device, and what their timings say (RegNet Fig. 12 top)."""
 
     # ---- runtime ----
+    @checked(mode=Choice((*SPEED_MODES, "both")), batch=Int(1, MAX_BATCH), repeat=Int(1, 10_000), force=Bool(), events=Opt(Func()))
     def speed(self, sweeps=None, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
               force: bool = False, events=None) -> list[SpeedResult]:
         """Time every model of ``sweeps`` (pending or trained: only the architecture is needed) at its sweep's
@@ -62,8 +60,6 @@ class Speed(StudyBase):
         from dse.train.worker import resolve_devices
 
         modes = _modes(mode)
-        _positive(batch, "batch", MAX_BATCH)
-        _positive(repeat, "repeat", 10_000)
         devices = resolve_devices(device)
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)
@@ -77,6 +73,7 @@ class Speed(StudyBase):
                 out.append(r)
         return out
 
+    @checked(device=Opt(Text()), mode=Choice(SPEED_MODES), batch=Opt(Int(1, MAX_BATCH)), from_training=Bool())
     def speed_report(self, sweeps=None, device: str | None = None, mode: str = "infer", batch: int | None = None,
                      from_training: bool = False) -> SpeedResult:
         """The stored timings of ``sweeps`` on ``device`` (default: the most measured) in ``mode`` at ``batch``

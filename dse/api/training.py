@@ -15,7 +15,9 @@ from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
 from dse.validate import (CHECKPOINT, EXECUTORS, FIXED_SIZE_DATASETS, GRAPH_MODES, check_choice, check_int,
-                          check_number, check_seed, usable_cpus)
+                          check_number, check_seed, shown, usable_cpus)
+from dse.validate import MAX_MODELS
+from dse.params import Int, checked
 
 
 @dataclass
@@ -107,6 +109,8 @@ def _factors(factors) -> list:
         items = factors.split(",")
     elif isinstance(factors, (int, float)) and not isinstance(factors, bool):
         items = [factors]  # one factor
+    elif isinstance(factors, (bytes, bytearray, dict)) or isinstance(factors, bool):
+        raise ParamError(f"{{factors}} must be numbers > 1 such as [2, 4] or '2,4', got {shown(factors)}", "factors")
     else:
         try:
             items = list(factors)
@@ -116,9 +120,11 @@ def _factors(factors) -> list:
     out = []
     for x in items:
         try:
+            if isinstance(x, bool):
+                raise TypeError
             v = float(x)
         except (TypeError, ValueError):
-            raise ParamError(f"{{factors}}: cannot read {x!r}; write numbers > 1 such as 2,4", "factors") from None
+            raise ParamError(f"{{factors}}: cannot read {shown(x)}; write numbers > 1 such as 2,4", "factors") from None
         if not np.isfinite(v) or v <= 1:
             raise ParamError(f"{{factors}}: {x!r} is not a longer budget; each factor must be > 1 (e.g. 2,4)",
                              "factors")
@@ -186,6 +192,7 @@ class Training(StudyBase):
     """Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
 
     # ---- training ----
+    @checked()
     def train(self, sweeps=None, budget: str = "10ep", dataset: str = "fashion-mnist", data_dir=None,
               train_size: int | None = None, test_size: int | None = None, resolution: int | None = None,
               batch_size: int = 128, lr: float = 0.05, weight_decay: float = 5e-5, momentum: float = 0.9,
@@ -217,6 +224,7 @@ class Training(StudyBase):
                          max_concurrent, progress, on_start)
         return self.train_protocol(p, run, sweeps, retry_failed, reset_protocol, discard_results)
 
+    @checked()
     def train_protocol(self, p, run: RunOptions | None = None, sweeps=None, retry_failed: bool = False,
                        reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
         """``train`` with its settings as objects: ``p`` a ``dse.train.protocol.Protocol``, ``run`` how to run."""
@@ -291,6 +299,7 @@ class Training(StudyBase):
         return out
 
     # ---- is the budget long enough? ----
+    @checked()
     def undertraining(self, sweeps=None, metric: str = "final") -> dict:
         """{sweep: Undertraining}: the signals of a too-short budget computable from what is stored (training
         loss still falling in the last epoch, error rising with depth, models near chance), per sweep with
@@ -316,6 +325,7 @@ class Training(StudyBase):
                                        [losses.get(m.idx, []) for m in ms], _classes(rec))
         return out
 
+    @checked(models=Int(3, MAX_MODELS))
     def budget_check(self, sweeps, models: int = 20, factors=(2, 4), seed: int = 0, metric: str = "final",
                      n_boot: int = 2000, device: str = "auto", workers_per_device: int | None = None,
                      data_dir=None, checkpoint: str = "auto", graph: str = "auto", executor: str = "local",
@@ -419,6 +429,7 @@ class Training(StudyBase):
                       f"is long enough for every comparison")
         return r
 
+    @checked()
     def stored_budget_check(self, sweeps=None, metric: str = "final"):
         """The budget check of ``sweeps`` from the copies ``budget_check`` already trained (nothing is trained),
         or None when no sweep has a copy with 3 or more trained models."""

@@ -379,15 +379,17 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
         check_output(out, "out", (".toml",), "space file")
     r = study(db).refine(list(sweeps), base, min_support, n_boot, ci, seed, metric)
     n = r.n
-    sweep = " ".join(dict.fromkeys(sweeps))
     src = f"sweep {sweeps[0]!r}" if len(set(sweeps)) == 1 else f"sweeps {', '.join(dict.fromkeys(sweeps))}"
+    # the next step, written in the file's header and printed, runs as shown: the path quoted, the sweep named as
+    # names must be
+    name = re.sub(r"[^A-Za-z0-9_.@~+=:-]", "_", Path(out).stem).lstrip("_.@~+=:-")[:100] or "refined" if out else ""
+    nxt = (f"dse sample --space {shlex.quote(str(out))} -n 100 --sweep {name}; dse train; "
+           f"dse edf --compare {' '.join(map(shlex.quote, dict.fromkeys(sweeps)))} {name}") if out else ""
     if out:
-        stem = Path(out).stem
         r.write(out, [f"Refined by dse refine from {src} ({n} trained models, {metric} error) "
                       f"of space {r.base_space!r}, {datetime.now(timezone.utc):%Y-%m-%d}.",
                       f"Accepted {len(r.accepted)} of {len(r.proposals)} proposals; log10 size "
-                      f"{r.log10_size_before:.2f} -> {r.log10_size_after:.2f}.",
-                      f"Next: dse sample --space {out} -n 100 --sweep {stem}; dse train; dse edf --compare {sweep} {stem}"])
+                      f"{r.log10_size_before:.2f} -> {r.log10_size_after:.2f}.", f"Next: {nxt}"])
     if as_json:
         print_json(budget_warnings(db, sweeps, r.to_json(out), metric))
         return
@@ -406,10 +408,8 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
               [[q.kind, q.param, q.rule, *ev(q), _fmt(q.evidence.ks_statistic, ".3f"), _fmt(q.evidence.pvalue, ".3g"),
                 "yes" if q.accepted else "no", q.why] for q in r.proposals])
     say(f"log10 size of the space: {r.log10_size_before:.2f} -> {r.log10_size_after:.2f}")
-    if out:  # a next step that runs as printed: the path quoted, the sweep named as names must be
-        name = re.sub(r"[^A-Za-z0-9_.@~+=:-]", "_", Path(out).stem).lstrip("_.@~+=:-")[:100] or "refined"
-        say(f"wrote {out}; next: dse sample --space {shlex.quote(str(out))} -n 100 --sweep {name}, dse train, "
-            f"dse edf --compare {' '.join(map(shlex.quote, dict.fromkeys(sweeps)))} {name}")
+    if out:
+        say(f"wrote {out}; next: {nxt}")
 
 
 @cli.command()

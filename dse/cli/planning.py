@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dse.cli.analysis import PLOT, _check_plot, _save
-from dse.cli.main import aliases, cli, db_option, json_option, limit_type, study
+from dse.cli.main import aliases, cli, db_option, json_option, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
 from dse.cli.training import (PROTOCOL_ALIASES, checkpoint_mode, given_protocol, progress_display,

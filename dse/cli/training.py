@@ -39,13 +39,15 @@ def run_options(f):
     return f
 
 
+DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                        help="Where the dataset lies (default for fashion-mnist: /usr/share/datasets/fashion-mnist; "
+                             "budget-check and compare: where the sweep's training found it).")
 _PROTOCOL = [
     click.option("--budget", default="10ep", show_default=True, help="Nep epochs or Nit optimizer steps per model."),
     click.option("--dataset", type=click.Choice(DATASETS), default="fashion-mnist", show_default=True,
                  help="fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
                       "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks)."),
-    click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                 help="Where the dataset lies (default for fashion-mnist: /usr/share/datasets/fashion-mnist)."),
+    DATA_DIR,
     click.option("--train-size", type=limit_type("train_size"), default=None,
                  help="Train on a fixed, seeded subset of this many images (synthetic: generate this many)."),
     click.option("--test-size", type=limit_type("test_size"), default=None,
@@ -159,8 +161,7 @@ def train(sweeps, budget, dataset, data_dir, train_size, test_size, resolution, 
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model choice and the bootstrap.")
 @click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
               help="Which error: of the final epoch, or the best epoch.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the dataset lies, if not where the sweep's training found it.")
+@DATA_DIR
 @run_options
 @click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg",
               help="Also draw each sweep's errors at the base budget against the longer one.")

@@ -155,7 +155,7 @@ def render(d: ReportData) -> str:
                              f"{f['slope']:.3f}" if f else "", f"{f['r']:.3f}" if f else "",
                              f"{r.good_x['median']:.4g} ({r.good_x['low']:.4g}..{r.good_x['high']:.4g})"])
             body += f"<h3>{html.escape(n)}</h3>" + _table(
-                ["plot", "models", "good", "slope of the good", "r", f"good models' x: median (95% range)"], rows)
+                ["plot", "models", "good", "slope of the good", "r", "good models' x: median (95% range)"], rows)
             body += "".join(f'<div class="fig">{_svg(r)}</div>' for r in rs)
         sec.append(("rank", "Optimiser settings: relative rank", body))
 

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from dse.errors import DseError, ParamError, write_error
-from dse.validate import check_output
+from dse.validate import check_output, shown
 
 EXTS = (".png", ".svg")
 
@@ -50,9 +50,20 @@ def axes_for(ax, panels: int, cols: int | None = None, size=(6.0, 4.2)) -> list:
     ones in a pyplot figure (so a notebook shows it)."""
     if ax is None:
         return new_figure(panels, cols, size, pyplot=True)[1]
-    flat = list(getattr(ax, "flat", ax)) if not hasattr(ax, "plot") else [ax]
+    from matplotlib.axes import Axes
+
+    if isinstance(ax, Axes):
+        flat = [ax]
+    else:
+        try:
+            flat = list(getattr(ax, "flat", ax))
+        except TypeError:
+            flat = None
+        if flat is None or isinstance(ax, (str, bytes)) or not all(isinstance(a, Axes) for a in flat):
+            raise ParamError(f"{{ax}} must be a matplotlib Axes, a sequence of {panels} of them, or None, got "
+                             f"{shown(ax)}", "ax")
     if len(flat) < panels:
-        raise DseError(f"ax: this result draws {panels} panels; pass that many axes (or none)")
+        raise ParamError(f"{{ax}}: this result draws {panels} panels; pass that many axes (or none)", "ax")
     return flat[:panels]
 
 

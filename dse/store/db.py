@@ -7,6 +7,7 @@ WAL journal, a busy timeout, and every write in one ``BEGIN IMMEDIATE`` transact
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -49,6 +50,11 @@ class Store:
         except sqlite3.OperationalError as e:
             # a store on a read-only file system (or in a folder this user may not write) cannot get its WAL
             # index files: a command that only reads opens it as an immutable file instead
+            if create and self.path.exists() and not _writable(self.path):
+                raise DseError(f"{self.path} is read-only and this command writes to the store (this user may not "
+                               f"write the file or its folder {self.path.resolve().parent}, where SQLite keeps its "
+                               f"journal); make them writable, or copy the store (cp {self.path} copy.sqlite) and "
+                               f"pass --db copy.sqlite") from None
             if create or not self.path.exists() or not any(m in str(e) for m in ("unable to open", "readonly")):
                 raise DseError(f"{self.path} cannot be opened ({e}); pass another --db PATH") from None
             try:
@@ -61,6 +67,7 @@ class Store:
         self._init(tables)
 
     def _check_path(self, create: bool) -> None:
+        str(self.path.resolve())  # a name the file system refuses (too long) raises OSError here, said by __init__
         if not self.path.exists():
             if not create:
                 raise DseError(f"no store at {self.path}: run `dse sample` first, or pass --db PATH / set DSE_DB")
@@ -219,10 +226,11 @@ class Store:
     def add_models(self, c, sweep: str, models, start: int):
         """Insert models (dicts with arch, flops, params, acts and optional fields) from index ``start``."""
         rows = []
+        idx = [m.get("idx", start + i) for i, m in enumerate(models)]  # an import keeps the table's own ids
         for i, m in enumerate(models):
             arch: Arch = m["arch"]
             rp = m.get("regnet") or {}
-            rows.append((sweep, start + i, m.get("key") or model_key(arch, m.get("settings")),
+            rows.append((sweep, idx[i], m.get("key") or model_key(arch, m.get("settings")),
                          json.dumps(arch.to_dict()), arch.stages, arch.depth,
                          int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
@@ -238,10 +246,10 @@ class Store:
             if m.get("rows"):
                 c.executemany(f"INSERT INTO epochs (sweep, idx, {', '.join(EPOCH_COLUMNS)}) VALUES "
                               f"({', '.join('?' * (len(EPOCH_COLUMNS) + 2))})",
-                              [(sweep, start + i, *(r.get(k) for k in EPOCH_COLUMNS)) for r in m["rows"]])
+                              [(sweep, idx[i], *(r.get(k) for k in EPOCH_COLUMNS)) for r in m["rows"]])
         for i, m in enumerate(models):  # timings that came with an imported table
             for dev, mode, batch, ms in m.get("speeds") or ():
-                self.add_speed(sweep, start + i, dev, mode, batch, ms, "imported", c)
+                self.add_speed(sweep, idx[i], dev, mode, batch, ms, "imported", c)
 
     def copy_models(self, c, src: str, dst: str, idxs) -> int:
         """Copy models ``idxs`` of sweep ``src`` into sweep ``dst`` under the same index, untrained (inside a write
@@ -591,3 +599,20 @@ class Store:
                                        f"column {bad[0]} holds {r[bad[0]]!r}, not a number. {salvage(self.path)}")
                 out.append(EpochRecord(**dict(r)))
         return out
+
+
+def _writable(path: Path) -> bool:
+    """This user may write the store and its folder (the journal and WAL files live beside it), on a writable
+    file system."""
+    try:
+        folder = path.resolve().parent
+        return os.access(path, os.W_OK) and os.access(folder, os.W_OK) and not _read_only_fs(folder)
+    except OSError:
+        return False
+
+
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False

@@ -14,7 +14,7 @@ from dse.models.arch import Arch
 from dse.store.connection import StoreDamaged
 from dse.store.records import Fit, ModelRecord
 from dse.store.schema import MODEL_COLUMNS
-from dse.validate import STATUSES, STEMS
+from dse.validate import SOURCES, STATUSES, STEMS, parse_budget, shown
 
 
 def _num(v) -> bool:
@@ -36,9 +36,16 @@ def _sweep_shape(d: dict) -> str | None:
     if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
                               and all(_num(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):
         return "column protocol holds a budget or dataset that is not text, or optimiser settings that are not numbers"
+    if p is not None and p.get("budget") is not None:
+        try:
+            parse_budget(p["budget"])
+        except DseError:
+            return f"column protocol holds budget {shown(p['budget'])}, which is not a budget (Nep or Nit)"
     sp = d["space"]
     if sp is not None and not (sp.get("family") in ("anynet", "regnet") and isinstance(sp.get("params"), dict)):
         return "column space is not a space definition (family and params)"
+    if "source" in d and d["source"] not in SOURCES:
+        return f"column source is {shown(d['source'])}; a sweep is {', '.join(SOURCES)}"
     return None
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from dse.errors import DseError, write_error
 from dse.models.arch import STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
-from dse.validate import ACTIVATIONS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_STAGE_DEPTH, MAX_WIDTH
+from dse.validate import (ACTIVATIONS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_SEED, MAX_STAGE_DEPTH,
+                          MAX_WIDTH)
 from dse.validate import SETTINGS as LIMITS
 
 HEAD = ("sweep", "id", "space", "stages")
@@ -242,10 +243,23 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
                            f"epochs a model may train")
         given.append({k: val(k, int, False) for k in ("flops", "params", "acts")})
         rp = {k: val(k, float, False) for k in ("w0", "wa", "wm")}
+        _check_regnet(path, n, rp, "")
         m["regnet"] = rp if any(v is not None for v in rp.values()) else None
         fit = {k: val(c, float, False) for k, c in zip(("e_fit", "w0", "wa", "wm"), FIT)}
-        if all(v is not None for v in fit.values()):
+        if any(v is not None for v in fit.values()):
+            missing = [c for c, v in zip(FIT, fit.values()) if v is None]
+            if missing:
+                raise DseError(f"{path}, line {n}: the RegNet fit needs {', '.join(FIT)} together; "
+                               f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty (fill them, or "
+                               f"empty all four: dse fit computes them)")
+            if fit["e_fit"] < 0:
+                raise DseError(f"{path}, line {n}: column e_fit = {fit['e_fit']:g} is negative (a fit's mean error "
+                               f"is >= 0)")
+            _check_regnet(path, n, {k: fit[k] for k in ("w0", "wa", "wm")}, "fit_")
             m["fit"] = {**fit, "w0": int(fit["w0"])}
+        m["idx"] = val("id", int, False)
+        if m["idx"] is not None and not 0 <= m["idx"] <= MAX_SEED:
+            raise DseError(f"{path}, line {n}: column id = {m['idx']} is not a model index (0 to 2^63-1)")
         dev, batch = (r.get("speed_device") or "").strip(), val("speed_batch", int, False)
         if batch is not None and not 1 <= batch <= MAX_BATCH:
             raise DseError(f"{path}, line {n}: column speed_batch = {batch} is outside 1..{MAX_BATCH}")
@@ -269,9 +283,31 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         m["status"] = st or ("done" if m["error"] is not None else "pending")
         m["settings"] = _import_settings(val, regime, path, n)
         out.append(m)
+    ids = [m["idx"] for m in out]
+    if any(i is not None for i in ids):  # the table's own model ids are kept (an exported subset: 1, 2, 4)
+        if None in ids:
+            raise DseError(f"{path}, line {ids.index(None) + 2}: column id is empty while other rows have one; give "
+                           f"every row its id, or none (ids 0, 1, 2, ... in row order)")
+        seen = {}
+        for line, i in enumerate(ids, start=2):
+            if i in seen:
+                raise DseError(f"{path}, line {line}: column id = {i} repeats line {seen[i]}; ids name one model each")
+            seen[i] = line
+    else:
+        for i, m in enumerate(out):
+            m["idx"] = i
     _check_complexity(path, out, given, regime)
     spaces = {(r.get("space") or "").strip() for r in rows}
     return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported")
+
+
+def _check_regnet(path, line, rp: dict, prefix: str) -> None:
+    """RegNet parameters of a row (given ones only): w0 > 0, wa >= 0, wm > 1 (u_j = w0 + wa j, w0 wm^k)."""
+    for k, ok, what in (("w0", lambda v: v > 0, "> 0"), ("wa", lambda v: v >= 0, ">= 0"),
+                        ("wm", lambda v: v > 1, "> 1")):
+        v = rp.get(k)
+        if v is not None and not ok(v):
+            raise DseError(f"{path}, line {line}: column {prefix}{k} = {v:g} is not a RegNet {k} (it must be {what})")
 
 
 def _import_settings(val, regime, path, line) -> dict | None:

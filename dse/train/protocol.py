@@ -9,30 +9,11 @@ Pure data (no torch), so commands that only read results (status, budget-check p
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, fields, replace
 
 from dse.errors import DseError, ParamError
-from dse.validate import (DATASETS, MAX_EPOCHS, MAX_STEPS, PROTOCOL_FIELD, SETTINGS, check_choice, check_seed,
-                          check_setting)
-
-
-def parse_budget(text: str) -> tuple[int, str]:
-    """'10ep' -> (10, 'ep'); '500it' -> (500, 'it').
-
-    >>> parse_budget("10ep"), parse_budget("500it")
-    ((10, 'ep'), (500, 'it'))
-    """
-    m = re.fullmatch(r"\s*(\d+)\s*(ep|it)\s*", str(text))
-    if not m or int(m.group(1)) < 1:
-        raise ParamError(f"{{budget}}: cannot read {str(text)[:60]!r}; write Nep (epochs, e.g. 10ep) or Nit "
-                         f"(optimizer steps, e.g. 500it)", "budget")
-    n, unit = int(m.group(1)), m.group(2)
-    top = MAX_EPOCHS if unit == "ep" else MAX_STEPS
-    if n > top:
-        raise ParamError(f"{{budget}} {text!r}: at most {top:,} {'epochs' if unit == 'ep' else 'steps'} per model",
-                         "budget")
-    return n, unit
+from dse.validate import (DATASETS, PROTOCOL_FIELD, SETTINGS, check_choice, check_seed, check_setting,
+                          parse_budget)
 
 
 @dataclass(frozen=True)

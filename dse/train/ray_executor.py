@@ -92,6 +92,98 @@ def _speaks_grpc(host: str, port: int, timeout: float) -> str | None:
     return f"something answers there, but not Ray (its first bytes: {shown!r})"
 
 
+# a method each kind of Ray head serves, called with an empty request (a valid protobuf message): the GCS of
+# `ray start --head` (HOST:6379) and the Ray Client server (ray://HOST:10001)
+RAY_METHODS = {"gcs": "/ray.rpc.NodeInfoGcsService/GetClusterId", "client": "/ray.rpc.RayletDriver/ClusterInfo"}
+
+
+def _hpack_literal(name: str, value: str) -> bytes:
+    """One HPACK header field, literal without indexing, new name, no Huffman (RFC 7541 6.2.2)."""
+    def string(s: str) -> bytes:
+        b, n, out = s.encode(), len(s.encode()), bytearray()
+        if n < 127:
+            out.append(n)
+        else:  # 7-bit prefix integer (RFC 7541 5.1)
+            out.append(127)
+            n -= 127
+            while n >= 128:
+                out.append(n % 128 + 128)
+                n //= 128
+            out.append(n)
+        return bytes(out) + b
+    return b"\x00" + string(name) + string(value)
+
+
+def _frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def _grpc_status(block: bytes) -> int | None:
+    """grpc-status from a HEADERS block when written as a literal (as gRPC's core writes it), else None."""
+    i = block.find(b"grpc-status")
+    if i < 0 or i + 12 >= len(block):
+        return None
+    n = block[i + 11] & 0x7F
+    digits = block[i + 12:i + 12 + n]
+    return int(digits) if block[i + 11] < 0x80 and digits.isdigit() else None
+
+
+def _is_ray(host: str, port: int, client: bool, timeout: float) -> str | None:
+    """None when the gRPC server at host:port serves Ray's own service (a Ray head), else why not. Two calls on
+    one connection: a method of Ray's (stream 1) and a method no server has (stream 3). Any gRPC server answers
+    the second UNIMPLEMENTED (status 12); a Ray head answers the first otherwise (a message, or a status such as
+    UNAUTHENTICATED: Ray wants its cluster id), a server without Ray's service answers it like the second."""
+    import socket
+
+    path = RAY_METHODS["client" if client else "gcs"]
+
+    def call(stream: int, method: str) -> bytes:
+        headers = b"".join(_hpack_literal(k, v) for k, v in (
+            (":method", "POST"), (":scheme", "http"), (":path", method), (":authority", f"{host}:{port}"),
+            ("content-type", "application/grpc"), ("te", "trailers")))
+        return _frame(1, 4, stream, headers) + _frame(0, 1, stream, b"\x00" * 5)  # HEADERS; DATA: an empty message
+
+    request = H2_PREFACE + _frame(4, 0, 0) + call(1, path) + call(3, "/dse.NoSuchService/Probe")
+    answers = {}  # {stream: "message" or its grpc-status}
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(request)
+            buf = b""
+            while time.monotonic() < deadline and len(answers) < 2:
+                sock.settimeout(max(0.05, deadline - time.monotonic()))
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while len(buf) >= 9:
+                    n, kind, flags = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
+                    stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                    if len(buf) < 9 + n:
+                        break
+                    payload, buf = buf[9:9 + n], buf[9 + n:]
+                    if kind == 4 and not flags & 1:  # the server's SETTINGS: acknowledge them
+                        sock.sendall(_frame(4, 1, 0))
+                    elif kind == 0 and stream in (1, 3) and n > 0:  # a message: that method exists
+                        answers.setdefault(stream, "message")
+                    elif kind == 1 and stream in (1, 3) and flags & 1:  # the status that ends the call
+                        answers.setdefault(stream, _grpc_status(payload))
+                    elif kind == 3 and stream in (1, 3):  # RST_STREAM
+                        answers.setdefault(stream, None)
+                    elif kind == 7:  # GOAWAY
+                        return "it refused Ray's request: not a Ray head"
+    except socket.timeout:
+        pass
+    except OSError as e:
+        return e.strerror or str(e)
+    ray_, other = answers.get(1, "none"), answers.get(3, "none")
+    if ray_ == "none":
+        return "it accepted the connection but did not answer Ray's request"
+    if ray_ == "message" or (isinstance(ray_, int) and ray_ != 12 and other == 12):
+        return None
+    return f"a gRPC server, but not a Ray head (Ray's {path.rsplit('/', 1)[1]} is not served there)"
+
+
 def check_address(address, timeout: float = 5.0) -> None:
     """A HOST:PORT (or ray://HOST:PORT) address must answer like a Ray head (gRPC) within ``timeout`` seconds in
     all, name resolution included: Ray itself retries an unreachable or wrong one for minutes."""
@@ -106,8 +198,15 @@ def check_address(address, timeout: float = 5.0) -> None:
     import threading
 
     why = ["no answer within %g s" % timeout]
-    t = threading.Thread(target=lambda: why.__setitem__(0, _speaks_grpc(host.strip("[]"), int(port), timeout)),
-                         daemon=True)  # a name that does not resolve can block far longer than the timeout
+    start = time.monotonic()
+
+    def probe():
+        h, p = host.strip("[]"), int(port)
+        why[0] = _speaks_grpc(h, p, timeout)
+        if why[0] is None:  # it speaks gRPC: is it Ray?
+            why[0] = _is_ray(h, p, address.startswith("ray://"), max(0.5, timeout - (time.monotonic() - start)))
+
+    t = threading.Thread(target=probe, daemon=True)  # a name that does not resolve can block far longer
     t.start()
     t.join(timeout + 0.5)
     if why[0] is not None:

@@ -1,0 +1,328 @@
+"""Parameters declared once: what each keyword of the public API accepts, checked before a method does any work.
+
+A ``Check`` says what a value must be (``check``), in words (``text``), and which values it must refuse (``bad``:
+a wrong type and the values just outside its range, which ``tests/test_declared.py`` feeds to every method). The
+table ``PARAMS`` declares the checks of the keywords many methods share (``seed``, ``metric``, ``lr``,
+``device``, ...); ``@checked`` applies to a method the check of each of its keywords found there, and the
+method-specific ones given to it, before the method runs: a wrong value raises a ``ParamError`` naming the
+keyword (the CLI names its flag) and nothing is read or written.
+
+    >>> Int(1, 10).check(3, "k"), Choice(("a", "b")).text
+    (3, 'one of a, b')
+    >>> Int(1, 10).check(11, "k")
+    Traceback (most recent call last):
+    dse.errors.ParamError: k must be an integer >= 1 and <= 10, got 11
+
+Pure Python (no numpy, no torch), so every layer may import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+import os
+
+from dse.errors import ParamError
+from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, check_choice,
+                          check_int, check_name, check_number, check_seed, name_list, parse_budget, shown)
+
+
+class Check:
+    """What a parameter accepts. ``check(v, param)`` returns v or raises a ParamError naming ``param``."""
+
+    text = "anything"
+
+    def check(self, v, param: str):
+        return v
+
+    def bad(self) -> list:
+        """Values ``check`` must refuse: a wrong type first, then values just outside the range."""
+        return []
+
+
+class Int(Check):
+    """An integer (not a bool) in [low, high]."""
+
+    def __init__(self, low: int = 1, high: int | None = None):
+        self.low, self.high = low, high
+        self.text = f"an integer >= {low:g}" + ("" if high is None else f" and <= {high:,}" if high >= 10**5 else
+                                                f" and <= {high:g}")
+
+    def check(self, v, param):
+        return check_int(v, param, self.low, self.high)
+
+    def bad(self):
+        return ["1", 2.5, True, self.low - 1] + ([self.high + 1] if self.high is not None else [])
+
+
+class Real(Check):
+    """A finite number (not a bool) within [low, high], open ends as given."""
+
+    def __init__(self, low=None, high=None, low_open: bool = False, high_open: bool = False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+        self.text = "a finite number " + " and ".join(x for x in (lo, hi) if x)
+
+    def check(self, v, param):
+        return check_number(v, param, self.low, self.high, self.low_open, self.high_open)
+
+    def bad(self):
+        out = ["1", True, float("nan"), float("inf")]
+        if self.low is not None:
+            out.append(self.low if self.low_open else self.low - max(1e-9, abs(self.low) * 1e-9) - 1e-9)
+        if self.high is not None:
+            out.append(self.high if self.high_open else self.high + max(1e-9, abs(self.high) * 1e-9) + 1e-9)
+        return out
+
+
+class Setting(Check):
+    """A setting of ``dse.validate.LIMITS`` (lr, wd, batch_size, resolution, train_size, ...): its one range."""
+
+    def __init__(self, name: str):
+        self.limit = LIMITS[name]
+        self.text = self.limit.text()
+
+    def check(self, v, param):
+        return self.limit.check(v, param)
+
+    def bad(self):
+        lim = self.limit
+        step = 1 if lim.integer else max(1e-9, abs(lim.high) * 1e-9)
+        out = ["1", True, float("nan")]
+        out.append(lim.low if lim.low_open else lim.low - step)
+        out.append(lim.high if lim.high_open else lim.high + step)
+        if lim.integer:
+            out.append(lim.low + 0.5)
+        return out
+
+
+class Choice(Check):
+    """One of a list of names."""
+
+    def __init__(self, values):
+        self.values = tuple(values)
+        self.text = f"one of {', '.join(self.values)}"
+
+    def check(self, v, param):
+        return check_choice(v, param, self.values)
+
+    def bad(self):
+        return [5, [self.values[0]], "no-such-" + self.values[0]]
+
+
+class Bool(Check):
+    text = "True or False"
+
+    def check(self, v, param):
+        if isinstance(v, bool) or type(v).__name__ == "bool_":  # numpy's bool too
+            return bool(v)
+        raise ParamError(f"{{{param}}} must be True or False, got {shown(v)}", param)
+
+    def bad(self):
+        return ["yes", 2]
+
+
+class Seed(Check):
+    text = "an integer from 0 to 2^63-1"
+
+    def check(self, v, param):
+        return check_seed(v, param)
+
+    def bad(self):
+        return [-1, 2**63, "1", 1.5]
+
+
+class Name(Check):
+    """A sweep name (dse.validate.check_name)."""
+
+    text = "a sweep name"
+
+    def check(self, v, param):
+        return check_name(v, param)
+
+    def bad(self):
+        return [5, "", "a b"]
+
+
+class Names(Check):
+    """A name or a list of names (None: the default, e.g. every sweep)."""
+
+    text = "a name or a list of names"
+
+    def check(self, v, param):
+        name_list(v, param)
+        return v
+
+    def bad(self):
+        return [5, [1]]
+
+
+class FilePath(Check):
+    """A file or folder path (str or os.PathLike)."""
+
+    text = "a file path"
+
+    def check(self, v, param):
+        if isinstance(v, (str, os.PathLike)) and str(v):
+            return v
+        raise ParamError(f"{{{param}}} must be a file path, got {shown(v)}", param)
+
+    def bad(self):
+        return [5, b"x", ""]
+
+
+class Func(Check):
+    text = "a function"
+
+    def check(self, v, param):
+        if callable(v):
+            return v
+        raise ParamError(f"{{{param}}} must be a function, got {shown(v)}", param)
+
+    def bad(self):
+        return [5, "x"]
+
+
+class Text(Check):
+    text = "a string"
+
+    def check(self, v, param):
+        if isinstance(v, str):
+            return v
+        raise ParamError(f"{{{param}}} must be a string, got {shown(v)}", param)
+
+    def bad(self):
+        return [5, b"x"]
+
+
+class Numbers(Check):
+    """A list of numbers, each passing ``each``."""
+
+    def __init__(self, each: Check):
+        self.each = each
+        self.text = f"a list of numbers, each {each.text}"
+
+    def check(self, v, param):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            raise ParamError(f"{{{param}}} must be a list of numbers, got {shown(v)}", param)
+        for x in v:
+            self.each.check(x, param)
+        return v
+
+    def bad(self):
+        return [5, ["x"], [self.each.bad()[-1]]]
+
+
+class Errors(Check):
+    """{model index: top-1 error in %}: integer keys, finite numbers in 0..100 (not bools)."""
+
+    text = "a dict {model index: error in % (0..100)}"
+
+    def check(self, v, param):
+        if not isinstance(v, dict):
+            raise ParamError(f"{{{param}}} must be a dict {{model index: error in %}}, got {shown(v)}", param)
+        for k, e in v.items():
+            if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 0:
+                raise ParamError(f"{{{param}}}: key {shown(k)} is not a model index (an integer >= 0)", param)
+            ok = isinstance(e, numbers.Real) and not isinstance(e, bool) and math.isfinite(e) and 0 <= e <= 100
+            if not ok:
+                raise ParamError(f"{{{param}}}: model {k}: error {shown(e)} is not a top-1 error in % (a finite number "
+                                 f"from 0 to 100)", param)
+        return v
+
+    def bad(self):
+        return [5, {0: True}, {0: float("nan")}, {0: 101.0}, {"a": 3.0}]
+
+
+class Opt(Check):
+    """None, or what ``inner`` accepts."""
+
+    def __init__(self, inner: Check):
+        self.inner = inner
+        self.text = f"None or {inner.text}"
+
+    def check(self, v, param):
+        return None if v is None else self.inner.check(v, param)
+
+    def bad(self):
+        return [x for x in self.inner.bad() if x is not None]
+
+
+class Device(Check):
+    """auto, cpu, cuda or cuda:N (whether the device exists is asked when training starts, before any write)."""
+
+    text = "auto, cpu, cuda or cuda:N"
+
+    def check(self, v, param):
+        if isinstance(v, str) and (v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit())):
+            return v
+        if isinstance(v, str):
+            raise ParamError(f"{{{param}}} {shown(v)} unknown; allowed: auto, cpu, cuda, cuda:N", param)
+        raise ParamError(f"{{{param}}} must be auto, cpu, cuda or cuda:N, got {shown(v)}", param)
+
+    def bad(self):
+        return [0, "gpu"]
+
+
+class Budget(Check):
+    """Nep (epochs) or Nit (optimizer steps) within dse's limits (dse.train.protocol.parse_budget)."""
+
+    text = "Nep or Nit, e.g. 10ep or 500it"
+
+    def check(self, v, param):
+        if not isinstance(v, str):
+            raise ParamError(f"{{{param}}} must be a budget such as '10ep' or '500it', got {shown(v)}", param)
+        try:
+            parse_budget(v)
+        except ParamError as e:
+            raise ParamError(e.template.replace("{budget}", "{" + param + "}"), param) from None
+        return v
+
+    def bad(self):
+        return [10, "10", "0ep", "100001ep"]
+
+
+# ---- the keywords many methods share: each declared here once ----
+PARAMS: dict[str, Check] = {
+    # which models
+    "sweeps": Names(), "sweep": Name(), "metric": Choice(METRICS), "seed": Seed(),
+    # the bootstrap and intervals
+    "n_boot": Int(1, 10**8), "frac": Real(0, 1, low_open=True), "ci": Real(0, 100, low_open=True, high_open=True),
+    "alpha": Real(0, 1, low_open=True, high_open=True), "level": Real(0, 1, low_open=True, high_open=True),
+    # the training protocol (what an error means)
+    "budget": Budget(), "dataset": Choice(DATASETS), "train_size": Opt(Setting("train_size")),
+    "test_size": Opt(Setting("test_size")), "resolution": Opt(Setting("resolution")),
+    "batch_size": Setting("batch_size"), "lr": Setting("lr"), "weight_decay": Setting("wd"),
+    "momentum": Setting("momentum"), "nesterov": Bool(), "augment": Bool(),
+    # how to run
+    "device": Device(), "workers_per_device": Opt(Int(1, 64)), "data_dir": Opt(FilePath()),
+    "checkpoint": Choice(CHECKPOINT), "graph": Choice(GRAPH_MODES), "executor": Choice(EXECUTORS),
+    "address": Opt(Text()), "gpus_per_model": Opt(Real(0, 64, low_open=True)), "max_concurrent": Opt(Int(1)),
+    "progress": Opt(Func()), "on_start": Opt(Func()), "retry_failed": Bool(), "reset_protocol": Bool(),
+    "discard_results": Bool(),
+}
+
+
+def checked(**own: Check):
+    """Check a method's keywords before it runs: each keyword declared in ``PARAMS`` (or in ``own``, which wins
+    for this method) and given by the caller. The checks are kept as ``method.checks`` ({keyword: Check}), which
+    the generated bad-input tests walk."""
+    def deco(f):
+        sig = inspect.signature(f)
+        checks = {p: own.get(p, PARAMS.get(p)) for p in sig.parameters if p in own or p in PARAMS}
+        checks = {p: c for p, c in checks.items() if c is not None}
+
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            for p, c in checks.items():
+                if p in bound.arguments:
+                    c.check(bound.arguments[p], p)
+            return f(*args, **kwargs)
+
+        wrapper.checks = checks
+        return wrapper
+    return deco
