@@ -283,3 +283,122 @@ def test_an_address_that_is_not_a_ray_head_is_refused_in_time(run, store, kind):
         assert time.monotonic() - t < 15
     finally:
         stop.set()
+
+
+# ---- dse import: values it stores are checked, ids kept (issue 32) ----
+def _table(tmp_path, rows, extra_cols=""):
+    head = "id,d1,d2,w1,w2,b1,b2,g1,g2,error" + extra_cols
+    (tmp_path / "t.csv").write_text(head + "\n" + "\n".join(rows) + "\n")
+    return tmp_path / "t.csv"
+
+
+IMPORT_BAD = [
+    (",w0,wa,wm", "1,1,2,16,32,1,1,8,8,30,-8,20,2.5", "column w0 = -8 is not a RegNet w0 (it must be > 0)"),
+    (",w0,wa,wm", "1,1,2,16,32,1,1,8,8,30,24,-1,2.5", "column wa = -1 is not a RegNet wa (it must be >= 0)"),
+    (",w0,wa,wm", "1,1,2,16,32,1,1,8,8,30,24,20,0.5", "column wm = 0.5 is not a RegNet wm (it must be > 1)"),
+    (",e_fit,fit_w0,fit_wa,fit_wm", "1,1,2,16,32,1,1,8,8,30,-0.5,24,20,2.5", "column e_fit = -0.5 is negative"),
+    (",e_fit,fit_w0,fit_wa,fit_wm", "1,1,2,16,32,1,1,8,8,30,0.1,-24,20,2.5", "column fit_w0 = -24 is not a RegNet w0"),
+    (",e_fit,fit_w0,fit_wa,fit_wm", "1,1,2,16,32,1,1,8,8,30,0.1,,,", "fit_w0, fit_wa, fit_wm are empty"),
+    ("", "-1,1,2,16,32,1,1,8,8,30", "column id = -1 is not a model index"),
+]
+
+
+@pytest.mark.parametrize("case", IMPORT_BAD, ids=[c[2][:40] for c in IMPORT_BAD])
+def test_import_checks_what_it_stores(run, store, tmp_path, case):
+    cols, row, words = case
+    p = _table(tmp_path, [row], cols)
+    _fails(run, store, ["import", str(p), "--sweep", "imp", "--resolution", "16", "--stem", "cifar",
+                        "--num-classes", "10"], words, "line 2")
+
+
+def test_import_keeps_the_tables_ids_and_refuses_repeats(run, store, tmp_path):
+    rows = [f"{i},1,2,16,{32 + 8 * k},1,1,8,8,{30 + k}" for k, i in enumerate((1, 2, 4))]
+    p = _table(tmp_path, rows)
+    code, _, err = run("import", str(p), "--sweep", "imp", "--resolution", "16", "--stem", "cifar", "--num-classes",
+                       "10")
+    assert code == 0, err
+    assert [m.idx for m in dse.Study(store).records("imp")] == [1, 2, 4]
+    out = tmp_path / "back.csv"
+    assert run("export", "--sweep", "imp", "-o", str(out))[0] == 0
+    assert [r.split(",")[1] for r in out.read_text().splitlines()[1:]] == ["1", "2", "4"]
+    _fails(run, store, ["import", str(_table(tmp_path, rows[:1] + rows[:1])), "--sweep", "imp2", "--resolution", "16",
+                        "--stem", "cifar", "--num-classes", "10"], "column id = 1 repeats line 2")
+
+
+# ---- read-only stores, long names, damaged rows, quoting, names (issue 32) ----
+def test_writing_commands_on_a_read_only_store_say_read_only(tmp_path, store):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("root without setpriv: cannot act as a user without write permission")
+    pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    d = tempfile.mkdtemp(dir="/tmp")
+    try:
+        shutil.copy(store, f"{d}/dse.sqlite")
+        os.chmod(f"{d}/dse.sqlite", 0o444)
+        os.chmod(d, 0o555)
+        exe = str(pathlib_exe())
+        for args in (["sample", "--space", "regnetx", "-n", "9", *SAMPLE, "--sweep", "a"],
+                     ["budget-check", "--sweep", "a", "--models", "3", "--device", "cpu"]):
+            p = subprocess.run([*pre, exe, *args], capture_output=True, text=True, cwd=d,
+                               env={k: v for k, v in os.environ.items() if k != "DSE_DB"})
+            assert p.returncode == 2 and "is read-only and this command writes to the store" in p.stderr, p.stderr
+            assert "Traceback" not in p.stderr
+    finally:
+        os.chmod(d, 0o755)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pathlib_exe():
+    import sys
+    from pathlib import Path
+
+    return Path(sys.executable).with_name("dse")
+
+
+def test_a_very_long_db_name_and_damaged_sweeps(run, store):
+    code, _, err = run("sample", "--space", "regnetx", "-n", "3", *SAMPLE, "--db", "x" * 300 + ".sqlite")
+    assert code == 2 and "File name too long" in err and "Traceback" not in err, err
+    con = sqlite3.connect(store)
+    con.execute("UPDATE sweeps SET source = 'weird' WHERE name = 'a'")
+    con.commit()
+    con.close()
+    _fails(run, store, ["status"], "damaged: sweep 'a': column source is 'weird'; a sweep is sampled, imported, budget")
+
+
+def test_refine_writes_a_next_command_that_runs(run, store, tmp_path):
+    import shlex
+
+    st = dse.Study(store)
+    st.sample("anynet_a", n=30, flops="1M:3M", resolution=16, stem="cifar", num_classes=10, sweep="r", seed=3)
+    st.set_results("r", {m.idx: 20.0 + m.arch.depth + 0.01 * m.idx for m in st.records("r")})
+    code, out, err = run("refine", "--sweep", "r", "--out", "my refined.toml")
+    assert code == 0, err
+    header = [x for x in (tmp_path / "my refined.toml").read_text().splitlines() if "Next:" in x][0]
+    cmd = header.split("Next: ", 1)[1].split(";")[0]
+    assert shlex.split(cmd)[:4] == ["dse", "sample", "--space", "my refined.toml"], cmd
+    assert cmd in out
+
+
+def test_regime_prefix_makes_names_within_the_limit(run, store):
+    _fails(run, store, ["sample", "--space", "regnetx", "--regimes", "2MF,4MF", "-n", "2", "--resolution", "16",
+                        "--stem", "cifar", "--sweep", "p" * 97], "names hold at most 100: use a prefix of at most 96")
+    code, _, err = run("sample", "--space", "regnetx", "--regimes", "2MF,4MF", "-n", "2", "--resolution", "16",
+                       "--stem", "cifar", "--sweep", "p" * 96)
+    assert code == 0, err
+
+
+def test_speed_report_and_plot_axes_are_checked(store):
+    st = dse.Study(store)
+    for kw, param in ((dict(batch="x"), "batch"), (dict(batch=8.9), "batch"), (dict(mode="both"), "mode")):
+        with pytest.raises(ParamError) as e:
+            st.speed_report(**kw)
+        assert e.value.param == param
+    r = st.edf(["a", "b"])
+    for ax in (5, "x", [1, 2]):
+        with pytest.raises(ParamError, match="ax must be a matplotlib Axes"):
+            r.plot(ax=ax)

@@ -27,10 +27,17 @@ class StudyBase:
     def __repr__(self) -> str:
         return f"Study({str(self.path)!r})"
 
+    def _exists(self) -> bool:
+        """The store's file exists (a path the file system refuses is said as an error, not a traceback)."""
+        try:
+            return self.path.exists()
+        except OSError as e:
+            raise DseError(f"cannot open store {str(self.path)[:200]}: {e.strerror or e}") from None
+
     @contextmanager
     def store(self, write: bool = False):
         """The store, open for the duration of a ``with`` block (created when writing to a new file)."""
-        new = write and self.create and not self.path.exists()
+        new = write and self.create and not self._exists()
         try:
             with Store(self.path, create=write and self.create) as s:
                 yield s

@@ -95,7 +95,7 @@ class Sampling(StudyBase):
         if max_ms is None:
             return None, None
         fits, measured = [], []
-        if self.path.exists():
+        if self._exists():
             with self.store() as s:
                 fits, measured = s.speed_fits(), [d for d, _ in s.speed_devices()]
         if device is None and fits:  # the most measured device that has a fit
