@@ -23,9 +23,11 @@ import inspect
 import math
 import numbers
 import os
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 from dse.errors import ParamError
-from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, check_choice,
+from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, SETTINGS, check_choice,
                           check_int, check_name, check_number, check_seed, name_list, parse_budget, shown)
 
 
@@ -67,7 +69,7 @@ class Real(Check):
         self.text = "a finite number " + " and ".join(x for x in (lo, hi) if x)
 
     def check(self, v, param):
-        return check_number(v, param, self.low, self.high, self.low_open, self.high_open)
+        return check_number(v, param, self.low, high=self.high, low_open=self.low_open, high_open=self.high_open)
 
     def bad(self):
         out = ["1", True, float("nan"), float("inf")]
@@ -82,8 +84,15 @@ class Setting(Check):
     """A setting of ``dse.validate.LIMITS`` (lr, wd, batch_size, resolution, train_size, ...): its one range."""
 
     def __init__(self, name: str):
-        self.limit = LIMITS[name]
-        self.text = self.limit.text()
+        self.name = name
+
+    @property
+    def limit(self):  # looked up when used: the one table (dse.validate.SETTINGS, then LIMITS) decides
+        return SETTINGS.get(self.name) or LIMITS[self.name]
+
+    @property
+    def text(self):
+        return self.limit.text()
 
     def check(self, v, param):
         return self.limit.check(v, param)
@@ -237,6 +246,22 @@ class Errors(Check):
         return [5, {0: True}, {0: float("nan")}, {0: 101.0}, {"a": 3.0}]
 
 
+class Instance(Check):
+    """An object of a given type (a Protocol, a RunOptions)."""
+
+    def __init__(self, kind: type):
+        self.kind = kind
+        self.text = f"a {kind.__name__}"
+
+    def check(self, v, param):
+        if isinstance(v, self.kind):
+            return v
+        raise ParamError(f"{{{param}}} must be a {self.kind.__module__}.{self.kind.__name__}, got {shown(v)}", param)
+
+    def bad(self):
+        return [5, "x"]
+
+
 class Opt(Check):
     """None, or what ``inner`` accepts."""
 
@@ -285,25 +310,79 @@ class Budget(Check):
         return [10, "10", "0ep", "100001ep"]
 
 
-# ---- the keywords many methods share: each declared here once ----
-PARAMS: dict[str, Check] = {
-    # which models
-    "sweeps": Names(), "sweep": Name(), "metric": Choice(METRICS), "seed": Seed(),
-    # the bootstrap and intervals
-    "n_boot": Int(1, 10**8), "frac": Real(0, 1, low_open=True), "ci": Real(0, 100, low_open=True, high_open=True),
-    "alpha": Real(0, 1, low_open=True, high_open=True), "level": Real(0, 1, low_open=True, high_open=True),
-    # the training protocol (what an error means)
-    "budget": Budget(), "dataset": Choice(DATASETS), "train_size": Opt(Setting("train_size")),
-    "test_size": Opt(Setting("test_size")), "resolution": Opt(Setting("resolution")),
-    "batch_size": Setting("batch_size"), "lr": Setting("lr"), "weight_decay": Setting("wd"),
-    "momentum": Setting("momentum"), "nesterov": Bool(), "augment": Bool(),
-    # how to run
-    "device": Device(), "workers_per_device": Opt(Int(1, 64)), "data_dir": Opt(FilePath()),
-    "checkpoint": Choice(CHECKPOINT), "graph": Choice(GRAPH_MODES), "executor": Choice(EXECUTORS),
-    "address": Opt(Text()), "gpus_per_model": Opt(Real(0, 64, low_open=True)), "max_concurrent": Opt(Int(1)),
-    "progress": Opt(Func()), "on_start": Opt(Func()), "retry_failed": Bool(), "reset_protocol": Bool(),
-    "discard_results": Bool(),
+@dataclass(frozen=True)
+class Param:
+    """One setting, declared once: what it accepts, its default, its help, and its CLI flag (default
+    ``--name-with-dashes``; ``--x/--no-x`` for a switch). Study's keywords, the dataclasses (Protocol,
+    RunOptions) and the click options of every command that takes it are made from this."""
+
+    check: Check
+    default: object = None
+    help: str = ""
+    flag: str | None = None
+    metavar: str | None = None
+
+    def cli_flag(self, name: str) -> str:
+        return self.flag or "--" + name.replace("_", "-")
+
+
+# What an error means: the training protocol (dse.train.protocol.Protocol's fields and their defaults)
+PROTOCOL = {
+    "budget": Param(Budget(), "10ep", "Nep epochs or Nit optimizer steps per model."),
+    "dataset": Param(Choice(DATASETS), "fashion-mnist",
+                     "fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
+                     "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks)."),
+    "train_size": Param(Opt(Setting("train_size")), None,
+                        "Train on a fixed, seeded subset of this many images (synthetic: generate this many)."),
+    "test_size": Param(Opt(Setting("test_size")), None, "Evaluate on a fixed subset of this many."),
+    "resolution": Param(Opt(Setting("resolution")), None,
+                        "Image size for imagefolder (resize + centre crop) and synthetic data."),
+    "batch_size": Param(Setting("batch_size"), 128, "Images per SGD step."),
+    "lr": Param(Setting("lr"), 0.05, "Peak learning rate (half-period cosine to 0)."),
+    "weight_decay": Param(Setting("wd"), 5e-5, "L2 weight decay on all parameters."),
+    "momentum": Param(Setting("momentum"), 0.9, "SGD momentum (Nesterov unless --no-nesterov)."),
+    "nesterov": Param(Bool(), True, "Nesterov momentum (--no-nesterov: plain momentum).", "--nesterov/--no-nesterov"),
+    "augment": Param(Bool(), True, "Augmentation: pad-and-crop + flip for small images, random-resized-crop + flip "
+                                   "for image folders (--no-augment: none).", "--augment/--no-augment"),
 }
+# How to run training (dse.api.training.RunOptions's fields): not part of what an error means
+RUN = {
+    "device": Param(Device(), "auto", "auto (all GPUs, else CPU), cpu, cuda, cuda:N."),
+    "workers_per_device": Param(Opt(Int(1)), None, "Worker processes per device [default: 4 per GPU, 1 on a CPU].",
+                                "--workers-per-gpu"),
+    "data_dir": Param(Opt(FilePath()), None, "Where the dataset lies (default for fashion-mnist: "
+                                             "/usr/share/datasets/fashion-mnist; budget-check and compare: where the "
+                                             "sweep's training found it)."),
+    "checkpoint": Param(Choice(CHECKPOINT), "auto", "Save a resumable checkpoint after every epoch [default: on when "
+                                                    "an epoch takes over a minute].",
+                        "--checkpoint-every-epoch/--no-checkpoint-every-epoch"),
+    "graph": Param(Choice(GRAPH_MODES), "auto", "CUDA graph capture of the training step (GPU only; auto falls back "
+                                                "to eager, logged; emulate runs that code path on a CPU, for tests)."),
+    "executor": Param(Choice(EXECUTORS), "local",
+                      "local: worker processes on this machine; ray: Ray actors (pip install 'dse[ray]')."),
+    "address": Param(Opt(Text()), None, "Ray: the cluster to join (auto: the one `ray start --head` runs here) "
+                                        "[default: a local Ray instance].", metavar="auto|HOST:PORT"),
+    "gpus_per_model": Param(Opt(Real(0, 64, low_open=True)), None,
+                            "Ray: GPU fraction per model, e.g. 0.25 packs four per GPU [default: 1/workers-per-gpu]."),
+    "max_concurrent": Param(Opt(Int(1)), None,
+                            "Ray: at most this many models at once [default: what the cluster's resources allow]."),
+    "progress": Param(Opt(Func())), "on_start": Param(Opt(Func())),
+}
+# The keywords many methods share, with what each accepts (a method may declare its own in @checked)
+PARAMS: dict[str, Param] = {
+    "sweeps": Param(Names()), "sweep": Param(Name()),
+    "metric": Param(Choice(METRICS), "final", "Which error: of the final epoch, or the best epoch."),
+    "seed": Param(Seed(), 0, "Seed."),
+    "n_boot": Param(Int(1, 10**8), 10_000, "Bootstrap resamples."),
+    "frac": Param(Real(0, 1, low_open=True), 0.25, "Fraction of each resample that counts as good models."),
+    "ci": Param(Real(0, 100, low_open=True, high_open=True), 95.0, "Interval in percent."),
+    "alpha": Param(Real(0, 1, low_open=True, high_open=True), 0.05, "The KS test's level."),
+    "level": Param(Real(0, 1, low_open=True, high_open=True), 0.95, "Confidence of the EDF bands."),
+    **PROTOCOL, **RUN,
+    "retry_failed": Param(Bool(), False), "reset_protocol": Param(Bool(), False), "discard_results": Param(Bool(), False),
+}
+# the defaults as attributes, for signatures: def train(self, *, budget=DEFAULTS.budget, ...)
+DEFAULTS = SimpleNamespace(**{k: p.default for k, p in PARAMS.items()})
 
 
 def checked(**own: Check):
@@ -312,8 +391,7 @@ def checked(**own: Check):
     the generated bad-input tests walk."""
     def deco(f):
         sig = inspect.signature(f)
-        checks = {p: own.get(p, PARAMS.get(p)) for p in sig.parameters if p in own or p in PARAMS}
-        checks = {p: c for p, c in checks.items() if c is not None}
+        checks = {p: own[p] if p in own else PARAMS[p].check for p in sig.parameters if p in own or p in PARAMS}
 
         @functools.wraps(f)
         def wrapper(*args, **kwargs):

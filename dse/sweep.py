@@ -72,10 +72,12 @@ def _sample_all(store: Store, space: Space, plan: list, n: int) -> list[SampleRe
                 if not models:
                     continue
                 if not existing:
-                    store.create_sweep(c, name, space.name, space.spec, regime.to_dict(), seed, "sampled")
+                    store.create_sweep(c, name, space.name, space=space.spec, regime=regime.to_dict(), seed=seed,
+                                       source="sampled")
                 store.add_models(c, name, [vars(m) for m in models], store.next_index(c, name))
-        return [SampleResult(name, len(models), len(keys) + len(models), sm.tried_, sm.accepted_, sm.seconds_,
-                             _stats(store, name)) for name, _, _, _, keys, sm, models in drawn]
+        return [SampleResult(name, len(models), len(keys) + len(models), tried=sm.tried_, accepted=sm.accepted_,
+                             seconds=sm.seconds_,
+                             stats=_stats(store, name)) for name, _, _, _, keys, sm, models in drawn]
     names = ", ".join(repr(p[0]) for p in plan)
     raise DseError(f"sweep {names} kept changing while it was sampled (other processes writing to it); try again")
 
@@ -157,7 +159,7 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
         if name in store.sweep_names():  # created by another process while the file was read
             raise DseError(f"sweep {name!r} was created in {store.path} by another process meanwhile; import into "
                            f"a new --sweep name")
-        store.create_sweep(c, name, space_name, None, regime.to_dict(), None, "imported")
+        store.create_sweep(c, name, space_name, space=None, regime=regime.to_dict(), seed=None, source="imported")
         store.add_models(c, name, models, 0)
     return len(models)
 
@@ -191,7 +193,7 @@ def import_pycls_sweep(store: Store, path, name: str) -> int:
         if name in store.sweep_names():
             raise DseError(f"sweep {name!r} was created in {store.path} by another process meanwhile; import into "
                            f"a new --sweep name")
-        store.create_sweep(c, name, "pycls", None, regime.to_dict(), None, "imported")
+        store.create_sweep(c, name, "pycls", space=None, regime=regime.to_dict(), seed=None, source="imported")
         store.add_models(c, name, jobs, 0)
         if protocol:
             store.set_protocol_of_import(c, name, protocol)

@@ -66,10 +66,17 @@ def cli(cwd, *args):
 
 def copy_study(src: Path, dst: Path) -> Path:
     """A built study's folder (its store and the files beside it) copied into ``dst``, for a test that writes."""
-    for p in src.iterdir():
-        if p.is_file():
-            shutil.copy2(p, dst / p.name)
-    return dst
+    for _ in range(5):  # a -wal file that vanishes meanwhile (a late close checkpointed it): copy all again
+        try:
+            for p in src.iterdir():
+                if p.is_file():
+                    shutil.copy2(p, dst / p.name)
+            return dst
+        except FileNotFoundError:
+            for p in dst.iterdir():
+                if p.is_file():
+                    p.unlink()
+    raise RuntimeError(f"cannot copy {src}: its files keep changing")
 
 
 @pytest.fixture

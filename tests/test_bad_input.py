@@ -355,7 +355,7 @@ def test_concurrent_top_ups_and_creations(tmp_path):
 
     jobs = [lambda: Study(db).sample("regnetx", n=60, sweep="t", **kw)] * 2 + [
         lambda: Study(db).sample("regnetx", n=5, sweep="u", **kw),
-        lambda: Study(db).import_table(tmp_path / "t.csv", "u", 28, "cifar", 1, 10)]
+        lambda: Study(db).import_table(tmp_path / "t.csv", "u", resolution=28, stem="cifar", in_channels=1, num_classes=10)]
     ts = [threading.Thread(target=go, args=(f,)) for f in jobs]
     for t in ts:
         t.start()

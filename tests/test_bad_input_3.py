@@ -15,7 +15,7 @@ import pytest
 
 import dse
 from conftest import cli, copy_study
-from dse.errors import DseError, ParamError
+from dse.errors import ParamError
 from test_bad_input import _digest
 
 SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--in-channels", "3", "--num-classes", "10"]
@@ -85,22 +85,6 @@ def test_compare_decides_within_max_and_with_failed_models(run, store):
     d = json.loads(out.strip().splitlines()[-1])
     assert d["decision"] in ("different", "no difference") and d["n"]["a"] == 4 and d["n"]["b"] == 6
     assert sum(x["boundary"] for x in d["looks"]) == pytest.approx(0.05)  # the last look spent what was left
-
-
-def test_compare_takes_trains_options(run):
-    from dse.cli.main import commands
-
-    cmds = commands().commands
-    train = {p.name: p for p in cmds["train"].params}
-    for name in ("compare", "budget-check"):
-        other = {p.name: p for p in cmds[name].params}
-        for opt in ("device", "workers_per_gpu", "checkpoint_every_epoch", "graph", "plain", "executor", "address",
-                    "gpus_per_model", "max_concurrent", "data_dir"):
-            assert opt in other and other[opt].help == train[opt].help and other[opt].default == train[opt].default
-    compare = {p.name: p for p in cmds["compare"].params}
-    for opt in ("budget", "dataset", "train_size", "test_size", "resolution", "batch_size", "lr", "weight_decay",
-                "momentum", "no_nesterov", "no_augment"):
-        assert compare[opt].help == train[opt].help and compare[opt].default == train[opt].default, opt
 
 
 # ---- dse power ----
@@ -330,7 +314,6 @@ def test_writing_commands_on_a_read_only_store_say_read_only(tmp_path, store):
     import os
     import shutil
     import subprocess
-    import sys
     import tempfile
 
     if os.geteuid() == 0 and not shutil.which("setpriv"):

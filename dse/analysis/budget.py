@@ -333,8 +333,9 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
         lo, hi = _spearman_boot(x, y, n_boot, seed)
         flo, fhi = _spearman_fisher(rho, len(x))
         lo, hi = float(np.nanmin([lo, flo])), float(np.nanmax([hi, fhi]))  # the wider: honest when n is small
-        checks.append(FactorCheck(s, f, budgets[(s, f)], len(x), rho, lo, hi, tau, top_overlap(x, y),
-                                  float(np.median(y - x)), x, y))
+        checks.append(FactorCheck(s, f, budgets[(s, f)], n=len(x), spearman=rho, spearman_low=lo, spearman_high=hi,
+                                  kendall=tau, top_overlap=top_overlap(x, y),
+                                  median_change=float(np.median(y - x)), base=x, long=y))
     comps = []
     sweeps = list(dict.fromkeys(s for s, _ in pairs))
     factors = sorted({f for _, f in pairs})
@@ -348,12 +349,14 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
                 bo, lo_ = _order(a, b, xa, xb), _order(a, b, ya, yb)
                 pop = None
                 if populations and a in populations and b in populations and min(len(xa), len(xb)) >= 3:
-                    pop = population_effects((xa, ya), populations[a], (xb, yb), populations[b],
-                                             min(n_boot, 500), seed)
-                comps.append(Comparison(a, b, f, bo, lo_, bo != lo_, float(kb.statistic), float(kb.pvalue),
-                                        float(kl.statistic), float(kl.pvalue),
-                                        float(np.median(xb) - np.median(xa)), float(np.median(yb) - np.median(ya)),
-                                        pop))
+                    pop = population_effects((xa, ya), populations[a], (xb, yb), eb=populations[b],
+                                             n_boot=min(n_boot, 500), seed=seed)
+                comps.append(Comparison(a, b, f, base_order=bo, long_order=lo_, flipped=bo != lo_,
+                                        ks_base=float(kb.statistic), p_base=float(kb.pvalue),
+                                        ks_long=float(kl.statistic), p_long=float(kl.pvalue),
+                                        gap_base=float(np.median(xb) - np.median(xa)),
+                                        gap_long=float(np.median(yb) - np.median(ya)),
+                                        population=pop))
     top = max(factors)
     rhos = [c.spearman for c in checks if c.factor == top]
     flips = [c for c in comps if c.factor == top and c.flipped]

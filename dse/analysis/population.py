@@ -60,8 +60,8 @@ class Population:
         """The models of ``sweep`` with a ``metric`` error; ``speeds`` {name: {idx: ms}} adds infer_ms/train_ms."""
         col = METRICS[check_metric(metric)]
         ms = [m for m in models if getattr(m, col) is not None]
-        return cls(sweep.name, metric, sweep.space, sweep.space_name, ms,
-                   np.array([getattr(m, col) for m in ms], dtype=np.float64), speeds={
+        return cls(sweep.name, metric, sweep.space, space_name=sweep.space_name, models=ms,
+                   errors=np.array([getattr(m, col) for m in ms], dtype=np.float64), speeds={
                        k: v for k, v in (speeds or {}).items() if any(m.idx in v for m in ms)},
                    resolution=(sweep.regime or {}).get("resolution"), protocol=sweep.protocol)
 

@@ -248,24 +248,27 @@ def power_analysis(a, b, names=("a", "b"), ns=(25, 50, 100, 200), alpha: float =
     pa, pb = (a, a + shift) if effect is not None else (a, b)
     table, rows = _PTable(), []
     for n in ns:
-        k = rejection_rate(pa, pb, n, alpha, reps, rng, table)
+        k = rejection_rate(pa, pb, n, alpha=alpha, reps=reps, rng=rng, table=table)
         ci = binomtest(int(k), reps).proportion_ci(0.95)
         exp_ks = float(np.mean([_ks_d(s, np.sort(pa)) for s in _draws(rng, pa, n, min(reps, 500))]))
-        rows.append(PowerRow(n, k / reps, float(ci.low), float(ci.high), dkw_half_width(n), exp_ks))
+        rows.append(PowerRow(n, k / reps, float(ci.low), high=float(ci.high), band_half_width=dkw_half_width(n),
+                             expected_ks=exp_ks))
     hit = [r.n for r in rows if r.power >= target]
     n_needed = hit[0] if hit else None
     more = max(0, n_needed - min(len(a), len(b))) if n_needed else None
     hours = more * 2 * seconds_per_model / 3600 if more is not None and seconds_per_model else None
     interval = None
     if n_needed and effect is None and pilot_boot:
-        ps = [rejection_rate(rng.choice(a, len(a)), rng.choice(b, len(b)), n_needed, alpha, 200, rng, table) / 200
+        ps = [rejection_rate(rng.choice(a, len(a)), rng.choice(b, len(b)), n_needed, alpha=alpha, reps=200, rng=rng,
+                             table=table) / 200
               for _ in range(pilot_boot)]
         interval = (float(np.percentile(ps, 2.5)), float(np.percentile(ps, 97.5)))
     seq = None
     if sequential:
         seq = plan_sequential(pa, pb, *sequential, alpha=alpha, reps=max(200, reps // 4), rng=rng, table=table)
-    return PowerResult(tuple(names), (len(a), len(b)), alpha, target, effect, reps, rows, n_needed, more, hours,
-                       interval, seq)
+    return PowerResult(tuple(names), (len(a), len(b)), alpha, target=target, effect=effect, reps=reps, rows=rows,
+                       n_needed=n_needed, more_models=more, hours=hours,
+                       pilot_interval=interval, sequential=seq)
 
 
 # ---- the sequential procedure ----
@@ -342,7 +345,8 @@ def sequential_decision(a_rounds, b_rounds, max_n: int, alpha: float = 0.05, fut
                                   f"no look rejected up to {max_n} models per space{short}")
     if futility is not None:
         step = ns[-1] - ns[-2] if len(ns) > 1 and ns[-1] > ns[-2] else ns[-1]  # the rounds so far say the step
-        cp = conditional_power(a_all, b_all, ns[-1], max_n, step, alpha, cp_reps, np.random.default_rng(seed), table)
+        cp = conditional_power(a_all, b_all, ns[-1], max_n=max_n, step=step, alpha=alpha, reps=cp_reps,
+                               rng=np.random.default_rng(seed), table=table)
         if cp < futility:
             return SequentialDecision("no difference", looks, p_adj,
                                       f"futility: conditional power {cp:.3f} < {futility:g} (the remaining looks "
@@ -394,11 +398,12 @@ def plan_sequential(pa, pb, step: int, max_n: int, alpha: float = 0.05, reps: in
     rng = rng or np.random.default_rng(0)
     table = table or _PTable()
     pooled = np.concatenate([pa, pb])
-    null_r, null_n = simulate_sequential(pooled, pooled, step, max_n, alpha, reps, rng, table)
-    alt_r, alt_n = simulate_sequential(pa, pb, step, max_n, alpha, reps, rng, table)
+    null_r, null_n = simulate_sequential(pooled, pooled, step, max_n=max_n, alpha=alpha, reps=reps, rng=rng,
+                                         table=table)
+    alt_r, alt_n = simulate_sequential(pa, pb, step, max_n=max_n, alpha=alpha, reps=reps, rng=rng, table=table)
     fixed = None
     for n in range(step, max_n + 1, step):  # the smallest fixed n (on the step grid) with the same power
-        if rejection_rate(pa, pb, n, alpha, reps, rng, table) / reps >= alt_r:
+        if rejection_rate(pa, pb, n, alpha=alpha, reps=reps, rng=rng, table=table) / reps >= alt_r:
             fixed = n
             break
-    return SequentialPlan(step, max_n, null_r, alt_r, null_n, alt_n, fixed)
+    return SequentialPlan(step, max_n, null_r, alt_reject=alt_r, mean_n_null=null_n, mean_n_alt=alt_n, fixed_n=fixed)

@@ -109,5 +109,6 @@ def rank_scatter(x, errors, sweep_of=None, y=None, x_name: str = "x", y_name: st
     lo, med, hi = np.percentile(tx[best], [2.5, 50, 97.5])
     back = (lambda v: float(10 ** v)) if log_x else float
     good_x = {"median": back(med), "low": back(lo), "high": back(hi), "n": int(best.sum())}
-    return RankResult(list(dict.fromkeys(g.tolist())), x_name, y_name, x, ys, ranks, e, g, good, fit, good_x,
-                      log_x, log_y, best)
+    return RankResult(list(dict.fromkeys(g.tolist())), x_name, y_name, xs=x, ys=ys, ranks=ranks, errors=e, sweep_of=g,
+                      good=good, fit=fit, good_x=good_x,
+                      log_x=log_x, log_y=log_y, is_good=best)

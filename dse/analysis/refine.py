@@ -217,7 +217,8 @@ def refine(space: Space, models: list, errors, min_support: int = 20, n_boot: in
     """Proposals (ranges and constraints) with their evidence, and the refined space.
 
     ``models`` have ``arch`` and ``regnet`` (store records or sampled models); ``errors`` align with them."""
-    return refine_regimes(space, [(None, models, errors)], min_support, n_boot, ci, frac, alpha, seed, w0_wa_tol)
+    return refine_regimes(space, [(None, models, errors)], min_support, n_boot=n_boot, ci=ci, frac=frac, alpha=alpha,
+                          seed=seed, w0_wa_tol=w0_wa_tol)
 
 
 def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: int = 10_000, ci: float = 95.0,
@@ -254,7 +255,7 @@ def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: i
         boots, masks = [], []
         for x, e in zip(xs, es):
             cols = [x[:, i] for i in range(x.shape[1])] if per_stage else [x[:, 0] if x.ndim == 2 else x]
-            boots += [bootstrap(c, e, n_boot, frac, ci, seed) for c in cols]
+            boots += [bootstrap(c, e, n_boot, frac=frac, ci=ci, seed=seed) for c in cols]
         lo, hi = _snap(dist.values, min(b["low"] for b in boots), max(b["high"] for b in boots))
         old_lo, old_hi = float(dist.values[0]), float(dist.values[-1])
         for x in xs:
@@ -262,10 +263,12 @@ def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: i
             masks.append(np.all(ok, axis=1) if x.ndim == 2 else ok)
         narrower = lo > old_lo or hi < old_hi
         ok, why, ev, votes = judge(masks)
-        props.append(Proposal("range", p, "range", _num(lo), _num(hi), bool(ok and narrower),
-                              why if narrower else "already as narrow", ev, [_num(old_lo), _num(old_hi)],
-                              _num(float(np.median([b["median"] for b in boots]))), votes))
-    per = [list(_constraints(space, v, e, w0_wa_tol, n_boot, frac, ci, seed)) for v, e in zip(vals, es)]
+        props.append(Proposal("range", p, "range", low=_num(lo), high=_num(hi), accepted=bool(ok and narrower),
+                              why=why if narrower else "already as narrow", evidence=ev, was=[_num(old_lo),
+                                                                                              _num(old_hi)],
+                              median=_num(float(np.median([b["median"] for b in boots]))), votes=votes))
+    per = [list(_constraints(space, v, e, tol=w0_wa_tol, n_boot=n_boot, frac=frac, ci=ci, seed=seed)) for v,
+           e in zip(vals, es)]
     for items in zip(*per):
         rule, param, _, applies = items[0]
         masks = [it[2] for it in items]
@@ -277,7 +280,8 @@ def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: i
         if not applies:
             continue
         ok, why, ev, votes = judge(masks)
-        props.append(Proposal("constraint", param, rule["name"], rule.get("low"), rule.get("high"), ok, why, ev,
+        props.append(Proposal("constraint", param, rule["name"], low=rule.get("low"), high=rule.get("high"),
+                              accepted=ok, why=why, evidence=ev,
                               votes=votes))
     props.sort(key=lambda q: (not q.accepted, -_gain(q.evidence)))
     for q in props:
@@ -287,8 +291,9 @@ def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: i
     spec["description"] = f"{space.name} refined by dse refine: " + (
         ", ".join(_label(q) for q in props if q.accepted) or "no change")
     new = parse_space(spec, "<refined>")
-    return RefineResult(space.name, len(e_all), space.log10_size, new.log10_size, props, new.spec, new, space,
-                        [name for name, _, _ in regimes] if len(regimes) > 1 else [])
+    return RefineResult(space.name, len(e_all), space.log10_size, log10_size_after=new.log10_size, proposals=props,
+                        spec=new.spec, space=new, base=space,
+                        regimes=[name for name, _, _ in regimes] if len(regimes) > 1 else [])
 
 
 def _on_param(q) -> bool:
@@ -324,7 +329,7 @@ def _constraints(space, vals, e, tol, n_boot, frac, ci, seed):
             x = vals[p]
             yield {"name": "non_decreasing"}, p, np.all(np.diff(x, axis=1) >= 0, axis=1), p not in space.non_decreasing
         depth = vals["d"].sum(axis=1)
-        b = bootstrap(depth, e, n_boot, frac, ci, seed)
+        b = bootstrap(depth, e, n_boot, frac=frac, ci=ci, seed=seed)
         lo, hi = int(math.floor(b["low"])), int(math.ceil(b["high"]))
         cur = cons.get("depth") or [1, 10**9]
         lo, hi = max(lo, cur[0]), min(hi, cur[1])

@@ -199,9 +199,10 @@ def compare_edfs(errors: dict, metric: str = "final", normalization: Normalizati
         keep = np.ones(len(e), bool) if wn is None else wn > 0
         ww = np.full(keep.sum(), 1.0 / keep.sum()) if wn is None else wn[keep] / wn[keep].sum()
         o = np.argsort(e[keep], kind="stable")
-        sweeps[n] = EdfSummary(n, st["n"], st["min"], st["mean"], st["median"], st["p10"], st["p25"], st["p75"],
-                               {t: st["below"][str(t)] for t in thresholds}, e[keep][o], ww[o],
-                               edf_band(e[keep][o], ww[o], band, level) if band != "none" else None)
+        sweeps[n] = EdfSummary(n, st["n"], st["min"], mean=st["mean"], median=st["median"], p10=st["p10"],
+                               p25=st["p25"], p75=st["p75"],
+                               below={t: st["below"][str(t)] for t in thresholds}, errors=e[keep][o], weights=ww[o],
+                               band=edf_band(e[keep][o], ww[o], band, level) if band != "none" else None)
     ks = [KsPair(a, b, *ks_test(errs[a], errs[b], w[a], w[b])) for i, a in enumerate(names) for b in names[i + 1:]]
     return EdfComparison(metric, normalization, thresholds, sweeps, ks)
 
@@ -235,9 +236,10 @@ def bootstrap_panel(sweep: str, param: str, x, errors, n_boot: int = 10_000, fra
     """The empirical bootstrap of the best model's ``param`` (models where x is NaN left out)."""
     x, e = np.asarray(x, dtype=np.float64), np.asarray(errors, dtype=np.float64)
     ok = ~np.isnan(x)
-    r = bootstrap(x[ok], e[ok], n_boot, frac, ci, seed)
-    return BootstrapPanel(sweep, param, r["n"], r["median"], r["low"], r["high"], ci, n_boot, frac, x[ok], e[ok],
-                          r["kept"])
+    r = bootstrap(x[ok], e[ok], n_boot, frac=frac, ci=ci, seed=seed)
+    return BootstrapPanel(sweep, param, r["n"], median=r["median"], low=r["low"], high=r["high"], ci=ci, n_boot=n_boot,
+                          frac=frac, x=x[ok], errors=e[ok],
+                          kept=r["kept"])
 
 
 @dataclass

@@ -97,7 +97,8 @@ class SpeedResult(_Drawable):
 
         ms = np.array([m["ms"] for m in self.models])
         draw_speed(axes, {k: np.array([m[k] for m in self.models], dtype=np.float64) for k in MEASURES}, ms,
-                   self.pearson, self.lines, f"{self.mode} ms per batch of {self.batch}, {self.device}")
+                   pearson=self.pearson, lines=self.lines,
+                   title=f"{self.mode} ms per batch of {self.batch}, {self.device}")
 
 
 def speed_report(device: str, mode: str, batch: int, models: list, predicted: dict | None = None,
@@ -117,5 +118,6 @@ def speed_report(device: str, mode: str, batch: int, models: list, predicted: di
         pearson[k] = float("nan") if const else float(stats.pearsonr(cx[k], ms)[0])
         spearman[k] = float("nan") if const else float(stats.spearmanr(cx[k], ms)[0])
     lines = {k: fit_speed(ms, cx, (k,)) for k in MEASURES if np.ptp(cx[k]) > 0}
-    return SpeedResult(device, mode, batch, models, pearson, spearman, [fit_speed(ms, cx, t) for t in FITS],
-                       predicted or {}, source, lines)
+    return SpeedResult(device, mode, batch, models=models, pearson=pearson, spearman=spearman, fits=[fit_speed(ms, cx,
+                                                                                                               t) for t in FITS],
+                       predicted=predicted or {}, source=source, lines=lines)

@@ -180,14 +180,16 @@ def trend_series(space: str, param: str, regimes, n_boot: int = 10_000, frac: fl
         if ok.sum() < 2:
             raise DseError(f"sweep {name!r}: {int(ok.sum())} trained model(s) have the parameter {param!r}; a trend "
                            f"needs at least 2 at every regime")
-        b = bootstrap(x[ok], e[ok], n_boot, frac, ci, np.random.default_rng(ss))
-        pts.append(RegimePoint(name, float(flops), b["n"], b["median"], b["low"], b["high"], float(x[ok].min()),
-                               float(x[ok].max()), b["kept"]))
+        b = bootstrap(x[ok], e[ok], n_boot, frac=frac, ci=ci, seed=np.random.default_rng(ss))
+        pts.append(RegimePoint(name, float(flops), b["n"], median=b["median"], low=b["low"], high=b["high"],
+                               min=float(x[ok].min()),
+                               max=float(x[ok].max()), kept=b["kept"]))
         vals.append(x[ok])
     scale = "log" if all((v > 0).all() for v in vals) else "linear"
     slopes = replicate_slopes([p.flops for p in pts], np.stack([p.kept for p in pts]), scale)
     lo, hi = np.percentile(slopes, [(100 - ci) / 2, 100 - (100 - ci) / 2])
-    return TrendSeries(space, param, scale, ci, pts, float(np.median(slopes)), float(lo), float(hi), slopes)
+    return TrendSeries(space, param, scale, ci=ci, regimes=pts, slope=float(np.median(slopes)), slope_low=float(lo),
+                       slope_high=float(hi), slopes=slopes)
 
 
 def good_models(errors, frac: float = GOOD_FRAC, at_least: int = GOOD_MIN) -> np.ndarray:
@@ -213,5 +215,6 @@ def complexity_trend(space: str, metric: str, regimes, ci: float = 95.0) -> Comp
         raise DseError(f"the {metric} trend needs at least 3 good models of different flops, got {len(x)}")
     r = stats.linregress(np.log(x), np.log(y))
     t = stats.t.ppf(0.5 + ci / 200, len(x) - 2)
-    return ComplexityTrend(space, metric, float(r.slope), float(r.slope - t * r.stderr),
-                           float(r.slope + t * r.stderr), len(x), float(r.intercept), ci, x, y)
+    return ComplexityTrend(space, metric, float(r.slope), low=float(r.slope - t * r.stderr),
+                           high=float(r.slope + t * r.stderr), n=len(x), intercept=float(r.intercept), ci=ci, flops=x,
+                           values=y)

@@ -76,10 +76,11 @@ def _trends(recs, pops, params, named, n_boot, frac, ci, seed, metric) -> Trends
                              + ", ".join(valid), "params")
         for g in have:
             series.append(trend_series(g, param, [(n, _regime_x(recs[n], pops[n]), pops[n].values(param),
-                                                   pops[n].errors) for n in groups[g]], n_boot, frac, ci, seed))
+                                                   pops[n].errors) for n in groups[g]], n_boot=n_boot, frac=frac,
+                                                   ci=ci, seed=seed))
     cx = [complexity_trend(g, m, [(pops[n].values("flops"), pops[n].values(m), pops[n].errors) for n in ns], ci)
           for g, ns in groups.items() for m in ("acts", "params")]
-    return TrendsResult(metric, ci, n_boot, series, cx, skipped)
+    return TrendsResult(metric, ci, n_boot, series=series, complexity=cx, skipped=skipped)
 
 
 def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:
@@ -129,7 +130,7 @@ class Analyses(StudyBase):
     """The analyses of populations: EDFs, search efficiency, bootstrap, rank, trends, fits, curves, refine."""
 
     @checked()
-    def population(self, sweep: str, metric: str = "final") -> Population:
+    def population(self, sweep: str, *, metric: str = "final") -> Population:
         """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
         check_metric(metric)
         with self.store() as s:
@@ -188,7 +189,7 @@ class Analyses(StudyBase):
     # ---- analyses ----
     @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000), thresholds=Opt(Numbers(Real(0, 100))),
              band=Choice(BANDS))
-    def edf(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
+    def edf(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
             metric: str = "final", band: str = "dkw", level: float = 0.95) -> EdfComparison:
         """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
         flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range). ``band``: a
@@ -205,10 +206,11 @@ class Analyses(StudyBase):
         self._check_normalization(normalize, bins, range)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
-        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds, band, level)
+        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds=thresholds, band=band,
+                            level=level)
 
     @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000))
-    def search_efficiency(self, sweeps, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
+    def search_efficiency(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
                           metric: str = "final") -> SearchEfficiency:
         """Expected best error of m random models (m = 1, 2, 4, ...) of two or more sweeps."""
         names = self._compared(sweeps, "search-efficiency")
@@ -218,7 +220,7 @@ class Analyses(StudyBase):
         return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)
 
     @checked(params=Names())
-    def bootstrap(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
+    def bootstrap(self, params, sweeps=None, *, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
                   seed: int = 0, metric: str = "final") -> BootstrapResult:
         """Where the good models lie: the empirical bootstrap of the best model's value of each parameter
         (``"depth"``, ``["wm", "w4"]``, ...) in each sweep that has it (named sweeps must all have it)."""
@@ -243,12 +245,13 @@ class Analyses(StudyBase):
                 raise ParamError(f"no sweep with at least 2 trained models has the parameter {param!r} ({{params}}); valid: "
                                  + ", ".join(valid), "params")
             for n in have:
-                panels.append(bootstrap_panel(n, param, pops[n].values(param), pops[n].errors, n_boot, frac, ci,
-                                              seed))
+                panels.append(bootstrap_panel(n, param, pops[n].values(param), errors=pops[n].errors, n_boot=n_boot,
+                                              frac=frac, ci=ci,
+                                              seed=seed))
         return BootstrapResult(metric, panels)
 
     @checked(x=Text(), y=Opt(Text()), good=Real(0, 1, low_open=True))
-    def rank(self, x: str = "lr", y: str | None = "wd", sweeps=None, good: float = 0.25,
+    def rank(self, x: str = "lr", y: str | None = "wd", *, sweeps=None, good: float = 0.25,
              metric: str = "final") -> RankResult:
         """The relative-rank scatter (NDS Fig. 12, RegNet Fig. 21): every trained model of ``sweeps`` (default:
         those that have ``x`` and ``y``) at (x, y), coloured by its error rank within its sweep / n, with the
@@ -285,10 +288,10 @@ class Analyses(StudyBase):
         ys = np.concatenate([pops[n].values(y) for n in have]) if y else None
         es = np.concatenate([pops[n].errors for n in have])
         g = np.concatenate([[n] * pops[n].n for n in have])
-        return rank_scatter(xs, es, g, ys, x, y, good)
+        return rank_scatter(xs, es, sweep_of=g, y=ys, x_name=x, y_name=y, good=good)
 
     @checked(params=Names())
-    def trends(self, params, sweeps=None, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
+    def trends(self, params, sweeps=None, *, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
                metric: str = "final") -> TrendsResult:
         """How the good models change with complexity (RegNet Fig. 11, 12 bottom): per regime the bootstrap of
         the best model's value of each parameter, across regimes the slope of log(value) on log(flops) with a
@@ -308,10 +311,11 @@ class Analyses(StudyBase):
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
             pops = _populations(s, names, metric)
-        return _trends(recs, pops, params, bool(sweeps), n_boot, frac, ci, seed, metric)
+        return _trends(recs, pops, params, named=bool(sweeps), n_boot=n_boot, frac=frac, ci=ci, seed=seed,
+                       metric=metric)
 
     @checked(top=Int(1, MAX_MODELS), save=Bool(), best=Opt(Int(1, MAX_MODELS)))
-    def fit(self, sweeps=None, top: int = 20, metric: str = "final", save: bool = True,
+    def fit(self, sweeps=None, *, top: int = 20, metric: str = "final", save: bool = True,
             best: int | None = None) -> FitResult:
         """Fit the RegNet form to every model's per-block widths (stored fits are reused); ``save`` stores the
         new ones, so later analyses of w0/wa/wm/e_fit reuse them. ``best``: only that many lowest-error models of
@@ -337,14 +341,14 @@ class Analyses(StudyBase):
         return FitResult(metric, int(top), rows)
 
     @checked()
-    def complexity(self, sweeps=None, metric: str = "final") -> ComplexityView:
+    def complexity(self, sweeps=None, *, metric: str = "final") -> ComplexityView:
         """Error against flops, params and acts of the trained models of each sweep."""
         pops = self._pops(sweeps, metric, need=1)
         return ComplexityView(metric, {n: {k: p.values(k) for k in ("flops", "params", "acts")} | {"errors": p.errors}
                                        for n, p in pops.items()})
 
     @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))
-    def curves(self, sweep: str, best: int = 5, worst: int = 5, metric: str = "final") -> Curves:
+    def curves(self, sweep: str, *, best: int = 5, worst: int = 5, metric: str = "final") -> Curves:
         """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
         for k, v in (("best", best), ("worst", worst)):
             if not isinstance(v, (int, np.integer)) or v < 0:
@@ -354,7 +358,7 @@ class Analyses(StudyBase):
             return _curves(pop, s.epoch_rows([sweep]), best, worst)
 
     @checked(sweep=Names(), min_support=Int(1, MAX_MODELS))
-    def refine(self, sweep, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
+    def refine(self, sweep, *, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
                ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
         """Proposals for a better space from a trained sweep: narrower ranges and structural constraints
         with their evidence, and the refined space (``.write(path)`` writes its file).

@@ -66,9 +66,11 @@ class Data(StudyBase):
             for n, c in s.status_counts(sweep).items():
                 r, e, stale = s.sweep(n), s.errors(n), s.stale(n)
                 c = {**c, "running": c["running"] - len(stale)}  # counted apart: nothing is training them
-                out.append(SweepStatus(n, r.space_name, r.source, sum(c.values()) + len(stale), c, e["best_error"],
-                                       e["median_error"], e["train_hours"], e["failures"], r.protocol,
-                                       r.nominal_flops, stale))
+                out.append(SweepStatus(n, r.space_name, r.source, models=sum(c.values()) + len(stale), counts=c,
+                                       best_error=e["best_error"],
+                                       median_error=e["median_error"], train_hours=e["train_hours"],
+                                       failures=e["failures"], protocol=r.protocol,
+                                       regime=r.nominal_flops, stale=stale))
         first = {}
         for i, x in enumerate(out):
             first.setdefault(x.space, i)
@@ -76,7 +78,7 @@ class Data(StudyBase):
             first[t[1].space], t[1].regime is None, t[1].regime or 0, t[0]))]
 
     @checked(folder=Check(), top=Opt(Int(1, MAX_MODELS)), base_config=Opt(FilePath()), skip_unexpressible=Bool())
-    def export_pycls(self, folder, sweeps=None, top: int | None = None, base_config=None,
+    def export_pycls(self, folder, sweeps=None, *, top: int | None = None, base_config=None,
                      skip_unexpressible: bool = False, metric: str = "final") -> dict:
         """Write a pycls sweep folder: ``folder/cfgs/000000.yaml ...``, one pycls job config per model (of ``sweeps``;
         ``top``: each sweep's K lowest-error models), from which pycls builds the network dse stored, with the
@@ -153,7 +155,7 @@ class Data(StudyBase):
             return import_pycls_sweep(s, path, sweep)
 
     @checked(errors=Errors(), best=Opt(Errors()))
-    def set_results(self, sweep: str, errors: dict, best: dict | None = None) -> int:
+    def set_results(self, sweep: str, errors: dict, *, best: dict | None = None) -> int:
         """Record errors obtained outside dse's trainer (another trainer, a cluster) for models of ``sweep``:
         ``{idx: error %}`` (``best``: best-epoch errors, default the same); each becomes done. All or nothing.
 
@@ -198,7 +200,7 @@ class Data(StudyBase):
                              for r in recs], columns=["sweep", "id", *EPOCH_COLUMNS])
 
     @checked(path=FilePath(), epochs=Bool(), speed_device=Opt(Text()))
-    def export(self, path, sweeps=None, epochs: bool = False, speed_device: str | None = None) -> int:
+    def export(self, path, sweeps=None, *, epochs: bool = False, speed_device: str | None = None) -> int:
         """Write the models (or with ``epochs`` the per-epoch rows) to a .csv or .parquet file, or '-' for
         standard output. Returns the number of rows."""
         from dse.store import EPOCH_COLUMNS, export_rows, write_table

@@ -57,7 +57,7 @@ class Planning(StudyBase):
 
     @checked(n=Check(), target=Real(0, 1, low_open=True, high_open=True),
              effect=Opt(Real(0, 1, low_open=True, high_open=True)), reps=Int(100, MAX_REPS))
-    def power(self, sweeps, n="25,50,100,200", alpha: float = 0.05, target: float = 0.8, effect: float | None = None,
+    def power(self, sweeps, *, n="25,50,100,200", alpha: float = 0.05, target: float = 0.8, effect: float | None = None,
               reps: int = 2000, seed: int = 0, sequential: tuple | None = None, metric: str = "final") -> PowerResult:
         """For each n models per space, the probability that the KS test ``edf`` reports rejects at ``alpha``,
         from the two trained pilot sweeps (or, with ``effect``, for a shift of the first pilot to that KS
@@ -75,12 +75,13 @@ class Planning(StudyBase):
                 raise ParamError(f"{{sequential}} must be (step, max), got {shown(sequential)}", "sequential")
             check_sequential(*sequential)
         names, pops, _, secs = self._pair(sweeps, metric)
-        return power_analysis(pops[names[0]].errors, pops[names[1]].errors, names, ns, alpha, target, effect, reps,
-                              seed, secs, sequential=sequential)
+        return power_analysis(pops[names[0]].errors, pops[names[1]].errors, names, ns=ns, alpha=alpha, target=target,
+                              effect=effect, reps=reps,
+                              seed=seed, seconds_per_model=secs, sequential=sequential)
 
     @checked(step=Int(1, MAX_SEQUENTIAL), max=Int(1, MAX_SEQUENTIAL),
              futility=Opt(Real(0, 1, low_open=True, high_open=True)))
-    def compare(self, sweeps, step: int = 10, max: int = 200, alpha: float = 0.05, futility: float | None = 0.1,
+    def compare(self, sweeps, *, step: int = 10, max: int = 200, alpha: float = 0.05, futility: float | None = 0.1,
                 seed: int = 0, metric: str = "final", protocol=None, run=None, progress=None) -> SequentialDecision:
         """Compare two sweeps in rounds until decided: look (KS with O'Brien-Fleming alpha spending over the looks,
         see dse.analysis.power), and while undecided sample ``step`` more models into each (the seeded top-up of
@@ -196,9 +197,11 @@ class Planning(StudyBase):
                 r = recs[n]
                 reg = r.regime
                 if target > len(errors[n]):
-                    self.sample(parse_space(r.space, f"sweep {n}"), target, n, tuple(reg["flops"]), reg["resolution"],
-                                reg["stem"], reg["in_channels"], reg["num_classes"], reg.get("max_params"),
-                                reg.get("max_acts"))
+                    self.sample(parse_space(r.space, f"sweep {n}"), target, n, flops=tuple(reg["flops"]),
+                                resolution=reg["resolution"],
+                                stem=reg["stem"], in_channels=reg["in_channels"], num_classes=reg["num_classes"],
+                                max_params=reg.get("max_params"),
+                                max_acts=reg.get("max_acts"))
             self.train_protocol(protocol, run, names)
         raise DseError("compare did not converge")  # (unreachable: each pass adds or trains models)
 

@@ -45,7 +45,7 @@ class Reporting(StudyBase):
     """The HTML report, built from the study's own public methods and result objects."""
 
     @checked(path=FilePath())
-    def report(self, path="report.html", sweeps=None, metric: str = "final") -> Path:
+    def report(self, path="report.html", sweeps=None, *, metric: str = "final") -> Path:
         """Write the study as one self-contained HTML file (figures inline as SVG); returns its path. Every figure
         and table is a result of a public ``Study`` method; the report lays them out."""
         from dse.report.html import ReportData, render
@@ -57,7 +57,7 @@ class Reporting(StudyBase):
         with self.store() as s:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
-        pops = {n: self.population(n, metric) for n in names}
+        pops = {n: self.population(n, metric=metric) for n in names}
         data = ReportData(self.path, metric, names, [st for st in self.status() if st.sweep in names])
         trained = data.trained = [n for n in names if pops[n].n >= 2]
         data.with_error = {n: p.n for n, p in pops.items()}
@@ -74,17 +74,17 @@ class Reporting(StudyBase):
                 want = _bootstrap_params(recs[n], pops[n])
                 if want:
                     data.bootstraps[n] = self.bootstrap(want, [n], metric=metric)
-                data.curves[n] = self.curves(n, 3, 3, metric)
+                data.curves[n] = self.curves(n, best=3, worst=3, metric=metric)
                 data.fits[n] = self.fit([n], top=8, metric=metric, save=False, best=8)  # the report only reads
                 opt = [q for q in ("lr", "wd", "momentum", "batch_size") if q in pops[n].setting_names()]
                 if opt and pops[n].n >= 4:  # a sweep that samples optimiser settings: Fig. 21
                     x, y = ("lr", "wd") if {"lr", "wd"} <= set(opt) else (opt[0], None)
-                    data.ranks[n] = [self.rank(x, y, [n], metric=metric)]
+                    data.ranks[n] = [self.rank(x, y, sweeps=[n], metric=metric)]
                     if y == "wd":
-                        data.ranks[n].append(self.rank("lr_wd", None, [n], metric=metric))
+                        data.ranks[n].append(self.rank("lr_wd", None, sweeps=[n], metric=metric))
                 if recs[n].space:
                     data.refines[n] = self.refine(n, min_support=min(20, max(2, pops[n].n // 5)), metric=metric)
-            data.complexity = self.complexity(trained, metric)
+            data.complexity = self.complexity(trained, metric=metric)
             try:
                 groups, _ = _series({n: recs[n] for n in trained}, {n: pops[n] for n in trained}, named=False)
             except DseError:  # no space trained at two or more regimes
@@ -102,11 +102,11 @@ class Reporting(StudyBase):
             pilots = [n for n in trained if pops[n].n >= MIN_PILOT]
             if len(pilots) >= 2:  # how many models the first comparison needs (a light simulation)
                 try:
-                    data.power = self.power(pilots[:2], "10,25,50,100,200", reps=500, metric=metric)
+                    data.power = self.power(pilots[:2], n="10,25,50,100,200", reps=500, metric=metric)
                 except DseError:  # e.g. sweeps under different protocols: no power to report
                     data.power = None
-            data.undertraining = self.undertraining(names, metric)
-            data.budget_check = self.stored_budget_check(trained, metric)
+            data.undertraining = self.undertraining(names, metric=metric)
+            data.budget_check = self.stored_budget_check(trained, metric=metric)
         text = render(data)
         try:
             out.write_text(text)

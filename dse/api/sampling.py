@@ -46,7 +46,7 @@ class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
     @checked(sweep=Opt(Name()), **_REGIME, **_CAP)
-    def sample(self, space: str | Space, n: int, sweep: str | None = None, flops="360M:400M", resolution: int = 224,
+    def sample(self, space: str | Space, n: int, sweep: str | None = None, *, flops="360M:400M", resolution: int = 224,
                stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
                seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
                speed_mode: str = "infer", speed_batch: int | None = None) -> SampleResult:
@@ -62,13 +62,14 @@ class Sampling(StudyBase):
         check_seed(seed)
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
         sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
-                                       resolution, stem, in_channels, num_classes, max_params, max_acts, cap)
+                                       resolution=resolution, stem=stem, in_channels=in_channels,
+                                       num_classes=num_classes, max_params=max_params, max_acts=max_acts, ms_cap=cap)
         with self.store(write=True) as s:
-            out = sample_sweep(s, sp, regime, int(n), sweep, seed)
+            out = sample_sweep(s, sp, regime, n=int(n), sweep=sweep, seed=seed)
         return _warned([out], cap, fit)[0]
 
     @checked(sweep=Opt(Name()), **_REGIME, **_CAP)
-    def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, resolution: int = 224,
+    def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, *, resolution: int = 224,
                        stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
                        max_acts=None, seed: int | None = None, max_ms: float | None = None,
                        speed_device: str | None = None, speed_mode: str = "infer",
@@ -83,11 +84,12 @@ class Sampling(StudyBase):
         """
         check_seed(seed)
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
-        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution, stem, in_channels,
-                                  num_classes, max_params, max_acts,
-                                  cap)
+        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution=resolution, stem=stem,
+                                  in_channels=in_channels,
+                                  num_classes=num_classes, max_params=max_params, max_acts=max_acts,
+                                  ms_cap=cap)
         with self.store(write=True) as s:
-            out = sample_regimes(s, sp, regs, int(n), sweep, seed)
+            out = sample_regimes(s, sp, regs, n=int(n), prefix=sweep, seed=seed)
         return _warned(out, cap, fit)
 
     def _ms_cap(self, max_ms, device, mode, batch) -> tuple[dict | None, dict | None]:
@@ -124,14 +126,15 @@ class Sampling(StudyBase):
         for c, k in zip(caps, ("max_params", "max_acts")):
             if c is not None and not c > 0:  # 0 is no model at all, not "no cap" (omit the option for that)
                 raise ParamError(f"{{{k}}} must be positive, got {c!r}; omit it for no cap", k)
-        regs = [Regime(w, resolution, stem, in_channels, num_classes, *caps, ms_cap) for w in windows]
+        regs = [Regime(w, resolution, stem, in_channels=in_channels, num_classes=num_classes, max_params=caps[0],
+                       max_acts=caps[1], ms_cap=ms_cap) for w in windows]
         if not isinstance(space, (str, os.PathLike, Space)):
             raise ParamError(f"{{space}} must be a built-in space's name, a .toml path or a Space, got {space!r}",
                              "space")
         return (space if isinstance(space, Space) else resolve_space(str(space))), regs
 
     @checked(path=FilePath(), **_REGIME)
-    def import_table(self, path, sweep: str, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
+    def import_table(self, path, sweep: str, *, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
                      num_classes: int = 1000) -> int:
         """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;
         complexity missing from the file is counted at the given regime. Returns the number of models."""

@@ -46,7 +46,7 @@ class Speed(StudyBase):
 
     # ---- runtime ----
     @checked(mode=Choice((*SPEED_MODES, "both")), batch=Int(1, MAX_BATCH), repeat=Int(1, 10_000), force=Bool(), events=Opt(Func()))
-    def speed(self, sweeps=None, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
+    def speed(self, sweeps=None, *, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
               force: bool = False, events=None) -> list[SpeedResult]:
         """Time every model of ``sweeps`` (pending or trained: only the architecture is needed) at its sweep's
         regime on ``device`` (auto, cpu, cuda, cuda:N) in ``mode`` (infer, train or both), measuring only what
@@ -63,18 +63,19 @@ class Speed(StudyBase):
         devices = resolve_devices(device)
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)
-        done = measure(self.path, names, devices, modes, int(batch), int(repeat), force, events)
+        done = measure(self.path, names, devices, modes, batch=int(batch), repeat=int(repeat), force=force,
+                       events=events)
         out = []
         for label in done:
             for m in modes:
-                r = self.speed_report(names, label, m, batch)
+                r = self.speed_report(names, device=label, mode=m, batch=batch)
                 with self.store() as s:
                     s.set_speed_fit(label, m, int(batch), {**r.fits[2].to_json(), "n": r.n, "sweeps": names})
                 out.append(r)
         return out
 
     @checked(device=Opt(Text()), mode=Choice(SPEED_MODES), batch=Opt(Int(1, MAX_BATCH)), from_training=Bool())
-    def speed_report(self, sweeps=None, device: str | None = None, mode: str = "infer", batch: int | None = None,
+    def speed_report(self, sweeps=None, *, device: str | None = None, mode: str = "infer", batch: int | None = None,
                      from_training: bool = False) -> SpeedResult:
         """The stored timings of ``sweeps`` on ``device`` (default: the most measured) in ``mode`` at ``batch``
         (default: the most measured), as a SpeedResult. ``from_training``: from the training throughput

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 
@@ -14,10 +13,11 @@ from dse.analysis.population import METRICS, check_metric
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
-from dse.validate import (CHECKPOINT, EXECUTORS, FIXED_SIZE_DATASETS, GRAPH_MODES, check_choice, check_int,
-                          check_number, check_seed, shown, usable_cpus)
+from dse.validate import (FIXED_SIZE_DATASETS, shown, usable_cpus)
 from dse.validate import MAX_MODELS
-from dse.params import Int, checked
+from dse.params import DEFAULTS as D
+from dse.params import PROTOCOL, RUN, Instance, Int, Opt, checked
+from dse.train.protocol import Protocol
 
 
 @dataclass
@@ -79,6 +79,14 @@ def _regime_note(s, sweep: str, channels: int, size: int, classes: int) -> str |
     return (f"note: sweep {sweep} was sampled at {r['resolution']} px ({r['stem']} stem, {r['in_channels']} channel(s), "
             f"{r['num_classes']} classes, flops {human(r['flops'][0], 'F')} to {human(r['flops'][1], 'F')}); it trains "
             f"on {size} px images ({stem_for(size)} stem, {channels} channel(s), {classes} classes){at}")
+
+
+def _one_way(given: dict, group: dict, name: str) -> None:
+    """A typed object (``protocol=``, ``run=``) and flat keywords of the same group are not mixed."""
+    flat = [k for k, p in group.items() if given[k] != p.default]
+    if flat:
+        raise ParamError(f"{{{name}}} is given as an object: leave out {', '.join(flat)} (set it on the object)",
+                         name, *flat)
 
 
 def _check_workers(k, devices) -> None:
@@ -143,30 +151,21 @@ class RunOptions:
     'local'
     """
 
-    device: str = "auto"
-    workers_per_device: int | None = None
-    data_dir: object = None
-    checkpoint: str = "auto"
-    graph: str = "auto"
-    executor: str = "local"
-    address: str | None = None
-    gpus_per_model: float | None = None
-    max_concurrent: int | None = None
+    device: str = D.device
+    workers_per_device: int | None = D.workers_per_device
+    data_dir: object = D.data_dir
+    checkpoint: str = D.checkpoint
+    graph: str = D.graph
+    executor: str = D.executor
+    address: str | None = D.address
+    gpus_per_model: float | None = D.gpus_per_model
+    max_concurrent: int | None = D.max_concurrent
     progress: object = None   # progress(db, sweeps, epochs) -> a display with event/poll/log/close
     on_start: object = None   # on_start(summary), before the first model
 
     def __post_init__(self):
-        check_choice(self.checkpoint, "checkpoint", CHECKPOINT)
-        check_choice(self.graph, "graph", GRAPH_MODES)
-        check_choice(self.executor, "executor", EXECUTORS)
-        if not isinstance(self.device, str):
-            raise ParamError(f"{{device}} must be auto, cpu, cuda or cuda:N, got {self.device!r}", "device")
-        if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
-            raise ParamError(f"{{data_dir}} must be a folder path, got {self.data_dir!r}", "data_dir")
-        if self.gpus_per_model is not None:
-            check_number(self.gpus_per_model, "gpus_per_model", 0, None, low_open=True)
-        if self.max_concurrent is not None:
-            check_int(self.max_concurrent, "max_concurrent")
+        for k, param in RUN.items():  # each field's one declaration (dse.params.RUN)
+            param.check.check(getattr(self, k), k)
 
     def devices(self) -> list[str]:
         """The devices to train on, checked now (a clear error before any protocol is stored)."""
@@ -192,43 +191,53 @@ class Training(StudyBase):
     """Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
 
     # ---- training ----
-    @checked()
-    def train(self, sweeps=None, budget: str = "10ep", dataset: str = "fashion-mnist", data_dir=None,
-              train_size: int | None = None, test_size: int | None = None, resolution: int | None = None,
-              batch_size: int = 128, lr: float = 0.05, weight_decay: float = 5e-5, momentum: float = 0.9,
-              nesterov: bool = True, augment: bool = True, seed: int = 0, device: str = "auto",
-              workers_per_device: int | None = None, checkpoint: str = "auto", retry_failed: bool = False,
-              graph: str = "auto", executor: str = "local", address: str | None = None,
-              gpus_per_model: float | None = None, max_concurrent: int | None = None, progress=None,
-              on_start=None, reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
+    @checked(protocol=Opt(Instance(Protocol)), run=Opt(Instance(RunOptions)))
+    def train(self, sweeps=None, *, budget: str = D.budget, dataset: str = D.dataset, data_dir=D.data_dir,
+              train_size: int | None = D.train_size, test_size: int | None = D.test_size,
+              resolution: int | None = D.resolution, batch_size: int = D.batch_size, lr: float = D.lr,
+              weight_decay: float = D.weight_decay, momentum: float = D.momentum, nesterov: bool = D.nesterov,
+              augment: bool = D.augment, seed: int = D.seed, device: str = D.device,
+              workers_per_device: int | None = D.workers_per_device, checkpoint: str = D.checkpoint,
+              graph: str = D.graph, executor: str = D.executor, address: str | None = D.address,
+              gpus_per_model: float | None = D.gpus_per_model, max_concurrent: int | None = D.max_concurrent,
+              progress=None, on_start=None, retry_failed: bool = False, reset_protocol: bool = False,
+              discard_results: bool = False, protocol: Protocol | None = None,
+              run: RunOptions | None = None) -> TrainSummary:
         """Train the pending models of ``sweeps`` (default: all) under one protocol and return when done.
 
         The protocol (dataset and subset, budget, regime) is stored with each sweep the first time it is
         trained; a later call with other settings is refused. ``reset_protocol`` forgets the stored protocol
         first (a mistaken first run): refused while any model has results under it, unless ``discard_results``
-        (every model back to pending, its errors, epochs and checkpoints deleted). ``progress(db, sweeps, epochs)`` makes the
-        progress display (default: none); ``on_start(summary)`` is called before the first model.
+        (every model back to pending, its errors, epochs and checkpoints deleted). ``progress(db, sweeps, epochs)``
+        makes the progress display (default: none); ``on_start(summary)`` is called before the first model.
         Ctrl-C (KeyboardInterrupt) gives running models back: call again to continue.
 
-        The keywords make two typed objects, a ``Protocol`` (what an error means) and a ``RunOptions`` (how to run);
-        ``train_protocol`` takes them as they are.
-        """
-        from dse.train.protocol import Protocol
+        The settings are keywords (declared in ``dse.params``: PROTOCOL, what an error means, and RUN, how to run),
+        or the typed objects they make: ``protocol=Protocol(...)``, ``run=RunOptions(...)``.
 
-        if resolution and dataset in FIXED_SIZE_DATASETS:
-            raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
-                             f"fixed size", "resolution")
-        p = Protocol(dataset, train_size, test_size, 0, budget, batch_size, lr, momentum, nesterov, weight_decay,
-                     augment, resolution, seed)
-        run = RunOptions(device, workers_per_device, data_dir, checkpoint, graph, executor, address, gpus_per_model,
-                         max_concurrent, progress, on_start)
-        return self.train_protocol(p, run, sweeps, retry_failed, reset_protocol, discard_results)
+        >>> Study("s.sqlite").train(budget="2ep", train_size=5000, device="cpu").done           # doctest: +SKIP
+        """
+        given = locals()
+        if protocol is None:
+            if resolution and dataset in FIXED_SIZE_DATASETS:
+                raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
+                                 f"fixed size", "resolution")
+            protocol = Protocol(**{k: given[k] for k in PROTOCOL}, seed=seed)
+        else:
+            _one_way(given, PROTOCOL, "protocol")
+        if run is None:
+            run = RunOptions(**{k: given[k] for k in RUN})
+        else:
+            _one_way(given, RUN, "run")
+        return self.train_protocol(protocol, run, sweeps, retry_failed=retry_failed, reset_protocol=reset_protocol,
+                                   discard_results=discard_results)
 
     @checked()
-    def train_protocol(self, p, run: RunOptions | None = None, sweeps=None, retry_failed: bool = False,
+    def train_protocol(self, p, run: RunOptions | None = None, sweeps=None, *, retry_failed: bool = False,
                        reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
         """``train`` with its settings as objects: ``p`` a ``dse.train.protocol.Protocol``, ``run`` how to run."""
         from dse.models.arch import stem_for
+        from dse.spaces import builtin_names
         from dse.models.complexity import complexity_many
         from dse.train.progress import Progress
         from dse.train.worker import checkpoint_dir, load_data, run_training
@@ -260,9 +269,14 @@ class Training(StudyBase):
                 if old is not None:
                     diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
                                      if old.get(k) != v)
+                    rec = s.sweep(n)
+                    fresh = (f"dse sample --space {rec.space_name} -n N --sweep {n}-2"
+                             if rec.source == "sampled" and rec.space_name in builtin_names() else
+                             f"the same networks untrained: dse export --sweep {n} -o {n}.csv, empty its error "
+                             f"columns, then dse import {n}.csv --sweep {n}-2")
                     raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
                                    f"different protocols are never mixed: rerun with the stored options, start a "
-                                   f"new sweep (dse sample --space {s.sweep(n).space_name} -n N --sweep {n}-2), or, "
+                                   f"new sweep ({fresh}), or, "
                                    f"if the stored protocol was a mistake, train with --reset-protocol (with "
                                    f"--discard-results when models are already trained under it)")
             notes = [_regime_note(s, n, c, h, data.num_classes) for n in names]
@@ -286,9 +300,10 @@ class Training(StudyBase):
                 if run.executor == "ray":
                     from dse.train.ray_executor import run_ray
 
-                    run_ray(self.path, names, p, opts, prog, run.address, run.gpus_per_model, run.max_concurrent)
+                    run_ray(self.path, names, p, opts, prog, address=run.address, gpus_per_model=run.gpus_per_model,
+                            max_concurrent=run.max_concurrent)
                 else:
-                    run_training(self.path, names, p, opts, data if len(devices) == 1 else None, prog)
+                    run_training(self.path, names, p, opts, data=data if len(devices) == 1 else None, progress=prog)
             finally:
                 prog.close()
         with self.store() as s:
@@ -300,7 +315,7 @@ class Training(StudyBase):
 
     # ---- is the budget long enough? ----
     @checked()
-    def undertraining(self, sweeps=None, metric: str = "final") -> dict:
+    def undertraining(self, sweeps=None, *, metric: str = "final") -> dict:
         """{sweep: Undertraining}: the signals of a too-short budget computable from what is stored (training
         loss still falling in the last epoch, error rising with depth, models near chance), per sweep with
         trained models. No training; see ``dse.analysis.budget`` for the thresholds.
@@ -325,12 +340,13 @@ class Training(StudyBase):
                                        [losses.get(m.idx, []) for m in ms], _classes(rec))
         return out
 
-    @checked(models=Int(3, MAX_MODELS))
-    def budget_check(self, sweeps, models: int = 20, factors=(2, 4), seed: int = 0, metric: str = "final",
-                     n_boot: int = 2000, device: str = "auto", workers_per_device: int | None = None,
-                     data_dir=None, checkpoint: str = "auto", graph: str = "auto", executor: str = "local",
-                     address: str | None = None, gpus_per_model: float | None = None,
-                     max_concurrent: int | None = None, progress=None, on_start=None):
+    @checked(models=Int(3, MAX_MODELS), run=Opt(Instance(RunOptions)))
+    def budget_check(self, sweeps, *, models: int = 20, factors="2,4", seed: int = D.seed, metric: str = D.metric,
+                     n_boot: int = 2000, device: str = D.device, workers_per_device: int | None = D.workers_per_device,
+                     data_dir=D.data_dir, checkpoint: str = D.checkpoint, graph: str = D.graph,
+                     executor: str = D.executor, address: str | None = D.address,
+                     gpus_per_model: float | None = D.gpus_per_model, max_concurrent: int | None = D.max_concurrent,
+                     progress=None, on_start=None, run: RunOptions | None = None):
         """Train copies of ``models`` models of each trained sweep (spread over its error quantiles) at its
         budget x each of ``factors``, under its protocol otherwise, into linked sweeps ``S~x4`` (stored,
         resumable: calling again continues, nothing is trained twice), then compare the rankings: Spearman and
@@ -343,14 +359,14 @@ class Training(StudyBase):
         from dse.train.protocol import Protocol
         from dse.train.worker import load_data
 
-        # everything is checked before the copies are written: a failing call leaves the store as it was
-        check_metric(metric)
-        check_seed(seed)
-        check_int(models, "models", 3)
-        check_int(n_boot, "n_boot", 1, 10**8)
+        # everything is checked before the copies are written (the keywords by @checked): a failing call leaves the
+        # store as it was
+        given = locals()
         factors = sorted(dict.fromkeys(_factors(factors)))
-        run = RunOptions(device, workers_per_device, data_dir, checkpoint, graph, executor, address, gpus_per_model,
-                         max_concurrent, progress, on_start)
+        if run is None:
+            run = RunOptions(**{k: given[k] for k in RUN})
+        else:
+            _one_way(given, RUN, "run")
         run.devices()  # the devices, workers and Ray address answer now, or the call ends here
         col = METRICS[metric]
         plan = {}  # {(sweep, factor): (copy name, budget)}
@@ -403,7 +419,8 @@ class Training(StudyBase):
                             raise DseError(f"sweep {copy!r} exists and was not made by budget-check; rename it")
                     else:
                         rec = s.sweep(n)
-                        s.create_sweep(c, copy, rec.space_name, rec.space, rec.regime, rec.seed, "budget")
+                        s.create_sweep(c, copy, rec.space_name, space=rec.space, regime=rec.regime, seed=rec.seed,
+                                       source="budget")
                     s.copy_models(c, n, copy, chosen[n])
             protos = {n: s.sweep(n).protocol for n in names}
         runs = {}  # one training run per distinct protocol at the longer budget (the copies of a factor share one)
@@ -422,7 +439,7 @@ class Training(StudyBase):
             pops = {n: [getattr(m, col) for m in s.models(n) if getattr(m, col) is not None and m.status == "done"]
                     for n in names}
         r = budget_check(pairs, budgets, n_boot, seed, pops)
-        flagged = [n for n, u in self.undertraining(names, metric).items() if u.flagged]
+        flagged = [n for n, u in self.undertraining(names, metric=metric).items() if u.flagged]
         if flagged and r.verdict == "trustworthy":  # never contradict the undertraining warning without a word
             r.why += (f"; {', '.join(flagged)} looked undertrained at the base budget (the warning of dse edf): the "
                       f"retrained models kept their order, which says the ranking held, not that the base budget "
@@ -430,7 +447,7 @@ class Training(StudyBase):
         return r
 
     @checked()
-    def stored_budget_check(self, sweeps=None, metric: str = "final"):
+    def stored_budget_check(self, sweeps=None, *, metric: str = "final"):
         """The budget check of ``sweeps`` from the copies ``budget_check`` already trained (nothing is trained),
         or None when no sweep has a copy with 3 or more trained models."""
         from dse.analysis.budget import budget_check

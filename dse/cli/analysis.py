@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
+from dse.cli.options import PLOT, check_plot, save_plot
 from dse.errors import DseError
 from dse.validate import METRICS, NORMALIZE_BY, check_output
 from dse.report.console import print_json, say, table
 
 METRIC = click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
                       help="Which error: of the final epoch, or the best epoch.")
-PLOT = click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg", help="Also draw a picture.")
 NORM = [
     click.option("--normalize", type=click.Choice(NORMALIZE_BY), default=None,
                  help="Complexity-normalise (NDS): weight models so the complexity distributions agree "
@@ -53,25 +53,6 @@ def _boot_options(n_boot_help: str):
     return deco
 
 
-def _check_plot(plot):
-    if plot is not None and not str(plot).strip():
-        raise DseError("--plot: give a picture file name (.png or .svg); an empty one would write nothing")
-    if plot:
-        from dse.report.plots import check_path
-
-        check_path(plot)
-
-
-def _save(result, plot, quiet=False):
-    """Write the result's figure when --plot was given."""
-    if plot:
-        from dse.report.plots import save
-
-        save(result.figure(), plot)
-        if not quiet:
-            say(f"wrote {plot}")
-
-
 def budget_warnings(db, sweeps, payload=None, metric: str = "final"):
     """The undertraining signals of ``sweeps`` (default: all): one warning line each on stderr for a flagged
     sweep, or, with a JSON ``payload``, its signals under "undertraining" instead (a dict: the list of flagged
@@ -79,7 +60,7 @@ def budget_warnings(db, sweeps, payload=None, metric: str = "final"):
     from dse.store import StoreDamaged
 
     try:
-        us = study(db).undertraining(list(sweeps) or None, metric)
+        us = study(db).undertraining(list(sweeps) or None, metric=metric)
     except StoreDamaged:
         raise
     except DseError:  # the command itself reports what is wrong with the sweeps
@@ -129,12 +110,13 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metri
 
     Example: dse edf --compare anynet_a anynet_e --normalize flops --plot edf.png
     """
-    _check_plot(plot)
+    check_plot(plot)
     if len(set(sweeps)) < 2:  # the command compares; Study.edf also reads one sweep
         raise DseError("SWEEPS: name at least two sweeps to compare, e.g. dse edf --compare anynet_a anynet_e")
-    r = study(db).edf(sweeps, normalize, bins, range_, _thresholds(thresholds), metric, band, level)
+    r = study(db).edf(sweeps, normalize=normalize, bins=bins, range=range_, thresholds=_thresholds(thresholds), metric=metric,
+                      band=band, level=level)
     if as_json:
-        _save(r, plot, quiet=True)
+        save_plot(r, plot, quiet=True)
         print_json(budget_warnings(db, sweeps, r.to_json(), metric))
         return
     budget_warnings(db, sweeps, metric=metric)
@@ -150,7 +132,7 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metri
     table(f"{metric} error (%){how}", hdr, rows)
     table("two-sample Kolmogorov-Smirnov" + (" (weighted)" if nz else ""), ["a", "b", "D", "p-value"],
           [[k.a, k.b, f"{k.statistic:.4f}", f"{k.pvalue:.3g}"] for k in r.ks])
-    _save(r, plot)
+    save_plot(r, plot)
 
 
 @cli.command()
@@ -170,18 +152,18 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
     Resample frac*n (parameter, error) pairs with replacement, keep the parameter of the lowest error,
     repeat n-boot times; the median and the ci% interval of the kept values are reported.
     """
-    _check_plot(plot)
-    r = study(db).bootstrap(params, sweeps, n_boot, frac, ci, seed, metric)
+    check_plot(plot)
+    r = study(db).bootstrap(params, sweeps, n_boot=n_boot, frac=frac, ci=ci, seed=seed, metric=metric)
     named = list(dict.fromkeys(p.sweep for p in r.panels))
     if as_json:
-        _save(r, plot, quiet=True)
+        save_plot(r, plot, quiet=True)
         print_json(budget_warnings(db, named, r.to_json(), metric))
         return
     budget_warnings(db, named, metric=metric)
     table(f"bootstrap of the best model's value ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
           ["sweep", "param", "n", "median", "low", "high"],
           [[p.sweep, p.param, p.n, f"{p.median:.4g}", f"{p.low:.4g}", f"{p.high:.4g}"] for p in r.panels])
-    _save(r, plot)
+    save_plot(r, plot)
 
 
 @cli.command()
@@ -207,10 +189,10 @@ def trends(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json):
     """
     from dse.units import regime_label
 
-    _check_plot(plot)
-    r = study(db).trends(params, sweeps, n_boot, frac, ci, seed, metric)
+    check_plot(plot)
+    r = study(db).trends(params, sweeps, n_boot=n_boot, frac=frac, ci=ci, seed=seed, metric=metric)
     if as_json:
-        _save(r, plot, quiet=True)
+        save_plot(r, plot, quiet=True)
         print_json(r.to_json())
         return
     g = lambda v: f"{v:.4g}"  # noqa: E731
@@ -227,7 +209,7 @@ def trends(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json):
           [[c.space, c.metric, f"{c.exponent:.3f}", f"{c.low:.3f}..{c.high:.3f}", c.n] for c in r.complexity])
     for why in r.skipped:
         say(f"left out: {why}")
-    _save(r, plot)
+    save_plot(r, plot)
 
 
 @cli.command()
@@ -243,10 +225,10 @@ def fit(sweeps, top, metric, plot, db, as_json):
     e_fit = mean over blocks of |ln(w_hat/w)|, w_hat the generator's widths quantized to 8. A grid
     search over w0 (multiples of 8), wa and wm with local refinement; about 0.05 s per model.
     """
-    _check_plot(plot)
-    r = study(db).fit(sweeps, top, metric)
+    check_plot(plot)
+    r = study(db).fit(sweeps, top=top, metric=metric)
     if as_json:
-        _save(r, plot, quiet=True)
+        save_plot(r, plot, quiet=True)
         print_json(r.to_json())
         return
     names = list(dict.fromkeys(x.sweep for x in r.rows))
@@ -255,7 +237,7 @@ def fit(sweeps, top, metric, plot, db, as_json):
           [["all" if s["models"] == "all" else f"top {s['n']} by {metric} error", s["n"], f"{s['e_fit_median']:.4f}",
             f"{s['e_fit_mean']:.4f}", f"{s['w0_median']:.0f}", f"{s['wa_median']:.2f}", f"{s['wm_median']:.3f}"]
            for s in r.summary()])
-    _save(r, plot)
+    save_plot(r, plot)
 
 
 @cli.command("search-efficiency")
@@ -269,10 +251,10 @@ def fit(sweeps, top, metric, plot, db, as_json):
 @json_option
 def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric, plot, db, as_json):
     """Random-search efficiency: expected best error of m random models, m = 1, 2, 4, ... n."""
-    _check_plot(plot)
-    r = study(db).search_efficiency(sweeps, normalize, bins, range_, seed, metric)
+    check_plot(plot)
+    r = study(db).search_efficiency(sweeps, normalize=normalize, bins=bins, range=range_, seed=seed, metric=metric)
     if as_json:
-        _save(r, plot, quiet=True)
+        save_plot(r, plot, quiet=True)
         print_json(r.to_json())
         return
     names = list(r.sweeps)
@@ -280,7 +262,7 @@ def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric
     table(f"best {metric} error of m random models: mean +/- 2 std", ["m", *names],
           [[m, *[next((f"{p.mean:.2f} +/- {2 * p.std:.2f}" for p in r.sweeps[n] if p.m == m), "")
                  for n in names]] for m in ms])
-    _save(r, plot)
+    save_plot(r, plot)
 
 
 @cli.group()
@@ -296,8 +278,8 @@ def plot():
 @db_option
 def plot_complexity(sweeps, metric, out, db):
     """Error against flops, params and acts per sweep, and acts against flops."""
-    _check_plot(out)
-    _save(study(db).complexity(sweeps, metric), out)
+    check_plot(out)
+    save_plot(study(db).complexity(sweeps, metric=metric), out)
 
 
 @plot.command("rank")
@@ -318,10 +300,10 @@ def plot_rank(x, y, sweeps, good, metric, out, db, as_json):
 
     Example: dse plot rank --x lr --y wd   (good models lie along a line of constant lr*wd: slope -1)
     """
-    _check_plot(out)
-    r = study(db).rank(x, y, list(sweeps) or None, good, metric)
+    check_plot(out)
+    r = study(db).rank(x, y, sweeps=list(sweeps) or None, good=good, metric=metric)
     if as_json:
-        _save(r, out, quiet=True)
+        save_plot(r, out, quiet=True)
         print_json(r.to_json())
         return
     say(f"{r.n} models of {', '.join(r.sweeps)}; good: relative rank <= {r.good:g} ({r.good_x['n']} models)")
@@ -332,7 +314,7 @@ def plot_rank(x, y, sweeps, good, metric, out, db, as_json):
         say(f"line of the good models: {form} (r = {f['r']:.3f}, {f['n']} models)")
     g = r.good_x
     say(f"good models' {r.x}: median {g['median']:.4g}, 95% range {g['low']:.4g} .. {g['high']:.4g}")
-    _save(r, out)
+    save_plot(r, out)
 
 
 @plot.command("curves")
@@ -345,8 +327,8 @@ def plot_rank(x, y, sweeps, good, metric, out, db, as_json):
 @db_option
 def plot_curves(sweep, best, worst, metric, out, db):
     """Train and test error per epoch of the best and worst models of a sweep."""
-    _check_plot(out)
-    _save(study(db).curves(sweep, best, worst, metric), out)
+    check_plot(out)
+    save_plot(study(db).curves(sweep, best=best, worst=worst, metric=metric), out)
 
 
 @cli.command()
@@ -377,7 +359,7 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
     """
     if out:
         check_output(out, "out", (".toml",), "space file")
-    r = study(db).refine(list(sweeps), base, min_support, n_boot, ci, seed, metric)
+    r = study(db).refine(list(sweeps), base=base, min_support=min_support, n_boot=n_boot, ci=ci, seed=seed, metric=metric)
     n = r.n
     src = f"sweep {sweeps[0]!r}" if len(set(sweeps)) == 1 else f"sweeps {', '.join(dict.fromkeys(sweeps))}"
     # the next step, written in the file's header and printed, runs as shown: the path quoted, the sweep named as
@@ -421,5 +403,5 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
 def report(sweeps, output, metric, db):
     """One self-contained HTML file of the study: summary, EDFs (raw and normalised), error against every
     space parameter with bootstrap bands, complexity, training curves, width fits, refinement proposals."""
-    p = study(db).report(output, sweeps, metric)
+    p = study(db).report(output, sweeps, metric=metric)
     say(f"wrote {output} ({p.stat().st_size / 1e6:.1f} MB)")

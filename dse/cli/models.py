@@ -81,7 +81,7 @@ def model_regnet(d, w0, wa, wm, g, b, se, activation, as_json, **kw):
     if not 0 < b < float("inf"):
         raise DseError(f"--bottleneck must be a finite number > 0, got {b}")
     try:
-        arch = regnet_arch(d, w0, wa, wm, b, g, se, activation=activation)
+        arch = regnet_arch(d, w0, wa, wm=wm, b=b, g=g, se=se, activation=activation)
     except ValueError as e:
         raise DseError(str(e)) from None
     num, total = regnet_stage_check(d, w0, wa, wm)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from dse.cli.analysis import PLOT, _check_plot, _save
 from dse.cli.main import aliases, cli, db_option, json_option, study
+from dse.cli.options import (PLOT, check_plot, given, option, progress_display, protocol_options, run_options,
+                             run_settings, save_plot)
 from dse.errors import DseError
+from dse.params import PROTOCOL
 from dse.report.console import print_json, say, table
-from dse.cli.training import (PROTOCOL_ALIASES, checkpoint_mode, given_protocol, progress_display,
-                              protocol_options, run_options)
-from dse.validate import METRICS
 
 
 @cli.command()
@@ -27,8 +26,7 @@ from dse.validate import METRICS
 @click.option("--sequential", is_flag=True, help="Also simulate dse compare --until-decided with --step and --max.")
 @click.option("--step", type=int, default=10, show_default=True, help="With --sequential: models per round.")
 @click.option("--max", "max_n", type=int, default=200, show_default=True, help="With --sequential: the most per space.")
-@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
-              help="Which error: of the final epoch, or the best epoch.")
+@option("metric")
 @PLOT
 @db_option
 @json_option
@@ -41,13 +39,13 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
 
     Example: dse power --compare anynet_a anynet_e --n 25,50,100,200 --sequential --step 10 --max 200
     """
-    _check_plot(plot)
+    check_plot(plot)
     if len(set(sweeps)) != 2:
         raise DseError("SWEEPS: name exactly two sweeps, e.g. dse power --compare anynet_a anynet_e")
     r = study(db).power(list(dict.fromkeys(sweeps)), n=n, alpha=alpha, target=target, effect=effect, reps=reps,
                         seed=seed, sequential=(step, max_n) if sequential else None, metric=metric)
     if as_json:
-        _save(r, plot, quiet=True)
+        save_plot(r, plot, quiet=True)
         print_json(r.to_json())
         return
     what = f"a shift to KS distance {effect:g}" if effect else f"the pilots ({r.pilot_n[0]} and {r.pilot_n[1]} models)"
@@ -73,7 +71,7 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
             f"(alpha {alpha:g}) and {100 * q.alt_reject:.1f}% under the pilots' difference; mean n at stopping "
             f"{q.mean_n_null:.0f} (null) and {q.mean_n_alt:.0f} (difference); a fixed design of equal power needs "
             f"{q.fixed_n if q.fixed_n else f'more than {q.max}'}")
-    _save(r, plot)
+    save_plot(r, plot)
 
 
 @cli.command()
@@ -81,26 +79,21 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
 @click.option("--until-decided", is_flag=True, required=True,
               help="Train in rounds until the comparison is decided (the only mode so far).")
 @click.option("--step", type=int, default=10, show_default=True, help="Models added to each sweep per round.")
-@click.option("--max", "max_n", type=int, default=200, show_default=True, help="The most models per sweep.")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="The error rate over all looks.")
+@click.option("--max", "max", type=int, default=200, show_default=True, help="The most models per sweep.")
+@option("alpha", help="The error rate over all looks.")
 @click.option("--futility", type=float, default=0.1, show_default=True,
               help="Stop with 'no difference' when the conditional power falls below this (0 to never).")
-@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
-              help="Which error: of the final epoch, or the best epoch.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the futility simulation (the models' own seed is the stored protocol's).")
+@option("metric")
+@option("seed", help="Seed of the futility simulation (the models' own seed is the stored protocol's).")
 @protocol_options
 @run_options
 @PLOT
 @db_option
 @json_option
-@aliases(max="--max", workers_per_device="--workers-per-gpu", checkpoint="--checkpoint-every-epoch",
-         protocol="--budget", **PROTOCOL_ALIASES)
+@aliases(protocol="--budget")
 @click.pass_context
-def compare(ctx, sweeps, until_decided, step, max_n, alpha, futility, metric, seed, budget, dataset, data_dir,
-            train_size, test_size, resolution, batch_size, lr, weight_decay, momentum, no_nesterov, no_augment, device,
-            workers_per_gpu, checkpoint_every_epoch, graph, plain, executor, address, gpus_per_model, max_concurrent,
-            plot, db, as_json):
+def compare(ctx, sweeps, until_decided, step, max, alpha, futility, metric, seed, plain, plot, db, as_json,
+            **settings):
     """Compare two sampled sweeps and stop training when decided: in rounds, add --step models to each (the
     seeded top-up of dse sample), train them, and test (two-sample KS with Lan-DeMets O'Brien-Fleming alpha
     spending over the looks, so --alpha holds across them). Stops with 'different', with 'no difference' when
@@ -113,27 +106,24 @@ def compare(ctx, sweeps, until_decided, step, max_n, alpha, futility, metric, se
 
     Example: dse compare anynet_a anynet_e --until-decided --step 10 --max 200
     """
-    from dse.api.training import RunOptions
-
-    _check_plot(plot)
+    check_plot(plot)
     if len(set(sweeps)) != 2:
         raise DseError(f"SWEEPS: name exactly two sweeps, got {len(set(sweeps))}, e.g. dse compare anynet_a anynet_e "
                        f"--until-decided")
     names = list(dict.fromkeys(sweeps))
     st = study(db)
-    run = RunOptions(device=device, workers_per_device=workers_per_gpu, data_dir=data_dir,
-                     checkpoint=checkpoint_mode(checkpoint_every_epoch), graph=graph, executor=executor,
-                     address=address, gpus_per_model=gpus_per_model, max_concurrent=max_concurrent,
-                     progress=None if as_json else progress_display(plain))
 
     def shown(d):
         if not as_json and d.looks:
             lk = d.looks[-1]
             say(f"look at n = {lk.n}: KS D {lk.statistic:.3f}, p {lk.p:.3g} (boundary {lk.boundary:.3g}) -> {d.decision}")
 
+    from dse.api.training import RunOptions
+
+    run = RunOptions(**run_settings(settings), progress=None if as_json else progress_display(plain))
     try:
-        d = st.compare(names, step=step, max=max_n, alpha=alpha, futility=futility or None, seed=seed, metric=metric,
-                       protocol=given_protocol(ctx, ctx.params), run=run, progress=shown)
+        d = st.compare(names, step=step, max=max, alpha=alpha, futility=futility or None, seed=seed, metric=metric,
+                       protocol=given(ctx, PROTOCOL), run=run, progress=shown)
     except KeyboardInterrupt:
         say("\ninterrupted: the models trained so far are kept; run the same command again to continue")
         raise
@@ -146,4 +136,4 @@ def compare(ctx, sweeps, until_decided, step, max_n, alpha, futility, metric, se
             say(f"a fixed design of the same power (simulated from these models) needs {d.fixed_n} per space: "
                 + (f"{d.saved} saved per space" if d.saved >= 0 else f"{-d.saved} more per space here"))
     if plot:
-        _save(st.edf(names), plot)
+        save_plot(st.edf(names), plot)

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from dse.cli.analysis import PLOT, _check_plot, _save, plot
+from dse.cli.analysis import plot
+from dse.cli.options import PLOT, check_plot, save_plot
 from dse.cli.main import cli, db_option, json_option, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
@@ -36,7 +37,7 @@ def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, a
     graph; 3 warm-up runs, then the median of --repeat runs, synchronised on a GPU. Results are stored per
     model, device, mode and batch; Ctrl-C keeps them.
     """
-    _check_plot(plot)
+    check_plot(plot)
     if from_training:  # options of a measurement do not apply to a report of training throughput: say so
         ctx = click.get_current_context()
         given = [f"--{k}" for k in ("device", "mode", "batch", "repeat", "force")
@@ -48,14 +49,15 @@ def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, a
     if from_training:
         results = [st.speed_report(list(sweeps) or None, from_training=True)]
     else:
-        results = st.speed(list(sweeps) or None, device, mode, batch, repeat, force, _progress(as_json))
+        results = st.speed(list(sweeps) or None, device=device, mode=mode, batch=batch, repeat=repeat, force=force,
+                           events=_progress(as_json))
     if as_json:
-        _save(results[0], plot, quiet=True)
+        save_plot(results[0], plot, quiet=True)
         print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
         return
     for r in results:
         _show(r)
-    _save(results[0], plot)  # the first mode measured (infer with --mode both)
+    save_plot(results[0], plot)  # the first mode measured (infer with --mode both)
 
 
 def _progress(quiet):
@@ -102,5 +104,5 @@ def _show(r):
 @db_option
 def plot_speed(sweeps, device, mode, batch, out, db):
     """ms against flops, params and acts (log-log) with Pearson's r and the fitted line (Fig. 12 top)."""
-    _check_plot(out)
-    _save(study(db).speed_report(list(sweeps) or None, device, mode, batch), out)
+    check_plot(out)
+    save_plot(study(db).speed_report(list(sweeps) or None, device=device, mode=mode, batch=batch), out)

@@ -66,16 +66,20 @@ def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_c
         if flops is not None:
             raise ParamError("{flops} and {regimes} exclude each other: --regimes sets one window per regime",
                              "flops", "regimes")
-        rs = study(db).sample_regimes(space, regimes, n, sweep, resolution, stem, in_channels, num_classes,
-                                      max_params, max_acts, seed, max_ms, speed_device, speed_mode, speed_batch)
+        rs = study(db).sample_regimes(space, regimes, n, sweep=sweep, resolution=resolution, stem=stem,
+                                      in_channels=in_channels, num_classes=num_classes,
+                                      max_params=max_params, max_acts=max_acts, seed=seed, max_ms=max_ms,
+                                      speed_device=speed_device, speed_mode=speed_mode, speed_batch=speed_batch)
         if as_json:
             print_json([r.to_dict() for r in rs])
             return
         for r in rs:
             _said(r, n, db)
         return
-    r = study(db).sample(space, n, sweep, flops, resolution, stem, in_channels, num_classes, max_params, max_acts,
-                         seed, max_ms, speed_device, speed_mode, speed_batch)
+    r = study(db).sample(space, n, sweep, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
+                         num_classes=num_classes, max_params=max_params, max_acts=max_acts,
+                         seed=seed, max_ms=max_ms, speed_device=speed_device, speed_mode=speed_mode,
+                         speed_batch=speed_batch)
     if as_json:
         print_json(r.to_dict())
         return
@@ -202,14 +206,15 @@ def export_cmd(sweeps, output, speed_device, per_epoch, pycls_dir, top, base_con
                  if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
         if other:
             raise DseError(f"{', '.join(other)} do(es) not apply with --pycls DIR, which writes job configs")
-        r = st.export_pycls(pycls_dir, sweeps or None, top, base_config, skip_unexpressible)
+        r = st.export_pycls(pycls_dir, sweeps or None, top=top, base_config=base_config,
+                                skip_unexpressible=skip_unexpressible)
         for x in r["skipped"]:
             say(f"skipped {x['sweep']}/{x['id']}: {x['why']}")
         say(f"wrote {r['written']} pycls job config(s) to {r['folder']}/cfgs (dse's counts in cfgs_summary.json); "
             f"train them with pycls's tools/sweep_launch.py, collect with tools/sweep_collect.py, then: "
             f"dse import --pycls {r['folder']}/sweep.json --sweep NAME")
         return
-    n = st.export(output, sweeps, per_epoch, speed_device)
+    n = st.export(output, sweeps, epochs=per_epoch, speed_device=speed_device)
     if output != "-":
         click.echo(f"wrote {n} {'epoch rows' if per_epoch else 'models'} of {len(set(sweeps)) or len(st.sweeps())} "
                    f"sweep(s) to {output}", err=True)
@@ -240,5 +245,5 @@ def import_cmd(file, sweep, pycls, resolution, stem, in_channels, num_classes, d
         n = study(db).import_pycls(file, sweep)
         say(f"imported {n} pycls jobs from {file} into sweep {sweep!r} ({db})")
         return
-    n = study(db).import_table(file, sweep, resolution, stem, in_channels, num_classes)
+    n = study(db).import_table(file, sweep, resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes)
     say(f"imported {n} models from {file} into sweep {sweep!r} ({db})")

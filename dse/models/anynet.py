@@ -83,7 +83,8 @@ class Stage(nn.Sequential):
     complexity = staticmethod(stage_cx)
 
     def __init__(self, w_in, w, d, b, g, se, act="relu"):
-        super().__init__(*[Block(w_in if i == 0 else w, w, 2 if i == 0 else 1, b, g, se, act) for i in range(d)])
+        super().__init__(*[Block(w_in if i == 0 else w, w, 2 if i == 0 else 1, b=b, g=g, se=se,
+                                 act=act) for i in range(d)])
 
 
 class Head(nn.Module):
@@ -111,7 +112,7 @@ class AnyNet(nn.Module):
         self.stem = Stem(in_channels, STEM_WIDTH, 2 if stem == "simple" else 1, act)
         w_in, stages = STEM_WIDTH, []
         for d, w, b, g in zip(arch.depths, arch.widths, arch.bottlenecks, arch.group_widths):
-            stages.append(Stage(w_in, w, d, b, g, arch.se, act))
+            stages.append(Stage(w_in, w, d, b=b, g=g, se=arch.se, act=act))
             w_in = w
         self.stages = nn.Sequential(*stages)
         self.head = Head(w_in, num_classes)

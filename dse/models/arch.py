@@ -74,7 +74,8 @@ class Arch:
         w, g = adjust_compatibility(
             np.array([self.widths]), np.array([self.bottlenecks], float), np.array([self.group_widths])
         )
-        return Arch(self.depths, tuple(w[0]), self.bottlenecks, tuple(g[0]), self.se, self.activation)
+        return Arch(self.depths, tuple(w[0]), self.bottlenecks, group_widths=tuple(g[0]), se=self.se,
+                    activation=self.activation)
 
     def key(self) -> str:
         """A canonical string naming the network (equal keys, equal networks)."""
@@ -97,8 +98,8 @@ class Arch:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Arch":
-        return cls(d["depths"], d["widths"], d["bottlenecks"], d["group_widths"], d.get("se", False),
-                   d.get("activation", "relu"))
+        return cls(d["depths"], d["widths"], d["bottlenecks"], group_widths=d["group_widths"], se=d.get("se", False),
+                   activation=d.get("activation", "relu"))
 
 
 SETTING_KEYS = tuple(SETTINGS)  # the non-network choices, in key order (dse.validate.SETTINGS)

@@ -68,8 +68,8 @@ def block_cx(cx, w_in, w_out, stride, b, g, se):
 
 def stage_cx(cx, w_in, w, d, b, g, se):
     """Stage: the first block has stride 2 (and w_in); the d-1 others repeat one identical block."""
-    cx = block_cx(cx, w_in, w, 2, b, g, se)
-    rest = block_cx([cx[0], 0 * cx[1], 0 * cx[2], 0 * cx[3]], w, w, 1, b, g, se)
+    cx = block_cx(cx, w_in, w, stride=2, b=b, g=g, se=se)
+    rest = block_cx([cx[0], 0 * cx[1], 0 * cx[2], 0 * cx[3]], w, w, stride=1, b=b, g=g, se=se)
     return [cx[0]] + [a + (d - 1) * r for a, r in zip(cx[1:], rest[1:])]
 
 
@@ -93,19 +93,20 @@ def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_ch
     d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
     res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (d.shape[0],))
-    big = _maybe_too_large(d, w, b, res, in_channels, num_classes)
+    big = _maybe_too_large(d, w, b, res=res, in_channels=in_channels, num_classes=num_classes)
     if big.any():  # count those exactly in floating point (no overflow) to see whether they really are
-        fx = _count(d[big].astype(np.float64), w[big].astype(np.float64), b[big], g[big].astype(np.float64), se,
-                    res[big].astype(np.float64), stem, in_channels, num_classes)
+        fx = _count(d[big].astype(np.float64), w[big].astype(np.float64), b[big], g=g[big].astype(np.float64), se=se,
+                    res=res[big].astype(np.float64), stem=stem, in_channels=in_channels, num_classes=num_classes)
         over = np.zeros(len(big), dtype=bool)
         over[big] = np.max(fx, axis=0) >= MAX_COUNT
         if over.any() and too_large == "raise":
             raise TooLarge(f"too large to count: {np.max(fx):.3g} multiply-adds or parameters (at most "
                            f"{MAX_COUNT:.3g}); lower the depth, widths, resolution or classes")
         if over.any():
-            out = _count(d, w, b, g, se, res, stem, in_channels, num_classes, ~over)
+            out = _count(d, w, b, g=g, se=se, res=res, stem=stem, in_channels=in_channels, num_classes=num_classes,
+                         rows=~over)
             return tuple(np.where(over, -1, x) for x in out)
-    return _count(d, w, b, g, se, res, stem, in_channels, num_classes)
+    return _count(d, w, b, g=g, se=se, res=res, stem=stem, in_channels=in_channels, num_classes=num_classes)
 
 
 def _maybe_too_large(d, w, b, res, in_channels, num_classes) -> np.ndarray:
@@ -132,7 +133,7 @@ def _count(d, w, b, g, se, res, stem, in_channels, num_classes, rows=None):
     w_in = np.full(n, STEM_WIDTH, dtype=d.dtype)
     se = bool(se)
     for i in range(d.shape[1]):
-        cx = stage_cx(cx, w_in, w[:, i], d[:, i], b[:, i], g[:, i], se)
+        cx = stage_cx(cx, w_in, w[:, i], d=d[:, i], b=b[:, i], g=g[:, i], se=se)
         w_in = w[:, i]
     cx = head_cx(cx, w_in, num_classes)
     return cx[1], cx[2], cx[3]
@@ -148,7 +149,8 @@ def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_cla
         groups.setdefault((a.stages, a.se), []).append(i)
     for (_, se), ix in groups.items():
         arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
-        for o, v in zip(out, complexity_arrays(*arr, se, res[ix], stem, in_channels, num_classes)):
+        for o, v in zip(out, complexity_arrays(*arr, se=se, resolution=res[ix], stem=stem, in_channels=in_channels,
+                                               num_classes=num_classes)):
             o[ix] = v
     return out
 
@@ -156,7 +158,7 @@ def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_cla
 def complexity(arch: Arch, resolution=224, stem="simple", in_channels=3, num_classes=1000) -> dict:
     """{'flops', 'params', 'acts'} (ints) of one Arch; widths are used as given (apply the rule first)."""
     f, p, a = complexity_arrays(
-        [arch.depths], [arch.widths], [arch.bottlenecks], [arch.group_widths], arch.se,
-        resolution, stem, in_channels, num_classes,
+        [arch.depths], [arch.widths], [arch.bottlenecks], g=[arch.group_widths], se=arch.se,
+        resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes,
     )
     return {"flops": int(f[0]), "params": int(p[0]), "acts": int(a[0])}

@@ -59,7 +59,7 @@ def regnet_arch(d, w0, wa, wm, b=1, g=8, se=False, q=Q, activation="relu") -> Ar
     widths, depths = np.unique(ws, return_counts=True)
     s = len(widths)
     w, gg = adjust_compatibility([widths], [[b] * s], [[g] * s])
-    return Arch(tuple(depths), tuple(w[0]), (b,) * s, tuple(gg[0]), se, activation)
+    return Arch(tuple(depths), tuple(w[0]), (b,) * s, group_widths=tuple(gg[0]), se=se, activation=activation)
 
 
 def regnet_stage_check(d, w0, wa, wm, q=Q) -> tuple[int, int]:

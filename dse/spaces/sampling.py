@@ -230,13 +230,14 @@ class Sampler:
 
     def _model(self, x, i, f, p, a) -> SampledModel:
         act = ACTIVATIONS[int(x["activation"][i])] if "activation" in x else "relu"
-        arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), tuple(x["g"][i]), self.space.se, act)
+        arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), group_widths=tuple(x["g"][i]),
+                    se=self.space.se, activation=act)
         rp = None
         if self.space.family == "regnet":
             rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i]),
                   "b": _num(x["b"][i][0]), "g": int(x["g0"][i])}
         st = {k: _num(x[k][i]) for k in self.space.settings if k != "activation"}
-        return SampledModel(arch, f, p, a, rp, st or None)
+        return SampledModel(arch, f, p, acts=a, regnet=rp, settings=st or None)
 
     def _check_progress(self, n, got, last_new, flops_seen, n_excl=0):
         if self.accepted_ == 0 and self.tried_ >= 1 << 20:

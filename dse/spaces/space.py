@@ -220,8 +220,10 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items(),
                                           ("depth", depth), ("w0_eq_wa", eq)) if v},
     }
-    return Space(name, description, family, block, stages, dists, shared, nondec,
-                 caps["max_params"], caps["max_acts"], spec, tuple(depth) if depth else None, eq, where)
+    return Space(name, description, family, block=block, stages=stages, dists=dists, shared=shared,
+                 non_decreasing=nondec,
+                 max_params=caps["max_params"], max_acts=caps["max_acts"], spec=spec,
+                 depth=tuple(depth) if depth else None, w0_eq_wa=eq, where=where)
 
 
 def _unknown(table, allowed, where, err, what="allowed keys"):

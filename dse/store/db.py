@@ -249,7 +249,7 @@ class Store:
                               [(sweep, idx[i], *(r.get(k) for k in EPOCH_COLUMNS)) for r in m["rows"]])
         for i, m in enumerate(models):  # timings that came with an imported table
             for dev, mode, batch, ms in m.get("speeds") or ():
-                self.add_speed(sweep, idx[i], dev, mode, batch, ms, "imported", c)
+                self.add_speed(sweep, idx[i], dev, mode=mode, batch=batch, ms=ms, torch_version="imported", c=c)
 
     def copy_models(self, c, src: str, dst: str, idxs) -> int:
         """Copy models ``idxs`` of sweep ``src`` into sweep ``dst`` under the same index, untrained (inside a write

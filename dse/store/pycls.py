@@ -84,7 +84,7 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
 def _regnet_equal(arch: Arch, rp: dict) -> bool:
     """pycls rebuilds the network from (d, w0, wa, wm, b, g): write the RegNet form only when it gives this Arch."""
     try:
-        return regnet_arch(rp["d"], rp["w0"], rp["wa"], rp["wm"], rp["b"], rp["g"], arch.se,
+        return regnet_arch(rp["d"], rp["w0"], rp["wa"], wm=rp["wm"], b=rp["b"], g=rp["g"], se=arch.se,
                            activation=arch.activation) == arch
     except (ValueError, KeyError, ZeroDivisionError):
         return False
@@ -204,11 +204,12 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
                            f"(lengths {', '.join(f'{k} {len(v)}' for k, v in lists.items())}, STRIDES {len(strides)})")
     try:
         if kind == "regnet":
-            arch = regnet_arch(rp["d"], rp["w0"], rp["wa"], rp["wm"], rp["b"], rp["g"], se, activation=act)
+            arch = regnet_arch(rp["d"], rp["w0"], rp["wa"], wm=rp["wm"], b=rp["b"], g=rp["g"], se=se, activation=act)
             rp["b"] = _num(rp["b"])
         else:
-            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / b for b in lists["BOT_MULS"]], lists["GROUP_WS"], se,
-                        act)
+            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / b for b in lists["BOT_MULS"]],
+                        group_widths=lists["GROUP_WS"], se=se,
+                        activation=act)
             rp = None
     except (ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
         raise DseError(f"{where}: the network in its cfg cannot be built: {e}") from None

@@ -62,7 +62,7 @@ class Data:
         if test_size:
             i = np.sort(rng.permutation(len(yv))[:test_size])
             xv, yv = xv[i], yv[i]
-        return Data(self.name, xt, yt, xv, yv, self.num_classes, self.synthetic)
+        return Data(self.name, xt, yt, x_test=xv, y_test=yv, num_classes=self.num_classes, synthetic=self.synthetic)
 
 
 def load(name: str, data_dir=None, resolution: int | None = None, synthetic_shape=(3, 32, 32),
@@ -115,7 +115,8 @@ def load_fashion_mnist(data_dir=None) -> Data:
             for x, y, p in ((xi, yi, files["train"]), (xv, yv, files["test"])):
                 if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
                     raise DseError(f"{p[0]} and {p[1]}: images {x.shape} and labels {y.shape} do not fit")
-            return Data("fashion-mnist", xi[:, None], yi.astype(np.int64), xv[:, None], yv.astype(np.int64), 10)
+            return Data("fashion-mnist", xi[:, None], yi.astype(np.int64), x_test=xv[:, None],
+                        y_test=yv.astype(np.int64), num_classes=10)
     names = ", ".join(s + "[.gz]" for v in FASHION_FILES.values() for s in v)
     raise DseError(f"Fashion-MNIST not found in {', '.join(map(str, dirs))} (looked for {names}). Install it "
                    f"with `apt-get install dataset-fashion-mnist` (Debian), or pass --data-dir FOLDER with those files")
@@ -145,7 +146,7 @@ def load_cifar10(data_dir=None) -> Data:
             raise DseError(f"{d / n}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
         xs.append(x)
         ys.append(y)
-    return Data("cifar10", np.concatenate(xs[:5]), np.concatenate(ys[:5]), xs[5], ys[5], 10)
+    return Data("cifar10", np.concatenate(xs[:5]), np.concatenate(ys[:5]), x_test=xs[5], y_test=ys[5], num_classes=10)
 
 
 def load_imagefolder(data_dir, resolution: int) -> Data:
@@ -174,7 +175,7 @@ def load_imagefolder(data_dir, resolution: int) -> Data:
         for j, (p, _) in enumerate(files):
             x[j] = _read_image(p, resolution)
         out += [x, np.array([i for _, i in files], dtype=np.int64)]
-    return Data("imagefolder", out[0], out[1], out[2], out[3], len(classes))
+    return Data("imagefolder", out[0], out[1], x_test=out[2], y_test=out[3], num_classes=len(classes))
 
 
 def _read_image(path: Path, r: int) -> np.ndarray:
@@ -214,4 +215,5 @@ def synthetic(shape=(3, 32, 32), n_train: int = 2048, n_test: int = 512, num_cla
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n_train + n_test, *shape), dtype=np.uint8)
     y = rng.integers(0, num_classes, n_train + n_test).astype(np.int64)
-    return Data("synthetic", x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes, synthetic=True)
+    return Data("synthetic", x[:n_train], y[:n_train], x_test=x[n_train:], y_test=y[n_train:], num_classes=num_classes,
+                synthetic=True)

@@ -297,16 +297,18 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
         t_train = time.perf_counter() - t0
         if not math.isfinite(loss):  # the best epoch so far (resumed ones included) is kept
             best = min((r.test_error for r in rows), default=None)
-            return Outcome("diverged", None, best, epoch, time.perf_counter() - t_run, rows,
-                           f"training loss became {loss} in epoch {epoch + 1}", isinstance(g, torch.cuda.CUDAGraph))
+            return Outcome("diverged", None, best, epochs=epoch, seconds=time.perf_counter() - t_run, rows=rows,
+                           reason=f"training loss became {loss} in epoch {epoch + 1}", graph=isinstance(g,
+                                                                                                        torch.cuda.CUDAGraph))
         train_err = 100.0 * float(step.err_sum) / (n_steps * batch)
         test_err = evaluate(model, dd, cuda, channels_last, size=size)
-        row = EpochRow(epoch + 1, loss, train_err, test_err, lr, time.perf_counter() - t0,
-                       n_steps * batch / max(t_train, 1e-9))
+        row = EpochRow(epoch + 1, loss, train_err, test_error=test_err, lr=lr, seconds=time.perf_counter() - t0,
+                       images_per_s=n_steps * batch / max(t_train, 1e-9))
         rows.append(row)
         if on_epoch is not None:
             on_epoch(row, lambda e=epoch + 1: {"epoch": e, "state": [t.detach().cpu() for t in step.state()],
                                                "gen": gen.get_state(), "rows": [asdict(r) for r in rows]})
     errs = [r.test_error for r in rows]
-    return Outcome("done", errs[-1], min(errs), len(rows), time.perf_counter() - t_run, rows, None,
-                   isinstance(g, torch.cuda.CUDAGraph))
+    return Outcome("done", errs[-1], min(errs), epochs=len(rows), seconds=time.perf_counter() - t_run, rows=rows,
+                   reason=None,
+                   graph=isinstance(g, torch.cuda.CUDAGraph))

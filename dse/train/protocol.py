@@ -12,41 +12,38 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from dse.errors import DseError, ParamError
-from dse.validate import (DATASETS, PROTOCOL_FIELD, SETTINGS, check_choice, check_seed, check_setting,
-                          parse_budget)
+from dse.params import DEFAULTS as D
+from dse.params import PROTOCOL
+from dse.validate import PROTOCOL_FIELD, check_seed, parse_budget
 
 
 @dataclass(frozen=True)
 class Protocol:
     """What a model's error means: dataset (and subset), budget and optimisation regime. Stored per sweep.
 
-    Every number is checked against the one table of limits (``dse.validate.SETTINGS``) that space files and
-    import read too, so a value a space may sample is a value a protocol accepts."""
+    Each field's default and check are its declaration in ``dse.params.PROTOCOL`` (whose numbers use the one table
+    of limits, ``dse.validate.SETTINGS``, that space files and import read too: a value a space may sample is a
+    value a protocol accepts)."""
 
-    dataset: str = "fashion-mnist"
-    train_size: int | None = None
-    test_size: int | None = None
+    dataset: str = D.dataset
+    train_size: int | None = D.train_size
+    test_size: int | None = D.test_size
     subset_seed: int = 0
-    budget: str = "10ep"
-    batch_size: int = 128
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-5
-    augment: bool = True
-    resolution: int | None = None
-    seed: int = 0
+    budget: str = D.budget
+    batch_size: int = D.batch_size
+    lr: float = D.lr
+    momentum: float = D.momentum
+    nesterov: bool = D.nesterov
+    weight_decay: float = D.weight_decay
+    augment: bool = D.augment
+    resolution: int | None = D.resolution
+    seed: int = D.seed
 
     def __post_init__(self):
-        check_choice(self.dataset, "dataset", DATASETS)
-        parse_budget(self.budget)
-        for k, f in PROTOCOL_FIELD.items():
-            SETTINGS[k].check(getattr(self, f), f)
+        for k, param in PROTOCOL.items():  # each setting's one declaration (dse.params); the memory the images
+            param.check.check(getattr(self, k), k)  # need is checked when they are made
         check_seed(self.seed)
         check_seed(self.subset_seed, "subset_seed")
-        for k in ("resolution", "train_size", "test_size"):  # the memory the images need is checked when made
-            if getattr(self, k) is not None:
-                check_setting(k, getattr(self, k))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -299,8 +299,9 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                     continue
                 for row in r["rows"]:
                     store.add_epoch(sweep, idx, wid, row, opts.lease_s)
-                store.finish(sweep, idx, wid, r["status"], r["error"], r["best_error"], r["epochs"], r["seconds"],
-                             r["reason"], device=f"ray:{r['device']}")
+                store.finish(sweep, idx, wid, status=r["status"], error=r["error"], best_error=r["best_error"],
+                             epochs=r["epochs"], seconds=r["seconds"],
+                             reason=r["reason"], device=f"ray:{r['device']}")
                 progress.event("end", sweep=sweep, idx=idx, status=r["status"], error=r["error"],
                                seconds=r["seconds"], reason=r["reason"])
                 idle.append(a)

@@ -126,8 +126,9 @@ def _measure_on(db, device: str, jobs, batch: int, repeat: int, events=None) -> 
     done = 0
     with Store(db, create=False) as store:
         for sweep, idx, arch, regime, mode in jobs:
-            ms, spread = time_model(arch, regime, device, mode, batch, repeat)
-            store.add_speed(sweep, idx, label, mode, batch, ms, torch.__version__, spread=spread)
+            ms, spread = time_model(arch, regime, device, mode=mode, batch=batch, repeat=repeat)
+            store.add_speed(sweep, idx, label, mode=mode, batch=batch, ms=ms, torch_version=torch.__version__,
+                            spread=spread)
             done += 1
             if events:
                 events(sweep, idx, mode, ms)
@@ -136,7 +137,7 @@ def _measure_on(db, device: str, jobs, batch: int, repeat: int, events=None) -> 
 
 def _child(db, device, jobs, batch, repeat, q):
     try:
-        _measure_on(db, device, jobs, batch, repeat, lambda *a: q.put(("one", a)))
+        _measure_on(db, device, jobs, batch=batch, repeat=repeat, events=lambda *a: q.put(("one", a)))
         q.put(("end", device))
     except KeyboardInterrupt:
         q.put(("end", device))
@@ -152,10 +153,10 @@ def measure(db, sweeps, devices: list[str], modes, batch: int = 64, repeat: int 
     never run at once on one device. Returns {device label: models x modes to measure}."""
     labels = {d: device_name(d) for d in devices}
     with Store(db, create=False) as store:
-        work = {d: _work(store, sweeps, labels[d], modes, batch, force) for d in devices}
+        work = {d: _work(store, sweeps, labels[d], modes=modes, batch=batch, force=force) for d in devices}
     if len(devices) == 1:
         d = devices[0]
-        _measure_on(db, d, work[d], batch, repeat, events)
+        _measure_on(db, d, work[d], batch=batch, repeat=repeat, events=events)
         return {labels[d]: len(work[d])}
     # several GPUs of one model share a name: split the work between them so each timing is taken once
     by_label = {}

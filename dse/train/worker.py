@@ -150,11 +150,13 @@ class Worker:
                               on_epoch=on_epoch, resume=resume, log=self.log,
                               on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f), resolution=res)
             if out.status == "done":
-                finished = store.finish(sweep, idx, self.id, "done", out.error, out.best_error, out.epochs,
-                                        time.time() - t0)
+                finished = store.finish(sweep, idx, self.id, status="done", error=out.error, best_error=out.best_error,
+                                        epochs=out.epochs,
+                                        seconds=time.time() - t0)
             else:
-                finished = store.finish(sweep, idx, self.id, "diverged", None, out.best_error, out.epochs,
-                                        time.time() - t0, out.reason)
+                finished = store.finish(sweep, idx, self.id, status="diverged", error=None, best_error=out.best_error,
+                                        epochs=out.epochs,
+                                        seconds=time.time() - t0, reason=out.reason)
             self.events("end", sweep=sweep, idx=idx, status=out.status, error=out.error, seconds=time.time() - t0)
         except _LeaseLost:  # another worker holds the model now (and maybe its checkpoint): leave both alone
             self.events("lost", sweep=sweep, idx=idx)

@@ -1,0 +1,125 @@
+"""The options commands share, each made from its one declaration in ``dse.params`` (flag, default, help; the
+library checks the value, so a command, a notebook and a space file say the same words about it), and the other
+pieces several commands use: the progress display, --plot.
+
+    @cli.command()
+    @protocol_options          # --budget --dataset --data-dir --train-size ... as dse train has them
+    @run_options               # --device --workers-per-gpu --executor --plain ...
+    def cmd(plain, **settings): study(db).train(**settings, progress=progress_display(plain))
+"""
+
+from __future__ import annotations
+
+import click
+
+from dse.errors import DseError
+from dse.params import PARAMS, PROTOCOL, RUN, Bool, Check, Choice, FilePath, Int, Opt, Real, Seed, Setting
+from dse.report.console import say
+
+# the run settings that are callbacks of the library, not options (the CLI makes them: --plain)
+CALLBACKS = ("progress", "on_start")
+# --checkpoint-every-epoch/--no-...: neither given is the library's "auto"
+_CHECKPOINT = {None: "auto", True: "on", False: "off"}
+
+
+def click_type(check: Check):
+    """The click type that reads a value for ``check`` (click reads, the library checks the range)."""
+    inner = check.inner if isinstance(check, Opt) else check
+    if isinstance(inner, Setting):
+        return click.INT if inner.limit.integer else click.FLOAT
+    if isinstance(inner, (Int, Seed)):
+        return click.INT
+    if isinstance(inner, Real):
+        return click.FLOAT
+    if isinstance(inner, Choice):
+        return click.Choice(inner.values)
+    if isinstance(inner, FilePath):
+        return click.Path(file_okay=False)
+    return click.STRING
+
+
+def option(name: str, **over):
+    """The click option of setting ``name`` (dse.params.PARAMS), as declared; ``over`` replaces a field (a
+    command's own help for --seed)."""
+    p = PARAMS[name]
+    flag = p.cli_flag(name)
+    kw = {"help": p.help, "default": p.default, "show_default": p.default is not None}
+    if name == "checkpoint":  # a switch with a third state: neither given
+        kw.update(default=None, show_default=False, callback=lambda ctx, param, v: _CHECKPOINT[v])
+    elif isinstance(p.check, Bool):
+        kw["is_flag"] = True
+    else:
+        kw["type"] = click_type(p.check)
+        if p.metavar:
+            kw["metavar"] = p.metavar
+    kw.update(over)
+    return click.option(flag, name, **kw)
+
+
+PLAIN = click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
+PROTOCOL_OPTIONS = [option(k) for k in PROTOCOL]
+RUN_OPTIONS = [option(k) for k in RUN if k not in CALLBACKS] + [PLAIN]
+
+
+def _apply(f, opts):
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def protocol_options(f):
+    """What an error means: budget, data and subset, optimiser (dse train, dse compare)."""
+    return _apply(f, PROTOCOL_OPTIONS)
+
+
+def run_options(f):
+    """How to train: devices, workers, data folder, checkpoints, CUDA graphs, executor, display (every command
+    that trains)."""
+    return _apply(f, RUN_OPTIONS)
+
+
+def run_settings(params: dict) -> dict:
+    """The run settings among a command's parameters, as the library's keywords."""
+    return {k: params[k] for k in RUN if k in params}
+
+
+def protocol_settings(params: dict) -> dict:
+    return {k: params[k] for k in PROTOCOL if k in params}
+
+
+def given(ctx: click.Context, names) -> dict:
+    """The parameters among ``names`` given on the command line (not left at their defaults)."""
+    from click.core import ParameterSource
+
+    return {k: ctx.params[k] for k in names
+            if k in ctx.params and ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)}
+
+
+def progress_display(plain: bool):
+    """The training progress display: live, or plain log lines."""
+    from dse.train.progress import Progress
+
+    return lambda path, names, epochs: Progress(path, names, epochs, live=False if plain else None)
+
+
+PLOT = click.option("--plot", "plot", default=None, metavar="FILE.png|FILE.svg", help="Also draw a picture.")
+
+
+def check_plot(plot) -> None:
+    """--plot names a picture we can write: checked before any work."""
+    if plot is not None and not str(plot).strip():
+        raise DseError("--plot: give a picture file name (.png or .svg); an empty one would write nothing")
+    if plot:
+        from dse.report.plots import check_path
+
+        check_path(plot)
+
+
+def save_plot(result, plot, quiet: bool = False) -> None:
+    """Write the result's figure when --plot was given."""
+    if plot:
+        from dse.report.plots import save
+
+        save(result.figure(), plot)
+        if not quiet:
+            say(f"wrote {plot}")

@@ -1,0 +1,235 @@
+"""Settings declared once (issue 27): the bad-input tests generated from the declarations, the CLI's options made
+from them, and the shape rules of the code (keywords past five positional arguments, at most 12 parameters).
+
+A new keyword of a public Study method is tested by being declared: every check in ``method.checks`` (built by
+``@checked`` from ``dse.params``) is fed the values it must refuse (``Check.bad()``), and each call must raise a
+ParamError naming the keyword with the store unchanged; every command option made from a declaration is fed the
+same values as text and must exit 2 naming its flag, the store unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import click
+import pytest
+
+import dse
+from conftest import cli, copy_study
+from dse.cli.main import commands
+from dse.errors import ParamError
+from dse.params import PARAMS, PROTOCOL, RUN, Bool, Func, Instance, Names, Opt
+from dse.study import Study
+from test_bad_input import _digest
+
+ROOT = Path(__file__).resolve().parents[1] / "dse"
+SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
+SYN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "32", "--batch-size", "32",
+       "--budget", "1ep", "--device", "cpu", "--plain"]
+
+
+def public_methods() -> dict:
+    return {n: getattr(Study, n) for n in sorted(dir(Study))
+            if not n.startswith("_") and callable(getattr(Study, n)) and hasattr(getattr(Study, n), "checks")}
+
+
+# a valid value for each keyword that has no default (the checks run before any work, so it need only pass them)
+REQUIRED = {"space": "regnetx", "n": 2, "regimes": "2MF,4MF", "path": "t.csv", "sweep": "a", "sweeps": ["a", "b"],
+            "params": "depth", "folder": "out", "errors": {0: 30.0}, "p": dse.train.protocol.Protocol()}
+
+
+def _base(f) -> dict:
+    sig = inspect.signature(f)
+    return {k: REQUIRED[k] for k, p in sig.parameters.items()
+            if k != "self" and p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD}
+
+
+@pytest.fixture(scope="module")
+def pilots(tmp_path_factory):
+    d = tmp_path_factory.mktemp("declared")
+    for space, name in (("anynet_a", "a"), ("anynet_e", "b")):
+        code, _, err = cli(d, "sample", "--space", space, "-n", "6", *SAMPLE, "--sweep", name)
+        assert code == 0, err
+    code, _, err = cli(d, "train", *SYN)
+    assert code == 0, err
+    return d
+
+
+@pytest.fixture
+def store(pilots, tmp_path):
+    return copy_study(pilots, tmp_path) / "dse.sqlite"
+
+
+API_CASES = [(m, p, v) for m, f in public_methods().items() for p, c in f.checks.items() for v in c.bad()]
+
+
+def test_every_public_method_declares_its_checks():
+    """Each public method's keywords that many methods share are checked, and every declared default passes."""
+    methods = public_methods()
+    assert len(methods) >= 30
+    for name, f in methods.items():
+        sig = inspect.signature(f)
+        for p, param in sig.parameters.items():
+            if p in PARAMS:
+                assert p in f.checks, (name, p)
+            if p in f.checks and param.default is not inspect.Parameter.empty and param.default is not None:
+                f.checks[p].check(param.default, p)  # the default passes its own check
+    assert len(API_CASES) > 300
+
+
+@pytest.mark.parametrize("case", API_CASES, ids=[f"{m}-{p}-{i}" for i, (m, p, _) in enumerate(API_CASES)])
+def test_generated_api_bad_input(store, monkeypatch, case):
+    method, param, value = case
+    monkeypatch.chdir(store.parent)
+    f = getattr(dse.Study(store), method)
+    before = _digest(store)
+    with pytest.raises(ParamError) as e:
+        f(**{**_base(getattr(Study, method)), param: value})
+    assert param in e.value.params, (method, param, value, str(e.value))
+    assert _digest(store) == before
+
+
+# ---- the command line: each option made from a declaration refuses the same values, naming its flag ----
+BASE_ARGS = {
+    "train": ["--sweep", "a", *SYN], "budget-check": ["--sweep", "a", "--models", "3", "--device", "cpu"],
+    "compare": ["a", "b", "--until-decided"], "power": ["--compare", "a", "b", "--reps", "100"],
+    "edf": ["--compare", "a", "b"], "bootstrap": ["--param", "depth", "--n-boot", "10"],
+    "trends": ["--param", "depth", "--n-boot", "10"], "refine": ["--sweep", "a", "--n-boot", "10"],
+    "search-efficiency": ["--compare", "a", "b"], "fit": ["--sweep", "a"], "report": ["-o", "r.html"],
+}
+
+
+def _text(v):
+    """A refused value as a user would type it, or None when it cannot be typed (a list, a bool, bytes)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None
+    return str(v)
+
+
+def _cli_cases():
+    out = []
+    group = commands()
+    for name, base in BASE_ARGS.items():
+        cmd = group.commands[name]
+        for p in cmd.params:
+            if not isinstance(p, click.Option) or p.name not in PARAMS or p.is_flag:
+                continue
+            check = PARAMS[p.name].check
+            if isinstance(check, (Names, Func, Instance, Bool)):
+                continue
+            for v in check.bad():
+                t = _text(v)
+                if t is None or (isinstance(check, Opt) and t == "None"):
+                    continue
+                try:  # a value click reads as valid for this check (e.g. '1' for an integer) is not a refusal
+                    check.check(p.type.convert(t, p, None), p.name)
+                    continue
+                except (ParamError, click.BadParameter):
+                    pass
+                out.append((name, max(p.opts, key=len), t))
+    return out
+
+
+CLI_CASES = _cli_cases()
+
+
+def test_the_generated_cli_cases_cover_every_shared_option():
+    flags = {(c, f) for c, f, _ in CLI_CASES}
+    for opt in ("--budget", "--lr", "--weight-decay", "--momentum", "--batch-size", "--train-size", "--device",
+                "--workers-per-gpu", "--gpus-per-model", "--max-concurrent", "--graph", "--executor"):
+        assert ("train", opt) in flags and ("compare", opt if opt != "--budget" else "--budget") in flags, opt
+    for cmd in ("bootstrap", "trends", "refine"):
+        assert (cmd, "--n-boot") in flags and (cmd, "--metric") in flags
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[f"{c} {f} {v}" for c, f, v in CLI_CASES])
+def test_generated_cli_bad_input(run, store, case):
+    name, flag, value = case
+    before = _digest(store)
+    code, out, err = run(name, *BASE_ARGS[name], flag, value)
+    assert code == 2, (out, err)
+    assert flag.split("/")[0] in err and "Traceback" not in err, err
+    assert _digest(store) == before
+
+
+# ---- one declaration: the options' defaults and help are the library's ----
+CALLS = {"train": "train", "budget-check": "budget_check", "compare": "compare", "power": "power", "edf": "edf",
+         "bootstrap": "bootstrap", "trends": "trends", "refine": "refine", "search-efficiency": "search_efficiency",
+         "fit": "fit", "report": "report", "speed": "speed"}
+
+
+# options whose value the command turns into the keyword's (said why)
+TRANSLATED = {("power", "sequential"): "a flag: the keyword takes (--step, --max)",
+              ("compare", "seed"): "the futility simulation's seed, as the keyword's"}
+
+
+def test_each_options_default_is_the_apis():
+    group = commands()
+    checked = 0
+    for name, method in CALLS.items():
+        sig = inspect.signature(getattr(Study, method))
+        for p in group.commands[name].params:
+            if not isinstance(p, click.Option) or p.name not in sig.parameters:
+                continue
+            want = sig.parameters[p.name].default
+            if want is inspect.Parameter.empty or p.required:  # the subject: the command requires it too
+                continue
+            got = p.default
+            if p.callback is not None:  # --checkpoint-every-epoch: neither given is the library's "auto"
+                got = p.callback(None, p, got)
+            if (name, p.name) in TRANSLATED:
+                continue
+            if type(got).__name__ == "Sentinel" or got == ():  # a repeatable option: none given is the default
+                got = None
+            if p.is_flag and got is None:  # a flag not given is off
+                got = False
+            assert got == want, (name, p.name, got, want)
+            checked += 1
+    assert checked > 60
+
+
+def test_commands_that_train_take_trains_options_with_the_same_help():
+    cmds = commands().commands
+    train = {p.name: p for p in cmds["train"].params}
+    for name in ("compare", "budget-check"):
+        other = {p.name: p for p in cmds[name].params}
+        for opt in [*RUN, "plain"]:
+            if opt in ("progress", "on_start"):
+                continue
+            assert opt in other and other[opt].help == train[opt].help and other[opt].default == train[opt].default, \
+                (name, opt)
+    compare = {p.name: p for p in cmds["compare"].params}
+    for opt in PROTOCOL:
+        assert compare[opt].help == train[opt].help and compare[opt].default == train[opt].default, opt
+
+
+# ---- the shape of the code ----
+def _modules():
+    return sorted(p for p in ROOT.rglob("*.py"))
+
+
+def test_no_call_passes_more_than_five_positional_arguments():
+    bad = []
+    for path in _modules():
+        for n in ast.walk(ast.parse(path.read_text())):
+            if isinstance(n, ast.Call) and len(n.args) > 5:
+                bad.append(f"{path.relative_to(ROOT.parent)}:{n.lineno}: {ast.unparse(n.func)} ({len(n.args)})")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_function_but_study_methods_and_commands_takes_more_than_12_parameters():
+    study = set(public_methods())
+    bad = []
+    for path in _modules():
+        for n in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(n, ast.FunctionDef):
+                continue
+            a = n.args
+            count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) - (a.args[:1] != [] and a.args[0].arg in
+                                                                             ("self", "cls"))
+            command = any("command" in ast.unparse(d) or "option" in ast.unparse(d) for d in n.decorator_list)
+            if count > 12 and not command and not (path.parent.name == "api" and n.name in study):
+                bad.append(f"{path.relative_to(ROOT.parent)}:{n.lineno}: {n.name} ({count})")
+    assert not bad, "\n".join(bad)
