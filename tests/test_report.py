@@ -64,3 +64,21 @@ def test_report_renders_in_headless_chromium(run, study):
     colours = im.getcolors(maxcolors=1 << 16)
     assert im.size == (1280, 1800) and colours is not None and len(colours) > 20  # text and figures, not blank
     assert sum(c for c, v in colours if v < 128) > 2000  # plenty of dark pixels (text, lines)
+
+
+def test_a_new_section_is_one_function(run, study):
+    """A section is one function registered with @section: it computes through the Study and returns HTML."""
+    from dse.api import report as R
+
+    @R.section("toy", "Models per sweep")
+    def toy(c):
+        return "".join(f"<p>{n}: {c.study.population(n).n} models with errors</p>" for n in c.trained)
+
+    try:
+        code, _, err = run("report", "-o", "r.html")
+        assert code == 0, err
+        text = (study / "r.html").read_text()
+        assert '<section id="toy"><h2>Models per sweep</h2><p>regnetx: 6 models with errors</p>' in text
+        assert text.index('id="refine"') < text.index('id="toy"')  # registered last, shown last
+    finally:
+        R.SECTIONS.remove(("toy", "Models per sweep", toy))

@@ -1,22 +1,23 @@
-"""The HTML report, built from the study's own public methods and result objects."""
+"""The HTML report: a list of sections, each one function of a ReportContext that computes through the Study's
+public methods and returns its HTML (``@section``); ``dse.report.html`` writes the page."""
 
 from __future__ import annotations
 
+import html
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dse.analysis.population import check_metric, stage_index
-
-from dse.api.analyses import _series
+from dse.analysis.population import stage_index
 from dse.analysis.power import MIN_PILOT
+from dse.api.analyses import _series
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
-
-from dse.validate import check_output
 from dse.params import FilePath, checked
+from dse.report import html as H
+from dse.validate import check_output
 
 
 def _trend_params(recs, pops) -> list[str]:
@@ -41,73 +42,298 @@ def _bootstrap_params(rec, pop) -> list[str]:
     return [q for q in want if (~np.isnan(pop.values(q))).sum() >= 2]
 
 
+@dataclass
+class ReportContext:
+    """What every section reads, gathered once: the study, its sweeps, their records and populations (``trained``:
+    those with two or more errors), the metric, and whether sweeps were named."""
+
+    study: object
+    names: list
+    recs: dict
+    pops: dict
+    metric: str
+    named: bool
+
+    @property
+    def trained(self) -> list:
+        return [n for n in self.names if self.pops[n].n >= 2]
+
+
+SECTIONS = []  # [(id, title, function(context) -> HTML or None)], in the report's order
+
+
+def section(id: str, title: str):
+    """Register a report section: a function of the ReportContext that computes through the Study's public methods
+    and returns its HTML (None: the section is left out). Adding a section is writing one such function."""
+    def deco(f):
+        SECTIONS.append((id, title, f))
+        return f
+    return deco
+
+
+NOTHING = H.muted("Nothing trained yet.")
+
+
+@section("summary", "Summary")
+def summary(c: ReportContext) -> str:
+    rows = []
+    for st in c.study.status():
+        if st.sweep not in c.names:
+            continue
+        prot = st.protocol or {}
+        ptxt = ", ".join(f"{k}={prot[k]}" for k in ("dataset", "budget", "train_size", "batch_size", "lr")
+                         if prot.get(k) is not None) if prot else "not trained here"
+        rows.append([st.sweep, st.space, ptxt, st.models, c.pops[st.sweep].n, H.fmt(st.best_error),
+                     H.fmt(st.median_error), H.fmt(st.train_hours, ".3f"), st.counts["failed"] + st.counts["diverged"]])
+    return H.table(["sweep", "space", "protocol", "models", "with error", "best err %", "median err %", "train hours",
+                    "failed/diverged"], rows)
+
+
+@section("edf", "Error distributions")
+def edfs(c: ReportContext) -> str:
+    if not c.trained:
+        return H.muted("No sweep has two or more models with errors yet.")
+    e = c.study.edf(c.trained, metric=c.metric)
+    body = "<h3>Error EDFs</h3>" + H.table(["sweep", "n", "min", "mean", "median", "p25", "p75"],
+                                           [[n, s.n, H.fmt(s.min), H.fmt(s.mean), H.fmt(s.median), H.fmt(s.p25),
+                                             H.fmt(s.p75)] for n, s in e.sweeps.items()])
+    body += H.figure(e)
+    if e.ks:
+        body += "<h3>Kolmogorov-Smirnov</h3>" + H.table(
+            ["a", "b", "D", "p-value"], [[k.a, k.b, H.fmt(k.statistic, ".3g"), H.fmt(k.pvalue, ".3g")] for k in e.ks])
+        flops = None
+        for k in (10, 5, 3, 2):  # the finest binning every sweep fills
+            try:
+                flops = c.study.edf(c.trained, normalize="flops", bins=k, metric=c.metric)
+                break
+            except DseError:
+                continue
+        if flops:
+            nz = flops.normalization
+            body += (f"<h3>Flops-normalised EDFs</h3><p class=muted>{nz.bins} bins over {nz.range[0]:.4g}.."
+                     f"{nz.range[1]:.4g} flops (NDS weights 1/(k m_j)).</p>") + H.figure(flops)
+        else:
+            body += H.muted("The sweeps' flops ranges do not overlap enough for a normalised EDF.")
+    return body
+
+
+@section("params", "Error against the space parameters (bootstrap bands)")
+def parameters(c: ReportContext) -> str:
+    body = ""
+    for n in c.trained:
+        want = _bootstrap_params(c.recs[n], c.pops[n])
+        if not want:
+            continue
+        b = c.study.bootstrap(want, [n], metric=c.metric)
+        body += f"<h3>{html.escape(n)}</h3>" + H.table(
+            ["param", "median", "95% low", "95% high"],
+            [[q.param, f"{q.median:.4g}", f"{q.low:.4g}", f"{q.high:.4g}"] for q in b.panels]) + H.figure(b)
+    return body or NOTHING
+
+
+@section("rank", "Optimiser settings: relative rank")
+def ranks(c: ReportContext) -> str | None:
+    """Sweeps that sample optimiser settings: the relative-rank scatter (RegNet Fig. 21)."""
+    body = ""
+    for n in c.trained:
+        opt = [q for q in ("lr", "wd", "momentum", "batch_size") if q in c.pops[n].setting_names()]
+        if not opt or c.pops[n].n < 4:
+            continue
+        x, y = ("lr", "wd") if {"lr", "wd"} <= set(opt) else (opt[0], None)
+        rs = [c.study.rank(x, y, sweeps=[n], metric=c.metric)]
+        if y == "wd":
+            rs.append(c.study.rank("lr_wd", None, sweeps=[n], metric=c.metric))
+        rows = []
+        for r in rs:
+            f = r.fit
+            rows.append([f"{r.y or 'rank'} vs {r.x}", r.n, r.good_x["n"], f"{f['slope']:.3f}" if f else "",
+                         f"{f['r']:.3f}" if f else "",
+                         f"{r.good_x['median']:.4g} ({r.good_x['low']:.4g}..{r.good_x['high']:.4g})"])
+        body += f"<h3>{html.escape(n)}</h3>" + H.table(
+            ["plot", "models", "good", "slope of the good", "r", "good models' x: median (95% range)"], rows)
+        body += "".join(H.figure(r) for r in rs)
+    if not body:
+        return None
+    return H.muted("Each model coloured by its relative error rank (rank/n, dark = good). RegNet App. C: good models "
+                   "lie along a line of constant lr&middot;wd (slope -1 in log-log).") + body
+
+
+@section("complexity", "Complexity")
+def complexity(c: ReportContext) -> str:
+    return H.figure(c.study.complexity(c.trained, metric=c.metric)) if c.trained else NOTHING
+
+
+@section("trends", "Trends across regimes")
+def trends(c: ReportContext) -> str | None:
+    """Only when a space was trained at two or more regimes."""
+    trained = c.trained
+    if not trained:
+        return None
+    try:
+        groups, _ = _series({n: c.recs[n] for n in trained}, {n: c.pops[n] for n in trained}, named=False)
+    except DseError:  # no space trained at two or more regimes
+        return None
+    if not groups:
+        return None
+    ns = [n for g in groups.values() for n in g]
+    # the whole store groups itself by space; named sweeps would make one series, so name one space's
+    series = None if not c.named or len(groups) > 1 else ns
+    t = c.study.trends(_trend_params({n: c.recs[n] for n in ns}, {n: c.pops[n] for n in ns}), series,
+                       metric=c.metric)
+    labels = H.regimes(t)
+    body = H.muted(f"Per regime: the bootstrap of the best model's value ({t.n_boot} resamples, {t.ci:g}% interval) "
+                   f"and the min..max of the regime's models. Trend: slope of log(value) against log(flops) (of the "
+                   f"value on a linear scale), interval from the bootstrap replicates; 'stable' when it holds 0. The "
+                   f"paper (RegNetX): depth, b and wm stable; w0, wa, g grow; acts ~ flops^0.5, params ~ flops^1.")
+    body += H.table(["space", "param", "scale", *labels, "slope", f"{t.ci:g}% interval", "trend"],
+                    [[s.space, s.param, s.scale, *H.cells(s, labels), f"{s.slope:+.3f}",
+                      f"{s.slope_low:+.3f}..{s.slope_high:+.3f}", H.verdict(s.trend)] for s in t.series],
+                    raw_cols=(len(labels) + 5,))
+    body += H.table(["space", "metric", "exponent", f"{t.ci:g}% interval", "good models"],
+                    [[x.space, x.metric, f"{x.exponent:.3f}", f"{x.low:.3f}..{x.high:.3f}", x.n] for x in t.complexity])
+    body += H.figure(t)
+    for sp, group in groups.items():
+        if len({json.dumps(c.recs[n].space, sort_keys=True) for n in group}) != 1 or not c.recs[group[0]].space:
+            continue
+        res = c.study.refine(group, metric=c.metric, min_support=min(20, max(2, min(c.pops[n].n for n in group) // 5)))
+        body += (f"<h3>{html.escape(sp)} refined by all its regimes: log10 size {res.log10_size_before:.2f} -> "
+                 f"{res.log10_size_after:.2f}</h3>" + H.table(
+                     ["kind", "proposal", "accept", "votes", "why"],
+                     [[q.kind, q.label, H.verdict("yes" if q.accepted else "no"), q.vote_summary, q.why]
+                      for q in res.proposals], raw_cols=(2,)))
+    return body
+
+
+@section("budget", "Is the budget long enough?")
+def budget(c: ReportContext) -> str | None:
+    if not c.trained:
+        return None
+    under = c.study.undertraining(c.names, metric=c.metric)
+    b = c.study.stored_budget_check(c.trained, metric=c.metric)
+    if not under and not b:
+        return None
+    body = H.muted("Signals of a too-short budget from the stored epochs (flagged: loss still falling by &ge; 10% in "
+                   "the last epoch for most models; error rising with depth, Spearman &ge; 0.5; more than a quarter "
+                   "of models near chance), and the rank agreement of models retrained at a longer budget (dse "
+                   "budget-check).")
+    rows = []
+    for n, u in under.items():
+        m = u.measured
+        lf, dp, nc = m.get("loss_falling"), m.get("depth"), m.get("near_chance")
+        rows.append([n, u.n, f"{lf['share']:.0%}" if lf else "", f"{dp['spearman']:.2f}" if dp else "",
+                     f"{nc['share']:.0%}" if nc else "",
+                     H.verdict("flagged" if u.flagged else "ok") + " " + html.escape(
+                         ", ".join(x.name for x in u.signals))])
+    body += H.table(["sweep", "models", "loss still falling", "Spearman(depth, error)", "near chance", "signals"],
+                    rows, raw_cols=(5,))
+    if not b:
+        return body + H.muted("No budget check stored: dse budget-check --sweep NAME retrains a few models longer.")
+    body += H.table(["sweep", "factor", "budget", "n", "Spearman", "95% interval", "Kendall", "top-25% overlap",
+                     "median change"],
+                    [[f.sweep, f"x{f.factor:g}", f.budget, f.n, f"{f.spearman:.3f}",
+                      f"{f.spearman_low:.2f}..{f.spearman_high:.2f}", f"{f.kendall:.3f}", f"{f.top_overlap:.0%}",
+                      f"{f.median_change:+.2f}"] for f in b.factors])
+    if b.comparisons:
+        body += H.table(["factor", "base order", "longer order", "flipped"],
+                        [[f"x{x.factor:g}", x.base_order, x.long_order, "yes" if x.flipped else "no"]
+                         for x in b.comparisons])
+    return body + f"<p>verdict: <b>{html.escape(b.verdict)}</b> ({html.escape(b.why)})</p>" + H.figure(b)
+
+
+@section("power", "How many models?")
+def power(c: ReportContext) -> str | None:
+    """The power of the first comparison (two sweeps with a pilot's worth of models): a light simulation."""
+    pilots = [n for n in c.trained if c.pops[n].n >= MIN_PILOT]
+    if len(pilots) < 2:
+        return None
+    try:
+        p = c.study.power(pilots[:2], n="10,25,50,100,200", reps=500, metric=c.metric)
+    except DseError:  # e.g. sweeps under different protocols: no power to report
+        return None
+    body = (f"<p>The power of the KS test at {p.alpha:g} between {html.escape(p.sweeps[0])} and "
+            f"{html.escape(p.sweeps[1])} for n models per space, by resampling the trained pilots "
+            f"({p.pilot_n[0]} and {p.pilot_n[1]} models; {p.reps} simulated studies per n). Each EDF's 95% band "
+            f"is shaded in the first section.</p>")
+    body += H.table(["n per space", "power", "95% (Monte-Carlo)", "EDF band +/-"],
+                    [[r.n, f"{r.power:.3f}", f"{r.low:.3f}..{r.high:.3f}", f"{r.band_half_width:.3f}"]
+                     for r in p.rows])
+    if p.n_needed and not p.more_models:
+        need = f"n = {p.n_needed} per space reaches power {p.target:g}: the pilots already do (no more models)."
+    elif p.n_needed:
+        need = (f"n = {p.n_needed} per space reaches power {p.target:g} ({p.more_models} more per space"
+                + (f", about {p.hours:.1f} h of training" if p.hours is not None else "") + ").")
+    else:
+        need = f"No n in the table reaches power {p.target:g}."
+    if p.pilot_interval:
+        need += (f" The small pilots make this uncertain: resampled, the power at that n ranges "
+                 f"{p.pilot_interval[0]:.2f}..{p.pilot_interval[1]:.2f}.")
+    return body + f"<p>{need}</p>" + H.figure(p)
+
+
+@section("curves", "Training curves")
+def curves(c: ReportContext) -> str:
+    body = ""
+    for n in c.trained:
+        cv = c.study.curves(n, best=3, worst=3, metric=c.metric)
+        if cv.models:
+            body += f"<h3>{html.escape(n)}: 3 best and 3 worst</h3>" + H.figure(cv)
+    return body or H.muted("No per-epoch records (imported sweeps have none).")
+
+
+@section("widths", "Per-block widths of the best models and their RegNet fits")
+def widths(c: ReportContext) -> str:
+    body = ""
+    for n in c.trained:  # the report only reads: the fits are not saved
+        f = c.study.fit([n], top=8, metric=c.metric, save=False, best=8)
+        body += f"<h3>{html.escape(n)}: the 8 best models</h3>" + H.figure(f)
+    return body or NOTHING
+
+
+@section("refine", "Refinement proposals")
+def refinement(c: ReportContext) -> str:
+    body = ""
+    for n in c.trained:
+        if not c.recs[n].space:
+            body += H.muted(f"{html.escape(n)}: imported without a space; run dse refine --space BASE.")
+            continue
+        res = c.study.refine(n, min_support=min(20, max(2, c.pops[n].n // 5)), metric=c.metric)
+        rows = []
+        for q in res.proposals:
+            ev = q.evidence
+            acc = '<span class="yes">yes</span>' if q.accepted else '<span class="no">no</span>'
+            rows.append([q.kind, q.param, q.rule, q.bounds, f"{ev.n_satisfy}/{ev.n_other}",
+                         H.fmt(ev.mean_error_satisfy), H.fmt(ev.mean_error_other), H.fmt(ev.pvalue, ".3g"), acc,
+                         q.why])
+        body += (f"<h3>{html.escape(n)} ({html.escape(res.base_space)}): log10 size {res.log10_size_before:.2f} -> "
+                 f"{res.log10_size_after:.2f}</h3>" +
+                 H.table(["kind", "param", "rule", "proposal", "n sat/other", "err sat", "err other", "p", "accept",
+                          "why"], rows, raw_cols=(8,)))
+    return body or NOTHING
+
+
 class Reporting(StudyBase):
-    """The HTML report, built from the study's own public methods and result objects."""
+    """The HTML report: the sections registered above, in order."""
 
     @checked(path=FilePath())
     def report(self, path="report.html", sweeps=None, *, metric: str = "final") -> Path:
-        """Write the study as one self-contained HTML file (figures inline as SVG); returns its path. Every figure
-        and table is a result of a public ``Study`` method; the report lays them out."""
-        from dse.report.html import ReportData, render
+        """Write the study as one self-contained HTML file (figures inline as SVG); returns its path. Each section
+        is a function of this module (``SECTIONS``) that computes through the public ``Study`` methods.
 
-        if not isinstance(path, (str, os.PathLike)) or Path(path).suffix.lower() not in (".html", ".htm"):
+        >>> Study("s.sqlite").report("report.html")                                       # doctest: +SKIP
+        PosixPath('report.html')
+        """
+        if Path(path).suffix.lower() not in (".html", ".htm"):
             raise ParamError(f"{{path}} {path!r}: the report is an .html file", "path")
         out = check_output(path, "path")
-        check_metric(metric)
         with self.store() as s:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
-        pops = {n: self.population(n, metric=metric) for n in names}
-        data = ReportData(self.path, metric, names, [st for st in self.status() if st.sweep in names])
-        trained = data.trained = [n for n in names if pops[n].n >= 2]
-        data.with_error = {n: p.n for n, p in pops.items()}
-        if trained:
-            data.edf = self.edf(trained, metric=metric)
-            if len(trained) > 1:
-                for k in (10, 5, 3, 2):  # the finest binning every sweep fills
-                    try:
-                        data.edf_flops = self.edf(trained, normalize="flops", bins=k, metric=metric)
-                        break
-                    except DseError:
-                        continue
-            for n in trained:
-                want = _bootstrap_params(recs[n], pops[n])
-                if want:
-                    data.bootstraps[n] = self.bootstrap(want, [n], metric=metric)
-                data.curves[n] = self.curves(n, best=3, worst=3, metric=metric)
-                data.fits[n] = self.fit([n], top=8, metric=metric, save=False, best=8)  # the report only reads
-                opt = [q for q in ("lr", "wd", "momentum", "batch_size") if q in pops[n].setting_names()]
-                if opt and pops[n].n >= 4:  # a sweep that samples optimiser settings: Fig. 21
-                    x, y = ("lr", "wd") if {"lr", "wd"} <= set(opt) else (opt[0], None)
-                    data.ranks[n] = [self.rank(x, y, sweeps=[n], metric=metric)]
-                    if y == "wd":
-                        data.ranks[n].append(self.rank("lr_wd", None, sweeps=[n], metric=metric))
-                if recs[n].space:
-                    data.refines[n] = self.refine(n, min_support=min(20, max(2, pops[n].n // 5)), metric=metric)
-            data.complexity = self.complexity(trained, metric=metric)
-            try:
-                groups, _ = _series({n: recs[n] for n in trained}, {n: pops[n] for n in trained}, named=False)
-            except DseError:  # no space trained at two or more regimes
-                groups = {}
-            if groups:
-                ns = [n for g in groups.values() for n in g]
-                # the whole store groups itself by space; named sweeps would make one series, so name one space's
-                series = None if sweeps is None or len(groups) > 1 else ns
-                data.trends = self.trends(_trend_params({n: recs[n] for n in ns}, {n: pops[n] for n in ns}),
-                                          series, metric=metric)
-                for g, group in groups.items():
-                    if len({json.dumps(recs[n].space, sort_keys=True) for n in group}) == 1 and recs[group[0]].space:
-                        data.regime_refines[g] = self.refine(group, metric=metric, min_support=min(
-                            20, max(2, min(pops[n].n for n in group) // 5)))
-            pilots = [n for n in trained if pops[n].n >= MIN_PILOT]
-            if len(pilots) >= 2:  # how many models the first comparison needs (a light simulation)
-                try:
-                    data.power = self.power(pilots[:2], n="10,25,50,100,200", reps=500, metric=metric)
-                except DseError:  # e.g. sweeps under different protocols: no power to report
-                    data.power = None
-            data.undertraining = self.undertraining(names, metric=metric)
-            data.budget_check = self.stored_budget_check(trained, metric=metric)
-        text = render(data)
+        c = ReportContext(self, names, recs, {n: self.population(n, metric=metric) for n in names}, metric,
+                          sweeps is not None)
+        parts = [(i, title, f(c)) for i, title, f in SECTIONS]
+        subtitle = (f"{html.escape(', '.join(names))} &middot; {html.escape(str(self.path))} &middot; "
+                    f"{metric} error")
+        text = H.page(subtitle, [x for x in parts if x[2] is not None])
         try:
             out.write_text(text)
         except OSError as e:
