@@ -7,6 +7,10 @@ class DseError(Exception):
     """A user-facing error: the message says what is wrong, where, and what is allowed."""
 
 
+class StoreDamaged(DseError):
+    """The store opens but part of it cannot be read (a dropped table, a corrupt row, a malformed page)."""
+
+
 class ParamError(DseError):
     """A bad argument of a library function, named as the function names it (``bins must be >= 1``).
 

@@ -379,7 +379,8 @@ PARAMS: dict[str, Param] = {
     "alpha": Param(Real(0, 1, low_open=True, high_open=True), 0.05, "The KS test's level."),
     "level": Param(Real(0, 1, low_open=True, high_open=True), 0.95, "Confidence of the EDF bands."),
     **PROTOCOL, **RUN,
-    "retry_failed": Param(Bool(), False), "reset_protocol": Param(Bool(), False), "discard_results": Param(Bool(), False),
+    "retry_failed": Param(Bool(), False), "reset_protocol": Param(Bool(), False), "discard_results": Param(Bool(),
+                                                                                                           False),
 }
 # the defaults as attributes, for signatures: def train(self, *, budget=DEFAULTS.budget, ...)
 DEFAULTS = SimpleNamespace(**{k: p.default for k, p in PARAMS.items()})

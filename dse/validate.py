@@ -4,9 +4,9 @@ all read these; a limit changed here changes everywhere (``tests/test_validate.p
 
 Pure Python (no numpy, no torch), so every layer may import it.
 
-    >>> SETTINGS["wd"].check(5e-5)
+    >>> SETTINGS["wd"].check(5e-5, "wd")
     5e-05
-    >>> SETTINGS["wd"].check(2)
+    >>> SETTINGS["wd"].check(2, "wd")
     Traceback (most recent call last):
     dse.errors.ParamError: wd must be a finite number >= 0 and <= 1, got 2
 """
@@ -38,6 +38,7 @@ MAX_LR = 1e10  # beyond it lr * gradient overflows float32 at once; 1e8 still st
 MAX_NAME = 100
 NOISY_TIMING = 0.2  # a timing whose repeats spread (IQR / median) by more than this was made on a busy machine
 NAME_CHARS = "letters, digits and _ - . @ ~ + = :"
+_NAME_CHARS = "A-Za-z0-9_.@~+=:-"  # the same, as a regular expression's class
 
 # ---- the names dse knows (each list typed once; everything else imports it)
 STEMS = ("simple", "cifar")
@@ -45,14 +46,19 @@ ACTIVATIONS = ("relu", "swish")  # the paper's default and its App. B alternativ
 DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 FIXED_SIZE_DATASETS = ("fashion-mnist", "cifar10")  # images of one size: --resolution does not apply
 STATUSES = ("pending", "running", "done", "failed", "diverged")
-IMPORT_STATUSES = ("pending", "done", "failed", "diverged")
-SOURCES = ("sampled", "imported", "budget")  # how a sweep was made: dse sample, dse import, dse budget-check's copies  # 'running' means a live worker: never imported
+IMPORT_STATUSES = ("pending", "done", "failed", "diverged")  # 'running' means a live worker: never imported
+SOURCES = ("sampled", "imported", "budget")  # how a sweep was made: dse sample, dse import, dse budget-check's copies
 NORMALIZE_BY = ("flops", "params", "acts", "infer_ms", "train_ms")
 SPEED_MODES = ("infer", "train")
 CHECKPOINT = ("auto", "on", "off")
 EXECUTORS = ("local", "ray")
 GRAPH_MODES = ("auto", "on", "off", "emulate")  # the CUDA-graph training step (emulate: its code path on a CPU)
-METRICS = ("final", "best")
+METRIC_COLUMN = {"final": "error", "best": "best_error"}  # which error a metric reads: the final or best epoch's
+METRICS = tuple(METRIC_COLUMN)
+COUNTS = ("flops", "params", "acts")  # a network's complexity, counted as pycls counts it
+BANDS = ("none", "dkw", "bootstrap")  # the simultaneous bands of an EDF
+SPEED_CHOICES = (*SPEED_MODES, "both")  # what dse speed may time in one run
+BLOCKS = {"x": "X block", "y": "X block + squeeze-excitation"}  # a space file's block (Y = X with SE)
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,8 @@ class Limit:
             return False
         if self.integer and not float(v).is_integer():
             return False
-        return (v > self.low if self.low_open else v >= self.low) and (v < self.high if self.high_open else v <= self.high)
+        above = v > self.low if self.low_open else v >= self.low
+        return above and (v < self.high if self.high_open else v <= self.high)
 
     def text(self) -> str:
         """'an integer >= 1 and <= 65536' or 'a finite number > 0 and <= 1e+10' (as check_number says it)."""
@@ -107,6 +114,17 @@ LIMITS = {
     "test_size": Limit(1, MAX_IMAGES, integer=True),
     "n": Limit(1, MAX_MODELS, integer=True),
 }
+
+
+def is_number(v) -> bool:
+    """A finite real number, not a bool (True is an int in Python, never a count or an error here)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def as_number(x):
+    """An int when the value is integral (b = 2, not 2.0; pycls's BOT_MUL 1.0 -> 1), else a float."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
 
 
 def usable_cpus() -> int:
@@ -209,10 +227,20 @@ def check_name(name, param: str = "sweep", what: str = "sweep name"):
     >>> check_name("regnetx@400MF")
     'regnetx@400MF'
     """
-    if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@~+=:-]*", name) and len(name) <= MAX_NAME:
+    if isinstance(name, str) and re.fullmatch(f"[A-Za-z0-9][{_NAME_CHARS}]*", name) and len(name) <= MAX_NAME:
         return name
     raise ParamError(f"{{{param}}} {shown(name)} is not a valid {what}: use 1 to {MAX_NAME} characters, {NAME_CHARS}, "
                      f"starting with a letter or digit", param)
+
+
+def as_name(text: str, fallback: str) -> str:
+    """``text`` made a valid sweep name (other characters become _, cut to the limit), or ``fallback``.
+
+    >>> as_name("my refined", "refined")
+    'my_refined'
+    """
+    name = re.sub(f"[^{_NAME_CHARS}]", "_", text).lstrip("_.@~+=:-")[:MAX_NAME]
+    return name or fallback
 
 
 def name_list(x, param: str) -> list[str]:

@@ -56,7 +56,8 @@ def main():
 
 def naive_trend(regs, n_boot=10_000):
     """The reference a user would write: naive resampling per regime, np.polyfit per replicate."""
-    kept = np.stack([naive_bootstrap(x, e, n_boot, rng=np.random.default_rng(i)) for i, (_, _, x, e) in enumerate(regs)])
+    kept = np.stack([naive_bootstrap(x, e, n_boot, rng=np.random.default_rng(i)) for i, (_, _, x,
+                                                                                         e) in enumerate(regs)])
     lx = np.log([f for _, f, _, _ in regs])
     slopes = np.array([np.polyfit(lx, np.log(kept[:, b]), 1)[0] for b in range(n_boot)])
     return np.percentile(slopes, [2.5, 50, 97.5])

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dse.spaces import Regime, Sampler, builtin_names, resolve_space  # noqa: E402
 
-PYCLS_ACCEPTED_PER_S = 1.5  # shared/performance.md: pycls sweep_setup, RegNet space, 360-400MF, one core
+PYCLS_ACCEPTED_PER_S = 1.5  # docs/performance.md: pycls sweep_setup, RegNet space, 360-400MF, one core
 
 
 def loop_rate(space, seconds):

@@ -120,14 +120,16 @@ def main():
         env = {**os.environ, "DSE_DB": str(Path(d, "b.db"))}
         run = lambda *c: subprocess.run([sys.executable, "-m", "dse", *c], env=env, check=True,  # noqa: E731
                                         capture_output=True, text=True)
-        run("import", str(Path(d, "p.csv")), "--sweep", "b", "--resolution", "32", "--stem", "cifar", "--num-classes", "10")
+        run("import", str(Path(d, "p.csv")), "--sweep", "b", "--resolution", "32", "--stem", "cifar", "--num-classes",
+            "10")
         t0 = time.perf_counter()
         run("train", "--dataset", "synthetic", "--resolution", "32", "--train-size", "50000", "--test-size", "10000",
             "--budget", f"{a.gpu_sweep_epochs}ep", "--plain")
         wall = time.perf_counter() - t0
     imgs = a.gpu_sweep_models * a.gpu_sweep_epochs * (50_000 // 128) * 128
     agg = imgs / wall
-    print(f"    dse train, {a.gpu_sweep_models} models x {a.gpu_sweep_epochs} epoch(s) of 50k images: {wall:.1f} s wall, "
+    print(f"    dse train, {a.gpu_sweep_models} models x {a.gpu_sweep_epochs} epoch(s) of 50k images: {wall:.1f} s "
+          f"wall, "
           f"{agg:,.0f} img/s aggregate ({agg / base:.1f}x the pycls-style loop), "
           f"{a.gpu_sweep_models / wall * 3600 * a.gpu_sweep_epochs / 10:.1f} models/hour at 10 epochs")
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-# the goals these figures are held against (measured on this GPU class, see the issue and shared/performance.md)
+# the goals these figures are held against (measured on this GPU class, see docs/performance.md)
 PYCLS_400MF = 1_600        # img/s of pycls's own trainer on RegNetX-400MF at 32 px
 ONE_PROCESS_400MF = 34_000  # img/s of one graph-captured process at batch 128
 GOAL_RATIO = 100           # aggregate dse throughput on one GPU / pycls's trainer
@@ -146,7 +146,8 @@ def step_sweep(a, sz, out: Path) -> dict:
         fixed = [float(s) - sum(imgs / n / r for r in ep[ep.id == i].images_per_s)
                  for i, s in zip(m.id, m.train_seconds)]
         res[str(k)] = {"done": done.done, "wall_s": round(wall, 1), "img_s": round(imgs / wall),
-                       "models_per_hour": round(n / wall * 3600), "fixed_s_per_model": round(float(sorted(fixed)[len(fixed) // 2]), 2)}
+                       "models_per_hour": round(n / wall * 3600),
+                       "fixed_s_per_model": round(float(sorted(fixed)[len(fixed) // 2]), 2)}
     data = synthetic((3, sz["res"], sz["res"]), max(sz["batch"] * (sz["steps"] + 8), 4096), 1024)
     base = plain_loop(arch, data, dev, sz["steps"], batch=sz["batch"], workers=sz["loader_workers"])
     best = max(res.values(), key=lambda r: r["img_s"])
@@ -243,7 +244,8 @@ def table(report: dict) -> str:
     o = s.get("one_process", {})
     row("one_process", "img/s, CUDA graph on / off", f"{o.get('img_s_graph', '-'):,} / {o.get('img_s_eager', '-'):,}"
         if "img_s_graph" in o else "-", f"~{ONE_PROCESS_400MF:,} (400MF, batch 128)")
-    row("one_process", "img/s, pycls-style loop; ratio", f"{o.get('img_s_pycls_style', '-')}; {o.get('ratio_one_process', '-')}x",
+    row("one_process", "img/s, pycls-style loop; ratio",
+        f"{o.get('img_s_pycls_style', '-')}; {o.get('ratio_one_process', '-')}x",
         f"pycls's trainer ~{PYCLS_400MF:,}")
     w = s.get("sweep", {})
     for k, r in (w.get("workers") or {}).items():

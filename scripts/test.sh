@@ -14,6 +14,8 @@ if ! python -c "import importlib.util as u, sys; sys.exit(u.find_spec('pycls') i
   python -m pip --disable-pip-version-check -q install --no-deps "pycls==0.1.1" 2>/dev/null \
     || echo "[setup] pycls could not be installed here: the tests that load exports in pycls will be skipped" >&2
 fi
+# the linter first (pyproject.toml [tool.ruff]): a finding fails the run before the tests start
+python -m ruff check dse tests scripts
 # two processes on a 2-core machine, each on its own core (tests/conftest.py): much of the suite waits on
 # subprocesses, signals and locks; tests that share a resource (one Ray instance) run on one worker (xdist_group).
 # -p no:xdist runs serially. The gpu tests run in scripts/gpu_check.sh (on a GPU, or --dry-run on the CPU).

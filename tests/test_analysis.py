@@ -213,7 +213,8 @@ def test_bootstrap_fit_search_commands(run, pops):
     assert all(float(r["e_fit"]) == pytest.approx(fits[int(r["id"])]["e_fit"]) and r["fit_w0"] for r in exp)
     run("export", "--sweep", "E", "-o", "e.csv")
     assert run("import", "e.csv", "--sweep", "E2")[0] == 0
-    assert [r["fit_wa"] for r in exp] == [r["fit_wa"] for r in csv.DictReader(run("export", "--sweep", "E2")[1].splitlines())]
+    assert [r["fit_wa"] for r in exp] == [r["fit_wa"] for r in csv.DictReader(run("export", "--sweep",
+                                                                                  "E2")[1].splitlines())]
     code, out, _ = run("search-efficiency", "--compare", "A", "E", "--json", "--plot", "se.svg")
     j = json.loads(out)
     assert [r["m"] for r in j["sweeps"]["A"]] == [1, 2, 4, 8, 16, 32, 64] and (pops / "se.svg").exists()

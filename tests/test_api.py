@@ -126,10 +126,13 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(trained, run):
         trained.export("x.xlsx")
     # the same mistakes through the CLI name its flags
     db = str(trained.path)
-    for args, needle in ((["edf", "A", "E", "--normalize", "flops", "--bins", "0", "--db", db], "--bins must be an integer >= 1 and <= 10000"),
+    for args, needle in ((["edf", "A", "E", "--normalize", "flops", "--bins", "0", "--db", db],
+                          "--bins must be an integer >= 1 and <= 10000"),
                          (["bootstrap", "--param", "depth", "--n-boot", "0", "--db", db], "--n-boot must be"),
-                         (["sample", "--space", "anynet_a", "-n", "0", "--db", db], "-n must be a number of models from 1"),
-                         (["sample", "--space", "anynet_a", "-n", "3", "--max-params", "x", "--db", db], "--max-params: cannot read"),
+                         (["sample", "--space", "anynet_a", "-n", "0", "--db", db],
+                          "-n must be a number of models from 1"),
+                         (["sample", "--space", "anynet_a", "-n", "3", "--max-params", "x", "--db", db],
+                          "--max-params: cannot read"),
                          (["export", "-o", "x.xlsx", "--db", db], "-o x.xlsx: unknown table type"),
                          (["train", "--lr", "-1", "--db", db], "--lr must be a finite number > 0"),
                          (["refine", "--sweep", "A", "--db", db], "name its base space with --space")):

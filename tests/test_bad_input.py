@@ -54,7 +54,8 @@ CASES = [
     # stores that still open but are damaged; the message says what can still be saved
     (["status"], "damaged: its table epochs is missing. Sweeps that still read whole: s", "sql DROP TABLE epochs"),
     (["export", "-o", "x.csv", "--epochs"], "damaged (no such table: epochs)", "sql DROP TABLE epochs"),
-    (["fit", "--sweep", "s"], "damaged: sweep 's', model 1: column arch does not decode", "sql UPDATE models SET arch = '{x'"
+    (["fit", "--sweep", "s"], "damaged: sweep 's', model 1: column arch does not decode",
+     "sql UPDATE models SET arch = '{x'"
      " WHERE idx = 1"),
     (["export", "-o", "x.csv"], "column extra does not decode", "sql UPDATE models SET extra = '[1' WHERE idx = 0"),
     (["status"], "sweep 's' has an error that is not a number",
@@ -355,7 +356,8 @@ def test_concurrent_top_ups_and_creations(tmp_path):
 
     jobs = [lambda: Study(db).sample("regnetx", n=60, sweep="t", **kw)] * 2 + [
         lambda: Study(db).sample("regnetx", n=5, sweep="u", **kw),
-        lambda: Study(db).import_table(tmp_path / "t.csv", "u", resolution=28, stem="cifar", in_channels=1, num_classes=10)]
+        lambda: Study(db).import_table(tmp_path / "t.csv", "u", resolution=28, stem="cifar", in_channels=1,
+                                       num_classes=10)]
     ts = [threading.Thread(target=go, args=(f,)) for f in jobs]
     for t in ts:
         t.start()

@@ -114,7 +114,8 @@ def test_power_effect_a_tied_pilot_cannot_make_is_refused(tmp_path):
     st.sample("anynet_e", n=8, flops="1M:3M", resolution=16, stem="cifar", num_classes=10, sweep="b")
     st.set_results("a", {i: (20.0 if i < 4 else 30.0) for i in range(8)})  # two distinct errors
     st.set_results("b", {i: 20.0 + i for i in range(8)})
-    with pytest.raises(ParamError, match=r"effect 0.2: no shift .*\(2 distinct values\), so the nearest shift makes 0.500"):
+    with pytest.raises(ParamError,
+                       match=r"effect 0.2: no shift .*\(2 distinct values\), so the nearest shift makes 0.500"):
         st.power(["a", "b"], effect=0.2, reps=200)
     assert st.power(["a", "b"], effect=0.5, reps=200).rows  # a reachable effect is answered
 
@@ -255,7 +256,8 @@ def _trailers(stream: int, status: int) -> bytes:
 
 @pytest.mark.parametrize("kind", ["unimplemented", "auth-everywhere", "silent"])
 def test_an_address_that_is_not_a_ray_head_is_refused_in_time(run, store, kind):
-    answer = {"unimplemented": _trailers(1, 12) + _trailers(3, 12), "auth-everywhere": _trailers(1, 16) + _trailers(3, 16),
+    answer = {"unimplemented": _trailers(1, 12) + _trailers(3, 12), "auth-everywhere": _trailers(1, 16) + _trailers(3,
+                                                                                                                    16),
               "silent": None}[kind]
     port, stop = _fake_server(answer)
     try:

@@ -9,7 +9,7 @@ from scipy import stats
 
 import dse
 from dse.analysis.budget import budget_check, scale_budget, stratified, top_overlap, undertraining
-from dse.errors import DseError, ParamError
+from dse.errors import ParamError
 from dse.store import Store
 
 DATA = Path(__file__).resolve().parent / "data" / "fashion-mnist"

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "dse"
 # objects' .plot() and the HTML writer call it, and it computes nothing, so it sits below the analyses.
 LAYERS = ["cli", "api", "analysis", "report", "train", "spaces", "store", "models", "base"]
 PLACE = {"cli": "cli", "__main__": "cli", "study": "api", "api": "api", "analysis": "analysis", "report": "report",
-         "train": "train", "spaces": "spaces", "sweep": "spaces", "store": "store", "models": "models",
+         "train": "train", "spaces": "spaces", "store": "store", "models": "models",
          "validate": "base", "params": "base", "errors": "base", "units": "base", "__init__": "base"}
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE|"
                  r"ALTER\s+TABLE|DROP\s+TABLE|PRAGMA\s)", re.S)  # our SQL keywords are upper case

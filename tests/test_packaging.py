@@ -16,11 +16,13 @@ def test_wheel_install_finds_builtin_spaces(tmp_path):
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(tmp_path / "w")],
                    check=True, cwd=tmp_path, capture_output=True)
     wheel = next((tmp_path / "w").glob("dse-*.whl"))
-    subprocess.run([*pip, "install", "--no-deps", "--ignore-installed", "--prefix", str(tmp_path / "p"), str(wheel)], check=True,
+    subprocess.run([*pip, "install", "--no-deps", "--ignore-installed", "--prefix", str(tmp_path / "p"), str(wheel)],
+                   check=True,
                    capture_output=True)
     site = next((tmp_path / "p").glob("lib/python*/site-packages"))
     env = dict(os.environ, PYTHONPATH=str(site))
-    probe = "import dse; from dse.spaces import builtin_dir, builtin_names; print(dse.__file__); print(builtin_dir()); print(len(builtin_names()))"
+    probe = ("import dse; from dse.spaces import builtin_dir, builtin_names; print(dse.__file__); "
+             "print(builtin_dir()); print(len(builtin_names()))")
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
     file, folder, n = p.stdout.split()

@@ -175,7 +175,8 @@ def test_compare_until_decided_trains_in_rounds_and_stops(pilots, run, tmp_path)
         dse.Study(db).set_results(sp, {i: float(v) for i, v in enumerate(rng.normal(50, 5, 5))})  # the pilot
     args = ["compare", "regnetx", "anynet_e", "--until-decided", "--step", "5", "--max", "10", "--futility", "0",
             "--budget", "2it",
-            "--dataset", "synthetic", "--train-size", "256", "--test-size", "32", "--device", "cpu", "--json", "--db", db]
+            "--dataset", "synthetic", "--train-size", "256", "--test-size", "32", "--device", "cpu", "--json", "--db",
+            db]
     code, out, err = run(*args)
     assert code == 0, err
     r = json.loads(out)

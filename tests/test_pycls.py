@@ -98,7 +98,8 @@ def test_configs_build_the_networks_dse_stored(exported):
         assert sec["STEM_TYPE"] == "res_stem_cifar" and sec["STEM_W"] == 32 and cfg["MODEL"]["NUM_CLASSES"] == 10
         assert cfg["TRAIN"]["IM_SIZE"] == cfg["TEST"]["IM_SIZE"] == 32
         cx = complexity(m.arch, 32, "cifar", 3, 10)
-        assert (s["flops"], s["params"], s["acts"]) == (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts)
+        assert (s["flops"], s["params"], s["acts"]) == (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params,
+                                                                                                   m.acts)
     assert kinds == {"regnet", "anynet"}
 
 
@@ -146,7 +147,8 @@ def test_the_round_trip_gives_back_architectures_counts_and_errors(exported, tmp
         elif i == 5:
             assert m.status == "failed" and "CUDA out of memory" in m.reason
         else:
-            assert m.status == "done" and m.error == pytest.approx(errors[i]) and m.best_error == pytest.approx(errors[i])
+            assert m.status == "done" and m.error == pytest.approx(errors[i])
+            assert m.best_error == pytest.approx(errors[i])
     rec = back.sweep("back")
     assert rec.protocol["budget"] == "3ep" and rec.protocol["dataset"] == "cifar10"
     assert rec.regime["resolution"] == 32 and rec.regime["stem"] == "cifar"
@@ -180,7 +182,8 @@ def test_damaged_sweep_json_is_refused_naming_the_job(exported, tmp_path, run):
         code, _, err = run("import", "--pycls", str(p), "--sweep", "x", "--db", str(tmp_path / "y.sqlite"))
         assert code == 2 and words in err and "Traceback" not in err
     (tmp_path / "junk.json").write_text("{not json")
-    code, _, err = run("import", "--pycls", str(tmp_path / "junk.json"), "--sweep", "x", "--db", str(tmp_path / "y.sqlite"))
+    code, _, err = run("import", "--pycls", str(tmp_path / "junk.json"), "--sweep", "x", "--db",
+                       str(tmp_path / "y.sqlite"))
     assert code == 2 and "not JSON" in err
     assert not (tmp_path / "x.sqlite").exists() and not (tmp_path / "y.sqlite").exists()  # nothing written
 
@@ -290,10 +293,12 @@ BAD_JOBS = [
     ("regnet", "cfg.TRAIN.IM_SIZE", 0, "cfg TRAIN.IM_SIZE = 0 is not allowed; it must be an integer >= 8"),
     ("regnet", "cfg.TRAIN.IM_SIZE", "32", "cfg TRAIN.IM_SIZE = '32' is not allowed"),
     ("regnet", "cfg.MODEL.NUM_CLASSES", -1, "cfg MODEL.NUM_CLASSES = -1 is not allowed"),
-    ("regnet", "cfg.OPTIM.MAX_EPOCH", -5, "cfg OPTIM.MAX_EPOCH = -5 is not allowed; it must be an integer >= 1 and <= 100000"),
+    ("regnet", "cfg.OPTIM.MAX_EPOCH", -5,
+     "cfg OPTIM.MAX_EPOCH = -5 is not allowed; it must be an integer >= 1 and <= 100000"),
     ("regnet", "cfg.OPTIM.MAX_EPOCH", 10**9, "cfg OPTIM.MAX_EPOCH = 1000000000 is not allowed"),
     ("regnet", "cfg.OPTIM.BASE_LR", "0.1", "cfg OPTIM.BASE_LR = '0.1' is not allowed"),
-    ("regnet", "cfg.OPTIM.WEIGHT_DECAY", 2.0, "cfg OPTIM.WEIGHT_DECAY = 2.0 is not allowed; it must be a finite number >= 0 and <= 1"),
+    ("regnet", "cfg.OPTIM.WEIGHT_DECAY", 2.0,
+     "cfg OPTIM.WEIGHT_DECAY = 2.0 is not allowed; it must be a finite number >= 0 and <= 1"),
     ("regnet", "cfg.TRAIN.BATCH_SIZE", True, "cfg TRAIN.BATCH_SIZE = True is not allowed"),
     ("regnet", "cfg.OPTIM.NESTEROV", "False", "cfg OPTIM.NESTEROV = 'False' is not a bool"),
     ("regnet", "test_epoch.top1_err", [True, False, True], "test_epoch.top1_err is not a list of numbers"),

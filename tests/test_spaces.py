@@ -56,7 +56,8 @@ def test_log_uniform_matches_pycls(low, high, q):
 def _dist(spec) -> Dist:
     """The distribution a spec gives (as the wa of a RegNet space, which accepts any value >= 0)."""
     one = {"dist": "choice", "values": [8]}
-    params = {"d": {"dist": "uniform", "low": 1, "high": 2}, "w0": one, "wa": spec, "wm": {"dist": "choice", "values": [2]},
+    params = {"d": {"dist": "uniform", "low": 1, "high": 2}, "w0": one, "wa": spec, "wm": {"dist": "choice",
+                                                                                           "values": [2]},
               "b": {"dist": "choice", "values": [1]}, "g": {"dist": "choice", "values": [1]}}
     return parse_space({"family": "regnet", "params": params}, "t").dists["wa"]
 

@@ -166,7 +166,8 @@ def test_speed_bad_input(run):
     assert run("sample", "--space", "regnetx", "-n", "3", "--flops", "2M:8M", *SMALL)[0] == 0
     for args, words in ((["speed", "--device", "cuda"], "CUDA is not available"),
                         (["speed", "--batch", "0"], "--batch must be an integer >= 1 and <= 65536"),
-                        (["speed", "--batch", "10000000"], "--batch must be an integer >= 1 and <= 65536, got 10000000"),
+                        (["speed", "--batch", "10000000"],
+                         "--batch must be an integer >= 1 and <= 65536, got 10000000"),
                         (["speed", "--repeat", "0"], "--repeat must be an integer >= 1"),
                         (["sample", "--space", "regnetx", "-n", "3", "--max-ms", "inf", "--sweep", "f"],
                          "--max-ms must be a finite number > 0"),

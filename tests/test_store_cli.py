@@ -192,7 +192,8 @@ def test_db_env_and_schema(run, tmp_path, monkeypatch):
 def test_a_version_1_store_gains_the_speed_tables(run, tmp_path):
     assert run("sample", "--space", "regnetx", "-n", "4", "--db", "v1.db")[0] == 0
     con = sqlite3.connect(tmp_path / "v1.db")
-    con.executescript("DROP TABLE speeds; DROP TABLE speed_fits; UPDATE meta SET value = '1' WHERE key = 'schema_version';")
+    con.executescript("DROP TABLE speeds; DROP TABLE speed_fits; UPDATE meta SET value = '1' WHERE key = "
+                      "'schema_version';")
     con.close()
     code, out, err = run("sample", "--space", "regnetx", "-n", "6", "--db", "v1.db")  # a top-up of the old sweep
     assert code == 0 and "2 models accepted (6 in all)" in out, err

@@ -178,7 +178,7 @@ def test_protocol_and_bad_input(run, tmp_path):
 def test_lease_expiry_and_dead_holders(tmp_path):
     from dse.spaces import Regime
     from dse.store import Store
-    from dse.sweep import import_sweep
+    from dse.spaces.sweeps import import_sweep
 
     _population(tmp_path / "p.csv", 2)
     s = Store(tmp_path / "x.db")
@@ -288,7 +288,8 @@ def test_a_failing_model_is_recorded_and_the_worker_goes_on(run, tmp_path):
         "1,1,1,1,1,16,16,16,16,16,1,1,1,1,1,8,8,8,8,8,\n"
         "1,1,,,,16,32,,,,1,1,,,,8,8,,,,\n")
     assert run("import", "p.csv", "--sweep", "f")[0] == 0
-    code, out, err = run("train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "1", "--batch-size", "1",
+    code, out, err = run("train", "--dataset", "synthetic", "--resolution", "16", "--train-size", "1", "--batch-size",
+                         "1",
                          "--test-size", "4", "--budget", "1ep", "--plain")
     assert code == 0, err
     assert "f/0 failed" in out and "finished: 1 done, 1 failed" in out

@@ -2,7 +2,6 @@
 
 import json
 import math
-import sqlite3
 
 import numpy as np
 import pytest
@@ -194,7 +193,8 @@ def test_trends_bad_input(planted, run, tmp_path):
 def test_refine_over_regimes_keeps_every_regimes_good_models(planted, run, tmp_path):
     one = planted.refine("regnetx@200MF", n_boot=2000)
     both = planted.refine(planted.sweeps(), n_boot=2000)
-    w0 = {r: next(q for q in x.proposals if q.kind == "range" and q.param == "w0") for r, x in (("one", one), ("all", both))}
+    w0 = {r: next(q for q in x.proposals if q.kind == "range" and q.param == "w0") for r, x in (("one", one), ("all",
+                                                                                                               both))}
     assert w0["one"].high < best_w0(1.6e9)  # refined from 200MF alone, the 1.6GF optimum would be cut away
     assert all(w0["all"].low <= best_w0(f) <= w0["all"].high for f in (2e8, 4e8, 8e8, 1.6e9))
     assert both.regimes == SWEEPS and [v.sweep for v in w0["all"].votes] == SWEEPS  # in order of flops

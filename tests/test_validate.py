@@ -114,3 +114,12 @@ def test_checks_name_the_parameter():
     assert check_int(4, "n") == 4
     with pytest.raises(ParamError):
         check_int(True, "n")
+
+
+@pytest.mark.parametrize("module", ["dse.validate", "dse.params", "dse.analysis.results"])
+def test_the_rule_modules_examples_run(module):
+    import doctest
+    import importlib
+
+    r = doctest.testmod(importlib.import_module(module))
+    assert r.attempted >= 2 and r.failed == 0

@@ -7,12 +7,14 @@ from dse.analysis.edf import edf, edf_stats, ks_test, normalization_weights, wei
 from dse.analysis.fit import fit_error, fit_regnet
 from dse.analysis.population import Population
 from dse.analysis.refine import Evidence, Proposal, RefineResult, refine
-from dse.analysis.results import (BootstrapPanel, BootstrapResult, ComplexityView, Curves, EdfComparison, EdfSummary,
+from dse.analysis.results import (BootstrapPanel, Drawable, BootstrapResult, ComplexityView, Curves, EdfComparison,
+                                  EdfSummary,
                                   FitResult, FitRow, KsPair, Normalization, SearchEfficiency, SearchPoint,
                                   bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.search import search_efficiency
 
-__all__ = ["BootstrapPanel", "BootstrapResult", "ComplexityView", "Curves", "EdfComparison", "EdfSummary", "Evidence",
+__all__ = ["BootstrapPanel", "BootstrapResult", "Drawable", "ComplexityView", "Curves", "EdfComparison", "EdfSummary",
+           "Evidence",
            "FitResult", "FitRow", "KsPair", "Normalization", "Population", "Proposal", "RefineResult",
            "SearchEfficiency", "SearchPoint", "bootstrap", "bootstrap_panel", "compare_edfs", "compare_search", "edf",
            "edf_stats", "fit_error", "fit_regnet", "ks_test", "normalization_weights", "normalize", "refine",

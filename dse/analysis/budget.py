@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.analysis.results import _Drawable
+from dse.analysis.results import Drawable
 from dse.errors import DseError
 
 TRUST_RHO, MISLEAD_RHO = 0.8, 0.5
@@ -90,7 +90,7 @@ def undertraining(sweep: str, errors, depths, losses, num_classes: int) -> Under
     e = np.asarray(errors, dtype=np.float64)
     d = np.asarray(depths, dtype=np.float64)
     out = Undertraining(sweep, len(e))
-    drops = [(l[-2] - l[-1]) / l[-2] for l in losses if len(l) >= 2 and l[-2] > 0 and np.isfinite(l[-1])]
+    drops = [(x[-2] - x[-1]) / x[-2] for x in losses if len(x) >= 2 and x[-2] > 0 and np.isfinite(x[-1])]
     if drops:
         share = float(np.mean(np.asarray(drops) >= LOSS_DROP))
         out.measured["loss_falling"] = {"share": share, "median_drop": float(np.median(drops)), "n": len(drops)}
@@ -266,7 +266,8 @@ def population_effects(pa, ea, pb, eb, n_boot: int = 500, seed: int = 0, ci: flo
     boot = []
     for _ in range(n_boot):
         ia, ib = rng.integers(0, len(pa[0]), len(pa[0])), rng.integers(0, len(pb[0]), len(pb[0]))
-        boot.append(effects((np.asarray(pa[0])[ia], np.asarray(pa[1])[ia]), (np.asarray(pb[0])[ib], np.asarray(pb[1])[ib])))
+        boot.append(effects((np.asarray(pa[0])[ia], np.asarray(pa[1])[ia]), (np.asarray(pb[0])[ib],
+                                                                             np.asarray(pb[1])[ib])))
     q = [(100 - ci) / 2, 100 - (100 - ci) / 2]
     bk, bg = np.percentile([b[0] for b in boot], q), np.percentile([b[1] for b in boot], q)
     base = stats.ks_2samp(ea, eb)
@@ -276,7 +277,7 @@ def population_effects(pa, ea, pb, eb, n_boot: int = 500, seed: int = 0, ci: flo
 
 
 @dataclass
-class BudgetCheck(_Drawable):
+class BudgetCheck(Drawable):
     """Rank stability of sweeps across budgets, and the verdict (see the module's thresholds)."""
 
     sweeps: list

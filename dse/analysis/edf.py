@@ -79,7 +79,8 @@ def normalization_weights(cx: dict, bins: int, lo_hi=None) -> tuple[dict, tuple[
         if np.any(m == 0):
             empty = int(np.flatnonzero(m == 0)[0])
             raise ParamError(f"sweep {name!r} has no model in complexity bin {empty + 1} of {bins} "
-                             f"({edges[empty]:.4g}..{edges[empty + 1]:.4g}); use fewer {{bins}} (or a narrower {{range}})",
+                             f"({edges[empty]:.4g}..{edges[empty + 1]:.4g}); use fewer {{bins}} (or a narrower "
+                             f"{{range}})",
                              "bins", "range")
         w = np.where(inside, 1.0 / (bins * m[j].clip(min=1)), 0.0)
         out[name] = w

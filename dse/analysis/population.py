@@ -13,11 +13,10 @@ import numpy as np
 from dse.analysis.fit import fit_regnet
 from dse.errors import DseError, ParamError
 from dse.models.arch import STAGE_FIELDS
-from dse.validate import ACTIVATIONS
+from dse.validate import ACTIVATIONS, COUNTS, METRIC_COLUMN
 from dse.store.records import Fit, ModelRecord, SweepRecord
 
-METRICS = {"final": "error", "best": "best_error"}
-COMPLEXITY = ("flops", "params", "acts")
+COMPLEXITY = COUNTS  # (re-exported: the name analyses use)
 SPEEDS = ("infer_ms", "train_ms")  # measured by dse speed (one device), where measured
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 # design choices sampled beside the network (activation as its index in ACTIVATIONS: relu 0, swish 1), and the
@@ -34,7 +33,7 @@ def stage_index(name: str) -> int | None:
 
 
 def check_metric(metric: str) -> str:
-    if metric not in METRICS:
+    if metric not in METRIC_COLUMN:
         raise ParamError(f"{{metric}} {metric!r} unknown; allowed: final, best", "metric")
     return metric
 
@@ -58,7 +57,7 @@ class Population:
     def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final",
                      speeds: dict | None = None) -> "Population":
         """The models of ``sweep`` with a ``metric`` error; ``speeds`` {name: {idx: ms}} adds infer_ms/train_ms."""
-        col = METRICS[check_metric(metric)]
+        col = METRIC_COLUMN[check_metric(metric)]
         ms = [m for m in models if getattr(m, col) is not None]
         return cls(sweep.name, metric, sweep.space, space_name=sweep.space_name, models=ms,
                    errors=np.array([getattr(m, col) for m in ms], dtype=np.float64), speeds={

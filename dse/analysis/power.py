@@ -21,15 +21,15 @@ remaining looks reject if the current samples were the populations, falls below 
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dse.analysis.edf import dkw_half_width, ks_test
-from dse.analysis.results import _Drawable
+from dse.analysis.results import Drawable
 from dse.errors import DseError, ParamError
+from dse.validate import is_number
 
 
 def obf_spending(t: float, alpha: float) -> float:
@@ -128,7 +128,7 @@ class SequentialPlan:
 
 
 @dataclass
-class PowerResult(_Drawable):
+class PowerResult(Drawable):
     """Power of the KS comparison of two spaces at each n, the n that reaches ``target``, the models and hours it
     costs beyond those trained, the uncertainty the small pilot adds, and optionally the sequential design."""
 
@@ -182,16 +182,12 @@ MAX_SEQUENTIAL = 10_000   # --max of a simulated or run sequential comparison
 MAX_LOOKS = 200           # looks (max / step): each look of each simulated study is a KS test
 
 
-def _real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def check_power_options(alpha, target, reps, ns, effect=None) -> None:
     """The options of a power table, checked before any data is read: a refusal names the option and the limit
     (every limit bounds the simulation's time and memory)."""
-    if not (_real(alpha) and 0 < alpha < 1):
+    if not (is_number(alpha) and 0 < alpha < 1):
         raise ParamError(f"{{alpha}} must be a finite number > 0 and < 1, got {alpha!r}", "alpha")
-    if not (_real(target) and alpha < target < 1):
+    if not (is_number(target) and alpha < target < 1):
         raise ParamError(f"{{target}} must be a power above {{alpha}} ({alpha:g}) and below 1, got {target!r}: at or "
                          f"below alpha, two identical spaces already reach it", "target", "alpha")
     if not (isinstance(reps, numbers.Integral) and not isinstance(reps, bool) and 100 <= reps <= MAX_REPS):
@@ -201,7 +197,7 @@ def check_power_options(alpha, target, reps, ns, effect=None) -> None:
     if max(ns) * reps > MAX_DRAWS:
         raise ParamError(f"{{n}} {max(ns):,} x {{reps}} {reps:,} simulated models is more than {MAX_DRAWS:,} per n "
                          f"(memory and minutes); lower {{reps}} to {MAX_DRAWS // max(ns):,} or fewer", "n", "reps")
-    if effect is not None and not (_real(effect) and 0 < effect < 1):
+    if effect is not None and not (is_number(effect) and 0 < effect < 1):
         raise ParamError(f"{{effect}} must be a KS distance > 0 and < 1, got {effect!r}", "effect")
 
 

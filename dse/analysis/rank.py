@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dse.analysis.results import _Drawable
+from dse.analysis.results import Drawable
 from dse.errors import DseError, ParamError
 
 
@@ -24,7 +24,7 @@ def relative_rank(errors) -> np.ndarray:
 
 
 @dataclass
-class RankResult(_Drawable):
+class RankResult(Drawable):
     """Models at (x, y) coloured by relative rank; with ``y`` None, relative rank against x. ``fit`` is the
     least-squares line of the good models in log-log space, log10 y = slope * log10 x + intercept (None
     without y); ``good_x`` the median and 95% range of the good models' x (their log where log)."""

@@ -12,8 +12,9 @@ import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.edf import ks_test
-from dse.analysis.results import _Drawable
+from dse.analysis.results import Drawable
 from dse.errors import write_error
+from dse.validate import as_number
 from dse.validate import check_output
 from dse.validate import ACTIVATIONS
 from dse.spaces.space import STAGE_PARAMS, Space, parse_space
@@ -94,7 +95,7 @@ class Proposal:
 
 
 @dataclass
-class RefineResult(_Drawable):
+class RefineResult(Drawable):
     """Proposals (accepted ones first, by error gap) and the refined space they give."""
 
     base_space: str
@@ -180,9 +181,6 @@ def _snap(values: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     return float(values[i]), float(values[j])
 
 
-def _num(v: float):
-    return int(v) if float(v).is_integer() else float(v)
-
 
 def model_values(space: Space, models: list) -> dict:
     """Per-model values of the space's parameters: {p: [n, S] (anynet per stage) or [n] arrays}. Models are
@@ -242,7 +240,8 @@ def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: i
             votes.append(Vote(name, *_acceptable(ev, min_support, alpha), ev))
         bad = [v for v in votes if not v.accepted]
         why = "at least as good" if not bad else bad[0].why if len(votes) == 1 else \
-            f"at {bad[0].sweep.rsplit('@', 1)[-1]}: {bad[0].why}" + (f" (and {len(bad) - 1} more regime(s))" if len(bad) > 1 else "")
+            f"at {bad[0].sweep.rsplit('@', 1)[-1]}: {bad[0].why}" + (f" (and {len(bad) - 1} more "
+                                                                     f"regime(s))" if len(bad) > 1 else "")
         return not bad, why, _evidence(e_all, np.concatenate(masks)), votes if len(votes) > 1 else None
 
     for p, dist in space.dists.items():
@@ -263,10 +262,11 @@ def refine_regimes(space: Space, regimes: list, min_support: int = 20, n_boot: i
             masks.append(np.all(ok, axis=1) if x.ndim == 2 else ok)
         narrower = lo > old_lo or hi < old_hi
         ok, why, ev, votes = judge(masks)
-        props.append(Proposal("range", p, "range", low=_num(lo), high=_num(hi), accepted=bool(ok and narrower),
-                              why=why if narrower else "already as narrow", evidence=ev, was=[_num(old_lo),
-                                                                                              _num(old_hi)],
-                              median=_num(float(np.median([b["median"] for b in boots]))), votes=votes))
+        props.append(Proposal("range", p, "range", low=as_number(lo), high=as_number(hi),
+                              accepted=bool(ok and narrower),
+                              why=why if narrower else "already as narrow", evidence=ev, was=[as_number(old_lo),
+                                                                                              as_number(old_hi)],
+                              median=as_number(float(np.median([b["median"] for b in boots]))), votes=votes))
     per = [list(_constraints(space, v, e, tol=w0_wa_tol, n_boot=n_boot, frac=frac, ci=ci, seed=seed)) for v,
            e in zip(vals, es)]
     for items in zip(*per):
@@ -345,7 +345,7 @@ def _constraints(space, vals, e, tol, n_boot, frac, ci, seed):
     bv = space.dists["b"].values
     yield {"name": "b_eq_1", "low": 1, "high": 1}, "b", vals["b"] == 1, bool(np.any(bv != 1)) and 1 in bv
     dv = space.dists["d"].values
-    lo, hi = _num(max(12.0, dv[0])), _num(min(28.0, dv[-1]))
+    lo, hi = as_number(max(12.0, dv[0])), as_number(min(28.0, dv[-1]))
     yield ({"name": "depth_band", "low": lo, "high": hi}, "d", (vals["d"] >= lo) & (vals["d"] <= hi),
            lo <= hi and (lo > dv[0] or hi < dv[-1]))
 

@@ -19,11 +19,19 @@ from dse.analysis.search import search_efficiency
 from dse.errors import ParamError
 from dse.store.records import Fit
 
-from dse.validate import NORMALIZE_BY  # noqa: E402,F401 (one list, re-exported)
+from dse.validate import BANDS, NORMALIZE_BY  # noqa: E402,F401 (one list each, re-exported)
 
 
-class _Drawable:
-    """plot(ax=None) and figure() from one ``_draw(axes)``; ``_panels`` axes of ``_size`` each."""
+class Drawable:
+    """The base of every result that draws itself: ``plot(ax=None)`` and ``figure()`` from one ``_draw(axes)``
+    (``_panels()`` axes of ``_size`` inches each). A new result subclasses it and writes ``_draw``.
+
+    >>> class Line(Drawable):
+    ...     def _draw(self, axes):
+    ...         axes[0].plot([0, 1], [0, 1])
+    >>> len(Line().figure().axes)
+    1
+    """
 
     _size = (6.0, 4.2)
 
@@ -74,7 +82,7 @@ def normalize(complexity: dict, by: str, bins: int = 10, range=None) -> Normaliz
     """Weights that make the complexity distributions of the sets agree (``complexity``: {name: array}).
 
     >>> w = normalize({"a": [1, 2, 3, 4], "b": [1, 1, 3, 4]}, "flops", bins=2)
-    >>> [round(x, 3) for x in w.weights["b"]]
+    >>> [float(round(x, 3)) for x in w.weights["b"]]
     [0.25, 0.25, 0.25, 0.25]
     """
     if by not in NORMALIZE_BY:
@@ -123,7 +131,7 @@ class KsPair:
 
 
 @dataclass
-class EdfComparison(_Drawable):
+class EdfComparison(Drawable):
     """Error EDFs of several sweeps, their statistics and KS tests of every pair."""
 
     metric: str
@@ -156,7 +164,6 @@ class EdfComparison(_Drawable):
                  self.xlabel, {n: (s.band["low"], s.band["high"]) for n, s in self.sweeps.items() if s.band})
 
 
-BANDS = ("none", "dkw", "bootstrap")
 
 
 def edf_band(errors, weights, method: str = "dkw", level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -165,7 +172,8 @@ def edf_band(errors, weights, method: str = "dkw", level: float = 0.95, n_boot: 
     quantile of sup |F* - F|. {method, level, half_width, n_eff, low, high} with low/high at each error."""
     f = np.cumsum(weights) / np.sum(weights)
     n_eff = effective_n(weights)
-    eps = dkw_half_width(n_eff, level) if method == "dkw" else bootstrap_half_width(errors, weights, level, n_boot, seed)
+    eps = dkw_half_width(n_eff, level) if method == "dkw" else bootstrap_half_width(errors, weights, level, n_boot,
+                                                                                    seed)
     return {"method": method, "level": level, "half_width": eps, "n_eff": n_eff,
             "low": np.clip(f - eps, 0, 1).tolist(), "high": np.clip(f + eps, 0, 1).tolist()}
 
@@ -243,7 +251,7 @@ def bootstrap_panel(sweep: str, param: str, x, errors, n_boot: int = 10_000, fra
 
 
 @dataclass
-class BootstrapResult(_Drawable):
+class BootstrapResult(Drawable):
     """Bootstrap panels (sweep x parameter), one per panel of the picture."""
 
     metric: str
@@ -285,7 +293,7 @@ class FitRow:
 
 
 @dataclass
-class FitResult(_Drawable):
+class FitResult(Drawable):
     """RegNet fits of every model, with the medians of the ``top`` best (by error)."""
 
     metric: str
@@ -343,7 +351,7 @@ class SearchPoint:
 
 
 @dataclass
-class SearchEfficiency(_Drawable):
+class SearchEfficiency(Drawable):
     """Expected best error of m random models, m = 1, 2, 4, ..., per sweep (mean and std over repeats)."""
 
     metric: str
@@ -376,7 +384,7 @@ def compare_search(errors: dict, metric: str = "final", normalization: Normaliza
 # ---- complexity views and training curves ----
 
 @dataclass
-class ComplexityView(_Drawable):
+class ComplexityView(Drawable):
     """Error against flops, params and acts per sweep, and acts against flops (4 panels)."""
 
     metric: str
@@ -398,7 +406,7 @@ class ComplexityView(_Drawable):
 
 
 @dataclass
-class Curves(_Drawable):
+class Curves(Drawable):
     """Per-epoch train and test error of chosen models: [{'label', 'sweep', 'id', 'error', 'rows'}]."""
 
     models: list

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.analysis.results import _Drawable
+from dse.analysis.results import Drawable
 from dse.errors import DseError
 from dse.models.runtime import SpeedFit
+from dse.validate import COUNTS
+from dse.validate import NOISY_TIMING as NOISY
 
-MEASURES = ("flops", "params", "acts")
-from dse.validate import NOISY_TIMING as NOISY  # noqa: E402
+MEASURES = COUNTS  # (the name the speed analysis uses)
 FITS = (("flops",), ("acts",), ("flops", "acts"))
 
 
@@ -37,7 +38,7 @@ def fit_speed(ms, cx: dict, terms) -> SpeedFit:
 
 
 @dataclass
-class SpeedResult(_Drawable):
+class SpeedResult(Drawable):
     """Timings of one device, mode and batch: per model ms with its complexity, correlations and fits;
     ``predicted`` (when a sweep was sampled with --max-ms) the median absolute error of its prediction in %."""
 
@@ -118,6 +119,6 @@ def speed_report(device: str, mode: str, batch: int, models: list, predicted: di
         pearson[k] = float("nan") if const else float(stats.pearsonr(cx[k], ms)[0])
         spearman[k] = float("nan") if const else float(stats.spearmanr(cx[k], ms)[0])
     lines = {k: fit_speed(ms, cx, (k,)) for k in MEASURES if np.ptp(cx[k]) > 0}
-    return SpeedResult(device, mode, batch, models=models, pearson=pearson, spearman=spearman, fits=[fit_speed(ms, cx,
-                                                                                                               t) for t in FITS],
+    return SpeedResult(device, mode, batch, models=models, pearson=pearson, spearman=spearman,
+                       fits=[fit_speed(ms, cx, t) for t in FITS],
                        predicted=predicted or {}, source=source, lines=lines)

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
-from dse.analysis.results import _Drawable
+from dse.analysis.results import Drawable
 from dse.errors import DseError
+from dse.validate import as_number
 from dse.validate import check_seed
 from dse.units import regime_label
 
@@ -47,7 +48,8 @@ class RegimePoint:
     kept: np.ndarray = field(repr=False)  # the bootstrap replicates (the best model's value in each)
 
     def to_json(self) -> dict:
-        return {"sweep": self.sweep, "flops": _num(self.flops), "n": self.n, "median": self.median, "low": self.low,
+        return {"sweep": self.sweep, "flops": as_number(self.flops), "n": self.n, "median": self.median,
+                "low": self.low,
                 "high": self.high, "min": self.min, "max": self.max}
 
 
@@ -99,7 +101,7 @@ class ComplexityTrend:
 
 
 @dataclass
-class TrendsResult(_Drawable):
+class TrendsResult(Drawable):
     """Trends of the best models' parameters across regimes, and the complexity trends of the good models."""
 
     metric: str
@@ -141,9 +143,6 @@ class TrendsResult(_Drawable):
         for ax, m in zip(axes[len(ps):], metrics):
             draw_complexity_trend(ax, m, [c for c in self.complexity if c.metric == m])
 
-
-def _num(v):
-    return int(v) if float(v).is_integer() else float(v)
 
 
 def replicate_slopes(flops, kept, scale: str = "log") -> np.ndarray:

@@ -7,10 +7,10 @@ import os
 
 import numpy as np
 
-from dse.analysis.population import METRICS, Population, check_metric
+from dse.analysis.population import Population, check_metric
 from dse.analysis.rank import RankResult
 from dse.analysis.refine import RefineResult
-from dse.analysis.results import (BANDS, NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
+from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
                                   FitRow, SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
 from dse.api.common import StudyBase, _populations, _regime_x
@@ -20,7 +20,7 @@ from dse.store.records import Fit
 from dse.units import parse_window, regime_label
 from dse.validate import check_choice, check_int, check_number, check_seed
 from dse.validate import name_list as _name_list
-from dse.validate import MAX_MODELS
+from dse.validate import BANDS, COUNTS, MAX_MODELS, METRIC_COLUMN
 from dse.params import Bool, Choice, Int, Names, Numbers, Opt, Real, Text, checked
 
 
@@ -242,7 +242,8 @@ class Analyses(StudyBase):
             have = [n for n in names if pops[n].n >= 2 and param in pops[n].param_names()]
             if not have:
                 valid = sorted({q for p in pops.values() for q in p.param_names()})
-                raise ParamError(f"no sweep with at least 2 trained models has the parameter {param!r} ({{params}}); valid: "
+                raise ParamError(f"no sweep with at least 2 trained models has the parameter {param!r} ({{params}}); "
+                                 f"valid: "
                                  + ", ".join(valid), "params")
             for n in have:
                 panels.append(bootstrap_panel(n, param, pops[n].values(param), errors=pops[n].errors, n_boot=n_boot,
@@ -324,7 +325,7 @@ class Analyses(StudyBase):
         check_int(top, "top")
         if best is not None:
             check_int(best, "best")
-        col = METRICS[metric]
+        col = METRIC_COLUMN[metric]
         rows = []
         with self.store() as s:
             names = self._names(s, sweeps)
@@ -344,7 +345,7 @@ class Analyses(StudyBase):
     def complexity(self, sweeps=None, *, metric: str = "final") -> ComplexityView:
         """Error against flops, params and acts of the trained models of each sweep."""
         pops = self._pops(sweeps, metric, need=1)
-        return ComplexityView(metric, {n: {k: p.values(k) for k in ("flops", "params", "acts")} | {"errors": p.errors}
+        return ComplexityView(metric, {n: {k: p.values(k) for k in COUNTS} | {"errors": p.errors}
                                        for n, p in pops.items()})
 
     @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))

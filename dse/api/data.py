@@ -10,8 +10,8 @@ from pathlib import Path
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
 from dse.store.records import ModelRecord
-from dse.validate import check_choice, check_int, check_name, check_output, shown
-from dse.validate import MAX_MODELS
+from dse.validate import check_int, check_name, check_output, shown
+from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import Bool, Check, Errors, FilePath, Int, Opt, Text, checked
 
 
@@ -35,7 +35,8 @@ class SweepStatus:
     def to_json(self) -> dict:
         return {"sweep": self.sweep, "space": self.space, "source": self.source, "regime": self.regime,
                 "models": self.models,
-                **self.counts, "stale": len(self.stale), "best_error": self.best_error, "median_error": self.median_error,
+                **self.counts, "stale": len(self.stale), "best_error": self.best_error,
+                "median_error": self.median_error,
                 "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol}
 
 
@@ -89,7 +90,6 @@ class Data(StudyBase):
 
         >>> Study("s.sqlite").export_pycls("pycls_sweep", top=20)                          # doctest: +SKIP
         """
-        from dse.analysis.population import METRICS
         from dse.store.pycls import job_config, merge, to_yaml
 
         out, cfgs = _check_pycls_folder(folder)
@@ -98,7 +98,7 @@ class Data(StudyBase):
         if not isinstance(skip_unexpressible, bool):
             raise ParamError(f"{{skip_unexpressible}} must be True or False, got {skip_unexpressible!r}",
                              "skip_unexpressible")
-        col = METRICS[check_choice(metric, "metric", tuple(METRICS))]
+        col = METRIC_COLUMN[metric]
         base = _read_base_config(base_config) if base_config is not None else {}
         jobs, skipped = [], []
         with self.store() as s:
@@ -114,7 +114,8 @@ class Data(StudyBase):
                         jobs.append((n, m, cfg))
         if skipped and not skip_unexpressible:
             first = skipped[0]
-            raise ParamError(f"{len(skipped)} model(s) cannot be expressed in pycls, e.g. {first['sweep']}/{first['id']}: "
+            raise ParamError(f"{len(skipped)} model(s) cannot be expressed in pycls, e.g. "
+                             f"{first['sweep']}/{first['id']}: "
                              f"{first['why']}; pass {{skip_unexpressible}} to write the {len(jobs)} others",
                              "skip_unexpressible")
         if not jobs:
@@ -125,7 +126,8 @@ class Data(StudyBase):
             for i, (n, m, cfg) in enumerate(jobs):
                 name = f"{i:06d}"
                 res = cfg["TRAIN"]["IM_SIZE"]
-                head = (f"# dse: sweep {n}, model {m.idx}; dse counts flops {m.flops}, params {m.params}, acts {m.acts} "
+                head = (f"# dse: sweep {n}, model {m.idx}; dse counts flops {m.flops}, params {m.params}, acts "
+                        f"{m.acts} "
                         f"at {res} px\n")
                 (cfgs / f"{name}.yaml").write_text(head + to_yaml(merge(base, cfg)))
                 summary[name] = {"sweep": n, "id": m.idx, "flops": m.flops, "params": m.params, "acts": m.acts,
@@ -144,7 +146,7 @@ class Data(StudyBase):
 
         >>> Study("s.sqlite").import_pycls("sweeps/regnetx/sweep.json", "pycls_regnetx")  # doctest: +SKIP
         """
-        from dse.sweep import import_pycls_sweep
+        from dse.spaces.sweeps import import_pycls_sweep
 
         check_name(sweep, "sweep", "sweep name")
         if not isinstance(path, (str, os.PathLike)):

@@ -123,7 +123,8 @@ class Planning(StudyBase):
             recs = {n: s.sweep(n) for n in names}
         for n, r in recs.items():
             if r.source != "sampled":
-                raise DseError(f"sweep {n!r} was {r.source}: compare --until-decided samples more models into it, which "
+                raise DseError(f"sweep {n!r} was {r.source}: compare --until-decided samples more models into it, "
+                               f"which "
                                f"needs a sampled sweep")
             if r.regime.get("ms_cap"):
                 raise DseError(f"sweep {n!r} was sampled with --max-ms: compare tops sweeps up by their regime alone")

@@ -328,8 +328,8 @@ class Reporting(StudyBase):
         with self.store() as s:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
-        c = ReportContext(self, names, recs, {n: self.population(n, metric=metric) for n in names}, metric,
-                          sweeps is not None)
+        c = ReportContext(self, names, recs, pops={n: self.population(n, metric=metric) for n in names},
+                          metric=metric, named=sweeps is not None)
         parts = [(i, title, f(c)) for i, title, f in SECTIONS]
         subtitle = (f"{html.escape(', '.join(names))} &middot; {html.escape(str(self.path))} &middot; "
                     f"{metric} error")

@@ -9,7 +9,7 @@ import numpy as np
 from dse.api.common import StudyBase
 from dse.errors import ParamError
 from dse.spaces import Regime, Space, resolve_space
-from dse.sweep import SampleResult, import_sweep, sample_regimes, sample_sweep
+from dse.spaces.sweeps import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
 from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name, check_seed
 from dse.validate import SPEED_MODES, STEMS
@@ -55,7 +55,8 @@ class Sampling(StudyBase):
         space's name). A second call with a larger ``n`` tops the sweep up.
 
         ``max_ms`` keeps only models whose predicted time (``speed_mode`` at ``speed_batch`` on ``speed_device``,
-        by default the most measured device and batch) is at most that many ms: the flops + acts fit the last ``speed`` stored.
+        by default the most measured device and batch) is at most that many ms: the flops + acts fit the last
+        ``speed`` stored.
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """

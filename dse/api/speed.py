@@ -8,15 +8,13 @@ from dse.analysis.speed import SpeedResult
 from dse.models.runtime import SpeedFit
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
-from dse.validate import MAX_BATCH
-from dse.validate import SPEED_MODES
+from dse.validate import COUNTS, MAX_BATCH, SPEED_CHOICES, SPEED_MODES, check_choice
 from dse.params import Bool, Choice, Func, Int, Opt, Text, checked
 
 
 def _modes(mode: str) -> tuple:
-    if mode not in ("infer", "train", "both"):
-        raise ParamError(f"{{mode}} {mode!r} unknown; allowed: infer, train, both", "mode")
-    return ("infer", "train") if mode == "both" else (mode,)
+    check_choice(mode, "mode", SPEED_CHOICES)
+    return SPEED_MODES if mode == "both" else (mode,)
 
 
 def _from_training(s, names, report):
@@ -31,7 +29,7 @@ def _from_training(s, names, report):
                 devices[m.device] = devices.get(m.device, 0) + 1
                 rows.append((m.device, batch, {"sweep": n, "id": m.idx, "ms": 1000.0 * batch / m.images_per_s,
                                                **{k: getattr(m, f"train_{k}") or getattr(m, k)
-                                                  for k in ("flops", "params", "acts")}}))
+                                                  for k in COUNTS}}))
     if not rows:
         raise DseError(f"no trained model of {', '.join(names)} has a training throughput; train first, or measure "
                        f"with dse speed")
@@ -45,7 +43,8 @@ class Speed(StudyBase):
     """Runtime: measuring models on a device, and what their timings say (RegNet Fig. 12 top)."""
 
     # ---- runtime ----
-    @checked(mode=Choice((*SPEED_MODES, "both")), batch=Int(1, MAX_BATCH), repeat=Int(1, 10_000), force=Bool(), events=Opt(Func()))
+    @checked(mode=Choice(SPEED_CHOICES), batch=Int(1, MAX_BATCH), repeat=Int(1, 10_000), force=Bool(),
+             events=Opt(Func()))
     def speed(self, sweeps=None, *, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
               force: bool = False, events=None) -> list[SpeedResult]:
         """Time every model of ``sweeps`` (pending or trained: only the architecture is needed) at its sweep's
@@ -82,8 +81,6 @@ class Speed(StudyBase):
         instead (each model's last-epoch images/s at its protocol's batch, against its training complexity)."""
         from dse.analysis.speed import speed_report
 
-        if mode not in ("infer", "train"):
-            raise ParamError(f"{{mode}} {mode!r} unknown here; allowed: infer, train", "mode")
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)
             if from_training:
@@ -106,7 +103,7 @@ class Speed(StudyBase):
             models = {(n, m.idx): m for n in names for m in s.models(n)}
             regimes = {n: s.sweep(n).regime for n in names}
         rows = [{"sweep": r.sweep, "id": r.idx, "ms": r.ms, "spread": r.spread,
-                 **{k: getattr(models[(r.sweep, r.idx)], k) for k in ("flops", "params", "acts")}} for r in recs]
+                 **{k: getattr(models[(r.sweep, r.idx)], k) for k in COUNTS}} for r in recs]
         predicted = {}
         for n in names:
             cap = regimes[n].get("ms_cap")

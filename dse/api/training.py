@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.analysis.population import METRICS, check_metric
+from dse.analysis.population import check_metric
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
 from dse.validate import (FIXED_SIZE_DATASETS, shown, usable_cpus)
-from dse.validate import MAX_MODELS
+from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
 from dse.params import PROTOCOL, RUN, Instance, Int, Opt, checked
 from dse.train.protocol import Protocol
@@ -76,7 +76,8 @@ def _regime_note(s, sweep: str, channels: int, size: int, classes: int) -> str |
         return None
     f = [m.train_flops or m.flops for m in s.models(sweep)]
     at = f", where they count {human(min(f), 'F')} to {human(max(f), 'F')}" if f else ""
-    return (f"note: sweep {sweep} was sampled at {r['resolution']} px ({r['stem']} stem, {r['in_channels']} channel(s), "
+    return (f"note: sweep {sweep} was sampled at {r['resolution']} px ({r['stem']} stem, {r['in_channels']} "
+            f"channel(s), "
             f"{r['num_classes']} classes, flops {human(r['flops'][0], 'F')} to {human(r['flops'][1], 'F')}); it trains "
             f"on {size} px images ({stem_for(size)} stem, {channels} channel(s), {classes} classes){at}")
 
@@ -249,7 +250,8 @@ class Training(StudyBase):
             names = self._names(s, sweeps, copies=True)  # budget-check trains its copies through here
             data = load_data(p, run.data_dir)
             if p.batch_size > len(data.y_train):  # it would train at a smaller batch than the protocol says
-                raise ParamError(f"{{batch_size}} {p.batch_size} is more than the {len(data.y_train):,} training images; "
+                raise ParamError(f"{{batch_size}} {p.batch_size} is more than the {len(data.y_train):,} training "
+                                 f"images; "
                                  f"use {{batch_size}} {len(data.y_train)} or less, or a larger {{train_size}}",
                                  "batch_size", "train_size")
             c, h, _ = data.shape
@@ -329,7 +331,7 @@ class Training(StudyBase):
         with self.store() as s:
             for n in self._names(s, sweeps):
                 rec = s.sweep(n)
-                col = METRICS[metric]
+                col = METRIC_COLUMN[metric]
                 ms = [m for m in s.models(n) if getattr(m, col) is not None]
                 if not ms:
                     continue
@@ -368,7 +370,7 @@ class Training(StudyBase):
         else:
             _one_way(given, RUN, "run")
         run.devices()  # the devices, workers and Ray address answer now, or the call ends here
-        col = METRICS[metric]
+        col = METRIC_COLUMN[metric]
         plan = {}  # {(sweep, factor): (copy name, budget)}
         with self.store(write=True) as s:
             names = self._names(s, sweeps)
@@ -387,7 +389,8 @@ class Training(StudyBase):
                 if models > len(ms):
                     enough = (f"use {{models}} {len(ms)} or fewer" if len(ms) >= MIN_K else
                               f"a verdict needs {MIN_K} or more per sweep: train more models of {n!r} (dse sample "
-                              f"--sweep {n} -n {MIN_K} tops it up, then dse train), or use {{models}} {len(ms)} for the "
+                              f"--sweep {n} -n {MIN_K} tops it up, then dse train), or use {{models}} {len(ms)} for "
+                              f"the "
                               f"rank statistics without a verdict")
                     raise ParamError(f"{{models}} {models} is more than the {len(ms)} trained models of sweep {n!r}; "
                                      + enough, "models")
@@ -461,7 +464,7 @@ class Training(StudyBase):
                     f = copy_of(copy, n)
                     if f is None or s.sweep(copy).source != "budget":
                         continue
-                    base, long = _pairs(s, n, copy, METRICS[metric])
+                    base, long = _pairs(s, n, copy, METRIC_COLUMN[metric])
                     if len(base) >= 3:
                         pairs[(n, f)], budgets[(n, f)] = (base, long), (s.sweep(copy).protocol or {}).get("budget", "?")
         return budget_check(pairs, budgets) if pairs else None

@@ -5,7 +5,6 @@ own ``to_json()`` with --json) or saves its figure. The computation lives in the
 
 from __future__ import annotations
 
-import re
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +14,7 @@ import click
 from dse.cli.main import aliases, cli, db_option, json_option, study
 from dse.cli.options import PLOT, check_plot, save_plot
 from dse.errors import DseError
-from dse.validate import METRICS, NORMALIZE_BY, check_output
+from dse.validate import BANDS, METRICS, NORMALIZE_BY, as_name, check_output
 from dse.report.console import print_json, say, table
 
 METRIC = click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
@@ -95,7 +94,7 @@ def _thresholds(text):
 @click.option("--compare", is_flag=True, help="Compare the sweeps named after it (the default reading).")
 @click.argument("sweeps", nargs=-1, required=True)
 @_norm_options
-@click.option("--band", type=click.Choice(["none", "dkw", "bootstrap"]), default="dkw", show_default=True,
+@click.option("--band", type=click.Choice(BANDS), default="dkw", show_default=True,
               help="A simultaneous confidence band around each EDF: DKW (with the effective sample size when "
                    "normalised), bootstrap, or none. Shaded in --plot, 'band' in --json.")
 @click.option("--level", type=float, default=0.95, show_default=True, help="The band's confidence level.")
@@ -113,7 +112,8 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metri
     check_plot(plot)
     if len(set(sweeps)) < 2:  # the command compares; Study.edf also reads one sweep
         raise DseError("SWEEPS: name at least two sweeps to compare, e.g. dse edf --compare anynet_a anynet_e")
-    r = study(db).edf(sweeps, normalize=normalize, bins=bins, range=range_, thresholds=_thresholds(thresholds), metric=metric,
+    r = study(db).edf(sweeps, normalize=normalize, bins=bins, range=range_, thresholds=_thresholds(thresholds),
+                      metric=metric,
                       band=band, level=level)
     if as_json:
         save_plot(r, plot, quiet=True)
@@ -138,8 +138,10 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metri
 @cli.command()
 @click.option("--param", "params", multiple=True, required=True,
               help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if "
-                   "shared, and the design choices a space samples: activation resolution lr wd lr_wd momentum batch_size.")
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep that has the parameter).")
+                   "shared, and the design choices a space samples: activation resolution lr wd lr_wd momentum "
+                   "batch_size.")
+@click.option("--sweep", "sweeps", multiple=True,
+              help="Sweep (repeatable; default: every sweep that has the parameter).")
 @_boot_options("Bootstrap repetitions.")
 @METRIC
 @PLOT
@@ -340,7 +342,8 @@ def plot_curves(sweep, best, worst, metric, out, db):
 @click.option("--min-support", type=click.IntRange(min=1), default=20, show_default=True,
               help="Never propose anything with fewer models behind it.")
 @click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions per parameter.")
-@click.option("--ci", type=float, default=95.0, show_default=True, help="Bootstrap interval giving the ranges, percent.")
+@click.option("--ci", type=float, default=95.0, show_default=True,
+              help="Bootstrap interval giving the ranges, percent.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap.")
 @METRIC
 @db_option
@@ -359,12 +362,13 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
     """
     if out:
         check_output(out, "out", (".toml",), "space file")
-    r = study(db).refine(list(sweeps), base=base, min_support=min_support, n_boot=n_boot, ci=ci, seed=seed, metric=metric)
+    r = study(db).refine(list(sweeps), base=base, min_support=min_support, n_boot=n_boot, ci=ci, seed=seed,
+                         metric=metric)
     n = r.n
     src = f"sweep {sweeps[0]!r}" if len(set(sweeps)) == 1 else f"sweeps {', '.join(dict.fromkeys(sweeps))}"
     # the next step, written in the file's header and printed, runs as shown: the path quoted, the sweep named as
     # names must be
-    name = re.sub(r"[^A-Za-z0-9_.@~+=:-]", "_", Path(out).stem).lstrip("_.@~+=:-")[:100] or "refined" if out else ""
+    name = as_name(Path(out).stem, "refined") if out else ""
     nxt = (f"dse sample --space {shlex.quote(str(out))} -n 100 --sweep {name}; dse train; "
            f"dse edf --compare {' '.join(map(shlex.quote, dict.fromkeys(sweeps)))} {name}") if out else ""
     if out:

@@ -116,7 +116,8 @@ def compare(ctx, sweeps, until_decided, step, max, alpha, futility, metric, seed
     def shown(d):
         if not as_json and d.looks:
             lk = d.looks[-1]
-            say(f"look at n = {lk.n}: KS D {lk.statistic:.3f}, p {lk.p:.3g} (boundary {lk.boundary:.3g}) -> {d.decision}")
+            say(f"look at n = {lk.n}: KS D {lk.statistic:.3f}, p {lk.p:.3g} (boundary {lk.boundary:.3g}) -> "
+                f"{d.decision}")
 
     from dse.api.training import RunOptions
 

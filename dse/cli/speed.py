@@ -12,13 +12,13 @@ from dse.cli.main import cli, db_option, json_option, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
 from dse.validate import NOISY_TIMING as NOISY
-from dse.validate import SPEED_MODES
+from dse.validate import COUNTS, SPEED_CHOICES, SPEED_MODES
 
 
 @cli.command()
 @click.option("--sweep", "sweeps", multiple=True, help="Sweep to time (repeatable; default: every sweep).")
 @click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N.")
-@click.option("--mode", type=click.Choice([*SPEED_MODES, "both"]), default="infer", show_default=True,
+@click.option("--mode", type=click.Choice(SPEED_CHOICES), default="infer", show_default=True,
               help="infer: a forward pass in eval mode; train: one whole training step of the engine.")
 @click.option("--batch", type=int, default=64, show_default=True, help="Images per timed batch.")
 @click.option("--repeat", type=int, default=10, show_default=True, help="Timed runs per model (the median is kept).")
@@ -79,7 +79,7 @@ def _show(r):
     say(f"{r.mode} time on {r.device}, batch {r.batch}: {r.n} models, median {r.median_ms:.3g} ms"
         + (" (from training throughput)" if r.source == "training" else ""))
     table("correlation of ms with", ["measure", "Pearson r", "Spearman rho"],
-          [[k, f"{r.pearson[k]:.3f}", f"{r.spearman[k]:.3f}"] for k in ("flops", "params", "acts")])
+          [[k, f"{r.pearson[k]:.3f}", f"{r.spearman[k]:.3f}"] for k in COUNTS])
     table("least-squares fits of ms", ["terms", "coefficients", "intercept", "R^2"],
           [[" + ".join(f.terms), ", ".join(f"{c:.4g}" for c in f.coef), f"{f.intercept:.4g}", f"{f.r2:.4f}"]
            for f in r.fits])

@@ -128,7 +128,8 @@ def status(sweep, per_model, db, as_json):
             print_json(rows)
             return
         f = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
-        table(f"models in {db}", ["sweep", "id", "status", "error %", "best %", "epochs", "seconds", "images/s", "device",
+        table(f"models in {db}", ["sweep", "id", "status", "error %", "best %", "epochs", "seconds", "images/s",
+                                  "device",
                                   "reason"],
               [[r["sweep"], r["idx"], r["status"], f(r["error"], ".2f"), f(r["best_error"], ".2f"), f(r["epochs"], "d"),
                 f(r["train_seconds"], ".1f"), f(r["images_per_s"], ".0f"), r["device"] or "", r["reason"] or ""]
@@ -149,7 +150,8 @@ def status(sweep, per_model, db, as_json):
     cols = list(STATUSES) + (["stale"] if any(r["stale"] for r in rows) else [])
     table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *cols, "best err %", "median err %",
                               "train hours"],
-          [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"], *[r[s] for s in cols], fmt(r["best_error"]),
+          [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"],
+            *[r[s] for s in cols], fmt(r["best_error"]),
             fmt(r["median_error"]), fmt(r["train_hours"])] for r in rows])
     for x in sts:
         if x.stale:
@@ -174,7 +176,8 @@ def status(sweep, per_model, db, as_json):
 @click.option("--speed-device", default=None,
               help="Whose timings fill infer_ms/train_ms (default: the device with the most measurements).")
 @click.option("--epochs", "per_epoch", is_flag=True,
-              help="Per-epoch rows instead: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds, images_per_s.")
+              help="Per-epoch rows instead: sweep, id, epoch, train_loss, train_error, test_error, lr, seconds, "
+                   "images_per_s.")
 @click.option("--pycls", "pycls_dir", default=None, metavar="DIR",
               help="Write a pycls sweep folder instead: DIR/cfgs/000000.yaml ... (one job config per model) and "
                    "DIR/cfgs_summary.json.")
@@ -245,5 +248,6 @@ def import_cmd(file, sweep, pycls, resolution, stem, in_channels, num_classes, d
         n = study(db).import_pycls(file, sweep)
         say(f"imported {n} pycls jobs from {file} into sweep {sweep!r} ({db})")
         return
-    n = study(db).import_table(file, sweep, resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes)
+    n = study(db).import_table(file, sweep, resolution=resolution, stem=stem, in_channels=in_channels,
+                               num_classes=num_classes)
     say(f"imported {n} models from {file} into sweep {sweep!r} ({db})")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # the limits and names are defined once, in dse.validate
+from dse.validate import as_number
 from dse.validate import (ACTIVATIONS, MAX_BOTTLENECK, MAX_DEPTH, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,
                           MIN_BOTTLENECK, SETTINGS)
 
@@ -39,7 +40,7 @@ class Arch:
             raise ValueError("depths, widths, bottlenecks and group_widths need one value per stage")
         object.__setattr__(self, "depths", tuple(int(x) for x in self.depths))
         object.__setattr__(self, "widths", tuple(int(x) for x in self.widths))
-        object.__setattr__(self, "bottlenecks", tuple(_num(x) for x in self.bottlenecks))
+        object.__setattr__(self, "bottlenecks", tuple(as_number(x) for x in self.bottlenecks))
         object.__setattr__(self, "group_widths", tuple(int(x) for x in self.group_widths))
         object.__setattr__(self, "se", bool(self.se))
         if min(self.depths) < 1 or min(self.widths) < 1 or min(self.group_widths) < 1:
@@ -88,7 +89,7 @@ class Arch:
         d = {
             "depths": list(self.depths),
             "widths": list(self.widths),
-            "bottlenecks": [_num(b) for b in self.bottlenecks],
+            "bottlenecks": [as_number(b) for b in self.bottlenecks],
             "group_widths": list(self.group_widths),
             "se": self.se,
         }
@@ -112,14 +113,9 @@ def model_key(arch: Arch, settings: dict | None = None) -> str:
     return arch.key() + "".join(f";{k}={_fmt(st[k])}" for k in SETTING_KEYS if st.get(k) is not None)
 
 
-def _num(x):
-    """An int when the value is integral (b = 2, not 2.0), else a float."""
-    x = float(x)
-    return int(x) if x.is_integer() else x
-
 
 def _fmt(x) -> str:
-    return str(_num(x))
+    return str(as_number(x))
 
 
 def _check_b(b: float) -> None:

@@ -1,1 +1,2 @@
-"""Presentation for people: number formatting and terminal tables (plots and HTML come later)."""
+"""Presentation: figures (``plots``, matplotlib, drawn from result objects), the HTML page (``html``) and
+terminal tables (``console``). Nothing here computes a statistic."""

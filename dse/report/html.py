@@ -13,7 +13,8 @@ from dse import __version__
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1180px;
 padding:1.2em 1.6em;color:#1d2330;background:#fff;line-height:1.45}
-h1{font-size:1.7em;margin:.2em 0} h2{font-size:1.3em;margin-top:1.8em;border-bottom:2px solid #e3e7ef;padding-bottom:.2em}
+h1{font-size:1.7em;margin:.2em 0}
+h2{font-size:1.3em;margin-top:1.8em;border-bottom:2px solid #e3e7ef;padding-bottom:.2em}
 h3{font-size:1.05em;margin:1.2em 0 .4em} table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
 th,td{padding:.3em .7em;border-bottom:1px solid #e3e7ef;text-align:right} th{background:#f4f6fa}
 td:first-child,th:first-child,.t{text-align:left} .fig svg{max-width:100%;height:auto} .muted{color:#667}

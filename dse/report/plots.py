@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from dse.errors import DseError, ParamError, write_error
-from dse.validate import check_output, shown
+from dse.validate import COUNTS, check_output, shown
 
 EXTS = (".png", ".svg")
 
@@ -150,7 +150,7 @@ def draw_search(ax, curves: dict):
 def draw_complexity(axes, data: dict):
     """data: {name: {'flops', 'params', 'acts', 'errors'}} -> error vs each (3 axes), and acts vs flops."""
     for name, p in data.items():
-        for ax, k in zip(axes[:3], ("flops", "params", "acts")):
+        for ax, k in zip(axes[:3], COUNTS):
             ax.scatter(p[k], p["errors"], s=6, alpha=0.5, lw=0, label=name)
             ax.set_xlabel(k)
             ax.set_ylabel("error")
@@ -263,7 +263,7 @@ def draw_speed(axes, cx: dict, ms, pearson: dict, lines: dict, title: str):
     least-squares fit ms ~ a*x + c (``lines``, from the analysis)."""
     import numpy as np
 
-    for ax, k in zip(axes, ("flops", "params", "acts")):
+    for ax, k in zip(axes, COUNTS):
         x = cx[k]
         ax.scatter(x, ms, s=8, alpha=0.6, lw=0)
         if k in lines:

@@ -40,5 +40,6 @@ def resolve_space(name_or_path: str) -> Space:
         return load_space(p)
     f = builtin_dir() / f"{name_or_path}.toml"
     if not f.is_file():
-        raise DseError(f"unknown space {name_or_path!r}; built-in spaces: {', '.join(builtin_names())} (or give a path to a .toml file)")
+        raise DseError(f"unknown space {name_or_path!r}; built-in spaces: {', '.join(builtin_names())} (or give a "
+                       f"path to a .toml file)")
     return load_space(f)

@@ -16,7 +16,8 @@ import numpy as np
 
 from dse.errors import DseError
 from dse.validate import ACTIVATIONS, STEMS
-from dse.models.arch import Arch, _num, adjust_compatibility, model_key
+from dse.models.arch import Arch, adjust_compatibility, model_key
+from dse.validate import as_number
 from dse.models.complexity import complexity_arrays
 from dse.models.regnet import regnet_arrays
 from dse.models.runtime import SpeedFit
@@ -235,8 +236,8 @@ class Sampler:
         rp = None
         if self.space.family == "regnet":
             rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i]),
-                  "b": _num(x["b"][i][0]), "g": int(x["g0"][i])}
-        st = {k: _num(x[k][i]) for k in self.space.settings if k != "activation"}
+                  "b": as_number(x["b"][i][0]), "g": int(x["g0"][i])}
+        st = {k: as_number(x[k][i]) for k in self.space.settings if k != "activation"}
         return SampledModel(arch, f, p, acts=a, regnet=rp, settings=st or None)
 
     def _check_progress(self, n, got, last_new, flops_seen, n_excl=0):
@@ -284,7 +285,8 @@ def check_resolutions(space: Space, stem: str) -> None:
         return
     r, lo = space.dists["resolution"].values, min_resolution(stem, space.stages)
     if r[0] < lo:
-        raise DseError(f"{space.where or space.name}: [params.resolution]: {int(r[0])} px is below what the {stem} stem "
+        raise DseError(f"{space.where or space.name}: [params.resolution]: {int(r[0])} px is below what the {stem} "
+                       f"stem "
                        f"and {space.stages} stages take ({lo} px, their total stride); use resolutions >= {lo}"
                        + (" or the cifar stem (stride 1)" if stem == "simple" else ""))
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from dse.errors import DseError
 from dse.models.arch import STAGE_FIELDS
-from dse.validate import ACTIVATIONS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH, MIN_BOTTLENECK
+from dse.validate import (ACTIVATIONS, BLOCKS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES,
+                          MAX_WIDTH, MIN_BOTTLENECK)
 from dse.validate import SETTINGS as LIMITS
 
 if sys.version_info >= (3, 11):
@@ -168,8 +169,8 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     if family not in FAMILY_PARAMS:
         err("family", f"got {_cut(family)}; allowed: {', '.join(FAMILY_PARAMS)}")
     block = data.get("block", "x")
-    if block not in ("x", "y"):
-        err("block", f"got {_cut(block)}; allowed: x (X block), y (X block + squeeze-excitation)")
+    if block not in BLOCKS:
+        err("block", f"got {_cut(block)}; allowed: " + ", ".join(f"{k} ({v})" for k, v in BLOCKS.items()))
     stages = data.get("stages", 4)
     if not _is_int(stages) or not 1 <= stages <= MAX_STAGES:
         err("stages", f"got {_cut(stages)}; allowed: an integer from 1 to {MAX_STAGES}")
@@ -181,7 +182,9 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
              f"the {family} family has parameters {', '.join(wanted)}, and any space may sample")
     missing = [p for p in wanted if p not in params]
     if missing:
-        err("params", f"missing {', '.join('[params.' + p + ']' for p in missing)} (the {family} family needs {', '.join(wanted)})")
+        err("params",
+            f"missing {', '.join('[params.' + p + ']' for p in missing)} (the {family} family needs "
+            f"{', '.join(wanted)})")
     wanted = wanted + tuple(p for p in SETTINGS if p in params)
     for p in ("lr", "wd", "momentum"):  # real-valued: the default quantum (1) would leave one value or none
         t = params.get(p)
@@ -208,7 +211,8 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     depth = cons.get("depth")
     if depth is not None and not (isinstance(depth, list) and len(depth) == 2 and all(_is_int(x) for x in depth)
                                   and 1 <= depth[0] <= depth[1]):
-        err("[constraints] depth", f"got {_cut(depth)}; allowed: [LO, HI], integers with 1 <= LO <= HI (total depth band)")
+        err("[constraints] depth",
+            f"got {_cut(depth)}; allowed: [LO, HI], integers with 1 <= LO <= HI (total depth band)")
     eq = cons.get("w0_eq_wa", False)
     if not isinstance(eq, bool):
         err("[constraints] w0_eq_wa", f"got {_cut(eq)}; allowed: true or false")
@@ -229,7 +233,9 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
 def _unknown(table, allowed, where, err, what="allowed keys"):
     extra = sorted(set(table) - set(allowed))
     if extra:
-        err(where, f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}; {what}: {', '.join(sorted(allowed))}")
+        err(where,
+            f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}; {what}: "
+            f"{', '.join(sorted(allowed))}")
 
 
 def _param_list(cons, key, family, err):
@@ -303,7 +309,8 @@ def _parse_dist(t, key, err) -> Dist:
         if len(set(vals)) != len(vals):
             err(key, f"'values' has duplicates: {vals!r}")
         weights = t.get("weights", [1] * len(vals))
-        if not isinstance(weights, list) or len(weights) != len(vals) or not all(_is_num(w) and w > 0 for w in weights) \
+        if not isinstance(weights,
+                          list) or len(weights) != len(vals) or not all(_is_num(w) and w > 0 for w in weights) \
                 or not math.isfinite(sum(float(w) for w in weights)):  # (fsum raises on overflow; sum gives inf)
             err(key, "'weights' must be a list of positive numbers with a finite sum, one per value")
         order = np.argsort(vals)

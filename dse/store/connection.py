@@ -8,16 +8,13 @@ import socket
 import sqlite3
 from pathlib import Path
 
-from dse.errors import DseError
+from dse.errors import DseError, StoreDamaged
+from dse.store.decode import salvage
 
 
 def default_db_path() -> Path:
     """``$DSE_DB`` or ``./dse.sqlite``."""
     return Path(os.environ.get("DSE_DB") or "dse.sqlite")
-
-
-class StoreDamaged(DseError):
-    """The store opens but part of it cannot be read (a dropped table, a corrupt row, a malformed page)."""
 
 
 def lock_timeout() -> float:
@@ -77,7 +74,6 @@ def store_error(path, e: sqlite3.Error) -> DseError:
                         f"keeps its journal beside the file)")
     if "disk is full" in low or "disk i/o" in low:
         return DseError(f"cannot write {path}: {msg}")
-    from dse.store.decode import salvage  # (decode reads rows, which needs StoreDamaged from here)
 
     return StoreDamaged(f"{path} is damaged ({msg}). {salvage(path)}")
 

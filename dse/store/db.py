@@ -19,18 +19,22 @@ from urllib.parse import quote
 from dse import __version__
 from dse.errors import DseError
 from dse.models.arch import Arch, model_key
-from dse.store.connection import (HOST, StoreDamaged, _alive, _Connection, default_db_path, lock_timeout,  # noqa: F401
+from dse.errors import StoreDamaged  # noqa: F401 (re-exported)
+from dse.store.connection import (HOST, _alive, _Connection, default_db_path, lock_timeout,  # noqa: F401
                                   worker_id)  # noqa: F401 (worker_id re-exported)
-from dse.store.decode import _extra, _fit_dict, _num, _record, _sweep_shape, salvage
-from dse.store.records import EpochRecord, ModelRecord, SpeedRecord, SweepRecord
+from dse.store.decode import _extra, _fit_dict, _record, _sweep_shape, salvage
+from dse.store.queue import WorkQueue
+from dse.store.records import EpochRecord, ModelRecord, SweepRecord
+from dse.store.speeds import Speeds
 from dse.store.schema import _SCHEMA, _SPEED_TABLES, EPOCH_COLUMNS, MODEL_COLUMNS, SCHEMA_VERSION, TABLES  # noqa: F401
-from dse.validate import STATUSES, shown  # noqa: F401 (STATUSES: one list, re-exported)
+from dse.validate import STATUSES, is_number, shown  # noqa: F401 (STATUSES: one list, re-exported)
 
 WAIT_NOTICE_S = 3.0  # a write waits this long for another writer silently, then says it is waiting
 
 
-class Store:
-    """One SQLite file of sweeps. ``Store(path)`` opens (creating it when ``create``) and checks it.
+class Store(WorkQueue, Speeds):
+    """One SQLite file of sweeps: its sweeps and models here, the work queue (``dse.store.queue``) and the timings
+    (``dse.store.speeds``) in their own modules. ``Store(path)`` opens (creating it when ``create``) and checks it.
 
     ``create=False`` (what read-only commands use) never writes into a file that is not yet a store (an empty
     file stays empty). A write waits ``timeout`` seconds (default ``$DSE_LOCK_TIMEOUT`` or 60) for another
@@ -358,7 +362,8 @@ class Store:
             if rows:
                 res = [((json.loads(r[2]) if r[2] else {}).get("settings") or {}).get("resolution") for r in rows]
                 f, p, a = train_cx([Arch.from_dict(json.loads(r[1])) for r in rows], res)
-                c.executemany("UPDATE models SET train_flops = ?, train_params = ?, train_acts = ? WHERE sweep = ? AND idx = ?",
+                c.executemany("UPDATE models SET train_flops = ?, train_params = ?, train_acts = ? WHERE sweep = ? "
+                              "AND idx = ?",
                               [(int(fi), int(pi), int(ai), sweep, r[0]) for r, fi, pi, ai in zip(rows, f, p, a)])
         return None
 
@@ -398,122 +403,6 @@ class Store:
             c.execute("UPDATE sweeps SET protocol = NULL WHERE name = ?", (sweep,))
             return had
 
-    def stale(self, sweep: str) -> dict:
-        """{idx: seconds since its lease expired (0 when its holder on this host is gone)} of the models marked
-        running that no live worker holds; nothing is changed (the next claim takes them back)."""
-        now, out = time.time(), {}
-        for idx, worker, until in self.con.execute("SELECT idx, worker, lease_until FROM models WHERE sweep = ? AND "
-                                                   "status = 'running'", (sweep,)).fetchall():
-            host, _, pid = (worker or "").rpartition(":")
-            if until is None or until < now:
-                out[idx] = now - (until or now)
-            elif host == HOST and pid.isdigit() and not _alive(int(pid)):
-                out[idx] = 0.0
-        return out
-
-    def _reclaim(self, c, now: float) -> int:
-        """Running models whose lease expired, or whose holder was a process on this host that is gone,
-        go back to pending."""
-        n = c.execute("UPDATE models SET status = 'pending', worker = NULL, lease_until = NULL "
-                      "WHERE status = 'running' AND lease_until < ?", (now,)).rowcount
-        for sweep, idx, worker in c.execute("SELECT sweep, idx, worker FROM models WHERE status = 'running'").fetchall():
-            host, _, pid = (worker or "").rpartition(":")
-            if host == HOST and pid.isdigit() and not _alive(int(pid)):
-                c.execute("UPDATE models SET status = 'pending', worker = NULL, lease_until = NULL "
-                          "WHERE sweep = ? AND idx = ?", (sweep, idx))
-                n += 1
-        return n
-
-    def claim(self, sweeps, worker: str, lease_s: float, device: str = "") -> ModelRecord | None:
-        """Atomically take the next pending model of ``sweeps`` (lowest sweep order, then index)."""
-        now = time.time()
-        with self.write() as c:
-            self._reclaim(c, now)
-            for sweep in sweeps:
-                r = c.execute("SELECT idx FROM models WHERE sweep = ? AND status = 'pending' ORDER BY idx LIMIT 1",
-                              (sweep,)).fetchone()
-                if r is None:
-                    continue
-                c.execute("UPDATE models SET status = 'running', worker = ?, lease_until = ?, heartbeat = ?, "
-                          "attempts = attempts + 1, device = ?, reason = NULL WHERE sweep = ? AND idx = ?",
-                          (worker, now + lease_s, now, device, sweep, r[0]))
-                m = self.con.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models WHERE sweep = ? AND idx = ?",
-                                     (sweep, r[0])).fetchone()
-                return self._record(sweep, m)
-        return None
-
-    def _owned(self, c, sweep, idx, worker) -> bool:
-        r = c.execute("SELECT status, worker FROM models WHERE sweep = ? AND idx = ?", (sweep, idx)).fetchone()
-        return r is not None and r[0] == "running" and r[1] == worker
-
-    def heartbeat(self, sweep, idx, worker, lease_s) -> bool:
-        """Extend the lease; False when the model is no longer held by ``worker``."""
-        now = time.time()
-        with self.write() as c:
-            return c.execute("UPDATE models SET lease_until = ?, heartbeat = ? WHERE sweep = ? AND idx = ? "
-                             "AND status = 'running' AND worker = ?", (now + lease_s, now, sweep, idx, worker)).rowcount == 1
-
-    def reset_epochs(self, sweep, idx, worker, keep: int, trained: dict | None = None) -> bool:
-        """Drop epoch rows after ``keep`` (a fresh start, or a resume from a checkpoint at ``keep``); ``trained``:
-        the settings the model is trained with (lr, wd, momentum, batch_size, resolution, activation), recorded."""
-        with self.write() as c:
-            if not self._owned(c, sweep, idx, worker):
-                return False
-            if trained is not None:
-                r = c.execute("SELECT extra FROM models WHERE sweep = ? AND idx = ?", (sweep, idx)).fetchone()
-                extra = json.loads(r[0]) if r[0] else {}
-                extra["trained"] = trained
-                c.execute("UPDATE models SET extra = ? WHERE sweep = ? AND idx = ?", (json.dumps(extra), sweep, idx))
-            c.execute("DELETE FROM epochs WHERE sweep = ? AND idx = ? AND epoch > ?", (sweep, idx, keep))
-            c.execute("UPDATE models SET epochs = ? WHERE sweep = ? AND idx = ?", (keep or None, sweep, idx))
-            return True
-
-    def add_epoch(self, sweep, idx, worker, row: dict, lease_s: float) -> bool:
-        """Record one epoch of a model still held by ``worker`` (and extend its lease)."""
-        now = time.time()
-        with self.write() as c:
-            if not self._owned(c, sweep, idx, worker):
-                return False
-            c.execute(f"INSERT OR REPLACE INTO epochs (sweep, idx, {', '.join(EPOCH_COLUMNS)}) VALUES "
-                      f"(?, ?, {', '.join('?' * len(EPOCH_COLUMNS))})", (sweep, idx, *[row[k] for k in EPOCH_COLUMNS]))
-            c.execute("UPDATE models SET epochs = ?, images_per_s = ?, lease_until = ?, heartbeat = ? "
-                      "WHERE sweep = ? AND idx = ?", (row["epoch"], row["images_per_s"], now + lease_s, now, sweep, idx))
-            return True
-
-    def finish(self, sweep, idx, worker, status, error=None, best_error=None, epochs=None, seconds=None,
-               reason=None, device=None) -> bool:
-        """Final result of a model still held by ``worker``: done, diverged or failed. The worker stays
-        recorded as the one that trained it."""
-        with self.write() as c:
-            if not self._owned(c, sweep, idx, worker):
-                return False
-            c.execute("UPDATE models SET status = ?, error = ?, best_error = ?, epochs = COALESCE(?, epochs), "
-                      "train_seconds = ?, reason = ?, device = COALESCE(?, device), lease_until = NULL "
-                      "WHERE sweep = ? AND idx = ?",
-                      (status, error, best_error, epochs, seconds, reason, device, sweep, idx))
-            return True
-
-    def release(self, sweep, idx, worker, keep: int = 0) -> bool:
-        """Give a model back (Ctrl-C): pending again, epoch rows after ``keep`` (its checkpoint) dropped."""
-        with self.write() as c:
-            if not self._owned(c, sweep, idx, worker):
-                return False
-            c.execute("DELETE FROM epochs WHERE sweep = ? AND idx = ? AND epoch > ?", (sweep, idx, keep))
-            c.execute("UPDATE models SET status = 'pending', worker = NULL, lease_until = NULL, epochs = ? "
-                      "WHERE sweep = ? AND idx = ?", (keep or None, sweep, idx))
-            return True
-
-    def reset_failed(self, sweeps) -> int:
-        """Failed and diverged models of ``sweeps`` back to pending (for a retry)."""
-        with self.write() as c:
-            return sum(c.execute("UPDATE models SET status = 'pending', reason = NULL WHERE sweep = ? AND "
-                                 "status IN ('failed', 'diverged')", (s,)).rowcount for s in sweeps)
-
-    def running(self, sweeps) -> list[dict]:
-        q = ("SELECT sweep, idx, epochs, images_per_s, device, heartbeat FROM models WHERE status = 'running' "
-             f"AND sweep IN ({', '.join('?' * len(sweeps))}) ORDER BY heartbeat")
-        return [dict(r) for r in self.con.execute(q, list(sweeps))]
-
     def errors(self, sweep) -> dict:
         """Summary of a sweep's results: best and median final error, train hours, failures with reasons."""
         errs = [r[0] for r in self.con.execute(
@@ -531,69 +420,13 @@ class Store:
         return {"best_error": errs[0] if n else None, "median_error": med,
                 "train_hours": hours / 3600 if hours else None, "failures": fails}
 
-    # ---- speed measurements ----
-    def add_speed(self, sweep: str, idx: int, device: str, mode: str, batch: int, ms: float, torch_version: str,
-                  c=None, spread: float | None = None):
-        """Store one timing (replacing an earlier one of the same model, device, mode and batch) with the spread of
-        its repeats; ``c``: inside a write transaction already open."""
-        row = (sweep, idx, device, mode, int(batch), float(ms), torch_version,
-               datetime.now(timezone.utc).isoformat(timespec="seconds"), None if spread is None else float(spread))
-        q = ("INSERT OR REPLACE INTO speeds (sweep, idx, device, mode, batch, ms, torch, measured, spread) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        if c is not None:
-            c.execute(q, row)
-            return
-        with self.write() as c:
-            c.execute(q, row)
-
-    def speeds(self, sweeps, device: str | None = None, mode: str | None = None, batch: int | None = None) -> list[SpeedRecord]:
-        """Timings of the models of ``sweeps`` (optionally of one device, mode, batch), by sweep and model."""
-        out = []
-        for s in sweeps:
-            q, args = "SELECT * FROM speeds WHERE sweep = ?", [s]
-            for k, v in (("device", device), ("mode", mode), ("batch", batch)):
-                if v is not None:
-                    q += f" AND {k} = ?"
-                    args.append(v)
-            for r in self.con.execute(q + " ORDER BY idx, device, mode, batch", args):
-                if not (_num(r["ms"]) and r["ms"] > 0 and isinstance(r["batch"], int)):
-                    raise StoreDamaged(f"{self.path} is damaged: sweep {s!r}, model {r['idx']}: a timing holds "
-                                       f"{r['ms']!r} ms at batch {r['batch']!r}. {salvage(self.path)}")
-                out.append(SpeedRecord(**dict(r)))
-        return out
-
-    def speed_devices(self) -> list[tuple[str, int]]:
-        """(device, number of timings) of every device measured, most measured first."""
-        return [(r[0], r[1]) for r in self.con.execute(
-            "SELECT device, COUNT(*) AS n FROM speeds GROUP BY device ORDER BY n DESC, device")]
-
-    def set_speed_fit(self, device: str, mode: str, batch: int, model: dict) -> None:
-        with self.write() as c:
-            c.execute("INSERT OR REPLACE INTO speed_fits VALUES (?, ?, ?, ?)",
-                      (device, mode, int(batch), json.dumps(model, sort_keys=True)))
-
-    def speed_fits(self) -> list[dict]:
-        return [{"device": r[0], "mode": r[1], "batch": r[2], **self._fit_json(r[3])}
-                for r in self.con.execute("SELECT device, mode, batch, model FROM speed_fits ORDER BY device")]
-
-    def _fit_json(self, raw) -> dict:
-        try:
-            d = json.loads(raw)
-            if not (isinstance(d, dict) and len(d.get("coef") or ()) == 2 and all(map(_num, d["coef"]))
-                    and _num(d.get("intercept"))):
-                raise ValueError("not a fit {coef: [a, b], intercept: c}")
-            return d
-        except (ValueError, TypeError) as e:
-            raise StoreDamaged(f"{self.path} is damaged: a stored speed fit does not decode ({e}); run dse speed "
-                               f"again to replace it") from None
-
     def epoch_rows(self, sweeps) -> list[EpochRecord]:
         """Per-epoch records of the models of ``sweeps``, by sweep, model and epoch."""
         out = []
         for s in sweeps:
             q = f"SELECT sweep, idx, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE sweep = ? ORDER BY idx, epoch"
             for r in self.con.execute(q, (s,)):
-                bad = [k for k in EPOCH_COLUMNS if r[k] is not None and not _num(r[k])]
+                bad = [k for k in EPOCH_COLUMNS if r[k] is not None and not is_number(r[k])]
                 if bad:
                     raise StoreDamaged(f"{self.path} is damaged: sweep {s!r}, model {r['idx']}, epoch {r['epoch']!r}: "
                                        f"column {bad[0]} holds {r[bad[0]]!r}, not a number. {salvage(self.path)}")

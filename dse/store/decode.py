@@ -9,23 +9,20 @@ import shlex
 import sqlite3
 from pathlib import Path
 
-from dse.errors import DseError
+from dse.errors import DseError, StoreDamaged
 from dse.models.arch import Arch
-from dse.store.connection import StoreDamaged
 from dse.store.records import Fit, ModelRecord
 from dse.store.schema import MODEL_COLUMNS
+from dse.validate import is_number
 from dse.validate import SOURCES, STATUSES, STEMS, parse_budget, shown
 
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _sweep_shape(d: dict) -> str | None:
     """What is wrong with a sweep row's decoded JSON (regime, protocol, space), or None."""
     r = d["regime"] or {}
     f = r.get("flops")
-    if not (isinstance(f, list) and len(f) == 2 and all(_num(x) for x in f)):
+    if not (isinstance(f, list) and len(f) == 2 and all(is_number(x) for x in f)):
         return "column regime has no flops window [lo, hi]"
     for k in ("resolution", "in_channels", "num_classes"):
         if not (isinstance(r.get(k), int) and r[k] >= 1):
@@ -34,7 +31,8 @@ def _sweep_shape(d: dict) -> str | None:
         return f"column regime has no stem ({' or '.join(STEMS)})"
     p = d["protocol"]
     if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
-                              and all(_num(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay", "batch_size"))):
+                              and all(is_number(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay",
+                                                                       "batch_size"))):
         return "column protocol holds a budget or dataset that is not text, or optimiser settings that are not numbers"
     if p is not None and p.get("budget") is not None:
         try:
@@ -75,7 +73,7 @@ def _record(sweep: str, r) -> ModelRecord:
         if not isinstance(extra, dict) or any(not isinstance(extra.get(k) or {}, dict)
                                                for k in ("regnet", "fit", "settings", "trained")):
             raise ValueError("not a JSON object of objects")
-        if any(not _num(v) for v in (extra.get("settings") or {}).values()):
+        if any(not is_number(v) for v in (extra.get("settings") or {}).values()):
             raise ValueError("a sampled setting is not a number")
         fit = Fit.from_dict(extra["fit"]) if extra.get("fit") else None
     except decode_errors as e:

@@ -21,11 +21,13 @@ from dse.errors import DseError
 from dse.models.arch import STEM_WIDTH, Arch
 from dse.models.complexity import complexity_many
 from dse.models.regnet import regnet_arch
-from dse.validate import (DATASETS, LIMITS, MAX_BOTTLENECK, MAX_DEPTH, MAX_EPOCHS, MAX_STAGE_DEPTH, MAX_WIDTH,
-                          MIN_BOTTLENECK, SETTINGS, Limit, shown)
+from dse.validate import (ACTIVATIONS, COUNTS, DATASETS, LIMITS, MAX_BOTTLENECK, MAX_DEPTH, MAX_EPOCHS,
+                          MAX_STAGE_DEPTH, MAX_WIDTH, MIN_BOTTLENECK, SETTINGS, STEMS, Limit, as_number, shown)
 
-STEMS = {"simple": "simple_stem_in", "cifar": "res_stem_cifar"}  # dse's stems and pycls's stem types
-ACTIVATIONS = {"relu": "relu", "swish": "silu"}                  # MODEL.ACTIVATION_FUN ("swish" reads as silu too)
+# pycls's name of each of dse's stems (dse.validate.STEMS) and activations (ACTIVATIONS; MODEL.ACTIVATION_FUN,
+# where "swish" reads as silu too)
+PYCLS_STEM = dict(zip(STEMS, ("simple_stem_in", "res_stem_cifar")))
+PYCLS_ACTIVATION = dict(zip(ACTIVATIONS, ("relu", "silu")))
 BLOCK = "res_bottleneck_block"                                  # the X block (Y: SE_ON)
 DATASET_OF = {"cifar10": "cifar10", "imagenet": "imagefolder"}  # pycls's TRAIN.DATASET -> dse's --dataset
 # a model's optimiser settings and the pycls keys they are read from
@@ -34,16 +36,12 @@ OPTIM_KEYS = {"lr": "OPTIM.BASE_LR", "wd": "OPTIM.WEIGHT_DECAY", "momentum": "OP
 
 
 def pycls_stem(stem: str) -> str:
-    return STEMS[stem]
+    return PYCLS_STEM[stem]
 
 
 def pycls_activation(act: str) -> str:
-    return ACTIVATIONS[act]
+    return PYCLS_ACTIVATION[act]
 
-
-def _num(x):
-    """A float that is an integer written as one (pycls's BOT_MUL 1.0 -> dse's b = 1)."""
-    return int(x) if float(x).is_integer() else float(x)
 
 
 def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str | None]:
@@ -52,7 +50,8 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
     if regime.get("in_channels", 3) != 3:
         return None, f"{regime['in_channels']} input channel(s): pycls's stems take 3 (RGB)"
     res = m.used("resolution", regime, protocol) or regime["resolution"]
-    body = {"STEM_TYPE": STEMS[regime["stem"]], "STEM_W": STEM_WIDTH, "BLOCK_TYPE": BLOCK, "SE_ON": bool(m.arch.se)}
+    body = {"STEM_TYPE": PYCLS_STEM[regime["stem"]], "STEM_W": STEM_WIDTH, "BLOCK_TYPE": BLOCK,
+            "SE_ON": bool(m.arch.se)}
     rp = m.regnet or {}
     if rp and all(k in rp for k in ("d", "w0", "wa", "wm", "b", "g")) and _regnet_equal(m.arch, rp):
         kind = "regnet"
@@ -64,7 +63,7 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
                      "BOT_MULS": [float(1 / b) for b in m.arch.bottlenecks], "GROUP_WS": list(m.arch.group_widths)})
     model = {"TYPE": kind, "NUM_CLASSES": int(regime["num_classes"])}
     if m.arch.activation != "relu":  # pycls's default; pycls 0.1.1 (the package index's) has no such key at all
-        model["ACTIVATION_FUN"] = ACTIVATIONS[m.arch.activation]
+        model["ACTIVATION_FUN"] = PYCLS_ACTIVATION[m.arch.activation]
     cfg = {"MODEL": model,
            kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)},
            # pycls's ImageNet loader resizes test images to TEST.IM_SIZE, then center-crops TRAIN.IM_SIZE (256 for 224)
@@ -73,7 +72,8 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
         budget = str(protocol.get("budget", ""))
         if not budget.endswith("ep"):
             return None, f"budget {budget!r}: pycls trains for whole epochs (OPTIM.MAX_EPOCH), not steps"
-        cfg["OPTIM"] = {"LR_POLICY": "cos", "MAX_EPOCH": int(budget[:-2]), "BASE_LR": float(m.used("lr", regime, protocol)),
+        cfg["OPTIM"] = {"LR_POLICY": "cos", "MAX_EPOCH": int(budget[:-2]), "BASE_LR": float(m.used("lr", regime,
+                                                                                                   protocol)),
                         "MOMENTUM": float(m.used("momentum", regime, protocol)),
                         "NESTEROV": bool(protocol.get("nesterov", True)),
                         "WEIGHT_DECAY": float(m.used("wd", regime, protocol))}
@@ -174,9 +174,9 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
         raise DseError(f"{where}: MODEL.ACTIVATION_FUN {_get(cfg, 'MODEL.ACTIVATION_FUN', where)!r}; dse has relu and "
                        f"silu/swish")
     stem_type = _get(cfg, f"{sec}.STEM_TYPE", where, default="simple_stem_in")
-    stem = {v: k for k, v in STEMS.items()}.get(stem_type) if isinstance(stem_type, str) else None
+    stem = {v: k for k, v in PYCLS_STEM.items()}.get(stem_type) if isinstance(stem_type, str) else None
     if stem is None:
-        raise DseError(f"{where}: {sec}.STEM_TYPE {shown(stem_type)}; dse has {', '.join(STEMS.values())}")
+        raise DseError(f"{where}: {sec}.STEM_TYPE {shown(stem_type)}; dse has {', '.join(PYCLS_STEM.values())}")
     for k, want in (("STEM_W", STEM_WIDTH), ("BLOCK_TYPE", BLOCK)):
         got = _get(cfg, f"{sec}.{k}", where, default=want)
         if got != want or type(got) is not type(want):
@@ -205,7 +205,7 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
     try:
         if kind == "regnet":
             arch = regnet_arch(rp["d"], rp["w0"], rp["wa"], wm=rp["wm"], b=rp["b"], g=rp["g"], se=se, activation=act)
-            rp["b"] = _num(rp["b"])
+            rp["b"] = as_number(rp["b"])
         else:
             arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / b for b in lists["BOT_MULS"]],
                         group_widths=lists["GROUP_WS"], se=se,
@@ -268,11 +268,11 @@ def read_sweep_json(path) -> list[dict]:
         if logged is not None and not isinstance(logged, dict):
             raise DseError(f"{where}: complexity = {shown(logged)} is not a table of flops, params and acts")
         if isinstance(logged, dict):
-            for k in ("flops", "params", "acts"):
+            for k in COUNTS:
                 v = logged.get(k)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                     raise DseError(f"{where}: complexity.{k} = {shown(v)} ({type(v).__name__}) is not an integer count")
-            bad = [(k, logged.get(k), cx[k]) for k in ("flops", "params", "acts")
+            bad = [(k, logged.get(k), cx[k]) for k in COUNTS
                    if logged.get(k) is not None and logged.get(k) != cx[k]]
             if bad:
                 raise DseError(f"{where}: the logged complexity does not match the network of its cfg: "

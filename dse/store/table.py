@@ -12,7 +12,8 @@ from pathlib import Path
 from dse.errors import DseError, write_error
 from dse.models.arch import STAGE_FIELDS, Arch
 from dse.models.complexity import complexity_many
-from dse.validate import (ACTIVATIONS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_SEED, MAX_STAGE_DEPTH,
+from dse.validate import (ACTIVATIONS, COUNTS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_SEED,
+                          MAX_STAGE_DEPTH,
                           MAX_WIDTH)
 from dse.validate import SETTINGS as LIMITS
 
@@ -241,7 +242,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         if m["epochs"] is not None and m["epochs"] > MAX_EPOCHS:  # (an SQLite INTEGER holds 2^63; a budget far less)
             raise DseError(f"{path}, line {n}: column epochs = {m['epochs']:g} is more than the {MAX_EPOCHS:,} "
                            f"epochs a model may train")
-        given.append({k: val(k, int, False) for k in ("flops", "params", "acts")})
+        given.append({k: val(k, int, False) for k in COUNTS})
         rp = {k: val(k, float, False) for k in ("w0", "wa", "wm")}
         _check_regnet(path, n, rp, "")
         m["regnet"] = rp if any(v is not None for v in rp.values()) else None
@@ -359,13 +360,14 @@ def _check_complexity(path, models, given, regime):
     kw["resolution"] = [(m.get("settings") or {}).get("resolution") or regime.resolution for m in models]
     f, p, a = complexity_many([m["arch"] for m in models], **kw)
     for line, (m, g, *cx) in enumerate(zip(models, given, f, p, a), start=2):
-        for k, v in zip(("flops", "params", "acts"), cx):
+        for k, v in zip(COUNTS, cx):
             v = int(v)
             if v <= 0:
                 raise DseError(f"{path}, line {line}: the architecture's {k} cannot be counted ({v})")
             if g[k] is not None and abs(g[k] - v) > max(1, 1e-9 * v):
                 raise DseError(f"{path}, line {line}: column {k} = {g[k]} but the architecture has {v} at resolution "
-                               f"{kw['resolution'][line - 2]} ({regime.stem} stem, {regime.in_channels} input channels, "
+                               f"{kw['resolution'][line - 2]} ({regime.stem} stem, {regime.in_channels} input "
+                               f"channels, "
                                f"{regime.num_classes} classes): give the regime the table was counted at "
                                f"(--resolution, --stem, --in-channels, --num-classes), or drop the column")
             m[k] = v

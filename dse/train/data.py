@@ -157,7 +157,8 @@ def load_imagefolder(data_dir, resolution: int) -> Data:
     root = Path(data_dir)
     for split in ("train", "val"):
         if not (root / split).is_dir():
-            raise DseError(f"{root / split} not found: imagefolder needs {root}/train/CLASS/*.jpg and {root}/val/CLASS/*.jpg")
+            raise DseError(f"{root / split} not found: imagefolder needs {root}/train/CLASS/*.jpg and "
+                           f"{root}/val/CLASS/*.jpg")
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if not classes:
         raise DseError(f"{root / 'train'} has no class folders")

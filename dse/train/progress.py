@@ -33,7 +33,8 @@ class Progress:
 
     def _counts(self):
         c = self.store.status_counts()
-        tot = {k: sum(c[s][k] for s in self.sweeps if s in c) for k in ("pending", "running", "done", "failed", "diverged")}
+        tot = {k: sum(c[s][k] for s in self.sweeps if s in c) for k in ("pending", "running", "done", "failed",
+                                                                        "diverged")}
         return tot
 
     def _finished(self):
@@ -101,7 +102,8 @@ class Progress:
         name = f"{kw.get('sweep')}/{kw.get('idx')}"
         if kind == "epoch":
             r = kw["row"]
-            self._print(f"{name} epoch {r.epoch}/{kw.get('epochs') or self.E}: loss {r.train_loss:.3f}, train {r.train_error:.1f}%, "
+            self._print(f"{name} epoch {r.epoch}/{kw.get('epochs') or self.E}: loss {r.train_loss:.3f}, train "
+                        f"{r.train_error:.1f}%, "
                         f"test {r.test_error:.2f}%, {r.images_per_s:,.0f} img/s")
         elif kind == "end":
             res = f"error {kw['error']:.2f}%" if kw.get("error") is not None else kw["status"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError, ParamError
-from dse.validate import MAX_NAME, check_name, shown
+from dse.validate import COUNTS, MAX_NAME, check_name, shown
 from dse.models.arch import model_key
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import SETTINGS, Space
@@ -42,7 +42,8 @@ def sample_sweep(store: Store, space: Space, regime: Regime, n: int, sweep: str 
     """Sample ``space`` into sweep ``sweep`` until it holds ``n`` models (a new sweep, or a top-up)."""
     if n <= 0:
         raise ParamError(f"{{n}} must be a positive number of models, got {n}", "n")
-    name = check_name(space.name if sweep is None else sweep, "sweep", "sweep name" if sweep is not None else "sweep name (the space's name; "
+    name = check_name(space.name if sweep is None else sweep, "sweep",
+                      "sweep name" if sweep is not None else "sweep name (the space's name; "
                       "pass --sweep NAME)")
     return _sample_all(store, space, [(name, regime, seed)], n)[0]
 
@@ -112,7 +113,8 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
 
     Every sweep is checked before any is written, so a conflict (another space, regime or seed under one of
     the names) changes nothing."""
-    prefix = check_name(space.name if prefix is None else prefix, "sweep", "sweep name prefix" if prefix is not None else
+    prefix = check_name(space.name if prefix is None else prefix, "sweep",
+                        "sweep name prefix" if prefix is not None else
                         "sweep name prefix (the space's name; pass --sweep NAME)")
     if "@" in prefix:
         raise ParamError(f"{{sweep}} {prefix!r}: with several regimes the name is a prefix and must not hold '@' "
@@ -121,7 +123,8 @@ def sample_regimes(store: Store, space: Space, regimes: list[Regime], n: int, pr
     same = sorted({lb for lb in labels if labels.count(lb) > 1})
     if same:  # one name for two windows: the second would be refused as "another regime" after the first was kept
         raise ParamError(f"{{regimes}}: several windows end at the same label {same[0]} (the sweep name "
-                         f"{prefix}@{same[0]}); give windows whose upper ends differ in their first 4 significant digits", "regimes")
+                         f"{prefix}@{same[0]}); give windows whose upper ends differ in their first 4 significant "
+                         f"digits", "regimes")
     longest = max((f"{prefix}@{lb}" for lb in labels), key=len)
     if len(longest) > MAX_NAME:  # each full name, not only the prefix, must be a name dse accepts later
         raise ParamError(f"{{sweep}} prefix {shown(prefix)} makes sweep names such as {shown(longest)} of "
@@ -208,7 +211,7 @@ def _stats(store: Store, name: str) -> dict:
     if not len(a):
         return {}
     out = {k: {"min": int(a[:, i].min()), "median": float(np.median(a[:, i])), "max": int(a[:, i].max())}
-           for i, k in enumerate(("flops", "params", "acts"))}
+           for i, k in enumerate(COUNTS)}
     sampled = [p for p in SETTINGS if p in ((store.sweep(name).space or {}).get("params") or {})]
     st = {}
     for p in sampled:
