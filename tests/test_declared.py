@@ -236,3 +236,19 @@ def test_no_function_but_study_methods_and_commands_takes_more_than_12_parameter
             if count > 12 and not command and not (path.parent.name == "api" and n.name in study):
                 bad.append(f"{path.relative_to(ROOT.parent)}:{n.lineno}: {n.name} ({count})")
     assert not bad, "\n".join(bad)
+
+
+# keywords whose default differs from the shared declaration, and why
+OWN_DEFAULT = {("budget_check", "n_boot"): "2,000 resamples of K retrained pairs suffice (10,000 elsewhere)",
+               ("sample", "seed"): "None: a new sweep's seed is 0, a top-up's is the sweep's own",
+               ("sample_regimes", "seed"): "None: as sample"}
+
+
+def test_every_shared_keyword_defaults_to_its_declaration():
+    for name, f in public_methods().items():
+        for p, param in inspect.signature(f).parameters.items():
+            if p not in PARAMS or f.checks.get(p) is not PARAMS[p].check:  # a keyword of its own under that name
+                continue
+            if PARAMS[p].default is not None and (name, p) not in OWN_DEFAULT \
+                    and param.default is not inspect.Parameter.empty:
+                assert param.default == PARAMS[p].default, (name, p, param.default)

@@ -97,3 +97,32 @@ def test_commands_without_training_import_no_torch():
             "print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def _dse_imports(path) -> set:
+    return {name for name, _ in _imports(ast.parse(path.read_text())) if name.startswith("dse.")}
+
+
+def test_the_store_has_no_import_cycle():
+    """Each module of dse/store imports the others one way (StoreDamaged lives in dse/errors.py)."""
+    mods = {_module(p): p for p in (ROOT / "store").glob("*.py")}
+    graph = {m: {i for i in _dse_imports(p) if i in mods and i != m} for m, p in mods.items()}
+
+    def reach(a, seen):
+        for b in graph[a]:
+            if b not in seen:
+                seen.add(b)
+                reach(b, seen)
+        return seen
+
+    cycles = [m for m in graph if m in reach(m, set())]
+    assert not cycles, cycles
+
+
+def test_cli_modules_import_nothing_private_from_each_other():
+    bad = []
+    for p in sorted((ROOT / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dse.cli."):
+                bad += [f"{p.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert not bad, bad

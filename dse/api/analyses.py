@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from dse.analysis.population import Population, check_metric
+from dse.analysis.population import Population
 from dse.analysis.rank import RankResult
 from dse.analysis.refine import RefineResult
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
@@ -18,18 +18,11 @@ from dse.errors import DseError, ParamError
 from dse.spaces import Space, parse_space, resolve_space
 from dse.store.records import Fit
 from dse.units import parse_window, regime_label
-from dse.validate import check_choice, check_int, check_number, check_seed
+from dse.validate import check_number
 from dse.validate import name_list as _name_list
 from dse.validate import BANDS, COUNTS, MAX_MODELS, METRIC_COLUMN
+from dse.params import DEFAULTS as D
 from dse.params import Bool, Choice, Int, Names, Numbers, Opt, Real, Text, checked
-
-
-def _check_boot(n_boot, frac, ci, seed) -> None:
-    """The bootstrap's options, as dse.analysis.bootstrap checks them, before any data is read."""
-    check_number(n_boot, "n_boot", 1, 10**8, integer=True)
-    check_number(frac, "frac", 0, 1, low_open=True)
-    check_number(ci, "ci", 0, 100, low_open=True, high_open=True)
-    check_seed(seed)
 
 
 def _series(recs: dict, pops: dict, named: bool) -> tuple[dict, list]:
@@ -130,9 +123,8 @@ class Analyses(StudyBase):
     """The analyses of populations: EDFs, search efficiency, bootstrap, rank, trends, fits, curves, refine."""
 
     @checked()
-    def population(self, sweep: str, *, metric: str = "final") -> Population:
+    def population(self, sweep: str, *, metric: str = D.metric) -> Population:
         """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
-        check_metric(metric)
         with self.store() as s:
             if not isinstance(sweep, str):
                 raise ParamError(f"{{sweep}} must be a sweep name, got {sweep!r}", "sweep")
@@ -140,7 +132,6 @@ class Analyses(StudyBase):
             return _populations(s, [sweep], metric)[sweep]
 
     def _pops(self, sweeps, metric, need=2, what="this analysis") -> dict:
-        check_metric(metric)
         with self.store() as s:
             names = self._names(s, sweeps)
             pops = _populations(s, names, metric)
@@ -190,7 +181,7 @@ class Analyses(StudyBase):
     @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000), thresholds=Opt(Numbers(Real(0, 100))),
              band=Choice(BANDS))
     def edf(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
-            metric: str = "final", band: str = "dkw", level: float = 0.95) -> EdfComparison:
+            metric: str = D.metric, band: str = "dkw", level: float = D.level) -> EdfComparison:
         """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
         flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range). ``band``: a
         simultaneous ``level`` confidence band around each EDF (dkw; for a normalised EDF with the effective sample
@@ -199,10 +190,6 @@ class Analyses(StudyBase):
         >>> Study("s.sqlite").edf(["anynet_a", "anynet_e"]).sweeps["anynet_a"].band["half_width"]  # doctest: +SKIP
         """
         names = self._compared(sweeps, "edf", least=1)  # one sweep: its EDF and statistics, no KS
-        for t in thresholds or ():
-            check_number(t, "thresholds", 0, 100)
-        check_choice(band, "band", BANDS)
-        check_number(level, "level", 0, 1, low_open=True, high_open=True)
         self._check_normalization(normalize, bins, range)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
@@ -210,8 +197,8 @@ class Analyses(StudyBase):
                             level=level)
 
     @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000))
-    def search_efficiency(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, seed: int = 0,
-                          metric: str = "final") -> SearchEfficiency:
+    def search_efficiency(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, seed: int = D.seed,
+                          metric: str = D.metric) -> SearchEfficiency:
         """Expected best error of m random models (m = 1, 2, 4, ...) of two or more sweeps."""
         names = self._compared(sweeps, "search-efficiency")
         self._check_normalization(normalize, bins, range)
@@ -220,16 +207,14 @@ class Analyses(StudyBase):
         return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)
 
     @checked(params=Names())
-    def bootstrap(self, params, sweeps=None, *, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
-                  seed: int = 0, metric: str = "final") -> BootstrapResult:
+    def bootstrap(self, params, sweeps=None, *, n_boot: int = D.n_boot, frac: float = D.frac, ci: float = D.ci,
+                  seed: int = D.seed, metric: str = D.metric) -> BootstrapResult:
         """Where the good models lie: the empirical bootstrap of the best model's value of each parameter
         (``"depth"``, ``["wm", "w4"]``, ...) in each sweep that has it (named sweeps must all have it)."""
         params = _name_list(params, "params")
         if not params:
             raise ParamError("{params}: name at least one parameter", "params")
         named = bool(sweeps)
-        check_metric(metric)
-        _check_boot(n_boot, frac, ci, seed)  # before the data: a bad option is named whatever the store holds
         with self.store() as s:
             names = self._names(s, sweeps)
             pops = _populations(s, names, metric)
@@ -253,7 +238,7 @@ class Analyses(StudyBase):
 
     @checked(x=Text(), y=Opt(Text()), good=Real(0, 1, low_open=True))
     def rank(self, x: str = "lr", y: str | None = "wd", *, sweeps=None, good: float = 0.25,
-             metric: str = "final") -> RankResult:
+             metric: str = D.metric) -> RankResult:
         """The relative-rank scatter (NDS Fig. 12, RegNet Fig. 21): every trained model of ``sweeps`` (default:
         those that have ``x`` and ``y``) at (x, y), coloured by its error rank within its sweep / n, with the
         least-squares line of the good models (relative rank <= ``good``) in log-log space; ``y=None`` draws
@@ -263,8 +248,6 @@ class Analyses(StudyBase):
         """
         from dse.analysis.rank import rank_scatter
 
-        check_metric(metric)
-        check_number(good, "good", 0, 1, low_open=True)
         if y is not None and y == x:
             raise ParamError(f"{{y}} must differ from {{x}} ({x!r}); omit {{y}} to draw rank against {x}", "y", "x")
         with self.store() as s:
@@ -292,8 +275,9 @@ class Analyses(StudyBase):
         return rank_scatter(xs, es, sweep_of=g, y=ys, x_name=x, y_name=y, good=good)
 
     @checked(params=Names())
-    def trends(self, params, sweeps=None, *, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0, seed: int = 0,
-               metric: str = "final") -> TrendsResult:
+    def trends(self, params, sweeps=None, *, n_boot: int = D.n_boot, frac: float = D.frac, ci: float = D.ci,
+               seed: int = D.seed,
+               metric: str = D.metric) -> TrendsResult:
         """How the good models change with complexity (RegNet Fig. 11, 12 bottom): per regime the bootstrap of
         the best model's value of each parameter, across regimes the slope of log(value) on log(flops) with a
         ci% interval from the replicates, and acts ~ flops^alpha, params ~ flops^beta of the good models.
@@ -306,8 +290,6 @@ class Analyses(StudyBase):
         params = _name_list(params, "params")
         if not params:
             raise ParamError("{params}: name at least one parameter", "params")
-        check_metric(metric)
-        _check_boot(n_boot, frac, ci, seed)  # before the data, as bootstrap does
         with self.store() as s:
             names = self._names(s, sweeps)
             recs = {n: s.sweep(n) for n in names}
@@ -316,15 +298,11 @@ class Analyses(StudyBase):
                        metric=metric)
 
     @checked(top=Int(1, MAX_MODELS), save=Bool(), best=Opt(Int(1, MAX_MODELS)))
-    def fit(self, sweeps=None, *, top: int = 20, metric: str = "final", save: bool = True,
+    def fit(self, sweeps=None, *, top: int = 20, metric: str = D.metric, save: bool = True,
             best: int | None = None) -> FitResult:
         """Fit the RegNet form to every model's per-block widths (stored fits are reused); ``save`` stores the
         new ones, so later analyses of w0/wa/wm/e_fit reuse them. ``best``: only that many lowest-error models of
         each sweep (a fit takes ~0.05 s a model)."""
-        check_metric(metric)
-        check_int(top, "top")
-        if best is not None:
-            check_int(best, "best")
         col = METRIC_COLUMN[metric]
         rows = []
         with self.store() as s:
@@ -342,14 +320,14 @@ class Analyses(StudyBase):
         return FitResult(metric, int(top), rows)
 
     @checked()
-    def complexity(self, sweeps=None, *, metric: str = "final") -> ComplexityView:
+    def complexity(self, sweeps=None, *, metric: str = D.metric) -> ComplexityView:
         """Error against flops, params and acts of the trained models of each sweep."""
         pops = self._pops(sweeps, metric, need=1)
         return ComplexityView(metric, {n: {k: p.values(k) for k in COUNTS} | {"errors": p.errors}
                                        for n, p in pops.items()})
 
     @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))
-    def curves(self, sweep: str, *, best: int = 5, worst: int = 5, metric: str = "final") -> Curves:
+    def curves(self, sweep: str, *, best: int = 5, worst: int = 5, metric: str = D.metric) -> Curves:
         """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
         for k, v in (("best", best), ("worst", worst)):
             if not isinstance(v, (int, np.integer)) or v < 0:
@@ -359,8 +337,8 @@ class Analyses(StudyBase):
             return _curves(pop, s.epoch_rows([sweep]), best, worst)
 
     @checked(sweep=Names(), min_support=Int(1, MAX_MODELS))
-    def refine(self, sweep, *, base: str | Space | None = None, min_support: int = 20, n_boot: int = 10_000,
-               ci: float = 95.0, seed: int = 0, metric: str = "final") -> RefineResult:
+    def refine(self, sweep, *, base: str | Space | None = None, min_support: int = 20, n_boot: int = D.n_boot,
+               ci: float = D.ci, seed: int = D.seed, metric: str = D.metric) -> RefineResult:
         """Proposals for a better space from a trained sweep: narrower ranges and structural constraints
         with their evidence, and the refined space (``.write(path)`` writes its file).
 

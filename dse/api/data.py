@@ -10,8 +10,9 @@ from pathlib import Path
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
 from dse.store.records import ModelRecord
-from dse.validate import check_int, check_name, check_output, shown
+from dse.validate import check_output, shown
 from dse.validate import MAX_MODELS, METRIC_COLUMN
+from dse.params import DEFAULTS as D
 from dse.params import Bool, Check, Errors, FilePath, Int, Opt, Text, checked
 
 
@@ -80,7 +81,7 @@ class Data(StudyBase):
 
     @checked(folder=Check(), top=Opt(Int(1, MAX_MODELS)), base_config=Opt(FilePath()), skip_unexpressible=Bool())
     def export_pycls(self, folder, sweeps=None, *, top: int | None = None, base_config=None,
-                     skip_unexpressible: bool = False, metric: str = "final") -> dict:
+                     skip_unexpressible: bool = False, metric: str = D.metric) -> dict:
         """Write a pycls sweep folder: ``folder/cfgs/000000.yaml ...``, one pycls job config per model (of ``sweeps``;
         ``top``: each sweep's K lowest-error models), from which pycls builds the network dse stored, with the
         sweep's protocol (or the model's own sampled settings) as OPTIM and TRAIN, over ``base_config`` (a pycls
@@ -93,8 +94,6 @@ class Data(StudyBase):
         from dse.store.pycls import job_config, merge, to_yaml
 
         out, cfgs = _check_pycls_folder(folder)
-        if top is not None:
-            check_int(top, "top")
         if not isinstance(skip_unexpressible, bool):
             raise ParamError(f"{{skip_unexpressible}} must be True or False, got {skip_unexpressible!r}",
                              "skip_unexpressible")
@@ -148,7 +147,6 @@ class Data(StudyBase):
         """
         from dse.spaces.sweeps import import_pycls_sweep
 
-        check_name(sweep, "sweep", "sweep name")
         if not isinstance(path, (str, os.PathLike)):
             raise ParamError(f"{{path}} must be a pycls sweep.json path, got {path!r}", "path")
         if not Path(path).is_file():
@@ -164,7 +162,6 @@ class Data(StudyBase):
         >>> Study("s.sqlite").set_results("regnetx", {0: 31.5, 1: 29.8})                  # doctest: +SKIP
         2
         """
-        check_name(sweep, "sweep", "sweep name")
         if not isinstance(errors, dict) or (best is not None and not isinstance(best, dict)):
             raise ParamError("{errors} must be a dict {model index: error in %}", "errors")
         with self.store(write=True) as s:

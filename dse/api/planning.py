@@ -11,9 +11,9 @@ from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, chec
                                 plan_sequential, power_analysis, sequential_decision)
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
-from dse.analysis.population import check_metric
-from dse.validate import check_number, check_seed, shown
+from dse.validate import shown
 from dse.analysis.power import MAX_REPS, MAX_SEQUENTIAL
+from dse.params import DEFAULTS as D
 from dse.params import Check, Int, Opt, Real, checked
 
 
@@ -44,7 +44,7 @@ def _ns(ns) -> list[int]:
 class Planning(StudyBase):
     """Power and sequential comparisons: how many models a comparison needs, and training until it is decided."""
 
-    def _pair(self, sweeps, metric: str = "final"):
+    def _pair(self, sweeps, metric: str = D.metric):
         names = self._compared(sweeps, "power", 2, 2)
         pops = self._pops(names, metric, need=1)
         with self.store() as s:
@@ -57,8 +57,9 @@ class Planning(StudyBase):
 
     @checked(n=Check(), target=Real(0, 1, low_open=True, high_open=True),
              effect=Opt(Real(0, 1, low_open=True, high_open=True)), reps=Int(100, MAX_REPS))
-    def power(self, sweeps, *, n="25,50,100,200", alpha: float = 0.05, target: float = 0.8, effect: float | None = None,
-              reps: int = 2000, seed: int = 0, sequential: tuple | None = None, metric: str = "final") -> PowerResult:
+    def power(self, sweeps, *, n="25,50,100,200", alpha: float = D.alpha, target: float = 0.8,
+              effect: float | None = None, reps: int = 2000, seed: int = D.seed, sequential: tuple | None = None,
+              metric: str = D.metric) -> PowerResult:
         """For each n models per space, the probability that the KS test ``edf`` reports rejects at ``alpha``,
         from the two trained pilot sweeps (or, with ``effect``, for a shift of the first pilot to that KS
         distance); the smallest n reaching ``target``, the models and hours beyond those trained, and the
@@ -66,8 +67,6 @@ class Planning(StudyBase):
 
         >>> Study("s.sqlite").power(["anynet_a", "anynet_e"]).n_needed                     # doctest: +SKIP
         """
-        check_metric(metric)
-        check_seed(seed)
         ns = _ns(n)
         check_power_options(alpha, target, reps, ns, effect)
         if sequential is not None:
@@ -81,8 +80,9 @@ class Planning(StudyBase):
 
     @checked(step=Int(1, MAX_SEQUENTIAL), max=Int(1, MAX_SEQUENTIAL),
              futility=Opt(Real(0, 1, low_open=True, high_open=True)))
-    def compare(self, sweeps, *, step: int = 10, max: int = 200, alpha: float = 0.05, futility: float | None = 0.1,
-                seed: int = 0, metric: str = "final", protocol=None, run=None, progress=None) -> SequentialDecision:
+    def compare(self, sweeps, *, step: int = 10, max: int = 200, alpha: float = D.alpha,
+                futility: float | None = 0.1, seed: int = D.seed, metric: str = D.metric, protocol=None, run=None,
+                progress=None) -> SequentialDecision:
         """Compare two sweeps in rounds until decided: look (KS with O'Brien-Fleming alpha spending over the looks,
         see dse.analysis.power), and while undecided sample ``step`` more models into each (the seeded top-up of
         ``sample``, same regime) and train them (``protocol``: a dse.train.protocol.Protocol, default the sweeps'
@@ -99,11 +99,6 @@ class Planning(StudyBase):
         from dse.train.worker import load_data
 
         check_sequential(step, max)
-        check_number(alpha, "alpha", 0, 1, low_open=True, high_open=True)
-        if futility is not None:
-            check_number(futility, "futility", 0, 1, low_open=True, high_open=True)
-        check_seed(seed)
-        check_metric(metric)
         if protocol is not None and not isinstance(protocol, (Protocol, dict)):
             raise ParamError(f"{{protocol}} must be a dse.train.protocol.Protocol, a dict of its settings, or None, "
                              f"got {shown(protocol)}", "protocol")

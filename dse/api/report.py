@@ -15,6 +15,7 @@ from dse.analysis.power import MIN_PILOT
 from dse.api.analyses import _series
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
+from dse.params import DEFAULTS as D
 from dse.params import FilePath, checked
 from dse.report import html as H
 from dse.validate import check_output
@@ -315,7 +316,7 @@ class Reporting(StudyBase):
     """The HTML report: the sections registered above, in order."""
 
     @checked(path=FilePath())
-    def report(self, path="report.html", sweeps=None, *, metric: str = "final") -> Path:
+    def report(self, path="report.html", sweeps=None, *, metric: str = D.metric) -> Path:
         """Write the study as one self-contained HTML file (figures inline as SVG); returns its path. Each section
         is a function of this module (``SECTIONS``) that computes through the public ``Study`` methods.
 

@@ -11,7 +11,7 @@ from dse.errors import ParamError
 from dse.spaces import Regime, Space, resolve_space
 from dse.spaces.sweeps import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
-from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name, check_seed
+from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name
 from dse.validate import SPEED_MODES, STEMS
 from dse.params import Choice, FilePath, Int, Name, Opt, Real, Setting, Text, checked
 
@@ -60,7 +60,6 @@ class Sampling(StudyBase):
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
-        check_seed(seed)
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
         sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
                                        resolution=resolution, stem=stem, in_channels=in_channels,
@@ -83,7 +82,6 @@ class Sampling(StudyBase):
         >>> Study("s.sqlite").sample_regimes("regnetx", "200MF,400MF,800MF", n=100)  # doctest: +SKIP
         [SampleResult(sweep='regnetx@200MF', ...), ...]
         """
-        check_seed(seed)
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
         sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution=resolution, stem=stem,
                                   in_channels=in_channels,

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.analysis.population import check_metric
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
@@ -317,7 +316,7 @@ class Training(StudyBase):
 
     # ---- is the budget long enough? ----
     @checked()
-    def undertraining(self, sweeps=None, *, metric: str = "final") -> dict:
+    def undertraining(self, sweeps=None, *, metric: str = D.metric) -> dict:
         """{sweep: Undertraining}: the signals of a too-short budget computable from what is stored (training
         loss still falling in the last epoch, error rising with depth, models near chance), per sweep with
         trained models. No training; see ``dse.analysis.budget`` for the thresholds.
@@ -326,7 +325,6 @@ class Training(StudyBase):
         """
         from dse.analysis.budget import undertraining
 
-        check_metric(metric)
         out = {}
         with self.store() as s:
             for n in self._names(s, sweeps):
@@ -450,12 +448,11 @@ class Training(StudyBase):
         return r
 
     @checked()
-    def stored_budget_check(self, sweeps=None, *, metric: str = "final"):
+    def stored_budget_check(self, sweeps=None, *, metric: str = D.metric):
         """The budget check of ``sweeps`` from the copies ``budget_check`` already trained (nothing is trained),
         or None when no sweep has a copy with 3 or more trained models."""
         from dse.analysis.budget import budget_check
 
-        check_metric(metric)
         pairs, budgets = {}, {}
         with self.store() as s:
             names, all_names = self._names(s, sweeps), s.sweep_names()

@@ -42,8 +42,9 @@ class _LeaseLost(Exception):
 
 def resolve_devices(device: str) -> list[str]:
     """auto: every visible GPU, else the CPU; cpu; cuda (all GPUs); cuda:N."""
-    if not isinstance(device, str):
-        raise ParamError(f"{{device}} must be auto, cpu, cuda or cuda:N, got {device!r}", "device")
+    from dse.params import PARAMS
+
+    PARAMS["device"].check.check(device, "device")  # its one declaration: auto, cpu, cuda or cuda:N
     import torch
 
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -62,7 +63,7 @@ def resolve_devices(device: str) -> list[str]:
         if not i.isdigit() or int(i) >= n:
             raise ParamError(f"{{device}} {device}: this machine has {n} GPU(s): cuda:0..cuda:{n - 1}", "device")
         return [device]
-    raise ParamError(f"{{device}} {device!r} unknown; allowed: auto, cpu, cuda, cuda:N", "device")
+    raise AssertionError(device)  # (the declaration admits nothing else)
 
 
 def load_data(protocol, data_dir=None):
