@@ -370,7 +370,8 @@ RUN = {
 }
 # The keywords many methods share, with what each accepts (a method may declare its own in @checked)
 PARAMS: dict[str, Param] = {
-    "sweeps": Param(Names()), "sweep": Param(Name()),
+    "sweeps": Param(Names()),
+    "sweep": Param(Text()),  # a sweep read: any name the store holds (one a method creates declares Name())
     "metric": Param(Choice(METRICS), "final", "Which error: of the final epoch, or the best epoch."),
     "seed": Param(Seed(), 0, "Seed."),
     "n_boot": Param(Int(1, 10**8), 10_000, "Bootstrap resamples."),

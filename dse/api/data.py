@@ -13,7 +13,7 @@ from dse.store.records import ModelRecord
 from dse.validate import check_output, shown
 from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
-from dse.params import Bool, Check, Errors, FilePath, Int, Opt, Text, checked
+from dse.params import Bool, Check, Errors, FilePath, Int, Name, Opt, Text, checked
 
 
 @dataclass
@@ -79,6 +79,30 @@ class Data(StudyBase):
         return [x for _, x in sorted(enumerate(out), key=lambda t: (
             first[t[1].space], t[1].regime is None, t[1].regime or 0, t[0]))]
 
+    def progress(self) -> dict:
+        """How far training is, for a live view: each sweep's counts by status (stale apart), its models per hour
+        and hours left at the measured speed, and each running model's epoch, worker and images/s.
+
+        Models per hour: the models running now (at least 1) x 3600 / the mean training seconds of the sweep's
+        finished models; hours left: the pending and running models at that rate (None before a model finished).
+
+        >>> Study("s.sqlite").progress()["sweeps"][0]["hours_left"]                       # doctest: +SKIP
+        """
+        out = {"sweeps": [], "running": []}
+        with self.store() as s:
+            names = [x.sweep for x in self.status()]
+            running = s.running(names) if names else []
+            for st in self.status():
+                secs = [m.train_seconds for m in s.models(st.sweep) if m.status == "done" and m.train_seconds]
+                busy = sum(1 for r in running if r["sweep"] == st.sweep)
+                rate = max(1, busy) * 3600 / (sum(secs) / len(secs)) if secs else None
+                left = st.counts["pending"] + st.counts["running"] + len(st.stale)
+                out["sweeps"].append({**st.to_json(), "models_per_hour": rate,
+                                      "hours_left": left / rate if rate else (0.0 if not left else None)})
+        out["running"] = [{"sweep": r["sweep"], "id": r["idx"], "epoch": r["epochs"], "worker": r["worker"],
+                           "device": r["device"], "images_per_s": r["images_per_s"]} for r in running]
+        return out
+
     @checked(folder=Check(), top=Opt(Int(1, MAX_MODELS)), base_config=Opt(FilePath()), skip_unexpressible=Bool())
     def export_pycls(self, folder, sweeps=None, *, top: int | None = None, base_config=None,
                      skip_unexpressible: bool = False, metric: str = D.metric) -> dict:
@@ -136,7 +160,7 @@ class Data(StudyBase):
             raise write_error(out, e) from None
         return {"written": len(jobs), "skipped": skipped, "folder": str(out)}
 
-    @checked(path=FilePath())
+    @checked(path=FilePath(), sweep=Name())
     def import_pycls(self, path, sweep: str) -> int:
         """Read a pycls ``sweep.json`` (tools/sweep_collect.py) into a new sweep: each job's network from its cfg
         (checked against its logged complexity), its final and best test error and per-epoch rows (a job that did

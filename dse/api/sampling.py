@@ -132,7 +132,7 @@ class Sampling(StudyBase):
                              "space")
         return (space if isinstance(space, Space) else resolve_space(str(space))), regs
 
-    @checked(path=FilePath(), **_REGIME)
+    @checked(path=FilePath(), sweep=Name(), **_REGIME)
     def import_table(self, path, sweep: str, *, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
                      num_classes: int = 1000) -> int:
         """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;

@@ -81,6 +81,7 @@ def cli():
       dse power --compare anynet_a anynet_e  how many models per space the comparison needs
       dse compare anynet_a anynet_e --until-decided   train in rounds until it is decided
       dse export --pycls sweep_dir           pycls job configs (dse import --pycls sweep.json back)
+      dse serve                              the study as a live web page while it trains
       dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
 
     The store is ./dse.sqlite unless --db PATH or DSE_DB says otherwise.
@@ -103,6 +104,7 @@ def commands() -> click.Group:
     import dse.cli.analysis  # noqa: F401
     import dse.cli.speed  # noqa: F401
     import dse.cli.planning  # noqa: F401
+    import dse.cli.serve  # noqa: F401
 
     return cli
 

@@ -131,6 +131,6 @@ class WorkQueue:
                                  "status IN ('failed', 'diverged')", (s,)).rowcount for s in sweeps)
 
     def running(self, sweeps) -> list[dict]:
-        q = ("SELECT sweep, idx, epochs, images_per_s, device, heartbeat FROM models WHERE status = 'running' "
+        q = ("SELECT sweep, idx, epochs, images_per_s, device, worker, heartbeat FROM models WHERE status = 'running' "
              f"AND sweep IN ({', '.join('?' * len(sweeps))}) ORDER BY heartbeat")
         return [dict(r) for r in self.con.execute(q, list(sweeps))]

@@ -1,0 +1,191 @@
+"""The page ``dse serve`` sends: HTML, CSS and its script, all served by dse (no CDN, nothing from outside).
+
+The script polls ``/api/version`` every 2 s and, when the store changed, fetches the views again and redraws them
+in place (no reload). Every value from the store is written with ``textContent`` (never parsed as HTML); the
+report's sections come as HTML that dse's report writer escaped. Each redraw appends a line to ``#history``
+(the version, the done count, the EDF's size), which the browser test reads to see the page change by itself.
+"""
+
+from dse.report.html import CSS
+
+PAGE = """<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>dse serve</title>
+<meta name=viewport content='width=device-width, initial-scale=1'><style>""" + CSS + """
+#err{background:#fdecea;color:#a33;padding:.5em .8em;display:none} #err.on{display:block}
+.bar{display:flex;gap:1em;align-items:center;flex-wrap:wrap} select{font:inherit}
+#models tr{cursor:pointer} #models tr:hover td{background:#f4f6fa} #history{display:none}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:1.5em} @media(max-width:900px){.grid{grid-template-columns:1fr}}
+</style></head><body>
+<h1>dse serve</h1><p class=muted id=sub>connecting...</p><div id=err></div>
+<section id=progress><h2>Progress</h2><table id=status></table><h3>Running now</h3><table id=running></table></section>
+<section id=edfs><h2>Error distributions (live)</h2><div class=grid><div><img id=edfimg alt="EDFs" style="max-width:100%">
+</div><div><h3>KS tests</h3><table id=ks></table><h3>How many models?</h3><p id=power class=muted></p>
+<h3>Undertraining</h3><table id=under></table></div></div></section>
+<section id=table><h2>Models</h2><div class=bar><label>sweep <select id=fsweep><option value="">all</option></select></label>
+<label>status <select id=fstatus><option value="">all</option><option>done</option><option>running</option>
+<option>pending</option><option>failed</option><option>diverged</option></select></label>
+<span class=muted>click a header to sort, a row for its training curve</span></div>
+<table id=models></table><div id=detail></div></section>
+<div id=sections></div><pre id=history></pre>
+<script>
+"use strict";
+const token = new URLSearchParams(location.search).get("token");
+const SECTIONS = ["budget", "complexity", "params", "refine"];
+let version = null, sortKey = "id", sortDesc = false, modelRows = [], polls = 0;
+function url(path, params) {
+  const u = new URL(path, location.href);
+  for (const [k, v] of Object.entries(params || {})) if (v !== "" && v != null) u.searchParams.set(k, v);
+  if (token) u.searchParams.set("token", token);
+  return u.toString();
+}
+async function get(path, params, kind) {
+  const r = await fetch(url(path, params), {cache: "no-store"});
+  if (!r.ok) {
+    let msg = r.status + "";
+    try { msg = (await r.json()).error; } catch (e) {}
+    const err = new Error(msg); err.status = r.status; throw err;
+  }
+  return kind === "text" ? r.text() : r.json();
+}
+function el(tag, text, attrs) {
+  const e = document.createElement(tag);
+  if (text != null) e.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+function fmt(v, d) { return v == null ? "" : (typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en") : v.toFixed(d == null ? 2 : d)) : String(v)); }
+function table(node, cols, rows, onClick) {
+  node.replaceChildren();
+  const tr = el("tr");
+  for (const c of cols) {
+    const th = el("th", c.label || c);
+    if (c.sort) th.addEventListener("click", () => c.sort(c.key));
+    tr.appendChild(th);
+  }
+  node.appendChild(tr);
+  for (const r of rows) {
+    const row = el("tr");
+    for (const c of cols) row.appendChild(el("td", c.get ? c.get(r) : r[c.key || c]));
+    if (onClick) row.addEventListener("click", () => onClick(r));
+    node.appendChild(row);
+  }
+}
+function showError(msg) {
+  const e = document.getElementById("err");
+  e.textContent = msg ? "The store cannot be read now: " + msg + " (the page keeps trying)" : "";
+  e.className = msg ? "on" : "";
+}
+async function refreshStatus() {
+  const s = await get("/api/status");
+  table(document.getElementById("status"), ["sweep", "space", "done", "running", "pending", "failed", "diverged",
+    "stale", {label: "best err %", get: r => fmt(r.best_error)}, {label: "median err %", get: r => fmt(r.median_error)},
+    {label: "models/hour", get: r => fmt(r.models_per_hour, 1)}, {label: "hours left", get: r => fmt(r.hours_left, 2)}],
+    s.sweeps);
+  table(document.getElementById("running"), ["sweep", "id", "epoch", "worker", "device",
+    {label: "img/s", get: r => fmt(r.images_per_s, 0)}], s.running);
+  const sel = document.getElementById("fsweep"), have = new Set([...sel.options].map(o => o.value));
+  for (const x of s.sweeps) if (!have.has(x.sweep)) sel.appendChild(el("option", x.sweep, {value: x.sweep}));
+  return s;
+}
+async function refreshEdf() {
+  let svgSize = 0;
+  try {
+    const e = await get("/api/edf");
+    const img = document.getElementById("edfimg");
+    const svg = await get("/api/edf.svg", {v: version}, "text");
+    svgSize = svg.length;
+    img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+    table(document.getElementById("ks"), ["a", "b", {label: "D", get: r => fmt(r.statistic, 3)},
+      {label: "p", get: r => fmt(r.pvalue, 4)}], e.ks || []);
+    const names = Object.keys(e.sweeps || {});
+    const p = document.getElementById("power");
+    if (names.length === 2) {
+      try {
+        const pw = await get("/api/power", {sweeps: names.join(",")});
+        p.textContent = pw.n_needed ? ("n = " + pw.n_needed + " per space reaches power " + pw.target + ": " +
+          (pw.more_models ? pw.more_models + " more model(s) per space" : "no more models needed")) :
+          "no n up to " + pw.rows[pw.rows.length - 1].n + " reaches power " + pw.target;
+      } catch (err) { p.textContent = err.message; }
+    } else p.textContent = "two trained sweeps give the power of their comparison";
+  } catch (err) {
+    if (err.status === 503) throw err;
+    document.getElementById("ks").replaceChildren(el("tr", err.message));
+  }
+  const u = await get("/api/undertraining");
+  table(document.getElementById("under"), [{label: "sweep", get: r => r[0]},
+    {label: "signals", get: r => (r[1].signals || []).map(x => x.name || x).join(", ") || "none"}], Object.entries(u));
+  return svgSize;
+}
+function sortBy(key) { if (sortKey === key) sortDesc = !sortDesc; else { sortKey = key; sortDesc = false; } drawModels(); }
+function drawModels() {
+  const rows = [...modelRows].sort((a, b) => {
+    const x = a[sortKey], y = b[sortKey];
+    const c = (x == null) - (y == null) || (x < y ? -1 : x > y ? 1 : 0);
+    return sortDesc ? -c : c;
+  });
+  const keys = ["sweep", "id", "status", "depth", "flops", "params", "acts", "error", "best_error", "epochs"];
+  table(document.getElementById("models"), keys.map(k => ({label: k, key: k, sort: sortBy,
+    get: r => (typeof r[k] === "number" && !Number.isInteger(r[k])) ? fmt(r[k]) : fmt(r[k])})), rows, showModel);
+}
+async function refreshModels() {
+  const m = await get("/api/models", {sweeps: document.getElementById("fsweep").value,
+                                      status: document.getElementById("fstatus").value});
+  modelRows = m.rows; drawModels();
+}
+async function showModel(r) {
+  const d = document.getElementById("detail");
+  try {
+    const m = await get("/api/model", {sweeps: r.sweep, id: r.id});
+    d.replaceChildren(el("h3", m.sweep + " / model " + m.id + ": " + m.status + (m.error != null ? ", error " + fmt(m.error) + "%" : "")));
+    d.appendChild(el("p", "depths " + m.arch.depths + ", widths " + m.arch.widths + ", flops " + fmt(m.flops) +
+      (m.settings ? ", settings " + JSON.stringify(m.settings) : "") + (m.reason ? ", " + m.reason : ""), {class: "muted"}));
+    const pts = m.epochs.filter(e => e.test_error != null);
+    if (pts.length) {
+      const NS = "http://www.w3.org/2000/svg", W = 420, H = 160;
+      const svg = document.createElementNS(NS, "svg");
+      svg.setAttribute("width", W); svg.setAttribute("height", H);
+      const ys = pts.flatMap(e => [e.test_error, e.train_error].filter(v => v != null));
+      const lo = Math.min(...ys), hi = Math.max(...ys) || 1, n = Math.max(...pts.map(e => e.epoch));
+      for (const [key, color] of [["test_error", "#1f77b4"], ["train_error", "#ff7f0e"]]) {
+        const line = document.createElementNS(NS, "polyline");
+        line.setAttribute("fill", "none"); line.setAttribute("stroke", color);
+        line.setAttribute("points", pts.filter(e => e[key] != null).map(e =>
+          (20 + (W - 30) * (n > 1 ? (e.epoch - 1) / (n - 1) : 0.5)) + "," + (10 + (H - 30) * (hi - e[key]) / ((hi - lo) || 1))).join(" "));
+        svg.appendChild(line);
+      }
+      d.appendChild(svg);
+      d.appendChild(el("p", "test error (blue) and train error (orange) per epoch, " + fmt(lo) + "..." + fmt(hi) + "%", {class: "muted"}));
+    }
+  } catch (err) { d.replaceChildren(el("p", err.message)); }
+}
+async function refreshSections() {
+  const box = document.getElementById("sections");
+  for (const id of SECTIONS) {
+    let node = document.getElementById("sec-" + id);
+    if (!node) { node = el("section", null, {id: "sec-" + id}); box.appendChild(node); }
+    try { node.innerHTML = await get("/api/section/" + id, {}, "text"); }  // dse's report writer escaped it
+    catch (err) { if (err.status === 503) throw err; node.replaceChildren(el("p", err.message)); }
+  }
+}
+async function poll() {
+  polls += 1;
+  try {
+    const v = (await get("/api/version")).version;
+    if (v !== version) {
+      version = v;
+      const s = await refreshStatus();
+      const size = await refreshEdf();
+      await refreshModels();
+      await refreshSections();
+      const done = s.sweeps.reduce((a, x) => a + x.done, 0);
+      document.getElementById("history").textContent += "poll " + polls + " done " + done + " edf " + size + "\\n";
+      document.getElementById("sub").textContent = "updated " + new Date().toLocaleTimeString() + " - " +
+        done + " model(s) done; refreshes by itself every 2 s while the store changes";
+    }
+    showError(null);
+  } catch (err) { showError(err.message); version = null; }
+  setTimeout(poll, 2000);
+}
+document.getElementById("fsweep").addEventListener("change", refreshModels);
+document.getElementById("fstatus").addEventListener("change", refreshModels);
+poll();
+</script></body></html>"""

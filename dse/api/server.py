@@ -1,0 +1,304 @@
+"""``dse serve``: the study as a live web page while it trains. Read-only, beside training, locked down.
+
+The server only reads the store (``Study(create=False)``: never a write, and a SQLite reader in WAL mode holds no
+lock a writer waits on), and recomputes a view only when the store changed (its file's and WAL's size and time).
+Every page part is a JSON view of the same Study methods the CLI prints (``/api/...``) or a section of the HTML
+report (``/api/section/ID``: one source for a figure and its numbers). A damaged, locked or missing store is an
+error the page shows (503); the server keeps running and the page recovers when the store does.
+
+Locked down: 127.0.0.1 by default; any other host needs the token (``?token=`` or the X-DSE-Token header; every
+request without it gets 403). Only fixed routes (anything else 404, no file is ever served); GET and HEAD only,
+no request body, a bounded request line; bad parameters 400 with a JSON error; every user string escaped (HTML
+by the report's writer, text by the page's script, JSON with ``<``, ``>``, ``&`` as \\u escapes); one thread a
+connection, each with a time limit, so a slow or dropped client stalls no other.
+
+    >>> srv = make_server("s.sqlite", port=0)     # doctest: +SKIP
+    >>> srv.serve_forever()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import math
+import os
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from dse.errors import DseError, ParamError
+from dse.validate import name_list
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_REQUEST_LINE = 4096   # bytes of the request line and of each header (http.server allows 65,536)
+CLIENT_TIMEOUT_S = 10     # a connection idle for longer is closed: a slow client holds only its own thread
+POWER_REPS = 500          # the power view's simulated studies per n (a light look; dse power does the full one)
+
+
+def _json(obj) -> bytes:
+    """JSON that is safe inside HTML too: <, > and & as \\u escapes; NaN and inf as null."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+    text = json.dumps(clean(obj), default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
+class _Bad(Exception):
+    """A bad request: (HTTP status, message)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Views:
+    """The server's views of one store, each computed through the Study and cached until the store changes."""
+
+    def __init__(self, path):
+        from dse.study import Study
+
+        self.path = Path(path)
+        self.study = Study(self.path, create=False)
+        self._cache, self._lock = {}, threading.Lock()
+
+    def version(self) -> str:
+        """A token that changes whenever the store is written (the file's and its WAL's size and time)."""
+        parts = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(f"{self.path}{suffix}")
+                parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append("-")
+        return "/".join(parts)
+
+    def get(self, key: tuple, compute):
+        """``compute()`` once per store version for ``key`` (concurrent requests for a view share one result)."""
+        v = self.version()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and hit[0] == v:
+                return hit[1]
+        out = compute()
+        with self._lock:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = (v, out)
+        return out
+
+    def sweeps(self, q: dict, least: int = 1, most: int | None = None) -> list[str]:
+        names = name_list([x for v in q.get("sweeps", []) for x in v.split(",") if x], "sweeps")
+        known = self.get(("names",), self.study.sweeps)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise _Bad(400, f"unknown sweep {unknown[0]!r}; known: {', '.join(known)}")
+        if not names:  # the trained sweeps, budget-check's copies left out
+            names = [p["sweep"] for p in self.progress()["sweeps"] if p["source"] != "budget"
+                     and p["done"] >= 2]
+        if len(names) < least or (most and len(names) > most):
+            raise _Bad(400, f"sweeps: give {least}{f' to {most}' if most and most != least else ''} sweep names "
+                            f"(sweeps=a,b), or none for every trained sweep")
+        return names
+
+    def progress(self):
+        return self.get(("progress",), self.study.progress)
+
+
+def _number(q: dict, key: str, default, low, high, integer=True):
+    if key not in q:
+        return default
+    raw = q[key][-1]
+    try:
+        v = int(raw) if integer else float(raw)
+    except ValueError:
+        raise _Bad(400, f"{key}: {raw[:40]!r} is not {'an integer' if integer else 'a number'}") from None
+    if not (low <= v <= high):
+        raise _Bad(400, f"{key} must be from {low} to {high}, got {v}")
+    return v
+
+
+def _svg(result) -> str:
+    from dse.report.html import svg
+
+    return svg(result)
+
+
+def route(views: Views, path: str, q: dict):
+    """(content type, body bytes) of a GET; raises _Bad for a bad request and DseError for what the store says."""
+    if path in ("/", "/index.html"):
+        return "text/html; charset=utf-8", PAGE.encode()
+    if path == "/api/version":
+        return "application/json", _json({"version": views.version()})
+    if path == "/api/status":  # what dse status --json prints, with rates, time left and the running models
+        return "application/json", _json(views.progress())
+    if path == "/api/edf":  # dse edf --compare --json: the EDFs, their bands and the KS tests
+        names = views.sweeps(q)
+        r = views.get(("edf", tuple(names)), lambda: views.study.edf(names))
+        return "application/json", _json(r.to_json())
+    if path == "/api/edf.svg":
+        names = views.sweeps(q)
+        r = views.get(("edf", tuple(names)), lambda: views.study.edf(names))
+        return "image/svg+xml", views.get(("edf.svg", tuple(names)), lambda: _svg(r)).encode()
+    if path == "/api/power":  # dse power --compare --json, from the models trained so far
+        names = views.sweeps(q, 2, 2)
+        reps = _number(q, "reps", POWER_REPS, 100, 5000)
+        r = views.get(("power", tuple(names), reps), lambda: views.study.power(names, reps=reps))
+        return "application/json", _json(r.to_json())
+    if path == "/api/undertraining":
+        us = views.get(("under",), views.study.undertraining)
+        return "application/json", _json({n: u.to_json() for n, u in us.items()})
+    if path == "/api/models":  # the model table (dse export's columns), filtered
+        names = views.sweeps(q) if "sweeps" in q else None
+        status = q.get("status", [None])[-1]
+        if status is not None and status not in ("pending", "running", "done", "failed", "diverged"):
+            raise _Bad(400, f"status {status[:40]!r} unknown; allowed: pending, running, done, failed, diverged")
+        df = views.get(("models", tuple(names or ())), lambda: views.study.models(names))
+        rows = df.to_dict("records")
+        if status:
+            rows = [r for r in rows if r.get("status") == status]
+        return "application/json", _json({"columns": list(df.columns), "rows": rows})
+    if path == "/api/model":  # one model: its settings and training curve
+        sweep = views.sweeps(q, 1, 1)[0]
+        idx = _number(q, "id", None, 0, 2**63 - 1)
+        if idx is None:
+            raise _Bad(400, "id: give the model's id (id=3)")
+        recs = {m.idx: m for m in views.get(("records", sweep), lambda: views.study.records(sweep))}
+        if idx not in recs:
+            raise _Bad(400, f"sweep {sweep!r} has no model {idx}")
+        m = recs[idx]
+        ep = views.get(("epochs", sweep), lambda: views.study.epochs([sweep]))
+        rows = ep[ep.id == idx].drop(columns=["sweep", "id"]).to_dict("records")
+        return "application/json", _json({"sweep": sweep, "id": idx, "status": m.status, "error": m.error,
+                                          "best_error": m.best_error, "arch": m.arch.to_dict(), "flops": m.flops,
+                                          "params": m.params, "acts": m.acts, "settings": m.settings,
+                                          "reason": m.reason, "epochs": rows})
+    if path.startswith("/api/section/"):  # a section of dse report, computed as the report computes it
+        from dse.api.report import SECTIONS, ReportContext
+
+        sid = path[len("/api/section/"):]
+        found = [s for s in SECTIONS if s[0] == sid]
+        if not found:
+            raise _Bad(404, f"no section {sid[:40]!r}; sections: {', '.join(s[0] for s in SECTIONS)}")
+        names = views.sweeps(q) if "sweeps" in q else None
+
+        def render():
+            pops = {n: views.study.population(n) for n in (names or [p["sweep"] for p in views.progress()["sweeps"]
+                                                                     if p["source"] != "budget"])}
+            c = ReportContext(views.study, list(pops), {n: views.study.sweep(n) for n in pops}, pops=pops,
+                              metric="final", named=names is not None)
+            body = found[0][2](c)
+            return f"<h2>{html.escape(found[0][1])}</h2>" + (body if body is not None else
+                                                             "<p class=muted>Nothing to show yet.</p>")
+        return "text/html; charset=utf-8", views.get(("section", sid, tuple(names or ())), render).encode()
+    raise _Bad(404, "no such page; the API: /api/status, /api/edf, /api/edf.svg, /api/power, /api/undertraining, "
+                    "/api/models, /api/model, /api/section/ID, /api/version")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request: checked (method, size, token), routed, answered; errors as JSON."""
+
+    server_version = "dse-serve"
+    sys_version = ""
+    timeout = CLIENT_TIMEOUT_S
+
+    def log_message(self, fmt, *args):  # quiet: a page polling every 2 s would fill the terminal
+        pass
+
+    def _send(self, status: int, ctype: str, body: bytes, head: bool = False):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                                                    "style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _error(self, status: int, message: str, head: bool = False):
+        self._send(status, "application/json", _json({"error": message, "status": status}), head)
+
+    def parse_request(self):
+        if len(self.raw_requestline) > MAX_REQUEST_LINE:
+            self.requestline, self.request_version, self.command = "", "HTTP/1.1", "GET"
+            self.close_connection = True
+            self._error(414, f"request line over {MAX_REQUEST_LINE} bytes")
+            return False
+        return super().parse_request()
+
+    def do_GET(self, head: bool = False):
+        srv = self.server
+        try:
+            if int(self.headers.get("Content-Length") or 0) > 0:
+                raise _Bad(413, "requests have no body here")
+            url = urlsplit(self.path)
+            q = parse_qs(url.query, keep_blank_values=False, max_num_fields=32)
+            if srv.token:
+                given = q.pop("token", [""])[-1] or self.headers.get("X-DSE-Token", "")
+                if not hmac.compare_digest(given.encode(), srv.token.encode()):
+                    raise _Bad(403, "this server needs its token: open the URL dse serve printed (?token=...)")
+            ctype, body = route(srv.views, url.path, q)
+            self._send(200, ctype, body, head)
+        except _Bad as e:
+            self._error(e.status, str(e), head)
+        except (ParamError, DseError) as e:  # what the store or a view says: shown on the page, the server goes on
+            self._error(503 if not isinstance(e, ParamError) else 400, str(e), head)
+        except ValueError as e:  # a malformed query string (too many fields, ...)
+            self._error(400, f"bad request: {e}", head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_HEAD(self):
+        self.do_GET(head=True)
+
+    def _refuse(self):
+        self._error(405, "read-only: GET and HEAD only")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # a client that never finishes holds its own thread only, and not the shutdown
+    request_queue_size = 256
+
+    def __init__(self, addr, views: Views, token: str | None):
+        self.views, self.token = views, token
+        super().__init__(addr, Handler)
+
+
+def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> Server:
+    """A server of the store ``db`` on host:port (port 0: any free one; ``server.server_address`` says which).
+    Any host but 127.0.0.1/localhost/::1 requires a token: ``token``, or one generated (``server.token``)."""
+    if not isinstance(host, str) or not host:
+        raise ParamError(f"{{host}} must be an address such as 127.0.0.1, got {host!r}", "host")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ParamError(f"{{port}} must be from 0 to 65535, got {port!r}", "port")
+    if token is not None and (not isinstance(token, str) or len(token) < 16 or not token.isascii()):
+        raise ParamError("{token} must be at least 16 ASCII characters", "token")
+    if host not in LOCAL_HOSTS and token is None:
+        token = secrets.token_urlsafe(24)
+    try:
+        srv = Server((host, port), Views(db), token)
+    except OSError as e:
+        raise DseError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port or --host") \
+            from None
+    return srv
+
+
+def url_of(srv: Server) -> str:
+    host, port = srv.server_address[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (f"?token={srv.token}" if srv.token else "")
+
+
+from dse.api.serve_page import PAGE  # noqa: E402 (the page's HTML and script, served by dse itself: no CDN)

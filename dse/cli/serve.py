@@ -1,0 +1,44 @@
+"""``dse serve``: the study as a live web page while it trains (``dse.api.server``)."""
+
+from __future__ import annotations
+
+import click
+
+from dse.cli.main import cli, db_option
+from dse.report.console import say
+
+
+@cli.command()
+@click.option("--port", type=int, default=8765, show_default=True, help="The port (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; any other than 127.0.0.1/localhost/::1 needs a token (made and "
+                   "printed in the URL, or --token). Plain HTTP: across networks, use an SSH tunnel instead.")
+@click.option("--token", default=None, help="The token requests must carry (?token=...), at least 16 characters.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@db_option
+def serve(port, host, token, open_browser, db):
+    """Serve the study as a web page that updates itself while dse train, dse compare --until-decided or dse
+    budget-check write to the store (this process only reads it): progress and time left, the EDFs with their
+    bands and KS tests, the power so far, undertraining warnings, the model table with each model's curve, and
+    the report's sections. The JSON the page reads is under /api/ (status, edf, power, models, model, ...).
+    Ctrl-C stops it.
+    """
+    from pathlib import Path
+
+    from dse.api.server import make_server, url_of
+
+    if not Path(db).exists():
+        say(f"note: {db} does not exist yet; the page says so until a dse command creates it")
+    srv = make_server(db, host=host, port=port, token=token)
+    link = url_of(srv)
+    say(f"serving {db} at {link} (read-only; Ctrl-C stops)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(link)
+    try:
+        srv.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        srv.server_close()
