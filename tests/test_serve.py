@@ -259,7 +259,8 @@ def test_the_page_updates_itself_in_a_real_browser_while_training(trained, tmp_p
     code, _, err = cli(tmp_path, "sample", "--space", "anynet_a", "-n", "14", *SAMPLE, "--sweep", "a")
     assert code == 0, err
     exe_dse = Path(sys.executable).with_name("dse")
-    server = subprocess.Popen([str(exe_dse), "serve", "--db", str(db), "--port", "0"], stdout=subprocess.PIPE,
+    server = subprocess.Popen([str(exe_dse), "serve", "--db", str(db), "--port", "0", "--heavy-every", "1"],
+                              stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     browser = trainer = None
     try:

@@ -25,11 +25,14 @@ PAGE = """<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>dse serv
 <option>pending</option><option>failed</option><option>diverged</option></select></label>
 <span class=muted>click a header to sort, a row for its training curve</span></div>
 <table id=models></table><div id=detail></div></section>
-<div id=sections></div><pre id=history></pre>
+<div id=sections></div><section id=demand><h2>More of the report</h2><p class=muted>Bootstraps take a while
+beside training: computed when asked.</p><div class=bar id=buttons></div><div id=demanded></div></section>
+<pre id=history></pre>
 <script>
 "use strict";
 const token = new URLSearchParams(location.search).get("token");
-const SECTIONS = ["budget", "complexity", "params", "refine"];
+const SECTIONS = ["budget", "complexity"];          // redrawn as the store changes (cheap)
+const ON_DEMAND = [["params", "Error against the space parameters (bootstrap)"], ["refine", "Refinement proposals"]];
 let version = null, sortKey = "id", sortDesc = false, modelRows = [], polls = 0;
 function url(path, params) {
   const u = new URL(path, location.href);
@@ -112,7 +115,8 @@ async function refreshEdf() {
   }
   const u = await get("/api/undertraining");
   table(document.getElementById("under"), [{label: "sweep", get: r => r[0]},
-    {label: "signals", get: r => (r[1].signals || []).map(x => x.name || x).join(", ") || "none"}], Object.entries(u));
+    {label: "signals", get: r => (r[1].signals || []).map(x => x.message || x.signal || x).join("; ") || "none"}],
+    Object.entries(u));
   return svgSize;
 }
 function sortBy(key) { if (sortKey === key) sortDesc = !sortDesc; else { sortKey = key; sortDesc = false; } drawModels(); }
@@ -171,6 +175,7 @@ async function poll() {
   try {
     const v = (await get("/api/version")).version;
     if (v !== version) {
+      await get("/api/status");  // the store readable? (503 with its error otherwise)
       version = v;
       const s = await refreshStatus();
       const size = await refreshEdf();
@@ -184,6 +189,18 @@ async function poll() {
     showError(null);
   } catch (err) { showError(err.message); version = null; }
   setTimeout(poll, 2000);
+}
+for (const [id, title] of ON_DEMAND) {
+  const b = el("button", title);
+  b.addEventListener("click", async () => {
+    const box = document.getElementById("demanded");
+    let node = document.getElementById("sec-" + id);
+    if (!node) { node = el("section", null, {id: "sec-" + id}); box.appendChild(node); }
+    node.replaceChildren(el("p", "computing...", {class: "muted"}));
+    try { node.innerHTML = await get("/api/section/" + id, {}, "text"); }  // dse's report writer escaped it
+    catch (err) { node.replaceChildren(el("p", err.message)); }
+  });
+  document.getElementById("buttons").appendChild(b);
 }
 document.getElementById("fsweep").addEventListener("change", refreshModels);
 document.getElementById("fstatus").addEventListener("change", refreshModels);

@@ -25,6 +25,7 @@ import math
 import os
 import secrets
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -36,6 +37,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_REQUEST_LINE = 4096   # bytes of the request line and of each header (http.server allows 65,536)
 CLIENT_TIMEOUT_S = 10     # a connection idle for longer is closed: a slow client holds only its own thread
 POWER_REPS = 500          # the power view's simulated studies per n (a light look; dse power does the full one)
+HEAVY_EVERY_S = 30.0      # figures, the power simulation and report sections are recomputed at most this often
 
 
 def _json(obj) -> bytes:
@@ -63,12 +65,14 @@ class _Bad(Exception):
 class Views:
     """The server's views of one store, each computed through the Study and cached until the store changes."""
 
-    def __init__(self, path):
+    def __init__(self, path, heavy_every: float = HEAVY_EVERY_S):
         from dse.study import Study
 
         self.path = Path(path)
         self.study = Study(self.path, create=False)
+        self.heavy_every = heavy_every
         self._cache, self._lock = {}, threading.Lock()
+        self._compute = threading.Lock()  # one view computed at a time: the rest of the machine is training's
 
     def version(self) -> str:
         """A token that changes whenever the store is written (the file's and its WAL's size and time)."""
@@ -81,18 +85,24 @@ class Views:
                 parts.append("-")
         return "/".join(parts)
 
-    def get(self, key: tuple, compute):
-        """``compute()`` once per store version for ``key`` (concurrent requests for a view share one result)."""
+    def get(self, key: tuple, compute, heavy: bool = False):
+        """``compute()`` once per store version for ``key``; a ``heavy`` view (a figure, a simulation, a report
+        section) at most once every ``heavy_every`` seconds, the last one served meanwhile."""
         v = self.version()
         with self._lock:
             hit = self._cache.get(key)
+        if hit and (hit[0] == v or (heavy and time.monotonic() - hit[2] < self.heavy_every)):
+            return hit[1]
+        with self._compute:
+            with self._lock:  # computed by another request while this one waited?
+                hit = self._cache.get(key)
             if hit and hit[0] == v:
                 return hit[1]
-        out = compute()
+            out = compute()
         with self._lock:
             if len(self._cache) > 256:
                 self._cache.clear()
-            self._cache[key] = (v, out)
+            self._cache[key] = (v, out, time.monotonic())
         return out
 
     def sweeps(self, q: dict, least: int = 1, most: int | None = None) -> list[str]:
@@ -111,6 +121,13 @@ class Views:
 
     def progress(self):
         return self.get(("progress",), self.study.progress)
+
+    def health(self) -> None:
+        """Raises _Bad(503) with the store's own words when it cannot be read now (missing, damaged, locked)."""
+        try:
+            self.get(("health",), lambda: self.study.status() and None)
+        except DseError as e:
+            raise _Bad(503, str(e)) from None
 
 
 def _number(q: dict, key: str, default, low, high, integer=True):
@@ -147,14 +164,14 @@ def route(views: Views, path: str, q: dict):
     if path == "/api/edf.svg":
         names = views.sweeps(q)
         r = views.get(("edf", tuple(names)), lambda: views.study.edf(names))
-        return "image/svg+xml", views.get(("edf.svg", tuple(names)), lambda: _svg(r)).encode()
+        return "image/svg+xml", views.get(("edf.svg", tuple(names)), lambda: _svg(r), heavy=True).encode()
     if path == "/api/power":  # dse power --compare --json, from the models trained so far
         names = views.sweeps(q, 2, 2)
         reps = _number(q, "reps", POWER_REPS, 100, 5000)
-        r = views.get(("power", tuple(names), reps), lambda: views.study.power(names, reps=reps))
+        r = views.get(("power", tuple(names), reps), lambda: views.study.power(names, reps=reps), heavy=True)
         return "application/json", _json(r.to_json())
     if path == "/api/undertraining":
-        us = views.get(("under",), views.study.undertraining)
+        us = views.get(("under",), views.study.undertraining, heavy=True)
         return "application/json", _json({n: u.to_json() for n, u in us.items()})
     if path == "/api/models":  # the model table (dse export's columns), filtered
         names = views.sweeps(q) if "sweeps" in q else None
@@ -198,7 +215,8 @@ def route(views: Views, path: str, q: dict):
             body = found[0][2](c)
             return f"<h2>{html.escape(found[0][1])}</h2>" + (body if body is not None else
                                                              "<p class=muted>Nothing to show yet.</p>")
-        return "text/html; charset=utf-8", views.get(("section", sid, tuple(names or ())), render).encode()
+        return "text/html; charset=utf-8", views.get(("section", sid, tuple(names or ())), render,
+                                                     heavy=True).encode()
     raise _Bad(404, "no such page; the API: /api/status, /api/edf, /api/edf.svg, /api/power, /api/undertraining, "
                     "/api/models, /api/model, /api/section/ID, /api/version")
 
@@ -247,12 +265,16 @@ class Handler(BaseHTTPRequestHandler):
                 given = q.pop("token", [""])[-1] or self.headers.get("X-DSE-Token", "")
                 if not hmac.compare_digest(given.encode(), srv.token.encode()):
                     raise _Bad(403, "this server needs its token: open the URL dse serve printed (?token=...)")
+            if url.path.startswith("/api/") and url.path != "/api/version":
+                srv.views.health()
             ctype, body = route(srv.views, url.path, q)
             self._send(200, ctype, body, head)
         except _Bad as e:
             self._error(e.status, str(e), head)
-        except (ParamError, DseError) as e:  # what the store or a view says: shown on the page, the server goes on
-            self._error(503 if not isinstance(e, ParamError) else 400, str(e), head)
+        except ParamError as e:
+            self._error(400, str(e), head)
+        except DseError as e:  # what a view says of the data (e.g. too few models yet): shown where it would be
+            self._error(422, str(e), head)
         except ValueError as e:  # a malformed query string (too many fields, ...)
             self._error(400, f"bad request: {e}", head)
         except (BrokenPipeError, ConnectionResetError):
@@ -276,9 +298,13 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, Handler)
 
 
-def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> Server:
+def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+                heavy_every: float = HEAVY_EVERY_S) -> Server:
     """A server of the store ``db`` on host:port (port 0: any free one; ``server.server_address`` says which).
-    Any host but 127.0.0.1/localhost/::1 requires a token: ``token``, or one generated (``server.token``)."""
+    Any host but 127.0.0.1/localhost/::1 requires a token: ``token``, or one generated (``server.token``).
+    ``heavy_every``: seconds between recomputations of the heavy views while the store keeps changing."""
+    if not isinstance(heavy_every, (int, float)) or isinstance(heavy_every, bool) or not 0 <= heavy_every <= 3600:
+        raise ParamError(f"{{heavy_every}} must be from 0 to 3600 seconds, got {heavy_every!r}", "heavy_every")
     if not isinstance(host, str) or not host:
         raise ParamError(f"{{host}} must be an address such as 127.0.0.1, got {host!r}", "host")
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
@@ -288,7 +314,7 @@ def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None
     if host not in LOCAL_HOSTS and token is None:
         token = secrets.token_urlsafe(24)
     try:
-        srv = Server((host, port), Views(db), token)
+        srv = Server((host, port), Views(db, heavy_every), token)
     except OSError as e:
         raise DseError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port or --host") \
             from None

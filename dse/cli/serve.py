@@ -15,21 +15,32 @@ from dse.report.console import say
                    "printed in the URL, or --token). Plain HTTP: across networks, use an SSH tunnel instead.")
 @click.option("--token", default=None, help="The token requests must carry (?token=...), at least 16 characters.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@click.option("--heavy-every", type=float, default=30.0, show_default=True,
+              help="Seconds between recomputations of figures, the power simulation and report sections while "
+                   "the store keeps changing (the tables follow every change).")
 @db_option
-def serve(port, host, token, open_browser, db):
+def serve(port, host, token, open_browser, heavy_every, db):
     """Serve the study as a web page that updates itself while dse train, dse compare --until-decided or dse
     budget-check write to the store (this process only reads it): progress and time left, the EDFs with their
     bands and KS tests, the power so far, undertraining warnings, the model table with each model's curve, and
     the report's sections. The JSON the page reads is under /api/ (status, edf, power, models, model, ...).
     Ctrl-C stops it.
     """
+    import os
     from pathlib import Path
 
+    # a viewer beside training: one thread for numerics and a lower priority, so training keeps the machine
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(k, "1")
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):
+        pass
     from dse.api.server import make_server, url_of
 
     if not Path(db).exists():
         say(f"note: {db} does not exist yet; the page says so until a dse command creates it")
-    srv = make_server(db, host=host, port=port, token=token)
+    srv = make_server(db, host=host, port=port, token=token, heavy_every=heavy_every)
     link = url_of(srv)
     say(f"serving {db} at {link} (read-only; Ctrl-C stops)")
     if open_browser:
