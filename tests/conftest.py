@@ -100,3 +100,19 @@ def dse_exe():
         return p.returncode, p.stdout, p.stderr
 
     return _run
+
+
+# two small sweeps trained on synthetic data: the study several modules start from (built once per module)
+PAIR_SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
+PAIR_TRAIN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "32",
+              "--batch-size", "32", "--budget", "1ep", "--device", "cpu", "--plain"]
+
+
+def trained_pair(folder: Path) -> Path:
+    """Sweeps a (anynet_a) and b (anynet_e) of 6 models each in ``folder``/dse.sqlite, trained 1 epoch."""
+    for space, name in (("anynet_a", "a"), ("anynet_e", "b")):
+        code, _, err = cli(folder, "sample", "--space", space, "-n", "6", *PAIR_SAMPLE, "--sweep", name)
+        assert code == 0, err
+    code, _, err = cli(folder, "train", *PAIR_TRAIN)
+    assert code == 0, err
+    return folder

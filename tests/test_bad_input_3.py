@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dse
-from conftest import cli, copy_study
+from conftest import copy_study, trained_pair
 from dse.errors import ParamError
 from test_bad_input import _digest
 
@@ -25,14 +25,8 @@ SYN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--
 
 @pytest.fixture(scope="module")
 def pilots(tmp_path_factory):
-    """Two sampled sweeps a and b of 6 models each, trained 1 epoch on synthetic data."""
-    d = tmp_path_factory.mktemp("pilots")
-    for space, name in (("anynet_a", "a"), ("anynet_e", "b")):
-        code, _, err = cli(d, "sample", "--space", space, "-n", "6", *SAMPLE, "--sweep", name)
-        assert code == 0, err
-    code, _, err = cli(d, "train", *SYN)
-    assert code == 0, err
-    return d
+    """Sweeps a and b of 6 models each, trained 1 epoch on synthetic data (conftest.trained_pair)."""
+    return trained_pair(tmp_path_factory.mktemp("pilots"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import click
 import pytest
 
 import dse
-from conftest import cli, copy_study
+from conftest import copy_study, trained_pair
 from dse.cli.main import commands
 from dse.errors import ParamError
 from dse.params import PARAMS, PROTOCOL, RUN, Bool, Func, Instance, Names, Numbers, Opt
@@ -48,13 +48,8 @@ def _base(f) -> dict:
 
 @pytest.fixture(scope="module")
 def pilots(tmp_path_factory):
-    d = tmp_path_factory.mktemp("declared")
-    for space, name in (("anynet_a", "a"), ("anynet_e", "b")):
-        code, _, err = cli(d, "sample", "--space", space, "-n", "6", *SAMPLE, "--sweep", name)
-        assert code == 0, err
-    code, _, err = cli(d, "train", *SYN)
-    assert code == 0, err
-    return d
+    """Sweeps a and b of 6 models each, trained 1 epoch on synthetic data (conftest.trained_pair)."""
+    return trained_pair(tmp_path_factory.mktemp("declared"))
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ class Views:
         self.study = Study(self.path, create=False)
         self.heavy_every = heavy_every
         self._cache, self._lock = {}, threading.Lock()
-        self._compute = threading.Lock()  # one view computed at a time: the rest of the machine is training's
+        self._compute = threading.RLock()  # one view computed at a time (a view may read another: re-entrant)
 
     def version(self) -> str:
         """A token that changes whenever the store is written (the file's and its WAL's size and time)."""

@@ -18,8 +18,11 @@ from dse.report.console import say
 @click.option("--heavy-every", type=float, default=30.0, show_default=True,
               help="Seconds between recomputations of figures, the power simulation and report sections while "
                    "the store keeps changing (the tables follow every change).")
+@click.option("--priority", type=click.Choice(["low", "normal"]), default="low", show_default=True,
+              help="low: the lowest CPU priority (nice 19), so training beside it keeps the machine; normal: as "
+                   "started (the page then keeps up on a busy machine).")
 @db_option
-def serve(port, host, token, open_browser, heavy_every, db):
+def serve(port, host, token, open_browser, heavy_every, priority, db):
     """Serve the study as a web page that updates itself while dse train, dse compare --until-decided or dse
     budget-check write to the store (this process only reads it): progress and time left, the EDFs with their
     bands and KS tests, the power so far, undertraining warnings, the model table with each model's curve, and
@@ -32,10 +35,11 @@ def serve(port, host, token, open_browser, heavy_every, db):
     # a viewer beside training: one thread for numerics and a lower priority, so training keeps the machine
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(k, "1")
-    try:
-        os.nice(19)
-    except (AttributeError, OSError):
-        pass
+    if priority == "low":
+        try:
+            os.nice(19)
+        except (AttributeError, OSError):
+            pass
     from dse.api.server import make_server, url_of
 
     if not Path(db).exists():
