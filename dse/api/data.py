@@ -60,8 +60,6 @@ class Data(StudyBase):
     def status(self, sweep: str | None = None) -> list[SweepStatus]:
         """Each sweep (or one) with its models counted by status and its results summarised; the regimes of a
         space come together, ordered by flops."""
-        if sweep is not None and not isinstance(sweep, str):
-            raise ParamError(f"{{sweep}} must be a sweep name, got {sweep!r}", "sweep")
         with self.store() as s:
             s.check_tables()  # the store's health: a table lost is said here, not only when a command reads it
             out = []
@@ -89,10 +87,10 @@ class Data(StudyBase):
         >>> Study("s.sqlite").progress()["sweeps"][0]["hours_left"]                       # doctest: +SKIP
         """
         out = {"sweeps": [], "running": []}
+        status = self.status()
         with self.store() as s:
-            names = [x.sweep for x in self.status()]
-            running = s.running(names) if names else []
-            for st in self.status():
+            running = s.running([x.sweep for x in status]) if status else []
+            for st in status:
                 secs = [m.train_seconds for m in s.models(st.sweep) if m.status == "done" and m.train_seconds]
                 busy = sum(1 for r in running if r["sweep"] == st.sweep)
                 rate = max(1, busy) * 3600 / (sum(secs) / len(secs)) if secs else None
