@@ -1,4 +1,5 @@
-"""The AnyNet nn.Module (X and Y blocks), built from an Arch; pycls structure and init. Needs torch."""
+"""The AnyNet nn.Module and the modules of the registered blocks, built from an Arch; pycls structure and init.
+Needs torch."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import math
 import torch
 from torch import nn
 
-from dse.models.complexity import SE_RATIO, block_cx, complexity, head_cx, se_cx, stage_cx, stem_cx
-from dse.models.arch import STEM_WIDTH, Arch
+from dse.models.arch import Arch
+from dse.models.blocks import (BLOCK_TYPES, STEM_TYPES, basic_cx, bottleneck_cx, mbconv_cx, res_basic_cx,
+                               res_bottleneck_cx)
+from dse.models.complexity import complexity, head_cx, stage_cx, stem_cx
+from dse.models.layers import SE_RATIO, se_cx
 
 BN_EPS, BN_MOM = 1e-5, 0.1
 _ACT = {"relu": nn.ReLU, "swish": nn.SiLU}  # pycls MODEL.ACTIVATION_FUN: relu, or silu/swish (App. B)
@@ -28,12 +32,14 @@ def _bn(w):
 
 
 class Stem(nn.Sequential):
-    """3x3 conv, BN, activation: stride 2 ("simple", 224 px) or 1 ("cifar", small images)."""
+    """k x k conv (stride), BN, activation, then a 3x3/2 max pool for the resnet stem (dse.models.blocks)."""
 
     complexity = staticmethod(stem_cx)
 
-    def __init__(self, w_in, w_out, stride, act="relu"):
-        super().__init__(_conv(w_in, w_out, 3, stride), _bn(w_out), activation(act))
+    def __init__(self, w_in, w_out, stem="simple", act="relu"):
+        st = STEM_TYPES[stem]
+        layers = [_conv(w_in, w_out, st.k, st.stride), _bn(w_out), activation(act)]
+        super().__init__(*layers, *([nn.MaxPool2d(3, stride=2, padding=1)] if st.pool else []))
 
 
 class SE(nn.Module):
@@ -52,24 +58,36 @@ class SE(nn.Module):
         return x * self.f(x)
 
 
-class Block(nn.Module):
-    """X block (residual bottleneck, group conv); Y block when se: SE after the 3x3's BN/ReLU."""
+def _shortcut(w_in, w_out, stride):
+    """The 1x1 projection (conv, BN) when the shape changes, else None (identity)."""
+    if w_in != w_out or stride != 1:
+        return nn.Sequential(_conv(w_in, w_out, 1, stride), _bn(w_out))
+    return None
 
-    complexity = staticmethod(block_cx)
 
-    def __init__(self, w_in, w_out, stride, b, g, se, act="relu"):
+def _bottleneck(w_in, w_out, stride, p, act):
+    """1x1, 3x3 group conv (+SE after its BN/activation), 1x1 + BN (no activation after it)."""
+    w_b = int(round(w_out / p["b"]))
+    w_se = int(round(w_in * SE_RATIO))
+    layers = [_conv(w_in, w_b, 1), _bn(w_b), activation(act)]
+    layers += [_conv(w_b, w_b, 3, stride, groups=w_b // p["g"]), _bn(w_b), activation(act)]
+    if p.get("se") and w_se:
+        layers.append(SE(w_b, w_se, act))
+    return layers + [_conv(w_b, w_out, 1), _bn(w_out)]
+
+
+def _basic(w_in, w_out, stride, act):
+    """Two 3x3 convs with BN, an activation between them."""
+    return [_conv(w_in, w_out, 3, stride), _bn(w_out), activation(act), _conv(w_out, w_out, 3), _bn(w_out)]
+
+
+class _Residual(nn.Module):
+    """act(shortcut(x) + f(x)); subclasses set ``f``."""
+
+    def __init__(self, w_in, w_out, stride, layers, act):
         super().__init__()
-        w_b = int(round(w_out / b))
-        w_se = int(round(w_in * SE_RATIO))
-        layers = [_conv(w_in, w_b, 1), _bn(w_b), activation(act)]
-        layers += [_conv(w_b, w_b, 3, stride, groups=w_b // g), _bn(w_b), activation(act)]
-        if se and w_se:
-            layers.append(SE(w_b, w_se, act))
-        layers += [_conv(w_b, w_out, 1), _bn(w_out)]
         self.f = nn.Sequential(*layers)
-        self.proj = None
-        if w_in != w_out or stride != 1:
-            self.proj = nn.Sequential(_conv(w_in, w_out, 1, stride), _bn(w_out))
+        self.proj = _shortcut(w_in, w_out, stride)
         self.act = activation(act)
 
     def forward(self, x):
@@ -77,31 +95,98 @@ class Block(nn.Module):
         return self.act(s + self.f(x))
 
 
+class ResBottleneckBlock(_Residual):
+    """X block (residual bottleneck, group conv); Y block when p["se"]: SE after the 3x3's BN/activation."""
+
+    complexity = staticmethod(res_bottleneck_cx)
+
+    def __init__(self, w_in, w_out, stride, p, act="relu"):
+        super().__init__(w_in, w_out, stride, _bottleneck(w_in, w_out, stride, p, act), act)
+
+
+class ResBasicBlock(_Residual):
+    """x + two 3x3 convs, then the activation (ResNet-18/34, the CIFAR ResNets)."""
+
+    complexity = staticmethod(res_basic_cx)
+
+    def __init__(self, w_in, w_out, stride, p=None, act="relu"):
+        super().__init__(w_in, w_out, stride, _basic(w_in, w_out, stride, act), act)
+
+
+class VanillaBlock(nn.Sequential):
+    """Two 3x3 convs, each with BN and the activation; no residual."""
+
+    complexity = staticmethod(basic_cx)
+
+    def __init__(self, w_in, w_out, stride, p=None, act="relu"):
+        super().__init__(*_basic(w_in, w_out, stride, act), activation(act))
+
+
+class ResBottleneckLinearBlock(nn.Module):
+    """The bottleneck, plus x where the shape stays; no activation after the sum (linear)."""
+
+    complexity = staticmethod(bottleneck_cx)
+
+    def __init__(self, w_in, w_out, stride, p, act="relu"):
+        super().__init__()
+        self.f = nn.Sequential(*_bottleneck(w_in, w_out, stride, p, act))
+        self.skip = w_in == w_out and stride == 1
+
+    def forward(self, x):
+        return x + self.f(x) if self.skip else self.f(x)
+
+
+class MBConv(nn.Module):
+    """EfficientNet's block: 1x1 expansion to int(w_in*e) (none when e keeps the width), k x k depthwise, SE of
+    int(w_in/4), linear 1x1; BN after each conv; x added where the shape stays."""
+
+    complexity = staticmethod(mbconv_cx)
+
+    def __init__(self, w_in, w_out, stride, p, act="swish"):
+        super().__init__()
+        w_e, k = int(w_in * p["e"]), int(p["k"])
+        layers = [_conv(w_in, w_e, 1), _bn(w_e), activation(act)] if w_e != w_in else []
+        layers += [_conv(w_e, w_e, k, stride, groups=w_e), _bn(w_e), activation(act)]
+        w_se = int(w_in * SE_RATIO)
+        if w_se:
+            layers.append(SE(w_e, w_se, act))
+        self.f = nn.Sequential(*layers, _conv(w_e, w_out, 1), _bn(w_out))
+        self.skip = w_in == w_out and stride == 1
+
+    def forward(self, x):
+        return x + self.f(x) if self.skip else self.f(x)
+
+
 class Stage(nn.Sequential):
-    """d blocks of width w; the first has stride 2 and takes w_in."""
+    """d blocks of width w; the first has the stage's stride and takes w_in."""
 
     complexity = staticmethod(stage_cx)
 
-    def __init__(self, w_in, w, d, b, g, se, act="relu"):
-        super().__init__(*[Block(w_in if i == 0 else w, w, 2 if i == 0 else 1, b=b, g=g, se=se,
-                                 act=act) for i in range(d)])
+    def __init__(self, w_in, w, d, p, stride=2, block="res_bottleneck", act="relu"):
+        bt = BLOCK_TYPES[block]
+        super().__init__(*[bt.build(w_in if i == 0 else w, w, stride if i == 0 else 1, p, act) for i in range(d)])
 
 
 class Head(nn.Module):
-    """Global average pool, then one fully connected layer (with bias) to the classes."""
+    """A 1x1 conv + BN + activation to head_w when head_w (EfficientNet), global average pool, a fully connected
+    layer (with bias) to the classes."""
 
     complexity = staticmethod(head_cx)
 
-    def __init__(self, w_in, num_classes):
+    def __init__(self, w_in, num_classes, head_w=0, act="relu"):
         super().__init__()
-        self.fc = nn.Linear(w_in, num_classes)
+        self.conv = nn.Sequential(_conv(w_in, head_w, 1), _bn(head_w), activation(act)) if head_w else None
+        self.fc = nn.Linear(head_w or w_in, num_classes)
 
     def forward(self, x):
+        if self.conv is not None:
+            x = self.conv(x)
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
 class AnyNet(nn.Module):
-    """Stem, stages, head. Widths are used as given: pass ``arch.compatible()`` for sampled archs."""
+    """Stem, stages, head of any registered block. Widths are used as given: pass ``arch.compatible()`` for sampled
+    archs; ``stem`` is used when the Arch has none of its own."""
 
     complexity = staticmethod(complexity)
 
@@ -109,13 +194,13 @@ class AnyNet(nn.Module):
         super().__init__()
         self.arch = arch
         act = arch.activation
-        self.stem = Stem(in_channels, STEM_WIDTH, 2 if stem == "simple" else 1, act)
-        w_in, stages = STEM_WIDTH, []
-        for d, w, b, g in zip(arch.depths, arch.widths, arch.bottlenecks, arch.group_widths):
-            stages.append(Stage(w_in, w, d, b=b, g=g, se=arch.se, act=act))
+        self.stem = Stem(in_channels, arch.stem_w, arch.design.stem_of(stem), act)
+        w_in, stages = arch.stem_w, []
+        for i, (d, w) in enumerate(zip(arch.depths, arch.widths)):
+            stages.append(Stage(w_in, w, d, arch.stage_params(i), stride=arch.strides[i], block=arch.block, act=act))
             w_in = w
         self.stages = nn.Sequential(*stages)
-        self.head = Head(w_in, num_classes)
+        self.head = Head(w_in, num_classes, arch.head_w, act)
         self.apply(init_weights)
 
     def forward(self, x):

@@ -1,7 +1,8 @@
 """Analytic complexity (pycls counting: flops are multiply-adds), vectorised over many Archs.
 
 Each function mirrors one module of ``dse.models.anynet`` and accumulates into a running
-``cx = [h, flops, params, acts]`` of int64 arrays (one entry per candidate). No tensors, no torch.
+``cx = [h, flops, params, acts]`` of int64 arrays (one entry per candidate). Layers are counted in
+``dse.models.layers``, blocks and stems in ``dse.models.blocks``. No tensors, no torch.
 """
 
 from __future__ import annotations
@@ -9,72 +10,35 @@ from __future__ import annotations
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import STEM_WIDTH, Arch
-
-SE_RATIO = 0.25
-
-
-def conv_cx(cx, w_in, w_out, k, stride=1, groups=1, bias=False):
-    """Conv k x k: k*k*w_in*w_out*h*w // groups multiply-adds at the output size (+ bias)."""
-    h, flops, params, acts = cx
-    h = (h - 1) // stride + 1
-    flops = flops + k * k * w_in * w_out * h * h // groups + (w_out if bias else 0)
-    params = params + k * k * w_in * w_out // groups + (w_out if bias else 0)
-    acts = acts + w_out * h * h
-    return [h, flops, params, acts]
+from dse.models.arch import STEM_WIDTH, Arch, Design
+from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED, res_bottleneck_cx
+from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, se_cx  # noqa: F401 (re-exported)
 
 
-def bn_cx(cx, w):
-    """BatchNorm: 2*w parameters (gamma, beta), nothing else."""
-    h, flops, params, acts = cx
-    return [h, flops, params + 2 * w, acts]
 
-
-def linear_cx(cx, w_in, w_out):
-    """Fully connected layer with bias."""
-    h, flops, params, acts = cx
-    return [h, flops + w_in * w_out + w_out, params + w_in * w_out + w_out, acts + w_out]
-
-
-def stem_cx(cx, w_in, w_out, stride):
-    """Stem: 3x3 conv (stride 2 simple, 1 cifar), BN, ReLU."""
-    return bn_cx(conv_cx(cx, w_in, w_out, 3, stride), w_out)
-
-
-def se_cx(cx, w_b, w_se):
-    """Squeeze-excitation at 1x1 spatial size (two 1x1 convs with bias); resolution unchanged."""
-    h = cx[0]
-    one = [np.ones_like(h)] + cx[1:]
-    one = conv_cx(one, w_b, w_se, 1, bias=True)
-    one = conv_cx(one, w_se, w_b, 1, bias=True)
-    # where w_se == 0 (round(0.25 * w_in) == 0) the block has no SE
-    has = w_se > 0
-    return [h] + [np.where(has, a, b) for a, b in zip(one[1:], cx[1:])]
+def stem_cx(cx, w_in, w_out, stem="simple"):
+    """Stem: the registry's (simple: 3x3/2; cifar: 3x3/1; resnet: 7x7/2 + 3x3/2 max pool), conv + BN."""
+    return STEM_TYPES[stem].count(cx, w_in, w_out)
 
 
 def block_cx(cx, w_in, w_out, stride, b, g, se):
     """X block (Y block when se): 1x1, 3x3 group conv (+SE), 1x1, with projection shortcut when needed."""
-    w_b = np.round(w_out * (1.0 / b)).astype(w_out.dtype)
-    h_in = cx[0]
-    proj = (w_in != w_out) | (stride != 1)
-    p = bn_cx(conv_cx(cx, w_in, w_out, 1, stride), w_out)
-    cx = [h_in] + [np.where(proj, a, c) for a, c in zip(p[1:], cx[1:])]
-    cx = bn_cx(conv_cx(cx, w_in, w_b, 1), w_b)
-    cx = bn_cx(conv_cx(cx, w_b, w_b, 3, stride, groups=w_b // g), w_b)
-    if se:
-        cx = se_cx(cx, w_b, np.round(w_in * SE_RATIO).astype(w_out.dtype))
-    return bn_cx(conv_cx(cx, w_b, w_out, 1), w_out)
+    return res_bottleneck_cx(cx, w_in, w_out, stride, {"b": b, "g": g, "se": se})
 
 
-def stage_cx(cx, w_in, w, d, b, g, se):
-    """Stage: the first block has stride 2 (and w_in); the d-1 others repeat one identical block."""
-    cx = block_cx(cx, w_in, w, stride=2, b=b, g=g, se=se)
-    rest = block_cx([cx[0], 0 * cx[1], 0 * cx[2], 0 * cx[3]], w, w, stride=1, b=b, g=g, se=se)
+def stage_cx(cx, w_in, w, d, p, stride=2, block="res_bottleneck"):
+    """Stage: the first block has the stage's stride (and w_in); the d-1 others repeat one identical block."""
+    count = BLOCK_TYPES[block].count
+    cx = count(cx, w_in, w, stride, p)
+    rest = count([cx[0], 0 * cx[1], 0 * cx[2], 0 * cx[3]], w, w, 1, p)
     return [cx[0]] + [a + (d - 1) * r for a, r in zip(cx[1:], rest[1:])]
 
 
-def head_cx(cx, w_in, num_classes):
-    """Head: global average pool, then a fully connected layer with bias."""
+def head_cx(cx, w_in, num_classes, head_w=0):
+    """Head: a 1x1 conv + BN to head_w when head_w (EfficientNet's), global average pool, FC with bias."""
+    if head_w:
+        cx = bn_cx(conv_cx(cx, w_in, head_w, 1), head_w)
+        w_in = head_w
     return linear_cx([np.ones_like(cx[0])] + cx[1:], w_in, num_classes)
 
 
@@ -85,80 +49,104 @@ class TooLarge(DseError):
     """A network whose counts do not fit in int64 (an absurd depth, width, resolution or head)."""
 
 
+def _design(se) -> Design:
+    return se if isinstance(se, Design) else Design(se=bool(se))
+
+
 def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_channels=3, num_classes=1000,
-                      too_large: str = "raise"):
-    """flops, params, acts (int64 arrays) of N Archs given as [N, S] arrays of d, w, b (paper), g; ``resolution``
-    is one size for all or one per Arch (a space that samples the input resolution). An Arch whose counts would
-    pass 2^62 raises TooLarge, or with ``too_large="mark"`` gets -1 in all three (a sampler drops it)."""
+                      too_large: str = "raise", extra: dict | None = None):
+    """flops, params, acts (int64 arrays) of N networks given as [N, S] arrays of d, w, b (paper), g; ``se`` is
+    the X/Y switch or the Design all N share (block, SE, stem, strides, stem and head widths); ``extra``: the
+    [N, S] arrays of k and e for blocks that use them. ``resolution`` is one size for all or one per network (a
+    space that samples it). A network whose counts would pass 2^62 raises TooLarge, or with ``too_large="mark"``
+    gets -1 in all three (a sampler drops it)."""
+    design = _design(se)
     d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    st = {"d": d, "w": w, "b": b, "g": g}
+    for p in ("k", "e"):
+        v = (extra or {}).get(p)
+        st[p] = np.full(d.shape, UNUSED[p]) if v is None else np.atleast_2d(np.asarray(v))
+    st["k"] = st["k"].astype(np.int64)
+    st["e"] = st["e"].astype(np.float64)
     res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (d.shape[0],))
-    big = _maybe_too_large(d, w, b, res=res, in_channels=in_channels, num_classes=num_classes)
+    kw = dict(design=design, stem=stem, in_channels=in_channels, num_classes=num_classes)
+    big = _maybe_too_large(st, res=res, **kw)
     if big.any():  # count those exactly in floating point (no overflow) to see whether they really are
-        fx = _count(d[big].astype(np.float64), w[big].astype(np.float64), b[big], g=g[big].astype(np.float64), se=se,
-                    res=res[big].astype(np.float64), stem=stem, in_channels=in_channels, num_classes=num_classes)
+        fx = _count({k: v[big].astype(np.float64) for k, v in st.items()}, res=res[big].astype(np.float64), **kw)
         over = np.zeros(len(big), dtype=bool)
         over[big] = np.max(fx, axis=0) >= MAX_COUNT
         if over.any() and too_large == "raise":
             raise TooLarge(f"too large to count: {np.max(fx):.3g} multiply-adds or parameters (at most "
                            f"{MAX_COUNT:.3g}); lower the depth, widths, resolution or classes")
         if over.any():
-            out = _count(d, w, b, g=g, se=se, res=res, stem=stem, in_channels=in_channels, num_classes=num_classes,
-                         rows=~over)
+            out = _count(st, res=res, rows=~over, **kw)
             return tuple(np.where(over, -1, x) for x in out)
-    return _count(d, w, b, g=g, se=se, res=res, stem=stem, in_channels=in_channels, num_classes=num_classes)
+    return _count(st, res=res, **kw)
 
 
-def _maybe_too_large(d, w, b, res, in_channels, num_classes) -> np.ndarray:
-    """Which Archs might reach MAX_COUNT: an upper bound of every count (each of a block's five convolutions
-    is at most 9 * W^2 * R^2 for the widest width W, inner widths included, and the input size R)."""
-    wmax = np.maximum(np.max(np.round(w / b), axis=1), np.max(w, axis=1)).astype(np.float64)
-    wmax = np.maximum(wmax, max(STEM_WIDTH, in_channels))
+def _maybe_too_large(st, res, design, stem, in_channels, num_classes) -> np.ndarray:
+    """Which networks might reach MAX_COUNT: an upper bound of every count (each of a block's convolutions is at
+    most K^2 * W^2 * R^2 for the widest width W, inner widths included, the largest kernel K and input size R)."""
+    w, b = st["w"], st["b"]
+    wmax = np.maximum(np.max(np.round(w / b), axis=1), np.max(w * st["e"], axis=1) + 1).astype(np.float64)
+    wmax = np.maximum(wmax, max(design.stem_w, in_channels, design.head_w))
+    k2 = np.max(st["k"], axis=1).astype(np.float64) ** 2 + 9
     r2 = res.astype(np.float64) ** 2
-    bound = 50.0 * d.sum(axis=1) * wmax**2 * r2 + 9.0 * in_channels * STEM_WIDTH * r2 + 2.0 * wmax * num_classes
+    bound = 6.0 * k2 * st["d"].sum(axis=1) * wmax**2 * r2 + 49.0 * in_channels * design.stem_w * r2 \
+        + 2.0 * wmax * num_classes + wmax**2 * r2
     return bound >= MAX_COUNT / 4
 
 
-def _count(d, w, b, g, se, res, stem, in_channels, num_classes, rows=None):
+def _count(st, res, design, stem, in_channels, num_classes, rows=None):
     """The counts, in the arrays' own dtype (int64; float64 to test for overflow); ``rows``: only those, the
     others 0."""
+    d = st["d"]
     if rows is not None:  # the other rows become a small harmless network
         m = rows[:, None]
-        d, w, b, g, res = np.where(m, d, 1), np.where(m, w, 8), np.where(m, b, 1.0), np.where(m, g, 8), \
-            np.where(rows, res, 8)
+        st = {k: np.where(m, v, {"d": 1, "w": 8, "b": 1.0, "g": 8, "k": 3, "e": 1.0}[k]) for k, v in st.items()}
+        d, res = st["d"], np.where(rows, res, 8)
     n = d.shape[0]
     zero = np.zeros(n, dtype=d.dtype)
     cx = [res.astype(d.dtype).copy(), zero, zero, zero]
-    cx = stem_cx(cx, in_channels, STEM_WIDTH, 2 if stem == "simple" else 1)
-    w_in = np.full(n, STEM_WIDTH, dtype=d.dtype)
-    se = bool(se)
+    cx = stem_cx(cx, in_channels, design.stem_w, design.stem_of(stem))
+    w_in = np.full(n, design.stem_w, dtype=d.dtype)
+    strides = design.strides_of(d.shape[1])
     for i in range(d.shape[1]):
-        cx = stage_cx(cx, w_in, w[:, i], d=d[:, i], b=b[:, i], g=g[:, i], se=se)
-        w_in = w[:, i]
-    cx = head_cx(cx, w_in, num_classes)
+        p = {k: st[k][:, i] for k in BLOCK_PARAMS}
+        p["se"] = design.se
+        cx = stage_cx(cx, w_in, st["w"][:, i], d=st["d"][:, i], p=p, stride=strides[i], block=design.block)
+        w_in = st["w"][:, i]
+    cx = head_cx(cx, w_in, num_classes, design.head_w)
     return cx[1], cx[2], cx[3]
 
 
+def _arrays(archs) -> tuple[list, dict]:
+    """[d, w, b, g] and {k, e} lists of lists of same-shaped Archs."""
+    core = [[getattr(a, f) for a in archs] for f in ("depths", "widths", "bottlenecks", "group_widths")]
+    return core, {"k": [a.kernels for a in archs], "e": [a.expansions for a in archs]}
+
+
 def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_classes=1000):
-    """flops, params, acts (int64 arrays) of a list of Archs of any stage counts (grouped, then counted in bulk);
-    ``resolution``: one size, or one per Arch."""
+    """flops, params, acts (int64 arrays) of a list of Archs of any stage counts and designs (grouped, then
+    counted in bulk); ``resolution``: one size, or one per Arch."""
     out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
     res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (len(archs),))
     groups = {}
     for i, a in enumerate(archs):
-        groups.setdefault((a.stages, a.se), []).append(i)
-    for (_, se), ix in groups.items():
-        arr = [[getattr(archs[i], k) for i in ix] for k in ("depths", "widths", "bottlenecks", "group_widths")]
-        for o, v in zip(out, complexity_arrays(*arr, se=se, resolution=res[ix], stem=stem, in_channels=in_channels,
-                                               num_classes=num_classes)):
+        groups.setdefault((a.stages, a.design), []).append(i)
+    for (_, design), ix in groups.items():
+        core, extra = _arrays([archs[i] for i in ix])
+        for o, v in zip(out, complexity_arrays(*core, design, resolution=res[ix], stem=stem,
+                                               in_channels=in_channels, num_classes=num_classes, extra=extra)):
             o[ix] = v
     return out
 
 
 def complexity(arch: Arch, resolution=224, stem="simple", in_channels=3, num_classes=1000) -> dict:
-    """{'flops', 'params', 'acts'} (ints) of one Arch; widths are used as given (apply the rule first)."""
-    f, p, a = complexity_arrays(
-        [arch.depths], [arch.widths], [arch.bottlenecks], g=[arch.group_widths], se=arch.se,
-        resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes,
-    )
+    """{'flops', 'params', 'acts'} (ints) of one Arch; widths are used as given (apply the rule first); ``stem``
+    is the regime's, used when the Arch has none of its own."""
+    core, extra = _arrays([arch])
+    f, p, a = complexity_arrays(*core, arch.design, resolution=resolution, stem=stem, in_channels=in_channels,
+                                num_classes=num_classes, extra=extra)
     return {"flops": int(f[0]), "params": int(p[0]), "acts": int(a[0])}

@@ -1,0 +1,185 @@
+"""The registry of blocks and stems: each block is one entry (its count, its torch module, its names).
+
+A block maps (w_in, w_out, stride, p) to a module and to its complexity; ``p`` holds the stage's values of
+the per-stage parameters the block ``uses`` (b: bottleneck ratio, paper's, inner width w/b; g: group width;
+k: kernel size; e: expansion ratio of the input width) and ``se`` (squeeze-excitation on or off). Counting
+is vectorised (``p``'s values are arrays, one per candidate), so a sampler counts millions of candidates
+without torch; the torch module is imported only when a network is built.
+
+Adding a block is one ``register_block(BlockType(...))`` call: a space file can then name it, and sampling,
+training, export and import use it (``docs/architecture.md``).
+
+>>> get_block("res_bottleneck").pycls
+'res_bottleneck_block'
+>>> sorted(BLOCK_TYPES)[:3]
+['mbconv', 'res_basic', 'res_bottleneck']
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from dse.errors import DseError
+from dse.models.layers import SE_RATIO, bn_cx, branch, conv_cx, pool_cx, se_cx, where
+
+# the per-stage parameters a block may use beyond d and w: the paper's letter and the Arch field holding it
+BLOCK_PARAMS = {"b": "bottlenecks", "g": "group_widths", "k": "kernels", "e": "expansions"}
+UNUSED = {"b": 1.0, "g": 1, "k": 3, "e": 1.0}  # what an Arch holds for a parameter its block does not use
+SE_MODES = ("never", "optional", "always")
+
+
+@dataclass(frozen=True)
+class BlockType:
+    """One block: ``count(cx, w_in, w_out, stride, p) -> cx`` (vectorised, mirrors the module), ``module``
+    (a class or "package.module:Class", called as ``Class(w_in, w_out, stride, p, act)``), the names pycls
+    knows it by (``pycls``, None when pycls has none; ``pycls_model``: anynet or effnet)."""
+
+    name: str
+    doc: str
+    count: Callable
+    module: Any
+    uses: tuple = ()
+    se: str = "never"
+    pycls: str | None = None
+    pycls_model: str = "anynet"
+    aliases: tuple = field(default=())
+
+    def __post_init__(self):
+        bad = [p for p in self.uses if p not in BLOCK_PARAMS]
+        if bad or self.se not in SE_MODES:
+            raise ValueError(f"block {self.name!r}: uses must be from {', '.join(BLOCK_PARAMS)} and se one of "
+                             f"{', '.join(SE_MODES)}")
+
+    def build(self, w_in: int, w_out: int, stride: int, p: dict, act: str = "relu"):
+        """The torch module of one block (imports torch)."""
+        cls = self.module
+        if isinstance(cls, str):
+            mod, _, name = cls.partition(":")
+            cls = getattr(importlib.import_module(mod), name)
+        return cls(w_in, w_out, stride, p, act)
+
+
+BLOCK_TYPES: dict[str, BlockType] = {}
+
+
+def register_block(block: BlockType) -> BlockType:
+    """Add a block to the registry (a name already taken by another block is refused)."""
+    old = BLOCK_TYPES.get(block.name)
+    if old is not None and old != block:
+        raise ValueError(f"block {block.name!r} is registered already")
+    BLOCK_TYPES[block.name] = block
+    return block
+
+
+def get_block(name: str) -> BlockType:
+    """The registered block ``name``; an unknown name is a DseError listing the known ones."""
+    try:
+        return BLOCK_TYPES[name]
+    except (KeyError, TypeError):
+        raise DseError(f"unknown block {name!r}; registered: {', '.join(sorted(BLOCK_TYPES))}") from None
+
+
+def block_by_pycls(name: str, model: str = "anynet") -> BlockType | None:
+    """The block pycls calls ``name`` (ANYNET.BLOCK_TYPE), or None."""
+    for b in BLOCK_TYPES.values():
+        if b.pycls == name and b.pycls_model == model:
+            return b
+    return None
+
+
+# --- counts (each mirrors the module of the same name in dse.models.anynet) -----------------------------------
+
+def shortcut_cx(cx, w_in, w_out, stride):
+    """The residual's 1x1 projection (conv, BN) where the shape changes, as a parallel branch."""
+    proj = (w_in != w_out) | (stride != 1)
+    p = branch(cx, lambda c: bn_cx(conv_cx(c, w_in, w_out, 1, stride), w_out))
+    return [cx[0]] + where(proj, p[1:], cx[1:])
+
+
+def basic_cx(cx, w_in, w_out, stride, p=None):
+    """Two 3x3 convs with BN: w_in -> w_out (stride), w_out -> w_out."""
+    cx = bn_cx(conv_cx(cx, w_in, w_out, 3, stride), w_out)
+    return bn_cx(conv_cx(cx, w_out, w_out, 3), w_out)
+
+
+def res_basic_cx(cx, w_in, w_out, stride, p=None):
+    """x + F(x), F = basic_cx, with a projection shortcut when the shape changes."""
+    return basic_cx(shortcut_cx(cx, w_in, w_out, stride), w_in, w_out, stride)
+
+
+def bottleneck_cx(cx, w_in, w_out, stride, p):
+    """1x1 (w_in -> w_b = w_out/b), 3x3 group conv (groups w_b/g, stride), SE when on, 1x1 (w_b -> w_out)."""
+    w_b = np.round(w_out * (1.0 / p["b"])).astype(np.asarray(w_out).dtype)
+    cx = bn_cx(conv_cx(cx, w_in, w_b, 1), w_b)
+    cx = bn_cx(conv_cx(cx, w_b, w_b, 3, stride, groups=w_b // p["g"]), w_b)
+    if p.get("se"):
+        cx = se_cx(cx, w_b, np.round(w_in * SE_RATIO).astype(np.asarray(w_out).dtype))
+    return bn_cx(conv_cx(cx, w_b, w_out, 1), w_out)
+
+
+def res_bottleneck_cx(cx, w_in, w_out, stride, p):
+    """x + F(x), F = bottleneck_cx, with a projection shortcut when the shape changes (the X/Y block)."""
+    return bottleneck_cx(shortcut_cx(cx, w_in, w_out, stride), w_in, w_out, stride, p)
+
+
+def mbconv_cx(cx, w_in, w_out, stride, p):
+    """MBConv: 1x1 expansion to w_e = int(w_in*e) (none when w_e == w_in), k x k depthwise (stride), SE of
+    int(w_in/4), linear 1x1 to w_out; all with BN."""
+    dt = np.asarray(w_out).dtype
+    w_e = np.floor(w_in * np.asarray(p["e"], dtype=np.float64)).astype(dt)
+    cx = where(w_e != w_in, bn_cx(conv_cx(cx, w_in, w_e, 1), w_e), cx)
+    cx = bn_cx(conv_cx(cx, w_e, w_e, p["k"], stride, groups=w_e), w_e)
+    cx = se_cx(cx, w_e, np.floor(w_in * SE_RATIO).astype(dt))
+    return bn_cx(conv_cx(cx, w_e, w_out, 1), w_out)
+
+
+_M = "dse.models.anynet:"
+for _b in (
+    BlockType("res_bottleneck", "residual bottleneck: 1x1, 3x3 group conv (+SE: the Y block), 1x1; the X block",
+              res_bottleneck_cx, _M + "ResBottleneckBlock", uses=("b", "g"), se="optional",
+              pycls="res_bottleneck_block", aliases=("x", "y")),
+    BlockType("res_bottleneck_linear", "the bottleneck without a ReLU after the sum, a skip only where the shape "
+              "stays (MobileNetV2-style)", bottleneck_cx, _M + "ResBottleneckLinearBlock", uses=("b", "g"),
+              se="optional", pycls="res_bottleneck_linear_block"),
+    BlockType("res_basic", "residual basic block: x + two 3x3 convs (ResNet-18/34, CIFAR ResNets)", res_basic_cx,
+              _M + "ResBasicBlock", pycls="res_basic_block"),
+    BlockType("vanilla", "two 3x3 convs with BN and ReLU, no residual (NDS's Vanilla)", basic_cx,
+              _M + "VanillaBlock", pycls="vanilla_block"),
+    BlockType("mbconv", "EfficientNet's inverted bottleneck: 1x1 expansion e, k x k depthwise, SE, linear 1x1",
+              mbconv_cx, _M + "MBConv", uses=("e", "k"), se="always", pycls="mbconv", pycls_model="effnet"),
+):
+    register_block(_b)
+
+
+# --- stems ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StemType:
+    """A stem: a k x k conv (stride), BN, activation, then a 3x3/2 max pool when ``pool``; pycls's name."""
+
+    name: str
+    k: int
+    stride: int
+    pool: bool
+    pycls: str
+    doc: str
+
+    @property
+    def total_stride(self) -> int:
+        return self.stride * (2 if self.pool else 1)
+
+    def count(self, cx, w_in, w_out):
+        cx = bn_cx(conv_cx(cx, w_in, w_out, self.k, self.stride), w_out)
+        return pool_cx(cx, w_out, 3, 2, 1) if self.pool else cx
+
+
+STEM_TYPES = {s.name: s for s in (
+    StemType("simple", 3, 2, False, "simple_stem_in", "3x3 conv, stride 2 (RegNet's, ImageNet-sized images)"),
+    StemType("cifar", 3, 1, False, "res_stem_cifar", "3x3 conv, stride 1 (small images: CIFAR, Fashion-MNIST)"),
+    StemType("resnet", 7, 2, True, "res_stem_in", "7x7 conv, stride 2, then a 3x3/2 max pool (ResNet's)"),
+)}
+STEM_BY_PYCLS = {s.pycls: s.name for s in STEM_TYPES.values()}

@@ -1,0 +1,63 @@
+"""Counting one layer (pycls counting: flops are multiply-adds), vectorised over candidates.
+
+Each function takes and returns a running ``cx = [h, flops, params, acts]`` of int64 arrays (one entry per
+candidate; float64 to test for overflow). Blocks (``dse.models.blocks``) and networks
+(``dse.models.complexity``) are sums of these. No torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SE_RATIO = 0.25  # w_se = SE_RATIO * (the block's input width)
+
+
+def conv_cx(cx, w_in, w_out, k, stride=1, groups=1, bias=False):
+    """Conv k x k, padding (k-1)//2: k*k*w_in*w_out*h*w // groups multiply-adds at the output size (+ bias)."""
+    h, flops, params, acts = cx
+    h = (h + 2 * ((k - 1) // 2) - k) // stride + 1
+    flops = flops + k * k * w_in * w_out * h * h // groups + (w_out if bias else 0)
+    params = params + k * k * w_in * w_out // groups + (w_out if bias else 0)
+    acts = acts + w_out * h * h
+    return [h, flops, params, acts]
+
+
+def bn_cx(cx, w):
+    """BatchNorm: 2*w parameters (gamma, beta), nothing else."""
+    h, flops, params, acts = cx
+    return [h, flops, params + 2 * w, acts]
+
+
+def pool_cx(cx, w, k, stride, padding):
+    """Max pool k x k: no flops or parameters; its output counts as activations (pycls complexity_maxpool2d)."""
+    h, flops, params, acts = cx
+    h = (h + 2 * padding - k) // stride + 1
+    return [h, flops, params, acts + w * h * h]
+
+
+def linear_cx(cx, w_in, w_out):
+    """Fully connected layer with bias."""
+    h, flops, params, acts = cx
+    return [h, flops + w_in * w_out + w_out, params + w_in * w_out + w_out, acts + w_out]
+
+
+def se_cx(cx, w_b, w_se):
+    """Squeeze-excitation at 1x1 spatial size (two 1x1 convs with bias); resolution unchanged; none where
+    w_se == 0 (a block too narrow for one)."""
+    h = cx[0]
+    one = [np.ones_like(h)] + cx[1:]
+    one = conv_cx(one, w_b, w_se, 1, bias=True)
+    one = conv_cx(one, w_se, w_b, 1, bias=True)
+    has = w_se > 0
+    return [h] + [np.where(has, a, b) for a, b in zip(one[1:], cx[1:])]
+
+
+def branch(cx, f):
+    """A parallel branch (a projection shortcut): its counts add, the resolution stays the main path's."""
+    out = f(cx)
+    return [cx[0]] + out[1:]
+
+
+def where(mask, a, b):
+    """Per candidate: counts ``a`` where ``mask``, else ``b`` (both from the same input)."""
+    return [np.where(mask, x, y) for x, y in zip(a, b)]
