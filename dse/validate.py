@@ -41,7 +41,7 @@ NAME_CHARS = "letters, digits and _ - . @ ~ + = :"
 _NAME_CHARS = "A-Za-z0-9_.@~+=:-"  # the same, as a regular expression's class
 
 # ---- the names dse knows (each list typed once; everything else imports it)
-STEMS = ("simple", "cifar")
+STEMS = ("simple", "cifar", "resnet")  # dse.models.blocks.STEM_TYPES (7x7/2 + max pool: resnet)
 ACTIVATIONS = ("relu", "swish")  # the paper's default and its App. B alternative (SiLU)
 DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 FIXED_SIZE_DATASETS = ("fashion-mnist", "cifar10")  # images of one size: --resolution does not apply

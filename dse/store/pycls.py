@@ -26,7 +26,7 @@ from dse.validate import (ACTIVATIONS, COUNTS, DATASETS, LIMITS, MAX_BOTTLENECK,
 
 # pycls's name of each of dse's stems (dse.validate.STEMS) and activations (ACTIVATIONS; MODEL.ACTIVATION_FUN,
 # where "swish" reads as silu too)
-PYCLS_STEM = dict(zip(STEMS, ("simple_stem_in", "res_stem_cifar")))
+PYCLS_STEM = dict(zip(STEMS, ("simple_stem_in", "res_stem_cifar", "res_stem_in")))
 PYCLS_ACTIVATION = dict(zip(ACTIVATIONS, ("relu", "silu")))
 BLOCK = "res_bottleneck_block"                                  # the X block (Y: SE_ON)
 DATASET_OF = {"cifar10": "cifar10", "imagenet": "imagefolder"}  # pycls's TRAIN.DATASET -> dse's --dataset
