@@ -1,11 +1,13 @@
 """The store and the CLI: sample, top-up, status, export/import round trip, bad input (exit 2)."""
 
 import csv
+import os
 import io
 import json
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -183,7 +185,7 @@ def test_db_env_and_schema(run, tmp_path, monkeypatch):
     con = sqlite3.connect(tmp_path / "env.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     meta = dict(con.execute("SELECT key, value FROM meta"))
-    assert meta["app"] == "dse" and meta["schema_version"] == "3"
+    assert meta["app"] == "dse" and meta["schema_version"] == "4"
     sw = con.execute("SELECT space, regime, seed, dse_version, created FROM sweeps").fetchone()
     assert json.loads(sw[0])["family"] == "anynet" and json.loads(sw[1])["flops"] == [360000000, 400000000]
     assert sw[2] == 0 and sw[3] and sw[4]
@@ -198,7 +200,7 @@ def test_a_version_1_store_gains_the_speed_tables(run, tmp_path):
     code, out, err = run("sample", "--space", "regnetx", "-n", "6", "--db", "v1.db")  # a top-up of the old sweep
     assert code == 0 and "2 models accepted (6 in all)" in out, err
     con = sqlite3.connect(tmp_path / "v1.db")
-    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
     assert con.execute("SELECT COUNT(*) FROM speeds").fetchone()[0] == 0
     assert "ms_cap" not in json.loads(con.execute("SELECT regime FROM sweeps").fetchone()[0])
 
@@ -218,7 +220,7 @@ def test_a_version_2_store_gains_the_spread_and_keeps_its_timings(run, tmp_path)
     code, out, err = run("sample", "--space", "regnetx", "-n", "5", "--db", "v2.db")
     assert code == 0, err
     con = sqlite3.connect(tmp_path / "v2.db")
-    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
     assert con.execute("SELECT ms, spread FROM speeds").fetchall() == [(3.5, None)]
 
 
@@ -291,3 +293,37 @@ def test_parquet_round_trip(run, tmp_path):
     a = _export(run, "--sweep", "regnetx")
     b = _export(run, "--sweep", "back")
     assert [{**r, "sweep": ""} for r in a] == [{**r, "sweep": ""} for r in b]
+
+
+def _v3_copy(tmp_path):
+    import shutil
+
+    src = Path(__file__).parent / "data" / "store_v3"
+    shutil.copy(src / "store.sqlite", tmp_path / "v3.sqlite")
+    return src, str(tmp_path / "v3.sqlite")
+
+
+def test_a_store_from_before_blocks_reads_unchanged_read_only_and_after_gaining_the_block_column(run, tmp_path):
+    """A real schema-3 store (written by dse at c3b7636): export and EDFs equal what that dse printed, read-only
+    (nothing written) and after a writing command added the block column (its rows NULL: res_bottleneck)."""
+    src, db = _v3_copy(tmp_path)
+    os.chmod(db, 0o444)
+    os.chmod(tmp_path, 0o555)
+    try:
+        code, out, err = run("export", "--db", db)
+        assert code == 0 and out == (src / "export.csv").read_text(), err
+        code, out, err = run("edf", "--compare", "y", "e", "--json", "--db", db)
+        assert code == 0 and json.loads(out) == json.loads((src / "edf.json").read_text()), err
+    finally:
+        os.chmod(tmp_path, 0o755)
+        os.chmod(db, 0o644)
+    assert dict(sqlite3.connect(db).execute("SELECT key, value FROM meta"))["schema_version"] == "3"
+    code, out, err = run("sample", "--space", "regnety", "-n", "7", "--sweep", "y", "--db", db)  # a top-up writes
+    assert code == 0 and "1 models accepted (7 in all)" in out, err
+    con = sqlite3.connect(db)
+    assert dict(con.execute("SELECT key, value FROM meta"))["schema_version"] == "4"
+    assert [r[0] for r in con.execute("SELECT block FROM models WHERE sweep = 'y' ORDER BY idx")] == [None] * 6 + [
+        "res_bottleneck"]
+    code, out, err = run("export", "--sweep", "e", "--db", db)
+    want = [ln for ln in (src / "export.csv").read_text().splitlines() if not ln.startswith("y,")]
+    assert code == 0 and out.splitlines() == want, err

@@ -146,7 +146,9 @@ def regime_options(f):
         click.option("--resolution", type=limit_type("resolution"), default=224, show_default=True,
                      help="Input image size in pixels (square)."),
         click.option("--stem", type=click.Choice(STEMS), default="simple", show_default=True,
-                     help="simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images)."),
+                     help="simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images); resnet: 7x7 "
+                          "stride 2 + max pool. A network with its own stem (ResNet-50, the NDS spaces) "
+                          "keeps it."),
         click.option("--in-channels", type=limit_type("in_channels"), default=3, show_default=True,
                      help="Input channels (3 for RGB, 1 for Fashion-MNIST)."),
         click.option("--num-classes", type=limit_type("num_classes"), default=1000, show_default=True,

@@ -1,12 +1,13 @@
-"""``dse model regnet|anynet``: one network's stages and exact complexity (no torch needed)."""
+"""``dse model regnet|anynet|list|NAME``: one network's stages and exact complexity (no torch needed)."""
 
 from __future__ import annotations
 
 import click
 
-from dse.cli.main import cli, json_option, regime_options
+from dse.cli.main import cli, json_option, limit_type, regime_options
 from dse.errors import DseError
 from dse.models import Arch, complexity, regnet_arch
+from dse.models.reference import REFERENCES, reference
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
 from dse.units import human
@@ -28,17 +29,25 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
         check_setting(k, kw[k])
     cx = complexity(arch, **kw)
     if as_json:
-        print_json({"depths": list(arch.depths), "widths": list(arch.widths),
-                    "bottlenecks": [b for b in arch.to_dict()["bottlenecks"]],
-                    "group_widths": list(arch.group_widths), "se": arch.se, "activation": arch.activation, **cx})
+        print_json({**arch.to_dict(), "se": arch.se, "activation": arch.activation, "block": arch.block,
+                    "strides": list(arch.strides), "stem": arch.design.stem_of(kw["stem"]), "stem_w": arch.stem_w,
+                    **cx})
         return
+    uses = arch.uses
+    head = ["stage", "d", "w", "stride"] + [c for p, c in (("b", "b"), ("g", "g"), ("k", "k"), ("e", "e"))
+                                            if p in uses] + (["w/b", "groups"] if {"b", "g"} <= set(uses) else [])
     rows = []
-    for i, (d, w, b, g) in enumerate(zip(arch.depths, arch.widths, arch.bottlenecks, arch.group_widths)):
-        w_b = round(w / b)
-        rows.append([i + 1, d, w, f"{b:g}", g, w_b, w_b // g])
-    table(f"{'Y' if arch.se else 'X'} blocks, {arch.activation}, {kw['resolution']} px, {kw['stem']} stem, "
-          f"{kw['in_channels']} in, {kw['num_classes']} classes",
-          ["stage", "d", "w", "b", "g", "w/b", "groups"], rows)
+    for i, (d, w, s) in enumerate(zip(arch.depths, arch.widths, arch.strides)):
+        r = [i + 1, d, w, s] + [f"{arch.stage(p)[i]:g}" for p in ("b", "g", "k", "e") if p in uses]
+        if {"b", "g"} <= set(uses):
+            w_b = round(w / arch.bottlenecks[i])
+            r += [w_b, w_b // arch.group_widths[i]]
+        rows.append(r)
+    se = " + SE" if arch.se and arch.block_type.se == "optional" else ""
+    name = {"res_bottleneck": "Y" if arch.se else "X"}.get(arch.block, arch.block)
+    table(f"{name} blocks{se if arch.block != 'res_bottleneck' else ''}, {arch.activation}, {kw['resolution']} px, "
+          f"{arch.design.stem_of(kw['stem'])} stem ({arch.stem_w} wide), {kw['in_channels']} in, "
+          f"{kw['num_classes']} classes" + (f", head conv {arch.head_w}" if arch.head_w else ""), head, rows)
     if before is not None and before != arch:
         say(f"compatibility rule changed widths {list(before.widths)} -> {list(arch.widths)}, "
             f"group widths {list(before.group_widths)} -> {list(arch.group_widths)}")
@@ -46,17 +55,72 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
         f"params {human(cx['params'])} ({cx['params']:,})   acts {human(cx['acts'])} ({cx['acts']:,})")
 
 
+class _ModelGroup(click.Group):
+    """``dse model NAME`` shows a reference network (resnet50, effnet_b0, regnetx_400mf, ...) besides the commands."""
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is not None or name.lower() not in REFERENCES:
+            return cmd
+        return _reference_command(name.lower())
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            raise click.UsageError(f"no such command or reference network {args[0]!r}; commands: "
+                                   f"{', '.join(self.list_commands(ctx))}; networks: {', '.join(REFERENCES)}",
+                                   ctx) from None
+
+
+def _reference_command(name: str) -> click.Command:
+    ref = reference(name)
+
+    @click.command(name, help=f"{ref.doc}: its stages and exact complexity (pycls's counting) at "
+                              f"{ref.resolution} px and {ref.num_classes} classes unless given.")
+    @click.option("--resolution", type=limit_type("resolution"), default=ref.resolution, show_default=True,
+                  help="Input image size in pixels (square).")
+    @click.option("--in-channels", type=limit_type("in_channels"), default=3, show_default=True,
+                  help="Input channels.")
+    @click.option("--num-classes", type=limit_type("num_classes"), default=ref.num_classes, show_default=True,
+                  help="Classes of the classifier head.")
+    @json_option
+    def show(as_json, **kw):
+        _show(ref.arch, None, as_json, stem=ref.arch.stem or "simple", **kw)
+
+    return show
+
+
 activation_option = click.option(
     "--activation", type=click.Choice(ACTIVATIONS), default="relu", show_default=True,
     help="Nonlinearity everywhere (stem, blocks, SE): relu, or swish (SiLU). Counts do not depend on it.")
 
 
-@cli.group()
+@cli.group(cls=_ModelGroup)
 def model():
     """Show one network: per-stage depths, widths, bottlenecks, groups, and flops/params/acts.
 
     Flops are multiply-adds (pycls counting); acts are the output sizes of all convs and the FC.
+    A reference network by name: dse model resnet50 (dse model list names them all).
     """
+
+
+@model.command("list")
+@json_option
+def model_list(as_json):
+    """The reference networks dse knows by name, with their exact flops, params and acts."""
+    rows = []
+    for name, ref in REFERENCES.items():
+        cx = complexity(ref.arch, ref.resolution, ref.arch.stem or "simple", 3, ref.num_classes)
+        rows.append({"name": name, "network": ref.doc, "block": ref.arch.block, "resolution": ref.resolution,
+                     "classes": ref.num_classes, **cx})
+    if as_json:
+        print_json(rows)
+        return
+    table("reference networks (dse model NAME shows one; dse speed --baseline NAME times them)",
+          ["name", "network", "block", "px", "flops", "params", "acts"],
+          [[r["name"], r["network"], r["block"], r["resolution"], human(r["flops"], "F"), human(r["params"]),
+            human(r["acts"])] for r in rows])
 
 
 @model.command("regnet")

@@ -17,6 +17,7 @@ import numpy as np
 from dse.errors import DseError
 from dse.validate import ACTIVATIONS, STEMS
 from dse.models.arch import Arch, adjust_compatibility, model_key
+from dse.models.blocks import STEM_TYPES, UNUSED
 from dse.validate import as_number
 from dse.models.complexity import complexity_arrays
 from dse.models.regnet import regnet_arrays
@@ -124,17 +125,29 @@ class Sampler:
         sp, s = self.space, self.space.stages
         if sp.family == "anynet":
             x = {}
-            for p in ("d", "w", "b", "g"):
-                dist = sp.dists[p]
-                if p in sp.shared:
+            # drawn in this order (d, w, b, g: the stream of the X/Y spaces before other blocks existed)
+            for p in ("d", "w", "b", "g", "groups", "k", "e"):
+                dist = sp.dists.get(p)
+                if dist is None:  # a parameter the block does not use holds its neutral value
+                    if p in UNUSED:
+                        x[p] = np.full((n, s), UNUSED[p])
+                elif p in sp.shared:
                     x[p] = np.repeat(dist.sample(rng, (n, 1)), s, axis=1)
                 elif p in sp.non_decreasing:
                     x[p] = sample_sorted(dist, rng, n, s)
                 else:
                     x[p] = dist.sample(rng, (n, s))
             x["d"] = x["d"].astype(np.int64)
-            x["w"], x["g"] = adjust_compatibility(x["w"], x["b"], x["g"].astype(np.int64))
+            x["k"] = x["k"].astype(np.int64)
             ok = np.ones(n, dtype=bool)
+            if "groups" in x:  # a number of groups: the group width is w_b / groups, which must divide w_b
+                w_b = np.round(x["w"] / x["b"]).astype(np.int64)
+                ok &= np.all(w_b % x["groups"] == 0, axis=1)
+                x["g"] = np.maximum(w_b // x["groups"].astype(np.int64), 1)
+            if {"b", "g"} <= set(sp.uses):
+                x["w"], x["g"] = adjust_compatibility(x["w"], x["b"], x["g"].astype(np.int64))
+            else:
+                x["w"], x["g"] = x["w"].astype(np.int64), x["g"].astype(np.int64)
             for p in sp.shared:  # constraints hold for the network after the compatibility rule
                 ok &= np.all(x[p] == x[p][:, :1], axis=1)
             for p in sp.non_decreasing:
@@ -143,7 +156,8 @@ class Sampler:
                 tot = x["d"].sum(axis=1)
                 ok &= (tot >= sp.depth[0]) & (tot <= sp.depth[1])
             return x, ok
-        r = {p: sp.dists[p].sample(rng, n) for p in ("d", "w0", "wa", "wm", "b", "g")}
+        r = {p: sp.dists[p].sample(rng, n) if p in sp.dists else np.full(n, UNUSED[p])
+             for p in ("d", "w0", "wa", "wm", "b", "g")}
         if sp.w0_eq_wa:
             r["wa"] = r["w0"].copy()
         depths, widths, ok = regnet_arrays(r["d"].astype(np.int64), r["w0"], r["wa"], r["wm"], s)
@@ -151,8 +165,13 @@ class Sampler:
             ok &= (r["d"] >= sp.depth[0]) & (r["d"] <= sp.depth[1])
         b = np.repeat(r["b"][:, None], s, axis=1)
         g = np.repeat(r["g"][:, None].astype(np.int64), s, axis=1)
-        w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)
-        return {"d": depths, "w": w, "b": b, "g": g, "g0": r["g"], "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}, ok
+        if {"b", "g"} <= set(sp.uses):
+            w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)
+        else:
+            w = np.where(ok[:, None], widths, 8)
+        k, e = np.full((n, s), UNUSED["k"], dtype=np.int64), np.full((n, s), UNUSED["e"])
+        return {"d": depths, "w": w, "b": b, "g": g, "k": k, "e": e, "g0": r["g"], "w0": r["w0"], "wa": r["wa"],
+                "wm": r["wm"]}, ok
 
     def sample(self, n: int, exclude=()) -> list[SampledModel]:
         """The next n distinct models of this seed's stream whose keys are not in ``exclude``."""
@@ -170,7 +189,8 @@ class Sampler:
                            + "; ask for fewer models or widen the space")
         flops_seen, lo, hi = [], self.regime.flops[0], self.regime.flops[1]
         caps = [(c, k) for c, k in ((self.regime.max_params, "params"), (self.regime.max_acts, "acts"),
-                                    (self.space.max_params, "params"), (self.space.max_acts, "acts")) if c]
+                                    (self.space.max_params, "params"), (self.space.max_acts, "acts"),
+                                    (self.space.max_flops, "flops")) if c]
         last_new = 0
         while len(out) < n:
             x, ok = self._draw(rng, self.chunk)
@@ -182,12 +202,13 @@ class Sampler:
                 if "resolution" in x:  # each model counted at its own input size
                     kw["resolution"] = x["resolution"][sel].astype(np.int64)
                 f, p, a = complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel],
-                                            self.space.se, **kw, too_large="mark")
+                                            self.space.design, **kw, too_large="mark",
+                                            extra={"k": x["k"][sel], "e": x["e"][sel]})
                 if len(flops_seen) < 64:
                     flops_seen.append(f[:4096])
                 keep = (f >= lo) & (f <= hi) & (f >= 0)  # -1: too large to count
                 for cap, k in caps:
-                    keep &= {"params": p, "acts": a}[k] <= cap
+                    keep &= {"params": p, "acts": a, "flops": f}[k] <= cap
                 ms = self.regime.ms_cap
                 if ms:  # the predicted time of the stored flops + acts fit
                     keep &= SpeedFit.from_json(ms).predict({"flops": f, "acts": a}) <= ms["max_ms"]
@@ -224,15 +245,17 @@ class Sampler:
     def _signatures(self, x, rows) -> np.ndarray:
         """One opaque value per candidate in ``rows``: equal exactly when the models (network and design choices)
         are equal."""
-        cols = [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), -1) for k in ("d", "w", "b", "g")]
+        cols = [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), -1) for k in ("d", "w", "b", "g", "k", "e")]
         cols += [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), 1) for k in self.space.settings]
         a = np.ascontiguousarray(np.concatenate(cols, axis=1))
         return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
 
     def _model(self, x, i, f, p, a) -> SampledModel:
         act = ACTIVATIONS[int(x["activation"][i])] if "activation" in x else "relu"
+        dz = self.space.design
         arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), group_widths=tuple(x["g"][i]),
-                    se=self.space.se, activation=act)
+                    se=dz.se, activation=act, block=dz.block, kernels=tuple(x["k"][i]), expansions=tuple(x["e"][i]),
+                    strides=dz.strides, stem=dz.stem, stem_w=dz.stem_w, head_w=dz.head_w)
         rp = None
         if self.space.family == "regnet":
             rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i]),
@@ -262,8 +285,9 @@ class Sampler:
         if not flops_seen:
             return head + " (no candidate passed the space's structural constraints)"
         f = np.concatenate(flops_seen)
-        caps = " and the params/acts caps" if (self.regime.max_params or self.regime.max_acts
-                                               or self.space.max_params or self.space.max_acts) else ""
+        caps = " and the flops/params/acts caps" if (self.regime.max_params or self.regime.max_acts
+                                                     or self.space.max_params or self.space.max_acts
+                                                     or self.space.max_flops) else ""
         if self.regime.ms_cap:
             caps += f" and --max-ms {self.regime.ms_cap['max_ms']:g}"
         q = np.percentile(f, [40, 60])
@@ -273,17 +297,18 @@ class Sampler:
 
 
 
-def min_resolution(stem: str, stages: int) -> int:
-    """The smallest input the stem and stages take: their total stride (stem 2 or 1, then 2 per stage), so that
-    the last stage still sees image content and not only padding."""
-    return (2 if stem == "simple" else 1) * 2 ** stages
+def min_resolution(stem: str, stages: int, strides: tuple | None = None) -> int:
+    """The smallest input the stem and stages take: their total stride (the stem's, then each stage's: 2 unless
+    given), so that the last stage still sees image content and not only padding."""
+    return STEM_TYPES[stem].total_stride * int(np.prod(strides if strides is not None else (2,) * stages))
 
 
 def check_resolutions(space: Space, stem: str) -> None:
     """A space that samples the resolution must not go below what its stem and stages take."""
     if "resolution" not in space.dists:
         return
-    r, lo = space.dists["resolution"].values, min_resolution(stem, space.stages)
+    stem = space.design.stem_of(stem)
+    r, lo = space.dists["resolution"].values, min_resolution(stem, space.stages, space.design.strides)
     if r[0] < lo:
         raise DseError(f"{space.where or space.name}: [params.resolution]: {int(r[0])} px is below what the {stem} "
                        f"stem "

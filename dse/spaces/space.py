@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import STAGE_FIELDS
+from dse.models.arch import KERNELS, MAX_EXPANSION, STAGE_FIELDS, STEM_WIDTH, Design
+from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES
 from dse.validate import (ACTIVATIONS, BLOCKS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES,
                           MAX_WIDTH, MIN_BOTTLENECK)
 from dse.validate import SETTINGS as LIMITS
@@ -21,20 +22,22 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
+FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm", "b", "g")}  # with the X/Y block
+FAMILY_BASE = {"anynet": ("d", "w"), "regnet": ("d", "w0", "wa", "wm")}  # then the block's own (b, g, k, e)
 # design choices any space may sample per model (RegNet paper Fig. 14, App. B and C), beside its family's
 # parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
 # settings that override the sweep's training protocol for that model (wd is the protocol's weight_decay)
 SETTINGS = DESIGN_CHOICES  # activation, resolution, lr, wd, momentum, batch_size (dse.validate)
-STAGE_PARAMS = tuple(STAGE_FIELDS)  # d, w, b, g
+STAGE_PARAMS = tuple(STAGE_FIELDS) + ("k", "e", "groups")  # d, w, b, g, k, e; groups: g as a number of groups
 DISTS = {
     "uniform": ({"low", "high"}, {"quantum"}),
     "log_uniform": ({"low", "high"}, {"quantum"}),
     "choice": ({"values"}, {"weights"}),
     "pow2": ({"low", "high"}, set()),
 }
-TOP_KEYS = {"name", "description", "family", "block", "stages", "params", "constraints"}
-CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_params", "max_acts", "depth", "w0_eq_wa"}
+TOP_KEYS = {"name", "description", "family", "block", "se", "stem", "stem_w", "strides", "head_w", "stages", "params",
+            "constraints"}
+CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_flops", "max_params", "max_acts", "depth", "w0_eq_wa"}
 MAX_VALUES = 1_000_000
 
 
@@ -72,6 +75,8 @@ class Space:
     max_params: float | None = None
     max_acts: float | None = None
     spec: dict = field(default_factory=dict)
+    design: Design = Design()  # the registered block (and SE), stem, strides, stem and head widths
+    max_flops: float | None = None
     depth: tuple | None = None  # total depth band [lo, hi]
     w0_eq_wa: bool = False  # RegNet: wa = w0 (the paper's finding)
     where: str = field(default="", compare=False)  # the file it was read from (for messages)
@@ -83,7 +88,12 @@ class Space:
 
     @property
     def se(self) -> bool:
-        return self.block == "y"
+        return self.design.se
+
+    @property
+    def uses(self) -> tuple:
+        """The per-stage parameters beyond d and w that the space's block uses (of b, g, k, e)."""
+        return BLOCK_TYPES[self.design.block].uses
 
     def _is_stage_param(self, p: str) -> bool:
         return self.family == "anynet" and p in STAGE_PARAMS
@@ -169,22 +179,26 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     if family not in FAMILY_PARAMS:
         err("family", f"got {_cut(family)}; allowed: {', '.join(FAMILY_PARAMS)}")
     block = data.get("block", "x")
-    if block not in BLOCKS:
-        err("block", f"got {_cut(block)}; allowed: " + ", ".join(f"{k} ({v})" for k, v in BLOCKS.items()))
     stages = data.get("stages", 4)
     if not _is_int(stages) or not 1 <= stages <= MAX_STAGES:
         err("stages", f"got {_cut(stages)}; allowed: an integer from 1 to {MAX_STAGES}")
+    design = _parse_design(data, block, family, stages, err)
+    wanted = FAMILY_BASE[family] + tuple(p for p in BLOCK_PARAMS if p in BLOCK_TYPES[design.block].uses)
     params = data.get("params")
     if not isinstance(params, dict):
-        err("params", f"missing table [params] with one sub-table per parameter: {', '.join(FAMILY_PARAMS[family])}")
-    wanted = FAMILY_PARAMS[family]
+        err("params", f"missing table [params] with one sub-table per parameter: {', '.join(wanted)}")
+    if family == "anynet" and "groups" in params and "g" in wanted:  # g given as a number of groups (NDS's ResNeXt)
+        wanted = tuple("groups" if p == "g" else p for p in wanted)
+        if "g" in params:
+            err("[params]", "give either g (group width) or groups (number of groups), not both")
     _unknown(params, set(wanted) | set(SETTINGS), "[params]", err,
-             f"the {family} family has parameters {', '.join(wanted)}, and any space may sample")
+             f"the {family} family with {design.block} blocks has parameters {', '.join(wanted)}, and any space "
+             f"may sample")
     missing = [p for p in wanted if p not in params]
     if missing:
         err("params",
-            f"missing {', '.join('[params.' + p + ']' for p in missing)} (the {family} family needs "
-            f"{', '.join(wanted)})")
+            f"missing {', '.join('[params.' + p + ']' for p in missing)} (the {family} family with {design.block} "
+            f"blocks needs {', '.join(wanted)})")
     wanted = wanted + tuple(p for p in SETTINGS if p in params)
     for p in ("lr", "wd", "momentum"):  # real-valued: the default quantum (1) would leave one value or none
         t = params.get(p)
@@ -203,7 +217,7 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     shared = _param_list(cons, "shared", family, err)
     nondec = _param_list(cons, "non_decreasing", family, err)
     caps = {}
-    for k in ("max_params", "max_acts"):
+    for k in ("max_flops", "max_params", "max_acts"):
         v = cons.get(k)
         if v is not None and (not _is_num(v) or v <= 0):
             err(f"[constraints] {k}", f"got {_cut(v)}; allowed: a positive number")
@@ -220,6 +234,7 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         err("[constraints] w0_eq_wa", "applies to the regnet family only")
     spec = {
         "name": name, "description": description, "family": family, "block": block, "stages": stages,
+        **{k: data[k] for k in ("se", "stem", "stem_w", "strides", "head_w") if k in data},
         "params": {p: dict(params[p]) for p in wanted},
         "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items(),
                                           ("depth", depth), ("w0_eq_wa", eq)) if v},
@@ -227,7 +242,47 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     return Space(name, description, family, block=block, stages=stages, dists=dists, shared=shared,
                  non_decreasing=nondec,
                  max_params=caps["max_params"], max_acts=caps["max_acts"], spec=spec,
-                 depth=tuple(depth) if depth else None, w0_eq_wa=eq, where=where)
+                 depth=tuple(depth) if depth else None, w0_eq_wa=eq, where=where, design=design,
+                 max_flops=caps["max_flops"])
+
+
+def _parse_design(data, block, family, stages, err) -> Design:
+    """The block (a registered name; x and y: res_bottleneck without and with SE), se, stem, stem_w, strides and
+    head_w of a space file."""
+    names = {**{k: k for k in BLOCK_TYPES}, "x": "res_bottleneck", "y": "res_bottleneck"}
+    if not isinstance(block, str) or block not in names:
+        err("block", f"got {_cut(block)}; allowed: " + ", ".join(f"{k} ({v})" for k, v in BLOCKS.items())
+            + ", or a registered block: " + ", ".join(sorted(BLOCK_TYPES)))
+    bt = BLOCK_TYPES[names[block]]
+    se = data.get("se", block == "y")
+    if not isinstance(se, bool):
+        err("se", f"got {_cut(se)}; allowed: true or false")
+    if "se" in data and block in ("x", "y"):
+        err("se", f"block = {block!r} says it already (x: without SE, y: with); write block = "
+                  f"\"res_bottleneck\" with se, or leave se out")
+    if (bt.se == "never" and se) or (bt.se == "always" and "se" in data and not se):
+        err("se", f"the {bt.name} block has SE {bt.se}")
+    if family == "regnet" and not set(bt.uses) <= {"b", "g"}:
+        err("block", f"the regnet family draws one b and g per network; the {bt.name} block uses "
+                     f"{', '.join(bt.uses)} (use the anynet family)")
+    stem = data.get("stem")
+    if stem is not None:
+        if not isinstance(stem, str) or stem not in {**STEM_TYPES, **STEM_BY_PYCLS}:
+            err("stem", f"got {_cut(stem)}; allowed: " + ", ".join(f"{k} ({v.doc})" for k, v in STEM_TYPES.items())
+                + " (or pycls's names: " + ", ".join(STEM_BY_PYCLS) + ")")
+        stem = STEM_BY_PYCLS.get(stem, stem)
+    out = {}
+    for k, lo, default in (("stem_w", 1, STEM_WIDTH), ("head_w", 0, 0)):
+        v = data.get(k, default)
+        if not _is_int(v) or not lo <= v <= MAX_WIDTH:
+            err(k, f"got {_cut(v)}; allowed: an integer from {lo} to {MAX_WIDTH}")
+        out[k] = v
+    strides = data.get("strides")
+    if strides is not None and not (isinstance(strides, list) and len(strides) == stages
+                                    and all(_is_int(x) and x in (1, 2) for x in strides)):
+        err("strides", f"got {_cut(strides)}; allowed: a list of {stages} strides (one per stage), each 1 or 2")
+    return Design(bt.name, bt.se == "always" or se, stem, out["stem_w"], tuple(strides) if strides else None,
+                  out["head_w"])
 
 
 def _unknown(table, allowed, where, err, what="allowed keys"):
@@ -383,6 +438,12 @@ def _check_domain(p, values, family, err):
         err("wa must be >= 0")
     if p == "wm" and np.any(values <= 1):
         err("wm must be > 1")
+    if p == "groups" and (np.any(values < 1) or np.any(values != np.round(values)) or np.any(values > MAX_WIDTH)):
+        err(f"groups must be integers from 1 to {MAX_WIDTH}, got {_span(values)}")
+    if p == "k" and not all(v in KERNELS for v in values):
+        err(f"kernel sizes must be odd integers from 1 to {KERNELS[-1]}, got {_span(values)}")
+    if p == "e" and (np.any(values < 1) or np.any(values > MAX_EXPANSION)):
+        err(f"expansion ratios must be from 1 to {MAX_EXPANSION}, got {_span(values)}")
     if p == "b":
         for b in values:
             if not MIN_BOTTLENECK <= b <= MAX_BOTTLENECK or (b < 1 and not float(1 / b).is_integer()):

@@ -132,6 +132,9 @@ class Store(WorkQueue, Speeds):
                             c.execute(stmt)
                     elif v < 3:  # the spread of each timing's repeats (unknown for timings made before)
                         c.execute("ALTER TABLE speeds ADD COLUMN spread REAL")
+                    cols = {r[1] for r in c.execute("PRAGMA table_info(models)")}
+                    if v < 4 and "block" not in cols:  # the block's name beside se (the rows before: all NULL,
+                        c.execute("ALTER TABLE models ADD COLUMN block TEXT")  # res_bottleneck)
                     if v < SCHEMA_VERSION:
                         c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             except DseError:
@@ -236,15 +239,15 @@ class Store(WorkQueue, Speeds):
             rp = m.get("regnet") or {}
             rows.append((sweep, idx[i], m.get("key") or model_key(arch, m.get("settings")),
                          json.dumps(arch.to_dict()), arch.stages, arch.depth,
-                         int(arch.se), rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
+                         int(arch.se), arch.block, rp.get("w0"), rp.get("wa"), rp.get("wm"), m["flops"], m["params"],
                          m["acts"], m.get("status", "pending"), m.get("error"), m.get("best_error"),
                          m.get("epochs"), m.get("train_seconds"), m.get("images_per_s"), m.get("reason"),
                          _extra({"regnet": rp, "fit": _fit_dict(m.get("fit")), "settings": m.get("settings"),
                                  "trained": m.get("trained")})))
         c.executemany(
-            "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, w0, wa, wm, flops, params, acts,"
+            "INSERT INTO models (sweep, idx, key, arch, stages, depth, se, block, w0, wa, wm, flops, params, acts,"
             " status, error, best_error, epochs, train_seconds, images_per_s, reason, extra)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows)
         for i, m in enumerate(models):  # per-epoch rows that came with an imported population (pycls logs)
             if m.get("rows"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # 2: the speeds and speed_fits tables; 3: speeds.spread (added to older stores when opened)
+SCHEMA_VERSION = 4  # 2: the speeds and speed_fits tables; 3: speeds.spread; 4: models.block (added to older stores
+# when opened; a store that cannot be written is read as it is: reads take the block from the arch JSON)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,6 +26,7 @@ CREATE TABLE models (
     stages INTEGER NOT NULL,
     depth INTEGER NOT NULL,
     se INTEGER NOT NULL,
+    block TEXT,                 -- the registered block (dse.models.blocks), NULL: res_bottleneck (before schema 4)
     w0 REAL, wa REAL, wm REAL,  -- RegNet parameters when the model came from one
     flops INTEGER NOT NULL,
     params INTEGER NOT NULL,
