@@ -47,7 +47,8 @@ DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 FIXED_SIZE_DATASETS = ("fashion-mnist", "cifar10")  # images of one size: --resolution does not apply
 STATUSES = ("pending", "running", "done", "failed", "diverged")
 IMPORT_STATUSES = ("pending", "done", "failed", "diverged")  # 'running' means a live worker: never imported
-SOURCES = ("sampled", "imported", "budget")  # how a sweep was made: dse sample, dse import, dse budget-check's copies
+SOURCES = ("sampled", "imported", "budget", "reference")  # how a sweep was made: dse sample, dse import,
+# dse budget-check's copies, dse sample --reference (one named network)
 NORMALIZE_BY = ("flops", "params", "acts", "infer_ms", "train_ms")
 SPEED_MODES = ("infer", "train")
 CHECKPOINT = ("auto", "on", "off")

@@ -26,4 +26,4 @@ def test_wheel_install_finds_builtin_spaces(tmp_path):
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
     file, folder, n = p.stdout.split()
-    assert file.startswith(str(site)) and folder == str(tmp_path / "p" / "share" / "dse" / "spaces") and n == "13"
+    assert file.startswith(str(site)) and folder == str(tmp_path / "p" / "share" / "dse" / "spaces") and n == "17"

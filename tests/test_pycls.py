@@ -38,8 +38,13 @@ def pycls_arch(cfg: dict) -> Arch:
         return regnet_arch(r["DEPTH"], r["W0"], r["WA"], r["WM"], 1 / r["BOT_MUL"], r["GROUP_W"], r["SE_ON"],
                            activation=act)
     a = cfg["ANYNET"]
-    assert a["STRIDES"] == [2] * len(a["DEPTHS"])
-    return Arch(a["DEPTHS"], a["WIDTHS"], [1 / b for b in a["BOT_MULS"]], a["GROUP_WS"], a["SE_ON"], act)
+    block = {"res_bottleneck_block": "res_bottleneck", "res_basic_block": "res_basic",
+             "vanilla_block": "vanilla"}[a["BLOCK_TYPE"]]
+    stem = {"simple_stem_in": "simple", "res_stem_cifar": "cifar", "res_stem_in": "resnet"}[a["STEM_TYPE"]]
+    own = block != "res_bottleneck" or a["STEM_W"] != 32 or a["STRIDES"] != [2] * len(a["DEPTHS"])
+    return Arch(a["DEPTHS"], a["WIDTHS"], [1 / b for b in a["BOT_MULS"]] or None, a["GROUP_WS"] or None,
+                a.get("SE_ON", False), act, block=block, strides=a["STRIDES"], stem=stem if own else None,
+                stem_w=a["STEM_W"])
 
 
 def _dump(data: dict, kind: str) -> str:
@@ -168,8 +173,8 @@ def test_damaged_sweep_json_is_refused_naming_the_job(exported, tmp_path, run):
     bad = [dict(j) for j in jobs]
     bad[4] = {**bad[4], "complexity": {**bad[4]["complexity"], "flops": bad[4]["complexity"]["flops"] + 1}}
     cases = [(bad, "job 4", "logged complexity does not match"),
-             ([{**jobs[0], "cfg": {**jobs[0]["cfg"], "MODEL": {**jobs[0]["cfg"]["MODEL"], "TYPE": "effnet"}}}],
-              "job 0", "MODEL.TYPE 'effnet'"),
+             ([{**jobs[0], "cfg": {**jobs[0]["cfg"], "MODEL": {**jobs[0]["cfg"]["MODEL"], "TYPE": "vit"}}}],
+              "job 0", "MODEL.TYPE 'vit'"),
              ([{**jobs[0], "test_epoch": {**jobs[0]["test_epoch"], "top1_err": [30, 130, 20]}}], "job 0",
               "outside 0..100"),
              ({"not": "a list"}, "sweep.json", "non-empty list of jobs")]
@@ -210,7 +215,10 @@ def test_every_builtin_space_exports_networks_pycls_rebuilds_exactly(space, tmp_
     """Each built-in space (the design-choice ones too: swish, inverted bottlenecks, depthwise, sampled
     resolution): the configs rebuild each model's network, and its counts at the config's IM_SIZE are dse's."""
     st = dse.Study(tmp_path / "s.sqlite")
-    st.sample(space, n=3, flops="100M:600M", seed=0)
+    if space.startswith("nds_"):  # CIFAR spaces: below ResNet-56's flops, at 32 px
+        st.sample(space, n=3, flops="1M:126M", resolution=32, num_classes=10, seed=0)
+    else:
+        st.sample(space, n=3, flops="100M:600M", seed=0)
     r = st.export_pycls(tmp_path / "sw")
     assert r["written"] == 3 and not r["skipped"]
     summary = json.loads((tmp_path / "sw" / "cfgs_summary.json").read_text())
@@ -220,6 +228,7 @@ def test_every_builtin_space_exports_networks_pycls_rebuilds_exactly(space, tmp_
         m = recs[s["id"]]
         assert pycls_arch(cfg) == m.arch, name
         stem = "simple" if cfg[cfg["MODEL"]["TYPE"].upper()]["STEM_TYPE"] == "simple_stem_in" else "cifar"
+        assert m.arch.stem is None or m.arch.stem == stem
         assert stem == "cifar" or cfg["TEST"]["IM_SIZE"] == round(cfg["TRAIN"]["IM_SIZE"] * 256 / 224)  # 224 -> 256
         cx = complexity(pycls_arch(cfg), cfg["TRAIN"]["IM_SIZE"], stem, 3, cfg["MODEL"]["NUM_CLASSES"])
         assert (cx["flops"], cx["params"], cx["acts"]) == (m.flops, m.params, m.acts), name
@@ -248,8 +257,11 @@ def test_pycls_loads_every_builtin_spaces_export_and_builds_dse_counts(space, tm
     cfg, builders, net = _pycls()
     st = dse.Study(tmp_path / "s.sqlite")
     small = "100M:600M" if space == "regnetx_res" else "2M:8M"  # a space that samples the resolution: >= 100M
-    st.sample(space, n=3, flops=small, resolution=32, stem="cifar", num_classes=10, seed=0)
-    st.sample(space, n=2, flops="150M:250M", seed=0, sweep="in")
+    if space.startswith("nds_"):  # CIFAR spaces: below ResNet-56's flops, at 32 px
+        st.sample(space, n=5, flops="1M:126M", resolution=32, num_classes=10, seed=0)
+    else:
+        st.sample(space, n=3, flops=small, resolution=32, stem="cifar", num_classes=10, seed=0)
+        st.sample(space, n=2, flops="150M:250M", seed=0, sweep="in")
     st.export_pycls(tmp_path / "sw")
     summary = json.loads((tmp_path / "sw" / "cfgs_summary.json").read_text())
     assert len(summary) == 5

@@ -91,6 +91,26 @@ class Sampling(StudyBase):
             out = sample_regimes(s, sp, regs, n=int(n), prefix=sweep, seed=seed)
         return _warned(out, cap, fit)
 
+    @checked(name=Text(), sweep=Opt(Name()), resolution=Opt(Setting("resolution")), stem=Choice(STEMS),
+             in_channels=Setting("in_channels"), num_classes=Opt(Setting("num_classes")))
+    def add_reference(self, name: str, sweep: str | None = None, *, resolution: int | None = None,
+                      stem: str = "simple", in_channels: int = 3, num_classes: int | None = None) -> SampleResult:
+        """Put the reference network ``name`` (``dse.models.reference``: resnet50, effnet_b0, regnetx_400mf, ...)
+        into a one-model sweep (default: its name), counted at ``resolution`` and ``num_classes`` (default: the
+        network's own, 224 px and 1000 classes or 32 px and 10), to train and time it beside populations.
+
+        >>> Study("s.sqlite").add_reference("resnet56")  # doctest: +SKIP
+        SampleResult(sweep='resnet56', added=1, total=1, ...)
+        """
+        from dse.models.reference import reference
+        from dse.spaces.sweeps import reference_sweep
+
+        ref = reference(name)
+        regime = Regime((0, 0), ref.resolution if resolution is None else resolution, stem, in_channels,
+                        ref.num_classes if num_classes is None else num_classes)
+        with self.store(write=True) as s:
+            return reference_sweep(s, ref, regime, sweep)
+
     def _ms_cap(self, max_ms, device, mode, batch) -> tuple[dict | None, dict | None]:
         """(the regime's time cap: ``max_ms`` and the stored flops + acts fit it predicts with, that stored fit)."""
         if max_ms is None:

@@ -31,8 +31,12 @@ def spaces(paths, as_json):
 
 
 @cli.command()
-@click.option("--space", required=True, metavar="NAME|PATH", help="A built-in space name or a space .toml file.")
-@click.option("-n", "n", type=int, required=True, help="Number of distinct models the sweep should hold.")
+@click.option("--space", default=None, metavar="NAME|PATH", help="A built-in space name or a space .toml file.")
+@click.option("--reference", default=None, metavar="NAME",
+              help="Instead of a space: one reference network (resnet50, effnet_b0, resnet56, ...: dse model list) as "
+                   "a one-model sweep, to train and time beside populations; counted at its own resolution and "
+                   "classes unless --resolution/--num-classes are given.")
+@click.option("-n", "n", type=int, default=None, help="Number of distinct models the sweep should hold.")
 @click.option("--sweep", default=None,
               help="Sweep name (default: the space's name); with --regimes the prefix of NAME@REGIME.")
 @click.option("--flops", default=None, metavar="LO:HI",
@@ -55,13 +59,34 @@ def spaces(paths, as_json):
 @click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")
 @db_option
 @json_option
-def sample(space, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, max_params, max_acts, max_ms,
-           speed_device, speed_mode, speed_batch, seed, db, as_json):
+@click.pass_context
+def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, max_params,
+           max_acts, max_ms, speed_device, speed_mode, speed_batch, seed, db, as_json):
     """Draw N distinct models from a space into the store, honestly: the space's distribution
     conditioned on its constraints and the complexity window (at --resolution with --stem).
 
     Run again with a larger N to top the sweep up (same seed stream, existing models kept).
+    With --reference NAME: that one network as a sweep (dse train trains it, dse speed times it).
     """
+    if (space is None) == (reference is None):
+        raise click.UsageError("give --space NAME|PATH (a population) or --reference NAME (one network)")
+    if reference is not None:
+        bad = [f for f, v in (("-n", n), ("--flops", flops), ("--regimes", regimes), ("--max-params", max_params),
+                              ("--max-acts", max_acts), ("--max-ms", max_ms), ("--seed", seed)) if v is not None]
+        if bad:
+            raise click.UsageError(f"{', '.join(bad)} go(es) with --space; --reference puts one network in a sweep")
+        given = {k for k in ("resolution", "num_classes")
+                 if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+        r = study(db).add_reference(reference, sweep, resolution=resolution if "resolution" in given else None,
+                                    stem=stem, in_channels=in_channels,
+                                    num_classes=num_classes if "num_classes" in given else None)
+        if as_json:
+            print_json(r.to_dict())
+            return
+        _said(r, 1, db)
+        return
+    if n is None:
+        raise click.UsageError("Missing option '-n' (the number of models the sweep should hold)")
     if regimes is not None:
         if flops is not None:
             raise ParamError("{flops} and {regimes} exclude each other: --regimes sets one window per regime",
@@ -90,6 +115,8 @@ def _said(r, n, db):
     """What one sweep's sampling did, and the complexity of the sweep."""
     if r.added == 0:
         say(f"sweep {r.sweep!r} already holds {r.total} models (>= {n}); nothing sampled")
+    elif not r.tried:  # a reference network: nothing drawn
+        say(f"sweep {r.sweep!r}: the network {r.sweep!r} as a one-model sweep -> {db}")
     else:
         say(f"sweep {r.sweep!r}: {r.added} models accepted ({r.total} in all) from {r.tried:,} candidates "
             f"(acceptance {100 * r.accepted / r.tried:.2f}%) in {r.seconds:.2f} s -> {db}")

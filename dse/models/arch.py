@@ -48,6 +48,9 @@ class Design:
         """The stem used: the network's own, else ``default`` (the regime's)."""
         return self.stem or default
 
+    def replace_stem(self, stem: str | None) -> "Design":
+        return dataclasses.replace(self, stem=stem)
+
     def strides_of(self, stages: int) -> tuple:
         return self.strides if self.strides is not None else (2,) * stages
 
@@ -141,7 +144,8 @@ class Arch:
     @property
     def design(self) -> Design:
         """The Design (block, SE, stem, stem width, strides, head width) of this network."""
-        return Design(self.block, self.se, self.stem, self.stem_w, self.strides, self.head_w)
+        strides = None if self.strides == (2,) * self.stages else self.strides  # canonical: equal designs compare equal
+        return Design(self.block, self.se, self.stem, self.stem_w, strides, self.head_w)
 
     @property
     def uses(self) -> tuple:

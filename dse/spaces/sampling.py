@@ -291,7 +291,10 @@ class Sampler:
         if self.regime.ms_cap:
             caps += f" and --max-ms {self.regime.ms_cap['max_ms']:g}"
         q = np.percentile(f, [40, 60])
-        return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({self.regime.stem} stem) "
+        stem = self.space.design.stem_of(self.regime.stem)
+        if self.space.max_flops:
+            caps += f" (the space caps flops at {_h(self.space.max_flops)})"
+        return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({stem} stem) "
                 f"range from {_h(f.min())} to {_h(f.max())} flops (median {_h(np.median(f))}); "
                 f"try e.g. the window {_h(q[0])}:{_h(q[1])} (as --flops, or as one window of --regimes)")
 

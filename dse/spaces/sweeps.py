@@ -83,11 +83,35 @@ def _sample_all(store: Store, space: Space, plan: list, n: int) -> list[SampleRe
     raise DseError(f"sweep {names} kept changing while it was sampled (other processes writing to it); try again")
 
 
+def reference_sweep(store: Store, ref, regime: Regime, sweep: str | None = None) -> SampleResult:
+    """A one-model sweep (``source`` "reference") holding the reference network ``ref`` counted at ``regime``, to
+    train and time beside populations; the same network again is a no-op, another one under its name an error."""
+    from dse.models.complexity import complexity
+
+    name = check_name(ref.name if sweep is None else sweep, "sweep", "sweep name" if sweep is not None else
+                      "sweep name (the network's name; pass --sweep NAME)")
+    cx = complexity(ref.arch, **regime.cx_kwargs())
+    model = {"arch": ref.arch, **cx, "regnet": ref.regnet}
+    regime = Regime((cx["flops"], cx["flops"]), regime.resolution, regime.stem, regime.in_channels,
+                    regime.num_classes)
+    with store.write() as c:
+        if name in store.sweep_names():
+            row = store.sweep(name)
+            if row.source != "reference" or row.space_name != ref.name or row.regime != _canon(regime.to_dict()):
+                raise DseError(f"sweep {name!r} already exists in {store.path} and is not {ref.name} at this regime; "
+                               f"choose another --sweep name")
+            return SampleResult(name, 0, 1, stats=_stats(store, name))
+        store.create_sweep(c, name, ref.name, space=None, regime=regime.to_dict(), seed=None, source="reference")
+        store.add_models(c, name, [model], 0)
+    return SampleResult(name, 1, 1, stats=_stats(store, name))
+
+
 def _check_top_up(store: Store, name: str, space: Space, regime: Regime, seed: int | None) -> int:
     """An existing sweep can be topped up only from the same space, regime and seed; returns its seed."""
     row = store.sweep(name)
     if row.source != "sampled":
-        how = "imported" if row.source == "imported" else "made by dse budget-check"
+        how = {"imported": "imported", "reference": "made by dse sample --reference"}.get(row.source,
+                                                                                         "made by dse budget-check")
         raise DseError(f"sweep {name!r} was {how}, not sampled; choose another --sweep name")
     if row.space != _canon(space.spec):
         raise DseError(f"sweep {name!r} was sampled from a different space definition "

@@ -18,7 +18,9 @@ import math
 from pathlib import Path
 
 from dse.errors import DseError
-from dse.models.arch import STEM_WIDTH, Arch
+from dse.models.arch import STEM_WIDTH, Arch, Design
+from dse.models.blocks import BLOCK_TYPES, block_by_pycls
+from dse.models.layers import SE_RATIO
 from dse.models.complexity import complexity_many
 from dse.models.regnet import regnet_arch
 from dse.validate import (ACTIVATIONS, COUNTS, DATASETS, LIMITS, MAX_BOTTLENECK, MAX_DEPTH, MAX_EPOCHS,
@@ -50,24 +52,42 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
     if regime.get("in_channels", 3) != 3:
         return None, f"{regime['in_channels']} input channel(s): pycls's stems take 3 (RGB)"
     res = m.used("resolution", regime, protocol) or regime["resolution"]
-    body = {"STEM_TYPE": PYCLS_STEM[regime["stem"]], "STEM_W": STEM_WIDTH, "BLOCK_TYPE": BLOCK,
-            "SE_ON": bool(m.arch.se)}
-    rp = m.regnet or {}
-    if rp and all(k in rp for k in ("d", "w0", "wa", "wm", "b", "g")) and _regnet_equal(m.arch, rp):
-        kind = "regnet"
-        body.update({"DEPTH": int(rp["d"]), "W0": int(rp["w0"]), "WA": float(rp["wa"]), "WM": float(rp["wm"]),
-                     "GROUP_W": int(rp["g"]), "BOT_MUL": float(1 / rp["b"])})
+    a = m.arch
+    bt = a.block_type
+    stem = a.design.stem_of(regime["stem"])
+    if bt.pycls is None:
+        return None, f"the {a.block} block has no pycls name (its registry entry gives none)"
+    if bt.pycls_model == "effnet":
+        if stem != "simple" or not a.head_w:
+            return None, f"pycls's EfficientNet has the simple stem and a head conv ({stem} stem, head {a.head_w})"
+        kind = "effnet"
+        body = {"STEM_W": a.stem_w, "DEPTHS": list(a.depths), "WIDTHS": list(a.widths),
+                "EXP_RATIOS": [float(e) for e in a.expansions], "SE_R": float(SE_RATIO), "STRIDES": list(a.strides),
+                "KERNELS": list(a.kernels), "HEAD_W": a.head_w}
+    elif a.head_w:
+        return None, f"a head conv ({a.head_w} wide) on {a.block} blocks: pycls's AnyNet head has none"
     else:
-        kind = "anynet"
-        body.update({"DEPTHS": list(m.arch.depths), "WIDTHS": list(m.arch.widths), "STRIDES": [2] * m.arch.stages,
-                     "BOT_MULS": [float(1 / b) for b in m.arch.bottlenecks], "GROUP_WS": list(m.arch.group_widths)})
+        body = {"STEM_TYPE": PYCLS_STEM[stem], "STEM_W": a.stem_w, "BLOCK_TYPE": bt.pycls, "SE_ON": bool(a.se)}
+        rp = m.regnet or {}
+        if rp and all(k in rp for k in ("d", "w0", "wa", "wm", "b", "g")) and _regnet_equal(a, rp):
+            kind = "regnet"
+            body.update({"DEPTH": int(rp["d"]), "W0": int(rp["w0"]), "WA": float(rp["wa"]), "WM": float(rp["wm"]),
+                         "GROUP_W": int(rp["g"]), "BOT_MUL": float(1 / rp["b"])})
+        else:
+            kind = "anynet"
+            uses = {"b", "g"} <= set(a.uses)  # pycls's vanilla and basic blocks take no b or g (empty lists)
+            body.update({"DEPTHS": list(a.depths), "WIDTHS": list(a.widths), "STRIDES": list(a.strides),
+                         "BOT_MULS": [float(1 / b) for b in a.bottlenecks] if uses else [],
+                         "GROUP_WS": list(a.group_widths) if uses else []})
+            if bt.se == "never":
+                del body["SE_ON"]
     model = {"TYPE": kind, "NUM_CLASSES": int(regime["num_classes"])}
     if m.arch.activation != "relu":  # pycls's default; pycls 0.1.1 (the package index's) has no such key at all
         model["ACTIVATION_FUN"] = PYCLS_ACTIVATION[m.arch.activation]
     cfg = {"MODEL": model,
            kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)},
            # pycls's ImageNet loader resizes test images to TEST.IM_SIZE, then center-crops TRAIN.IM_SIZE (256 for 224)
-           "TEST": {"IM_SIZE": int(res) if regime["stem"] == "cifar" else int(round(res * 256 / 224))}}
+           "TEST": {"IM_SIZE": int(res) if stem == "cifar" else int(round(res * 256 / 224))}}
     if protocol:
         budget = str(protocol.get("budget", ""))
         if not budget.endswith("ep"):
@@ -83,9 +103,11 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
 
 def _regnet_equal(arch: Arch, rp: dict) -> bool:
     """pycls rebuilds the network from (d, w0, wa, wm, b, g): write the RegNet form only when it gives this Arch."""
+    if arch.design.replace_stem(None) != Design(se=arch.se):  # pycls's RegNet: its stem, the X/Y block, stride 2
+        return False
     try:
         return regnet_arch(rp["d"], rp["w0"], rp["wa"], wm=rp["wm"], b=rp["b"], g=rp["g"], se=arch.se,
-                           activation=arch.activation) == arch
+                           activation=arch.activation).replace(stem=arch.stem) == arch
     except (ValueError, KeyError, ZeroDivisionError):
         return False
 
@@ -165,23 +187,30 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
     if not isinstance(cfg, dict):
         raise DseError(f"{where}: no cfg (a job's first log record)")
     kind = str(_get(cfg, "MODEL.TYPE", where)).lower()
-    if kind not in ("regnet", "anynet"):
-        raise DseError(f"{where}: MODEL.TYPE {kind!r}; dse reads regnet and anynet jobs")
-    sec = kind.upper()
+    if kind not in ("regnet", "anynet", "effnet"):
+        raise DseError(f"{where}: MODEL.TYPE {kind!r}; dse reads regnet, anynet and effnet jobs")
+    sec = {"effnet": "EN"}.get(kind, kind.upper())
     act = str(_get(cfg, "MODEL.ACTIVATION_FUN", where, default="relu")).lower()
     act = {"relu": "relu", "silu": "swish", "swish": "swish"}.get(act)
     if act is None:
         raise DseError(f"{where}: MODEL.ACTIVATION_FUN {_get(cfg, 'MODEL.ACTIVATION_FUN', where)!r}; dse has relu and "
                        f"silu/swish")
-    stem_type = _get(cfg, f"{sec}.STEM_TYPE", where, default="simple_stem_in")
+    stem_type = "simple_stem_in" if kind == "effnet" else _get(cfg, f"{sec}.STEM_TYPE", where,
+                                                                default="simple_stem_in")
     stem = {v: k for k, v in PYCLS_STEM.items()}.get(stem_type) if isinstance(stem_type, str) else None
     if stem is None:
         raise DseError(f"{where}: {sec}.STEM_TYPE {shown(stem_type)}; dse has {', '.join(PYCLS_STEM.values())}")
-    for k, want in (("STEM_W", STEM_WIDTH), ("BLOCK_TYPE", BLOCK)):
-        got = _get(cfg, f"{sec}.{k}", where, default=want)
-        if got != want or type(got) is not type(want):
-            raise DseError(f"{where}: {sec}.{k} = {got!r}; dse's networks have {want!r}")
-    se = _get(cfg, f"{sec}.SE_ON", where, bool, False)
+    stem_w = _number(cfg, f"{sec}.STEM_W", where, _WIDTH, STEM_WIDTH)
+    if kind == "effnet":
+        return _effnet_arch(cfg, where, act, stem_w)
+    block_name = _get(cfg, f"{sec}.BLOCK_TYPE", where, default=BLOCK)
+    bt = block_by_pycls(block_name) if isinstance(block_name, str) else None
+    if bt is None or (kind == "regnet" and bt.name != "res_bottleneck") or (kind == "regnet" and stem_w != STEM_WIDTH):
+        known = sorted(b.pycls for b in BLOCK_TYPES.values() if b.pycls and b.pycls_model == "anynet")
+        raise DseError(f"{where}: {sec}.BLOCK_TYPE = {shown(block_name)}, STEM_W = {stem_w}; dse reads "
+                       + ("RegNets of res_bottleneck_block with STEM_W 32" if kind == "regnet" else
+                          f"AnyNets of {', '.join(known)}"))
+    se = _get(cfg, f"{sec}.SE_ON", where, bool, False) if bt.se == "optional" else bt.se == "always"
     if kind == "regnet":
         rp = {"d": _number(cfg, "REGNET.DEPTH", where, _DEPTH), "w0": _number(cfg, "REGNET.W0", where, _WIDTH),
               "wa": _number(cfg, "REGNET.WA", where, _WA), "wm": _number(cfg, "REGNET.WM", where, _WM),
@@ -192,13 +221,15 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
         if _get(cfg, "REGNET.STRIDE", where, default=2) != 2:
             raise DseError(f"{where}: REGNET.STRIDE must be 2 (dse's stages halve the resolution)")
     else:
+        uses = {"b", "g"} <= set(bt.uses)
         lists = {"DEPTHS": _numbers(cfg, "ANYNET.DEPTHS", where, _STAGE_DEPTH),
-                 "WIDTHS": _numbers(cfg, "ANYNET.WIDTHS", where, _WIDTH),
-                 "BOT_MULS": _numbers(cfg, "ANYNET.BOT_MULS", where, _BOT_MUL),
-                 "GROUP_WS": _numbers(cfg, "ANYNET.GROUP_WS", where, _WIDTH)}
+                 "WIDTHS": _numbers(cfg, "ANYNET.WIDTHS", where, _WIDTH)}
+        if uses:
+            lists.update({"BOT_MULS": _numbers(cfg, "ANYNET.BOT_MULS", where, _BOT_MUL),
+                          "GROUP_WS": _numbers(cfg, "ANYNET.GROUP_WS", where, _WIDTH)})
         strides = _get(cfg, "ANYNET.STRIDES", where, list, [2] * len(lists["DEPTHS"]))
-        if any(s != 2 or isinstance(s, bool) for s in strides):
-            raise DseError(f"{where}: ANYNET.STRIDES {strides}: dse's stages all have stride 2")
+        if any(s not in (1, 2) or isinstance(s, bool) for s in strides):
+            raise DseError(f"{where}: ANYNET.STRIDES {strides}: dse's stages have stride 1 or 2")
         if len({len(x) for x in lists.values()}) != 1 or len(strides) != len(lists["DEPTHS"]):
             raise DseError(f"{where}: ANYNET.DEPTHS, WIDTHS, STRIDES, BOT_MULS and GROUP_WS need one value per stage "
                            f"(lengths {', '.join(f'{k} {len(v)}' for k, v in lists.items())}, STRIDES {len(strides)})")
@@ -207,15 +238,39 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
             arch = regnet_arch(rp["d"], rp["w0"], rp["wa"], wm=rp["wm"], b=rp["b"], g=rp["g"], se=se, activation=act)
             rp["b"] = as_number(rp["b"])
         else:
-            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / b for b in lists["BOT_MULS"]],
-                        group_widths=lists["GROUP_WS"], se=se,
-                        activation=act)
+            own = bt.name != "res_bottleneck" or stem_w != STEM_WIDTH or strides != [2] * len(strides) \
+                or stem == "resnet"  # a design other than the X/Y AnyNet's: the network keeps its own stem
+            arch = Arch(lists["DEPTHS"], lists["WIDTHS"], [1 / b for b in lists["BOT_MULS"]] if uses else None,
+                        group_widths=lists.get("GROUP_WS"), se=se, activation=act, block=bt.name,
+                        strides=tuple(strides), stem=stem if own else None, stem_w=stem_w)
             rp = None
     except (ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
         raise DseError(f"{where}: the network in its cfg cannot be built: {e}") from None
     res = _number(cfg, "TRAIN.IM_SIZE", where, LIMITS["resolution"])
     classes = _number(cfg, "MODEL.NUM_CLASSES", where, LIMITS["num_classes"])
     return arch, rp, {"resolution": res, "stem": stem, "num_classes": classes}
+
+
+def _effnet_arch(cfg: dict, where: str, act: str, stem_w: int) -> tuple[Arch, None, dict]:
+    """An EN job: MBConv stages (DEPTHS, WIDTHS, EXP_RATIOS, KERNELS, STRIDES), the simple stem, a HEAD_W conv."""
+    lists = {k: _numbers(cfg, f"EN.{k}", where, lim) for k, lim in (
+        ("DEPTHS", _STAGE_DEPTH), ("WIDTHS", _WIDTH), ("EXP_RATIOS", Limit(1, 16)), ("KERNELS", Limit(1, 11, integer=True)),
+        ("STRIDES", Limit(1, 2, integer=True)))}
+    if len({len(x) for x in lists.values()}) != 1:
+        raise DseError(f"{where}: EN.DEPTHS, WIDTHS, EXP_RATIOS, KERNELS and STRIDES need one value per stage "
+                       f"(lengths {', '.join(f'{k} {len(v)}' for k, v in lists.items())})")
+    se_r = _get(cfg, "EN.SE_R", where, default=SE_RATIO)
+    if se_r != SE_RATIO:
+        raise DseError(f"{where}: EN.SE_R = {shown(se_r)}; dse's MBConv has SE_R {SE_RATIO}")
+    try:
+        arch = Arch(lists["DEPTHS"], lists["WIDTHS"], block="mbconv", kernels=lists["KERNELS"],
+                    expansions=lists["EXP_RATIOS"], strides=lists["STRIDES"], stem="simple", stem_w=stem_w,
+                    head_w=_number(cfg, "EN.HEAD_W", where, _WIDTH, 1280), activation=act)
+    except (ValueError, TypeError) as e:
+        raise DseError(f"{where}: the network in its cfg cannot be built: {e}") from None
+    res = _number(cfg, "TRAIN.IM_SIZE", where, LIMITS["resolution"])
+    classes = _number(cfg, "MODEL.NUM_CLASSES", where, LIMITS["num_classes"])
+    return arch, None, {"resolution": res, "stem": "simple", "num_classes": classes}
 
 
 def _series(job: dict, kind: str, metric: str, where: str) -> list:

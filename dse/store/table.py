@@ -10,7 +10,8 @@ from pathlib import Path
 
 
 from dse.errors import DseError, write_error
-from dse.models.arch import STAGE_FIELDS, Arch
+from dse.models.arch import DEFAULT_BLOCK, STAGE_FIELDS, STEM_WIDTH, Arch, Design
+from dse.models.blocks import BLOCK_TYPES, STEM_TYPES
 from dse.models.complexity import complexity_many
 from dse.validate import (ACTIVATIONS, COUNTS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_SEED,
                           MAX_STAGE_DEPTH,
@@ -66,7 +67,7 @@ def speed_columns(store, sweeps, device: str | None = None) -> tuple[str | None,
 def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[str], list[dict]]:
     """Columns and rows for the given sweeps: per-stage d1..dS, w1..wS, b1..bS, g1..gS (paper's b), and the
     timings of one device (``speed_columns``)."""
-    rows, smax = [], 0
+    rows, smax, design_cols = [], 0, {}
     device, speeds = speed_columns(store, sweeps, speed_device)
     for name in sweeps:
         rec = store.sweep(name)
@@ -79,6 +80,9 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
                 for i, v in enumerate(a.stage(p)):
                     r[f"{p}{i + 1}"] = v
             r.update(depth=a.depth, se=int(a.se))
+            if a.block != DEFAULT_BLOCK or a.design != Design(se=a.se):  # the columns of other designs, when used
+                r.update(_design_cells(a))
+                design_cols.update(r)
             r.update({k: getattr(m, k) for k in TAIL if k not in ("depth", "se")})
             r.update(setting_cells(m, rec.regime, rec.protocol))
             if m.fit:
@@ -88,9 +92,26 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
             if sp:
                 r.update(sp, speed_device=device)
             rows.append(r)
-    cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + list(TAIL)
-            + list(SETTINGS) + list(FIT) + list(SPEED))
+    extra = [c for c in DESIGN_COLUMNS if c in design_cols]
+    extra += [f"{p}{i}" for p in DESIGN_STAGE for i in range(1, smax + 1) if f"{p}1" in design_cols]
+    tail = list(TAIL)
+    cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + tail[:2] + extra
+            + tail[2:] + list(SETTINGS) + list(FIT) + list(SPEED))
     return cols, rows
+
+
+DESIGN_COLUMNS = ("block", "stem", "stem_w", "head_w")  # written when a sweep has a block or design other than X/Y
+DESIGN_STAGE = ("k", "e", "s")  # kernels, expansions (blocks that use them), strides (when not all 2)
+
+
+def _design_cells(a: Arch) -> dict:
+    """The export cells of a network's block and design: block, stem, stem_w, head_w, k/e/s per stage."""
+    r = {"block": a.block, "stem": a.stem or "", "stem_w": a.stem_w, "head_w": a.head_w}
+    for p in DESIGN_STAGE:
+        if p != "s" and p not in a.uses:
+            continue
+        r.update({f"{p}{i + 1}": v for i, v in enumerate(a.stage(p))})
+    return r
 
 
 def write_table(cols, rows, out) -> None:
@@ -177,13 +198,14 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise DseError(f"{path}: column {dup[0]!r} appears more than once; each column must be given once")
-    stage_cols = [c for c in cols if re.fullmatch(r"[dwbg][1-9][0-9]*", c)]
+    stage_cols = [c for c in cols if re.fullmatch(r"[dwbgkes][1-9][0-9]*", c)]
     smax = max((int(c[1:]) for c in stage_cols), default=1)
-    need = [f"{p}{i}" for i in range(1, smax + 1) for p in STAGE_FIELDS] + ["error"]
+    need = [f"{p}{i}" for i in range(1, smax + 1) for p in "dw"] + ["error"]
     missing = [c for c in need if c not in cols]
     if missing:
         raise DseError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                       f"an imported table needs per-stage d1..dS, w1..wS, b1..bS, g1..gS and error")
+                       f"an imported table needs per-stage d1..dS, w1..wS (b1..bS, g1..gS for blocks with a "
+                       f"bottleneck and groups: the X/Y block, the default) and error")
     if not rows:
         raise DseError(f"{path}: no rows to import")
     sweeps = [x for x in dict.fromkeys((r.get("sweep") or "").strip() for r in rows) if x] if "sweep" in cols else []
@@ -204,7 +226,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
             raise DseError(f"{path}, line {n}: the stages must be d1..dS without gaps (got d columns "
                            f"{[i + 1 for i, f in enumerate(filled) if f]})")
         for i in range(s + 1, smax + 1):
-            extra = [f"{p}{i}" for p in STAGE_FIELDS if (r.get(f"{p}{i}") or "").strip()]
+            extra = [f"{p}{i}" for p in "dwbgkes" if (r.get(f"{p}{i}") or "").strip()]
             if extra:
                 raise DseError(f"{path}, line {n}: column {extra[0]} is set but d{i} is empty (the model has {s} "
                                f"stages)")
@@ -220,14 +242,27 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         if act not in ACTIVATIONS:
             raise DseError(f"{path}, line {n}: column activation = {act!r} is unknown; allowed: "
                            f"{', '.join(ACTIVATIONS)} (or empty: relu)")
+        block = (r.get("block") or "").strip() or DEFAULT_BLOCK
+        if block not in BLOCK_TYPES:
+            raise DseError(f"{path}, line {n}: column block = {block!r} is unknown; registered: "
+                           f"{', '.join(sorted(BLOCK_TYPES))} (or empty: {DEFAULT_BLOCK})")
+        uses = BLOCK_TYPES[block].uses
+        per = {p: tuple(val(f"{p}{i}", kind) for i in range(1, s + 1)) if p in uses else None
+               for p, kind in (("b", float), ("g", int), ("k", int), ("e", float))}
+        strides = [val(f"s{i}", int, False) for i in range(1, s + 1)]
+        stem = (r.get("stem") or "").strip() or None
+        if stem is not None and stem not in STEM_TYPES:
+            raise DseError(f"{path}, line {n}: column stem = {stem!r} is unknown; allowed: {', '.join(STEM_TYPES)} (or "
+                           f"empty: the regime's)")
         try:
-            arch = Arch(tuple(d), tuple(w), tuple(val(f"b{i}", float) for i in range(1, s + 1)),
-                        tuple(val(f"g{i}", int) for i in range(1, s + 1)), se=bool(val("se", int, False) or 0),
-                        activation=act)
-        except ValueError as e:
+            arch = Arch(tuple(d), tuple(w), per["b"], per["g"], se=bool(val("se", int, False) or 0), activation=act,
+                        block=block, kernels=per["k"], expansions=per["e"],
+                        strides=None if all(x is None for x in strides) else tuple(strides), stem=stem,
+                        stem_w=val("stem_w", int, False) or STEM_WIDTH, head_w=val("head_w", int, False) or 0)
+        except (ValueError, TypeError) as e:
             raise DseError(f"{path}, line {n}: {e}") from None
         bad = [i + 1 for i, (w_, b, g) in enumerate(zip(arch.widths, arch.bottlenecks, arch.group_widths))
-               if round(w_ / b) % g]
+               if "g" in uses and round(w_ / b) % g]
         if bad:
             raise DseError(f"{path}, line {n}: stage {bad[0]}: inner width w/b is not a multiple of g "
                            f"(apply the compatibility rule before importing)")
