@@ -14,7 +14,7 @@ from dse.validate import as_number
 from dse.validate import (ACTIVATIONS, MAX_BOTTLENECK, MAX_DEPTH, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH,
                           MIN_BOTTLENECK, SETTINGS)
 
-from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED
+from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED, ensure_plugins
 
 STEM_WIDTH = 32
 DEFAULT_BLOCK = "res_bottleneck"  # the X block (Y with SE): every network before other blocks existed
@@ -84,7 +84,7 @@ class Arch:
 
     def __post_init__(self):
         n = len(self.depths)
-        bt = BLOCK_TYPES.get(self.block)
+        bt = BLOCK_TYPES.get(self.block) or ensure_plugins().get(self.block)
         if bt is None:
             raise ValueError(f"unknown block {self.block!r}; registered: {', '.join(sorted(BLOCK_TYPES))}")
         for p, f in BLOCK_PARAMS.items():  # a parameter the block does not use holds one neutral value

@@ -7,7 +7,9 @@ is vectorised (``p``'s values are arrays, one per candidate), so a sampler count
 without torch; the torch module is imported only when a network is built.
 
 Adding a block is one ``register_block(BlockType(...))`` call: a space file can then name it, and sampling,
-training, export and import use it (``docs/architecture.md``).
+training, export and import use it (``docs/architecture.md``). Worker processes (GPUs, Ray) import the modules
+named in ``DSE_BLOCKS`` (comma-separated) and the ``dse.blocks`` entry points, so a block registered there
+exists in every process.
 
 >>> get_block("res_bottleneck").pycls
 'res_bottleneck_block'
@@ -78,14 +80,14 @@ def register_block(block: BlockType) -> BlockType:
 def get_block(name: str) -> BlockType:
     """The registered block ``name``; an unknown name is a DseError listing the known ones."""
     try:
-        return BLOCK_TYPES[name]
+        return ensure_plugins()[name]
     except (KeyError, TypeError):
         raise DseError(f"unknown block {name!r}; registered: {', '.join(sorted(BLOCK_TYPES))}") from None
 
 
 def block_by_pycls(name: str, model: str = "anynet") -> BlockType | None:
     """The block pycls calls ``name`` (ANYNET.BLOCK_TYPE), or None."""
-    for b in BLOCK_TYPES.values():
+    for b in ensure_plugins().values():
         if b.pycls == name and b.pycls_model == model:
             return b
     return None
@@ -183,3 +185,35 @@ STEM_TYPES = {s.name: s for s in (
     StemType("resnet", 7, 2, True, "res_stem_in", "7x7 conv, stride 2, then a 3x3/2 max pool (ResNet's)"),
 )}
 STEM_BY_PYCLS = {s.pycls: s.name for s in STEM_TYPES.values()}
+
+
+def load_plugins() -> list[str]:
+    """Import the modules of ``DSE_BLOCKS`` (comma-separated) and the ``dse.blocks`` entry points, which register
+    their blocks when imported; returns their names. A module that cannot be imported is a DseError naming it."""
+    import os
+    from importlib.metadata import entry_points
+
+    names = [m.strip() for m in os.environ.get("DSE_BLOCKS", "").split(",") if m.strip()]
+    loaded = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # any failure of a user's module: say which one and why
+            raise DseError(f"DSE_BLOCKS names {name!r}, which cannot be imported: {type(e).__name__}: {e}") from None
+        loaded.append(name)
+    for ep in entry_points(group="dse.blocks"):
+        ep.load()
+        loaded.append(ep.value)
+    return loaded
+
+
+_plugins: list | None = None
+
+
+def ensure_plugins() -> dict[str, BlockType]:
+    """The registry, after the plugins (``load_plugins``) were imported once in this process."""
+    global _plugins
+    if _plugins is None:
+        _plugins = []
+        _plugins = load_plugins()
+    return BLOCK_TYPES

@@ -12,7 +12,7 @@ import numpy as np
 
 from dse.errors import DseError
 from dse.models.arch import KERNELS, MAX_EXPANSION, STAGE_FIELDS, STEM_WIDTH, Design
-from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES
+from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES, ensure_plugins
 from dse.validate import (ACTIVATIONS, BLOCKS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES,
                           MAX_WIDTH, MIN_BOTTLENECK)
 from dse.validate import SETTINGS as LIMITS
@@ -249,7 +249,7 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
 def _parse_design(data, block, family, stages, err) -> Design:
     """The block (a registered name; x and y: res_bottleneck without and with SE), se, stem, stem_w, strides and
     head_w of a space file."""
-    names = {**{k: k for k in BLOCK_TYPES}, "x": "res_bottleneck", "y": "res_bottleneck"}
+    names = {**{k: k for k in ensure_plugins()}, "x": "res_bottleneck", "y": "res_bottleneck"}
     if not isinstance(block, str) or block not in names:
         err("block", f"got {_cut(block)}; allowed: " + ", ".join(f"{k} ({v})" for k, v in BLOCKS.items())
             + ", or a registered block: " + ", ".join(sorted(BLOCK_TYPES)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dse.errors import DseError, write_error
 from dse.models.arch import DEFAULT_BLOCK, STAGE_FIELDS, STEM_WIDTH, Arch, Design
-from dse.models.blocks import BLOCK_TYPES, STEM_TYPES
+from dse.models.blocks import BLOCK_TYPES, STEM_TYPES, ensure_plugins
 from dse.models.complexity import complexity_many
 from dse.validate import (ACTIVATIONS, COUNTS, DESIGN_CHOICES, IMPORT_STATUSES, MAX_BATCH, MAX_EPOCHS, MAX_SEED,
                           MAX_STAGE_DEPTH,
@@ -243,7 +243,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
             raise DseError(f"{path}, line {n}: column activation = {act!r} is unknown; allowed: "
                            f"{', '.join(ACTIVATIONS)} (or empty: relu)")
         block = (r.get("block") or "").strip() or DEFAULT_BLOCK
-        if block not in BLOCK_TYPES:
+        if block not in ensure_plugins():
             raise DseError(f"{path}, line {n}: column block = {block!r} is unknown; registered: "
                            f"{', '.join(sorted(BLOCK_TYPES))} (or empty: {DEFAULT_BLOCK})")
         uses = BLOCK_TYPES[block].uses
