@@ -13,8 +13,8 @@ from dse.spaces.sampling import sample_sorted
 from dse.spaces.space import Dist
 
 BUILTINS = ["anynet_a", "anynet_b", "anynet_c", "anynet_d", "anynet_e", "regnet", "regnetx", "regnety",
-            "regnetx_dw", "regnetx_inverted", "regnetx_lrwd", "regnetx_res", "regnetx_swish", "nds_vanilla", "nds_resnet",
-            "nds_resnext_a", "nds_resnext_b"]
+            "regnetx_dw", "regnetx_inverted", "regnetx_lrwd", "regnetx_res", "regnetx_swish", "nds_vanilla",
+            "nds_resnet", "nds_resnext_a", "nds_resnext_b"]
 
 
 def test_builtins_present_and_valid():

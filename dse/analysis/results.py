@@ -8,6 +8,8 @@ writes the store.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,11 +141,25 @@ class EdfComparison(Drawable):
     thresholds: list
     sweeps: dict  # {name: EdfSummary}
     ks: list      # [KsPair]
+    references: dict = field(default_factory=dict)  # {reference sweep: {"error", "at_or_below": {sweep: F(error)}}}
+
+    def with_references(self, errors: dict) -> "EdfComparison":
+        """This comparison with reference networks' errors ({sweep: error}) marked: each sweep's EDF at that error
+        (the (weighted) fraction of its models at or below it)."""
+        refs = {}
+        for name, e in errors.items():
+            at = {}
+            for n, s in self.sweeps.items():
+                w = np.asarray(s.weights, dtype=np.float64)
+                at[n] = float(w[np.asarray(s.errors) <= e].sum() / w.sum())
+            refs[name] = {"error": float(e), "at_or_below": at}
+        return dataclasses.replace(self, references=refs)
 
     def to_json(self) -> dict:
         return {"metric": self.metric, "normalize": self.normalization.to_json() if self.normalization else None,
                 "sweeps": {n: s.to_json() for n, s in self.sweeps.items()},
-                "ks": [{"a": k.a, "b": k.b, "statistic": k.statistic, "pvalue": k.pvalue} for k in self.ks]}
+                "ks": [{"a": k.a, "b": k.b, "statistic": k.statistic, "pvalue": k.pvalue} for k in self.ks],
+                **({"references": self.references} if self.references else {})}
 
     def to_frame(self):
         """One row per sweep: n, min, mean, median, p10, p25, p75, and 'below T' per threshold."""
@@ -161,7 +177,8 @@ class EdfComparison(Drawable):
         from dse.report.plots import draw_edf
 
         draw_edf(axes[0], {n: (s.errors, np.cumsum(s.weights), s.label) for n, s in self.sweeps.items()},
-                 self.xlabel, {n: (s.band["low"], s.band["high"]) for n, s in self.sweeps.items() if s.band})
+                 self.xlabel, {n: (s.band["low"], s.band["high"]) for n, s in self.sweeps.items() if s.band},
+                 marks={n: r["error"] for n, r in self.references.items()})
 
 
 

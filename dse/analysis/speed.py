@@ -52,6 +52,7 @@ class SpeedResult(Drawable):
     predicted: dict = field(default_factory=dict)  # {sweep: median |predicted - measured| / measured, %}
     source: str = "measured"  # or 'training' (from the images/s of the training epochs)
     lines: dict = field(default_factory=dict)  # {measure: SpeedFit ms ~ a*measure + c}: the figure's lines
+    baselines: list = field(default_factory=list)  # compare_baselines: reference networks beside the models
     _size = (4.4, 3.6)
 
     @property
@@ -83,7 +84,8 @@ class SpeedResult(Drawable):
                 "median_ms": self.median_ms, "models": self.models, "pearson": self.pearson,
                 "spearman": self.spearman, "fits": [f.to_json() for f in self.fits],
                 "spread_median": self.spread_median, "noisy": len(self.noisy),
-                **({"predicted": self.predicted} if self.predicted else {})}
+                **({"predicted": self.predicted} if self.predicted else {}),
+                **({"baselines": self.baselines} if self.baselines else {})}
 
     def to_frame(self):
         import pandas as pd
@@ -99,7 +101,30 @@ class SpeedResult(Drawable):
         ms = np.array([m["ms"] for m in self.models])
         draw_speed(axes, {k: np.array([m[k] for m in self.models], dtype=np.float64) for k in MEASURES}, ms,
                    pearson=self.pearson, lines=self.lines,
-                   title=f"{self.mode} ms per batch of {self.batch}, {self.device}")
+                   title=f"{self.mode} ms per batch of {self.batch}, {self.device}", marks=self.baselines)
+
+
+PEER_BAND = 0.25  # a baseline's peers: the models within 25% of its flops (else the 5 nearest in log flops)
+
+
+def compare_baselines(baselines: list, models: list, band: float = PEER_BAND) -> list:
+    """Each reference network ({name, ms, flops, params, acts}) against the models of about its flops: their
+    median ms and acts, and the ratio of its ms to theirs (> 1: the reference is slower than the population's
+    models of its flops)."""
+    out = []
+    f = np.array([m["flops"] for m in models], dtype=np.float64)
+    for b in baselines:
+        d = np.abs(np.log(f / b["flops"]))
+        near = np.flatnonzero(d <= np.log1p(band))
+        how = f"within {band:.0%} of its flops"
+        if not len(near):
+            near = np.argsort(d)[:5]
+            how = f"the {len(near)} nearest in flops"
+        ms = float(np.median([models[i]["ms"] for i in near]))
+        out.append({**b, "peers": int(len(near)), "peers_are": how, "peers_ms": ms,
+                    "peers_flops": float(np.median(f[near])),
+                    "peers_acts": float(np.median([models[i]["acts"] for i in near])), "ratio": b["ms"] / ms})
+    return out
 
 
 def speed_report(device: str, mode: str, batch: int, models: list, predicted: dict | None = None,

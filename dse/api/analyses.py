@@ -179,22 +179,42 @@ class Analyses(StudyBase):
 
     # ---- analyses ----
     @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000), thresholds=Opt(Numbers(Real(0, 100))),
-             band=Choice(BANDS))
+             band=Choice(BANDS), reference=Opt(Names()))
     def edf(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, thresholds=None,
-            metric: str = D.metric, band: str = "dkw", level: float = D.level) -> EdfComparison:
+            metric: str = D.metric, band: str = "dkw", level: float = D.level,
+            reference=None) -> EdfComparison:
         """Error EDFs of two or more sweeps, their statistics and KS tests of every pair; ``normalize`` by
         flops, params or acts (NDS: ``bins`` equal bins over ``range``, default the common range). ``band``: a
         simultaneous ``level`` confidence band around each EDF (dkw; for a normalised EDF with the effective sample
         size; bootstrap; or none).
 
+        ``reference``: trained reference sweeps (``sample --reference``), marked at their error with each EDF's value
+        there (``references``).
+
         >>> Study("s.sqlite").edf(["anynet_a", "anynet_e"]).sweeps["anynet_a"].band["half_width"]  # doctest: +SKIP
         """
         names = self._compared(sweeps, "edf", least=1)  # one sweep: its EDF and statistics, no KS
         self._check_normalization(normalize, bins, range)
+        refs = self._reference_errors(reference, metric)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
-        return compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds=thresholds, band=band,
-                            level=level)
+        out = compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds=thresholds, band=band,
+                           level=level)
+        return out.with_references(refs) if refs else out
+
+    def _reference_errors(self, reference, metric) -> dict:
+        """{sweep: the error of its one trained model} of the reference sweeps named."""
+        out = {}
+        for n in _name_list(reference, "reference") if reference else []:
+            with self.store() as s:
+                names = self._names(s, [n])
+                pops = _populations(s, names, metric)
+            errs = pops[n].errors
+            if len(errs) != 1:
+                raise ParamError(f"{{reference}} {n!r} has {len(errs)} trained model(s); a reference is one trained "
+                                 f"network (dse sample --reference NAME, then dse train --sweep NAME)", "reference")
+            out[n] = float(errs[0])
+        return out
 
     @checked(normalize=Opt(Choice(NORMALIZE_BY)), bins=Int(1, 10_000))
     def search_efficiency(self, sweeps, *, normalize: str | None = None, bins: int = 10, range=None, seed: int = D.seed,

@@ -9,7 +9,7 @@ from dse.models.runtime import SpeedFit
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.validate import COUNTS, MAX_BATCH, SPEED_CHOICES, SPEED_MODES, check_choice
-from dse.params import Bool, Choice, Func, Int, Opt, Text, checked
+from dse.params import Bool, Choice, Func, Int, Names, Opt, Text, checked
 
 
 def _modes(mode: str) -> tuple:
@@ -44,14 +44,17 @@ class Speed(StudyBase):
 
     # ---- runtime ----
     @checked(mode=Choice(SPEED_CHOICES), batch=Int(1, MAX_BATCH), repeat=Int(1, 10_000), force=Bool(),
-             events=Opt(Func()))
+             events=Opt(Func()), baseline=Opt(Names()))
     def speed(self, sweeps=None, *, device: str = "auto", mode: str = "infer", batch: int = 64, repeat: int = 10,
-              force: bool = False, events=None) -> list[SpeedResult]:
+              force: bool = False, events=None, baseline: str | list | None = None) -> list[SpeedResult]:
         """Time every model of ``sweeps`` (pending or trained: only the architecture is needed) at its sweep's
         regime on ``device`` (auto, cpu, cuda, cuda:N) in ``mode`` (infer, train or both), measuring only what
         is missing (``force``: everything again), then report per device and mode: correlations of ms with
         flops/params/acts and the fits. Stores the flops + acts fit that ``sample(max_ms=...)`` predicts with.
         ``events(sweep, idx, mode, ms)`` is called after each timing. Ctrl-C keeps what was measured.
+        ``baseline`` ("effnet_b0,resnet50" or a list; ``dse model list``) times those reference networks too, at the
+        first sweep's regime, and sets each result's ``baselines``: each against the models of about its flops.
+        Reference sweeps (``sample --reference``) are always baselines, never part of the fits.
 
         >>> Study("s.sqlite").speed(mode="both")[0].pearson                        # doctest: +SKIP
         """
@@ -62,7 +65,10 @@ class Speed(StudyBase):
         devices = resolve_devices(device)
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)
-        done = measure(self.path, names, devices, modes, batch=int(batch), repeat=int(repeat), force=force,
+            refs = [n for n in names if s.sweep(n).source == "reference"]
+        names = [n for n in names if n not in refs]  # reference sweeps are baselines, not the population
+        refs += self._baselines(baseline, names)
+        done = measure(self.path, names + refs, devices, modes, batch=int(batch), repeat=int(repeat), force=force,
                        events=events)
         out = []
         for label in done:
@@ -70,8 +76,43 @@ class Speed(StudyBase):
                 r = self.speed_report(names, device=label, mode=m, batch=batch)
                 with self.store() as s:
                     s.set_speed_fit(label, m, int(batch), {**r.fits[2].to_json(), "n": r.n, "sweeps": names})
+                if refs:
+                    r.baselines = self._baseline_rows(refs, r, label, m, int(batch))
                 out.append(r)
         return out
+
+    def _baselines(self, baseline, names: list) -> list[str]:
+        """The reference sweeps of ``baseline`` (names), each at the regime of the first timed sweep (made if
+        missing: ``NAME@Rpx`` when R is not the network's own resolution)."""
+        from dse.models.reference import reference
+
+        wanted = [b.strip() for b in baseline.split(",")] if isinstance(baseline, str) else list(baseline or [])
+        if not wanted:
+            return []
+        if not names:
+            raise ParamError("{baseline} is timed beside a population: the store has no sampled or imported sweep",
+                             "baseline")
+        with self.store() as s:
+            reg = s.sweep(names[0]).regime
+        out = []
+        for b in wanted:
+            ref = reference(b)
+            res = int(reg["resolution"])
+            sweep = ref.name if (res, reg["num_classes"]) == (ref.resolution, ref.num_classes) else \
+                f"{ref.name}@{res}px"
+            out.append(self.add_reference(ref.name, sweep, resolution=res, stem=reg["stem"],
+                                          in_channels=int(reg["in_channels"]),
+                                          num_classes=int(reg["num_classes"])).sweep)
+        return out
+
+    def _baseline_rows(self, refs, r, device, mode, batch) -> list:
+        from dse.analysis.speed import compare_baselines
+
+        with self.store() as s:
+            timed = {(t.sweep, t.idx): t.ms for t in s.speeds(refs, device) if (t.mode, t.batch) == (mode, batch)}
+            rows = [{"name": n, "sweep": n, "ms": timed[(n, m.idx)], "flops": m.flops, "params": m.params,
+                     "acts": m.acts} for n in refs for m in s.models(n) if (n, m.idx) in timed]
+        return compare_baselines(rows, r.models)
 
     @checked(device=Opt(Text()), mode=Choice(SPEED_MODES), batch=Opt(Int(1, MAX_BATCH)), from_training=Bool())
     def speed_report(self, sweeps=None, *, device: str | None = None, mode: str = "infer", batch: int | None = None,

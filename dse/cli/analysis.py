@@ -100,11 +100,14 @@ def _thresholds(text):
 @click.option("--level", type=float, default=0.95, show_default=True, help="The band's confidence level.")
 @click.option("--thresholds", default=None, metavar="E1,E2,...",
               help="Report the fraction of models below these errors (default: pooled 10/25/50th percentiles).")
+@click.option("--reference", "references", multiple=True, metavar="SWEEP",
+              help="A trained reference network's sweep (dse sample --reference NAME; repeatable): a dashed line at "
+                   "its error, and the share of each sweep's models at or below it.")
 @METRIC
 @PLOT
 @db_option
 @json_option
-def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metric, plot, db, as_json):
+def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, references, metric, plot, db, as_json):
     """Error EDFs of sweeps, their statistics, and two-sample KS tests of every pair.
 
     Example: dse edf --compare anynet_a anynet_e --normalize flops --plot edf.png
@@ -113,8 +116,7 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metri
     if len(set(sweeps)) < 2:  # the command compares; Study.edf also reads one sweep
         raise DseError("SWEEPS: name at least two sweeps to compare, e.g. dse edf --compare anynet_a anynet_e")
     r = study(db).edf(sweeps, normalize=normalize, bins=bins, range=range_, thresholds=_thresholds(thresholds),
-                      metric=metric,
-                      band=band, level=level)
+                      metric=metric, band=band, level=level, reference=list(references) or None)
     if as_json:
         save_plot(r, plot, quiet=True)
         print_json(budget_warnings(db, sweeps, r.to_json(), metric))
@@ -132,6 +134,11 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, metri
     table(f"{metric} error (%){how}", hdr, rows)
     table("two-sample Kolmogorov-Smirnov" + (" (weighted)" if nz else ""), ["a", "b", "D", "p-value"],
           [[k.a, k.b, f"{k.statistic:.4f}", f"{k.pvalue:.3g}"] for k in r.ks])
+    if r.references:
+        table("reference networks: the share of each sweep's models at or below their error",
+              ["reference", "error"] + list(r.sweeps),
+              [[n, f"{x['error']:.2f}"] + [f"{x['at_or_below'][s]:.3f}" for s in r.sweeps]
+               for n, x in r.references.items()])
     save_plot(r, plot)
 
 

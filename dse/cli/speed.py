@@ -11,6 +11,7 @@ from dse.cli.options import PLOT, check_plot, save_plot
 from dse.cli.main import cli, db_option, json_option, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
+from dse.units import human
 from dse.validate import NOISY_TIMING as NOISY
 from dse.validate import COUNTS, SPEED_CHOICES, SPEED_MODES
 
@@ -23,12 +24,15 @@ from dse.validate import COUNTS, SPEED_CHOICES, SPEED_MODES
 @click.option("--batch", type=int, default=64, show_default=True, help="Images per timed batch.")
 @click.option("--repeat", type=int, default=10, show_default=True, help="Timed runs per model (the median is kept).")
 @click.option("--force", is_flag=True, help="Measure again what was measured (default: only what is missing).")
+@click.option("--baseline", default=None, metavar="NAME,...",
+              help="Time these reference networks too (effnet_b0,resnet50,...: dse model list) at the first sweep's "
+                   "regime, on the same device, mode and batch, and set each beside the models of its flops.")
 @click.option("--from-training", is_flag=True,
               help="Report from the training throughput stored by dse train (images/s), measuring nothing.")
 @PLOT
 @db_option
 @json_option
-def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, as_json):
+def speed(sweeps, device, mode, batch, repeat, force, baseline, from_training, plot, db, as_json):
     """Time every model (pending or trained) at its sweep's regime, and say which complexity measure predicts
     the time: Pearson and Spearman correlation of ms with flops, params and acts, and the least-squares fits
     ms ~ a*flops + c, ms ~ b*acts + c, ms ~ a*flops + b*acts + c (RegNet paper Fig. 12 top).
@@ -40,7 +44,7 @@ def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, a
     check_plot(plot)
     if from_training:  # options of a measurement do not apply to a report of training throughput: say so
         ctx = click.get_current_context()
-        given = [f"--{k}" for k in ("device", "mode", "batch", "repeat", "force")
+        given = [f"--{k}" for k in ("device", "mode", "batch", "repeat", "force", "baseline")
                  if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
         if given:
             raise DseError(f"{', '.join(given)} do(es) not apply with --from-training, which measures nothing: it "
@@ -50,7 +54,7 @@ def speed(sweeps, device, mode, batch, repeat, force, from_training, plot, db, a
         results = [st.speed_report(list(sweeps) or None, from_training=True)]
     else:
         results = st.speed(list(sweeps) or None, device=device, mode=mode, batch=batch, repeat=repeat, force=force,
-                           events=_progress(as_json))
+                           events=_progress(as_json), baseline=baseline)
     if as_json:
         save_plot(results[0], plot, quiet=True)
         print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
@@ -91,6 +95,12 @@ def _show(r):
                 f"was busy, so these times (and the fits) are partly noise; measure again on a quiet machine (--force)")
     for n, e in r.predicted.items():
         say(f"sweep {n} was sampled with --max-ms: its predicted times are off by {e:.1f}% (median) from measured")
+    if r.baselines:
+        table("reference networks beside the models of their flops (ratio > 1: the reference is slower)",
+              ["network", "flops", "acts", "ms", "peers", "their flops", "their acts", "their ms", "ratio"],
+              [[b["name"], human(b["flops"], "F"), human(b["acts"]), f"{b['ms']:.3g}", b["peers"],
+                human(b["peers_flops"], "F"), human(b["peers_acts"]), f"{b['peers_ms']:.3g}", f"{b['ratio']:.2f}x"]
+               for b in r.baselines])
 
 
 @plot.command("speed")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dse.errors import DseError
-from dse.models.arch import STEM_WIDTH, Arch, Design
+from dse.models.arch import Arch, Design
 from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED, res_bottleneck_cx
 from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, se_cx  # noqa: F401 (re-exported)
 

@@ -80,9 +80,13 @@ def _log_x(param: str) -> bool:
     return param in ("flops", "params", "acts", "wa", "w0") or (param[0] == "w" and param[1:].isdigit())
 
 
-def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None):
+def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None, marks: dict | None = None):
     """curves: {name: (sorted errors, cumulative fraction, legend label)}; bands: {name: (low, high)} at the same
-    errors, shaded in the curve's colour."""
+    errors, shaded in the curve's colour; marks: {reference network: its error}, dashed vertical lines."""
+    for name, e in (marks or {}).items():
+        ax.axvline(e, color="black", ls="--", lw=1)
+        ax.annotate(name, (e, 0.98), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, ha="right",
+                    va="top")
     for name, (e, f, label) in curves.items():
         (line,) = ax.step([e[0]] + list(e), [0.0] + list(f), where="post", label=label, lw=1.8)
         if bands and name in bands:
@@ -258,14 +262,18 @@ def draw_complexity_trend(ax, metric: str, trends: list):
     return ax
 
 
-def draw_speed(axes, cx: dict, ms, pearson: dict, lines: dict, title: str):
+def draw_speed(axes, cx: dict, ms, pearson: dict, lines: dict, title: str, marks: list | None = None):
     """Fig. 12 top: ms against flops, params and acts (log-log), each with Pearson's r and the line of the
-    least-squares fit ms ~ a*x + c (``lines``, from the analysis)."""
+    least-squares fit ms ~ a*x + c (``lines``, from the analysis); ``marks``: reference networks ({name, ms,
+    flops, params, acts}) drawn as labelled stars."""
     import numpy as np
 
     for ax, k in zip(axes, COUNTS):
         x = cx[k]
         ax.scatter(x, ms, s=8, alpha=0.6, lw=0)
+        for m in marks or []:
+            ax.scatter([m[k]], [m["ms"]], marker="*", s=90, color="black", zorder=5)
+            ax.annotate(m["name"], (m[k], m["ms"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
         if k in lines:
             xs = np.geomspace(x.min(), x.max(), 30)
             ys = lines[k].predict({k: xs})

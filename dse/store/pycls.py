@@ -254,8 +254,8 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
 def _effnet_arch(cfg: dict, where: str, act: str, stem_w: int) -> tuple[Arch, None, dict]:
     """An EN job: MBConv stages (DEPTHS, WIDTHS, EXP_RATIOS, KERNELS, STRIDES), the simple stem, a HEAD_W conv."""
     lists = {k: _numbers(cfg, f"EN.{k}", where, lim) for k, lim in (
-        ("DEPTHS", _STAGE_DEPTH), ("WIDTHS", _WIDTH), ("EXP_RATIOS", Limit(1, 16)), ("KERNELS", Limit(1, 11, integer=True)),
-        ("STRIDES", Limit(1, 2, integer=True)))}
+        ("DEPTHS", _STAGE_DEPTH), ("WIDTHS", _WIDTH), ("EXP_RATIOS", Limit(1, 16)),
+        ("KERNELS", Limit(1, 11, integer=True)), ("STRIDES", Limit(1, 2, integer=True)))}
     if len({len(x) for x in lists.values()}) != 1:
         raise DseError(f"{where}: EN.DEPTHS, WIDTHS, EXP_RATIOS, KERNELS and STRIDES need one value per stage "
                        f"(lengths {', '.join(f'{k} {len(v)}' for k, v in lists.items())})")
