@@ -2,6 +2,8 @@
 a test-only dependency), modules that build, train a step and hold the counted parameters."""
 
 import importlib
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ from dse.models import Arch, complexity
 from dse.models.blocks import BLOCK_TYPES, STEM_TYPES, get_block
 from dse.models.reference import REFERENCES, reference
 from dse.validate import STEMS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # pycls dev/model_complexity.json (as the issue quotes it): name -> flops, params, acts
 PUBLISHED = {
@@ -196,3 +200,41 @@ def test_keys_of_x_and_y_networks_are_unchanged_and_new_fields_round_trip():
     for ref in REFERENCES.values():
         assert Arch.from_dict(ref.arch.to_dict()) == ref.arch
     assert len({r.arch.key() for r in REFERENCES.values()}) == len(REFERENCES)
+
+
+def test_a_small_nds_study_runs_end_to_end(tmp_path):
+    """Two NDS spaces: sample (own cifar stem, strides 1,2,2, under the cap), train, edf, bootstrap, refine (the
+    refined space file loads and samples), report, CSV round trip."""
+    from conftest import PAIR_TRAIN, cli
+
+    for space in ("nds_vanilla", "nds_resnet"):
+        code, out, err = cli(tmp_path, "sample", "--space", space, "-n", "8", "--flops", "100K:3M", "--resolution",
+                             "16", "--num-classes", "10")
+        assert code == 0, err
+    code, out, err = cli(tmp_path, "sample", "--reference", "resnet56", "--resolution", "16")
+    assert code == 0, err
+    code, out, err = cli(tmp_path, "train", *PAIR_TRAIN)
+    assert code == 0, err
+    code, out, err = cli(tmp_path, "edf", "--compare", "nds_vanilla", "nds_resnet", "--reference", "resnet56",
+                         "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(r["sweeps"]) == {"nds_vanilla", "nds_resnet"} and 0 <= r["references"]["resnet56"]["error"] <= 100
+    for n, s in r["sweeps"].items():  # the share at or below the reference's error is that EDF's value there
+        want = sum(e <= r["references"]["resnet56"]["error"] for e in s["errors"]) / len(s["errors"])
+        assert r["references"]["resnet56"]["at_or_below"][n] == pytest.approx(want)
+    code, out, err = cli(tmp_path, "bootstrap", "--param", "depth", "--param", "w3", "--json")
+    assert code == 0, err
+    code, out, err = cli(tmp_path, "refine", "--sweep", "nds_resnet", "--min-support", "2", "--out", "r.toml")
+    assert code == 0, err
+    from dse.spaces import load_space
+
+    refined = load_space(tmp_path / "r.toml")
+    assert refined.design == load_space(ROOT / "spaces" / "nds_resnet.toml").design
+    code, out, err = cli(tmp_path, "report", "-o", "report.html")
+    assert code == 0 and (tmp_path / "report.html").stat().st_size > 1000, err
+    import dse
+
+    st = dse.Study(tmp_path / "dse.sqlite")
+    assert all(m.arch.block == "res_basic" and m.arch.strides == (1, 2, 2) and m.arch.stem == "cifar"
+               and m.flops <= 125_747_850 for m in st.records("nds_resnet"))

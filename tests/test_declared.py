@@ -37,7 +37,8 @@ def public_methods() -> dict:
 
 # a valid value for each keyword that has no default (the checks run before any work, so it need only pass them)
 REQUIRED = {"space": "regnetx", "n": 2, "regimes": "2MF,4MF", "path": "t.csv", "sweep": "a", "sweeps": ["a", "b"],
-            "params": "depth", "folder": "out", "errors": {0: 30.0}, "p": dse.train.protocol.Protocol()}
+            "params": "depth", "folder": "out", "errors": {0: 30.0}, "p": dse.train.protocol.Protocol(),
+            "name": "resnet56"}
 
 
 def _base(f) -> dict:

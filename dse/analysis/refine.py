@@ -188,7 +188,11 @@ def model_values(space: Space, models: list) -> dict:
     out = {}
     if space.family == "anynet":
         for p in STAGE_PARAMS:
-            out[p] = np.array([m.arch.stage(p) for m in models], dtype=np.float64)
+            if p == "groups" and p in space.dists:  # the number of groups: w_b / g
+                out[p] = np.array([[round(w / b) / g for w, b, g in zip(m.arch.widths, m.arch.bottlenecks,
+                                                                        m.arch.group_widths)] for m in models])
+            elif p in space.dists or p in ("d", "w", "b", "g"):
+                out[p] = np.array([m.arch.stage(p) for m in models], dtype=np.float64)
         return _with_settings(out, space, models)
     rp = [m.regnet or {} for m in models]
     out["d"] = np.array([m.arch.depth for m in models], dtype=np.float64)
@@ -399,8 +403,9 @@ def to_toml(spec: dict, header: list[str], notes: dict) -> str:
         return f"{s:<34} # {note}" if note else s
 
     out = [f"# {h}" for h in header] + [""]
-    for k in ("name", "description", "family", "block", "stages"):
-        out.append(line(k, spec[k]))
+    for k in ("name", "description", "family", "block", "se", "stem", "stem_w", "strides", "head_w", "stages"):
+        if k in spec:  # (the design keys only when the base space has them)
+            out.append(line(k, spec[k]))
     for p, t in spec["params"].items():
         out += ["", f"[params.{p}]"]
         for k, v in t.items():

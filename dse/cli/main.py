@@ -49,6 +49,7 @@ class _Group(click.Group):
 
 
 _Group.group_class = _Group
+Command, Group = _Command, _Group  # for command modules that define their own (dse model NAME)
 
 
 def aliases(**names):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dse.cli.main import cli, json_option, limit_type, regime_options
+from dse.cli.main import Command, Group, cli, json_option, limit_type, regime_options
 from dse.errors import DseError
 from dse.models import Arch, complexity, regnet_arch
 from dse.models.reference import REFERENCES, reference
@@ -55,7 +55,7 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
         f"params {human(cx['params'])} ({cx['params']:,})   acts {human(cx['acts'])} ({cx['acts']:,})")
 
 
-class _ModelGroup(click.Group):
+class _ModelGroup(Group):
     """``dse model NAME`` shows a reference network (resnet50, effnet_b0, regnetx_400mf, ...) besides the commands."""
 
     def get_command(self, ctx, name):
@@ -76,7 +76,7 @@ class _ModelGroup(click.Group):
 def _reference_command(name: str) -> click.Command:
     ref = reference(name)
 
-    @click.command(name, help=f"{ref.doc}: its stages and exact complexity (pycls's counting) at "
+    @click.command(name, cls=Command, help=f"{ref.doc}: its stages and exact complexity (pycls's counting) at "
                               f"{ref.resolution} px and {ref.num_classes} classes unless given.")
     @click.option("--resolution", type=limit_type("resolution"), default=ref.resolution, show_default=True,
                   help="Input image size in pixels (square).")

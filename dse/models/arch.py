@@ -145,7 +145,7 @@ class Arch:
     def design(self) -> Design:
         """The Design (block, SE, stem, stem width, strides, head width) of this network."""
         strides = None if self.strides == (2,) * self.stages else self.strides  # canonical: equal designs compare equal
-        return Design(self.block, self.se, self.stem, self.stem_w, strides, self.head_w)
+        return Design(self.block, self.se, stem=self.stem, stem_w=self.stem_w, strides=strides, head_w=self.head_w)
 
     @property
     def uses(self) -> tuple:

@@ -180,9 +180,12 @@ class StemType:
 
 
 STEM_TYPES = {s.name: s for s in (
-    StemType("simple", 3, 2, False, "simple_stem_in", "3x3 conv, stride 2 (RegNet's, ImageNet-sized images)"),
-    StemType("cifar", 3, 1, False, "res_stem_cifar", "3x3 conv, stride 1 (small images: CIFAR, Fashion-MNIST)"),
-    StemType("resnet", 7, 2, True, "res_stem_in", "7x7 conv, stride 2, then a 3x3/2 max pool (ResNet's)"),
+    StemType("simple", k=3, stride=2, pool=False, pycls="simple_stem_in",
+             doc="3x3 conv, stride 2 (RegNet's, ImageNet-sized images)"),
+    StemType("cifar", k=3, stride=1, pool=False, pycls="res_stem_cifar",
+             doc="3x3 conv, stride 1 (small images: CIFAR, Fashion-MNIST)"),
+    StemType("resnet", k=7, stride=2, pool=True, pycls="res_stem_in",
+             doc="7x7 conv, stride 2, then a 3x3/2 max pool (ResNet's)"),
 )}
 STEM_BY_PYCLS = {s.pycls: s.name for s in STEM_TYPES.values()}
 

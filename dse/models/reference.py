@@ -86,7 +86,7 @@ def _table() -> dict[str, Reference]:
     out = {}
     for name, (d, w0, wa, wm, g) in _REGNETS.items():
         se = name.startswith("regnety")
-        out[name] = Reference(name, regnet_arch(d, w0, wa, wm, 1, g, se), doc=f"RegNet"
+        out[name] = Reference(name, regnet_arch(d, w0, wa, wm=wm, b=1, g=g, se=se), doc=f"RegNet"
                               f"{name[6].upper()}-{name.split('_')[1].upper()} (RegNet paper)",
                               regnet={"d": d, "w0": w0, "wa": wa, "wm": wm, "b": 1, "g": g})
     for depth in _RESNET_DEPTHS:

@@ -281,8 +281,8 @@ def _parse_design(data, block, family, stages, err) -> Design:
     if strides is not None and not (isinstance(strides, list) and len(strides) == stages
                                     and all(_is_int(x) and x in (1, 2) for x in strides)):
         err("strides", f"got {_cut(strides)}; allowed: a list of {stages} strides (one per stage), each 1 or 2")
-    return Design(bt.name, bt.se == "always" or se, stem, out["stem_w"], tuple(strides) if strides else None,
-                  out["head_w"])
+    return Design(bt.name, bt.se == "always" or se, stem=stem, stem_w=out["stem_w"],
+                  strides=tuple(strides) if strides else None, head_w=out["head_w"])
 
 
 def _unknown(table, allowed, where, err, what="allowed keys"):

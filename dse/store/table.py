@@ -200,7 +200,7 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         raise DseError(f"{path}: column {dup[0]!r} appears more than once; each column must be given once")
     stage_cols = [c for c in cols if re.fullmatch(r"[dwbgkes][1-9][0-9]*", c)]
     smax = max((int(c[1:]) for c in stage_cols), default=1)
-    need = [f"{p}{i}" for i in range(1, smax + 1) for p in "dw"] + ["error"]
+    need = [f"{p}{i}" for i in range(1, smax + 1) for p in ("dw" if "block" in cols else "dwbg")] + ["error"]
     missing = [c for c in need if c not in cols]
     if missing:
         raise DseError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
