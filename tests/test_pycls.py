@@ -410,3 +410,34 @@ def test_bad_base_configs_and_folders_are_refused(exported, tmp_path, run):
         code, _, err = run("export", "--pycls", target, "--db", db)
         assert code == 2 and words in err and "Traceback" not in err, (target, err)
     assert not (tmp_path / "out").exists() and not (tmp_path / "cfgs").exists()
+
+
+def test_other_blocks_and_references_go_out_to_pycls_and_come_back(tmp_path):
+    """NDS Vanilla/ResNet/ResNeXt-A networks (vanilla, basic and bottleneck blocks, strides 1-2-2, a 16-wide cifar
+    stem) and the ResNet-50 and EfficientNet-B0 references (7x7 stem + max pool; MBConv, EN configs): pycls's own
+    loader takes every config and, where pycls 0.1.1 builds the model, its counts are dse's; the sweep.json of
+    them reads back as the same networks and counts."""
+    cfg, builders, net = _pycls()
+    for group, sample in (("nds", lambda st: [st.sample(s, n=2, flops="1M:126M", resolution=32, num_classes=10,
+                                                        seed=0) for s in ("nds_vanilla", "nds_resnet",
+                                                                          "nds_resnext_a")]),
+                          ("ref", lambda st: [st.add_reference(r, resolution=64, num_classes=10)
+                                              for r in ("resnet50", "effnet_b0")])):
+        st = dse.Study(tmp_path / f"{group}.sqlite")
+        sample(st)
+        st.export_pycls(tmp_path / group)
+        summary = json.loads((tmp_path / group / "cfgs_summary.json").read_text())
+        orig = {(s["sweep"], s["id"]): None for s in summary.values()}
+        orig = {k: {m.idx: m for m in st.records(k[0])}[k[1]] for k in orig}
+        for name, s in summary.items():
+            _pycls()
+            cfg.merge_from_file(str(tmp_path / group / "cfgs" / f"{name}.yaml"))
+            m = orig[(s["sweep"], s["id"])]
+            counted = net.complexity(builders.get_model())
+            assert counted == {"flops": m.flops, "params": m.params, "acts": m.acts}, name
+        _sweep_json(tmp_path / group, [30.0 + i for i in range(len(summary))])
+        back = dse.Study(tmp_path / f"{group}_back.sqlite")
+        assert back.import_pycls(tmp_path / group / "sweep.json", "back") == len(summary)
+        for name, m in zip(sorted(summary), back.records("back")):
+            o = orig[(summary[name]["sweep"], summary[name]["id"])]
+            assert m.arch == o.arch and (m.flops, m.params, m.acts) == (o.flops, o.params, o.acts), name

@@ -199,10 +199,13 @@ def import_pycls_sweep(store: Store, path, name: str) -> int:
     if name in store.sweep_names():
         raise DseError(f"sweep {name!r} already exists in {store.path}; import into a new --sweep name")
     jobs = read_sweep_json(path)
-    regs = {(j["regime"]["stem"], j["regime"]["num_classes"]) for j in jobs}
-    if len(regs) > 1:
-        raise DseError(f"{path}: the jobs use different stems or class counts ({sorted(regs)}): not one population")
-    stem, classes = regs.pop()
+    # a network with its own stem (ResNet-50's, EfficientNet's, the NDS spaces') keeps it: only the others share one
+    regs = {(j["regime"]["stem"] if j["arch"].stem is None else None, j["regime"]["num_classes"]) for j in jobs}
+    if len({c for _, c in regs}) > 1 or len({s for s, _ in regs} - {None}) > 1:
+        raise DseError(f"{path}: the jobs use different stems or class counts "
+                       f"({sorted(regs, key=str)}): not one population")
+    stem = next((s for s, _ in regs if s is not None), jobs[0]["regime"]["stem"])
+    classes = next(iter(regs))[1]
     sizes = sorted({j["regime"]["resolution"] for j in jobs})
     res = max(sizes, key=[j["regime"]["resolution"] for j in jobs].count)
     protocol, own = protocol_of(jobs)

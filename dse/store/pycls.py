@@ -85,7 +85,7 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
     if m.arch.activation != "relu":  # pycls's default; pycls 0.1.1 (the package index's) has no such key at all
         model["ACTIVATION_FUN"] = PYCLS_ACTIVATION[m.arch.activation]
     cfg = {"MODEL": model,
-           kind.upper(): body, "TRAIN": {"IM_SIZE": int(res)},
+           {"effnet": "EN"}.get(kind, kind.upper()): body, "TRAIN": {"IM_SIZE": int(res)},
            # pycls's ImageNet loader resizes test images to TEST.IM_SIZE, then center-crops TRAIN.IM_SIZE (256 for 224)
            "TEST": {"IM_SIZE": int(res) if stem == "cifar" else int(round(res * 256 / 224))}}
     if protocol:
