@@ -233,6 +233,8 @@ def test_a_small_nds_study_runs_end_to_end(tmp_path):
     assert refined.design == load_space(ROOT / "spaces" / "nds_resnet.toml").design
     code, out, err = cli(tmp_path, "report", "-o", "report.html")
     assert code == 0 and (tmp_path / "report.html").stat().st_size > 1000, err
+    page = (tmp_path / "report.html").read_text()
+    assert "Reference networks" in page and "<td class=t>resnet56</td>" in page
     import dse
 
     st = dse.Study(tmp_path / "dse.sqlite")

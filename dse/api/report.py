@@ -94,11 +94,18 @@ def summary(c: ReportContext) -> str:
 def edfs(c: ReportContext) -> str:
     if not c.trained:
         return H.muted("No sweep has two or more models with errors yet.")
-    e = c.study.edf(c.trained, metric=c.metric)
+    # trained reference networks (dse sample --reference) are marked at their error, not drawn as populations
+    refs = [n for n in c.names if c.recs[n].source == "reference" and c.pops[n].n == 1]
+    e = c.study.edf(c.trained, metric=c.metric, reference=refs or None)
     body = "<h3>Error EDFs</h3>" + H.table(["sweep", "n", "min", "mean", "median", "p25", "p75"],
                                            [[n, s.n, H.fmt(s.min), H.fmt(s.mean), H.fmt(s.median), H.fmt(s.p25),
                                              H.fmt(s.p75)] for n, s in e.sweeps.items()])
     body += H.figure(e)
+    if e.references:
+        body += "<h3>Reference networks</h3>" + H.table(
+            ["reference", "error"] + [f"share of {n} at or below" for n in e.sweeps],
+            [[n, H.fmt(r["error"])] + [H.fmt(r["at_or_below"][s], ".3f") for s in e.sweeps]
+             for n, r in e.references.items()])
     if e.ks:
         body += "<h3>Kolmogorov-Smirnov</h3>" + H.table(
             ["a", "b", "D", "p-value"], [[k.a, k.b, H.fmt(k.statistic, ".3g"), H.fmt(k.pvalue, ".3g")] for k in e.ks])
