@@ -20,6 +20,7 @@ from __future__ import annotations
 from dse.api.analyses import Analyses
 from dse.api.common import StudyBase
 from dse.api.data import Data, SweepStatus
+from dse.api.findings import Findings
 from dse.api.planning import Planning
 from dse.api.report import Reporting
 from dse.api.sampling import Sampling
@@ -28,7 +29,7 @@ from dse.api.training import RunOptions, Training, TrainSummary
 from dse.validate import STATUSES
 
 
-class Study(Sampling, Training, Speed, Data, Analyses, Planning, Reporting, StudyBase):
+class Study(Sampling, Training, Speed, Data, Analyses, Findings, Planning, Reporting, StudyBase):
     """One store (an SQLite file) of sweeps: sample, train, read populations, analyse, report.
 
     ``Study(path)`` opens the store, creating it on the first write (``create=False``: it must exist).

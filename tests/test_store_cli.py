@@ -1,7 +1,6 @@
 """The store and the CLI: sample, top-up, status, export/import round trip, bad input (exit 2)."""
 
 import csv
-import os
 import io
 import json
 import sqlite3

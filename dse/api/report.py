@@ -212,6 +212,20 @@ def trends(c: ReportContext) -> str | None:
     return body
 
 
+@section("findings", "The paper's findings")
+def findings(c: ReportContext) -> str | None:
+    """Each finding of the RegNet paper as a verdict on these sweeps (dse findings), with its evidence."""
+    if not c.trained:
+        return None
+    r = c.study.findings(c.names if c.named else None, metric=c.metric)
+    rows = [[x.claim, x.verdict, x.reason + (f" To settle: {x.settle}" if x.settle and x.verdict == "can't tell"
+                                             else ""), x.measured or "", "; ".join(x.notes)] for x in r.rows]
+    body = ("<p class=muted>Criteria: docs/findings.md. A claim about every regime needs several regimes of "
+            "enough models; an undertrained sweep gives can't tell.</p>")
+    body += H.table(["finding", "verdict", "why", "measured", "notes"], rows)
+    return body + (H.figure(r) if any(x.points for x in r.rows) else "")
+
+
 @section("budget", "Is the budget long enough?")
 def budget(c: ReportContext) -> str | None:
     if not c.trained:

@@ -105,6 +105,7 @@ def commands() -> click.Group:
     import dse.cli.analysis  # noqa: F401
     import dse.cli.speed  # noqa: F401
     import dse.cli.planning  # noqa: F401
+    import dse.cli.findings  # noqa: F401
     import dse.cli.serve  # noqa: F401
 
     return cli

@@ -339,3 +339,23 @@ def draw_budget(ax, f):
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     return ax
+
+
+def draw_finding(ax, row):
+    """One finding's evidence: per regime the statistic with its interval against flops (log x), its verdict in
+    the title."""
+    import numpy as np
+
+    x, m, lo, hi = (np.array(v, dtype=np.float64) for v in zip(*row.points))
+    ax.errorbar(x, m, yerr=[m - lo, hi - m], fmt="o", capsize=3, lw=1.2)
+    ax.set_xscale("log")
+    _flops_axis(ax, unit="F")
+    if row.id in ("inverted", "depthwise", "resolution", "se"):
+        ax.axhline(0, color="gray", lw=0.8)
+        ax.set_ylabel("median error difference (%)")
+    else:
+        ax.set_ylabel({"lrwd": "lr (median, range)"}.get(row.id, f"best model's {row.id}"))
+    ax.set_xlabel("flops")
+    ax.set_title(f"{row.id}: {row.verdict}", fontsize=9)
+    ax.grid(alpha=0.3)
+    return ax

@@ -1,0 +1,486 @@
+"""The RegNet paper's findings as verdicts: one written criterion per finding, judged on populations.
+
+Each finding reads the regimes (sweeps at different flops) of the spaces it needs and returns a row: the claim
+in the paper's words, what was measured (a statistic with its interval, n, regimes, device) and a verdict,
+``holds``, ``contradicted`` or ``can't tell``, the last with the reason and what would settle it. The criteria
+(``FINDINGS[i].criterion``) are the contract; the thresholds are the constants below. Pure: arrays in.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> regs = []
+    >>> for f in (2e6, 4e6, 8e6):
+    ...     d = rng.integers(12, 29, 60).astype(float)
+    ...     regs.append(Sample(f"regnetx@{f:g}", f, {"depth": d}, np.abs(d - 20) + rng.normal(0, 0.3, 60)))
+    >>> judge({"regnetx": regs}, n_boot=2000).row("depth").verdict
+    'holds'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.analysis.bootstrap import bootstrap
+from dse.analysis.results import Drawable
+from dse.analysis.trends import trend_series
+from dse.units import regime_label
+
+MIN_MODELS = 20     # per regime: fewer and a regime is not read (NDS: EDFs of ~100 models are stable; 20 a floor)
+MIN_REGIMES = 3     # a trend across flops (depth stays, w0 and g grow, lr and wd stay) needs 3 regimes
+GENERAL = 2         # a claim "at any flops" holds only when seen at 2 regimes or more (one regime can contradict it)
+DEPTH = (20, 15, 25)        # "about 20 blocks": the paper's value and the band a regime's interval must meet
+WM = (2.5, 2.2, 2.8)        # "wm about 2.5"
+WIDE = {"depth": 12.0, "wm": 0.8}  # an interval wider than this says too little ("intervals too wide")
+FLAT = 1.0          # a slope interval (log value per log flops) wider than this cannot show a trend is flat
+GROWS = 0.1         # "grows": contradicted when the slope's interval lies below this (flat or shrinking)
+MIN_TIMED = 10      # timed models for the runtime finding
+HOLDS, CONTRA, CANT = "holds", "contradicted", "can't tell"
+
+
+@dataclass
+class Sample:
+    """One regime of a space: its sweep, flops (the regime's x), per-model values of the parameters, errors;
+    ``flagged``: why it looks undertrained (None: it does not, or was not trained here); ``trained_here``: False
+    for results without training records (imported, set_results)."""
+
+    sweep: str
+    flops: float
+    values: dict
+    errors: np.ndarray
+    flagged: str | None = None
+    trained_here: bool = True
+
+    @property
+    def n(self) -> int:
+        return len(self.errors)
+
+    @property
+    def label(self) -> str:
+        return regime_label(self.flops)
+
+
+@dataclass
+class FindingRow:
+    """One finding's verdict: the claim, what dse measured (``measured``; the statistic ``value`` with its
+    interval ``low``..``high``), the models and regimes it rests on, the verdict and its reason, what would settle
+    it, and notes (budget, device)."""
+
+    id: str
+    claim: str
+    criterion: str
+    verdict: str
+    reason: str
+    measured: str = ""
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n: int = 0
+    regimes: list = field(default_factory=list)
+    sweeps: list = field(default_factory=list)
+    device: str | None = None
+    settle: str = ""
+    notes: list = field(default_factory=list)
+    points: list = field(default_factory=list)  # [(x, median, low, high)] for the figure: per regime
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("id", "claim", "criterion", "verdict", "reason", "measured", "value",
+                                              "low", "high", "n", "regimes", "sweeps", "device", "settle", "notes")}
+
+
+@dataclass
+class FindingsResult(Drawable):
+    """The findings' verdicts, one row each (``rows``)."""
+
+    rows: list
+    ci: float
+    metric: str = "final"
+    _size = (3.6, 2.9)
+
+    def row(self, id: str) -> FindingRow:
+        return next(r for r in self.rows if r.id == id)
+
+    def to_json(self) -> list:
+        return [r.to_json() for r in self.rows]
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.to_json())
+
+    def _panels(self) -> int:
+        return max(1, sum(1 for r in self.rows if r.points))
+
+    def _cols(self) -> int:
+        return min(self._panels(), 4)
+
+    def _draw(self, axes):
+        from dse.report.plots import draw_finding
+
+        drawn = [r for r in self.rows if r.points]
+        for ax, r in zip(axes, drawn):
+            draw_finding(ax, r)
+        if not drawn:
+            axes[0].text(0.5, 0.5, "no finding has evidence yet", ha="center", va="center", transform=axes[0].transAxes)
+            axes[0].set_axis_off()
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    claim: str
+    criterion: str
+    spaces: tuple  # the spaces that can test it, preferred first (a comparison: (base, variant))
+    judge: object
+
+
+def _enough(samples, k=MIN_MODELS) -> list:
+    return [s for s in samples if s.n >= k]
+
+
+def _pick(evidence: dict, spaces, need=()) -> tuple[str | None, list]:
+    """The first of ``spaces`` with a regime of enough models (else the first with any regime), and its regimes;
+    only regimes whose models have the parameters ``need`` count."""
+    evidence = {sp: [s for s in ss if all(p in s.values and (~np.isnan(np.asarray(s.values[p], dtype=np.float64))).sum()
+                                          >= 2 for p in need)] for sp, ss in evidence.items()}
+    for sp in spaces:
+        if _enough(evidence.get(sp, [])):
+            return sp, sorted(evidence[sp], key=lambda s: s.flops)
+    for sp in spaces:
+        if evidence.get(sp):
+            return sp, sorted(evidence[sp], key=lambda s: s.flops)
+    return None, []
+
+
+def _boot(s: Sample, p: str, n_boot, ci, seed) -> dict:
+    x = np.asarray(s.values[p], dtype=np.float64)
+    ok = ~np.isnan(x)
+    return bootstrap(x[ok], s.errors[ok], n_boot, ci=ci, seed=seed)
+
+
+def _missing(row: FindingRow, spaces, what="") -> FindingRow:
+    row.verdict, row.reason = CANT, f"no trained sweep of {' or '.join(spaces)}{what}"
+    row.settle = (f"sample {spaces[0]} at {MIN_REGIMES}+ regimes, {MIN_MODELS}+ models each, and train them (dse "
+                  f"findings --plan writes the commands and says what they cost here)")
+    return row
+
+
+def _too_few(row, space, samples, need_regimes) -> FindingRow | None:
+    """A can't-tell row when the regimes or their models are too few, else None."""
+    good = _enough(samples)
+    if len(good) < need_regimes:
+        small = [f"{s.sweep} has {s.n}" for s in samples if s.n < MIN_MODELS]
+        row.verdict = CANT
+        row.reason = (f"{len(good)} regime(s) of {space} with >= {MIN_MODELS} models; {need_regimes} needed"
+                      + (f" ({', '.join(small)})" if small else ""))
+        more = [f"{s.sweep} to {MIN_MODELS}" for s in samples if s.n < MIN_MODELS]
+        parts = [f"sample and train more models: {', '.join(more)}"] if more else []
+        if len(good) + len(more) < need_regimes:
+            parts.append(f"add {need_regimes - len(good) - len(more)} regime(s) of {space} (dse sample --space "
+                         f"{space} --regimes ... -n {MIN_MODELS})")
+        row.settle = "; ".join(parts)
+        return row
+    return None
+
+
+def _budget(row: FindingRow, samples) -> FindingRow:
+    """Budget notes; a verdict on undertrained sweeps becomes can't tell (the budget may rank their models)."""
+    flagged = [s for s in samples if s.flagged]
+    if any(not s.trained_here for s in samples):
+        row.notes.append("results without training records (imported or set): judged on their errors; the budget "
+                         "was not checked")
+    if flagged and row.verdict != CANT:
+        row.notes.append(f"would be {row.verdict!r} on the errors alone")
+        row.verdict = CANT
+        row.reason = "undertrained per the budget signals: " + "; ".join(f"{s.sweep}: {s.flagged}" for s in flagged)
+        row.settle = "a longer --budget, or check it: " + ", ".join(f"dse budget-check --sweep {s.sweep}"
+                                                                     for s in flagged)
+    return row
+
+
+def _interval_rows(row, samples, p, n_boot, ci, seed):
+    """Per regime bootstrap of the best model's ``p``: [(sample, dict)] and the row's figure points."""
+    out = []
+    for s in _enough(samples):
+        b = _boot(s, p, n_boot, ci, seed)
+        out.append((s, b))
+        row.points.append((s.flops, b["median"], b["low"], b["high"]))
+    row.regimes = [s.label for s, _ in out]
+    row.sweeps = [s.sweep for s, _ in out]
+    row.n = sum(s.n for s, _ in out)
+    row.measured = "; ".join(f"{s.label}: {b['median']:g} [{b['low']:g}, {b['high']:g}]" for s, b in out)
+    return out
+
+
+def _trend(samples, p, n_boot, ci, seed):
+    good = _enough(samples)
+    return trend_series("s", p, [(s.sweep, s.flops, s.values[p], s.errors) for s in good], n_boot=n_boot, ci=ci,
+                        seed=seed)
+
+
+def judge_depth(f, ev, n_boot, ci, seed, **_):
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    space, samples = _pick(ev, f.spaces, ("depth",))
+    if space is None:
+        return _missing(row, f.spaces)
+    per = _interval_rows(row, samples, "depth", n_boot, ci, seed)
+    value, lo, hi = DEPTH
+    out = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
+    if out:
+        s, b = out[0]
+        row.verdict, row.reason = CONTRA, (f"at {s.label} the best depth is {b['low']:g}-{b['high']:g} blocks, "
+                                          f"outside {lo}-{hi}")
+        return _budget(row, [s for s, _ in per])
+    few = _too_few(row, space, samples, MIN_REGIMES)
+    if few:
+        return _budget(few, [s for s, _ in per])
+    t = _trend(samples, "depth", n_boot, ci, seed)
+    row.value, row.low, row.high = t.slope, t.slope_low, t.slope_high
+    row.measured += f"; slope of log depth on log flops {t.slope:.2f} [{t.slope_low:.2f}, {t.slope_high:.2f}]"
+    wide = [s.label for s, b in per if b["high"] - b["low"] > WIDE["depth"]]
+    if t.slope_low > 0 or t.slope_high < 0:
+        row.verdict, row.reason = CONTRA, f"the best depth {t.trend} with flops (slope interval excludes 0)"
+    elif wide or t.slope_high - t.slope_low > FLAT:
+        row.reason = (f"intervals too wide ({', '.join(wide)} wider than {WIDE['depth']:g} blocks)" if wide else
+                      f"the slope interval is wider than {FLAT:g}")
+        row.settle = "more models per regime (2x shrinks the intervals by about 1.4x)"
+    else:
+        row.verdict, row.reason = HOLDS, (f"every regime's best depth meets {lo}-{hi} and the slope interval holds 0")
+    return _budget(row, [s for s, _ in per])
+
+
+def judge_b(f, ev, n_boot, ci, seed, **_):
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    space, samples = _pick(ev, f.spaces, ("b",))
+    if space is None:
+        return _missing(row, f.spaces, " (a space with b free)")
+    per = _interval_rows(row, samples, "b", n_boot, ci, seed)
+    bad = [(s, b) for s, b in per if b["low"] > 1]
+    if bad:
+        s, b = bad[0]
+        row.verdict, row.reason = CONTRA, f"at {s.label} the best model's b is {b['low']:g}-{b['high']:g}, not 1"
+    elif _too_few(row, space, samples, GENERAL):
+        pass
+    elif all(b["high"] <= 1 for _, b in per):
+        row.verdict, row.reason = HOLDS, "at every regime the best model's b is 1 (interval [1, 1])"
+    else:
+        row.reason = "the intervals hold b = 1 and larger values"
+        row.settle = "more models per regime"
+    return _budget(row, [s for s, _ in per])
+
+
+def judge_wm(f, ev, n_boot, ci, seed, **_):
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    space, samples = _pick(ev, f.spaces, ("wm",))
+    if space is None:
+        return _missing(row, f.spaces)
+    per = _interval_rows(row, samples, "wm", n_boot, ci, seed)
+    value, lo, hi = WM
+    bad = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
+    if bad:
+        s, b = bad[0]
+        row.verdict = CONTRA
+        row.reason = f"at {s.label} the best wm is {b['low']:.2f}-{b['high']:.2f}, outside {lo}-{hi}"
+    elif _too_few(row, space, samples, GENERAL):
+        pass
+    elif any(b["high"] - b["low"] > WIDE["wm"] for _, b in per):
+        row.reason, row.settle = f"intervals too wide (> {WIDE['wm']:g})", "more models per regime"
+    else:
+        row.verdict, row.reason = HOLDS, f"every regime's best wm meets {lo}-{hi}"
+    return _budget(row, [s for s, _ in per])
+
+
+def _judge_grows(p):
+    def judge(f, ev, n_boot, ci, seed, **_):
+        row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+        space, samples = _pick(ev, f.spaces, (p,))
+        if space is None:
+            return _missing(row, f.spaces)
+        per = _interval_rows(row, samples, p, n_boot, ci, seed)
+        if _too_few(row, space, samples, MIN_REGIMES):
+            return _budget(row, [s for s, _ in per])
+        t = _trend(samples, p, n_boot, ci, seed)
+        row.value, row.low, row.high = t.slope, t.slope_low, t.slope_high
+        row.measured += f"; slope of log {p} on log flops {t.slope:.2f} [{t.slope_low:.2f}, {t.slope_high:.2f}]"
+        if t.slope_low > 0:
+            row.verdict, row.reason = HOLDS, "the slope interval lies above 0"
+        elif t.slope_high < GROWS:
+            row.verdict, row.reason = CONTRA, f"the slope interval lies below {GROWS:g}: {p} does not grow"
+        else:
+            row.reason, row.settle = "the slope interval holds 0 and growth", "more models per regime, or more regimes"
+        return _budget(row, [s for s, _ in per])
+    return judge
+
+
+def judge_stable(f, ev, n_boot, ci, seed, **_):
+    """lr and wd stable across regimes: both slopes hold 0 (narrowly)."""
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    space, samples = _pick(ev, f.spaces, ("lr", "wd"))
+    if space is None:
+        return _missing(row, f.spaces)
+    row.regimes = [s.label for s in _enough(samples)]
+    row.sweeps = [s.sweep for s in _enough(samples)]
+    row.n = sum(s.n for s in _enough(samples))
+    if _too_few(row, space, samples, MIN_REGIMES):
+        return _budget(row, samples)
+    ts = {p: _trend(samples, p, n_boot, ci, seed) for p in ("lr", "wd")}
+    row.measured = "; ".join(f"slope of log {p} {t.slope:.2f} [{t.slope_low:.2f}, {t.slope_high:.2f}]"
+                             for p, t in ts.items())
+    row.points = [(s.flops, float(np.median(s.values["lr"])), float(np.min(s.values["lr"])),
+                   float(np.max(s.values["lr"]))) for s in _enough(samples)]
+    moving = [p for p, t in ts.items() if t.slope_low > 0 or t.slope_high < 0]
+    if moving:
+        row.verdict, row.reason = CONTRA, f"{' and '.join(moving)} change with flops (slope interval excludes 0)"
+    elif any(t.slope_high - t.slope_low > FLAT for t in ts.values()):
+        row.reason, row.settle = f"slope intervals wider than {FLAT:g}", "more models per regime"
+    else:
+        row.verdict, row.reason = HOLDS, "both slope intervals hold 0"
+    return _budget(row, samples)
+
+
+def median_difference(a, b, n_boot: int = 2000, ci: float = 95.0, seed: int = 0) -> tuple[float, float, float]:
+    """median(b) - median(a) and its ci% percentile bootstrap interval (each population resampled)."""
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ia = rng.integers(0, len(a), (n_boot, len(a)))
+    ib = rng.integers(0, len(b), (n_boot, len(b)))
+    d = np.median(b[ib], axis=1) - np.median(a[ia], axis=1)
+    lo, hi = np.percentile(d, [(100 - ci) / 2, 100 - (100 - ci) / 2])
+    return float(np.median(b) - np.median(a)), float(lo), float(hi)
+
+
+def _judge_compare(sign):
+    """variant vs base at the regimes both have: sign +1: the variant is worse (its median error higher)."""
+    def judge(f, ev, n_boot, ci, seed, **_):
+        row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+        base, variant = f.spaces
+        a, b = {s.flops: s for s in _enough(ev.get(base, []))}, {s.flops: s for s in _enough(ev.get(variant, []))}
+        both = sorted(set(a) & set(b))
+        if not both:
+            row.reason = (f"no regime where {base} and {variant} both have >= {MIN_MODELS} trained models"
+                          + (f" ({base}: {', '.join(s.label for s in ev.get(base, [])) or 'none'}; {variant}: "
+                             f"{', '.join(s.label for s in ev.get(variant, [])) or 'none'})"
+                             if ev.get(base) or ev.get(variant) else ""))
+            row.settle = (f"dse sample --space {base} and --space {variant} at the same --regimes, -n {MIN_MODELS}+ "
+                          f"each, then dse train")
+            return _budget(row, ev.get(base, []) + ev.get(variant, []))
+        per = []
+        for i, fl in enumerate(both):
+            d, lo, hi = median_difference(a[fl].errors, b[fl].errors, n_boot=min(n_boot, 4000), ci=ci, seed=seed + i)
+            per.append((fl, d, lo, hi))
+            row.points.append((fl, d, lo, hi))
+        row.regimes = [regime_label(fl) for fl in both]
+        row.sweeps = [a[fl].sweep for fl in both] + [b[fl].sweep for fl in both]
+        row.n = sum(a[fl].n + b[fl].n for fl in both)
+        row.measured = "median error of {} minus {}: ".format(variant, base) + "; ".join(
+            f"{regime_label(fl)}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for fl, d, lo, hi in per)
+        row.value, row.low, row.high = per[0][1], per[0][2], per[0][3]
+        agree = [fl for fl, d, lo, hi in per if (lo > 0 if sign > 0 else hi < 0)]
+        against = [fl for fl, d, lo, hi in per if (hi < 0 if sign > 0 else lo > 0)]
+        if against:
+            row.verdict, row.reason = CONTRA, (f"at {regime_label(against[0])} {variant} is "
+                                               f"{'better' if sign > 0 else 'worse'} than {base} (interval excludes 0)")
+        elif len(agree) >= GENERAL and len(agree) == len(per):
+            row.verdict, row.reason = HOLDS, f"at every regime ({len(per)}) the interval is on the paper's side"
+        elif agree:
+            row.reason = (f"on the paper's side at {len(agree)} of {len(per)} regime(s); the claim spans regimes: "
+                          f"{GENERAL} needed, none against")
+            row.settle = "more regimes, or more models where the interval holds 0"
+        else:
+            row.reason, row.settle = "every interval holds 0", "more models per space and regime"
+        used = [a[fl] for fl in both] + [b[fl] for fl in both]
+        return _budget(row, used)
+    return judge
+
+
+def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    if not speeds or len(speeds["models"]) < MIN_TIMED:
+        row.reason = f"{len(speeds['models']) if speeds else 0} timed model(s); {MIN_TIMED} needed"
+        row.settle = "dse speed (times every model of the store on this machine's device)"
+        return row
+    ms = np.array([m["ms"] for m in speeds["models"]], dtype=np.float64)
+    fl = np.array([m["flops"] for m in speeds["models"]], dtype=np.float64)
+    ac = np.array([m["acts"] for m in speeds["models"]], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    n = len(ms)
+    idx = rng.integers(0, n, (min(n_boot, 4000), n))
+
+    def r(x, y):
+        x, y = x - x.mean(axis=-1, keepdims=True), y - y.mean(axis=-1, keepdims=True)
+        return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
+
+    d = r(ac[idx], ms[idx]) - r(fl[idx], ms[idx])
+    d = d[np.isfinite(d)]
+    lo, hi = np.percentile(d, [(100 - ci) / 2, 100 - (100 - ci) / 2])
+    value = float(r(ac, ms) - r(fl, ms))
+    row.value, row.low, row.high, row.n, row.device = value, float(lo), float(hi), n, speeds["device"]
+    row.measured = (f"Pearson r(acts, ms) - r(flops, ms) = {value:+.3f} [{lo:+.3f}, {hi:+.3f}] over {n} models "
+                    f"({speeds['mode']}, batch {speeds['batch']})")
+    if lo > 0:
+        row.verdict, row.reason = HOLDS, "activations correlate with runtime better than flops (interval above 0)"
+    elif hi < 0:
+        row.verdict, row.reason = CONTRA, "flops correlate with runtime better than activations (interval below 0)"
+    else:
+        row.reason, row.settle = "the interval holds 0", "time more models (dse speed on more sweeps)"
+    if not str(speeds["device"]).lower().startswith(("cuda", "nvidia", "gpu")) and "GPU" not in str(speeds["device"]):
+        row.notes.append(f"measured on {speeds['device']}; the paper's claim is about GPUs")
+    return row
+
+
+FINDINGS = [
+    Finding("depth", "The best models have about 20 blocks whatever their flops (depth does not grow with flops)",
+            f"bootstrap of the best model's depth per regime, and the slope of log depth on log flops across >= "
+            f"{MIN_REGIMES} regimes of >= {MIN_MODELS} models: holds when every regime's interval meets "
+            f"{DEPTH[1]}-{DEPTH[2]} and the slope interval holds 0 (narrower than {FLAT:g}, regime intervals "
+            f"narrower than {WIDE['depth']:g} blocks); contradicted when a regime's interval lies outside "
+            f"{DEPTH[1]}-{DEPTH[2]} or the slope interval excludes 0",
+            ("regnet", "regnetx", "regnety"), judge_depth),
+    Finding("b", "b = 1 (no bottleneck) is best",
+            f"bootstrap of the best model's b per regime in a space with b free: holds when every regime's "
+            f"interval is [1, 1] at >= {GENERAL} regimes; contradicted when one lies above 1",
+            ("regnet", "anynet_e", "anynet_d", "anynet_c", "anynet_b", "anynet_a"), judge_b),
+    Finding("wm", "The width multiplier wm is about 2.5",
+            f"bootstrap of the best model's wm per regime: holds when every regime's interval meets {WM[1]}-{WM[2]} "
+            f"(narrower than {WIDE['wm']:g}) at >= {GENERAL} regimes; contradicted when one lies outside it",
+            ("regnet", "regnetx", "regnety"), judge_wm),
+    Finding("w0", "w0 grows with flops",
+            f"slope of log(best w0) on log flops across >= {MIN_REGIMES} regimes: holds when its interval lies above "
+            f"0; contradicted when it lies below {GROWS:g}",
+            ("regnetx", "regnety", "regnet"), _judge_grows("w0")),
+    Finding("g", "The group width g grows with flops",
+            f"slope of log(best g) on log flops across >= {MIN_REGIMES} regimes: holds when its interval lies above "
+            f"0; contradicted when it lies below {GROWS:g}",
+            ("regnetx", "regnety", "regnet"), _judge_grows("g")),
+    Finding("runtime", "Activations, not flops, predict runtime (on a GPU)",
+            f"Pearson r(acts, ms) - r(flops, ms) over >= {MIN_TIMED} timed models, bootstrap interval: holds above "
+            f"0, contradicted below 0",
+            (), judge_runtime),
+    Finding("inverted", "The inverted bottleneck (b < 1) hurts",
+            f"median error of regnetx_inverted minus regnetx per shared regime (>= {MIN_MODELS} models each), "
+            f"bootstrap interval: holds when above 0 at every regime (>= {GENERAL}); contradicted when below 0 at one",
+            ("regnetx", "regnetx_inverted"), _judge_compare(+1)),
+    Finding("depthwise", "Depthwise convolution (g = 1) hurts",
+            "median error of regnetx_dw minus regnetx per shared regime, as for the inverted bottleneck",
+            ("regnetx", "regnetx_dw"), _judge_compare(+1)),
+    Finding("resolution", "Varying the input resolution hurts (a fixed 224 px is best at fixed flops)",
+            "median error of regnetx_res minus regnetx per shared regime, as for the inverted bottleneck",
+            ("regnetx", "regnetx_res"), _judge_compare(+1)),
+    Finding("se", "SE helps (RegNetY beats RegNetX)",
+            f"median error of regnety minus regnetx per shared regime: holds when below 0 at every regime (>= "
+            f"{GENERAL}); contradicted when above 0 at one",
+            ("regnetx", "regnety"), _judge_compare(-1)),
+    Finding("lrwd", "The best lr and wd are stable across regimes",
+            f"slopes of log(best lr) and log(best wd) on log flops across >= {MIN_REGIMES} regimes of regnetx_lrwd: "
+            f"holds when both intervals hold 0 (narrower than {FLAT:g}); contradicted when one excludes 0",
+            ("regnetx_lrwd",), judge_stable),
+]
+
+
+def judge(evidence: dict, speeds: dict | None = None, n_boot: int = 2000, ci: float = 95.0, seed: int = 0,
+          metric: str = "final", only=None) -> FindingsResult:
+    """Every finding (or those in ``only``) judged on ``evidence`` ({space: [Sample]}) and ``speeds`` ({device,
+    mode, batch, models: [{ms, flops, acts}]} or None)."""
+    rows = [f.judge(f, evidence, n_boot=n_boot, ci=ci, seed=seed, speeds=speeds) for f in FINDINGS
+            if not only or f.id in only]
+    return FindingsResult(rows, ci=ci, metric=metric)

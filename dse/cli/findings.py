@@ -1,0 +1,114 @@
+"""``dse findings``: the RegNet paper's findings as verdicts on this store; ``--plan`` and ``--run`` the study
+that would test them."""
+
+from __future__ import annotations
+
+import click
+
+from dse.api.findings import SCALES
+from dse.cli.main import cli, db_option, json_option, study
+from dse.cli.options import PLOT, check_plot, option, progress_display, save_plot
+from dse.errors import DseError
+from dse.report.console import print_json, say, table
+from dse.validate import DATASETS, METRICS
+
+VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can't tell"}
+
+
+@cli.command()
+@click.option("--sweep", "sweeps", multiple=True, help="Judge on these sweeps only (repeatable; default: all).")
+@click.option("--only", multiple=True, metavar="ID",
+              help="Only these findings (repeatable): depth, b, wm, w0, g, runtime, inverted, depthwise, resolution, "
+                   "se, lrwd.")
+@click.option("--n-boot", type=click.IntRange(100, 100_000), default=2000, show_default=True,
+              help="Bootstrap resamples for every interval.")
+@option("ci")
+@option("seed")
+@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
+              help="Which error: the final epoch's or the best epoch's.")
+@click.option("--plan", "plan", is_flag=True, help="Print the study that would test every finding, and its cost here.")
+@click.option("--run", "run_", is_flag=True, help="Sample and train that study (resumable), then print the verdicts.")
+@click.option("--scale", type=click.Choice(tuple(SCALES)), default="cpu", show_default=True,
+              help="--plan/--run preset: paper (200MF-3.2GF at 224 px, 100 models, 10 epochs) or cpu (2-8 MF at "
+                   "28 px Fashion-MNIST, 24 models, 2 epochs).")
+@click.option("--regimes", default=None, metavar="F,F,...", help="--plan/--run: the regimes (default: the scale's).")
+@click.option("-n", "n", type=click.IntRange(2, 100_000), default=None,
+              help="--plan/--run: models per space and regime (default: the scale's).")
+@click.option("--budget", default=None, metavar="Nep|Nit", help="--plan/--run: training budget (default: the scale's).")
+@click.option("--spaces", default=None, metavar="S,S,...",
+              help="--plan/--run: the spaces (default: regnetx, regnety, regnet, regnetx_inverted, regnetx_dw, "
+                   "regnetx_res at 224 px, regnetx_lrwd).")
+@click.option("--dataset", type=click.Choice(DATASETS), default=None, help="--plan/--run: data (default: the scale's).")
+@click.option("--train-size", type=click.IntRange(1, 10**9), default=None, help="--plan/--run: training images.")
+@click.option("--test-size", type=click.IntRange(1, 10**9), default=None, help="--plan/--run: test images.")
+@click.option("--no-probe", is_flag=True, help="--plan: no short timing (the cost is then unknown).")
+@option("data_dir")
+@option("device")
+@PLOT
+@db_option
+@json_option
+def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes, n, budget, spaces, dataset,
+             train_size, test_size, no_probe, data_dir, device, plot, db, as_json):
+    """The RegNet paper's findings as verdicts on this store, one row each: the claim, what was measured (the
+    statistic and its interval, n, regimes, device) and holds, CONTRADICTED or can't tell (why, and what would
+    settle it). The criteria are written in docs/findings.md. Example: dse findings --plot findings.png
+
+    --plan: the spaces, regimes, models and hours a test of every finding takes at --scale; --run: sample and train
+    it (a crash or Ctrl-C loses nothing; run again to continue), then judge.
+    """
+    check_plot(plot)
+    st = study(db)
+    planned = None
+    if plan or run_:
+        if sweeps or only:
+            raise DseError("--sweep and --only judge an existing store; --plan and --run make the study")
+        planned = st.findings_plan(scale, regimes=regimes, n=n, budget=budget, spaces=spaces, dataset=dataset,
+                                   train_size=train_size, test_size=test_size, probe=not no_probe)
+        if plan and not run_:
+            if as_json:
+                print_json(planned.to_json())
+                return
+            _show_plan(planned, db)
+            return
+        if not as_json:
+            _show_plan(planned, db)
+        r = st.findings_run(planned, data_dir=data_dir, device=device,
+                            progress=None if as_json else progress_display(False))
+    else:
+        r = st.findings(list(sweeps) or None, n_boot=n_boot, ci=ci, seed=seed, metric=metric, only=list(only) or None)
+    if as_json:
+        save_plot(r, plot, quiet=True)
+        print_json(r.to_json())
+        return
+    _show(r)
+    save_plot(r, plot)
+
+
+def _show(r):
+    table(f"the RegNet paper's findings on this store ({r.ci:g}% intervals; criteria: docs/findings.md)",
+          ["finding", "verdict", "why"], [[x.claim, VERDICT[x.verdict], x.reason] for x in r.rows])
+    for x in r.rows:
+        if x.measured or x.settle or x.notes:
+            say(f"- {x.id}: " + "; ".join(p for p in (
+                f"measured {x.measured}" if x.measured else "",
+                f"n {x.n} over {', '.join(x.regimes)}" if x.regimes else "",
+                f"device {x.device}" if x.device else "",
+                f"to settle: {x.settle}" if x.settle and x.verdict == "can't tell" else "",
+                *x.notes) if p))
+
+
+def _show_plan(p, db):
+    h = p.seconds / 3600
+    took = f"{h:.1f} hours" if h >= 1 else f"{p.seconds / 60:.1f} minutes"
+    table(f"a study that tests every finding at the {p.scale} scale ({p.settings['budget']}, {p.settings['dataset']}, "
+          f"{p.settings['resolution']} px)", ["sweep", "models to train", "(done)", "s per model"],
+          [[r["sweep"], r["add"], r["have"], f"{r['seconds_per_model']:.1f}" if p.source != "none" else "?"]
+           for r in p.rows])
+    how = {"store": "this store's trained models", "timing": "a short timing on this machine",
+           "none": "no timing (--no-probe)"}[p.source]
+    say(f"{p.models} models to train, about {took} here (from {how})")
+    for note in p.notes:
+        say(f"note: {note}")
+    say("the commands (or dse findings --run):")
+    for c in p.commands(db if db != "dse.sqlite" else None):
+        say(f"  {c}")

@@ -1,0 +1,138 @@
+"""dse findings: each finding's criterion on planted populations where the truth is known, the can't-tell rows a
+small or single-regime store gives, and --plan's estimate against --run's time."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import dse
+from dse.analysis.findings import CANT, CONTRA, HOLDS, MIN_MODELS, Sample, judge, median_difference
+from conftest import cli
+
+SMALL = dict(resolution=28, stem="cifar", in_channels=1, num_classes=10)
+
+
+def _planted(st, space, regimes, n, error, seed=0):
+    """Sample ``space`` at ``regimes`` with ``n`` models each and give model i of regime r the error
+    error(r, record) (no training records: set_results)."""
+    st.sample_regimes(space, regimes, n, seed=seed, **SMALL)
+    rng = np.random.default_rng(seed)
+    for r, label in enumerate(regimes.split(",")):
+        name = f"{space}@{label}"
+        st.set_results(name, {m.idx: float(np.clip(error(r, m) + rng.normal(0, 0.2), 0, 100))
+                              for m in st.records(name)})
+
+
+@pytest.fixture(scope="module")
+def depth20(tmp_path_factory):
+    st = dse.Study(tmp_path_factory.mktemp("f") / "s.sqlite")
+    _planted(st, "regnetx", "2MF,4MF,8MF", 40, lambda r, m: 10 + abs(m.arch.depth - 20))
+    return st
+
+
+def test_best_depth_20_at_every_regime_holds_and_says_the_budget_was_not_checked(depth20):
+    row = depth20.findings(only="depth").row("depth")
+    assert row.verdict == HOLDS, row.reason
+    assert row.regimes == ["2MF", "4MF", "8MF"] and row.n == 120
+    assert row.low <= 0 <= row.high  # the slope interval holds 0
+    assert any("budget was not checked" in x for x in row.notes)
+
+
+def test_best_depth_growing_with_flops_is_contradicted(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    _planted(st, "regnetx", "2MF,4MF,8MF", 40, lambda r, m: 10 + abs(m.arch.depth - (13, 20, 27)[r]))
+    row = st.findings(only="depth").row("depth")
+    assert row.verdict == CONTRA and ("outside 15-25" in row.reason or "grows" in row.reason), row.reason
+
+
+def test_too_few_models_cannot_tell_and_names_the_models_needed(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    _planted(st, "regnetx", "2MF,4MF,8MF", 6, lambda r, m: 10 + abs(m.arch.depth - 20))
+    row = st.findings(only="depth").row("depth")
+    assert row.verdict == CANT and f">= {MIN_MODELS} models" in row.reason
+    assert f"regnetx@2MF to {MIN_MODELS}" in row.settle
+
+
+def test_a_single_regime_store_gets_no_confident_verdict(tmp_path):
+    """One regime of regnetx and regnety, SE planted as helping strongly: still can't tell everywhere (the claims
+    span regimes), each row with its reason."""
+    st = dse.Study(tmp_path / "s.sqlite")
+    _planted(st, "regnetx", "4MF", 40, lambda r, m: 30 + abs(m.arch.depth - 20))
+    _planted(st, "regnety", "4MF", 40, lambda r, m: 20 + abs(m.arch.depth - 20), seed=1)
+    r = st.findings()
+    assert {x.verdict for x in r.rows} == {CANT} and all(x.reason for x in r.rows)
+    se = r.row("se")
+    assert "1 of 1 regime(s)" in se.reason and se.high < 0  # on the paper's side, but one regime
+
+
+def test_se_planted_helping_holds_and_hurting_is_contradicted(tmp_path):
+    for sign, want in ((-1, HOLDS), (+1, CONTRA)):
+        st = dse.Study(tmp_path / f"{sign}.sqlite")
+        _planted(st, "regnetx", "2MF,4MF", 30, lambda r, m: 30.0)
+        _planted(st, "regnety", "2MF,4MF", 30, lambda r, m: 30.0 + 3 * sign, seed=1)
+        row = st.findings(only="se").row("se")
+        assert row.verdict == want, row.reason
+
+
+def test_the_demo_like_store_prints_cant_tell_rows_with_reasons(tmp_path):
+    from conftest import trained_pair
+
+    folder = trained_pair(tmp_path)
+    code, out, err = cli(folder, "findings", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 11 and {r["verdict"] for r in rows} == {CANT} and all(r["reason"] for r in rows)
+    b = next(r for r in rows if r["id"] == "b")  # anynet_e has b free, but 6 models is too few
+    assert "anynet_e" in b["reason"] or "anynet_a" in b["reason"]
+    code, out, err = cli(folder, "findings", "--plot", "f.png")
+    assert code == 0 and (folder / "f.png").stat().st_size > 1000 and "can't tell" in out, err
+
+
+def test_undertrained_sweeps_cannot_tell_and_say_how_to_check():
+    rng = np.random.default_rng(0)
+    regs = []
+    for f in (2e6, 4e6, 8e6):
+        d = rng.integers(12, 29, 40).astype(float)
+        regs.append(Sample(f"regnetx@{f:g}", f, {"depth": d}, 10 + np.abs(d - 20), flagged="loss still falling"))
+    row = judge({"regnetx": regs}, n_boot=1000, only=["depth"]).row("depth")
+    assert row.verdict == CANT and "undertrained" in row.reason and "dse budget-check" in row.settle
+    assert "would be 'holds' on the errors alone" in row.notes
+
+
+def test_runtime_finding_follows_the_measure_that_predicts_ms():
+    rng = np.random.default_rng(0)
+    fl, ac = rng.uniform(1e6, 1e7, 40), rng.uniform(1e5, 1e6, 40)
+    for ms, want in ((ac * 1e-4 + rng.normal(0, 1, 40), HOLDS), (fl * 1e-5 + rng.normal(0, 1, 40), CONTRA)):
+        sp = {"device": "cpu", "mode": "infer", "batch": 64,
+              "models": [{"ms": m, "flops": f, "acts": a} for m, f, a in zip(ms, fl, ac)]}
+        row = judge({}, sp, n_boot=1000, only=["runtime"]).row("runtime")
+        assert row.verdict == want and "the paper's claim is about GPUs" in row.notes[0]
+    assert judge({}, None, only=["runtime"]).row("runtime").settle.startswith("dse speed")
+
+
+def test_median_difference_matches_numpy():
+    a, b = np.arange(10.0), np.arange(10.0) + 3
+    d, lo, hi = median_difference(a, b, n_boot=2000, seed=1)
+    assert d == np.median(b) - np.median(a) == 3 and lo <= 3 <= hi
+
+
+def test_plan_estimates_the_run_within_2x(tmp_path):
+    """A tiny plan on synthetic data: the time --plan predicts (a short timing) against --run's wall time."""
+    args = ["--regimes", "2MF,4MF", "-n", "3", "--spaces", "regnetx", "--dataset", "synthetic", "--train-size", "512",
+            "--test-size", "256", "--budget", "2ep", "--device", "cpu"]
+    code, out, err = cli(tmp_path, "findings", "--plan", "--json", *args)
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["models"] == 6 and plan["source"] == "timing" and len(plan["commands"]) == 3
+    t0 = time.perf_counter()
+    code, out, err = cli(tmp_path, "findings", "--run", "--json", *args)
+    took = time.perf_counter() - t0
+    assert code == 0, err
+    assert 0.5 <= plan["seconds"] / took <= 2.0, (plan["seconds"], took)
+    st = dse.Study(tmp_path / "dse.sqlite")
+    assert [r.sweep for r in st.status()] == ["regnetx@2MF", "regnetx@4MF"]
+    assert all(r.counts["done"] == 3 for r in st.status())
+    code, out, err = cli(tmp_path, "findings", "--plan", "--json", *args)  # nothing left to do
+    assert code == 0 and json.loads(out)["models"] == 0, err
