@@ -136,3 +136,54 @@ def test_plan_estimates_the_run_within_2x(tmp_path):
     assert all(r.counts["done"] == 3 for r in st.status())
     code, out, err = cli(tmp_path, "findings", "--plan", "--json", *args)  # nothing left to do
     assert code == 0 and json.loads(out)["models"] == 0, err
+
+
+def _regimes(param_values, best, n=40, flops=(2e6, 4e6, 8e6), seed=0, **extra):
+    """Planted regimes: ``param_values`` drawn per model, error lowest at ``best(r)`` (r: the regime's index)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for r, f in enumerate(flops):
+        x = rng.choice(param_values, n).astype(float)
+        e = 10 + np.abs(np.log(x / best(r))) * 5 + rng.normal(0, 0.05, n)
+        out.append(Sample(f"s@{f:g}", f, {p: x for p in extra.get("params", ())}, e))
+    return out
+
+
+@pytest.mark.parametrize("best,want", [(lambda r: 1.0, HOLDS), (lambda r: 4.0, CONTRA)])
+def test_b_planted(best, want):
+    ev = {"regnet": _regimes([1, 2, 4], best, params=("b",))}
+    assert judge(ev, n_boot=1000, only=["b"]).row("b").verdict == want
+
+
+@pytest.mark.parametrize("best,want", [(lambda r: 2.5, HOLDS), (lambda r: 1.6, CONTRA)])
+def test_wm_planted(best, want):
+    ev = {"regnet": _regimes(np.round(np.linspace(1.5, 3.0, 31), 2), best, params=("wm",))}
+    assert judge(ev, n_boot=1000, only=["wm"]).row("wm").verdict == want
+
+
+@pytest.mark.parametrize("p", ["w0", "g"])
+@pytest.mark.parametrize("best,want", [(lambda r: 16 * 2 ** r, HOLDS), (lambda r: 32.0, CONTRA)])
+def test_growing_parameters_planted(p, best, want):
+    ev = {"regnetx": _regimes([8, 16, 32, 64, 128], best, n=100, params=(p,))}
+    row = judge(ev, n_boot=1000, only=[p]).row(p)
+    assert row.verdict == want, row.reason
+
+
+def test_lr_and_wd_planted_stable_hold_and_moving_are_contradicted():
+    grid = np.round(np.geomspace(0.01, 1, 21), 4)
+    for best, want in ((lambda r: 0.1, HOLDS), (lambda r: 0.02 * 4 ** r, CONTRA)):
+        regs = _regimes(grid, best, n=100, params=("lr",))
+        for s in regs:  # wd best at 5e-5 everywhere, drawn independently
+            s.values["wd"] = np.full(s.n, 5e-5) * np.exp(np.random.default_rng(1).normal(0, 0.01, s.n))
+        assert judge({"regnetx_lrwd": regs}, n_boot=1000, only=["lrwd"]).row("lrwd").verdict == want
+
+
+@pytest.mark.parametrize("fid,variant", [("inverted", "regnetx_inverted"), ("depthwise", "regnetx_dw"),
+                                         ("resolution", "regnetx_res")])
+def test_design_choices_that_hurt_planted(fid, variant):
+    rng = np.random.default_rng(0)
+    for shift, want in ((+3, HOLDS), (-3, CONTRA), (0, CANT)):
+        base = [Sample(f"regnetx@{f:g}", f, {}, 30 + rng.normal(0, 1, 30)) for f in (2e6, 4e6)]
+        var = [Sample(f"{variant}@{f:g}", f, {}, 30 + shift + rng.normal(0, 1, 30)) for f in (2e6, 4e6)]
+        row = judge({"regnetx": base, variant: var}, n_boot=1000, only=[fid]).row(fid)
+        assert row.verdict == want, (shift, row.reason)

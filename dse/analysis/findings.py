@@ -261,10 +261,11 @@ def judge_b(f, ev, n_boot, ci, seed, **_):
         row.verdict, row.reason = CONTRA, f"at {s.label} the best model's b is {b['low']:g}-{b['high']:g}, not 1"
     elif _too_few(row, space, samples, GENERAL):
         pass
-    elif all(b["high"] <= 1 for _, b in per):
-        row.verdict, row.reason = HOLDS, "at every regime the best model's b is 1 (interval [1, 1])"
+    elif all(b["median"] == 1 for _, b in per):
+        row.verdict, row.reason = HOLDS, "at every regime the best model's b is 1 (the bootstrap's median; no " \
+                                         "interval above 1)"
     else:
-        row.reason = "the intervals hold b = 1 and larger values"
+        row.reason = "the intervals hold b = 1, but the bootstrap's median is above 1 at a regime"
         row.settle = "more models per regime"
     return _budget(row, [s for s, _ in per])
 
@@ -437,8 +438,8 @@ FINDINGS = [
             f"{DEPTH[1]}-{DEPTH[2]} or the slope interval excludes 0",
             ("regnet", "regnetx", "regnety"), judge_depth),
     Finding("b", "b = 1 (no bottleneck) is best",
-            f"bootstrap of the best model's b per regime in a space with b free: holds when every regime's "
-            f"interval is [1, 1] at >= {GENERAL} regimes; contradicted when one lies above 1",
+            f"bootstrap of the best model's b per regime in a space with b free: holds when every regime's median is "
+            f"1 (and so its interval holds 1) at >= {GENERAL} regimes; contradicted when an interval lies above 1",
             ("regnet", "anynet_e", "anynet_d", "anynet_c", "anynet_b", "anynet_a"), judge_b),
     Finding("wm", "The width multiplier wm is about 2.5",
             f"bootstrap of the best model's wm per regime: holds when every regime's interval meets {WM[1]}-{WM[2]} "
