@@ -82,6 +82,7 @@ class FindingRow:
     settle: str = ""
     notes: list = field(default_factory=list)
     points: list = field(default_factory=list)  # [(x, median, low, high)] for the figure: per regime
+    band: tuple | None = None  # the paper's value as the figure shades it (lo, hi)
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in ("id", "claim", "criterion", "verdict", "reason", "measured", "value",
@@ -189,10 +190,14 @@ def _budget(row: FindingRow, samples) -> FindingRow:
     if any(not s.trained_here for s in samples):
         row.notes.append("results without training records (imported or set): judged on their errors; the budget "
                          "was not checked")
-    if flagged and row.verdict != CANT:
+    if flagged and row.verdict == CANT:
+        row.notes.append("undertrained per the budget signals: " + ", ".join(s.sweep for s in flagged))
+    elif flagged:
         row.notes.append(f"would be {row.verdict!r} on the errors alone")
+        row.notes += [f"{s.sweep}: {s.flagged}" for s in flagged]
         row.verdict = CANT
-        row.reason = "undertrained per the budget signals: " + "; ".join(f"{s.sweep}: {s.flagged}" for s in flagged)
+        row.reason = "undertrained per the budget signals (" + ", ".join(s.sweep for s in flagged) + "): the budget " \
+                     "may rank these models, not their design"
         row.settle = "a longer --budget, or check it: " + ", ".join(f"dse budget-check --sweep {s.sweep}"
                                                                      for s in flagged)
     return row
@@ -225,6 +230,7 @@ def judge_depth(f, ev, n_boot, ci, seed, **_):
         return _missing(row, f.spaces)
     per = _interval_rows(row, samples, "depth", n_boot, ci, seed)
     value, lo, hi = DEPTH
+    row.band = (lo, hi)
     out = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
     if out:
         s, b = out[0]
@@ -255,6 +261,7 @@ def judge_b(f, ev, n_boot, ci, seed, **_):
     if space is None:
         return _missing(row, f.spaces, " (a space with b free)")
     per = _interval_rows(row, samples, "b", n_boot, ci, seed)
+    row.band = (1, 1)
     bad = [(s, b) for s, b in per if b["low"] > 1]
     if bad:
         s, b = bad[0]
@@ -277,6 +284,7 @@ def judge_wm(f, ev, n_boot, ci, seed, **_):
         return _missing(row, f.spaces)
     per = _interval_rows(row, samples, "wm", n_boot, ci, seed)
     value, lo, hi = WM
+    row.band = (lo, hi)
     bad = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
     if bad:
         s, b = bad[0]
@@ -364,7 +372,7 @@ def _judge_compare(sign):
                              if ev.get(base) or ev.get(variant) else ""))
             row.settle = (f"dse sample --space {base} and --space {variant} at the same --regimes, -n {MIN_MODELS}+ "
                           f"each, then dse train")
-            return _budget(row, ev.get(base, []) + ev.get(variant, []))
+            return row
         per = []
         for i, fl in enumerate(both):
             d, lo, hi = median_difference(a[fl].errors, b[fl].errors, n_boot=min(n_boot, 4000), ci=ci, seed=seed + i)

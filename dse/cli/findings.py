@@ -106,7 +106,8 @@ def _show_plan(p, db):
            for r in p.rows])
     how = {"store": "this store's trained models", "timing": "a short timing on this machine",
            "none": "no timing (--no-probe)"}[p.source]
-    say(f"{p.models} models to train, about {took} here (from {how})")
+    say(f"{p.models} models to train" + (f", about {took} here (from {how})" if p.source != "none" else
+                                         ", time unknown (--no-probe)"))
     for note in p.notes:
         say(f"note: {note}")
     say("the commands (or dse findings --run):")

@@ -348,6 +348,12 @@ def draw_finding(ax, row):
 
     x, m, lo, hi = (np.array(v, dtype=np.float64) for v in zip(*row.points))
     ax.errorbar(x, m, yerr=[m - lo, hi - m], fmt="o", capsize=3, lw=1.2)
+    if row.band is not None:  # the paper's value
+        if row.band[0] == row.band[1]:
+            ax.axhline(row.band[0], color="tab:green", lw=1, ls="--", label="paper")
+        else:
+            ax.axhspan(*row.band, color="tab:green", alpha=0.12, lw=0, label="paper")
+        ax.legend(fontsize=7, loc="best")
     ax.set_xscale("log")
     _flops_axis(ax, unit="F")
     if row.id in ("inverted", "depthwise", "resolution", "se"):
