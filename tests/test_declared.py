@@ -17,6 +17,7 @@ import click
 import pytest
 
 import dse
+import dse.api.findings
 from conftest import copy_study, trained_pair
 from dse.cli.main import commands
 from dse.errors import ParamError
@@ -38,7 +39,7 @@ def public_methods() -> dict:
 # a valid value for each keyword that has no default (the checks run before any work, so it need only pass them)
 REQUIRED = {"space": "regnetx", "n": 2, "regimes": "2MF,4MF", "path": "t.csv", "sweep": "a", "sweeps": ["a", "b"],
             "params": "depth", "folder": "out", "errors": {0: 30.0}, "p": dse.train.protocol.Protocol(),
-            "name": "resnet56"}
+            "name": "resnet56", "plan": dse.api.findings.FindingsPlan("cpu", {}, [], "none")}
 
 
 def _base(f) -> dict:

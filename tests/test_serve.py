@@ -95,6 +95,9 @@ def test_the_json_is_what_the_library_says(served, store):
 
 
 def test_views_are_recomputed_only_when_the_store_changes(served, store):
+    # the copied store may carry a WAL that the first reader's close checkpoints (a change of the files, not the
+    # data): read once before taking the version
+    served.get("/api/edf")
     v1 = json.loads(served.get("/api/version")[2])["version"]
     served.get("/api/edf")
     calls = []

@@ -228,7 +228,7 @@ def judge_depth(f, ev, n_boot, ci, seed, **_):
     space, samples = _pick(ev, f.spaces, ("depth",))
     if space is None:
         return _missing(row, f.spaces)
-    per = _interval_rows(row, samples, "depth", n_boot, ci, seed)
+    per = _interval_rows(row, samples, "depth", n_boot=n_boot, ci=ci, seed=seed)
     value, lo, hi = DEPTH
     row.band = (lo, hi)
     out = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
@@ -260,7 +260,7 @@ def judge_b(f, ev, n_boot, ci, seed, **_):
     space, samples = _pick(ev, f.spaces, ("b",))
     if space is None:
         return _missing(row, f.spaces, " (a space with b free)")
-    per = _interval_rows(row, samples, "b", n_boot, ci, seed)
+    per = _interval_rows(row, samples, "b", n_boot=n_boot, ci=ci, seed=seed)
     row.band = (1, 1)
     bad = [(s, b) for s, b in per if b["low"] > 1]
     if bad:
@@ -282,7 +282,7 @@ def judge_wm(f, ev, n_boot, ci, seed, **_):
     space, samples = _pick(ev, f.spaces, ("wm",))
     if space is None:
         return _missing(row, f.spaces)
-    per = _interval_rows(row, samples, "wm", n_boot, ci, seed)
+    per = _interval_rows(row, samples, "wm", n_boot=n_boot, ci=ci, seed=seed)
     value, lo, hi = WM
     row.band = (lo, hi)
     bad = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
@@ -305,7 +305,7 @@ def _judge_grows(p):
         space, samples = _pick(ev, f.spaces, (p,))
         if space is None:
             return _missing(row, f.spaces)
-        per = _interval_rows(row, samples, p, n_boot, ci, seed)
+        per = _interval_rows(row, samples, p, n_boot=n_boot, ci=ci, seed=seed)
         if _too_few(row, space, samples, MIN_REGIMES):
             return _budget(row, [s for s, _ in per])
         t = _trend(samples, p, n_boot, ci, seed)

@@ -81,7 +81,7 @@ class Findings(StudyBase):
     """The paper's findings judged on the store (``findings``), planned (``findings_plan``) and run."""
 
     @checked(sweeps=Opt(Names()), only=Opt(Names()))
-    def findings(self, sweeps=None, *, n_boot: int = 2000, ci: float = D.ci, seed: int = D.seed,
+    def findings(self, sweeps=None, *, n_boot: int = D.n_boot, ci: float = D.ci, seed: int = D.seed,
                  metric: str = D.metric, only=None) -> FindingsResult:
         """Each finding of the RegNet paper as a verdict on this store's populations (``dse.analysis.findings``:
         the criteria): holds, contradicted or can't tell (with why and what would settle it). Sweeps group by
@@ -111,7 +111,8 @@ class Findings(StudyBase):
             u = under.get(n)
             flagged = "; ".join(x.message for x in u.signals) if u is not None and u.flagged and here[n] else None
             evidence.setdefault(recs[n].space_name, []).append(
-                Sample(n, _regime_x(recs[n], p), vals, np.asarray(p.errors, dtype=np.float64), flagged, here[n]))
+                Sample(n, _regime_x(recs[n], p), vals, np.asarray(p.errors, dtype=np.float64), flagged=flagged,
+                       trained_here=here[n]))
         return judge(evidence, self._timings(names), n_boot=n_boot, ci=ci, seed=seed, metric=metric, only=only)
 
     def _timings(self, names) -> dict | None:

@@ -20,8 +20,7 @@ VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can'
 @click.option("--only", multiple=True, metavar="ID",
               help="Only these findings (repeatable): depth, b, wm, w0, g, runtime, inverted, depthwise, resolution, "
                    "se, lrwd.")
-@click.option("--n-boot", type=click.IntRange(100, 100_000), default=2000, show_default=True,
-              help="Bootstrap resamples for every interval.")
+@option("n_boot")
 @option("ci")
 @option("seed")
 @click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
