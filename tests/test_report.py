@@ -8,8 +8,6 @@ import pytest
 
 from conftest import cli, copy_study
 
-pytestmark = pytest.mark.xdist_group("report")  # one worker builds the module's study once
-
 SECTIONS = ["summary", "edf", "params", "complexity", "power", "curves", "widths", "refine"]
 
 
