@@ -187,3 +187,27 @@ def test_design_choices_that_hurt_planted(fid, variant):
         var = [Sample(f"{variant}@{f:g}", f, {}, 30 + shift + rng.normal(0, 1, 30)) for f in (2e6, 4e6)]
         row = judge({"regnetx": base, variant: var}, n_boot=1000, only=[fid]).row(fid)
         assert row.verdict == want, (shift, row.reason)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["findings", "--only", "depthh"], "--only 'depthh' is no finding; the findings: depth, b, wm"),
+    (["findings", "--plan", "--spaces", "regnetx,nosuch", "--no-probe"], "unknown space 'nosuch'"),
+    (["findings", "--plan", "--budget", "0ep", "--no-probe"], "--budget"),
+    (["findings", "--plan", "--regimes", "4MF:2MF", "--no-probe"], "--regimes"),
+    (["findings", "--plan", "--sweep", "a"], "--sweep and --only judge an existing store"),
+    (["speed", "--baseline", "effnet_b0,nosuch"], "unknown reference network 'nosuch'"),
+    (["sample", "--reference", "resnet51"], "unknown reference network 'resnet51'"),
+    (["sample", "--reference", "resnet56", "-n", "3"], "-n go(es) with --space"),
+    (["sample", "-n", "3"], "give --space NAME|PATH (a population) or --reference NAME"),
+    (["model", "resnet51"], "no such command or reference network 'resnet51'"),
+    (["model", "resnet50", "--resolution", "0"], "--resolution"),
+])
+def test_bad_input_to_the_new_commands_exits_2_naming_it_and_writes_nothing(tmp_path, args, needle):
+    from test_bad_input import _digest
+
+    cli(tmp_path, "sample", "--space", "regnetx", "-n", "3", "--flops", "2M:8M", "--resolution", "28", "--stem",
+        "cifar", "--num-classes", "10")
+    before = _digest(tmp_path / "dse.sqlite")
+    code, out, err = cli(tmp_path, *args)
+    assert code == 2 and needle in err and "Traceback" not in err, (code, out, err)
+    assert _digest(tmp_path / "dse.sqlite") == before

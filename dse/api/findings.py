@@ -150,6 +150,10 @@ class Findings(StudyBase):
         wins = parse_regimes(st["regimes"], "regimes")
         sps = list(spaces) if isinstance(spaces, (list, tuple)) else spaces.split(",") if spaces else \
             list(PLAN_SPACES)
+        from dse.spaces import resolve_space
+
+        for sp in sps:  # each a built-in or a space file (the error lists the built-ins)
+            resolve_space(sp)
         notes = []
         if st["resolution"] < 224 and "regnetx_res" in sps and spaces is None:
             sps.remove("regnetx_res")

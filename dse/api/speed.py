@@ -92,11 +92,11 @@ class Speed(StudyBase):
         if not names:
             raise ParamError("{baseline} is timed beside a population: the store has no sampled or imported sweep",
                              "baseline")
+        refs = [reference(b) for b in wanted]  # every name known before anything is written
         with self.store() as s:
             reg = s.sweep(names[0]).regime
         out = []
-        for b in wanted:
-            ref = reference(b)
+        for ref in refs:
             res = int(reg["resolution"])
             sweep = ref.name if (res, reg["num_classes"]) == (ref.resolution, ref.num_classes) else \
                 f"{ref.name}@{res}px"

@@ -83,7 +83,10 @@ def cli():
       dse compare anynet_a anynet_e --until-decided   train in rounds until it is decided
       dse export --pycls sweep_dir           pycls job configs (dse import --pycls sweep.json back)
       dse serve                              the study as a live web page while it trains
+      dse findings                           the paper's findings as verdicts (--plan, --run: test them)
+      dse speed --baseline effnet_b0,resnet50   reference networks timed beside the population
       dse model regnet --depth 22 --w0 24 --wa 24.48 --wm 2.54 --group-width 16
+      dse model resnet50                     a reference network (dse model list names them)
 
     The store is ./dse.sqlite unless --db PATH or DSE_DB says otherwise.
     """
