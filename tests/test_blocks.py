@@ -240,3 +240,28 @@ def test_a_small_nds_study_runs_end_to_end(tmp_path):
     st = dse.Study(tmp_path / "dse.sqlite")
     assert all(m.arch.block == "res_basic" and m.arch.strides == (1, 2, 2) and m.arch.stem == "cifar"
                and m.flops <= 125_747_850 for m in st.records("nds_resnet"))
+
+
+def test_compare_baselines_takes_the_models_of_its_flops():
+    from dse.analysis.speed import compare_baselines
+
+    models = [{"ms": float(i), "flops": f, "acts": 10 * f} for i, f in enumerate([100, 110, 120, 300, 1000], 1)]
+    (b,) = compare_baselines([{"name": "r", "ms": 4.0, "flops": 105, "params": 1, "acts": 5}], models)
+    assert b["peers"] == 3 and b["peers_ms"] == 2.0 and b["ratio"] == 2.0 and b["peers_are"].startswith("within")
+    (far,) = compare_baselines([{"name": "r", "ms": 4.0, "flops": 10_000, "params": 1, "acts": 5}], models)
+    assert far["peers"] == 5 and far["peers_are"] == "the 5 nearest in flops"
+
+
+def test_speed_baseline_times_references_beside_the_population_and_keeps_them_out_of_the_fits(tmp_path):
+    import dse
+
+    st = dse.Study(tmp_path / "s.sqlite")
+    st.sample("regnetx", n=5, flops="1M:6M", resolution=16, stem="cifar", num_classes=10)
+    (r,) = st.speed(device="cpu", batch=4, repeat=2, baseline="resnet56")
+    assert r.n == 5 and [b["name"] for b in r.baselines] == ["resnet56@16px"]
+    b = r.baselines[0]
+    assert b["flops"] == complexity(reference("resnet56").arch, 16, num_classes=10)["flops"]
+    assert b["ratio"] == pytest.approx(b["ms"] / b["peers_ms"])
+    assert st.sweep("resnet56@16px").source == "reference"
+    again = st.speed_report()  # stored: the reference stays a baseline
+    assert again.n == 5 and [x["name"] for x in again.baselines] == ["resnet56@16px"]

@@ -119,11 +119,14 @@ class Speed(StudyBase):
                      from_training: bool = False) -> SpeedResult:
         """The stored timings of ``sweeps`` on ``device`` (default: the most measured) in ``mode`` at ``batch``
         (default: the most measured), as a SpeedResult. ``from_training``: from the training throughput
-        instead (each model's last-epoch images/s at its protocol's batch, against its training complexity)."""
+        instead (each model's last-epoch images/s at its protocol's batch, against its training complexity).
+        Without ``sweeps``, reference sweeps are baselines (``baselines``), not part of the fits."""
         from dse.analysis.speed import speed_report
 
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)
+            refs = [n for n in names if s.sweep(n).source == "reference"] if sweeps is None else []
+            names = [n for n in names if n not in refs] or names  # references are baselines, not the population
             if from_training:
                 return _from_training(s, names, speed_report)
             devices = [d for d, _ in s.speed_devices()]
@@ -153,4 +156,7 @@ class Speed(StudyBase):
                 if mine:
                     pred = SpeedFit.from_json(cap).predict({k: [r[k] for r in mine] for k in ("flops", "acts")})
                     predicted[n] = float(np.median([abs(p - r["ms"]) / r["ms"] * 100 for p, r in zip(pred, mine)]))
-        return speed_report(device, mode, int(batch), rows, predicted)
+        out = speed_report(device, mode, int(batch), rows, predicted)
+        if refs:  # the reference networks timed on the same device, mode and batch, beside the models
+            out.baselines = self._baseline_rows(refs, out, device, mode, int(batch))
+        return out
