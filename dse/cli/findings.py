@@ -71,8 +71,12 @@ def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes,
             return
         if not as_json:
             _show_plan(planned, db)
-        r = st.findings_run(planned, data_dir=data_dir, device=device,
-                            progress=None if as_json else progress_display(False))
+        try:
+            r = st.findings_run(planned, data_dir=data_dir, device=device,
+                                progress=None if as_json else progress_display(False))
+        except KeyboardInterrupt:
+            say("\ninterrupted: running models went back to pending; run the same command again to continue")
+            raise
     else:
         r = st.findings(list(sweeps) or None, n_boot=n_boot, ci=ci, seed=seed, metric=metric, only=list(only) or None)
     if as_json:
