@@ -217,6 +217,17 @@ def _interval_rows(row, samples, p, n_boot, ci, seed):
     return out
 
 
+def _outside(row, per, band, p, unit="") -> bool:
+    """Shade the paper's ``band`` (lo, hi); contradicted (True) when a regime's interval lies wholly outside it."""
+    row.band = lo, hi = band
+    bad = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
+    if bad:
+        s, b = bad[0]
+        row.verdict = CONTRA
+        row.reason = f"at {s.label} the best {p} is {b['low']:.4g}-{b['high']:.4g}{unit}, outside {lo}-{hi}"
+    return bool(bad)
+
+
 def _trend(samples, p, n_boot, ci, seed):
     good = _enough(samples)
     return trend_series("s", p, [(s.sweep, s.flops, s.values[p], s.errors) for s in good], n_boot=n_boot, ci=ci,
@@ -230,12 +241,7 @@ def judge_depth(f, ev, n_boot, ci, seed, **_):
         return _missing(row, f.spaces)
     per = _interval_rows(row, samples, "depth", n_boot=n_boot, ci=ci, seed=seed)
     value, lo, hi = DEPTH
-    row.band = (lo, hi)
-    out = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
-    if out:
-        s, b = out[0]
-        row.verdict, row.reason = CONTRA, (f"at {s.label} the best depth is {b['low']:g}-{b['high']:g} blocks, "
-                                          f"outside {lo}-{hi}")
+    if _outside(row, per, (lo, hi), "depth", " blocks"):
         return _budget(row, [s for s, _ in per])
     few = _too_few(row, space, samples, MIN_REGIMES)
     if few:
@@ -284,12 +290,8 @@ def judge_wm(f, ev, n_boot, ci, seed, **_):
         return _missing(row, f.spaces)
     per = _interval_rows(row, samples, "wm", n_boot=n_boot, ci=ci, seed=seed)
     value, lo, hi = WM
-    row.band = (lo, hi)
-    bad = [(s, b) for s, b in per if b["high"] < lo or b["low"] > hi]
-    if bad:
-        s, b = bad[0]
-        row.verdict = CONTRA
-        row.reason = f"at {s.label} the best wm is {b['low']:.2f}-{b['high']:.2f}, outside {lo}-{hi}"
+    if _outside(row, per, (lo, hi), "wm"):
+        pass
     elif _too_few(row, space, samples, GENERAL):
         pass
     elif any(b["high"] - b["low"] > WIDE["wm"] for _, b in per):

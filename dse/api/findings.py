@@ -12,8 +12,9 @@ from dse.analysis.findings import FINDINGS, FindingsResult, Sample, judge
 from dse.api.common import StudyBase, _populations, _regime_x
 from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
-from dse.params import Bool, Budget, Choice, Func, Instance, Int, Names, Opt, Setting, Text, checked
-from dse.validate import DATASETS
+from dse.api.training import RunOptions
+from dse.params import Bool, Budget, Choice, Instance, Int, Names, Opt, Setting, Text, checked
+from dse.validate import DATASETS, MAX_MODELS
 from dse.units import parse_regimes, regime_label
 
 PARAMS = ("depth", "b", "g", "wm", "w0", "lr", "wd")  # what the findings read of each model
@@ -62,14 +63,6 @@ class FindingsPlan:
     def to_json(self) -> dict:
         return {"scale": self.scale, "settings": self.settings, "rows": self.rows, "models": self.models,
                 "seconds": self.seconds, "source": self.source, "notes": self.notes, "commands": self.commands()}
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
 
 
 def _data_resolution(st) -> int | None:
@@ -125,7 +118,7 @@ class Findings(StudyBase):
             return None
         return {"device": r.device, "mode": r.mode, "batch": r.batch, "models": r.models}
 
-    @checked(scale=Choice(tuple(SCALES)), regimes=Opt(Text()), n=Opt(Int(2, 100_000)), budget=Opt(Budget()),
+    @checked(scale=Choice(tuple(SCALES)), regimes=Opt(Text()), n=Opt(Int(2, MAX_MODELS)), budget=Opt(Budget()),
              spaces=Opt(Names()), dataset=Opt(Choice(DATASETS)), train_size=Opt(Setting("train_size")),
              test_size=Opt(Setting("test_size")), probe=Bool())
     def findings_plan(self, scale: str = "cpu", *, regimes: str | None = None, n: int | None = None,
@@ -176,33 +169,28 @@ class Findings(StudyBase):
                              "add": max(0, st["n"] - have), "seconds_per_model": 0.0})
         source = "none"
         if probe and any(r["add"] for r in rows):
-            self._probe_note = None
-            per, source = self._seconds_per_model(st, wins, existing)
-            if self._probe_note:
-                notes.append(self._probe_note)
+            per, source, note = self._seconds_per_model(st, wins, existing)
+            notes += [note] if note else []
             for r in rows:
                 r["seconds_per_model"] = per[tuple(r["window"])]
         return FindingsPlan(scale, st, rows, source, notes)
 
-    def _seconds_per_model(self, st, wins, existing) -> tuple[dict, str]:
-        """{window: seconds one model of that regime takes}: the median of this store's trained models of the plan's
-        regnetx sweeps when it has 3 or more at every regime, else a short timing per regime."""
-        out, stored = {}, bool(existing)
-        with (self.store() if existing else _nothing()) as s:
-            for w in wins if existing else []:
-                name = f"regnetx@{regime_label(w[1])}"
-                secs = [m.train_seconds for m in s.models(name) if m.status == "done" and m.train_seconds] \
-                    if name in existing else []
-                if len(secs) < 3:
-                    stored = False
-                    break
-                out[tuple(w)] = float(np.median(secs))
-        if stored:
-            return out, "store"
-        return self._probes(st, wins), "timing"
+    def _seconds_per_model(self, st, wins, existing) -> tuple[dict, str, str | None]:
+        """({window: seconds one model of that regime takes}, source, note): the median of this store's trained
+        models of the plan's regnetx sweeps when it has 3 or more at every regime, else a short timing per regime."""
+        names = {tuple(w): f"regnetx@{regime_label(w[1])}" for w in wins}
+        if set(names.values()) <= existing:
+            with self.store() as s:
+                secs = {w: [m.train_seconds for m in s.models(n) if m.status == "done" and m.train_seconds]
+                        for w, n in names.items()}
+            if all(len(v) >= 3 for v in secs.values()):
+                return {w: float(np.median(v)) for w, v in secs.items()}, "store", None
+        per, note = self._probes(st, wins)
+        return per, "timing", note
 
-    def _probes(self, st, wins) -> dict:
-        """{window: seconds one model of that regime takes under the plan's protocol}, timed in a scratch store: a
+    def _probes(self, st, wins) -> tuple[dict, str | None]:
+        """({window: seconds one model of that regime takes under the plan's protocol}, a note), timed in a scratch
+        store: a
         warm-up (data, torch), a model on 96 images (the per-model overhead o), then per regime one regnetx model on
         at most PROBE_IMAGES images (t); a model of the plan takes o + (t - o) scaled to its images (a test image
         counted as a third of a training one)."""
@@ -229,11 +217,12 @@ class Findings(StudyBase):
                 return time.perf_counter() - t0
 
             step = "1ep" if kind == "ep" else f"{min(amount, 4)}it"
+            note = None
             try:
                 run("warm", wins[0], 64, 32, "1ep")
             except DseError:  # the data is not here (an image folder to come): the same work on synthetic images
                 data = {"dataset": "synthetic", "resolution": st["resolution"]}
-                self._probe_note = f"timed on synthetic images ({st['dataset']} could not be read here)"
+                note = f"timed on synthetic images ({st['dataset']} could not be read here)"
                 run("warm2", wins[0], 64, 32, "1ep")
             o = run("overhead", wins[0], 64, 32, "1ep")
             out = {}
@@ -244,18 +233,25 @@ class Findings(StudyBase):
                     out[tuple(w)] = o + rate * amount * (train + test / 3)
                 else:
                     out[tuple(w)] = o + max(t - o, 0.0) * amount / min(amount, 4)
-        return out
+        return out, note
 
-    @checked(plan=Instance(FindingsPlan), progress=Opt(Func()))
-    def findings_run(self, plan: FindingsPlan, *, data_dir=None, device: str = D.device, progress=None,
+    @checked(plan=Instance(FindingsPlan), run=Opt(Instance(RunOptions)))
+    def findings_run(self, plan: FindingsPlan, *, run: RunOptions | None = None,
                      seed: int = D.seed) -> FindingsResult:
         """Sample and train ``plan`` (resumable: sampling tops sweeps up, training continues what is pending; a crash
-        or Ctrl-C loses nothing), then judge the findings on the store."""
-        st = plan.settings
+        or Ctrl-C loses nothing), then judge the findings on the store. ``run``: how to train, as for ``train``; the
+        devices and the data are checked before anything is written."""
+        from dse.train.protocol import Protocol
+        from dse.train.worker import load_data
+
+        st, run = plan.settings, run or RunOptions()
+        protocol = Protocol(budget=st["budget"], dataset=st["dataset"], train_size=st["train_size"],
+                            test_size=st["test_size"], resolution=_data_resolution(st), seed=seed)
+        run.devices()
+        load_data(protocol, run.data_dir)
         for sp in dict.fromkeys(r["space"] for r in plan.rows):
             self.sample_regimes(sp, st["regimes"], st["n"], resolution=st["resolution"], stem=st["stem"],
                                 in_channels=st["in_channels"], num_classes=st["num_classes"])
-        self.train([r["sweep"] for r in plan.rows], budget=st["budget"], dataset=st["dataset"], data_dir=data_dir,
-                   train_size=st["train_size"], test_size=st["test_size"], device=device, progress=progress,
-                   seed=seed, resolution=_data_resolution(st))
-        return self.findings([r["sweep"] for r in plan.rows])
+        sweeps = [r["sweep"] for r in plan.rows]
+        self.train(sweeps, protocol=protocol, run=run)
+        return self.findings(sweeps)

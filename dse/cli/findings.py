@@ -6,11 +6,11 @@ from __future__ import annotations
 import click
 
 from dse.api.findings import SCALES
-from dse.cli.main import cli, db_option, json_option, study
-from dse.cli.options import PLOT, check_plot, option, progress_display, save_plot
+from dse.cli.main import cli, db_option, json_option, limit_type, study
+from dse.cli.options import PLOT, check_plot, option, progress_display, run_options, run_settings, save_plot
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
-from dse.validate import DATASETS, METRICS
+from dse.validate import DATASETS, MAX_MODELS, METRICS
 
 VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can't tell"}
 
@@ -31,23 +31,22 @@ VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can'
               help="--plan/--run preset: paper (200MF-3.2GF at 224 px, 100 models, 10 epochs) or cpu (2-8 MF at "
                    "28 px Fashion-MNIST, 24 models, 2 epochs).")
 @click.option("--regimes", default=None, metavar="F,F,...", help="--plan/--run: the regimes (default: the scale's).")
-@click.option("-n", "n", type=click.IntRange(2, 100_000), default=None,
+@click.option("-n", "n", type=click.IntRange(2, MAX_MODELS), default=None,
               help="--plan/--run: models per space and regime (default: the scale's).")
 @click.option("--budget", default=None, metavar="Nep|Nit", help="--plan/--run: training budget (default: the scale's).")
 @click.option("--spaces", default=None, metavar="S,S,...",
               help="--plan/--run: the spaces (default: regnetx, regnety, regnet, regnetx_inverted, regnetx_dw, "
                    "regnetx_res at 224 px, regnetx_lrwd).")
 @click.option("--dataset", type=click.Choice(DATASETS), default=None, help="--plan/--run: data (default: the scale's).")
-@click.option("--train-size", type=click.IntRange(1, 10**9), default=None, help="--plan/--run: training images.")
-@click.option("--test-size", type=click.IntRange(1, 10**9), default=None, help="--plan/--run: test images.")
+@click.option("--train-size", type=limit_type("train_size"), default=None, help="--plan/--run: training images.")
+@click.option("--test-size", type=limit_type("test_size"), default=None, help="--plan/--run: test images.")
 @click.option("--no-probe", is_flag=True, help="--plan: no short timing (the cost is then unknown).")
-@option("data_dir")
-@option("device")
+@run_options
 @PLOT
 @db_option
 @json_option
 def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes, n, budget, spaces, dataset,
-             train_size, test_size, no_probe, data_dir, device, plot, db, as_json):
+             train_size, test_size, no_probe, plot, db, as_json, plain, **settings):
     """The RegNet paper's findings as verdicts on this store, one row each: the claim, what was measured (the
     statistic and its interval, n, regimes, device) and holds, CONTRADICTED or can't tell (why, and what would
     settle it). The criteria are written in docs/findings.md. Example: dse findings --plot findings.png
@@ -71,9 +70,11 @@ def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes,
             return
         if not as_json:
             _show_plan(planned, db)
+        from dse.api.training import RunOptions
+
+        run = RunOptions(**run_settings(settings), progress=None if as_json else progress_display(plain))
         try:
-            r = st.findings_run(planned, data_dir=data_dir, device=device,
-                                progress=None if as_json else progress_display(False))
+            r = st.findings_run(planned, run=run, seed=seed)
         except KeyboardInterrupt:
             say("\ninterrupted: running models went back to pending; run the same command again to continue")
             raise

@@ -48,9 +48,6 @@ class Design:
         """The stem used: the network's own, else ``default`` (the regime's)."""
         return self.stem or default
 
-    def replace_stem(self, stem: str | None) -> "Design":
-        return dataclasses.replace(self, stem=stem)
-
     def strides_of(self, stages: int) -> tuple:
         return self.strides if self.strides is not None else (2,) * stages
 

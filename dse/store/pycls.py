@@ -13,12 +13,13 @@ and ``log_file``, ``err_file``, ``err`` (the job's stderr).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 from dse.errors import DseError
-from dse.models.arch import STEM_WIDTH, Arch, Design
+from dse.models.arch import KERNELS, MAX_EXPANSION, STEM_WIDTH, Arch, Design
 from dse.models.blocks import BLOCK_TYPES, block_by_pycls
 from dse.models.layers import SE_RATIO
 from dse.models.complexity import complexity_many
@@ -103,7 +104,8 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
 
 def _regnet_equal(arch: Arch, rp: dict) -> bool:
     """pycls rebuilds the network from (d, w0, wa, wm, b, g): write the RegNet form only when it gives this Arch."""
-    if arch.design.replace_stem(None) != Design(se=arch.se):  # pycls's RegNet: its stem, the X/Y block, stride 2
+    # pycls's RegNet: any of its stems, the X/Y block, stride 2, a 32-wide stem, no head conv
+    if dataclasses.replace(arch.design, stem=None) != Design(se=arch.se):
         return False
     try:
         return regnet_arch(rp["d"], rp["w0"], rp["wa"], wm=rp["wm"], b=rp["b"], g=rp["g"], se=arch.se,
@@ -254,8 +256,8 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
 def _effnet_arch(cfg: dict, where: str, act: str, stem_w: int) -> tuple[Arch, None, dict]:
     """An EN job: MBConv stages (DEPTHS, WIDTHS, EXP_RATIOS, KERNELS, STRIDES), the simple stem, a HEAD_W conv."""
     lists = {k: _numbers(cfg, f"EN.{k}", where, lim) for k, lim in (
-        ("DEPTHS", _STAGE_DEPTH), ("WIDTHS", _WIDTH), ("EXP_RATIOS", Limit(1, 16)),
-        ("KERNELS", Limit(1, 11, integer=True)), ("STRIDES", Limit(1, 2, integer=True)))}
+        ("DEPTHS", _STAGE_DEPTH), ("WIDTHS", _WIDTH), ("EXP_RATIOS", Limit(1, MAX_EXPANSION)),
+        ("KERNELS", Limit(1, KERNELS[-1], integer=True)), ("STRIDES", Limit(1, 2, integer=True)))}
     if len({len(x) for x in lists.values()}) != 1:
         raise DseError(f"{where}: EN.DEPTHS, WIDTHS, EXP_RATIOS, KERNELS and STRIDES need one value per stage "
                        f"(lengths {', '.join(f'{k} {len(v)}' for k, v in lists.items())})")
