@@ -186,8 +186,11 @@ class Arch:
     def key(self) -> str:
         """A canonical string naming the network (equal keys, equal networks); the X/Y block's keys are those of
         stores made before other blocks existed."""
-        parts = [f"d={_join(self.depths)}", f"w={_join(self.widths)}"]
-        parts += [f"{p}={_join(self.stage(p))}" for p in ("b", "g") if p in self.uses]
+        parts = [f"d={_ints(self.depths)}", f"w={_ints(self.widths)}"]
+        if "b" in self.uses:
+            parts.append(f"b={_join(self.bottlenecks)}")
+        if "g" in self.uses:
+            parts.append(f"g={_ints(self.group_widths)}")
         if self.block_type.se == "optional":
             parts.append(f"se={int(self.se)}")
         if self.block != DEFAULT_BLOCK:
@@ -231,6 +234,11 @@ def model_key(arch: Arch, settings: dict | None = None) -> str:
 
 def _join(v) -> str:
     return ",".join(_fmt(x) for x in v)
+
+
+def _ints(v) -> str:
+    """Integers as the key writes them (the common case, kept cheap: a sampler keys every accepted model)."""
+    return ",".join(map(str, v))
 
 
 def _fmt(x) -> str:

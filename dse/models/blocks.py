@@ -20,7 +20,7 @@ exists in every process.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -48,7 +48,6 @@ class BlockType:
     se: str = "never"
     pycls: str | None = None
     pycls_model: str = "anynet"
-    aliases: tuple = field(default=())
 
     def __post_init__(self):
         bad = [p for p in self.uses if p not in BLOCK_PARAMS]
@@ -143,7 +142,7 @@ _M = "dse.models.anynet:"
 for _b in (
     BlockType("res_bottleneck", "residual bottleneck: 1x1, 3x3 group conv (+SE: the Y block), 1x1; the X block",
               res_bottleneck_cx, _M + "ResBottleneckBlock", uses=("b", "g"), se="optional",
-              pycls="res_bottleneck_block", aliases=("x", "y")),
+              pycls="res_bottleneck_block"),  # a space file's x and y (with SE)
     BlockType("res_bottleneck_linear", "the bottleneck without a ReLU after the sum, a skip only where the shape "
               "stays (MobileNetV2-style)", bottleneck_cx, _M + "ResBottleneckLinearBlock", uses=("b", "g"),
               se="optional", pycls="res_bottleneck_linear_block"),

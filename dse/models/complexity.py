@@ -11,7 +11,7 @@ import numpy as np
 
 from dse.errors import DseError
 from dse.models.arch import Arch, Design
-from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED, res_bottleneck_cx
+from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED
 from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, se_cx  # noqa: F401 (re-exported)
 
 
@@ -19,11 +19,6 @@ from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, se_cx  # noqa
 def stem_cx(cx, w_in, w_out, stem="simple"):
     """Stem: the registry's (simple: 3x3/2; cifar: 3x3/1; resnet: 7x7/2 + 3x3/2 max pool), conv + BN."""
     return STEM_TYPES[stem].count(cx, w_in, w_out)
-
-
-def block_cx(cx, w_in, w_out, stride, b, g, se):
-    """X block (Y block when se): 1x1, 3x3 group conv (+SE), 1x1, with projection shortcut when needed."""
-    return res_bottleneck_cx(cx, w_in, w_out, stride, {"b": b, "g": g, "se": se})
 
 
 def stage_cx(cx, w_in, w, d, p, stride=2, block="res_bottleneck"):
@@ -64,11 +59,11 @@ def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_ch
     d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
     st = {"d": d, "w": w, "b": b, "g": g}
-    for p in ("k", "e"):
+    uses = BLOCK_TYPES[design.block].uses
+    for p, kind in (("k", np.int64), ("e", np.float64)):  # only what the block reads (a sampler's hot path)
         v = (extra or {}).get(p)
-        st[p] = np.full(d.shape, UNUSED[p]) if v is None else np.atleast_2d(np.asarray(v))
-    st["k"] = st["k"].astype(np.int64)
-    st["e"] = st["e"].astype(np.float64)
+        if v is not None or p in uses:
+            st[p] = (np.full(d.shape, UNUSED[p]) if v is None else np.atleast_2d(np.asarray(v))).astype(kind)
     res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (d.shape[0],))
     kw = dict(design=design, stem=stem, in_channels=in_channels, num_classes=num_classes)
     big = _maybe_too_large(st, res=res, **kw)
@@ -89,9 +84,11 @@ def _maybe_too_large(st, res, design, stem, in_channels, num_classes) -> np.ndar
     """Which networks might reach MAX_COUNT: an upper bound of every count (each of a block's convolutions is at
     most K^2 * W^2 * R^2 for the widest width W, inner widths included, the largest kernel K and input size R)."""
     w, b = st["w"], st["b"]
-    wmax = np.maximum(np.max(np.round(w / b), axis=1), np.max(w * st["e"], axis=1) + 1).astype(np.float64)
+    wmax = np.max(np.round(w / b), axis=1).astype(np.float64)
+    if "e" in st:
+        wmax = np.maximum(wmax, np.max(w * st["e"], axis=1) + 1)
     wmax = np.maximum(wmax, max(design.stem_w, in_channels, design.head_w))
-    k2 = np.max(st["k"], axis=1).astype(np.float64) ** 2 + 9
+    k2 = (np.max(st["k"], axis=1).astype(np.float64) if "k" in st else 3.0) ** 2 + 9
     r2 = res.astype(np.float64) ** 2
     bound = 6.0 * k2 * st["d"].sum(axis=1) * wmax**2 * r2 + 49.0 * in_channels * design.stem_w * r2 \
         + 2.0 * wmax * num_classes + wmax**2 * r2
@@ -113,7 +110,7 @@ def _count(st, res, design, stem, in_channels, num_classes, rows=None):
     w_in = np.full(n, design.stem_w, dtype=d.dtype)
     strides = design.strides_of(d.shape[1])
     for i in range(d.shape[1]):
-        p = {k: st[k][:, i] for k in BLOCK_PARAMS}
+        p = {k: st[k][:, i] for k in BLOCK_PARAMS if k in st}
         p["se"] = design.se
         cx = stage_cx(cx, w_in, st["w"][:, i], d=st["d"][:, i], p=p, stride=strides[i], block=design.block)
         w_in = st["w"][:, i]

@@ -128,8 +128,8 @@ class Sampler:
             # drawn in this order (d, w, b, g: the stream of the X/Y spaces before other blocks existed)
             for p in ("d", "w", "b", "g", "groups", "k", "e"):
                 dist = sp.dists.get(p)
-                if dist is None:  # a parameter the block does not use holds its neutral value
-                    if p in UNUSED:
+                if dist is None:  # b and g the block does not use hold their neutral values; k and e stay absent
+                    if p in ("b", "g"):
                         x[p] = np.full((n, s), UNUSED[p])
                 elif p in sp.shared:
                     x[p] = np.repeat(dist.sample(rng, (n, 1)), s, axis=1)
@@ -138,7 +138,8 @@ class Sampler:
                 else:
                     x[p] = dist.sample(rng, (n, s))
             x["d"] = x["d"].astype(np.int64)
-            x["k"] = x["k"].astype(np.int64)
+            if "k" in x:
+                x["k"] = x["k"].astype(np.int64)
             ok = np.ones(n, dtype=bool)
             if "groups" in x:  # a number of groups: the group width is w_b / groups, which must divide w_b
                 w_b = np.round(x["w"] / x["b"]).astype(np.int64)
@@ -169,9 +170,7 @@ class Sampler:
             w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)
         else:
             w = np.where(ok[:, None], widths, 8)
-        k, e = np.full((n, s), UNUSED["k"], dtype=np.int64), np.full((n, s), UNUSED["e"])
-        return {"d": depths, "w": w, "b": b, "g": g, "k": k, "e": e, "g0": r["g"], "w0": r["w0"], "wa": r["wa"],
-                "wm": r["wm"]}, ok
+        return {"d": depths, "w": w, "b": b, "g": g, "g0": r["g"], "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}, ok
 
     def sample(self, n: int, exclude=()) -> list[SampledModel]:
         """The next n distinct models of this seed's stream whose keys are not in ``exclude``."""
@@ -203,7 +202,7 @@ class Sampler:
                     kw["resolution"] = x["resolution"][sel].astype(np.int64)
                 f, p, a = complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel],
                                             self.space.design, **kw, too_large="mark",
-                                            extra={"k": x["k"][sel], "e": x["e"][sel]})
+                                            extra={p: x[p][sel] for p in ("k", "e") if p in x})
                 if len(flops_seen) < 64:
                     flops_seen.append(f[:4096])
                 keep = (f >= lo) & (f <= hi) & (f >= 0)  # -1: too large to count
@@ -228,9 +227,10 @@ class Sampler:
                     seen_rows.add(b)
                     i = kidx[j]
                     m = self._model(x, sel[i], int(f[i]), int(p[i]), int(a[i]))
-                    if m.key in seen:
+                    key = m.key
+                    if key in seen:
                         continue
-                    seen.add(m.key)
+                    seen.add(key)
                     out.append(m)
                     last_new = self.tried_
                     if len(out) == n:
@@ -245,7 +245,8 @@ class Sampler:
     def _signatures(self, x, rows) -> np.ndarray:
         """One opaque value per candidate in ``rows``: equal exactly when the models (network and design choices)
         are equal."""
-        cols = [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), -1) for k in ("d", "w", "b", "g", "k", "e")]
+        cols = [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), -1) for k in ("d", "w", "b", "g", "k", "e")
+                if k in x]
         cols += [np.asarray(x[k][rows], dtype=np.float64).reshape(len(rows), 1) for k in self.space.settings]
         a = np.ascontiguousarray(np.concatenate(cols, axis=1))
         return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
@@ -254,7 +255,8 @@ class Sampler:
         act = ACTIVATIONS[int(x["activation"][i])] if "activation" in x else "relu"
         dz = self.space.design
         arch = Arch(tuple(x["d"][i]), tuple(x["w"][i]), tuple(x["b"][i]), group_widths=tuple(x["g"][i]),
-                    se=dz.se, activation=act, block=dz.block, kernels=tuple(x["k"][i]), expansions=tuple(x["e"][i]),
+                    se=dz.se, activation=act, block=dz.block,
+                    kernels=tuple(x["k"][i]) if "k" in x else None, expansions=tuple(x["e"][i]) if "e" in x else None,
                     strides=dz.strides, stem=dz.stem, stem_w=dz.stem_w, head_w=dz.head_w)
         rp = None
         if self.space.family == "regnet":

@@ -22,7 +22,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAMILY_PARAMS = {"anynet": tuple(STAGE_FIELDS), "regnet": ("d", "w0", "wa", "wm", "b", "g")}  # with the X/Y block
 FAMILY_BASE = {"anynet": ("d", "w"), "regnet": ("d", "w0", "wa", "wm")}  # then the block's own (b, g, k, e)
 # design choices any space may sample per model (RegNet paper Fig. 14, App. B and C), beside its family's
 # parameters: the network's activation, the input resolution it is counted and trained at, and optimiser
@@ -176,8 +175,8 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     if not isinstance(description, str):
         err("description", "must be a string")
     family = data.get("family")
-    if family not in FAMILY_PARAMS:
-        err("family", f"got {_cut(family)}; allowed: {', '.join(FAMILY_PARAMS)}")
+    if family not in FAMILY_BASE:
+        err("family", f"got {_cut(family)}; allowed: {', '.join(FAMILY_BASE)}")
     block = data.get("block", "x")
     stages = data.get("stages", 4)
     if not _is_int(stages) or not 1 <= stages <= MAX_STAGES:
