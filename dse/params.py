@@ -292,6 +292,22 @@ class Device(Check):
         return [0, "gpu"]
 
 
+class Workers(Check):
+    """auto (chosen by model size: dse.train.allocation), or a number of worker processes >= 1 (None: auto)."""
+
+    text = "auto or an integer >= 1"
+
+    def check(self, v, param):
+        if v is None or v == "auto":
+            return v
+        if isinstance(v, str):
+            raise ParamError(f"{{{param}}} {shown(v)} unknown; give auto or a number of workers such as 2", param)
+        return check_int(v, param, 1, None)
+
+    def bad(self):
+        return ["many", 2.5, True, 0]
+
+
 class Budget(Check):
     """Nep (epochs) or Nit (optimizer steps) within dse's limits (dse.train.protocol.parse_budget)."""
 
@@ -348,8 +364,10 @@ PROTOCOL = {
 # How to run training (dse.api.training.RunOptions's fields): not part of what an error means
 RUN = {
     "device": Param(Device(), "auto", "auto (all GPUs, else CPU), cpu, cuda, cuda:N."),
-    "workers_per_device": Param(Opt(Int(1)), None, "Worker processes per device [default: 4 per GPU, 1 on a CPU].",
-                                "--workers-per-gpu"),
+    "workers_per_device": Param(Workers(), "auto", "Worker processes per device: auto chooses by model size and "
+                                                   "cores (on a CPU, single-threaded workers for small models; 4 "
+                                                   "per GPU) and says why; a number overrides it.",
+                                "--workers-per-gpu", metavar="auto|N"),
     "data_dir": Param(Opt(FilePath()), None, "Where the dataset lies (default for fashion-mnist: "
                                              "/usr/share/datasets/fashion-mnist; budget-check and compare: where the "
                                              "sweep's training found it)."),

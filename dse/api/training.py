@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -32,6 +33,7 @@ class TrainSummary:
     header: str = ""           # the dataset and schedule line
     synthetic: bool = False
     counts: dict = field(default_factory=dict)
+    allocation: object = None  # the dse.train.allocation.Allocation it trained with (local executor)
 
 
 def copy_name(sweep: str, factor: float) -> str:
@@ -90,8 +92,9 @@ def _one_way(given: dict, group: dict, name: str) -> None:
 
 
 def _check_workers(k, devices) -> None:
-    """Worker processes per device must fit the machine: at most its CPU cores on a CPU, 32 per GPU."""
-    if k is None:
+    """Worker processes per device must fit the machine: at most its CPU cores on a CPU, 32 per GPU (auto chooses
+    within these)."""
+    if k is None or k == "auto":
         return
     top = usable_cpus() if devices[0] == "cpu" else 32
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= top:
@@ -152,7 +155,7 @@ class RunOptions:
     """
 
     device: str = D.device
-    workers_per_device: int | None = D.workers_per_device
+    workers_per_device: int | str | None = D.workers_per_device
     data_dir: object = D.data_dir
     checkpoint: str = D.checkpoint
     graph: str = D.graph
@@ -197,7 +200,7 @@ class Training(StudyBase):
               resolution: int | None = D.resolution, batch_size: int = D.batch_size, lr: float = D.lr,
               weight_decay: float = D.weight_decay, momentum: float = D.momentum, nesterov: bool = D.nesterov,
               augment: bool = D.augment, seed: int = D.seed, device: str = D.device,
-              workers_per_device: int | None = D.workers_per_device, checkpoint: str = D.checkpoint,
+              workers_per_device: int | str | None = D.workers_per_device, checkpoint: str = D.checkpoint,
               graph: str = D.graph, executor: str = D.executor, address: str | None = D.address,
               gpus_per_model: float | None = D.gpus_per_model, max_concurrent: int | None = D.max_concurrent,
               progress=None, on_start=None, retry_failed: bool = False, reset_protocol: bool = False,
@@ -287,7 +290,12 @@ class Training(StudyBase):
         batch, spe, total = p.schedule(len(data.y_train))
         epochs = -(-total // spe)
         pending = sum(counts[n]["pending"] for n in names)
-        out = TrainSummary(names, synthetic=data.synthetic, header=(
+        alloc = None
+        if run.executor == "local":  # workers and threads by model size (dse.train.allocation); Ray places its own
+            alloc = self._allocation(names, devices, run.workers_per_device, batch, data)
+            opts = dataclasses.replace(opts, workers_per_device=alloc.workers, threads=alloc.threads)
+        out = TrainSummary(names, synthetic=data.synthetic, allocation=alloc, header=(
+            (f"workers: {alloc.reason}\n" if alloc and (pending or alloc.workers > 1) else "") +
             f"{p.dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
             f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
             f"{pending} model(s) pending in {', '.join(names)}" + "".join(f"\n{x}" for x in notes if x)))
@@ -313,6 +321,21 @@ class Training(StudyBase):
         for k in ("done", "failed", "diverged", "pending"):
             setattr(out, k, sum(counts[n][k] for n in names))
         return out
+
+    def _allocation(self, names, devices, workers, batch: int, data):
+        """Workers per device and threads each for the pending models of ``names`` (dse.train.allocation.choose): from
+        their median training flops and activations per image, the cores, the free memory and the data's size."""
+        from dse.train.allocation import choose, free_memory
+
+        with self.store() as s:
+            todo = [m for n in names for m in s.models(n) if m.status in ("pending", "running")]
+        flops = [m.train_flops or m.flops for m in todo if (m.train_flops or m.flops)]
+        acts = [m.train_acts or m.acts for m in todo if (m.train_acts or m.acts)]
+        per_device = -(-len(todo) // len(devices))
+        return choose(devices[0], usable_cpus(), per_device, float(np.median(flops)) if flops else None,
+                      float(np.median(acts)) if acts else None, batch=batch,
+                      data_bytes=int(data.x_train.nbytes + data.x_test.nbytes), memory=free_memory(),
+                      workers=workers)
 
     # ---- is the budget long enough? ----
     @checked()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from dse.errors import DseError
-from dse.params import PARAMS, PROTOCOL, RUN, Bool, Check, Choice, FilePath, Int, Opt, Real, Seed, Setting
+from dse.params import PARAMS, PROTOCOL, RUN, Bool, Check, Choice, FilePath, Int, Opt, Real, Seed, Setting, Workers
 from dse.report.console import say
 
 # the run settings that are callbacks of the library, not options (the CLI makes them: --plain)
@@ -22,9 +22,25 @@ CALLBACKS = ("progress", "on_start")
 _CHECKPOINT = {None: "auto", True: "on", False: "off"}
 
 
+class _AutoOrInt(click.ParamType):
+    """auto, or a whole number (click reads it; the library checks the range)."""
+
+    name = "auto|N"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int) or value == "auto":
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither auto nor a whole number", param, ctx)
+
+
 def click_type(check: Check):
     """The click type that reads a value for ``check`` (click reads, the library checks the range)."""
     inner = check.inner if isinstance(check, Opt) else check
+    if isinstance(inner, Workers):
+        return _AutoOrInt()
     if isinstance(inner, Setting):
         return click.INT if inner.limit.integer else click.FLOAT
     if isinstance(inner, (Int, Seed)):

@@ -18,6 +18,7 @@ from dataclasses import asdict
 
 from dse.errors import DseError
 from dse.store.db import Store, worker_id
+from dse.train.allocation import GPU_WORKERS
 from dse.train.lease import Leases
 from dse.train.worker import _reason, model_protocol, stored_size, trained_with
 
@@ -230,7 +231,8 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
     res = ray.cluster_resources()
     gpus, cpus = res.get("GPU", 0.0), res.get("CPU", 1.0)
     if gpus_per_model is None:
-        gpus_per_model = 1.0 / (opts.workers_per_device or 4) if gpus else 0.0
+        k = opts.workers_per_device
+        gpus_per_model = 1.0 / (k if isinstance(k, int) else GPU_WORKERS) if gpus else 0.0
     if gpus_per_model and not gpus:
         raise DseError(f"--gpus-per-model {gpus_per_model}: the Ray cluster has no GPUs")
     slots = int(gpus / gpus_per_model) if gpus_per_model else int(cpus)

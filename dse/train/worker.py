@@ -30,10 +30,11 @@ class TrainOptions:
 
     data_dir: str | None = None
     device: str = "auto"
-    workers_per_device: int | None = None
+    workers_per_device: int | str | None = "auto"  # a number, or auto: dse.train.allocation chooses
     checkpoint: str = "auto"  # auto (when an epoch takes > 60 s) | on | off
     lease_s: float = 120.0
     graph: str = "auto"
+    threads: int | None = None  # torch threads per worker (default: the CPU cores shared out among the workers)
 
 
 class _LeaseLost(Exception):
@@ -242,11 +243,15 @@ def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> No
     ``workers_per_device`` processes per device (spawned), with the progress display fed meanwhile."""
     import torch
 
+    from dse.train.allocation import GPU_WORKERS
+
     devices = resolve_devices(opts.device)
-    k = opts.workers_per_device or (4 if devices[0].startswith("cuda") else 1)
-    slots = [d for d in devices for _ in range(k)]
+    k = opts.workers_per_device
+    if k in (None, "auto"):  # (train_protocol resolves auto by model size; a direct call gets the plain default)
+        k = GPU_WORKERS if devices[0].startswith("cuda") else 1
+    slots = [d for d in devices for _ in range(int(k))]
     cpus = usable_cpus()
-    threads = max(1, cpus // len(slots)) if devices[0] == "cpu" else 1
+    threads = (opts.threads or max(1, cpus // len(slots))) if devices[0] == "cpu" else 1
     progress.begin(len(slots), devices)
     if len(slots) == 1:
         torch.set_num_threads(threads)
@@ -255,8 +260,7 @@ def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> No
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_worker_main, args=(str(db), list(sweeps), protocol, opts, dev, threads),
                          daemon=False) for dev in slots]
-    for p in procs:
-        p.start()
+    _start_without_main(procs)
     try:
         while any(p.is_alive() for p in procs):
             progress.poll()
@@ -280,6 +284,24 @@ def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> No
     bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
     if bad:
         progress.log(f"{len(bad)} worker process(es) exited with codes {bad}; their models go back to pending")
+
+
+def _start_without_main(procs) -> None:
+    """Start spawned workers without re-running the caller's main script in each: spawn imports ``__main__`` in a
+    child by default, and a user's script that calls ``Study.train`` without an ``if __name__ == "__main__"`` guard
+    would run again in every worker. The workers need nothing of it (their target and arguments are dse's own), so
+    ``__main__`` is an empty module while they start."""
+    import sys
+    import types
+
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _worker_main(db, sweeps, protocol, opts, device, threads):
