@@ -69,3 +69,14 @@ def human(x, unit: str = "", sep: str = " ") -> str:
         if abs(x) >= v:
             return f"{x / v:.{1 if sep else 4}{'f' if sep else 'g'}}{sep}{s}{unit}"
     return f"{x:.0f}{sep}{unit}".rstrip()
+
+
+def duration(s: float) -> str:
+    """Seconds in words: 4.2 s, 42 s, 3.5 min, 2.1 h.
+
+    >>> duration(4.2), duration(42), duration(210), duration(7560)
+    ('4.2 s', '42 s', '3.5 min', '2.1 h')
+    """
+    if s < 10:
+        return f"{s:.1f} s"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"

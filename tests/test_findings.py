@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import dse
+from dse.api.training import RunOptions
 from dse.analysis.findings import CANT, CONTRA, HOLDS, MIN_MODELS, Sample, judge, median_difference
 from conftest import cli
 
@@ -118,22 +119,27 @@ def test_median_difference_matches_numpy():
     assert d == np.median(b) - np.median(a) == 3 and lo <= 3 <= hi
 
 
-def test_plan_estimates_the_run_within_2x(tmp_path):
-    """A tiny plan on synthetic data: the time --plan predicts (a short timing) against --run's wall time."""
+def test_plan_range_holds_the_run(tmp_path):
+    """A tiny plan on synthetic data: the training time --plan predicts (short timings of real models, the workers
+    dse train would choose) with its range, against the time --run's training then took; the wall time within 2x."""
     args = ["--regimes", "4MF", "-n", "4", "--spaces", "regnetx", "--dataset", "synthetic", "--train-size", "512",
             "--test-size", "256", "--budget", "2ep", "--device", "cpu"]
     code, out, err = cli(tmp_path, "findings", "--plan", "--json", *args)
     assert code == 0, err
     plan = json.loads(out)
     assert plan["models"] == 4 and plan["source"] == "timing" and len(plan["commands"]) == 3
-    t0 = time.perf_counter()
-    code, out, err = cli(tmp_path, "findings", "--run", "--json", *args)
-    took = time.perf_counter() - t0
-    assert code == 0, err
-    assert 0.5 <= plan["seconds"] / took <= 2.0, (plan["seconds"], took)
+    assert plan["seconds_low"] < plan["seconds"] < plan["seconds_high"]
     st = dse.Study(tmp_path / "dse.sqlite")
-    assert [r.sweep for r in st.status()] == ["regnetx@4MF"]
-    assert all(r.counts["done"] == 4 for r in st.status())
+    planned = st.findings_plan("cpu", regimes="4MF", n=4, spaces="regnetx", dataset="synthetic", train_size=512,
+                               test_size=256, budget="2ep")
+    t0 = time.perf_counter()
+    r = st.findings_run(planned, run=RunOptions(device="cpu"))
+    took = time.perf_counter() - t0
+    lo, hi = planned.range
+    assert lo <= r.trained_seconds <= hi, (lo, r.trained_seconds, hi, planned.notes)
+    assert 0.5 <= planned.seconds / took <= 2.0, (planned.seconds, took)
+    assert [x.sweep for x in st.status()] == ["regnetx@4MF"]
+    assert all(x.counts["done"] == 4 for x in st.status())
     code, out, err = cli(tmp_path, "findings", "--plan", "--json", "--no-probe", *args)  # nothing left to do
     assert code == 0 and json.loads(out)["models"] == 0, err
 

@@ -96,6 +96,7 @@ class FindingsResult(Drawable):
     rows: list
     ci: float
     metric: str = "final"
+    trained_seconds: float | None = None  # findings --run: how long its training took (beside the plan's estimate)
     _size = (3.6, 2.9)
 
     def row(self, id: str) -> FindingRow:

@@ -144,13 +144,15 @@ class PowerResult(Drawable):
     hours: float | None
     pilot_interval: tuple | None  # power at n_needed over bootstrap resamples of the pilots (2.5, 97.5 %)
     sequential: SequentialPlan | None = None
+    hours_range: tuple | None = None  # (low, high) of ``hours`` (dse.analysis.cost's range)
     _size = (6.0, 4.2)
 
     def to_json(self) -> dict:
         return {"sweeps": list(self.sweeps), "pilot_n": list(self.pilot_n), "alpha": self.alpha,
                 "target": self.target, "effect": self.effect, "reps": self.reps,
                 "rows": [r.to_json() for r in self.rows], "n_needed": self.n_needed, "more_models": self.more_models,
-                "hours": self.hours, "pilot_interval": list(self.pilot_interval) if self.pilot_interval else None,
+                "hours": self.hours, "hours_range": list(self.hours_range) if self.hours_range else None,
+                "pilot_interval": list(self.pilot_interval) if self.pilot_interval else None,
                 "sequential": self.sequential.to_json() if self.sequential else None}
 
     def to_frame(self):

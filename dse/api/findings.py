@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dse.analysis.cost import Estimate
 from dse.analysis.findings import FINDINGS, FindingsResult, Sample, judge
-from dse.api.common import StudyBase, _populations, _regime_x
+from dse.api.common import _populations, _regime_x
+from dse.api.costs import Costs
 from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
 from dse.api.training import RunOptions
@@ -27,7 +29,6 @@ SCALES = {
     "cpu": {"regimes": "2MF,4MF,8MF", "n": 24, "budget": "2ep", "resolution": 28, "stem": "cifar", "in_channels": 1,
             "num_classes": 10, "dataset": "fashion-mnist", "train_size": 5000, "test_size": 2000},
 }
-PROBE_IMAGES = 512  # a short timing trains one model per regime on at most this many images
 
 
 @dataclass
@@ -40,6 +41,7 @@ class FindingsPlan:
     rows: list  # [{"space", "regime", "sweep", "have", "add", "seconds_per_model"}]
     source: str
     notes: list = field(default_factory=list)
+    estimate: Estimate | None = None  # the whole plan's time on the workers dse train would choose, with its range
 
     @property
     def models(self) -> int:
@@ -47,7 +49,17 @@ class FindingsPlan:
 
     @property
     def seconds(self) -> float:
+        """The plan's training time here: the estimate over the chosen workers, else the models' sum."""
+        if self.estimate is not None:
+            return float(self.estimate.seconds)
         return float(sum(r["add"] * r["seconds_per_model"] for r in self.rows))
+
+    @property
+    def range(self) -> tuple[float, float]:
+        """(low, high) seconds of the plan's training time."""
+        if self.estimate is not None:
+            return float(self.estimate.low), float(self.estimate.high)
+        return self.seconds, self.seconds
 
     def commands(self, db: str | None = None) -> list[str]:
         s, at = self.settings, f" --db {db}" if db else ""
@@ -62,7 +74,8 @@ class FindingsPlan:
 
     def to_json(self) -> dict:
         return {"scale": self.scale, "settings": self.settings, "rows": self.rows, "models": self.models,
-                "seconds": self.seconds, "source": self.source, "notes": self.notes, "commands": self.commands()}
+                "seconds": self.seconds, "seconds_low": self.range[0], "seconds_high": self.range[1],
+                "source": self.source, "notes": self.notes, "commands": self.commands()}
 
 
 def _data_resolution(st) -> int | None:
@@ -70,7 +83,7 @@ def _data_resolution(st) -> int | None:
     return st["resolution"] if st["dataset"] in ("synthetic", "imagefolder") else None
 
 
-class Findings(StudyBase):
+class Findings(Costs):
     """The paper's findings judged on the store (``findings``), planned (``findings_plan``) and run."""
 
     @checked(sweeps=Opt(Names()), only=Opt(Names()))
@@ -167,73 +180,34 @@ class Findings(StudyBase):
                         have = sum(1 for m in s.models(sweep) if m.status == "done")
                 rows.append({"space": sp, "regime": label, "window": list(w), "sweep": sweep, "have": have,
                              "add": max(0, st["n"] - have), "seconds_per_model": 0.0})
-        source = "none"
+        source, est = "none", None
         if probe and any(r["add"] for r in rows):
-            per, source, note = self._seconds_per_model(st, wins, existing)
+            per, est, source, note = self._estimate(st, rows)
             notes += [note] if note else []
             for r in rows:
                 r["seconds_per_model"] = per[tuple(r["window"])]
-        return FindingsPlan(scale, st, rows, source, notes)
+        return FindingsPlan(scale, st, rows, source, notes, estimate=est)
 
-    def _seconds_per_model(self, st, wins, existing) -> tuple[dict, str, str | None]:
-        """({window: seconds one model of that regime takes}, source, note): the median of this store's trained
-        models of the plan's regnetx sweeps when it has 3 or more at every regime, else a short timing per regime."""
-        names = {tuple(w): f"regnetx@{regime_label(w[1])}" for w in wins}
-        if set(names.values()) <= existing:
-            with self.store() as s:
-                secs = {w: [m.train_seconds for m in s.models(n) if m.status == "done" and m.train_seconds]
-                        for w, n in names.items()}
-            if all(len(v) >= 3 for v in secs.values()):
-                return {w: float(np.median(v)) for w, v in secs.items()}, "store", None
-        per, note = self._probes(st, wins)
-        return per, "timing", note
-
-    def _probes(self, st, wins) -> tuple[dict, str | None]:
-        """({window: seconds one model of that regime takes under the plan's protocol}, a note), timed in a scratch
-        store: a
-        warm-up (data, torch), a model on 96 images (the per-model overhead o), then per regime one regnetx model on
-        at most PROBE_IMAGES images (t); a model of the plan takes o + (t - o) scaled to its images (a test image
-        counted as a third of a training one)."""
-        import tempfile
-        from pathlib import Path
-
-        from dse.study import Study
+    def _estimate(self, st, rows) -> tuple[dict, object, str, str | None]:
+        """({window: seconds one model of that regime takes on one worker}, the plan's Estimate, source, a note):
+        from the cost model of dse.api.costs (this store's trained models of any space when they cover the plan's
+        sizes, else short timings of regnetx models at those sizes), with the workers dse train would choose."""
         from dse.train.protocol import parse_budget
 
         amount, kind = parse_budget(st["budget"])
-        train, test = st["train_size"] or 50_000, st["test_size"] or 10_000
-        cap_train, cap_test = min(train, PROBE_IMAGES), min(test, PROBE_IMAGES // 2)
-        with tempfile.TemporaryDirectory() as d:
-            probe = Study(Path(d) / "probe.sqlite")
-
-            data = {"dataset": st["dataset"], "resolution": _data_resolution(st)}
-
-            def run(name, window, n_train, n_test, budget):
-                probe.sample("regnetx", n=1, sweep=name, flops=tuple(window), resolution=st["resolution"],
-                             stem=st["stem"], in_channels=st["in_channels"], num_classes=st["num_classes"], seed=1)
-                t0 = time.perf_counter()
-                probe.train([name], budget=budget, train_size=n_train, test_size=n_test, **data,
-                            batch_size=min(D.batch_size, n_train))
-                return time.perf_counter() - t0
-
-            step = "1ep" if kind == "ep" else f"{min(amount, 4)}it"
-            note = None
-            try:
-                run("warm", wins[0], 64, 32, "1ep")
-            except DseError:  # the data is not here (an image folder to come): the same work on synthetic images
-                data = {"dataset": "synthetic", "resolution": st["resolution"]}
-                note = f"timed on synthetic images ({st['dataset']} could not be read here)"
-                run("warm2", wins[0], 64, 32, "1ep")
-            o = run("overhead", wins[0], 64, 32, "1ep")
-            out = {}
-            for i, w in enumerate(wins):
-                t = run(f"r{i}", w, cap_train, cap_test, step)
-                if kind == "ep":  # a test image costs about a third of a training one (no backward pass, no step)
-                    rate = max(t - o, 0.0) / max(cap_train + cap_test / 3 - (64 + 32 / 3), 1)
-                    out[tuple(w)] = o + rate * amount * (train + test / 3)
-                else:
-                    out[tuple(w)] = o + max(t - o, 0.0) * amount / min(amount, 4)
-        return out, note
+        full = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}.get(st["dataset"], (50_000, 10_000))
+        n_train, n_test = st["train_size"] or full[0], st["test_size"] or full[1]
+        batch = min(D.batch_size, n_train)
+        epochs = amount if kind == "ep" else amount / max(1, n_train // batch)
+        mid = {tuple(r["window"]): float(np.sqrt(r["window"][0] * r["window"][1])) for r in rows}
+        models = [(mid[tuple(r["window"])], epochs, n_train, n_test) for r in rows for _ in range(r["add"])]
+        shape = (st["in_channels"], st["resolution"], st["resolution"])
+        est, cost, alloc = self.estimate(models, shape, batch=batch)
+        per = {w: cost.model_seconds(f, epochs, n_train, n_test) for w, f in mid.items()}
+        source = "store" if cost.source.startswith("this store") else "timing"
+        note = (f"time from {cost.source}, on {alloc.workers} worker(s) x {alloc.threads} thread(s) as dse train "
+                f"would choose; range {cost.low:.2f}x to {cost.high:.2f}x")
+        return per, est, source, note
 
     @checked(plan=Instance(FindingsPlan), run=Opt(Instance(RunOptions)))
     def findings_run(self, plan: FindingsPlan, *, run: RunOptions | None = None,
@@ -253,5 +227,9 @@ class Findings(StudyBase):
             self.sample_regimes(sp, st["regimes"], st["n"], resolution=st["resolution"], stem=st["stem"],
                                 in_channels=st["in_channels"], num_classes=st["num_classes"])
         sweeps = [r["sweep"] for r in plan.rows]
+        t0 = time.perf_counter()
         self.train(sweeps, protocol=protocol, run=run)
-        return self.findings(sweeps)
+        took = time.perf_counter() - t0
+        out = self.findings(sweeps)
+        out.trained_seconds = took
+        return out

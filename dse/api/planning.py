@@ -9,7 +9,7 @@ import numpy as np
 
 from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, check_power_options, check_sequential,
                                 plan_sequential, power_analysis, sequential_decision)
-from dse.api.common import StudyBase
+from dse.api.costs import Costs
 from dse.errors import DseError, ParamError
 from dse.validate import shown
 from dse.analysis.power import MAX_REPS, MAX_SEQUENTIAL
@@ -41,7 +41,7 @@ def _ns(ns) -> list[int]:
     return out
 
 
-class Planning(StudyBase):
+class Planning(Costs):
     """Power and sequential comparisons: how many models a comparison needs, and training until it is decided."""
 
     def _pair(self, sweeps, metric: str = D.metric):
@@ -49,11 +49,10 @@ class Planning(StudyBase):
         pops = self._pops(names, metric, need=1)
         with self.store() as s:
             protos = {n: s.sweep(n).protocol for n in names}
-            secs = [m.train_seconds for n in names for m in s.models(n) if m.train_seconds]
         if protos[names[0]] != protos[names[1]]:
             raise DseError(f"sweeps {names[0]!r} and {names[1]!r} were trained under different protocols: their errors "
                            f"are not comparable (dse train stores each sweep's protocol)")
-        return names, pops, protos[names[0]], (float(np.mean(secs)) if secs else None)
+        return names, pops, protos[names[0]]
 
     @checked(n=Check(), target=Real(0, 1, low_open=True, high_open=True),
              effect=Opt(Real(0, 1, low_open=True, high_open=True)), reps=Int(100, MAX_REPS))
@@ -73,10 +72,40 @@ class Planning(StudyBase):
             if not isinstance(sequential, (tuple, list)) or len(sequential) != 2:
                 raise ParamError(f"{{sequential}} must be (step, max), got {shown(sequential)}", "sequential")
             check_sequential(*sequential)
-        names, pops, _, secs = self._pair(sweeps, metric)
-        return power_analysis(pops[names[0]].errors, pops[names[1]].errors, names, ns=ns, alpha=alpha, target=target,
-                              effect=effect, reps=reps,
-                              seed=seed, seconds_per_model=secs, sequential=sequential)
+        names, pops, _ = self._pair(sweeps, metric)
+        r = power_analysis(pops[names[0]].errors, pops[names[1]].errors, names, ns=ns, alpha=alpha, target=target,
+                           effect=effect, reps=reps, seed=seed, sequential=sequential)
+        if r.more_models:
+            est = self.cost_of_more(names, r.more_models)
+            if est is not None:
+                r.hours, r.hours_range = est.seconds / 3600, (est.low / 3600, est.high / 3600)
+        return r
+
+    def cost_of_more(self, names, k: int):
+        """The time ``k`` more models in each of the sweeps ``names`` take to train here (dse.api.costs's estimate
+        from the store's trained models, with the workers dse train would choose), or None when none is timed."""
+        with self.store() as s:
+            recs = {n: s.sweep(n) for n in names}
+            ms = [m for n in names for m in s.models(n) if m.status == "done"]
+        timings = self.stored_timings(list(names), device=next((m.device for m in ms if m.device), "cpu"))
+        proto = next((r.protocol for r in recs.values() if r.protocol), None)
+        if not timings or not proto:
+            return None
+        from dse.analysis.cost import fit_cost
+        from dse.api.costs import _n_test
+        from dse.train.protocol import Protocol
+
+        p = Protocol.from_dict(proto, f"sweep {names[0]!r}")
+        n_train = proto.get("train_size") or {"fashion-mnist": 60_000, "cifar10": 50_000}.get(p.dataset)
+        n_test = _n_test(proto) or 0
+        if not n_train:
+            return None
+        batch, spe, total = p.schedule(n_train)
+        flops = float(np.median([m.train_flops or m.flops for m in ms]))
+        cost = fit_cost(timings, f"the {len(timings)} trained models of {' and '.join(names)}")
+        est, _, _ = self.estimate([(flops, total / spe, n_train, n_test)] * (k * len(names)),
+                                  (1, 1, 1), cost=cost)
+        return est
 
     @checked(step=Int(1, MAX_SEQUENTIAL), max=Int(1, MAX_SEQUENTIAL),
              futility=Opt(Real(0, 1, low_open=True, high_open=True)))

@@ -9,6 +9,7 @@ from dse.api.findings import SCALES
 from dse.cli.main import cli, db_option, json_option, limit_type, study
 from dse.cli.options import PLOT, check_plot, option, progress_display, run_options, run_settings, save_plot
 from dse.errors import DseError
+from dse.units import duration
 from dse.report.console import print_json, say, table
 from dse.validate import DATASETS, MAX_MODELS, METRICS
 
@@ -78,6 +79,9 @@ def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes,
         except KeyboardInterrupt:
             say("\ninterrupted: running models went back to pending; run the same command again to continue")
             raise
+        if not as_json:
+            said = f"; the plan said {planned.estimate}" if planned.estimate is not None else ""
+            say(f"training took {duration(r.trained_seconds)}{said}")
     else:
         r = st.findings(list(sweeps) or None, n_boot=n_boot, ci=ci, seed=seed, metric=metric, only=list(only) or None)
     if as_json:
@@ -102,10 +106,9 @@ def _show(r):
 
 
 def _show_plan(p, db):
-    h = p.seconds / 3600
-    took = f"{h:.1f} hours" if h >= 1 else f"{p.seconds / 60:.1f} minutes"
+    took = str(p.estimate) if p.estimate is not None else ""
     table(f"a study that tests every finding at the {p.scale} scale ({p.settings['budget']}, {p.settings['dataset']}, "
-          f"{p.settings['resolution']} px)", ["sweep", "models to train", "(done)", "s per model"],
+          f"{p.settings['resolution']} px)", ["sweep", "models to train", "(done)", "s per model (one worker)"],
           [[r["sweep"], r["add"], r["have"], f"{r['seconds_per_model']:.1f}" if p.source != "none" else "?"]
            for r in p.rows])
     how = {"store": "this store's trained models", "timing": "a short timing on this machine",

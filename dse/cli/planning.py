@@ -10,6 +10,7 @@ from dse.cli.options import (PLOT, check_plot, given, option, progress_display, 
 from dse.errors import DseError
 from dse.params import PROTOCOL
 from dse.report.console import print_json, say, table
+from dse.units import duration
 
 
 @cli.command()
@@ -57,7 +58,11 @@ def power(compare, sweeps, n, alpha, target, effect, reps, seed, sequential, ste
         say(f"n = {r.n_needed} per space reaches power {target:g}: no more models needed (the pilots hold "
             f"{min(r.pilot_n)} per space; dse edf --compare {' '.join(r.sweeps)} gives the test)")
     elif r.n_needed:
-        cost = f"; about {r.hours:.2f} h of training at the pilots' mean time" if r.hours is not None else ""
+        cost = ""
+        if r.hours is not None:
+            lo, hi = r.hours_range or (r.hours, r.hours)
+            cost = (f"; about {duration(r.hours * 3600)} of training here (range {duration(lo * 3600)} to "
+                    f"{duration(hi * 3600)}, from the pilots' timings)")
         say(f"n = {r.n_needed} per space reaches power {target:g}: {r.more_models} more model(s) per space{cost}")
     else:
         say(f"no n in {', '.join(str(x.n) for x in r.rows)} reaches power {target:g}: try larger --n (or the spaces "
@@ -113,11 +118,17 @@ def compare(ctx, sweeps, until_decided, step, max, alpha, futility, metric, seed
     names = list(dict.fromkeys(sweeps))
     st = study(db)
 
+    quoted = []
+
     def shown(d):
         if not as_json and d.looks:
             lk = d.looks[-1]
             say(f"look at n = {lk.n}: KS D {lk.statistic:.3f}, p {lk.p:.3g} (boundary {lk.boundary:.3g}) -> "
                 f"{d.decision}")
+            if d.decision == "continue" and not quoted:  # once: what a round costs (the estimate dse power quotes)
+                quoted.append(st.cost_of_more(names, step))
+                if quoted[0] is not None:
+                    say(f"each round ({step} more models per sweep) takes about {quoted[0]} here")
 
     from dse.api.training import RunOptions
 
