@@ -2,7 +2,7 @@
 # The main job: a small real design-space study end to end on Fashion-MNIST.
 # Sets up what is missing (as scripts/test.sh does), samples two spaces, trains every model on a seeded
 # subset, then prints the EDF comparison, a bootstrap table and the refinement proposals, and writes
-# report.html. About 5 minutes on 2 CPU cores; uses a GPU automatically when there is one.
+# report.html. About 3 minutes on 2 CPU cores; uses a GPU automatically when there is one.
 #
 # Scale it with environment variables:
 #   DSE_DEMO_SPACES       the two (or more) spaces to compare      (default: "anynet_a anynet_e")

@@ -202,3 +202,15 @@ def test_a_script_without_a_main_guard_trains_with_several_workers(tmp_path, all
     p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["done 2 0 0"], (p.stdout, p.stderr)
+
+
+def test_a_busy_machine_slows_the_estimate_by_the_cores_shared():
+    from dse.analysis.cost import load_factor
+    from dse.train.probe import RunnableMeter
+
+    # timed with 1 thread beside 2 other threads on 2 cores (2/3 of a core each); run with 2 workers (1/2 each)
+    assert load_factor(2, 2, 1, 2) == pytest.approx(0.5 / (2 / 3))
+    assert load_factor(2, 0, 1, 2) == 1.0 and load_factor(16, 3, 1, 4) == 1.0
+    with RunnableMeter() as m:
+        sum(range(3_000_000))  # this thread runnable, and the meter's while it reads
+    assert m.mean is None or m.mean >= 1

@@ -54,6 +54,7 @@ class CostModel:
     high: float
     n: int
     source: str = ""
+    others: float = 0.0  # threads of other work that were runnable while the timings were taken (a busy machine)
 
     def image_seconds(self, flops: float) -> float:
         """Seconds of one training image at ``flops`` per image."""
@@ -65,7 +66,7 @@ class CostModel:
 
     def to_json(self) -> dict:
         return {"a": self.a, "b": self.b, "eval_ratio": self.eval_ratio, "overhead": self.overhead, "low": self.low,
-                "high": self.high, "n": self.n, "source": self.source}
+                "high": self.high, "n": self.n, "source": self.source, "others": self.others}
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,18 @@ def fit_cost(timings, source: str = "") -> CostModel:
     return CostModel(a, b, float(np.median(ev)) if ev else EVAL_RATIO, float(np.median(oh)) if oh else 0.0,
                      low=float(min(1 / MIN_SPREAD, ratio.min())), high=float(max(MIN_SPREAD, ratio.max())), n=len(t),
                      source=source)
+
+
+def load_factor(cores: int, others: float, timed_threads: int, run_threads: int) -> float:
+    """How much slower a thread runs when ``run_threads`` of ours share ``cores`` with ``others`` runnable threads of
+    other work than when ``timed_threads`` of ours did (each thread gets at most one core, the cores are shared
+    evenly): the estimate's divisor for a busy machine; 1 on an idle one.
+
+    >>> load_factor(2, 0, 1, 2), round(load_factor(2, 2, 1, 2), 4)
+    (1.0, 0.75)
+    """
+    share = lambda ours: min(1.0, cores / max(ours + others, 1e-9))  # noqa: E731
+    return share(run_threads) / share(timed_threads)
 
 
 def plan_cost(cost: CostModel, models, workers: int = 1, efficiency: float = 1.0, start: float = 0.0) -> Estimate:

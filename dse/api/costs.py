@@ -5,9 +5,11 @@ time is its models' sum over the workers ``dse train`` would choose (``dse.train
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from dse.analysis.cost import CostModel, Estimate, Timing, fit_cost, plan_cost
+from dse.analysis.cost import CostModel, Estimate, Timing, fit_cost, load_factor, plan_cost
 from dse.api.common import StudyBase
 from dse.validate import usable_cpus
 
@@ -87,17 +89,24 @@ class Costs(StudyBase):
         from dse.models.arch import stem_for
         from dse.train.probe import time_model
 
+        from dse.train.probe import RunnableMeter
+
         flops = sorted(float(x) for x in flops)
         sizes = sorted({flops[0], float(np.sqrt(flops[0] * flops[-1])), flops[-1]})
         c, h, _ = shape
         space = resolve_space("regnetx")
         timings = []
-        for i, f in enumerate(sizes):
-            reg = Regime(flops=(int(f * 0.8), int(f * 1.25) + 1), resolution=h, stem=stem_for(h), in_channels=c,
-                         num_classes=10)
-            for m in Sampler(space, reg, seed=seed + i).sample(per_size):
-                timings.append(Timing(*time_model(m.arch, m.flops, shape, threads, batch=batch, seed=seed)))
-        return fit_cost(timings, f"timing {len(timings)} regnetx models here ({threads} thread(s) each)")
+        with RunnableMeter() as load:
+            for i, f in enumerate(sizes):
+                reg = Regime(flops=(int(f * 0.8), int(f * 1.25) + 1), resolution=h, stem=stem_for(h), in_channels=c,
+                             num_classes=10)
+                for m in Sampler(space, reg, seed=seed + i).sample(per_size):
+                    timings.append(Timing(*time_model(m.arch, m.flops, shape, threads, batch=batch, seed=seed)))
+        # the probe's own threads are runnable too, and so is the meter's while it reads
+        others = max(0.0, (load.mean or threads + 1) - threads - 1)
+        busy = f", {others:.1f} other thread(s) running" if others >= 0.5 else ""
+        return dataclasses.replace(fit_cost(timings, f"timing {len(timings)} regnetx models here ({threads} "
+                                                     f"thread(s) each{busy})"), others=others)
 
     def estimate(self, models, shape: tuple, sweeps=None, device: str = "cpu", cost: CostModel | None = None,
                  seed: int = 0, batch: int = 128) -> tuple[Estimate, CostModel, object]:
@@ -111,7 +120,11 @@ class Costs(StudyBase):
             cost = self.cost_model(fl, shape, alloc.threads, sweeps=sweeps, device=device, seed=seed, batch=batch)
         # timed alone (probes): a worker among others runs at the measured per-worker efficiency; stored timings
         # were taken among the workers that trained them
-        eff = worker_efficiency(float(np.median(fl)), alloc.workers) if cost.source.startswith("timing") else 1.0
+        eff = 1.0
+        if cost.source.startswith("timing"):  # timed alone: a worker among others keeps the measured efficiency,
+            # and on a busy machine our workers share the cores with the other work more than the probe did
+            eff = worker_efficiency(float(np.median(fl)), alloc.workers) * load_factor(
+                usable_cpus(), cost.others, alloc.threads, alloc.workers * alloc.threads)
         start = 0.0
         if alloc.workers > 1 and models:  # dse train spawns its workers (one in-process worker starts at once)
             from dse.train.probe import worker_start_seconds

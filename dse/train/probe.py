@@ -64,3 +64,46 @@ def worker_start_seconds() -> float:
         subprocess.run([sys.executable, "-c", "import torch, dse.train.engine"], check=False, capture_output=True)
         _START.append(time.perf_counter() - t0)
     return _START[0]
+
+
+class RunnableMeter:
+    """The mean number of runnable threads on the machine while a ``with`` block runs (Linux's procs_running,
+    sampled every 50 ms in a thread, which counts itself: 1 on an idle machine); None where /proc/stat cannot be
+    read."""
+
+    def __init__(self, every: float = 0.05):
+        self.every, self.samples = every, []
+
+    @staticmethod
+    def now() -> int | None:
+        try:
+            with open("/proc/stat") as f:
+                for line in f:
+                    if line.startswith("procs_running"):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            return None
+        return None
+
+    def __enter__(self):
+        import threading
+
+        self._stop = threading.Event()
+
+        def loop():
+            while not self._stop.wait(self.every):
+                n = self.now()
+                if n is not None:
+                    self.samples.append(n)
+
+        self._t = threading.Thread(target=loop, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.samples)) if self.samples else None

@@ -29,6 +29,7 @@ class Progress:
         self.workers = 1
         self._within, self._last_step = {}, 0.0
         self._rate, self._last_rate = {}, None  # img/s of the models this process trains, and of the last one
+        self._seen_rate = None  # the last aggregate the store showed (worker processes report through it only)
         self._log = log
 
     def _counts(self):
@@ -47,8 +48,10 @@ class Progress:
         fin = c["done"] + c["failed"] + c["diverged"]
         run = self.store.running(self.sweeps)
         ips = sum(r["images_per_s"] or 0 for r in run)
-        if not ips and self._last_rate:  # between two models (or before a first epoch): the last model's rate
-            ips = self._last_rate
+        if ips:
+            self._seen_rate = ips
+        elif self._last_rate or self._seen_rate:  # between two models (or before a first epoch): the last rate seen
+            ips = self._last_rate or self._seen_rate
         new = fin - self.finished_before
         el = time.time() - self.t0
         eta = "?"
