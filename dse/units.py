@@ -74,9 +74,11 @@ def human(x, unit: str = "", sep: str = " ") -> str:
 def duration(s: float) -> str:
     """Seconds in words: 4.2 s, 42 s, 3.5 min, 2.1 h.
 
-    >>> duration(4.2), duration(42), duration(210), duration(7560)
-    ('4.2 s', '42 s', '3.5 min', '2.1 h')
+    >>> duration(4.2), duration(42), duration(210), duration(7560), duration(1.086e8)
+    ('4.2 s', '42 s', '3.5 min', '2.1 h', '30,167 h')
     """
     if s < 10:
         return f"{s:.1f} s"
+    if s >= 100 * 3600:
+        return f"{s / 3600:,.0f} h"
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"

@@ -214,3 +214,12 @@ def test_a_busy_machine_slows_the_estimate_by_the_cores_shared():
     with RunnableMeter() as m:
         sum(range(3_000_000))  # this thread runnable, and the meter's while it reads
     assert m.mean is None or m.mean >= 1
+
+
+@pytest.mark.parametrize("module", ["dse.train.allocation", "dse.analysis.cost", "dse.train.probe", "dse.units"])
+def test_the_examples_in_the_docstrings_run(module):
+    import doctest
+    import importlib
+
+    r = doctest.testmod(importlib.import_module(module))
+    assert r.attempted >= 1 and r.failed == 0
