@@ -122,7 +122,9 @@ class Store(WorkQueue, Speeds):
         if v > SCHEMA_VERSION:
             raise DseError(f"{self.path} has store schema {v}, newer than this dse ({__version__}, schema "
                            f"{SCHEMA_VERSION}); upgrade dse")
-        if v < SCHEMA_VERSION:  # older stores gain what is new; nothing else changes
+        if v < SCHEMA_VERSION and (self.create or v < 2):  # older stores gain what is new when a command writes
+            # (a reader takes the store as it is: reading never changes its bytes; only stores from before the
+            # timing tables, schema 1, cannot be read without them)
             try:
                 with self.write() as c:
                     # under the write lock: another process may have migrated it since we looked
