@@ -1,6 +1,7 @@
 """dse findings: each finding's criterion on planted populations where the truth is known, the can't-tell rows a
 small or single-regime store gives, and --plan's estimate against --run's time."""
 
+import dataclasses
 import json
 import time
 
@@ -11,6 +12,7 @@ import dse
 from dse.api.training import RunOptions
 from dse.analysis.findings import CANT, CONTRA, HOLDS, MIN_MODELS, Sample, judge, median_difference
 from conftest import cli
+from dse.errors import ParamError
 
 SMALL = dict(resolution=28, stem="cifar", in_channels=1, num_classes=10)
 
@@ -221,3 +223,52 @@ def test_bad_input_to_the_new_commands_exits_2_naming_it_and_writes_nothing(tmp_
     code, out, err = cli(tmp_path, *args)
     assert code == 2 and needle in err and "Traceback" not in err, (code, out, err)
     assert _digest(tmp_path / "dse.sqlite") == before
+
+
+@pytest.mark.parametrize("spaces", ["", "regnetx,", ",", []])
+def test_plan_refuses_an_empty_space_name(tmp_path, spaces):
+    st = dse.Study(tmp_path / "s.sqlite")
+    with pytest.raises(ParamError, match="spaces"):
+        st.findings_plan("cpu", spaces=spaces, probe=False)
+
+
+def test_plan_counts_a_repeated_space_once_and_names_a_file_s_sweeps_after_its_name(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    p = st.findings_plan("cpu", regimes="4MF", n=4, spaces="regnetx,regnetx", probe=False)
+    assert [r["sweep"] for r in p.rows] == ["regnetx@4MF"] and p.models == 4
+    from dse.spaces import builtin_dir
+
+    f = tmp_path / "my.toml"
+    f.write_text((builtin_dir() / "regnetx.toml").read_text().replace('name = "regnetx"', 'name = "myx"'))
+    p = st.findings_plan("cpu", regimes="4MF", n=3, spaces=str(f), dataset="synthetic", train_size=256,
+                         test_size=64, budget="1ep", probe=False)
+    assert [r["sweep"] for r in p.rows] == ["myx@4MF"]
+    r = st.findings_run(p, run=RunOptions(device="cpu"))
+    assert [x.sweep for x in st.status()] == ["myx@4MF"] and st.status()[0].counts["done"] == 3
+    assert r.trained_seconds > 0
+
+
+def test_an_empty_or_damaged_plan_writes_nothing(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    p = st.findings_plan("cpu", regimes="4MF", n=4, spaces="regnetx", probe=False)
+    empty = dataclasses.replace(p, rows=[])
+    with pytest.raises(ParamError, match="no sweeps"):
+        st.findings_run(empty)
+    bad = dataclasses.replace(p, settings={**p.settings, "n": 0})
+    with pytest.raises(ParamError, match="plan.settings"):
+        st.findings_run(bad)
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_plot_with_plan_alone_is_refused(tmp_path):
+    code, _, err = cli(tmp_path, "findings", "--plan", "--no-probe", "--plot", "f.png")
+    assert code == 2 and "--plot" in err and not (tmp_path / "f.png").exists()
+
+
+def test_runtime_with_timings_that_do_not_vary_cannot_tell():
+    from dse.analysis.findings import FINDINGS, judge_runtime
+
+    f = next(x for x in FINDINGS if x.id == "runtime")
+    models = [{"ms": 5.0, "flops": 1e6 * (i + 1), "acts": 1e5 * (i + 2) ** 1.5} for i in range(12)]
+    row = judge_runtime(f, {}, 500, 95.0, 0, speeds={"models": models, "device": "cpu", "mode": "infer", "batch": 64})
+    assert row.verdict == "can't tell" and "timings do not vary" in row.reason

@@ -414,6 +414,12 @@ def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
     ms = np.array([m["ms"] for m in speeds["models"]], dtype=np.float64)
     fl = np.array([m["flops"] for m in speeds["models"]], dtype=np.float64)
     ac = np.array([m["acts"] for m in speeds["models"]], dtype=np.float64)
+    flat = [what for what, x in (("timings", ms), ("flops", fl), ("activations", ac)) if np.ptp(x) == 0]
+    if flat:  # a correlation with a constant is undefined: nothing to compare
+        row.n = len(ms)
+        row.reason = f"the {flat[0]} do not vary over the {len(ms)} timed models"
+        row.settle = "time models of different sizes (dse speed on sweeps that span flops and activations)"
+        return row
     rng = np.random.default_rng(seed)
     n = len(ms)
     idx = rng.integers(0, n, (min(n_boot, 4000), n))
@@ -422,8 +428,12 @@ def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
         x, y = x - x.mean(axis=-1, keepdims=True), y - y.mean(axis=-1, keepdims=True)
         return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
 
-    d = r(ac[idx], ms[idx]) - r(fl[idx], ms[idx])
+    with np.errstate(invalid="ignore", divide="ignore"):  # a resample may hold one value many times
+        d = r(ac[idx], ms[idx]) - r(fl[idx], ms[idx])
     d = d[np.isfinite(d)]
+    if not len(d):
+        row.reason, row.settle = "no resample of the timings varies", "time more models of different sizes"
+        return row
     lo, hi = np.percentile(d, [(100 - ci) / 2, 100 - (100 - ci) / 2])
     value = float(r(ac, ms) - r(fl, ms))
     row.value, row.low, row.high, row.n, row.device = value, float(lo), float(hi), n, speeds["device"]

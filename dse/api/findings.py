@@ -16,7 +16,7 @@ from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
 from dse.api.training import RunOptions
 from dse.params import Bool, Budget, Choice, Instance, Int, Names, Opt, Setting, Text, checked
-from dse.validate import DATASETS, MAX_MODELS
+from dse.validate import DATASETS, MAX_MODELS, shown
 from dse.units import parse_regimes, regime_label
 
 PARAMS = ("depth", "b", "g", "wm", "w0", "lr", "wd")  # what the findings read of each model
@@ -76,6 +76,38 @@ class FindingsPlan:
         return {"scale": self.scale, "settings": self.settings, "rows": self.rows, "models": self.models,
                 "seconds": self.seconds, "seconds_low": self.range[0], "seconds_high": self.range[1],
                 "source": self.source, "notes": self.notes, "commands": self.commands()}
+
+
+def _plan_spaces(spaces) -> list:
+    """The spaces a plan samples: ``None`` the findings' own (PLAN_SPACES); else names or files as a list or
+    comma-separated, each once (a repeat would count its models twice); an empty list or name is refused."""
+    if spaces is None:
+        return list(PLAN_SPACES)
+    items = list(spaces) if isinstance(spaces, (list, tuple)) else str(spaces).split(",")
+    items = [x.strip() if isinstance(x, str) else x for x in items]
+    if not items or any(not isinstance(x, str) or not x for x in items):
+        raise ParamError(f"{{spaces}} {shown(spaces)}: name one or more spaces (built-in names or space files), "
+                         f"separated by commas, e.g. regnetx,regnety; an empty name is no space", "spaces")
+    return list(dict.fromkeys(items))
+
+
+def _check_plan(plan) -> None:
+    """A plan built or changed by hand is checked like any other input before anything is written: its settings
+    (the scale's keys, each as findings_plan checks it) and at least one row."""
+    from dse.api.sampling import _REGIME
+
+    if not plan.rows:
+        raise ParamError("{plan} holds no sweeps: nothing to sample or train (an empty plan never means every "
+                         "sweep)", "plan")
+    st = plan.settings
+    missing = [k for k in SCALES["cpu"] if k not in st] if isinstance(st, dict) else ["all"]
+    if missing:
+        raise ParamError(f"{{plan}}: its settings lack {', '.join(missing)}", "plan")
+    for k, check in (("n", Int(2, MAX_MODELS)), ("budget", Budget()), ("dataset", Choice(DATASETS)),
+                     ("train_size", Opt(Setting("train_size"))), ("test_size", Opt(Setting("test_size"))),
+                     *_REGIME.items()):
+        check.check(st[k], f"plan.settings[{k!r}]")
+    parse_regimes(st["regimes"], "plan.settings['regimes']")
 
 
 def _data_resolution(st) -> int | None:
@@ -154,12 +186,11 @@ class Findings(Costs):
                 st[k] = v
         parse_budget(st["budget"])
         wins = parse_regimes(st["regimes"], "regimes")
-        sps = list(spaces) if isinstance(spaces, (list, tuple)) else spaces.split(",") if spaces else \
-            list(PLAN_SPACES)
+        sps = _plan_spaces(spaces)
         from dse.spaces import resolve_space
 
-        for sp in sps:  # each a built-in or a space file (the error lists the built-ins)
-            resolve_space(sp)
+        names = {sp: resolve_space(sp).name for sp in sps}  # each a built-in or a space file (the error lists the
+        # built-ins); its sweeps are named after the space's own name, as sample_regimes names them
         notes = []
         if st["resolution"] < 224 and "regnetx_res" in sps and spaces is None:
             sps.remove("regnetx_res")
@@ -173,7 +204,7 @@ class Findings(Costs):
         for sp in sps:
             for w in wins:
                 label = regime_label(w[1])  # as sample_regimes names its sweeps
-                sweep = f"{sp}@{label}"
+                sweep = f"{names[sp]}@{label}"
                 have = 0
                 if sweep in existing:
                     with self.store() as s:
@@ -219,6 +250,7 @@ class Findings(Costs):
         from dse.train.worker import load_data
 
         st, run = plan.settings, run or RunOptions()
+        _check_plan(plan)
         protocol = Protocol(budget=st["budget"], dataset=st["dataset"], train_size=st["train_size"],
                             test_size=st["test_size"], resolution=_data_resolution(st), seed=seed)
         run.devices()

@@ -61,6 +61,9 @@ def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes,
     if plan or run_:
         if sweeps or only:
             raise DseError("--sweep and --only judge an existing store; --plan and --run make the study")
+        if plot and not run_:
+            raise DseError("--plot draws the verdicts and --plan gives none: leave --plot out, or add --run (which "
+                           "judges the study it trains)")
         planned = st.findings_plan(scale, regimes=regimes, n=n, budget=budget, spaces=spaces, dataset=dataset,
                                    train_size=train_size, test_size=test_size, probe=not no_probe)
         if plan and not run_:
