@@ -90,8 +90,13 @@ def test_the_json_is_what_the_library_says(served, store):
     code, _, body = served.get("/api/section/refine")
     assert code == 200 and b"log10 size" in body
     code, headers, body = served.get("/")
-    assert code == 200 and b"<script>" in body and b"src=" not in body.split(b"<script>")[1][:10]
+    # one script, dse's own (same origin, no CDN), and no inline script: the CSP allows none
+    assert code == 200 and body.count(b"<script") == 1 and b'<script src="page.js"></script>' in body
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+    script_src = next(x for x in headers["Content-Security-Policy"].split(";") if "script-src" in x)
+    assert "unsafe-inline" not in script_src
+    code, headers, body = served.get("/page.js")
+    assert code == 200 and headers["Content-Type"].startswith("text/javascript") and b"poll()" in body
 
 
 def test_views_are_recomputed_only_when_the_store_changes(served, store):
@@ -316,3 +321,141 @@ def test_a_view_that_reads_another_while_the_store_changes_does_not_deadlock(sto
     t.start()
     t.join(30)
     assert done == [2.5]
+
+
+def _raw(served, data: bytes) -> bytes:
+    """Send ``data`` as it is and read the whole answer."""
+    with socket.create_connection((served.host, served.port), timeout=10) as c:
+        c.sendall(data)
+        out = b""
+        while chunk := c.recv(65536):
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("host, code", [("attacker.example", 403), ("attacker.example:{port}", 403),
+                                        ("127.0.0.1:{port}", 200), ("localhost:{port}", 200), ("[::1]:{port}", 200),
+                                        ("localhost:1", 403), ("127.0.0.1.evil.example", 403)])
+def test_without_a_token_only_requests_for_localhost_are_answered(served, host, code):
+    """DNS rebinding: a page elsewhere whose name resolves to 127.0.0.1 sends its own name as Host."""
+    got, _, body = served.get("/api/models", headers={"Host": host.format(port=served.port)})
+    assert got == code, body
+    if code == 403:
+        assert "Host" in json.loads(body)["error"]
+
+
+def test_with_a_token_any_host_is_answered_with_the_token(store):
+    s = Served(store, token="t" * 24)
+    try:
+        assert s.get(f"/api/version?token={'t' * 24}", headers={"Host": "dse.example:80"})[0] == 200
+        assert s.get("/api/version", headers={"Host": "dse.example:80"})[0] == 403
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "BREW", "PROPFIND"])
+def test_every_other_method_gets_the_json_405(served, method):
+    out = _raw(served, f"{method} /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 405") or head.startswith(b"HTTP/1.1 405"), out[:200]
+    assert json.loads(body)["status"] == 405
+
+
+def test_a_chunked_body_is_refused(served):
+    out = _raw(served, b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                       b"Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert b" 413 " in out.split(b"\r\n")[0] and b"no body" in out
+
+
+def test_the_printed_url_quotes_the_token(store):
+    token = "a&b#c%d+e/f?g=h!ijklmnop"
+    s = Served(store, token=token)
+    try:
+        url = url_of(s.srv)
+        assert "&b" not in url and "#" not in url and url.endswith("?token=a%26b%23c%25d%2Be%2Ff%3Fg%3Dh%21ijklmnop")
+        with urllib.request.urlopen(url.replace("/?", "/api/version?"), timeout=10) as r:
+            assert r.status == 200
+    finally:
+        s.close()
+
+
+def test_make_server_refuses_what_is_no_store_path():
+    from dse.errors import ParamError
+
+    for bad in (None, 5, ""):
+        with pytest.raises(ParamError, match="db"):
+            make_server(bad, port=0)
+
+
+def test_ipv6_loopback_is_served(store):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        s = Served(store, host="::1")
+    except dse.DseError as e:
+        pytest.skip(f"::1 cannot be bound here: {e}")
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{s.port}/api/version", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        s.close()
+
+
+_TRICKLE = r"""
+import resource, sys, threading
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+from dse.api.server import make_server
+srv = make_server(sys.argv[1], port=0)
+print(srv.server_address[1], flush=True)
+srv.serve_forever(poll_interval=0.1)
+"""
+
+
+@pytest.mark.slow
+def test_a_thousand_trickling_clients_do_not_stop_it(store, tmp_path):
+    """1,100 clients each sending a header byte at a time, under a 1,024 open-files limit: a normal client is still
+    answered within 2 s, and the server prints no traceback."""
+    (tmp_path / "srv.py").write_text(_TRICKLE)
+    p = subprocess.Popen([sys.executable, str(tmp_path / "srv.py"), str(store)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(p.stdout.readline())
+        clients, stop = [], threading.Event()
+        for _ in range(1100):
+            try:
+                c = socket.create_connection(("127.0.0.1", port), timeout=5)
+                c.setblocking(False)
+                clients.append(c)
+            except OSError:
+                pass
+
+        def trickle():
+            line = b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+            i = 0
+            while not stop.is_set() and i < len(line):
+                for c in clients:
+                    try:
+                        c.send(line[i:i + 1])
+                    except OSError:
+                        pass
+                i += 1
+                stop.wait(1.0)
+
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        time.sleep(2)
+        for _ in range(3):
+            t0 = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=10) as r:
+                assert r.status == 200
+            assert time.monotonic() - t0 < 2.0
+            time.sleep(1)
+        stop.set()
+        t.join()
+        for c in clients:
+            c.close()
+        assert len(clients) >= 1000
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=30)
+    assert "Traceback" not in err, err[-2000:]

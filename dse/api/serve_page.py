@@ -1,4 +1,5 @@
-"""The page ``dse serve`` sends: HTML, CSS and its script, all served by dse (no CDN, nothing from outside).
+"""The page ``dse serve`` sends: HTML and CSS (``PAGE``) and its script (``SCRIPT``, at /page.js: the Content
+Security Policy allows no inline script), all served by dse (no CDN, nothing from outside).
 
 The script polls ``/api/version`` every 2 s and, when the store changed, fetches the views again and redraws them
 in place (no reload). Every value from the store is written with ``textContent`` (never parsed as HTML); the
@@ -28,8 +29,10 @@ PAGE = """<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>dse serv
 <div id=sections></div><section id=demand><h2>More of the report</h2><p class=muted>Bootstraps take a while
 beside training: computed when asked.</p><div class=bar id=buttons></div><div id=demanded></div></section>
 <pre id=history></pre>
-<script>
-"use strict";
+<script src="page.js"></script></body></html>"""
+
+# the page's script, served at /page.js (the CSP allows no inline script)
+SCRIPT = """"use strict";
 const token = new URLSearchParams(location.search).get("token");
 const SECTIONS = ["budget", "complexity"];          // redrawn as the store changes (cheap)
 const ON_DEMAND = [["params", "Error against the space parameters (bootstrap)"], ["refine", "Refinement proposals"]];
@@ -205,4 +208,4 @@ for (const [id, title] of ON_DEMAND) {
 document.getElementById("fsweep").addEventListener("change", refreshModels);
 document.getElementById("fstatus").addEventListener("change", refreshModels);
 poll();
-</script></body></html>"""
+"""

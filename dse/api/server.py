@@ -24,11 +24,12 @@ import json
 import math
 import os
 import secrets
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dse.errors import DseError, ParamError
 from dse.validate import name_list
@@ -36,6 +37,9 @@ from dse.validate import name_list
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_REQUEST_LINE = 4096   # bytes of the request line and of each header (http.server allows 65,536)
 CLIENT_TIMEOUT_S = 10     # a connection idle for longer is closed: a slow client holds only its own thread
+REQUEST_DEADLINE_S = 10   # a request's line and headers must arrive within this in all (a byte a second is cut)
+MAX_READING = 64          # connections still sending their request at most: a new one cuts the oldest of them
+MAX_CONNECTIONS = 768     # open connections at most (each a thread and a file descriptor; the usual limit is 1,024)
 POWER_REPS = 500          # the power view's simulated studies per n (a light look; dse power does the full one)
 HEAVY_EVERY_S = 30.0      # figures, the power simulation and report sections are recomputed at most this often
 
@@ -153,6 +157,8 @@ def route(views: Views, path: str, q: dict):
     """(content type, body bytes) of a GET; raises _Bad for a bad request and DseError for what the store says."""
     if path in ("/", "/index.html"):
         return "text/html; charset=utf-8", PAGE.encode()
+    if path == "/page.js":
+        return "text/javascript; charset=utf-8", SCRIPT.encode()
     if path == "/api/version":
         return "application/json", _json({"version": views.version()})
     if path == "/api/status":  # what dse status --json prints, with rates, time left and the running models
@@ -237,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        self.send_header("Content-Security-Policy", "default-src 'self'; script-src 'self'; "
                                                     "style-src 'self' 'unsafe-inline'; img-src 'self' data:")
         self.end_headers()
         if not head:
@@ -246,7 +252,12 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, head: bool = False):
         self._send(status, "application/json", _json({"error": message, "status": status}), head)
 
+    def handle_one_request(self):
+        self.server._reading(self.connection, True)  # its deadline runs from here until its headers are in
+        super().handle_one_request()
+
     def parse_request(self):
+        self.server._reading(self.connection, False)
         if len(self.raw_requestline) > MAX_REQUEST_LINE:
             self.requestline, self.request_version, self.command = "", "HTTP/1.1", "GET"
             self.close_connection = True
@@ -257,11 +268,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self, head: bool = False):
         srv = self.server
         try:
-            if int(self.headers.get("Content-Length") or 0) > 0:
+            if int(self.headers.get("Content-Length") or 0) > 0 or self.headers.get("Transfer-Encoding"):
                 raise _Bad(413, "requests have no body here")
             url = urlsplit(self.path)
             q = parse_qs(url.query, keep_blank_values=False, max_num_fields=32)
-            if srv.token:
+            if not srv.token and not _local_host(self.headers.get("Host"), srv.server_address[1]):
+                # a page elsewhere could reach a server on localhost through DNS rebinding (its own name resolving
+                # to 127.0.0.1): without a token, only requests for localhost by name or address are answered
+                raise _Bad(403, "this server answers requests for 127.0.0.1, localhost or [::1] only (the Host "
+                                "header); open the URL dse serve printed")
+            if srv.token and url.path != "/page.js":  # (the page's script holds no data)
                 given = q.pop("token", [""])[-1] or self.headers.get("X-DSE-Token", "")
                 if not hmac.compare_digest(given.encode(), srv.token.encode()):
                     raise _Bad(403, "this server needs its token: open the URL dse serve printed (?token=...)")
@@ -284,18 +300,103 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET(head=True)
 
     def _refuse(self):
+        self.close_connection = True
         self._error(405, "read-only: GET and HEAD only")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+    def __getattr__(self, name):  # every other method (TRACE, CONNECT, any verb): the same 405 JSON, not a 501 page
+        if name.startswith("do_"):
+            return self._refuse
+        raise AttributeError(name)
 
 
 class Server(ThreadingHTTPServer):
+    """One thread a connection. At most MAX_READING connections may be sending their request at once: a new one
+    cuts the one that has been sending longest (a trickling client); a request's line and headers must arrive
+    within REQUEST_DEADLINE_S in all (a watchdog cuts it); beyond MAX_CONNECTIONS open a new one is closed at once."""
+
     daemon_threads = True  # a client that never finishes holds its own thread only, and not the shutdown
     request_queue_size = 256
 
     def __init__(self, addr, views: Views, token: str | None):
         self.views, self.token = views, token
+        if ":" in addr[0]:  # an IPv6 address (::1, ::)
+            self.address_family = socket.AF_INET6
+        self._lock = threading.Lock()
+        self._open: dict = {}     # socket -> the time its current request began arriving, or None while answered
+        self._stop = threading.Event()
         super().__init__(addr, Handler)
+        threading.Thread(target=self._watchdog, daemon=True).start()
+
+    def _reading(self, sock, reading: bool) -> None:
+        with self._lock:
+            if sock in self._open:
+                self._open[sock] = time.monotonic() if reading else None
+
+    @staticmethod
+    def _cut(sock) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # its thread's read ends at once; the thread closes it
+        except OSError:
+            pass
+
+    def _watchdog(self) -> None:
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            with self._lock:
+                late = [k for k, t in self._open.items() if t is not None and now - t > REQUEST_DEADLINE_S]
+            for sock in late:
+                self._cut(sock)
+
+    def process_request(self, request, client_address):
+        with self._lock:
+            full = len(self._open) >= MAX_CONNECTIONS
+            reading = [(t, k) for k, t in self._open.items() if t is not None]
+            if len(reading) >= MAX_READING:  # the connection sending its request longest makes room
+                self._cut(min(reading, key=lambda x: x[0])[1])
+            if not full:
+                self._open[request] = time.monotonic()
+        if full:  # (file descriptors are finite: the client may try again in a moment)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def server_close(self):
+        self._stop.set()
+        super().server_close()
+
+    def handle_error(self, request, client_address):
+        """A connection reset or cut mid-request is the client's doing: no traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (OSError, ValueError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def _local_host(header: str | None, port: int) -> bool:
+    """The Host header names this machine's loopback (127.0.0.1, localhost or [::1], with this server's port or
+    none); no header at all (HTTP/1.0) is taken as local.
+
+    >>> _local_host("localhost:8765", 8765), _local_host("[::1]", 8765), _local_host("evil.example:8765", 8765)
+    (True, True, False)
+    """
+    if header is None:
+        return True
+    h = header.strip().lower()
+    if h.startswith("["):
+        name, _, rest = h[1:].partition("]")
+        given = rest[1:] if rest.startswith(":") else None
+        if rest and not rest.startswith(":"):
+            return False
+    else:
+        name, _, given = h.partition(":")
+        given = given or None
+    return name in LOCAL_HOSTS and (given is None or given == str(port))
 
 
 def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
@@ -303,6 +404,8 @@ def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None
     """A server of the store ``db`` on host:port (port 0: any free one; ``server.server_address`` says which).
     Any host but 127.0.0.1/localhost/::1 requires a token: ``token``, or one generated (``server.token``).
     ``heavy_every``: seconds between recomputations of the heavy views while the store keeps changing."""
+    if not isinstance(db, (str, os.PathLike)) or not str(db):
+        raise ParamError(f"{{db}} must be a store's file path, got {db!r}", "db")
     if not isinstance(heavy_every, (int, float)) or isinstance(heavy_every, bool) or not 0 <= heavy_every <= 3600:
         raise ParamError(f"{{heavy_every}} must be from 0 to 3600 seconds, got {heavy_every!r}", "heavy_every")
     if not isinstance(host, str) or not host:
@@ -324,7 +427,7 @@ def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None
 def url_of(srv: Server) -> str:
     host, port = srv.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/" + (f"?token={srv.token}" if srv.token else "")
+    return f"http://{shown}:{port}/" + (f"?token={quote(srv.token, safe='')}" if srv.token else "")
 
 
-from dse.api.serve_page import PAGE  # noqa: E402 (the page's HTML and script, served by dse itself: no CDN)
+from dse.api.serve_page import PAGE, SCRIPT  # noqa: E402 (the page's HTML and script, served by dse itself: no CDN)
