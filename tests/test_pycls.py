@@ -317,6 +317,8 @@ BAD_JOBS = [
     ("regnet", "complexity.flops", "12345", "complexity.flops = '12345' (str) is not an integer count"),
     ("regnet", "complexity", [1, 2], "complexity = [1, 2] is not a table"),
     ("regnet", "train_epoch", [1], "train_epoch is not a table of series"),
+    ("regnet", "test_epoch.epoch_ind", [-1, 0, 1], "test_epoch.epoch_ind holds -1; epochs are whole numbers from 1"),
+    ("regnet", "test_epoch.epoch_max", [3, 3, 2.5], "test_epoch.epoch_max holds 2.5"),
 ]
 
 
@@ -396,12 +398,20 @@ def test_bad_base_configs_and_folders_are_refused(exported, tmp_path, run):
     db = str(st.path)
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     (tmp_path / "big.yaml").write_text("A: " + "x" * (1 << 20) + "\n")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{k}: &{k} [{', '.join(['*' + p] * 10)}]\n" for p, k in zip("abcdefg", "bcdefgh"))
+    (tmp_path / "bomb.yaml").write_text(bomb)  # 10^8 values once expanded
+    (tmp_path / "loop.yaml").write_text("a: &a [*a]\n")
+    (tmp_path / "unknown.yaml").write_text("MODEL:\n  TYPE: anynet\nSURPRISE: 1\n")
     os.mkfifo(tmp_path / "fifo.yaml")
     cases = [(["--base-config", "/dev/zero"], "not a regular file"),
              (["--base-config", str(tmp_path / "fifo.yaml")], "not a regular file"),
              (["--base-config", str(tmp_path / "big.yaml")], "a pycls config is at most 1,048,576"),
              (["--base-config", str(tmp_path / "list.yaml")], "a YAML table of named sections"),
-             (["--base-config", str(tmp_path / "none.yaml")], "cannot read it (No such file or directory)")]
+             (["--base-config", str(tmp_path / "none.yaml")], "cannot read it (No such file or directory)"),
+             (["--base-config", str(tmp_path / "bomb.yaml")], "anchors and aliases"),
+             (["--base-config", str(tmp_path / "loop.yaml")], "anchors and aliases"),
+             (["--base-config", str(tmp_path / "unknown.yaml")], "'SURPRISE' is no pycls config key")]
     for extra, words in cases:
         code, _, err = run("export", "--pycls", str(tmp_path / "out"), *extra, "--db", db)
         assert code == 2 and words in err and "--base-config" in err and "Traceback" not in err, (extra, err)

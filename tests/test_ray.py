@@ -41,7 +41,8 @@ def _q(tmp_path, q):
 
 def _train(tmp_path, *args):
     return subprocess.Popen([sys.executable, "-m", "dse", "train", "--db", "t.db", *SYN, *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _complete(tmp_path, sweep, n):

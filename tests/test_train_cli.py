@@ -39,9 +39,16 @@ def _db_rows(db, q, *a):
         con.close()
 
 
+def _default_sigint():
+    """In the child before exec: SIGINT back to its default, so Python turns it into KeyboardInterrupt even when the
+    suite runs from a job that ignores SIGINT (a background job of a script inherits SIG_IGN through exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _dse(*args, cwd):
     return subprocess.Popen([sys.executable, "-m", "dse", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "DSE_DB": "t.db"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "DSE_DB": "t.db"},
+                            preexec_fn=_default_sigint)
 
 
 # one in-process worker unless a test says otherwise (auto would choose worker processes on an unpinned 2-core run)

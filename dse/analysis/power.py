@@ -229,6 +229,9 @@ def power_analysis(a, b, names=("a", "b"), ns=(25, 50, 100, 200), alpha: float =
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     check_power_options(alpha, target, reps, list(ns), effect)
     for name, p in zip(names, (a, b)):
+        if p.ndim != 1 or not np.isfinite(p).all():
+            raise ParamError(f"the errors of pilot {name!r} must be finite numbers in one list (a NaN or inf is no "
+                             f"error; leave failed models out)", "a" if name == names[0] else "b")
         if len(p) < MIN_PILOT:
             raise DseError(f"sweep {name!r} has {len(p)} trained model(s); a pilot needs at least {MIN_PILOT} "
                            f"(train more: dse sample --sweep {name} -n 20 tops it up, then dse train)")
@@ -323,6 +326,10 @@ def sequential_decision(a_rounds, b_rounds, max_n: int, alpha: float = 0.05, fut
     """
     if not a_rounds or len(a_rounds) != len(b_rounds):
         raise ParamError("{rounds}: give the same number of rounds (arrays of errors) for both spaces", "rounds")
+    if not (isinstance(max_n, numbers.Integral) and not isinstance(max_n, bool) and 1 <= max_n <= MAX_SEQUENTIAL):
+        raise ParamError(f"{{max_n}} must be an integer >= 1 and <= {MAX_SEQUENTIAL:,}, got {max_n!r}", "max_n")
+    if any(not np.isfinite(np.asarray(r, dtype=np.float64)).all() for r in (*a_rounds, *b_rounds)):
+        raise ParamError("{rounds}: the errors must be finite numbers (a NaN or inf is no error)", "rounds")
     table = table or _PTable()
     a_all, b_all, ns, stats = np.array([]), np.array([]), [], []
     for ra, rb in zip(a_rounds, b_rounds):

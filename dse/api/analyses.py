@@ -208,7 +208,11 @@ class Analyses(StudyBase):
         for n in _name_list(reference, "reference") if reference else []:
             with self.store() as s:
                 names = self._names(s, [n])
+                source = s.sweep(n).source
                 pops = _populations(s, names, metric)
+            if source != "reference":
+                raise ParamError(f"{{reference}} {n!r} is a {source} sweep, not a reference network: name a sweep made "
+                                 f"by dse sample --reference NAME (dse model list names them)", "reference")
             errs = pops[n].errors
             if len(errs) != 1:
                 raise ParamError(f"{{reference}} {n!r} has {len(errs)} trained model(s); a reference is one trained "

@@ -282,7 +282,12 @@ def _read_base_config(path) -> dict:
         if len(raw) > MAX_BASE_CONFIG:
             raise ParamError(f"{{base_config}} {path}: more than {MAX_BASE_CONFIG:,} bytes; a pycls config is "
                              f"smaller", "base_config")
-        data = yaml.safe_load(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        for ev in yaml.parse(text):  # anchors and aliases: a few bytes can expand to 10^8 values (or loop)
+            if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
+                raise ParamError(f"{{base_config}} {path}: YAML anchors and aliases (&name, *name) are not taken "
+                                 f"here; write the values out", "base_config")
+        data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as e:
         raise ParamError(f"{{base_config}} {shown(str(path))}: cannot read it ({getattr(e, 'strerror', None) or e})",
                          "base_config") from None
@@ -293,4 +298,15 @@ def _read_base_config(path) -> dict:
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise ParamError(f"{{base_config}} {path}: a pycls config is a YAML table of named sections (MODEL:, "
                          f"OPTIM:, ...)", "base_config")
+    unknown = sorted(k for k in data if k not in PYCLS_KEYS)
+    if unknown:
+        raise ParamError(f"{{base_config}} {path}: {', '.join(map(repr, unknown[:5]))} "
+                         f"{'is' if len(unknown) == 1 else 'are'} no pycls config key; its keys: "
+                         f"{', '.join(PYCLS_KEYS)}", "base_config")
     return data
+
+
+# pycls's top-level config keys (pycls 0.1.1's pycls/core/config.py, and LN, VIT, LAUNCH, PORT of later versions)
+PYCLS_KEYS = ("ANYNET", "BN", "CFG_DEST", "CUDNN", "DATA_LOADER", "DIST_BACKEND", "DOWNLOAD_CACHE", "EN", "HOST",
+              "LAUNCH", "LN", "LOG_DEST", "LOG_PERIOD", "MEM", "MODEL", "NUM_GPUS", "OPTIM", "OUT_DIR", "PORT",
+              "PORT_RANGE", "PREC_TIME", "REGNET", "RESNET", "RNG_SEED", "TEST", "TRAIN", "VIT")

@@ -92,7 +92,8 @@ class Speed(StudyBase):
         if not names:
             raise ParamError("{baseline} is timed beside a population: the store has no sampled or imported sweep",
                              "baseline")
-        refs = [reference(b) for b in wanted]  # every name known before anything is written
+        refs = list({r.name: r for r in (reference(b) for b in wanted)}.values())  # every name known before
+        # anything is written; a network named twice (in any case) is timed once
         with self.store() as s:
             reg = s.sweep(names[0]).regime
         out = []

@@ -59,6 +59,12 @@ class Store(WorkQueue, Speeds):
                                f"write the file or its folder {self.path.resolve().parent}, where SQLite keeps its "
                                f"journal); make them writable, or copy the store (cp {self.path} copy.sqlite) and "
                                f"pass --db copy.sqlite") from None
+            if create and not self.path.exists():
+                folder = self.path.resolve().parent
+                if not os.access(folder, os.W_OK) or _read_only_fs(folder):
+                    raise DseError(f"cannot create store {self.path}: its folder {folder} is read-only for this user "
+                                   f"({'a read-only file system' if _read_only_fs(folder) else 'no write permission'})"
+                                   f"; pass --db PATH in a folder you may write") from None
             if create or not self.path.exists() or not any(m in str(e) for m in ("unable to open", "readonly")):
                 raise DseError(f"{self.path} cannot be opened ({e}); pass another --db PATH") from None
             try:

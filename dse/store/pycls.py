@@ -340,6 +340,10 @@ def read_sweep_json(path) -> list[dict]:
         top = _series(job, "test_epoch", "epoch_max", where)
         if any(e is None or not 0 <= e <= 100 for e in test):
             raise DseError(f"{where}: test_epoch.top1_err holds values outside 0..100")
+        for name, xs in (("epoch_ind", ind), ("epoch_max", top)):  # pycls counts epochs from 1
+            bad = [x for x in xs if x is None or x < 1 or x != int(x)]
+            if bad:
+                raise DseError(f"{where}: test_epoch.{name} holds {bad[0]!r}; epochs are whole numbers from 1")
         err = str(job.get("err") or "").strip()
         finished = bool(test) and bool(ind) and bool(top) and ind[-1] == top[-1]
         m = {"arch": arch, "regnet": rp, **cx, "epochs": len(test) or None}
