@@ -132,6 +132,9 @@ def test_user_space_file(tmp_path):
     ('dist = "pow2"\nlow = 1\nhigh = 8', 'dist = "pow2"\nlow = 1\nhigh = 12', "'high' must be a power of two"),
     ('dist = "uniform"', 'dist = "normal"', "dist 'normal' unknown; allowed: uniform, log_uniform, choice, pow2"),
     ('non_decreasing = ["w"]', 'non_decreasing = ["x"]', "unknown parameter 'x'; allowed: d, w, b, g"),
+    ('non_decreasing = ["w"]', 'shared = ["k"]', "'k' is not a parameter of this space (res_bottleneck blocks "
+                                                 "sample d, w, b, g per stage)"),
+    ('non_decreasing = ["w"]', 'non_decreasing = ["e"]', "'e' is not a parameter of this space"),
     ('[params.b]\ndist = "choice"\nvalues = [1]', '', "missing [params.b]"),
     ("values = [1]", "values = [0.3]", "bottleneck ratio 0.3 not allowed"),
     ("values = [1]", "values = [1]\nstep = 2", "[params.b]: unknown key 'step'"),

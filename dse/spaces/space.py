@@ -213,8 +213,9 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     if not isinstance(cons, dict):
         err("constraints", "must be a table")
     _unknown(cons, CONSTRAINT_KEYS, "[constraints]", err)
-    shared = _param_list(cons, "shared", family, err)
-    nondec = _param_list(cons, "non_decreasing", family, err)
+    own = tuple(p for p in wanted if p in STAGE_PARAMS)  # the per-stage parameters this space samples
+    shared = _param_list(cons, "shared", family, err, own, design.block)
+    nondec = _param_list(cons, "non_decreasing", family, err, own, design.block)
     caps = {}
     for k in ("max_flops", "max_params", "max_acts"):
         v = cons.get(k)
@@ -292,7 +293,8 @@ def _unknown(table, allowed, where, err, what="allowed keys"):
             f"{', '.join(sorted(allowed))}")
 
 
-def _param_list(cons, key, family, err):
+def _param_list(cons, key, family, err, own=STAGE_PARAMS, block=""):
+    """A constraint's parameters: each one of the per-stage parameters the space itself samples (``own``)."""
     v = cons.get(key, [])
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         err(f"[constraints] {key}", "must be a list of parameter names")
@@ -301,6 +303,10 @@ def _param_list(cons, key, family, err):
     bad = [x for x in v if x not in STAGE_PARAMS]
     if bad:
         err(f"[constraints] {key}", f"unknown parameter {bad[0]!r}; allowed: {', '.join(STAGE_PARAMS)}")
+    absent = [x for x in v if x not in own]
+    if absent:
+        err(f"[constraints] {key}", f"{absent[0]!r} is not a parameter of this space ({block} blocks sample "
+                                    f"{', '.join(own)} per stage)")
     return tuple(dict.fromkeys(v))
 
 
