@@ -371,9 +371,9 @@ OPTIM:
 NUM_GPUS: 8
 OUT_DIR: "/tmp/out: a colon, #hash"
 RNG_SEED: null
-HOSTS: [{name: a, gpus: 8}, {name: b, gpus: 4}]
-NOTE: "1e-5"
-FLAG: no
+HOST: [{name: a, gpus: 8}, {name: b, gpus: 4}]
+LOG_DEST: "1e-5"
+CFG_DEST: no
 """
 
 

@@ -205,3 +205,25 @@ def test_every_builtin_space_samples_builds_and_trains(name):
         grads = [p.grad for p in net.parameters()]
         assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
         assert any(float(g.abs().sum()) > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_space_samples_with_no_other_option(tmp_path, name):
+    """dse sample --space NAME -n 20: the space's own regime where it has one (NDS: CIFAR size), else the paper's."""
+    from conftest import cli
+
+    code, out, err = cli(tmp_path, "sample", "--space", name, "-n", "20")
+    assert code == 0 and "20 models accepted" in out, err
+
+
+def test_advice_never_points_above_the_space_s_cap(tmp_path):
+    from conftest import cli
+    from dse.units import parse_count
+
+    code, _, err = cli(tmp_path, "sample", "--space", "nds_resnet", "-n", "5", "--flops", "360M:400M")
+    assert code == 2 and "try e.g. the window" in err and "the space's own regime: --flops 1M:126M" in err
+    lo, hi = (parse_count(x) for x in err.split("try e.g. the window ")[1].split(" ")[0].split(":"))
+    assert hi <= 125747850
+    code, _, err = cli(tmp_path, "sample", "--space", "nds_resnet", "-n", "5", "--flops", "360M:400M",
+                       "--resolution", "224")
+    assert code == 2 and "none under the cap at this size" in err and "try e.g." not in err

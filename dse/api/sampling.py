@@ -38,6 +38,9 @@ def _warned(results, cap: dict | None, fit: dict | None) -> list:
 # the input side of a regime, and the time cap of --max-ms: what sample, sample_regimes and import_table accept
 _REGIME = dict(resolution=Setting("resolution"), stem=Choice(STEMS), in_channels=Setting("in_channels"),
                num_classes=Setting("num_classes"))
+# a sample call's regime where neither the call nor the space's own [regime] gives it: the paper's (ImageNet)
+PAPER_REGIME = {"flops": "360M:400M", "resolution": 224, "stem": "simple", "in_channels": 3, "num_classes": 1000}
+_REGIME_OPT = {k: Opt(c) for k, c in _REGIME.items()}
 _CAP = dict(max_ms=Opt(Real(0, low_open=True)), speed_device=Opt(Text()), speed_mode=Choice(SPEED_MODES),
             speed_batch=Opt(Int(1, MAX_BATCH)))
 
@@ -45,14 +48,17 @@ _CAP = dict(max_ms=Opt(Real(0, low_open=True)), speed_device=Opt(Text()), speed_
 class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
-    @checked(sweep=Opt(Name()), **_REGIME, **_CAP)
-    def sample(self, space: str | Space, n: int, sweep: str | None = None, *, flops="360M:400M", resolution: int = 224,
-               stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None, max_acts=None,
+    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_CAP)
+    def sample(self, space: str | Space, n: int, sweep: str | None = None, *, flops=None, resolution: int | None = None,
+               stem: str | None = None, in_channels: int | None = None, num_classes: int | None = None,
+               max_params=None, max_acts=None,
                seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
                speed_mode: str = "infer", speed_batch: int | None = None) -> SampleResult:
         """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
         ``flops`` (``"360M:400M"`` or ``(lo, hi)``) at ``resolution`` into sweep ``sweep`` (default: the
-        space's name). A second call with a larger ``n`` tops the sweep up.
+        space's name). A second call with a larger ``n`` tops the sweep up. The regime (flops, resolution, stem,
+        in_channels, num_classes) not given is the space's own ([regime] in its file: the NDS spaces' is CIFAR
+        size), else the paper's (``PAPER_REGIME``: 360-400 MF at 224 px, 1,000 classes).
 
         ``max_ms`` keeps only models whose predicted time (``speed_mode`` at ``speed_batch`` on ``speed_device``,
         by default the most measured device and batch) is at most that many ms: the flops + acts fit the last
@@ -61,16 +67,20 @@ class Sampling(StudyBase):
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
-        sp, (regime,) = self._sampling(space, n, [parse_window("360M:400M" if flops is None else flops, "flops")],
-                                       resolution=resolution, stem=stem, in_channels=in_channels,
-                                       num_classes=num_classes, max_params=max_params, max_acts=max_acts, ms_cap=cap)
+        r = _regime_of(space, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
+                       num_classes=num_classes)
+        sp, (regime,) = self._sampling(space, n, [parse_window(r["flops"], "flops")],
+                                       resolution=r["resolution"], stem=r["stem"], in_channels=r["in_channels"],
+                                       num_classes=r["num_classes"], max_params=max_params, max_acts=max_acts,
+                                       ms_cap=cap)
         with self.store(write=True) as s:
             out = sample_sweep(s, sp, regime, n=int(n), sweep=sweep, seed=seed)
         return _warned([out], cap, fit)[0]
 
-    @checked(sweep=Opt(Name()), **_REGIME, **_CAP)
-    def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, *, resolution: int = 224,
-                       stem: str = "simple", in_channels: int = 3, num_classes: int = 1000, max_params=None,
+    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_CAP)
+    def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, *,
+                       resolution: int | None = None, stem: str | None = None, in_channels: int | None = None,
+                       num_classes: int | None = None, max_params=None,
                        max_acts=None, seed: int | None = None, max_ms: float | None = None,
                        speed_device: str | None = None, speed_mode: str = "infer",
                        speed_batch: int | None = None) -> list[SampleResult]:
@@ -83,10 +93,10 @@ class Sampling(StudyBase):
         [SampleResult(sweep='regnetx@200MF', ...), ...]
         """
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
-        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution=resolution, stem=stem,
-                                  in_channels=in_channels,
-                                  num_classes=num_classes, max_params=max_params, max_acts=max_acts,
-                                  ms_cap=cap)
+        r = _regime_of(space, resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes)
+        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution=r["resolution"],
+                                  stem=r["stem"], in_channels=r["in_channels"], num_classes=r["num_classes"],
+                                  max_params=max_params, max_acts=max_acts, ms_cap=cap)
         with self.store(write=True) as s:
             out = sample_regimes(s, sp, regs, n=int(n), prefix=sweep, seed=seed)
         return _warned(out, cap, fit)
@@ -166,3 +176,13 @@ class Sampling(StudyBase):
         regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
         with self.store(write=True) as s:
             return import_sweep(s, path, sweep, regime)
+
+
+def _regime_of(space, **given) -> dict:
+    """The regime a sample call uses: what it gives, else the space's own [regime], else PAPER_REGIME."""
+    own = {}
+    if isinstance(space, Space):
+        own = space.regime
+    elif isinstance(space, (str, os.PathLike)):
+        own = resolve_space(str(space)).regime
+    return {k: v if v is not None else own.get(k, PAPER_REGIME[k]) for k, v in given.items()}

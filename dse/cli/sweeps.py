@@ -41,11 +41,11 @@ def spaces(paths, as_json):
               help="Sweep name (default: the space's name); with --regimes the prefix of NAME@REGIME.")
 @click.option("--flops", default=None, metavar="LO:HI",
               help="Complexity window in multiply-adds, e.g. 360M:400M, 0.36G:0.4G or plain numbers "
-                   "[default: 360M:400M].")
+                   "[default: the space's own regime, else 360M:400M].")
 @click.option("--regimes", default=None, metavar="F,F,...",
               help="Sample several complexity regimes, one sweep NAME@F each: 200MF,400MF,1.6GF (F means the "
                    "window 0.9F:F) or explicit windows 180M:200M,360M:400M. -n applies per regime.")
-@regime_options
+@regime_options(space=True)
 @click.option("--max-params", default=None, metavar="N", help="Optional cap on parameters (e.g. 6M).")
 @click.option("--max-acts", default=None, metavar="N", help="Optional cap on activations (e.g. 4M).")
 @click.option("--max-ms", type=float, default=None, metavar="MS",
@@ -75,11 +75,11 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
                               ("--max-acts", max_acts), ("--max-ms", max_ms), ("--seed", seed)) if v is not None]
         if bad:
             raise click.UsageError(f"{', '.join(bad)} go(es) with --space; --reference puts one network in a sweep")
-        given = {k for k in ("resolution", "num_classes")
-                 if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
-        r = study(db).add_reference(reference, sweep, resolution=resolution if "resolution" in given else None,
-                                    stem=stem, in_channels=in_channels,
-                                    num_classes=num_classes if "num_classes" in given else None)
+        from dse.api.sampling import PAPER_REGIME
+
+        r = study(db).add_reference(reference, sweep, resolution=resolution,  # (None: the network's own)
+                                    stem=stem or PAPER_REGIME["stem"],
+                                    in_channels=in_channels or PAPER_REGIME["in_channels"], num_classes=num_classes)
         if as_json:
             print_json(r.to_dict())
             return

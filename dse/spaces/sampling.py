@@ -292,13 +292,19 @@ class Sampler:
                                                      or self.space.max_flops) else ""
         if self.regime.ms_cap:
             caps += f" and --max-ms {self.regime.ms_cap['max_ms']:g}"
-        q = np.percentile(f, [40, 60])
         stem = self.space.design.stem_of(self.regime.stem)
+        seen = (f"Candidates at resolution {self.regime.resolution} ({stem} stem) range from {_h(f.min())} to "
+                f"{_h(f.max())} flops (median {_h(np.median(f))})")
+        own = "".join(f" --{k.replace('_', '-')} {v}" for k, v in self.space.regime.items())
         if self.space.max_flops:
             caps += f" (the space caps flops at {_h(self.space.max_flops)})"
-        return (head + f"{caps}. Candidates at resolution {self.regime.resolution} ({stem} stem) "
-                f"range from {_h(f.min())} to {_h(f.max())} flops (median {_h(np.median(f))}); "
-                f"try e.g. the window {_h(q[0])}:{_h(q[1])} (as --flops, or as one window of --regimes)")
+            f = f[f <= self.space.max_flops]  # advice never points above the space's own cap
+            if not len(f):
+                return (head + f"{caps}. {seen}: none under the cap at this size; sample smaller images"
+                        + (f" (the space's own regime:{own})" if own else " (a smaller --resolution)"))
+        q = np.percentile(f, [40, 60])
+        return (head + f"{caps}. {seen}; try e.g. the window {_h(q[0])}:{_h(q[1])} (as --flops, or as one window "
+                f"of --regimes)" + (f"; the space's own regime:{own}" if own else ""))
 
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
 from dse.models.arch import KERNELS, MAX_EXPANSION, STAGE_FIELDS, STEM_WIDTH, Design
 from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES, ensure_plugins
 from dse.validate import (ACTIVATIONS, BLOCKS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES,
@@ -35,7 +35,9 @@ DISTS = {
     "pow2": ({"low", "high"}, set()),
 }
 TOP_KEYS = {"name", "description", "family", "block", "se", "stem", "stem_w", "strides", "head_w", "stages", "params",
-            "constraints"}
+            "constraints", "regime"}
+# [regime]: the space's own default regime, used for what a sample call does not give (NDS: CIFAR size)
+REGIME_KEYS = ("flops", "resolution", "stem", "in_channels", "num_classes")
 CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_flops", "max_params", "max_acts", "depth", "w0_eq_wa"}
 MAX_VALUES = 1_000_000
 
@@ -79,6 +81,7 @@ class Space:
     depth: tuple | None = None  # total depth band [lo, hi]
     w0_eq_wa: bool = False  # RegNet: wa = w0 (the paper's finding)
     where: str = field(default="", compare=False)  # the file it was read from (for messages)
+    regime: dict = field(default_factory=dict)  # its own default regime ([regime]: flops, resolution, stem, ...)
 
     @property
     def settings(self) -> tuple:
@@ -214,8 +217,8 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         err("constraints", "must be a table")
     _unknown(cons, CONSTRAINT_KEYS, "[constraints]", err)
     own = tuple(p for p in wanted if p in STAGE_PARAMS)  # the per-stage parameters this space samples
-    shared = _param_list(cons, "shared", family, err, own, design.block)
-    nondec = _param_list(cons, "non_decreasing", family, err, own, design.block)
+    shared = _param_list(cons, "shared", family, err, own=own, block=design.block)
+    nondec = _param_list(cons, "non_decreasing", family, err, own=own, block=design.block)
     caps = {}
     for k in ("max_flops", "max_params", "max_acts"):
         v = cons.get(k)
@@ -232,18 +235,45 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         err("[constraints] w0_eq_wa", f"got {_cut(eq)}; allowed: true or false")
     if eq and family != "regnet":
         err("[constraints] w0_eq_wa", "applies to the regnet family only")
+    regime = _parse_regime(data.get("regime", {}), caps["max_flops"], err)
     spec = {
         "name": name, "description": description, "family": family, "block": block, "stages": stages,
         **{k: data[k] for k in ("se", "stem", "stem_w", "strides", "head_w") if k in data},
         "params": {p: dict(params[p]) for p in wanted},
         "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items(),
                                           ("depth", depth), ("w0_eq_wa", eq)) if v},
+        **({"regime": dict(data["regime"])} if regime else {}),
     }
     return Space(name, description, family, block=block, stages=stages, dists=dists, shared=shared,
                  non_decreasing=nondec,
                  max_params=caps["max_params"], max_acts=caps["max_acts"], spec=spec,
                  depth=tuple(depth) if depth else None, w0_eq_wa=eq, where=where, design=design,
-                 max_flops=caps["max_flops"])
+                 max_flops=caps["max_flops"], regime=regime)
+
+
+def _parse_regime(reg, max_flops, err) -> dict:
+    """A space's [regime] table, each value checked as the sample options check it; its flops window ("LO:HI")
+    must reach below the space's own flops cap."""
+    from dse.params import Choice, Setting
+    from dse.units import parse_window
+    from dse.validate import STEMS
+
+    if not isinstance(reg, dict):
+        err("regime", "must be a table (flops, resolution, stem, in_channels, num_classes)")
+    _unknown(reg, set(REGIME_KEYS), "[regime]", err)
+    out = {}
+    for k, v in reg.items():
+        try:
+            if k == "flops":
+                lo, hi = parse_window(v, "flops")
+                if max_flops and lo > max_flops:
+                    err("[regime] flops", f"the window {v!r} lies above the space's max_flops {max_flops:g}")
+                out[k] = v.strip() if isinstance(v, str) else f"{lo}:{hi}"
+            else:
+                out[k] = (Choice(STEMS) if k == "stem" else Setting(k)).check(v, k)
+        except ParamError as e:
+            err(f"[regime] {k}", str(e))
+    return out
 
 
 def _parse_design(data, block, family, stages, err) -> Design:
@@ -293,7 +323,7 @@ def _unknown(table, allowed, where, err, what="allowed keys"):
             f"{', '.join(sorted(allowed))}")
 
 
-def _param_list(cons, key, family, err, own=STAGE_PARAMS, block=""):
+def _param_list(cons, key, family, err, *, own=STAGE_PARAMS, block=""):
     """A constraint's parameters: each one of the per-stage parameters the space itself samples (``own``)."""
     v = cons.get(key, [])
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
