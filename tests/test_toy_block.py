@@ -117,3 +117,67 @@ def test_a_block_module_named_in_dse_blocks_registers_in_a_fresh_process(tmp_pat
     p = subprocess.run([sys.executable, "-m", "dse", "spaces"], env=env, capture_output=True, text=True)
     assert p.returncode == 2 and "DSE_BLOCKS names 'no_such_module_here', which cannot be imported" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+PLUGINS = {
+    "missing": ("pluginbad_missing_module", None, "ModuleNotFoundError"),
+    "raising": ("pluginbad_raising", "raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
+    "clashing": ("pluginbad_clash", "from dse.models.blocks import BlockType, register_block\n"
+                 "register_block(BlockType('res_basic', 'a clash', lambda cx, a, b, s, p: cx, 'torch.nn:Identity'))\n",
+                 "'res_basic' is registered already"),
+    "exiting": ("pluginbad_exit", "import sys\nsys.exit(3)\n", "it called sys.exit(3)"),
+    "reserved": ("pluginbad_reserved", "from dse.models.blocks import BlockType, register_block\n"
+                 "register_block(BlockType('x', 'x again', lambda cx, a, b, s, p: cx, 'torch.nn:Identity'))\n",
+                 "block name 'x' cannot be used"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLUGINS))
+def test_a_broken_dse_blocks_entry_point_is_a_clean_error(tmp_path, case):
+    """An installed plugin (a dse.blocks entry point) that is missing, raises, clashes, exits or takes a reserved
+    name: dse sample and dse spaces exit 2 naming the entry point, with no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    module, code, words = PLUGINS[case]
+    dist = tmp_path / "dseplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dseplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[dse.blocks]\nmine = {module}\n")
+    if code is not None:
+        (tmp_path / f"{module}.py").write_text(code)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    env.pop("DSE_BLOCKS", None)
+    for args in (["spaces"], ["sample", "--space", "regnetx", "-n", "2", "--db", str(tmp_path / "s.sqlite")]):
+        p = subprocess.run([sys.executable, "-m", "dse", *args], env=env, capture_output=True, text=True,
+                           cwd=tmp_path)
+        assert p.returncode == 2, (args, p.stdout, p.stderr)
+        assert f"the dse.blocks entry point 'mine' ({module})" in p.stderr and words in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize("name", ["x", "y", "", "two words"])
+def test_a_block_name_no_space_file_could_use_is_refused(name):
+    from dse.models.blocks import BlockType, register_block
+
+    with pytest.raises(ValueError, match="cannot be used"):
+        register_block(BlockType(name, "doc", lambda cx, a, b, s, p: cx, "torch.nn:Identity"))
+
+
+def test_a_block_whose_count_raises_is_named(tmp_path):
+    from dse.errors import DseError
+    from dse.models import Arch
+    from dse.models.blocks import BLOCK_TYPES, BlockType, register_block
+    from dse.models.complexity import complexity_many
+
+    def bad(cx, a, b, s, p):
+        raise ZeroDivisionError("my maths")
+
+    register_block(BlockType("toy_bad_count", "raises", bad, "torch.nn:Identity"))
+    try:
+        with pytest.raises(DseError, match="block 'toy_bad_count' .*its count failed: ZeroDivisionError: my maths"):
+            complexity_many([Arch((1,), (8,), block="toy_bad_count")], resolution=16, stem="cifar")
+    finally:
+        BLOCK_TYPES.pop("toy_bad_count", None)

@@ -327,8 +327,17 @@ class Training(StudyBase):
         their median training flops and activations per image, the cores, the free memory and the data's size."""
         from dse.train.allocation import choose, free_memory
 
+        from dse.models.blocks import in_every_process
+        from dse.train.allocation import Allocation
+
         with self.store() as s:
             todo = [m for n in names for m in s.models(n) if m.status in ("pending", "running")]
+        local = sorted({m.arch.block for m in todo if not in_every_process(m.arch.block)})
+        if local and workers in (None, "auto"):  # a worker process could not build them: train here
+            return Allocation(1, usable_cpus(), f"1 worker in this process with {usable_cpus()} thread(s): block "
+                                                f"{local[0]!r} is registered in this process only (register it "
+                                                f"through DSE_BLOCKS or a dse.blocks entry point for worker "
+                                                f"processes)")
         flops = [m.train_flops or m.flops for m in todo if (m.train_flops or m.flops)]
         acts = [m.train_acts or m.acts for m in todo if (m.train_acts or m.acts)]
         per_device = -(-len(todo) // len(devices))

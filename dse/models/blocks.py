@@ -67,12 +67,21 @@ class BlockType:
 BLOCK_TYPES: dict[str, BlockType] = {}
 
 
+RESERVED_BLOCK_NAMES = ("x", "y")  # a space file's short names for res_bottleneck without and with SE
+
+
 def register_block(block: BlockType) -> BlockType:
-    """Add a block to the registry (a name already taken by another block is refused)."""
-    old = BLOCK_TYPES.get(block.name)
+    """Add a block to the registry (a name already taken by another block, an empty or reserved name, or a name
+    a space file could not write, is refused)."""
+    name = block.name
+    if not isinstance(name, str) or not name.isidentifier() or name in RESERVED_BLOCK_NAMES:
+        raise ValueError(f"block name {name!r} cannot be used: a block is named by an identifier (letters, digits, "
+                         f"_) other than {' and '.join(RESERVED_BLOCK_NAMES)}, which space files use for "
+                         f"res_bottleneck without and with SE")
+    old = BLOCK_TYPES.get(name)
     if old is not None and old != block:
-        raise ValueError(f"block {block.name!r} is registered already")
-    BLOCK_TYPES[block.name] = block
+        raise ValueError(f"block {name!r} is registered already")
+    BLOCK_TYPES[name] = block
     return block
 
 
@@ -198,18 +207,34 @@ def load_plugins() -> list[str]:
     names = [m.strip() for m in os.environ.get("DSE_BLOCKS", "").split(",") if m.strip()]
     loaded = []
     for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as e:  # any failure of a user's module: say which one and why
-            raise DseError(f"DSE_BLOCKS names {name!r}, which cannot be imported: {type(e).__name__}: {e}") from None
+        _load(f"DSE_BLOCKS names {name!r}", lambda name=name: importlib.import_module(name))
         loaded.append(name)
     for ep in entry_points(group="dse.blocks"):
-        ep.load()
+        _load(f"the dse.blocks entry point {ep.name!r} ({ep.value})", ep.load)
         loaded.append(ep.value)
     return loaded
 
 
+def _load(what: str, load) -> None:
+    """Import one plugin: any failure of a user's module, sys.exit included, is a DseError naming it and why."""
+    try:
+        load()
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - a plugin may fail in any way; dse says which and goes on
+        why = f"it called sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+        raise DseError(f"{what}, which cannot be imported: {why}") from None
+
+
 _plugins: list | None = None
+
+
+def in_every_process(name: str) -> bool:
+    """Whether block ``name`` is registered in a fresh process too (dse's own, or a DSE_BLOCKS / dse.blocks
+    plugin's), so spawned workers can build it; a block registered by a notebook or script is not."""
+    bt = ensure_plugins().get(name)
+    if bt is None:
+        return False
+    mod = getattr(bt.count, "__module__", "") or ""
+    return mod == "dse" or mod.startswith("dse.") or any(mod == p.split(":")[0] for p in (_plugins or []))
 
 
 def ensure_plugins() -> dict[str, BlockType]:

@@ -23,7 +23,17 @@ def stem_cx(cx, w_in, w_out, stem="simple"):
 
 def stage_cx(cx, w_in, w, d, p, stride=2, block="res_bottleneck"):
     """Stage: the first block has the stage's stride (and w_in); the d-1 others repeat one identical block."""
-    count = BLOCK_TYPES[block].count
+    bt = BLOCK_TYPES[block]
+
+    def count(*args):
+        try:
+            return bt.count(*args)
+        except DseError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a registered (maybe a user's) block's count: say which one failed
+            raise DseError(f"block {block!r} ({getattr(bt.count, '__module__', '?')}): its count failed: "
+                           f"{type(e).__name__}: {e}") from None
+
     cx = count(cx, w_in, w, stride, p)
     rest = count([cx[0], 0 * cx[1], 0 * cx[2], 0 * cx[3]], w, w, 1, p)
     return [cx[0]] + [a + (d - 1) * r for a, r in zip(cx[1:], rest[1:])]
