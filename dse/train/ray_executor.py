@@ -311,6 +311,10 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
         for fut, (a, m, _) in inflight.items():
             ray.kill(a)  # actor tasks cannot be force-cancelled; killing the actor stops the model
             store.release(m.sweep, m.idx, wid)
+        # a model claimed the moment Ctrl-C came (not yet, or no longer, in flight) is this driver's too
+        for r in store.running(sweeps):
+            if r["worker"] == wid:
+                store.release(r["sweep"], r["idx"], wid)
         raise
     finally:
         leases.stop()
