@@ -41,6 +41,27 @@ def test_a_read_leaves_an_old_store_as_it_was(v3, tmp_path, args):
     assert _digest(v3) == before and _schema(v3) == "3"
 
 
+@pytest.fixture(scope="module")
+def v4(tmp_path_factory):
+    """The schema-3 store after a writing command migrated it (schema 4, a seventh model in sweep y)."""
+    d = tmp_path_factory.mktemp("v4")
+    shutil.copy(V3, d / "v4.sqlite")
+    code, _, err = cli(d, "sample", "--space", "regnety", "-n", "7", "--sweep", "y", "--flops", "2M:8M",
+                       "--resolution", "28", "--stem", "cifar", "--in-channels", "1", "--num-classes", "10",
+                       "--db", d / "v4.sqlite")
+    assert code == 0 and _schema(d / "v4.sqlite") == "4", err
+    return d / "v4.sqlite"
+
+
+@pytest.mark.parametrize("args", READS, ids=lambda a: " ".join(a))
+def test_a_read_leaves_a_current_store_as_it_was(v4, tmp_path, args):
+    db = tmp_path / "v4.sqlite"
+    shutil.copy(v4, db)
+    before = _digest(db)
+    cli(tmp_path, *args, "--db", db)
+    assert _digest(db) == before
+
+
 def test_a_refused_write_leaves_an_old_store_as_it_was(v3, tmp_path):
     before = _digest(v3)
     code, _, err = cli(tmp_path, "sample", "--space", "regnety", "-n", "7", "--sweep", "y", "--flops", "8M:2M",
