@@ -11,15 +11,22 @@ import numpy as np
 
 from dse.analysis.cost import CostModel, Estimate, Timing, fit_cost, load_factor, plan_cost
 from dse.api.common import StudyBase
+from dse.train.worker import SYNTHETIC_SIZES
 from dse.validate import usable_cpus
 
 MIN_STORED = 5      # trained models (with per-epoch records, on this kind of device) the store needs to be the source
 COVER = 2.0         # ... spanning the sizes asked about within this factor
-TEST_IMAGES = {"fashion-mnist": 10_000, "cifar10": 10_000, "synthetic": 2_000}  # a protocol's test set without a size
+# (train, test) images of a protocol that gives no sizes: the fixed data sets', synthetic data's defaults
+# (dse.train.worker.load_data), and for an image folder a guess (its size is known only once read)
+FULL_SIZES = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000), "synthetic": SYNTHETIC_SIZES}
+FOLDER_GUESS = (50_000, 10_000)
 
 
-def _n_test(protocol: dict) -> int | None:
-    return protocol.get("test_size") or TEST_IMAGES.get(protocol.get("dataset"))
+def sizes(protocol: dict, guess: bool = False) -> tuple:
+    """(training images, test images) a protocol ({"dataset", "train_size", "test_size"}) trains and tests on;
+    None where unknown (an image folder without sizes), or FOLDER_GUESS's when ``guess``."""
+    full = FULL_SIZES.get(protocol.get("dataset"), FOLDER_GUESS if guess else (None, None))
+    return protocol.get("train_size") or full[0], protocol.get("test_size") or full[1]
 
 
 class Costs(StudyBase):
@@ -38,7 +45,7 @@ class Costs(StudyBase):
             for n in names:
                 rec = s.sweep(n)
                 proto = rec.protocol or {}
-                n_test = _n_test(proto)
+                n_test = sizes(proto)[1]
                 rows = {}
                 for r in s.epoch_rows([n]):
                     rows.setdefault(r.idx, []).append(r)

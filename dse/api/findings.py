@@ -11,7 +11,7 @@ import numpy as np
 from dse.analysis.cost import Estimate
 from dse.analysis.findings import FINDINGS, FindingsResult, Sample, judge
 from dse.api.common import _populations, _regime_x
-from dse.api.costs import Costs
+from dse.api.costs import Costs, sizes
 from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
 from dse.api.training import RunOptions
@@ -226,8 +226,7 @@ class Findings(Costs):
         from dse.train.protocol import parse_budget
 
         amount, kind = parse_budget(st["budget"])
-        full = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}.get(st["dataset"], (50_000, 10_000))
-        n_train, n_test = st["train_size"] or full[0], st["test_size"] or full[1]
+        n_train, n_test = sizes(st, guess=True)
         batch = min(D.batch_size, n_train)
         epochs = amount if kind == "ep" else amount / max(1, n_train // batch)
         mid = {tuple(r["window"]): float(np.sqrt(r["window"][0] * r["window"][1])) for r in rows}

@@ -92,12 +92,12 @@ class Planning(Costs):
         if not timings or not proto:
             return None
         from dse.analysis.cost import fit_cost
-        from dse.api.costs import _n_test
+        from dse.api.costs import sizes
         from dse.train.protocol import Protocol
 
         p = Protocol.from_dict(proto, f"sweep {names[0]!r}")
-        n_train = proto.get("train_size") or {"fashion-mnist": 60_000, "cifar10": 50_000}.get(p.dataset)
-        n_test = _n_test(proto) or 0
+        n_train, n_test = sizes(proto)
+        n_test = n_test or 0
         if not n_train:
             return None
         batch, spe, total = p.schedule(n_train)

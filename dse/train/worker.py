@@ -37,6 +37,9 @@ class TrainOptions:
     threads: int | None = None  # torch threads per worker (default: the CPU cores shared out among the workers)
 
 
+SYNTHETIC_SIZES = (10_000, 2_000)  # (train, test) images of synthetic data without sizes
+
+
 class _LeaseLost(Exception):
     """The model was taken back from this worker (its lease expired): drop the work."""
 
@@ -76,7 +79,8 @@ def load_data(protocol, data_dir=None):
         raise ParamError("{data_dir} does not apply to synthetic data, which is generated", "data_dir")
     if p.dataset == "synthetic":
         h = p.resolution or 32
-        return D.synthetic((3, h, h), p.train_size or 10_000, p.test_size or 2_000, seed=p.subset_seed)
+        return D.synthetic((3, h, h), p.train_size or SYNTHETIC_SIZES[0], p.test_size or SYNTHETIC_SIZES[1],
+                           seed=p.subset_seed)
     return D.load(p.dataset, data_dir, p.resolution).subset(p.train_size, p.test_size, p.subset_seed)
 
 
