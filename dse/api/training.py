@@ -325,10 +325,8 @@ class Training(StudyBase):
     def _allocation(self, names, devices, workers, batch: int, data):
         """Workers per device and threads each for the pending models of ``names`` (dse.train.allocation.choose): from
         their median training flops and activations per image, the cores, the free memory and the data's size."""
-        from dse.train.allocation import choose, free_memory
-
         from dse.models.blocks import in_every_process
-        from dse.train.allocation import Allocation
+        from dse.train.allocation import Allocation, choose, free_memory
 
         with self.store() as s:
             todo = [m for n in names for m in s.models(n) if m.status in ("pending", "running")]
