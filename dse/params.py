@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from dse.errors import ParamError
-from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, SETTINGS, check_choice,
-                          check_int, check_name, check_number, check_seed, name_list, parse_budget, shown)
+from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, SETTINGS, STEMS,
+                          check_choice, check_int, check_name, check_number, check_seed, name_list, parse_budget,
+                          shown)
 
 
 class Check:
@@ -326,6 +327,21 @@ class Budget(Check):
         return [10, "10", "0ep", "100001ep"]
 
 
+class Window(Check):
+    """A complexity window LO:HI in multiply-adds ('360M:400M', '0.36G:0.4G') or a pair (lo, hi), lo <= hi."""
+
+    text = "a window LO:HI such as 360M:400M"
+
+    def check(self, v, param):
+        from dse.units import parse_window
+
+        parse_window(v, param)
+        return v
+
+    def bad(self):
+        return ["400M", "400M:360M", "x:y"]
+
+
 @dataclass(frozen=True)
 class Param:
     """One setting, declared once: what it accepts, its default, its help, and its CLI flag (default
@@ -361,6 +377,19 @@ PROTOCOL = {
     "augment": Param(Bool(), True, "Augmentation: pad-and-crop + flip for small images, random-resized-crop + flip "
                                    "for image folders (--no-augment: none).", "--augment/--no-augment"),
 }
+# The regime: what a model is counted and built at (dse.spaces.Regime's fields). Its defaults are the paper's
+# (ImageNet: 360-400 MF at 224 px, RGB, 1,000 classes); a space's own [regime] table and a call's keywords come
+# first. A task adds its own fields here (every sample-like method, dse model and the CLI take them from this).
+REGIME = {
+    "flops": Param(Window(), "360M:400M", "Complexity window in multiply-adds, e.g. 360M:400M, 0.36G:0.4G or plain "
+                                          "numbers.", metavar="LO:HI"),
+    "resolution": Param(Setting("resolution"), 224, "Input image size in pixels (square)."),
+    "stem": Param(Choice(STEMS), "simple", "simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images); "
+                                           "resnet: 7x7 stride 2 + max pool. A network with its own stem (ResNet-50, "
+                                           "the NDS spaces) keeps it."),
+    "in_channels": Param(Setting("in_channels"), 3, "Input channels (3 for RGB, 1 for Fashion-MNIST)."),
+    "num_classes": Param(Setting("num_classes"), 1000, "Classes of the classifier head."),
+}
 # How to run training (dse.api.training.RunOptions's fields): not part of what an error means
 RUN = {
     "device": Param(Device(), "auto", "auto (all GPUs, else CPU), cpu, cuda, cuda:N."),
@@ -388,8 +417,9 @@ RUN = {
 }
 # The keywords many methods share, with what each accepts (a method may declare its own in @checked)
 PARAMS: dict[str, Param] = {
-    "sweeps": Param(Names()),
-    "sweep": Param(Text()),  # a sweep read: any name the store holds (one a method creates declares Name())
+    "sweeps": Param(Names(), None, "Sweep (repeatable; default: every sweep)."),
+    "sweep": Param(Text(), None, "The sweep."),  # a sweep read: any name the store holds (one a method creates
+    # declares Name())
     "metric": Param(Choice(METRICS), "final", "Which error: of the final epoch, or the best epoch."),
     "seed": Param(Seed(), 0, "Seed."),
     "n_boot": Param(Int(1, 10**8), 10_000, "Bootstrap resamples."),
@@ -398,11 +428,17 @@ PARAMS: dict[str, Param] = {
     "alpha": Param(Real(0, 1, low_open=True, high_open=True), 0.05, "The KS test's level."),
     "level": Param(Real(0, 1, low_open=True, high_open=True), 0.95, "Confidence of the EDF bands."),
     **PROTOCOL, **RUN,
-    "retry_failed": Param(Bool(), False), "reset_protocol": Param(Bool(), False), "discard_results": Param(Bool(),
-                                                                                                           False),
+    "retry_failed": Param(Bool(), False, "Put failed and diverged models back to pending first."),
+    "reset_protocol": Param(Bool(), False, "Forget the protocol stored by an earlier (mistaken) run and store this "
+                                           "one; refused while any model has results under the old one, unless "
+                                           "--discard-results."),
+    "discard_results": Param(Bool(), False, "With --reset-protocol: delete every model's results (errors, epochs, "
+                                            "checkpoints) and retrain."),
 }
 # the defaults as attributes, for signatures: def train(self, *, budget=DEFAULTS.budget, ...)
 DEFAULTS = SimpleNamespace(**{k: p.default for k, p in PARAMS.items()})
+# the regime's defaults: {flops: '360M:400M', resolution: 224, stem: 'simple', in_channels: 3, num_classes: 1000}
+REGIME_DEFAULTS = {k: p.default for k, p in REGIME.items()}
 
 
 def checked(**own: Check):

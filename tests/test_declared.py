@@ -190,6 +190,34 @@ def test_each_options_default_is_the_apis():
     assert checked > 60
 
 
+def _all_commands(group, prefix=""):
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _all_commands(cmd, prefix + name + " ")
+        else:
+            yield prefix + name, cmd
+
+
+def test_no_option_of_a_declared_name_is_written_by_hand():
+    """Every option named like a declared setting (dse.params: PARAMS, REGIME) is made from its declaration
+    (dse.cli.options.option), so its flag, default, check and help cannot drift from the library's."""
+    from dse.cli.models import _reference_command
+    from dse.cli.options import DeclaredOption
+    from dse.params import REGIME
+
+    cmds = dict(_all_commands(commands()))
+    cmds["model resnet56"] = _reference_command("resnet56")
+    by_hand, made = [], 0
+    for name, cmd in cmds.items():
+        for p in cmd.params:
+            if isinstance(p, click.Option) and (p.name in PARAMS or p.name in REGIME):
+                made += isinstance(p, DeclaredOption)
+                if not isinstance(p, DeclaredOption):
+                    by_hand.append(f"{name} {p.opts[0]}")
+    assert by_hand == []
+    assert made > 130
+
+
 def test_commands_that_train_take_trains_options_with_the_same_help():
     cmds = commands().commands
     train = {p.name: p for p in cmds["train"].params}

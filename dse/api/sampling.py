@@ -12,8 +12,8 @@ from dse.spaces import Regime, Space, resolve_space
 from dse.spaces.sweeps import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
 from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name
-from dse.validate import SPEED_MODES, STEMS
-from dse.params import Choice, FilePath, Int, Name, Opt, Real, Setting, Text, checked
+from dse.validate import SPEED_MODES
+from dse.params import REGIME, REGIME_DEFAULTS as R, Choice, FilePath, Int, Name, Opt, Real, Text, checked
 
 
 MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
@@ -35,12 +35,12 @@ def _warned(results, cap: dict | None, fit: dict | None) -> list:
     return results
 
 
-# the input side of a regime, and the time cap of --max-ms: what sample, sample_regimes and import_table accept
-_REGIME = dict(resolution=Setting("resolution"), stem=Choice(STEMS), in_channels=Setting("in_channels"),
-               num_classes=Setting("num_classes"))
+# the input side of a regime (dse.params.REGIME), and the time cap of --max-ms: what sample, sample_regimes and
+# import_table accept
+_REGIME = {k: p.check for k, p in REGIME.items() if k != "flops"}
 # a sample call's regime where neither the call nor the space's own [regime] gives it: the paper's (ImageNet)
-PAPER_REGIME = {"flops": "360M:400M", "resolution": 224, "stem": "simple", "in_channels": 3, "num_classes": 1000}
-_REGIME_OPT = {k: Opt(c) for k, c in _REGIME.items()}
+PAPER_REGIME = R
+_REGIME_OPT = {k: Opt(p.check) for k, p in REGIME.items()}
 _CAP = dict(max_ms=Opt(Real(0, low_open=True)), speed_device=Opt(Text()), speed_mode=Choice(SPEED_MODES),
             speed_batch=Opt(Int(1, MAX_BATCH)))
 
@@ -101,10 +101,11 @@ class Sampling(StudyBase):
             out = sample_regimes(s, sp, regs, n=int(n), prefix=sweep, seed=seed)
         return _warned(out, cap, fit)
 
-    @checked(name=Text(), sweep=Opt(Name()), resolution=Opt(Setting("resolution")), stem=Choice(STEMS),
-             in_channels=Setting("in_channels"), num_classes=Opt(Setting("num_classes")))
+    @checked(name=Text(), sweep=Opt(Name()), **{**_REGIME, "resolution": Opt(_REGIME["resolution"]),
+                                                 "num_classes": Opt(_REGIME["num_classes"])})
     def add_reference(self, name: str, sweep: str | None = None, *, resolution: int | None = None,
-                      stem: str = "simple", in_channels: int = 3, num_classes: int | None = None) -> SampleResult:
+                      stem: str = R["stem"], in_channels: int = R["in_channels"],
+                      num_classes: int | None = None) -> SampleResult:
         """Put the reference network ``name`` (``dse.models.reference``: resnet50, effnet_b0, regnetx_400mf, ...)
         into a one-model sweep (default: its name), counted at ``resolution`` and ``num_classes`` (default: the
         network's own, 224 px and 1000 classes or 32 px and 10), to train and time it beside populations.
@@ -163,8 +164,8 @@ class Sampling(StudyBase):
         return (space if isinstance(space, Space) else resolve_space(str(space))), regs
 
     @checked(path=FilePath(), sweep=Name(), **_REGIME)
-    def import_table(self, path, sweep: str, *, resolution: int = 224, stem: str = "simple", in_channels: int = 3,
-                     num_classes: int = 1000) -> int:
+    def import_table(self, path, sweep: str, *, resolution: int = R["resolution"], stem: str = R["stem"],
+                     in_channels: int = R["in_channels"], num_classes: int = R["num_classes"]) -> int:
         """Read a population trained elsewhere (CSV or Parquet, as ``export`` writes it) into a new sweep;
         complexity missing from the file is counted at the given regime. Returns the number of models."""
         from dse.store.table import check_table_file

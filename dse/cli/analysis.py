@@ -12,13 +12,12 @@ from pathlib import Path
 import click
 
 from dse.cli.main import aliases, cli, db_option, json_option, study
-from dse.cli.options import PLOT, check_plot, save_plot
+from dse.cli.options import PLOT, check_plot, option, save_plot
 from dse.errors import DseError
-from dse.validate import BANDS, METRICS, NORMALIZE_BY, as_name, check_output
+from dse.validate import BANDS, NORMALIZE_BY, as_name, check_output
 from dse.report.console import print_json, say, table
 
-METRIC = click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
-                      help="Which error: of the final epoch, or the best epoch.")
+METRIC = option("metric")
 NORM = [
     click.option("--normalize", type=click.Choice(NORMALIZE_BY), default=None,
                  help="Complexity-normalise (NDS): weight models so the complexity distributions agree "
@@ -35,14 +34,11 @@ def _norm_options(f):
     return f
 
 
-def _boot_options(n_boot_help: str):
+def _boot_options(n_boot_more: str):
     """--n-boot --frac --ci --seed: the empirical bootstrap's options (bootstrap, trends)."""
     opts = [
-        click.option("--n-boot", type=int, default=10_000, show_default=True, help=n_boot_help),
-        click.option("--frac", type=float, default=0.25, show_default=True,
-                     help="Fraction of the models in each resample."),
-        click.option("--ci", type=float, default=95.0, show_default=True, help="Confidence interval, percent."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the resampling."),
+        option("n_boot", more=n_boot_more), option("frac"), option("ci"),
+        option("seed", help="Random seed of the resampling."),
     ]
 
     def deco(f):
@@ -97,7 +93,7 @@ def _thresholds(text):
 @click.option("--band", type=click.Choice(BANDS), default="dkw", show_default=True,
               help="A simultaneous confidence band around each EDF: DKW (with the effective sample size when "
                    "normalised), bootstrap, or none. Shaded in --plot, 'band' in --json.")
-@click.option("--level", type=float, default=0.95, show_default=True, help="The band's confidence level.")
+@option("level")
 @click.option("--thresholds", default=None, metavar="E1,E2,...",
               help="Report the fraction of models below these errors (default: pooled 10/25/50th percentiles).")
 @click.option("--reference", "references", multiple=True, metavar="SWEEP",
@@ -147,9 +143,8 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, refer
               help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if "
                    "shared, and the design choices a space samples: activation resolution lr wd lr_wd momentum "
                    "batch_size.")
-@click.option("--sweep", "sweeps", multiple=True,
-              help="Sweep (repeatable; default: every sweep that has the parameter).")
-@_boot_options("Bootstrap repetitions.")
+@option("sweeps", help="Sweep (repeatable; default: every sweep that has the parameter).")
+@_boot_options("")
 @METRIC
 @PLOT
 @db_option
@@ -179,10 +174,9 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
 @click.option("--param", "params", multiple=True, required=True,
               help="Parameter (repeatable), as for bootstrap: d1.. w1.. depth w0 wa wm b g e_fit flops params acts, "
                    "and sampled design choices (resolution lr wd lr_wd ...).")
-@click.option("--sweep", "sweeps", multiple=True,
-              help="Sweep (repeatable): the sweeps named form one series. Default: every trained sweep, grouped "
-                   "by space.")
-@_boot_options("Bootstrap repetitions per regime.")
+@option("sweeps", help="Sweep (repeatable): the sweeps named form one series. Default: every trained sweep, grouped "
+                      "by space.")
+@_boot_options(" Per regime.")
 @METRIC
 @PLOT
 @db_option
@@ -222,7 +216,7 @@ def trends(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json):
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@option("sweeps")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="Summarise the K best models.")
 @METRIC
 @PLOT
@@ -253,7 +247,7 @@ def fit(sweeps, top, metric, plot, db, as_json):
 @click.option("--compare", is_flag=True, help="Compare the sweeps named after it.")
 @click.argument("sweeps", nargs=-1, required=True)
 @_norm_options
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the draws.")
+@option("seed", help="Random seed of the draws.")
 @METRIC
 @PLOT
 @db_option
@@ -280,7 +274,7 @@ def plot():
 
 
 @plot.command("complexity")
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@option("sweeps")
 @METRIC
 @click.option("--plot", "out", default="complexity.png", show_default=True, metavar="FILE.png|FILE.svg",
               help="The picture to write.")
@@ -295,8 +289,8 @@ def plot_complexity(sweeps, metric, out, db):
 @click.option("--x", "x", default="lr", show_default=True, help="Parameter on the x axis (lr, wd, lr_wd, resolution, "
               "depth, w0, ...; log axis when all values are positive).")
 @click.option("--y", "y", default=None, help="Parameter on the y axis (e.g. wd). Without it: relative rank against x.")
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every trained sweep that has x "
-              "and y). Ranks are taken within each sweep.")
+@option("sweeps", help="Sweep (repeatable; default: every trained sweep that has x and y). Ranks are taken within "
+                      "each sweep.")
 @click.option("--good", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
               help="Relative rank of the good models whose line is drawn (0.25: the top quarter).")
 @METRIC
@@ -327,7 +321,7 @@ def plot_rank(x, y, sweeps, good, metric, out, db, as_json):
 
 
 @plot.command("curves")
-@click.option("--sweep", required=True, help="The sweep.")
+@option("sweep", required=True)
 @click.option("--best", type=click.IntRange(min=0), default=5, show_default=True, help="The K best models.")
 @click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, help="The K worst models.")
 @METRIC
@@ -341,17 +335,16 @@ def plot_curves(sweep, best, worst, metric, out, db):
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, required=True,
-              help="The trained sweep whose evidence is used; repeat it for the regimes of one space (each votes).")
+@option("sweeps", required=True,
+        help="The trained sweep whose evidence is used; repeat it for the regimes of one space (each votes).")
 @click.option("--space", "base", default=None, metavar="NAME|PATH",
               help="Base space (needed when the sweep was imported rather than sampled).")
 @click.option("--out", default=None, metavar="FILE.toml", help="Write the refined space file here.")
 @click.option("--min-support", type=click.IntRange(min=1), default=20, show_default=True,
               help="Never propose anything with fewer models behind it.")
-@click.option("--n-boot", type=int, default=10_000, show_default=True, help="Bootstrap repetitions per parameter.")
-@click.option("--ci", type=float, default=95.0, show_default=True,
-              help="Bootstrap interval giving the ranges, percent.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap.")
+@option("n_boot", more=" Per parameter.")
+@option("ci", help="Bootstrap interval giving the ranges, percent.")
+@option("seed", help="Random seed of the bootstrap.")
 @METRIC
 @db_option
 @json_option
@@ -406,7 +399,7 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
+@option("sweeps")
 @click.option("-o", "--output", default="report.html", show_default=True, help="The HTML file to write.")
 @METRIC
 @db_option

@@ -6,26 +6,25 @@ from __future__ import annotations
 import click
 
 from dse.api.findings import SCALES
-from dse.cli.main import cli, db_option, json_option, limit_type, study
+from dse.cli.main import cli, db_option, json_option, study
 from dse.cli.options import PLOT, check_plot, option, progress_display, run_options, run_settings, save_plot
 from dse.errors import DseError
 from dse.units import duration
 from dse.report.console import print_json, say, table
-from dse.validate import DATASETS, MAX_MODELS, METRICS
+from dse.validate import MAX_MODELS
 
 VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can't tell"}
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, help="Judge on these sweeps only (repeatable; default: all).")
+@option("sweeps", help="Judge on these sweeps only (repeatable; default: all).")
 @click.option("--only", multiple=True, metavar="ID",
               help="Only these findings (repeatable): depth, b, wm, w0, g, runtime, inverted, depthwise, resolution, "
                    "se, lrwd.")
 @option("n_boot")
 @option("ci")
 @option("seed")
-@click.option("--metric", type=click.Choice(METRICS), default="final", show_default=True,
-              help="Which error: the final epoch's or the best epoch's.")
+@option("metric")
 @click.option("--plan", "plan", is_flag=True, help="Print the study that would test every finding, and its cost here.")
 @click.option("--run", "run_", is_flag=True, help="Sample and train that study (resumable), then print the verdicts.")
 @click.option("--scale", type=click.Choice(tuple(SCALES)), default="cpu", show_default=True,
@@ -34,13 +33,14 @@ VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can'
 @click.option("--regimes", default=None, metavar="F,F,...", help="--plan/--run: the regimes (default: the scale's).")
 @click.option("-n", "n", type=click.IntRange(2, MAX_MODELS), default=None,
               help="--plan/--run: models per space and regime (default: the scale's).")
-@click.option("--budget", default=None, metavar="Nep|Nit", help="--plan/--run: training budget (default: the scale's).")
+@option("budget", default=None, show_default=False, metavar="Nep|Nit",
+        help="--plan/--run: training budget (default: the scale's).")
 @click.option("--spaces", default=None, metavar="S,S,...",
               help="--plan/--run: the spaces (default: regnetx, regnety, regnet, regnetx_inverted, regnetx_dw, "
                    "regnetx_res at 224 px, regnetx_lrwd).")
-@click.option("--dataset", type=click.Choice(DATASETS), default=None, help="--plan/--run: data (default: the scale's).")
-@click.option("--train-size", type=limit_type("train_size"), default=None, help="--plan/--run: training images.")
-@click.option("--test-size", type=limit_type("test_size"), default=None, help="--plan/--run: test images.")
+@option("dataset", default=None, show_default=False, help="--plan/--run: data (default: the scale's).")
+@option("train_size", help="--plan/--run: training images (default: the scale's).")
+@option("test_size", help="--plan/--run: test images (default: the scale's).")
 @click.option("--no-probe", is_flag=True, help="--plan: no short timing (the cost is then unknown).")
 @run_options
 @PLOT

@@ -8,7 +8,7 @@ import click
 
 from dse import __version__
 from dse.errors import DseError, ParamError
-from dse.validate import LIMITS, STEMS
+from dse.validate import LIMITS
 
 
 def limit_type(name: str) -> click.ParamType:
@@ -143,33 +143,3 @@ def db_option(f):
 
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")(f)
-
-
-def regime_options(f=None, *, space: bool = False):
-    """--resolution --stem --in-channels --num-classes (the input side of a regime). ``space=True`` (dse sample):
-    an option not given is the space's own ([regime] in its file), else the paper's, so each defaults to None."""
-    if f is None:
-        return lambda g: regime_options(g, space=space)
-    paper = {"resolution": 224, "stem": "simple", "in_channels": 3, "num_classes": 1000}
-
-    def kw(name):
-        if space:
-            return {"default": None, "show_default": False}
-        return {"default": paper[name], "show_default": True}
-
-    own = " [default: the space's own regime, else {}]" if space else ""
-    opts = [
-        click.option("--resolution", type=limit_type("resolution"), **kw("resolution"),
-                     help="Input image size in pixels (square)." + own.format(224)),
-        click.option("--stem", type=click.Choice(STEMS), **kw("stem"),
-                     help="simple: 3x3 conv stride 2 (ImageNet); cifar: stride 1 (small images); resnet: 7x7 "
-                          "stride 2 + max pool. A network with its own stem (ResNet-50, the NDS spaces) "
-                          "keeps it." + own.format("simple")),
-        click.option("--in-channels", type=limit_type("in_channels"), **kw("in_channels"),
-                     help="Input channels (3 for RGB, 1 for Fashion-MNIST)." + own.format(3)),
-        click.option("--num-classes", type=limit_type("num_classes"), **kw("num_classes"),
-                     help="Classes of the classifier head." + own.format(1000)),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
-from dse.cli.main import Command, Group, cli, json_option, limit_type, regime_options
+from dse.cli.main import Command, Group, cli, json_option
+from dse.cli.options import option, regime_options
 from dse.errors import DseError
 from dse.models import Arch, complexity, regnet_arch
 from dse.models.reference import REFERENCES, reference
+from dse.params import REGIME, REGIME_DEFAULTS
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
 from dse.units import human
@@ -78,15 +80,12 @@ def _reference_command(name: str) -> click.Command:
 
     @click.command(name, cls=Command, help=f"{ref.doc}: its stages and exact complexity (pycls's counting) at "
                               f"{ref.resolution} px and {ref.num_classes} classes unless given.")
-    @click.option("--resolution", type=limit_type("resolution"), default=ref.resolution, show_default=True,
-                  help="Input image size in pixels (square).")
-    @click.option("--in-channels", type=limit_type("in_channels"), default=3, show_default=True,
-                  help="Input channels.")
-    @click.option("--num-classes", type=limit_type("num_classes"), default=ref.num_classes, show_default=True,
-                  help="Classes of the classifier head.")
+    @option("resolution", REGIME["resolution"], default=ref.resolution)
+    @option("in_channels", REGIME["in_channels"])
+    @option("num_classes", REGIME["num_classes"], default=ref.num_classes)
     @json_option
     def show(as_json, **kw):
-        _show(ref.arch, None, as_json, stem=ref.arch.stem or "simple", **kw)
+        _show(ref.arch, None, as_json, stem=ref.arch.stem or REGIME_DEFAULTS["stem"], **kw)
 
     return show
 
@@ -111,7 +110,8 @@ def model_list(as_json):
     """The reference networks dse knows by name, with their exact flops, params and acts."""
     rows = []
     for name, ref in REFERENCES.items():
-        cx = complexity(ref.arch, ref.resolution, ref.arch.stem or "simple", 3, ref.num_classes)
+        cx = complexity(ref.arch, ref.resolution, ref.arch.stem or REGIME_DEFAULTS["stem"],
+                        REGIME_DEFAULTS["in_channels"], ref.num_classes)
         rows.append({"name": name, "network": ref.doc, "block": ref.arch.block, "resolution": ref.resolution,
                      "classes": ref.num_classes, **cx})
     if as_json:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import click
 
 from dse.errors import DseError
-from dse.params import PARAMS, PROTOCOL, RUN, Bool, Check, Choice, FilePath, Int, Opt, Real, Seed, Setting, Workers
+from dse.params import (PARAMS, PROTOCOL, REGIME, RUN, Bool, Check, Choice, FilePath, Int, Names, Opt, Param, Real,
+                        Seed, Setting, Workers)
 from dse.report.console import say
 
 # the run settings that are callbacks of the library, not options (the CLI makes them: --plain)
@@ -54,22 +55,48 @@ def click_type(check: Check):
     return click.STRING
 
 
-def option(name: str, **over):
-    """The click option of setting ``name`` (dse.params.PARAMS), as declared; ``over`` replaces a field (a
-    command's own help for --seed)."""
-    p = PARAMS[name]
+class DeclaredOption(click.Option):
+    """An option made from its declaration (``option``): tests/test_declared.py requires every option whose name
+    is a declared parameter to be one, so no command retypes a flag, default or help by hand."""
+
+
+def option(name: str, decl: Param | None = None, more: str = "", **over):
+    """The click option of setting ``name`` (``decl``, default dse.params.PARAMS[name]), as declared; ``more``
+    is appended to the declared help, ``over`` replaces a field (a command's own help for --seed, ``default=None``
+    where the library picks). A list of names (``Names``: sweeps) is a repeatable ``--sweep``."""
+    p = decl or PARAMS[name]
     flag = p.cli_flag(name)
     kw = {"help": p.help, "default": p.default, "show_default": p.default is not None}
     if name == "checkpoint":  # a switch with a third state: neither given
         kw.update(default=None, show_default=False, callback=lambda ctx, param, v: _CHECKPOINT[v])
     elif isinstance(p.check, Bool):
         kw["is_flag"] = True
+    elif isinstance(p.check, Names) or isinstance(getattr(p.check, "inner", None), Names):
+        kw.update(multiple=True, metavar="SWEEP", show_default=False, default=None)
+        flag = p.flag or "--" + name.rstrip("s").replace("_", "-")
     else:
         kw["type"] = click_type(p.check)
         if p.metavar:
             kw["metavar"] = p.metavar
+    kw["help"] += more
     kw.update(over)
-    return click.option(flag, name, **kw)
+    return click.option(flag, name, cls=DeclaredOption, **kw)
+
+
+def regime_options(f=None, *, space: bool = False):
+    """--resolution --stem --in-channels --num-classes (the input side of a regime, dse.params.REGIME).
+    ``space=True`` (dse sample): an option not given is the space's own ([regime] in its file), else the paper's,
+    so each defaults to None."""
+    if f is None:
+        return lambda g: regime_options(g, space=space)
+    opts = []
+    for k, p in REGIME.items():
+        if k == "flops":
+            continue
+        over = {"default": None, "show_default": False,
+                "more": f" [default: the space's own regime, else {p.default}]"} if space else {}
+        opts.append(option(k, p, **over))
+    return _apply(f, opts)
 
 
 PLAIN = click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")

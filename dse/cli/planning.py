@@ -18,12 +18,12 @@ from dse.units import duration
 @click.argument("sweeps", nargs=-1, required=True)
 @click.option("--n", "n", default="25,50,100,200", show_default=True, metavar="N1,N2,...",
               help="Models per space to estimate the power at.")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="The KS test's level.")
+@option("alpha")
 @click.option("--target", type=float, default=0.8, show_default=True, help="The power wanted.")
 @click.option("--effect", type=float, default=None,
               help="Power for a shift of the first pilot to this KS distance, instead of the pilots' difference.")
 @click.option("--reps", type=int, default=2000, show_default=True, help="Simulated studies per n.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
+@option("seed", help="Seed of the simulation.")
 @click.option("--sequential", is_flag=True, help="Also simulate dse compare --until-decided with --step and --max.")
 @click.option("--step", type=int, default=10, show_default=True, help="With --sequential: models per round.")
 @click.option("--max", "max_n", type=int, default=200, show_default=True, help="With --sequential: the most per space.")

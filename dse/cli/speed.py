@@ -7,7 +7,7 @@ import sys
 import click
 
 from dse.cli.analysis import plot
-from dse.cli.options import PLOT, check_plot, save_plot
+from dse.cli.options import PLOT, check_plot, option, save_plot
 from dse.cli.main import cli, db_option, json_option, study
 from dse.errors import DseError
 from dse.report.console import print_json, say, table
@@ -17,8 +17,8 @@ from dse.validate import COUNTS, SPEED_CHOICES, SPEED_MODES
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep to time (repeatable; default: every sweep).")
-@click.option("--device", default="auto", show_default=True, help="auto (all GPUs, else CPU), cpu, cuda, cuda:N.")
+@option("sweeps", help="Sweep to time (repeatable; default: every sweep).")
+@option("device")
 @click.option("--mode", type=click.Choice(SPEED_CHOICES), default="infer", show_default=True,
               help="infer: a forward pass in eval mode; train: one whole training step of the engine.")
 @click.option("--batch", type=int, default=64, show_default=True, help="Images per timed batch.")
@@ -104,8 +104,9 @@ def _show(r):
 
 
 @plot.command("speed")
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep (repeatable; default: every sweep).")
-@click.option("--device", default=None, help="The device's name as stored (default: the most measured).")
+@option("sweeps")
+@option("device", type=click.STRING, default=None, show_default=False,
+        help="The device's name as stored (default: the most measured).")
 @click.option("--mode", type=click.Choice(SPEED_MODES), default="infer", show_default=True,
               help="Which timings.")
 @click.option("--batch", type=int, default=None, help="Which batch size (default: the most measured).")

@@ -6,10 +6,12 @@ import click
 
 from dse.cli.analysis import budget_warnings
 
-from dse.cli.main import aliases, cli, db_option, json_option, regime_options, study
+from dse.cli.main import aliases, cli, db_option, json_option, study
+from dse.cli.options import option, regime_options
 from dse.errors import DseError, ParamError
 from dse.report.console import print_json, say, table
 from dse.units import human, regime_label
+from dse.params import REGIME
 from dse.validate import SPEED_MODES
 
 
@@ -37,11 +39,9 @@ def spaces(paths, as_json):
                    "a one-model sweep, to train and time beside populations; counted at its own resolution and "
                    "classes unless --resolution/--num-classes are given.")
 @click.option("-n", "n", type=int, default=None, help="Number of distinct models the sweep should hold.")
-@click.option("--sweep", default=None,
-              help="Sweep name (default: the space's name); with --regimes the prefix of NAME@REGIME.")
-@click.option("--flops", default=None, metavar="LO:HI",
-              help="Complexity window in multiply-adds, e.g. 360M:400M, 0.36G:0.4G or plain numbers "
-                   "[default: the space's own regime, else 360M:400M].")
+@option("sweep", help="Sweep name (default: the space's name); with --regimes the prefix of NAME@REGIME.")
+@option("flops", REGIME["flops"], default=None, show_default=False,
+        more=f" [default: the space's own regime, else {REGIME['flops'].default}].")
 @click.option("--regimes", default=None, metavar="F,F,...",
               help="Sample several complexity regimes, one sweep NAME@F each: 200MF,400MF,1.6GF (F means the "
                    "window 0.9F:F) or explicit windows 180M:200M,360M:400M. -n applies per regime.")
@@ -56,7 +56,7 @@ def spaces(paths, as_json):
 @click.option("--speed-mode", type=click.Choice(SPEED_MODES), default="infer", show_default=True,
               help="Which timings --max-ms predicts.")
 @click.option("--speed-batch", type=int, default=None, help="The batch of those timings (default: the most measured).")
-@click.option("--seed", type=int, default=None, help="Random seed (default 0; a top-up reuses the sweep's).")
+@option("seed", default=None, show_default=False, help="Random seed (default 0; a top-up reuses the sweep's).")
 @db_option
 @json_option
 @click.pass_context
@@ -75,11 +75,9 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
                               ("--max-acts", max_acts), ("--max-ms", max_ms), ("--seed", seed)) if v is not None]
         if bad:
             raise click.UsageError(f"{', '.join(bad)} go(es) with --space; --reference puts one network in a sweep")
-        from dse.api.sampling import PAPER_REGIME
-
         r = study(db).add_reference(reference, sweep, resolution=resolution,  # (None: the network's own)
-                                    stem=stem or PAPER_REGIME["stem"],
-                                    in_channels=in_channels or PAPER_REGIME["in_channels"], num_classes=num_classes)
+                                    stem=stem or REGIME["stem"].default,
+                                    in_channels=in_channels or REGIME["in_channels"].default, num_classes=num_classes)
         if as_json:
             print_json(r.to_dict())
             return
@@ -133,7 +131,7 @@ def _said(r, n, db):
 
 
 @cli.command()
-@click.option("--sweep", default=None, help="Only this sweep.")
+@option("sweep", help="Only this sweep.")
 @click.option("--models", "per_model", is_flag=True,
               help="One row per model: status, final and best error, epochs, seconds, device, reason.")
 @db_option
@@ -197,7 +195,7 @@ def status(sweep, per_model, db, as_json):
 
 
 @cli.command("export")
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep to export (repeatable; default all).")
+@option("sweeps", help="Sweep to export (repeatable; default all).")
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE.csv|FILE.parquet|-",
               help="Where to write; '-' is standard output. Parquet needs pyarrow.")
 @click.option("--speed-device", default=None,
@@ -252,7 +250,7 @@ def export_cmd(sweeps, output, speed_device, per_epoch, pycls_dir, top, base_con
 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--sweep", required=True, help="Name of the new sweep.")
+@option("sweep", required=True, help="Name of the new sweep.")
 @click.option("--pycls", "pycls", is_flag=True,
               help="FILE is a pycls sweep.json (tools/sweep_collect.py): networks, regime and protocol come from "
                    "each job's cfg.")

@@ -12,17 +12,13 @@ from dse.report.console import print_json, say, table
 
 
 @cli.command()
-@click.option("--sweep", "sweeps", multiple=True, help="Sweep to train (repeatable; default: every sweep but the "
-                                                       "copies dse budget-check trains).")
+@option("sweeps", help="Sweep to train (repeatable; default: every sweep but the copies dse budget-check trains).")
 @protocol_options
 @option("seed", help="Seed of initialisation and data order (per model: seed and index).")
 @run_options
-@click.option("--retry-failed", is_flag=True, help="Put failed and diverged models back to pending first.")
-@click.option("--reset-protocol", is_flag=True,
-              help="Forget the protocol stored by an earlier (mistaken) run and store this one; refused while any "
-                   "model has results under the old one, unless --discard-results.")
-@click.option("--discard-results", is_flag=True,
-              help="With --reset-protocol: delete every model's results (errors, epochs, checkpoints) and retrain.")
+@option("retry_failed")
+@option("reset_protocol")
+@option("discard_results")
 @db_option
 def train(sweeps, seed, plain, retry_failed, reset_protocol, discard_results, db, **settings):
     """Train the pending models of the sweeps and record per-epoch and final errors.
@@ -53,8 +49,8 @@ def train(sweeps, seed, plain, retry_failed, reset_protocol, discard_results, db
 
 
 @cli.command("budget-check")
-@click.option("--sweep", "sweeps", multiple=True, required=True,
-              help="A trained sweep (repeatable: with several, also whether their comparison holds).")
+@option("sweeps", required=True,
+        help="A trained sweep (repeatable: with several, also whether their comparison holds).")
 @click.option("--models", type=int, default=20, show_default=True,
               help="Models per sweep to retrain, spread over its error quantiles (good and bad both in).")
 @click.option("--factors", default="2,4", show_default=True,

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dse.errors import DseError
+from dse.params import REGIME_DEFAULTS as _R
+from dse.units import parse_window
 from dse.validate import ACTIVATIONS, STEMS
 from dse.models.arch import Arch, adjust_compatibility, model_key
 from dse.models.blocks import STEM_TYPES, UNUSED
@@ -29,13 +31,14 @@ CHUNK = 1 << 14
 
 @dataclass(frozen=True)
 class Regime:
-    """The complexity regime: flops window at a resolution, stem, input channels, classes, optional caps."""
+    """The complexity regime: flops window at a resolution, stem, input channels, classes, optional caps (defaults:
+    dse.params.REGIME, the paper's)."""
 
-    flops: tuple = (360_000_000, 400_000_000)
-    resolution: int = 224
-    stem: str = "simple"
-    in_channels: int = 3
-    num_classes: int = 1000
+    flops: tuple = parse_window(_R["flops"])
+    resolution: int = _R["resolution"]
+    stem: str = _R["stem"]
+    in_channels: int = _R["in_channels"]
+    num_classes: int = _R["num_classes"]
     max_params: int | None = None
     max_acts: int | None = None
     ms_cap: dict | None = None  # {"max_ms", "device", "mode", "batch", "coef": [a, b], "intercept"}: a*flops+b*acts+c

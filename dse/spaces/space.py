@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError, ParamError
+from dse.params import REGIME
 from dse.models.arch import KERNELS, MAX_EXPANSION, STAGE_FIELDS, STEM_WIDTH, Design
 from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES, ensure_plugins
 from dse.validate import (ACTIVATIONS, BLOCKS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES,
@@ -37,7 +38,7 @@ DISTS = {
 TOP_KEYS = {"name", "description", "family", "block", "se", "stem", "stem_w", "strides", "head_w", "stages", "params",
             "constraints", "regime"}
 # [regime]: the space's own default regime, used for what a sample call does not give (NDS: CIFAR size)
-REGIME_KEYS = ("flops", "resolution", "stem", "in_channels", "num_classes")
+REGIME_KEYS = tuple(REGIME)  # a space file's [regime] table: dse.params.REGIME's fields
 CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_flops", "max_params", "max_acts", "depth", "w0_eq_wa"}
 MAX_VALUES = 1_000_000
 
@@ -254,12 +255,10 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
 def _parse_regime(reg, max_flops, err) -> dict:
     """A space's [regime] table, each value checked as the sample options check it; its flops window ("LO:HI")
     must reach below the space's own flops cap."""
-    from dse.params import Choice, Setting
     from dse.units import parse_window
-    from dse.validate import STEMS
 
     if not isinstance(reg, dict):
-        err("regime", "must be a table (flops, resolution, stem, in_channels, num_classes)")
+        err("regime", f"must be a table ({', '.join(REGIME)})")
     _unknown(reg, set(REGIME_KEYS), "[regime]", err)
     out = {}
     for k, v in reg.items():
@@ -270,7 +269,7 @@ def _parse_regime(reg, max_flops, err) -> dict:
                     err("[regime] flops", f"the window {v!r} lies above the space's max_flops {max_flops:g}")
                 out[k] = v.strip() if isinstance(v, str) else f"{lo}:{hi}"
             else:
-                out[k] = (Choice(STEMS) if k == "stem" else Setting(k)).check(v, k)
+                out[k] = REGIME[k].check.check(v, k)
         except ParamError as e:
             err(f"[regime] {k}", str(e))
     return out
