@@ -390,7 +390,7 @@ REGIME = {
     "in_channels": Param(Setting("in_channels"), 3, "Input channels (3 for RGB, 1 for Fashion-MNIST)."),
     "num_classes": Param(Setting("num_classes"), 1000, "Classes of the classifier head."),
 }
-# How to run training (dse.api.training.RunOptions's fields): not part of what an error means
+# How to run training (dse.train.options.RunOptions's fields): not part of what an error means
 RUN = {
     "device": Param(Device(), "auto", "auto (all GPUs, else CPU), cpu, cuda, cuda:N."),
     "workers_per_device": Param(Workers(), "auto", "Worker processes per device: auto chooses by model size and "

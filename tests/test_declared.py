@@ -198,6 +198,15 @@ def _all_commands(group, prefix=""):
             yield prefix + name, cmd
 
 
+def test_no_locals_bridges():
+    """Settings travel from a call to the Protocol and RunOptions through code a reader can follow: no ``locals()``
+    in dse (Study.train builds the Protocol from its keywords by name)."""
+    hits = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in sorted(ROOT.rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("locals", "vars") and not node.args]
+    assert hits == []
+
+
 def test_no_option_of_a_declared_name_is_written_by_hand():
     """Every option named like a declared setting (dse.params: PARAMS, REGIME) is made from its declaration
     (dse.cli.options.option), so its flag, default, check and help cannot drift from the library's."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import io
 import json
 import shutil
@@ -17,6 +17,7 @@ from dse.validate import (FIXED_SIZE_DATASETS, shown, usable_cpus)
 from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
 from dse.params import PROTOCOL, RUN, Instance, Int, Opt, checked
+from dse.train.options import RunOptions
 from dse.train.protocol import Protocol
 
 
@@ -83,23 +84,18 @@ def _regime_note(s, sweep: str, channels: int, size: int, classes: int) -> str |
             f"on {size} px images ({stem_for(size)} stem, {channels} channel(s), {classes} classes){at}")
 
 
-def _one_way(given: dict, group: dict, name: str) -> None:
-    """A typed object (``protocol=``, ``run=``) and flat keywords of the same group are not mixed."""
-    flat = [k for k, p in group.items() if given[k] != p.default]
-    if flat:
-        raise ParamError(f"{{{name}}} is given as an object: leave out {', '.join(flat)} (set it on the object)",
-                         name, *flat)
-
-
-def _check_workers(k, devices) -> None:
-    """Worker processes per device must fit the machine: at most its CPU cores on a CPU, 32 per GPU (auto chooses
-    within these)."""
-    if k is None or k == "auto":
-        return
-    top = usable_cpus() if devices[0] == "cpu" else 32
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= top:
-        where = f"this machine's {top} CPU core(s)" if devices[0] == "cpu" else "32 per GPU"
-        raise ParamError(f"{{workers_per_device}} must be from 1 to {top} ({where}), got {k!r}", "workers_per_device")
+def _typed(obj, kind, group: dict, flat: dict, name: str):
+    """The typed object of a group of settings (``protocol=`` a Protocol from dse.params.PROTOCOL, ``run=`` a
+    RunOptions from RUN): ``obj`` when the caller gave one (then none of the flat keywords may differ from its
+    default: the two ways are not mixed), else ``kind(**flat)``."""
+    assert flat.keys() == group.keys(), sorted(set(group) ^ set(flat))  # every declared setting is routed
+    if obj is None:
+        return kind(**flat)
+    mixed = [k for k, p in group.items() if flat[k] != p.default]
+    if mixed:
+        raise ParamError(f"{{{name}}} is given as an object: leave out {', '.join(mixed)} (set it on the object)",
+                         name, *mixed)
+    return obj
 
 
 def _classes(rec: SweepRecord) -> int:
@@ -145,51 +141,6 @@ def _factors(factors) -> list:
     return out
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run training, apart from what an error means (the Protocol): devices and workers, data folder,
-    checkpoints, the CUDA graph, the executor (local or Ray) and its options, and the progress callbacks.
-
-    >>> RunOptions(device="cpu").executor
-    'local'
-    """
-
-    device: str = D.device
-    workers_per_device: int | str | None = D.workers_per_device
-    data_dir: object = D.data_dir
-    checkpoint: str = D.checkpoint
-    graph: str = D.graph
-    executor: str = D.executor
-    address: str | None = D.address
-    gpus_per_model: float | None = D.gpus_per_model
-    max_concurrent: int | None = D.max_concurrent
-    progress: object = None   # progress(db, sweeps, epochs) -> a display with event/poll/log/close
-    on_start: object = None   # on_start(summary), before the first model
-
-    def __post_init__(self):
-        for k, param in RUN.items():  # each field's one declaration (dse.params.RUN)
-            param.check.check(getattr(self, k), k)
-
-    def devices(self) -> list[str]:
-        """The devices to train on, checked now (a clear error before any protocol is stored)."""
-        if self.executor == "ray":
-            from dse.train.ray_executor import _ray, check_address
-
-            _ray()  # a clear message now when Ray is missing
-            check_address(self.address)  # and when its head is unreachable
-            return ["ray"]
-        from dse.train.worker import resolve_devices
-
-        devices = resolve_devices(self.device)
-        _check_workers(self.workers_per_device, devices)
-        return devices
-
-    def train_options(self):
-        from dse.train.worker import TrainOptions
-
-        return TrainOptions(self.data_dir, self.device, self.workers_per_device, self.checkpoint, graph=self.graph)
-
-
 class Training(StudyBase):
     """Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
 
@@ -220,18 +171,17 @@ class Training(StudyBase):
 
         >>> Study("s.sqlite").train(budget="2ep", train_size=5000, device="cpu").done           # doctest: +SKIP
         """
-        given = locals()
-        if protocol is None:
-            if resolution and dataset in FIXED_SIZE_DATASETS:
-                raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
-                                 f"fixed size", "resolution")
-            protocol = Protocol(**{k: given[k] for k in PROTOCOL}, seed=seed)
-        else:
-            _one_way(given, PROTOCOL, "protocol")
-        if run is None:
-            run = RunOptions(**{k: given[k] for k in RUN})
-        else:
-            _one_way(given, RUN, "run")
+        if protocol is None and resolution and dataset in FIXED_SIZE_DATASETS:
+            raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
+                             f"fixed size", "resolution")
+        protocol = _typed(protocol, functools.partial(Protocol, seed=seed), PROTOCOL, dict(
+            budget=budget, dataset=dataset, train_size=train_size, test_size=test_size, resolution=resolution,
+            batch_size=batch_size, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+            augment=augment), "protocol")
+        run = _typed(run, RunOptions, RUN, dict(
+            device=device, workers_per_device=workers_per_device, data_dir=data_dir, checkpoint=checkpoint,
+            graph=graph, executor=executor, address=address, gpus_per_model=gpus_per_model,
+            max_concurrent=max_concurrent, progress=progress, on_start=on_start), "run")
         return self.train_protocol(protocol, run, sweeps, retry_failed=retry_failed, reset_protocol=reset_protocol,
                                    discard_results=discard_results)
 
@@ -247,7 +197,7 @@ class Training(StudyBase):
 
         run = run or RunOptions()
         devices = run.devices()  # checked before anything is stored
-        opts = run.train_options()
+        opts = run.for_workers()
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)  # budget-check trains its copies through here
             data = load_data(p, run.data_dir)
@@ -293,7 +243,7 @@ class Training(StudyBase):
         alloc = None
         if run.executor == "local":  # workers and threads by model size (dse.train.allocation); Ray places its own
             alloc = self._allocation(names, devices, run.workers_per_device, batch, data)
-            opts = dataclasses.replace(opts, workers_per_device=alloc.workers, threads=alloc.threads)
+            opts = run.for_workers(workers_per_device=alloc.workers, threads=alloc.threads)
         out = TrainSummary(names, synthetic=data.synthetic, allocation=alloc, header=(
             (f"workers: {alloc.reason}\n" if alloc and (pending or alloc.workers > 1) else "") +
             f"{p.dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
@@ -391,12 +341,11 @@ class Training(StudyBase):
 
         # everything is checked before the copies are written (the keywords by @checked): a failing call leaves the
         # store as it was
-        given = locals()
         factors = sorted(dict.fromkeys(_factors(factors)))
-        if run is None:
-            run = RunOptions(**{k: given[k] for k in RUN})
-        else:
-            _one_way(given, RUN, "run")
+        run = _typed(run, RunOptions, RUN, dict(
+            device=device, workers_per_device=workers_per_device, data_dir=data_dir, checkpoint=checkpoint,
+            graph=graph, executor=executor, address=address, gpus_per_model=gpus_per_model,
+            max_concurrent=max_concurrent, progress=progress, on_start=on_start), "run")
         run.devices()  # the devices, workers and Ray address answer now, or the call ends here
         col = METRIC_COLUMN[metric]
         plan = {}  # {(sweep, factor): (copy name, budget)}

@@ -14,27 +14,15 @@ import os
 import signal
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote
 
 from dse.errors import ParamError
 from dse.store.db import Store, worker_id
 from dse.train.lease import Leases
+from dse.train.options import RunOptions
 from dse.validate import usable_cpus
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """How to run (not part of the protocol): data folder, devices, workers, checkpoints, lease."""
-
-    data_dir: str | None = None
-    device: str = "auto"
-    workers_per_device: int | str | None = "auto"  # a number, or auto: dse.train.allocation chooses
-    checkpoint: str = "auto"  # auto (when an epoch takes > 60 s) | on | off
-    lease_s: float = 120.0
-    graph: str = "auto"
-    threads: int | None = None  # torch threads per worker (default: the CPU cores shared out among the workers)
 
 
 SYNTHETIC_SIZES = (10_000, 2_000)  # (train, test) images of synthetic data without sizes
@@ -87,7 +75,7 @@ def load_data(protocol, data_dir=None):
 class Worker:
     """Claims and trains models of ``sweeps`` until none is pending; ``events(kind, **info)`` reports."""
 
-    def __init__(self, db, sweeps, protocol, opts: TrainOptions, device: str, events=None, log=print, data=None):
+    def __init__(self, db, sweeps, protocol, opts: RunOptions, device: str, events=None, log=print, data=None):
         self.db, self.sweeps, self.p, self.opts, self.device = str(db), list(sweeps), protocol, opts, device
         self.data = data
         self.events = events or (lambda kind, **kw: None)
@@ -242,7 +230,7 @@ def _save(path: Path, state):
     os.replace(tmp, path)
 
 
-def run_training(db, sweeps, protocol, opts: TrainOptions, data, progress) -> None:
+def run_training(db, sweeps, protocol, opts: RunOptions, data, progress) -> None:
     """Train every pending model of ``sweeps``: one worker in this process on a CPU, else
     ``workers_per_device`` processes per device (spawned), with the progress display fed meanwhile."""
     import torch
