@@ -42,7 +42,9 @@ _NAME_CHARS = "A-Za-z0-9_.@~+=:-"  # the same, as a regular expression's class
 
 # ---- the names dse knows (each list typed once; everything else imports it)
 STEMS = ("simple", "cifar", "resnet")  # dse.models.blocks.STEM_TYPES (7x7/2 + max pool: resnet)
-ACTIVATIONS = ("relu", "swish")  # the paper's default and its App. B alternative (SiLU)
+# the paper's default and its App. B alternative (SiLU), each with pycls's name (MODEL.ACTIVATION_FUN)
+PYCLS_ACTIVATION = {"relu": "relu", "swish": "silu"}
+ACTIVATIONS = tuple(PYCLS_ACTIVATION)
 DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 FIXED_SIZE_DATASETS = ("fashion-mnist", "cifar10")  # images of one size: --resolution does not apply
 STATUSES = ("pending", "running", "done", "failed", "diverged")

@@ -75,7 +75,7 @@ def test_the_api_and_the_server_read_an_old_store_as_it_is(v3, tmp_path):
     import urllib.request
 
     import dse
-    from dse.api.server import make_server
+    from dse.serve.server import make_server
 
     before = _digest(v3)
     st = dse.Study(v3)

@@ -18,7 +18,7 @@ import pytest
 
 import dse
 from conftest import cli, copy_study, trained_pair
-from dse.api.server import make_server, url_of
+from dse.serve.server import make_server, url_of
 from test_bad_input import _digest
 
 SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
@@ -305,12 +305,44 @@ def test_the_page_updates_itself_in_a_real_browser_while_training(trained, tmp_p
                 p.wait(10)
 
 
+def test_the_page_lists_nothing_of_its_own(served):
+    """The statuses and the report's sections the page shows come from their registries (/api/meta), not from the
+    page's script: a section's title is the report's, and no status name is typed in the script or the HTML."""
+    from dse.api.report import SECTIONS
+    from dse.validate import STATUSES
+
+    code, _, body = served.get("/api/meta")
+    meta = json.loads(body)
+    assert code == 200 and meta["statuses"] == list(STATUSES)
+    assert meta["sections"] == [{"id": x.id, "title": x.title, "live": x.live} for x in SECTIONS if x.live]
+    assert {x["live"] for x in meta["sections"]} == {"live", "demand"}
+    page = served.get("/")[2] + served.get("/page.js")[2]
+    for word in (*STATUSES[:1], *STATUSES[3:], *(x.title for x in SECTIONS if x.live)):
+        assert word.encode() not in page, word
+    code, headers, css = served.get("/page.css")
+    assert code == 200 and headers["Content-Type"].startswith("text/css") and b"#err" in css
+
+
+def test_a_new_view_is_one_table_entry(served, monkeypatch):
+    """A view is one entry of dse.serve.views.ROUTES; its declared query parameters are checked by their Checks
+    (a bad value: 400 naming it)."""
+    from dse.params import Int
+    from dse.serve.views import ROUTES, View
+
+    monkeypatch.setitem(ROUTES, "/api/toy", View("application/json", lambda v, q, rest: {
+        "n": q.get("n", 1), "sweeps": len(v.study.sweeps())}, {"n": Int(1, 9)}))
+    assert json.loads(served.get("/api/toy?n=3")[2]) == {"n": 3, "sweeps": 2}
+    code, _, body = served.get("/api/toy?n=10")
+    assert code == 400 and "n must be an integer >= 1 and <= 9" in json.loads(body)["error"]
+    assert served.get("/api/toy?n=x")[0] == 400
+
+
 def test_a_view_that_reads_another_while_the_store_changes_does_not_deadlock(store):
     """A section reads the progress view inside its own computation; the store changing in between must not
     make the server wait on itself."""
-    from dse.api.server import Views
+    from dse.serve import Views
 
-    v = Views(store)
+    v = Views(dse.Study(store, create=False))
     done = []
 
     def outer():
@@ -404,7 +436,7 @@ def test_ipv6_loopback_is_served(store):
 _TRICKLE = r"""
 import resource, sys, threading
 resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-from dse.api.server import make_server
+from dse.serve.server import make_server
 srv = make_server(sys.argv[1], port=0)
 print(srv.server_address[1], flush=True)
 srv.serve_forever(poll_interval=0.1)

@@ -60,14 +60,30 @@ class ReportContext:
         return [n for n in self.names if self.pops[n].n >= 2]
 
 
-SECTIONS = []  # [(id, title, function(context) -> HTML or None)], in the report's order
+@dataclass(frozen=True)
+class Section:
+    """A section of the report: its id (the HTML anchor, ``/api/section/ID`` in dse serve), its title, the function
+    of the ReportContext that renders it, and whether dse serve's page shows it: ``live`` (redrawn as the store
+    changes: cheap), ``demand`` (a button: a bootstrap takes a while beside training) or None (the report only)."""
+
+    id: str
+    title: str
+    render: object
+    live: str | None = None
 
 
-def section(id: str, title: str):
+SECTIONS: list[Section] = []  # in the report's order
+
+
+def section(id: str, title: str, live: str | None = None):
     """Register a report section: a function of the ReportContext that computes through the Study's public methods
-    and returns its HTML (None: the section is left out). Adding a section is writing one such function."""
+    and returns its HTML (None: the section is left out). Adding a section is writing one such function; ``live``
+    (live or demand) shows it on dse serve's page too."""
+    if live not in (None, "live", "demand"):
+        raise ValueError(f"live must be None, 'live' or 'demand', got {live!r}")
+
     def deco(f):
-        SECTIONS.append((id, title, f))
+        SECTIONS.append(Section(id, title, f, live))
         return f
     return deco
 
@@ -125,7 +141,7 @@ def edfs(c: ReportContext) -> str:
     return body
 
 
-@section("params", "Error against the space parameters (bootstrap bands)")
+@section("params", "Error against the space parameters (bootstrap bands)", live="demand")
 def parameters(c: ReportContext) -> str:
     body = ""
     for n in c.trained:
@@ -166,7 +182,7 @@ def ranks(c: ReportContext) -> str | None:
                    "lie along a line of constant lr&middot;wd (slope -1 in log-log).") + body
 
 
-@section("complexity", "Complexity")
+@section("complexity", "Complexity", live="live")
 def complexity(c: ReportContext) -> str:
     return H.figure(c.study.complexity(c.trained, metric=c.metric)) if c.trained else NOTHING
 
@@ -226,7 +242,7 @@ def findings(c: ReportContext) -> str | None:
     return body + (H.figure(r) if any(x.points for x in r.rows) else "")
 
 
-@section("budget", "Is the budget long enough?")
+@section("budget", "Is the budget long enough?", live="live")
 def budget(c: ReportContext) -> str | None:
     if not c.trained:
         return None
@@ -311,7 +327,7 @@ def widths(c: ReportContext) -> str:
     return body or NOTHING
 
 
-@section("refine", "Refinement proposals")
+@section("refine", "Refinement proposals", live="demand")
 def refinement(c: ReportContext) -> str:
     body = ""
     for n in c.trained:
@@ -352,7 +368,7 @@ class Reporting(StudyBase):
             recs = {n: s.sweep(n) for n in names}
         c = ReportContext(self, names, recs, pops={n: self.population(n, metric=metric) for n in names},
                           metric=metric, named=sweeps is not None)
-        parts = [(i, title, f(c)) for i, title, f in SECTIONS]
+        parts = [(x.id, x.title, x.render(c)) for x in SECTIONS]
         subtitle = (f"{html.escape(', '.join(names))} &middot; {html.escape(str(self.path))} &middot; "
                     f"{metric} error")
         text = H.page(subtitle, [x for x in parts if x[2] is not None])

@@ -1,4 +1,4 @@
-"""``dse serve``: the study as a live web page while it trains (``dse.api.server``)."""
+"""``dse serve``: the study as a live web page while it trains (``dse.serve``)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def serve(port, host, token, open_browser, heavy_every, priority, db):
             os.nice(19)
         except (AttributeError, OSError):
             pass
-    from dse.api.server import make_server, url_of
+    from dse.serve import make_server, url_of
 
     if not Path(db).exists():
         say(f"note: {db} does not exist yet; the page says so until a dse command creates it")

@@ -20,17 +20,15 @@ from pathlib import Path
 
 from dse.errors import DseError
 from dse.models.arch import KERNELS, MAX_EXPANSION, STEM_WIDTH, Arch, Design
-from dse.models.blocks import BLOCK_TYPES, block_by_pycls
+from dse.models.blocks import BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES, block_by_pycls
 from dse.models.layers import SE_RATIO
 from dse.models.complexity import complexity_many
 from dse.models.regnet import regnet_arch
-from dse.validate import (ACTIVATIONS, COUNTS, DATASETS, LIMITS, MAX_BOTTLENECK, MAX_DEPTH, MAX_EPOCHS,
-                          MAX_STAGE_DEPTH, MAX_WIDTH, MIN_BOTTLENECK, SETTINGS, STEMS, Limit, as_number, shown)
+from dse.validate import (PYCLS_ACTIVATION, COUNTS, DATASETS, LIMITS, MAX_BOTTLENECK, MAX_DEPTH, MAX_EPOCHS,
+                          MAX_STAGE_DEPTH, MAX_WIDTH, MIN_BOTTLENECK, SETTINGS, Limit, as_number, shown)
 
-# pycls's name of each of dse's stems (dse.validate.STEMS) and activations (ACTIVATIONS; MODEL.ACTIVATION_FUN,
-# where "swish" reads as silu too)
-PYCLS_STEM = dict(zip(STEMS, ("simple_stem_in", "res_stem_cifar", "res_stem_in")))
-PYCLS_ACTIVATION = dict(zip(ACTIVATIONS, ("relu", "silu")))
+# pycls's name of each of dse's stems (their registry: dse.models.blocks.STEM_TYPES) and activations
+# (dse.validate.PYCLS_ACTIVATION; MODEL.ACTIVATION_FUN, where "swish" reads as silu too)
 BLOCK = "res_bottleneck_block"                                  # the X block (Y: SE_ON)
 DATASET_OF = {"cifar10": "cifar10", "imagenet": "imagefolder"}  # pycls's TRAIN.DATASET -> dse's --dataset
 # a model's optimiser settings and the pycls keys they are read from
@@ -39,7 +37,7 @@ OPTIM_KEYS = {"lr": "OPTIM.BASE_LR", "wd": "OPTIM.WEIGHT_DECAY", "momentum": "OP
 
 
 def pycls_stem(stem: str) -> str:
-    return PYCLS_STEM[stem]
+    return STEM_TYPES[stem].pycls  # looked up when used: a stem registered later is known too
 
 
 def pycls_activation(act: str) -> str:
@@ -68,7 +66,7 @@ def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str
     elif a.head_w:
         return None, f"a head conv ({a.head_w} wide) on {a.block} blocks: pycls's AnyNet head has none"
     else:
-        body = {"STEM_TYPE": PYCLS_STEM[stem], "STEM_W": a.stem_w, "BLOCK_TYPE": bt.pycls, "SE_ON": bool(a.se)}
+        body = {"STEM_TYPE": pycls_stem(stem), "STEM_W": a.stem_w, "BLOCK_TYPE": bt.pycls, "SE_ON": bool(a.se)}
         rp = m.regnet or {}
         if rp and all(k in rp for k in ("d", "w0", "wa", "wm", "b", "g")) and _regnet_equal(a, rp):
             kind = "regnet"
@@ -199,9 +197,9 @@ def job_arch(cfg: dict, where: str) -> tuple[Arch, dict | None, dict]:
                        f"silu/swish")
     stem_type = "simple_stem_in" if kind == "effnet" else _get(cfg, f"{sec}.STEM_TYPE", where,
                                                                 default="simple_stem_in")
-    stem = {v: k for k, v in PYCLS_STEM.items()}.get(stem_type) if isinstance(stem_type, str) else None
+    stem = STEM_BY_PYCLS.get(stem_type) if isinstance(stem_type, str) else None
     if stem is None:
-        raise DseError(f"{where}: {sec}.STEM_TYPE {shown(stem_type)}; dse has {', '.join(PYCLS_STEM.values())}")
+        raise DseError(f"{where}: {sec}.STEM_TYPE {shown(stem_type)}; dse has {', '.join(STEM_BY_PYCLS)}")
     stem_w = _number(cfg, f"{sec}.STEM_W", where, _WIDTH, STEM_WIDTH)
     if kind == "effnet":
         return _effnet_arch(cfg, where, act, stem_w)

@@ -1,41 +1,7 @@
-"""The page ``dse serve`` sends: HTML and CSS (``PAGE``) and its script (``SCRIPT``, at /page.js: the Content
-Security Policy allows no inline script), all served by dse (no CDN, nothing from outside).
-
-The script polls ``/api/version`` every 2 s and, when the store changed, fetches the views again and redraws them
-in place (no reload). Every value from the store is written with ``textContent`` (never parsed as HTML); the
-report's sections come as HTML that dse's report writer escaped. Each redraw appends a line to ``#history``
-(the version, the done count, the EDF's size), which the browser test reads to see the page change by itself.
-"""
-
-from dse.report.html import CSS
-
-PAGE = """<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>dse serve</title>
-<meta name=viewport content='width=device-width, initial-scale=1'><style>""" + CSS + """
-#err{background:#fdecea;color:#a33;padding:.5em .8em;display:none} #err.on{display:block}
-.bar{display:flex;gap:1em;align-items:center;flex-wrap:wrap} select{font:inherit}
-#models tr{cursor:pointer} #models tr:hover td{background:#f4f6fa} #history{display:none}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:1.5em} @media(max-width:900px){.grid{grid-template-columns:1fr}}
-</style></head><body>
-<h1>dse serve</h1><p class=muted id=sub>connecting...</p><div id=err></div>
-<section id=progress><h2>Progress</h2><table id=status></table><h3>Running now</h3><table id=running></table></section>
-<section id=edfs><h2>Error distributions (live)</h2><div class=grid><div><img id=edfimg alt="EDFs" style="max-width:100%">
-</div><div><h3>KS tests</h3><table id=ks></table><h3>How many models?</h3><p id=power class=muted></p>
-<h3>Undertraining</h3><table id=under></table></div></div></section>
-<section id=table><h2>Models</h2><div class=bar><label>sweep <select id=fsweep><option value="">all</option></select></label>
-<label>status <select id=fstatus><option value="">all</option><option>done</option><option>running</option>
-<option>pending</option><option>failed</option><option>diverged</option></select></label>
-<span class=muted>click a header to sort, a row for its training curve</span></div>
-<table id=models></table><div id=detail></div></section>
-<div id=sections></div><section id=demand><h2>More of the report</h2><p class=muted>Bootstraps take a while
-beside training: computed when asked.</p><div class=bar id=buttons></div><div id=demanded></div></section>
-<pre id=history></pre>
-<script src="page.js"></script></body></html>"""
-
-# the page's script, served at /page.js (the CSP allows no inline script)
-SCRIPT = """"use strict";
+"use strict";
 const token = new URLSearchParams(location.search).get("token");
-const SECTIONS = ["budget", "complexity"];          // redrawn as the store changes (cheap)
-const ON_DEMAND = [["params", "Error against the space parameters (bootstrap)"], ["refine", "Refinement proposals"]];
+let meta = null;  // /api/meta: the statuses and the report's sections (live: redrawn as the store changes; demand:
+                 // computed when asked), from the server's registries
 let version = null, sortKey = "id", sortDesc = false, modelRows = [], polls = 0;
 function url(path, params) {
   const u = new URL(path, location.href);
@@ -82,8 +48,7 @@ function showError(msg) {
 }
 async function refreshStatus() {
   const s = await get("/api/status");
-  table(document.getElementById("status"), ["sweep", "space", "done", "running", "pending", "failed", "diverged",
-    "stale", {label: "best err %", get: r => fmt(r.best_error)}, {label: "median err %", get: r => fmt(r.median_error)},
+  table(document.getElementById("status"), ["sweep", "space", ...meta.statuses, "stale", {label: "best err %", get: r => fmt(r.best_error)}, {label: "median err %", get: r => fmt(r.median_error)},
     {label: "models/hour", get: r => fmt(r.models_per_hour, 1)}, {label: "hours left", get: r => fmt(r.hours_left, 2)}],
     s.sweeps);
   table(document.getElementById("running"), ["sweep", "id", "epoch", "worker", "device",
@@ -166,16 +131,34 @@ async function showModel(r) {
 }
 async function refreshSections() {
   const box = document.getElementById("sections");
-  for (const id of SECTIONS) {
+  for (const {id} of meta.sections.filter(x => x.live === "live")) {
     let node = document.getElementById("sec-" + id);
     if (!node) { node = el("section", null, {id: "sec-" + id}); box.appendChild(node); }
     try { node.innerHTML = await get("/api/section/" + id, {}, "text"); }  // dse's report writer escaped it
     catch (err) { if (err.status === 503) throw err; node.replaceChildren(el("p", err.message)); }
   }
 }
+async function start() {
+  meta = await get("/api/meta");
+  const st = document.getElementById("fstatus");
+  for (const x of meta.statuses) st.appendChild(el("option", x, {value: x}));
+  for (const {id, title} of meta.sections.filter(x => x.live === "demand")) {
+    const b = el("button", title);
+    b.addEventListener("click", async () => {
+      const box = document.getElementById("demanded");
+      let node = document.getElementById("sec-" + id);
+      if (!node) { node = el("section", null, {id: "sec-" + id}); box.appendChild(node); }
+      node.replaceChildren(el("p", "computing...", {class: "muted"}));
+      try { node.innerHTML = await get("/api/section/" + id, {}, "text"); }  // dse's report writer escaped it
+      catch (err) { node.replaceChildren(el("p", err.message)); }
+    });
+    document.getElementById("buttons").appendChild(b);
+  }
+}
 async function poll() {
   polls += 1;
   try {
+    if (!meta) await start();
     const v = (await get("/api/version")).version;
     if (v !== version) {
       await get("/api/status");  // the store readable? (503 with its error otherwise)
@@ -185,7 +168,7 @@ async function poll() {
       await refreshModels();
       await refreshSections();
       const done = s.sweeps.reduce((a, x) => a + x.done, 0);
-      document.getElementById("history").textContent += "poll " + polls + " done " + done + " edf " + size + "\\n";
+      document.getElementById("history").textContent += "poll " + polls + " done " + done + " edf " + size + "\n";
       document.getElementById("sub").textContent = "updated " + new Date().toLocaleTimeString() + " - " +
         done + " model(s) done; refreshes by itself every 2 s while the store changes";
     }
@@ -193,19 +176,6 @@ async function poll() {
   } catch (err) { showError(err.message); version = null; }
   setTimeout(poll, 2000);
 }
-for (const [id, title] of ON_DEMAND) {
-  const b = el("button", title);
-  b.addEventListener("click", async () => {
-    const box = document.getElementById("demanded");
-    let node = document.getElementById("sec-" + id);
-    if (!node) { node = el("section", null, {id: "sec-" + id}); box.appendChild(node); }
-    node.replaceChildren(el("p", "computing...", {class: "muted"}));
-    try { node.innerHTML = await get("/api/section/" + id, {}, "text"); }  // dse's report writer escaped it
-    catch (err) { node.replaceChildren(el("p", err.message)); }
-  });
-  document.getElementById("buttons").appendChild(b);
-}
 document.getElementById("fsweep").addEventListener("change", refreshModels);
 document.getElementById("fstatus").addEventListener("change", refreshModels);
 poll();
-"""

@@ -1,4 +1,6 @@
-"""``dse serve``: the study as a live web page while it trains. Read-only, beside training, locked down.
+"""``dse serve``'s HTTP server: the study as a live web page while it trains. Read-only, beside training, locked
+down. What it answers is the route table of ``dse.serve.views``; the page is ``page.html``, ``page.js`` and
+``page.css`` beside this module.
 
 The server only reads the store (``Study(create=False)``: never a write, and a SQLite reader in WAL mode holds no
 lock a writer waits on), and recomputes a view only when the store changed (its file's and WAL's size and time).
@@ -19,7 +21,6 @@ connection, each with a time limit, so a slow or dropped client stalls no other.
 from __future__ import annotations
 
 import hmac
-import html
 import json
 import math
 import os
@@ -28,11 +29,10 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from dse.errors import DseError, ParamError
-from dse.validate import name_list
+from dse.serve.views import HEAVY_EVERY_S, Bad, Views, answer
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_REQUEST_LINE = 4096   # bytes of the request line and of each header (http.server allows 65,536)
@@ -40,8 +40,7 @@ CLIENT_TIMEOUT_S = 10     # a connection idle for longer is closed: a slow clien
 REQUEST_DEADLINE_S = 10   # a request's line and headers must arrive within this in all (a byte a second is cut)
 MAX_READING = 64          # connections still sending their request at most: a new one cuts the oldest of them
 MAX_CONNECTIONS = 768     # open connections at most (each a thread and a file descriptor; the usual limit is 1,024)
-POWER_REPS = 500          # the power view's simulated studies per n (a light look; dse power does the full one)
-HEAVY_EVERY_S = 30.0      # figures, the power simulation and report sections are recomputed at most this often
+PUBLIC = ("/page.js", "/page.css")  # served without the token: they hold no data (the page's script and style)
 
 
 def _json(obj) -> bytes:
@@ -56,175 +55,6 @@ def _json(obj) -> bytes:
         return x
     text = json.dumps(clean(obj), default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
-
-
-class _Bad(Exception):
-    """A bad request: (HTTP status, message)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class Views:
-    """The server's views of one store, each computed through the Study and cached until the store changes."""
-
-    def __init__(self, path, heavy_every: float = HEAVY_EVERY_S):
-        from dse.study import Study
-
-        self.path = Path(path)
-        self.study = Study(self.path, create=False)
-        self.heavy_every = heavy_every
-        self._cache, self._lock = {}, threading.Lock()
-        self._compute = threading.RLock()  # one view computed at a time (a view may read another: re-entrant)
-
-    def version(self) -> str:
-        """A token that changes whenever the store is written (the file's and its WAL's size and time)."""
-        parts = []
-        for suffix in ("", "-wal"):
-            try:
-                st = os.stat(f"{self.path}{suffix}")
-                parts.append(f"{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append("-")
-        return "/".join(parts)
-
-    def get(self, key: tuple, compute, heavy: bool = False):
-        """``compute()`` once per store version for ``key``; a ``heavy`` view (a figure, a simulation, a report
-        section) at most once every ``heavy_every`` seconds, the last one served meanwhile."""
-        v = self.version()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit and (hit[0] == v or (heavy and time.monotonic() - hit[2] < self.heavy_every)):
-            return hit[1]
-        with self._compute:
-            with self._lock:  # computed by another request while this one waited?
-                hit = self._cache.get(key)
-            if hit and hit[0] == v:
-                return hit[1]
-            out = compute()
-        with self._lock:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            self._cache[key] = (v, out, time.monotonic())
-        return out
-
-    def sweeps(self, q: dict, least: int = 1, most: int | None = None) -> list[str]:
-        names = name_list([x for v in q.get("sweeps", []) for x in v.split(",") if x], "sweeps")
-        known = self.get(("names",), self.study.sweeps)
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise _Bad(400, f"unknown sweep {unknown[0]!r}; known: {', '.join(known)}")
-        if not names:  # the trained sweeps, budget-check's copies left out
-            names = [p["sweep"] for p in self.progress()["sweeps"] if p["source"] != "budget"
-                     and p["done"] >= 2]
-        if len(names) < least or (most and len(names) > most):
-            raise _Bad(400, f"sweeps: give {least}{f' to {most}' if most and most != least else ''} sweep names "
-                            f"(sweeps=a,b), or none for every trained sweep")
-        return names
-
-    def progress(self):
-        return self.get(("progress",), self.study.progress)
-
-    def health(self) -> None:
-        """Raises _Bad(503) with the store's own words when it cannot be read now (missing, damaged, locked)."""
-        try:
-            self.get(("health",), lambda: self.study.status() and None)
-        except DseError as e:
-            raise _Bad(503, str(e)) from None
-
-
-def _number(q: dict, key: str, default, low, high, integer=True):
-    if key not in q:
-        return default
-    raw = q[key][-1]
-    try:
-        v = int(raw) if integer else float(raw)
-    except ValueError:
-        raise _Bad(400, f"{key}: {raw[:40]!r} is not {'an integer' if integer else 'a number'}") from None
-    if not (low <= v <= high):
-        raise _Bad(400, f"{key} must be from {low} to {high}, got {v}")
-    return v
-
-
-def _svg(result) -> str:
-    from dse.report.html import svg
-
-    return svg(result)
-
-
-def route(views: Views, path: str, q: dict):
-    """(content type, body bytes) of a GET; raises _Bad for a bad request and DseError for what the store says."""
-    if path in ("/", "/index.html"):
-        return "text/html; charset=utf-8", PAGE.encode()
-    if path == "/page.js":
-        return "text/javascript; charset=utf-8", SCRIPT.encode()
-    if path == "/api/version":
-        return "application/json", _json({"version": views.version()})
-    if path == "/api/status":  # what dse status --json prints, with rates, time left and the running models
-        return "application/json", _json(views.progress())
-    if path == "/api/edf":  # dse edf --compare --json: the EDFs, their bands and the KS tests
-        names = views.sweeps(q)
-        r = views.get(("edf", tuple(names)), lambda: views.study.edf(names))
-        return "application/json", _json(r.to_json())
-    if path == "/api/edf.svg":
-        names = views.sweeps(q)
-        r = views.get(("edf", tuple(names)), lambda: views.study.edf(names))
-        return "image/svg+xml", views.get(("edf.svg", tuple(names)), lambda: _svg(r), heavy=True).encode()
-    if path == "/api/power":  # dse power --compare --json, from the models trained so far
-        names = views.sweeps(q, 2, 2)
-        reps = _number(q, "reps", POWER_REPS, 100, 5000)
-        r = views.get(("power", tuple(names), reps), lambda: views.study.power(names, reps=reps), heavy=True)
-        return "application/json", _json(r.to_json())
-    if path == "/api/undertraining":
-        us = views.get(("under",), views.study.undertraining, heavy=True)
-        return "application/json", _json({n: u.to_json() for n, u in us.items()})
-    if path == "/api/models":  # the model table (dse export's columns), filtered
-        names = views.sweeps(q) if "sweeps" in q else None
-        status = q.get("status", [None])[-1]
-        if status is not None and status not in ("pending", "running", "done", "failed", "diverged"):
-            raise _Bad(400, f"status {status[:40]!r} unknown; allowed: pending, running, done, failed, diverged")
-        df = views.get(("models", tuple(names or ())), lambda: views.study.models(names))
-        rows = df.to_dict("records")
-        if status:
-            rows = [r for r in rows if r.get("status") == status]
-        return "application/json", _json({"columns": list(df.columns), "rows": rows})
-    if path == "/api/model":  # one model: its settings and training curve
-        sweep = views.sweeps(q, 1, 1)[0]
-        idx = _number(q, "id", None, 0, 2**63 - 1)
-        if idx is None:
-            raise _Bad(400, "id: give the model's id (id=3)")
-        recs = {m.idx: m for m in views.get(("records", sweep), lambda: views.study.records(sweep))}
-        if idx not in recs:
-            raise _Bad(400, f"sweep {sweep!r} has no model {idx}")
-        m = recs[idx]
-        ep = views.get(("epochs", sweep), lambda: views.study.epochs([sweep]))
-        rows = ep[ep.id == idx].drop(columns=["sweep", "id"]).to_dict("records")
-        return "application/json", _json({"sweep": sweep, "id": idx, "status": m.status, "error": m.error,
-                                          "best_error": m.best_error, "arch": m.arch.to_dict(), "flops": m.flops,
-                                          "params": m.params, "acts": m.acts, "settings": m.settings,
-                                          "reason": m.reason, "epochs": rows})
-    if path.startswith("/api/section/"):  # a section of dse report, computed as the report computes it
-        from dse.api.report import SECTIONS, ReportContext
-
-        sid = path[len("/api/section/"):]
-        found = [s for s in SECTIONS if s[0] == sid]
-        if not found:
-            raise _Bad(404, f"no section {sid[:40]!r}; sections: {', '.join(s[0] for s in SECTIONS)}")
-        names = views.sweeps(q) if "sweeps" in q else None
-
-        def render():
-            pops = {n: views.study.population(n) for n in (names or [p["sweep"] for p in views.progress()["sweeps"]
-                                                                     if p["source"] != "budget"])}
-            c = ReportContext(views.study, list(pops), {n: views.study.sweep(n) for n in pops}, pops=pops,
-                              metric="final", named=names is not None)
-            body = found[0][2](c)
-            return f"<h2>{html.escape(found[0][1])}</h2>" + (body if body is not None else
-                                                             "<p class=muted>Nothing to show yet.</p>")
-        return "text/html; charset=utf-8", views.get(("section", sid, tuple(names or ())), render,
-                                                     heavy=True).encode()
-    raise _Bad(404, "no such page; the API: /api/status, /api/edf, /api/edf.svg, /api/power, /api/undertraining, "
-                    "/api/models, /api/model, /api/section/ID, /api/version")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -269,23 +99,25 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         try:
             if int(self.headers.get("Content-Length") or 0) > 0 or self.headers.get("Transfer-Encoding"):
-                raise _Bad(413, "requests have no body here")
+                raise Bad(413, "requests have no body here")
             url = urlsplit(self.path)
             q = parse_qs(url.query, keep_blank_values=False, max_num_fields=32)
             if not srv.token and not _local_host(self.headers.get("Host"), srv.server_address[1]):
                 # a page elsewhere could reach a server on localhost through DNS rebinding (its own name resolving
                 # to 127.0.0.1): without a token, only requests for localhost by name or address are answered
-                raise _Bad(403, "this server answers requests for 127.0.0.1, localhost or [::1] only (the Host "
+                raise Bad(403, "this server answers requests for 127.0.0.1, localhost or [::1] only (the Host "
                                 "header); open the URL dse serve printed")
-            if srv.token and url.path != "/page.js":  # (the page's script holds no data)
+            if srv.token and url.path not in PUBLIC:
                 given = q.pop("token", [""])[-1] or self.headers.get("X-DSE-Token", "")
                 if not hmac.compare_digest(given.encode(), srv.token.encode()):
-                    raise _Bad(403, "this server needs its token: open the URL dse serve printed (?token=...)")
+                    raise Bad(403, "this server needs its token: open the URL dse serve printed (?token=...)")
             if url.path.startswith("/api/") and url.path != "/api/version":
                 srv.views.health()
-            ctype, body = route(srv.views, url.path, q)
-            self._send(200, ctype, body, head)
-        except _Bad as e:
+            ctype, body = answer(srv.views, url.path, q)
+            if not isinstance(body, (bytes, str)):
+                body = _json(body)
+            self._send(200, ctype, body.encode() if isinstance(body, str) else body, head)
+        except Bad as e:
             self._error(e.status, str(e), head)
         except ParamError as e:
             self._error(400, str(e), head)
@@ -399,13 +231,18 @@ def _local_host(header: str | None, port: int) -> bool:
     return name in LOCAL_HOSTS and (given is None or given == str(port))
 
 
-def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+def make_server(study, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
                 heavy_every: float = HEAVY_EVERY_S) -> Server:
-    """A server of the store ``db`` on host:port (port 0: any free one; ``server.server_address`` says which).
-    Any host but 127.0.0.1/localhost/::1 requires a token: ``token``, or one generated (``server.token``).
-    ``heavy_every``: seconds between recomputations of the heavy views while the store keeps changing."""
-    if not isinstance(db, (str, os.PathLike)) or not str(db):
-        raise ParamError(f"{{db}} must be a store's file path, got {db!r}", "db")
+    """A server of ``study`` (a ``dse.Study``, or a store's path: read with ``Study(path, create=False)``) on
+    host:port (port 0: any free one; ``server.server_address`` says which). Any host but 127.0.0.1/localhost/::1
+    requires a token: ``token``, or one generated (``server.token``). ``heavy_every``: seconds between
+    recomputations of the heavy views while the store keeps changing."""
+    from dse.study import Study
+
+    if isinstance(study, (str, os.PathLike)) and str(study):
+        study = Study(study, create=False)  # a reader: never a write, never a migration
+    if not isinstance(study, Study):
+        raise ParamError(f"{{db}} must be a dse.Study or a store's file path, got {study!r}", "db")
     if not isinstance(heavy_every, (int, float)) or isinstance(heavy_every, bool) or not 0 <= heavy_every <= 3600:
         raise ParamError(f"{{heavy_every}} must be from 0 to 3600 seconds, got {heavy_every!r}", "heavy_every")
     if not isinstance(host, str) or not host:
@@ -417,7 +254,7 @@ def make_server(db, host: str = "127.0.0.1", port: int = 8765, token: str | None
     if host not in LOCAL_HOSTS and token is None:
         token = secrets.token_urlsafe(24)
     try:
-        srv = Server((host, port), Views(db, heavy_every), token)
+        srv = Server((host, port), Views(study, heavy_every), token)
     except OSError as e:
         raise DseError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port or --host") \
             from None
@@ -428,6 +265,3 @@ def url_of(srv: Server) -> str:
     host, port = srv.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/" + (f"?token={quote(srv.token, safe='')}" if srv.token else "")
-
-
-from dse.api.serve_page import PAGE, SCRIPT  # noqa: E402 (the page's HTML and script, served by dse itself: no CDN)
