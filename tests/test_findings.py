@@ -271,3 +271,38 @@ def test_runtime_with_timings_that_do_not_vary_cannot_tell():
     models = [{"ms": 5.0, "flops": 1e6 * (i + 1), "acts": 1e5 * (i + 2) ** 1.5} for i in range(12)]
     row = judge_runtime(f, {}, 500, 95.0, 0, speeds={"models": models, "device": "cpu", "mode": "infer", "batch": 64})
     assert row.verdict == "can't tell" and "timings do not vary" in row.reason
+
+
+def test_a_new_finding_is_one_registry_entry(depth20, tmp_path):
+    """A finding registered in dse.analysis.findings.FINDINGS is judged by dse findings, listed in --only's help,
+    drawn with its own y label, and made a row of the criteria table docs/findings.md shows (which equals the
+    registry's today)."""
+    from pathlib import Path
+
+    from dse.analysis.findings import FINDINGS, Finding, FindingRow, criteria_table
+
+    def judge_toy(f, ev, **_):
+        xs = [s.flops for s in ev.get("regnetx", [])]
+        return FindingRow(f.id, f.claim, f.criterion, HOLDS, "always", n=len(xs),
+                          points=[(x, 1.0, 0.5, 1.5) for x in sorted(set(xs))])
+
+    toy = Finding("toy", "Toys are fun", "holds always", ("regnetx",), judge_toy, ylabel="fun (units)", zero=True)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "findings.md").read_text()
+    assert criteria_table() in docs  # the docs show the registry (python scripts/docs_tables.py rewrites them)
+    FINDINGS.append(toy)  # registering is appending to the one list
+    try:
+        _judge_toy(depth20, tmp_path, toy)
+    finally:
+        FINDINGS.remove(toy)
+
+
+def _judge_toy(depth20, tmp_path, toy):
+    from dse.analysis.findings import criteria_table
+
+    r = depth20.findings(only="toy")
+    assert [x.id for x in r.rows] == ["toy"] and r.row("toy").verdict == HOLDS
+    fig = r.figure()
+    assert fig.axes[0].get_ylabel() == "fun (units)" and fig.axes[0].get_title() == "toy: holds"
+    code, out, _ = cli(tmp_path, "findings", "--help")
+    assert code == 0 and "lrwd, toy." in " ".join(out.split())
+    assert "| toy | Toys are fun | holds always | regnetx |" in criteria_table()

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1] / "dse"
 # serve (dse serve's server, views and page) is a room beside cli, above the Study it serves; study.py assembles
 # the Study from api/'s mixins, so no module of api/ may import it (a floor of its own: no circle between them)
 LAYERS = ["cli", "serve", "study", "api", "analysis", "report", "train", "spaces", "store", "models", "base"]
-PLACE = {"cli": "cli", "__main__": "cli", "serve": "serve", "study": "study", "api": "api", "analysis": "analysis", "report": "report",
+PLACE = {"cli": "cli", "__main__": "cli", "serve": "serve", "study": "study", "api": "api", "analysis": "analysis",
+         "report": "report",
          "train": "train", "spaces": "spaces", "store": "store", "models": "models",
          "validate": "base", "params": "base", "errors": "base", "units": "base", "__init__": "base"}
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE|"

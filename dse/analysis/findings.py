@@ -121,7 +121,8 @@ class FindingsResult(Drawable):
 
         drawn = [r for r in self.rows if r.points]
         for ax, r in zip(axes, drawn):
-            draw_finding(ax, r)
+            f = finding(r.id)
+            draw_finding(ax, r, ylabel=f.label if f else r.id, zero=bool(f and f.zero))
         if not drawn:
             axes[0].text(0.5, 0.5, "no finding has evidence yet", ha="center", va="center", transform=axes[0].transAxes)
             axes[0].set_axis_off()
@@ -129,11 +130,24 @@ class FindingsResult(Drawable):
 
 @dataclass(frozen=True)
 class Finding:
+    """A finding of the paper, registered once (``FINDINGS``): its id (``dse findings --only ID``), the claim in the
+    paper's words, the criterion (when it holds, when it is contradicted), the spaces that can test it (preferred
+    first; a comparison: (base, variant)), ``judge(finding, evidence, n_boot=, ci=, seed=, speeds=)`` -> FindingRow,
+    and its figure's y label (``zero``: a line at 0, for differences). ``--only``'s help, the figure and the
+    criteria table of docs/findings.md (``criteria_table``) are made from these entries."""
+
     id: str
     claim: str
     criterion: str
-    spaces: tuple  # the spaces that can test it, preferred first (a comparison: (base, variant))
+    spaces: tuple
     judge: object
+    ylabel: str = ""
+    zero: bool = False
+    reads: str = ""  # the spaces read, in words, when not the list ``spaces``
+
+    @property
+    def label(self) -> str:
+        return self.ylabel or f"best model's {self.id}"
 
 
 def _enough(samples, k=MIN_MODELS) -> list:
@@ -450,6 +464,7 @@ def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
     return row
 
 
+DIFF = "median error difference (%)"
 FINDINGS = [
     Finding("depth", "The best models have about 20 blocks whatever their flops (depth does not grow with flops)",
             f"bootstrap of the best model's depth per regime, and the slope of log depth on log flops across >= "
@@ -477,26 +492,42 @@ FINDINGS = [
     Finding("runtime", "Activations, not flops, predict runtime (on a GPU)",
             f"Pearson r(acts, ms) - r(flops, ms) over >= {MIN_TIMED} timed models, bootstrap interval: holds above "
             f"0, contradicted below 0",
-            (), judge_runtime),
+            (), judge_runtime, ylabel="r(acts, ms) - r(flops, ms)",
+            reads="every timed sweep (`dse speed`); the device is named, and a CPU is said not to be the paper's "
+                  "setting"),
     Finding("inverted", "The inverted bottleneck (b < 1) hurts",
             f"median error of regnetx_inverted minus regnetx per shared regime (>= {MIN_MODELS} models each), "
             f"bootstrap interval: holds when above 0 at every regime (>= {GENERAL}); contradicted when below 0 at one",
-            ("regnetx", "regnetx_inverted"), _judge_compare(+1)),
+            ("regnetx", "regnetx_inverted"), _judge_compare(+1), ylabel=DIFF, zero=True),
     Finding("depthwise", "Depthwise convolution (g = 1) hurts",
             "median error of regnetx_dw minus regnetx per shared regime, as for the inverted bottleneck",
-            ("regnetx", "regnetx_dw"), _judge_compare(+1)),
+            ("regnetx", "regnetx_dw"), _judge_compare(+1), ylabel=DIFF, zero=True),
     Finding("resolution", "Varying the input resolution hurts (a fixed 224 px is best at fixed flops)",
             "median error of regnetx_res minus regnetx per shared regime, as for the inverted bottleneck",
-            ("regnetx", "regnetx_res"), _judge_compare(+1)),
+            ("regnetx", "regnetx_res"), _judge_compare(+1), ylabel=DIFF, zero=True),
     Finding("se", "SE helps (RegNetY beats RegNetX)",
             f"median error of regnety minus regnetx per shared regime: holds when below 0 at every regime (>= "
             f"{GENERAL}); contradicted when above 0 at one",
-            ("regnetx", "regnety"), _judge_compare(-1)),
+            ("regnetx", "regnety"), _judge_compare(-1), ylabel=DIFF, zero=True),
     Finding("lrwd", "The best lr and wd are stable across regimes",
             f"slopes of log(best lr) and log(best wd) on log flops across >= {MIN_REGIMES} regimes of regnetx_lrwd: "
             f"holds when both intervals hold 0 (narrower than {FLAT:g}); contradicted when one excludes 0",
-            ("regnetx_lrwd",), judge_stable),
+            ("regnetx_lrwd",), judge_stable, ylabel="lr (median, range)"),
 ]
+
+
+def finding(id: str) -> Finding | None:
+    """The registered finding ``id`` (None when there is none)."""
+    return next((f for f in FINDINGS if f.id == id), None)
+
+
+def criteria_table() -> str:
+    """The criteria as docs/findings.md shows them (a Markdown table made from ``FINDINGS``; a test keeps the docs
+    equal to it)."""
+    rows = ["| id | claim | criterion | spaces read |", "|---|---|---|---|"]
+    for f in FINDINGS:
+        rows.append(f"| {f.id} | {f.claim} | {f.criterion} | {f.reads or ', '.join(f.spaces)} |")
+    return "\n".join(rows) + "\n"
 
 
 def judge(evidence: dict, speeds: dict | None = None, n_boot: int = 2000, ci: float = 95.0, seed: int = 0,

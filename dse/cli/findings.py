@@ -16,11 +16,19 @@ from dse.validate import MAX_MODELS
 VERDICT = {"holds": "holds", "contradicted": "CONTRADICTED", "can't tell": "can't tell"}
 
 
+class _OnlyOption(click.Option):
+    """--only: its help lists the registered findings (dse.analysis.findings.FINDINGS) when it is shown."""
+
+    def get_help_record(self, ctx):
+        from dse.analysis.findings import FINDINGS
+
+        self.help = "Only these findings (repeatable): " + ", ".join(f.id for f in FINDINGS) + "."
+        return super().get_help_record(ctx)
+
+
 @cli.command()
 @option("sweeps", help="Judge on these sweeps only (repeatable; default: all).")
-@click.option("--only", multiple=True, metavar="ID",
-              help="Only these findings (repeatable): depth, b, wm, w0, g, runtime, inverted, depthwise, resolution, "
-                   "se, lrwd.")
+@click.option("--only", multiple=True, metavar="ID", cls=_OnlyOption)
 @option("n_boot")
 @option("ci")
 @option("seed")

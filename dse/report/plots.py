@@ -341,9 +341,9 @@ def draw_budget(ax, f):
     return ax
 
 
-def draw_finding(ax, row):
+def draw_finding(ax, row, ylabel: str, zero: bool = False):
     """One finding's evidence: per regime the statistic with its interval against flops (log x), its verdict in
-    the title."""
+    the title; ``ylabel`` and ``zero`` (a line at 0) are its registry entry's (dse.analysis.findings.FINDINGS)."""
     import numpy as np
 
     x, m, lo, hi = (np.array(v, dtype=np.float64) for v in zip(*row.points))
@@ -356,11 +356,9 @@ def draw_finding(ax, row):
         ax.legend(fontsize=7, loc="best")
     ax.set_xscale("log")
     _flops_axis(ax, unit="F")
-    if row.id in ("inverted", "depthwise", "resolution", "se"):
+    if zero:
         ax.axhline(0, color="gray", lw=0.8)
-        ax.set_ylabel("median error difference (%)")
-    else:
-        ax.set_ylabel({"lrwd": "lr (median, range)"}.get(row.id, f"best model's {row.id}"))
+    ax.set_ylabel(ylabel)
     ax.set_xlabel("flops")
     ax.set_title(f"{row.id}: {row.verdict}", fontsize=9)
     ax.grid(alpha=0.3)
