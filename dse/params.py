@@ -46,15 +46,23 @@ class Check:
 
 
 class Int(Check):
-    """An integer (not a bool) in [low, high]."""
+    """An integer (not a bool) in [low, high]; ``what`` names it in the words of an error ("a number of models")."""
 
-    def __init__(self, low: int = 1, high: int | None = None):
-        self.low, self.high = low, high
-        self.text = f"an integer >= {low:g}" + ("" if high is None else f" and <= {high:,}" if high >= 10**5 else
-                                                f" and <= {high:g}")
+    def __init__(self, low: int = 1, high: int | None = None, what: str | None = None):
+        self.low, self.high, self.what = low, high, what
+        if what and high is not None:
+            self.text = f"{what} from {low:,} to {high:,}"
+        else:
+            self.text = f"an integer >= {low:g}" + ("" if high is None else f" and <= {high:,}" if high >= 10**5
+                                                    else f" and <= {high:g}")
 
     def check(self, v, param):
-        return check_int(v, param, self.low, self.high)
+        try:
+            return check_int(v, param, self.low, self.high)
+        except ParamError:
+            if not self.what:
+                raise
+            raise ParamError(f"{{{param}}} must be {self.text}, got {shown(v)}", param) from None
 
     def bad(self):
         return ["1", 2.5, True, self.low - 1] + ([self.high + 1] if self.high is not None else [])
@@ -340,6 +348,22 @@ class Window(Check):
 
     def bad(self):
         return ["400M", "400M:360M", "x:y"]
+
+
+class Count(Check):
+    """A positive count with an optional K/M/G suffix ('6M', '0.4G', 4000000): a cap on params or activations."""
+
+    text = "a positive count such as 6M"
+
+    def check(self, v, param):
+        from dse.units import parse_count
+
+        if not parse_count(v, param) > 0:  # 0 is no model at all, not "no cap" (omit it for that)
+            raise ParamError(f"{{{param}}} must be positive, got {shown(v)}; omit it for no cap", param)
+        return v
+
+    def bad(self):
+        return ["x", "0", -5, "6Q"]
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,6 @@ class Analyses(StudyBase):
     def population(self, sweep: str, *, metric: str = D.metric) -> Population:
         """The models of ``sweep`` with a ``metric`` error (final or best epoch), as arrays."""
         with self.store() as s:
-            if not isinstance(sweep, str):
-                raise ParamError(f"{{sweep}} must be a sweep name, got {sweep!r}", "sweep")
             self._names(s, [sweep])  # known, and a population (not a budget copy)
             return _populations(s, [sweep], metric)[sweep]
 
@@ -353,9 +351,6 @@ class Analyses(StudyBase):
     @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))
     def curves(self, sweep: str, *, best: int = 5, worst: int = 5, metric: str = D.metric) -> Curves:
         """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
-        for k, v in (("best", best), ("worst", worst)):
-            if not isinstance(v, (int, np.integer)) or v < 0:
-                raise ParamError(f"{{{k}}} must be a number of models >= 0, got {v!r}", k)
         pop = self._pops([sweep], metric, need=1)[sweep]
         with self.store() as s:
             return _curves(pop, s.epoch_rows([sweep]), best, worst)
@@ -370,8 +365,6 @@ class Analyses(StudyBase):
         ranges then cover every regime's good interval and a proposal must be accepted at each regime."""
         from dse.analysis.refine import refine_regimes
 
-        if not isinstance(min_support, (int, np.integer)) or min_support < 1:
-            raise ParamError(f"{{min_support}} must be at least 1, got {min_support!r}", "min_support")
         names = _name_list(sweep, "sweep")
         if not names:
             raise ParamError("{sweep}: name the trained sweep(s) to refine from", "sweep")

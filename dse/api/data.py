@@ -116,9 +116,6 @@ class Data(StudyBase):
         from dse.store.pycls import job_config, merge, to_yaml
 
         out, cfgs = _check_pycls_folder(folder)
-        if not isinstance(skip_unexpressible, bool):
-            raise ParamError(f"{{skip_unexpressible}} must be True or False, got {skip_unexpressible!r}",
-                             "skip_unexpressible")
         col = METRIC_COLUMN[metric]
         base = _read_base_config(base_config) if base_config is not None else {}
         jobs, skipped = [], []
@@ -169,8 +166,6 @@ class Data(StudyBase):
         """
         from dse.spaces.sweeps import import_pycls_sweep
 
-        if not isinstance(path, (str, os.PathLike)):
-            raise ParamError(f"{{path}} must be a pycls sweep.json path, got {path!r}", "path")
         if not Path(path).is_file():
             raise ParamError(f"{{path}} {path}: no such file (a pycls sweep.json)", "path")
         with self.store(write=True) as s:
@@ -184,8 +179,6 @@ class Data(StudyBase):
         >>> Study("s.sqlite").set_results("regnetx", {0: 31.5, 1: 29.8})                  # doctest: +SKIP
         2
         """
-        if not isinstance(errors, dict) or (best is not None and not isinstance(best, dict)):
-            raise ParamError("{errors} must be a dict {model index: error in %}", "errors")
         with self.store(write=True) as s:
             return s.set_results(sweep, errors, best)
 

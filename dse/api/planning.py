@@ -14,7 +14,8 @@ from dse.errors import DseError, ParamError
 from dse.validate import shown
 from dse.analysis.power import MAX_REPS, MAX_SEQUENTIAL
 from dse.params import DEFAULTS as D
-from dse.params import Check, Int, Opt, Real, checked
+from dse.params import Check, Instance, Int, Opt, Real, checked
+from dse.train.options import RunOptions
 
 
 def _ns(ns) -> list[int]:
@@ -108,7 +109,7 @@ class Planning(Costs):
         return est
 
     @checked(step=Int(1, MAX_SEQUENTIAL), max=Int(1, MAX_SEQUENTIAL),
-             futility=Opt(Real(0, 1, low_open=True, high_open=True)))
+             futility=Opt(Real(0, 1, low_open=True, high_open=True)), run=Opt(Instance(RunOptions)))
     def compare(self, sweeps, *, step: int = 10, max: int = 200, alpha: float = D.alpha,
                 futility: float | None = 0.1, seed: int = D.seed, metric: str = D.metric, protocol=None, run=None,
                 progress=None) -> SequentialDecision:
@@ -122,7 +123,6 @@ class Planning(Costs):
 
         >>> Study("s.sqlite").compare(["anynet_a", "anynet_e"], step=10, max=100).decision    # doctest: +SKIP
         """
-        from dse.api.training import RunOptions
         from dse.spaces import parse_space
         from dse.train.protocol import Protocol
         from dse.train.worker import load_data
@@ -136,11 +136,6 @@ class Planning(Costs):
             if unknown:
                 raise ParamError(f"{{protocol}}: unknown setting(s) {', '.join(map(repr, unknown))}; a protocol has "
                                  f"{', '.join(Protocol().to_dict())}", "protocol")
-        if run is not None and not isinstance(run, RunOptions):
-            raise ParamError(f"{{run}} must be a dse.api.training.RunOptions or None, got {shown(run)}", "run")
-        if progress is not None and not callable(progress):
-            raise ParamError(f"{{progress}} must be a function of the decision, or None, got {shown(progress)}",
-                             "progress")
         run = run or RunOptions()
         names = self._compared(sweeps, "compare", 2, 2)
         with self.store() as s:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from dse.api.common import StudyBase
 from dse.errors import ParamError
 from dse.spaces import Regime, Space, resolve_space
 from dse.spaces.sweeps import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
-from dse.validate import MAX_BATCH, MAX_MODELS, check_int, check_name
+from dse.validate import MAX_BATCH, MAX_MODELS, check_int
 from dse.validate import SPEED_MODES
-from dse.params import REGIME, REGIME_DEFAULTS as R, Choice, FilePath, Int, Name, Opt, Real, Text, checked
+from dse.params import REGIME, REGIME_DEFAULTS as R, Choice, Count, FilePath, Int, Name, Opt, Real, Text, checked
 
 
 MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
@@ -35,20 +34,21 @@ def _warned(results, cap: dict | None, fit: dict | None) -> list:
     return results
 
 
-# the input side of a regime (dse.params.REGIME), and the time cap of --max-ms: what sample, sample_regimes and
-# import_table accept
+# the input side of a regime (dse.params.REGIME), and the draw (n, caps, the time cap of --max-ms): what sample,
+# sample_regimes and import_table accept
 _REGIME = {k: p.check for k, p in REGIME.items() if k != "flops"}
 # a sample call's regime where neither the call nor the space's own [regime] gives it: the paper's (ImageNet)
 PAPER_REGIME = R
 _REGIME_OPT = {k: Opt(p.check) for k, p in REGIME.items()}
-_CAP = dict(max_ms=Opt(Real(0, low_open=True)), speed_device=Opt(Text()), speed_mode=Choice(SPEED_MODES),
+_DRAW = dict(n=Int(1, MAX_MODELS, "a number of models"), max_params=Opt(Count()), max_acts=Opt(Count()),
+            max_ms=Opt(Real(0, low_open=True)), speed_device=Opt(Text()), speed_mode=Choice(SPEED_MODES),
             speed_batch=Opt(Int(1, MAX_BATCH)))
 
 
 class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
-    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_CAP)
+    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_DRAW)
     def sample(self, space: str | Space, n: int, sweep: str | None = None, *, flops=None, resolution: int | None = None,
                stem: str | None = None, in_channels: int | None = None, num_classes: int | None = None,
                max_params=None, max_acts=None,
@@ -77,7 +77,7 @@ class Sampling(StudyBase):
             out = sample_sweep(s, sp, regime, n=int(n), sweep=sweep, seed=seed)
         return _warned([out], cap, fit)[0]
 
-    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_CAP)
+    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_DRAW)
     def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, *,
                        resolution: int | None = None, stem: str | None = None, in_channels: int | None = None,
                        num_classes: int | None = None, max_params=None,
@@ -149,13 +149,8 @@ class Sampling(StudyBase):
     @staticmethod
     def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts, ms_cap=None):
         """The space and one Regime per flops window, validated."""
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 < n <= MAX_MODELS:
-            raise ParamError(f"{{n}} must be a number of models from 1 to {MAX_MODELS:,}, got {n!r}", "n")
         caps = [parse_count(max_params, "max_params") if max_params is not None else None,
                 parse_count(max_acts, "max_acts") if max_acts is not None else None]
-        for c, k in zip(caps, ("max_params", "max_acts")):
-            if c is not None and not c > 0:  # 0 is no model at all, not "no cap" (omit the option for that)
-                raise ParamError(f"{{{k}}} must be positive, got {c!r}; omit it for no cap", k)
         regs = [Regime(w, resolution, stem, in_channels=in_channels, num_classes=num_classes, max_params=caps[0],
                        max_acts=caps[1], ms_cap=ms_cap) for w in windows]
         if not isinstance(space, (str, os.PathLike, Space)):
@@ -170,9 +165,6 @@ class Sampling(StudyBase):
         complexity missing from the file is counted at the given regime. Returns the number of models."""
         from dse.store.table import check_table_file
 
-        check_name(sweep, "sweep")
-        if not isinstance(path, (str, os.PathLike)):
-            raise ParamError(f"{{path}} must be a .csv or .parquet file path, got {path!r}", "path")
         check_table_file(path)
         regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
         with self.store(write=True) as s:

@@ -28,7 +28,7 @@ class _OnlyOption(click.Option):
 
 @cli.command()
 @option("sweeps", help="Judge on these sweeps only (repeatable; default: all).")
-@click.option("--only", multiple=True, metavar="ID", cls=_OnlyOption)
+@click.option("--only", multiple=True, metavar="ID", cls=_OnlyOption, help="Only these findings (repeatable).")
 @option("n_boot")
 @option("ci")
 @option("seed")
