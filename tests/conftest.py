@@ -1,7 +1,9 @@
 import contextlib
+import hashlib
 import io
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +104,8 @@ def dse_exe():
     return _run
 
 
-# two small sweeps trained on synthetic data: the study several modules start from (built once per module)
+# two small sweeps trained on synthetic data: the study several modules start from (built once per test process:
+# the session fixture ``pair_dir``; a module or test that writes works on a copy, copy_study)
 PAIR_SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
 PAIR_TRAIN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "32",
               "--batch-size", "32", "--budget", "1ep", "--device", "cpu", "--plain"]
@@ -116,3 +119,36 @@ def trained_pair(folder: Path) -> Path:
     code, _, err = cli(folder, "train", *PAIR_TRAIN)
     assert code == 0, err
     return folder
+
+
+@pytest.fixture(scope="session")
+def pair_dir(tmp_path_factory) -> Path:
+    """The folder of ``trained_pair``'s study, built once per test process: read it, or copy it (copy_study) to
+    write; never write into it."""
+    return trained_pair(tmp_path_factory.mktemp("pair"))
+
+
+@pytest.fixture
+def pair_store(pair_dir, tmp_path) -> Path:
+    """A test's own copy of the trained pair's store (``tmp_path``/dse.sqlite)."""
+    return copy_study(pair_dir, tmp_path) / "dse.sqlite"
+
+
+def digest(db) -> str:
+    """A hash of every table's rows (the store's content): a failing command must leave it as it was."""
+    con = sqlite3.connect(db)
+    h = hashlib.sha256()
+    for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        for row in con.execute(f"SELECT * FROM {t} ORDER BY 1, 2"):
+            h.update(repr(row).encode())
+    con.close()
+    return h.hexdigest()
+
+
+def fails(run, store, args, *fragments):
+    """``run(*args)`` exits 2 without a traceback, saying each of ``fragments``, and leaves ``store`` as it was."""
+    before = digest(store)
+    code, out, err = run(*args)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and all(f in err for f in fragments), err
+    assert digest(store) == before

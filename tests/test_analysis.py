@@ -121,6 +121,7 @@ def test_search_efficiency():
     assert rw[0]["reps"] == 50 and rw[-1]["m"] == 32  # only the weighted models take part
 
 
+@pytest.mark.slow
 def test_fit_is_at_least_as_good_as_the_generating_parameters():
     import time
 
@@ -189,6 +190,7 @@ def test_edf_command(run, pops):
     assert code == 0 and "best error" in out and (pops / "edf.svg").read_text().startswith("<?xml")
 
 
+@pytest.mark.slow
 def test_bootstrap_fit_search_commands(run, pops):
     code, out, err = run("bootstrap", "--param", "depth", "--param", "w4", "--json", "--plot", "b.png")
     assert code == 0, err

@@ -74,6 +74,7 @@ def test_results_are_typed_and_agree_with_references(trained):
     assert trained.epochs().empty and list(trained.epochs().columns[:3]) == ["sweep", "id", "epoch"]
 
 
+@pytest.mark.slow
 def test_analyses_never_write_and_fit_stores_explicitly(trained):
     """Bootstrapping e_fit computes the fits in memory; only Study.fit stores them."""
     before = trained.models()["e_fit"]
@@ -89,6 +90,7 @@ def test_analyses_never_write_and_fit_stores_explicitly(trained):
     assert np.array_equal(np.sort(again.panels[0].x), np.sort(b.panels[0].x))
 
 
+@pytest.mark.slow
 def test_plots_use_the_callers_axes_and_never_switch_the_backend(trained):
     probe = (
         "import matplotlib; matplotlib.use('svg'); import dse, matplotlib.pyplot as plt\n"

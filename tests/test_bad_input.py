@@ -1,17 +1,21 @@
-"""Bad input (issue 13): each case is a command, what it finds on disk first (a setup), and a fragment of the
+"""Bad input: each case is a command, what it finds on disk first (a setup), and a fragment of the
 message; it must exit 2 without a traceback, and the store's content (a hash of every table's rows) must be
 unchanged after it."""
 
-import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import cli, copy_study
+import dse
+from conftest import PAIR_SAMPLE, PAIR_TRAIN, cli, copy_study, fails
+from conftest import digest as _digest
+from dse.errors import ParamError
 
 SAMPLE = ["--flops", "1M:3M", "--resolution", "28", "--stem", "cifar", "--in-channels", "1", "--num-classes", "10"]
 SYN = ["--batch-size", "32", "--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "16"]
@@ -190,17 +194,6 @@ def _setup(tmp_path, db, spec: str) -> None:
             con.close()
 
 
-def _digest(db) -> str:
-    """A hash of every table's rows (the store's content)."""
-    con = sqlite3.connect(db)
-    h = hashlib.sha256()
-    for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
-        for row in con.execute(f"SELECT * FROM {t} ORDER BY 1, 2"):
-            h.update(repr(row).encode())
-    con.close()
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def sampled(tmp_path_factory):
     d = tmp_path_factory.mktemp("sampled")
@@ -271,6 +264,7 @@ def test_locked_store_waits_saying_so_then_exits_2(run, store, monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX users")
+@pytest.mark.slow
 def test_read_only_store_and_unwritable_output(tmp_path, dse_exe):
     """As a user who may not write (root may write anywhere, so root runs the commands as nobody)."""
     import shutil
@@ -448,7 +442,7 @@ def test_library_refuses_wrong_types_before_writing(store):
     assert _digest(store) == before and st.sweeps() == ["s"]
 
 
-# ---- round two (issue 21): every writing command leaves the store as it was when it fails ----
+# ---- every writing command leaves the store as it was when it fails ----
 
 @pytest.fixture(scope="module")
 def trained_store(tmp_path_factory):
@@ -494,7 +488,8 @@ ROUND_TWO = [
 
 
 @pytest.mark.parametrize("case", ROUND_TWO, ids=[f"{i}-{c[0][0]}" for i, c in enumerate(ROUND_TWO)])
-def test_round_two_failures_change_nothing(trained_store, run, tmp_path, case):
+@pytest.mark.slow
+def test_failing_writing_commands_change_nothing(trained_store, run, tmp_path, case):
     args, fragment = case
     _fails_and_changes_nothing(run, copy_study(trained_store, tmp_path) / "dse.sqlite", args, fragment)
 
@@ -521,3 +516,131 @@ def test_the_api_names_the_parameter_for_wrong_types(trained_store, tmp_path):
             call()
         assert e.value.param == param, (param, str(e.value))
     assert _digest(st.path) == before
+
+
+# ---- a Ray address that is not a Ray head (issue 32) ----
+def _fake_server(answer: bytes | None):
+    """An HTTP/2 server on 127.0.0.1 that sends its SETTINGS, then ``answer`` (None: nothing, it hangs)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            c.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # SETTINGS
+            if answer:
+                c.sendall(answer)
+            time.sleep(0.1 if answer else 30)
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], stop
+
+
+def _trailers(stream: int, status: int) -> bytes:
+    block = b"\x00\x0bgrpc-status" + bytes([len(str(status))]) + str(status).encode()
+    return len(block).to_bytes(3, "big") + b"\x01\x05" + stream.to_bytes(4, "big") + block
+
+
+@pytest.mark.parametrize("kind", ["unimplemented", "auth-everywhere", "silent"])
+@pytest.mark.slow
+def test_an_address_that_is_not_a_ray_head_is_refused_in_time(run, pair_store, kind):
+    answer = {"unimplemented": _trailers(1, 12) + _trailers(3, 12), "auth-everywhere": _trailers(1, 16) + _trailers(3,
+                                                                                                                    16),
+              "silent": None}[kind]
+    port, stop = _fake_server(answer)
+    try:
+        t = time.monotonic()
+        for args in (["train", "--sweep", "a", *PAIR_TRAIN, "--executor", "ray", "--address", f"127.0.0.1:{port}"],
+                     ["budget-check", "--sweep", "a", "--models", "3", "--executor", "ray", "--address",
+                      f"127.0.0.1:{port}"]):
+            fails(run, pair_store, args, "no Ray head answers there")
+        assert time.monotonic() - t < 15
+    finally:
+        stop.set()
+
+
+# ---- read-only stores, long names, damaged rows, quoting, names (issue 32) ----
+@pytest.mark.slow
+def test_writing_commands_on_a_read_only_store_say_read_only(tmp_path, pair_store):
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("root without setpriv: cannot act as a user without write permission")
+    pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    d = tempfile.mkdtemp(dir="/tmp")
+    try:
+        shutil.copy(pair_store, f"{d}/dse.sqlite")
+        os.chmod(f"{d}/dse.sqlite", 0o444)
+        os.chmod(d, 0o555)
+        exe = str(pathlib_exe())
+        for args in (["sample", "--space", "regnetx", "-n", "9", *PAIR_SAMPLE, "--sweep", "a"],
+                     ["budget-check", "--sweep", "a", "--models", "3", "--device", "cpu"]):
+            p = subprocess.run([*pre, exe, *args], capture_output=True, text=True, cwd=d,
+                               env={k: v for k, v in os.environ.items() if k != "DSE_DB"})
+            assert p.returncode == 2 and "is read-only and this command writes to the store" in p.stderr, p.stderr
+            assert "Traceback" not in p.stderr
+    finally:
+        os.chmod(d, 0o755)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pathlib_exe():
+    import sys
+    from pathlib import Path
+
+    return Path(sys.executable).with_name("dse")
+
+
+def test_a_very_long_db_name_and_damaged_sweeps(run, pair_store):
+    code, _, err = run("sample", "--space", "regnetx", "-n", "3", *PAIR_SAMPLE, "--db", "x" * 300 + ".sqlite")
+    assert code == 2 and "File name too long" in err and "Traceback" not in err, err
+    con = sqlite3.connect(pair_store)
+    con.execute("UPDATE sweeps SET source = 'weird' WHERE name = 'a'")
+    con.commit()
+    con.close()
+    fails(run, pair_store, ["status"],
+          "damaged: sweep 'a': column source is 'weird'; a sweep is sampled, imported, budget")
+
+
+def test_refine_writes_a_next_command_that_runs(run, pair_store, tmp_path):
+    import shlex
+
+    st = dse.Study(pair_store)
+    st.sample("anynet_a", n=30, flops="1M:3M", resolution=16, stem="cifar", num_classes=10, sweep="r", seed=3)
+    st.set_results("r", {m.idx: 20.0 + m.arch.depth + 0.01 * m.idx for m in st.records("r")})
+    code, out, err = run("refine", "--sweep", "r", "--out", "my refined.toml")
+    assert code == 0, err
+    header = [x for x in (tmp_path / "my refined.toml").read_text().splitlines() if "Next:" in x][0]
+    cmd = header.split("Next: ", 1)[1].split(";")[0]
+    assert shlex.split(cmd)[:4] == ["dse", "sample", "--space", "my refined.toml"], cmd
+    assert cmd in out
+
+
+def test_regime_prefix_makes_names_within_the_limit(run, pair_store):
+    fails(run, pair_store, ["sample", "--space", "regnetx", "--regimes", "2MF,4MF", "-n", "2", "--resolution", "16",
+                        "--stem", "cifar", "--sweep", "p" * 97], "names hold at most 100: use a prefix of at most 96")
+    code, _, err = run("sample", "--space", "regnetx", "--regimes", "2MF,4MF", "-n", "2", "--resolution", "16",
+                       "--stem", "cifar", "--sweep", "p" * 96)
+    assert code == 0, err
+
+
+def test_speed_report_and_plot_axes_are_checked(pair_store):
+    st = dse.Study(pair_store)
+    for kw, param in ((dict(batch="x"), "batch"), (dict(batch=8.9), "batch"), (dict(mode="both"), "mode")):
+        with pytest.raises(ParamError) as e:
+            st.speed_report(**kw)
+        assert e.value.param == param
+    r = st.edf(["a", "b"])
+    for ax in (5, "x", [1, 2]):
+        with pytest.raises(ParamError, match="ax must be a matplotlib Axes"):
+            r.plot(ax=ax)

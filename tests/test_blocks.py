@@ -202,6 +202,7 @@ def test_keys_of_x_and_y_networks_are_unchanged_and_new_fields_round_trip():
     assert len({r.arch.key() for r in REFERENCES.values()}) == len(REFERENCES)
 
 
+@pytest.mark.slow
 def test_a_small_nds_study_runs_end_to_end(tmp_path):
     """Two NDS spaces: sample (own cifar stem, strides 1,2,2, under the cap), train, edf, bootstrap, refine (the
     refined space file loads and samples), report, CSV round trip."""

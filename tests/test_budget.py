@@ -1,6 +1,7 @@
 """Is the budget long enough (issue 14): undertraining signals from stored epochs, and dse budget-check."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 from scipy import stats
 
 import dse
+from conftest import digest as _digest
+from conftest import fails
 from dse.analysis.budget import budget_check, scale_budget, stratified, top_overlap, undertraining
 from dse.errors import ParamError
 from dse.store import Store
@@ -95,6 +98,7 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_tiny_budget_is_flagged_everywhere(run, tiny_study, tmp_path):
     db = _copy(tiny_study, tmp_path / "t.sqlite")
     u = dse.Study(db).undertraining()["x"]
@@ -180,6 +184,7 @@ def test_budget_check_trains_k_copies_resumes_and_equals_scipy(run, tiny_study, 
     (["--factors", "x"], "cannot read 'x'"),
     (["--sweep", "nope"], "unknown sweep 'nope'"),
 ])
+@pytest.mark.slow
 def test_budget_check_bad_input(run, tiny_study, tmp_path, args, fragment):
     db = _copy(tiny_study, tmp_path / "bad.sqlite")
     sweep = [] if "--sweep" in args else ["--sweep", "x"]
@@ -244,3 +249,48 @@ def test_comparisons_are_judged_on_the_whole_populations():
     q = close.comparisons[0].population
     assert q["gap_long_low"] <= 0 <= q["gap_long_high"]
     assert close.verdict == "doubtful" and "may vanish" in close.why
+
+
+# ---- EDF bands and budget-check: statistical edge cases ----
+def test_bootstrap_band_of_equal_errors_is_zero():
+    from dse.analysis.edf import bootstrap_half_width, dkw_half_width
+
+    assert bootstrap_half_width([31.5] * 20) == 0.0
+    x = np.repeat([1.0, 2.0, 3.0], 10)  # ties: each resample of the same distinct values has the same EDF
+    ref = bootstrap_half_width(np.arange(30.0))
+    assert 0 < bootstrap_half_width(x) <= 1 and ref < dkw_half_width(30) * 1.2
+
+
+def test_budget_verdict_does_not_depend_on_the_order_of_the_sweeps():
+    from dse.analysis.budget import budget_check
+
+    rng = np.random.default_rng(0)
+    xa = rng.uniform(20, 40, 12)
+    xb = rng.uniform(20, 40, 12)
+    pairs = {("a", 2.0): (xa, xa - 1.0), ("b", 2.0): (xb, np.full(12, 25.0))}  # b: all equal when retrained
+    budgets = {k: "2ep" for k in pairs}
+    one = budget_check(pairs, budgets, n_boot=200)
+    two = budget_check(dict(reversed(list(pairs.items()))), budgets, n_boot=200)
+    assert one.verdict == two.verdict == "doubtful" and "Spearman undefined" in one.why
+
+
+def test_budget_check_advice_respects_the_verdicts_minimum(run, pair_store):
+    fails(run, pair_store, ["budget-check", "--sweep", "a", "--models", "20", "--device", "cpu"],
+           "a verdict needs 10 or more per sweep", "--models 6 for the rank statistics without a verdict")
+
+
+def test_a_damaged_stored_budget_is_said_as_such(run, pair_store):
+    con = sqlite3.connect(pair_store)
+    rows = con.execute("SELECT name, protocol FROM sweeps WHERE name = 'a'").fetchall()
+    p = json.loads(rows[0][1])
+    p["budget"] = "abc"
+    con.execute("UPDATE sweeps SET protocol = ? WHERE name = 'a'", (json.dumps(p),))
+    con.commit()
+    con.close()
+    for args in (["budget-check", "--sweep", "a", "--models", "3", "--device", "cpu"],
+                 ["compare", "a", "b", "--until-decided"]):
+        before = _digest(pair_store)
+        code, _, err = run(*args)
+        assert code == 2 and "damaged: sweep 'a': column protocol holds budget 'abc'" in err, err
+        assert "--budget" not in err
+        assert _digest(pair_store) == before

@@ -18,12 +18,12 @@ import pytest
 
 import dse
 import dse.api.findings
-from conftest import copy_study, trained_pair
+from conftest import copy_study
 from dse.cli.main import commands
 from dse.errors import ParamError
 from dse.params import PARAMS, PROTOCOL, RUN, Bool, Func, Instance, Names, Numbers, Opt
 from dse.study import Study
-from test_bad_input import _digest
+from conftest import digest as _digest
 
 ROOT = Path(__file__).resolve().parents[1] / "dse"
 SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
@@ -49,9 +49,9 @@ def _base(f) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pilots(tmp_path_factory):
+def pilots(pair_dir, tmp_path_factory):
     """Sweeps a and b of 6 models each, trained 1 epoch on synthetic data (conftest.trained_pair)."""
-    return trained_pair(tmp_path_factory.mktemp("declared"))
+    return copy_study(pair_dir, tmp_path_factory.mktemp("declared"))
 
 
 @pytest.fixture
@@ -286,3 +286,27 @@ def test_every_shared_keyword_defaults_to_its_declaration():
             if PARAMS[p].default is not None and (name, p) not in OWN_DEFAULT \
                     and param.default is not inspect.Parameter.empty:
                 assert param.default == PARAMS[p].default, (name, p, param.default)
+
+
+# ---- the API of the new methods: what the generated cases (tests/test_declared.py, from each keyword's declared
+# Check) cannot express: values judged against others or the data, and keywords without a declared check ----
+API = [
+    ("power", dict(sweeps=["a", "b"], n=[25.7]), "n"),
+    ("power", dict(sweeps=["a", "b"], sequential=5), "sequential"),
+    ("compare", dict(sweeps=["a", "b"], protocol=5), "protocol"),
+    ("compare", dict(sweeps=["a", "b"], protocol={"budgt": "2ep"}), "protocol"),
+    ("compare", dict(sweeps=["a"]), "sweeps"),
+    ("export_pycls", dict(folder=5), "folder"),
+    ("budget_check", dict(sweeps=["a"], models=3, factors=b"x"), "factors"),
+    ("budget_check", dict(sweeps=["a"], models=3, factors=[True]), "factors"),
+]
+
+
+@pytest.mark.parametrize("case", API, ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(API)])
+def test_the_new_methods_name_the_parameter(pair_store, case):
+    method, kw, param = case
+    before = _digest(pair_store)
+    with pytest.raises(ParamError) as e:
+        getattr(dse.Study(pair_store), method)(**kw)
+    assert param in e.value.params, str(e.value)
+    assert _digest(pair_store) == before

@@ -46,6 +46,7 @@ def _space(tmp_path, name, extra):
     return p
 
 
+@pytest.mark.slow
 def test_per_model_lr_and_resolution_reach_training(run, tmp_path, monkeypatch):
     """Each model trains with its own lr (the epoch rows scale with it) and at its own resolution: a model at
     r = 40 from 28-px data gets 40-px tensors, and its stored counts equal `dse model ... --resolution 40`."""
@@ -171,6 +172,7 @@ def _planted(tmp_path, n=240):
     return st, np.array(e), ms
 
 
+@pytest.mark.slow
 def test_rank_scatter_finds_the_planted_lr_wd_line(run, tmp_path):
     st, e, ms = _planted(tmp_path)
     r = st.rank("lr", "wd")

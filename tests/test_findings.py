@@ -78,10 +78,8 @@ def test_se_planted_helping_holds_and_hurting_is_contradicted(tmp_path):
         assert row.verdict == want, row.reason
 
 
-def test_the_demo_like_store_prints_cant_tell_rows_with_reasons(tmp_path):
-    from conftest import trained_pair
-
-    folder = trained_pair(tmp_path)
+def test_the_demo_like_store_prints_cant_tell_rows_with_reasons(pair_store):
+    folder = pair_store.parent
     code, out, err = cli(folder, "findings", "--json")
     assert code == 0, err
     rows = json.loads(out)
@@ -120,6 +118,7 @@ def test_median_difference_matches_numpy():
     assert d == np.median(b) - np.median(a) == 3 and lo <= 3 <= hi
 
 
+@pytest.mark.slow
 def test_plan_estimates_the_run(tmp_path):
     """A tiny plan on synthetic data: the training time --plan predicts (short timings of real models, the workers
     dse train would choose) against the time --run's training then took."""
@@ -214,7 +213,7 @@ def test_design_choices_that_hurt_planted(fid, variant):
     (["model", "resnet50", "--resolution", "0"], "--resolution"),
 ])
 def test_bad_input_to_the_new_commands_exits_2_naming_it_and_writes_nothing(tmp_path, args, needle):
-    from test_bad_input import _digest
+    from conftest import digest as _digest
 
     cli(tmp_path, "sample", "--space", "regnetx", "-n", "3", "--flops", "2M:8M", "--resolution", "28", "--stem",
         "cifar", "--num-classes", "10")

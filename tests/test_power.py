@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 
 import numpy as np
 import pytest
 from scipy import stats
 
 import dse
+from conftest import fails
 from dse.analysis.edf import bootstrap_half_width, dkw_half_width, effective_n
 from dse.analysis.power import (_PTable, boundaries, obf_spending, plan_sequential, power_analysis,
                                 sequential_decision, simulate_sequential)
@@ -186,3 +189,87 @@ def test_compare_until_decided_trains_in_rounds_and_stops(pilots, run, tmp_path)
         assert r["n"] == {"regnetx": 10, "anynet_e": 10} and [x["n"] for x in r["looks"]] == [5, 10]
     code, out2, err = run(*args)
     assert code == 0 and json.loads(out2)["n"] == r["n"], err  # resumable: nothing more is trained
+
+
+# ---- dse compare --until-decided: every option checked before the first write ----
+COMPARE = [
+    (["--device", "cuda:7"], "--device cuda:7"),
+    (["--device", "foo"], "--device 'foo' unknown; allowed: auto, cpu, cuda, cuda:N"),
+    (["--budget", "5xx"], "--budget: cannot read '5xx'"),
+    (["--budget", "2ep"], "budget '1ep' (stored) vs '2ep' (now)"),
+    (["--data-dir", "/nonexistent"], "--data-dir does not apply to synthetic data"),
+    (["--train-size", "0"], "--train-size must be an integer >= 1"),
+    (["--batch-size", "1000"], "batch_size 32 (stored) vs 1000 (now)"),
+    (["--step", "0"], "--step must be an integer >= 1"),
+    (["--max", "3"], "--max must be an integer >= --step (10)"),
+    (["--step", "1", "--max", "1000"], "--max 1000 / --step 1 is 1,000 looks; at most 200"),
+    (["--alpha", "1"], "--alpha must be a finite number > 0 and < 1"),
+    (["--executor", "ray", "--address", "127.0.0.1:1"], "no Ray head answers there"),
+    (["--workers-per-gpu", "99", "--device", "cpu"], "--workers-per-gpu must be from 1 to"),
+]
+
+
+@pytest.mark.parametrize("case", COMPARE, ids=[" ".join(c[0]) for c in COMPARE])
+def test_compare_checks_every_option_before_the_first_write(run, pair_store, case):
+    fails(run, pair_store, ["compare", "a", "b", "--until-decided", *case[0]], case[1])
+
+
+def test_compare_decides_within_max_and_with_failed_models(run, pair_store):
+    code, out, err = run("compare", "a", "b", "--until-decided", "--step", "5", "--max", "5", "--json")
+    assert code == 0, err
+    d = json.loads(out.strip().splitlines()[-1])
+    assert d["n"] == {"a": 5, "b": 5} and d["looks"][-1]["n"] == 5 and d["decision"] in ("different", "no difference")
+    con = sqlite3.connect(pair_store)  # two models of a failed: the sweep can never hold 6 trained ones
+    con.execute("UPDATE models SET status = 'failed', error = NULL, best_error = NULL WHERE sweep = 'a' AND idx < 2")
+    con.commit()
+    con.close()
+    code, out, err = run("compare", "a", "b", "--until-decided", "--step", "3", "--max", "6", "--json")
+    assert code == 0, err
+    d = json.loads(out.strip().splitlines()[-1])
+    assert d["decision"] in ("different", "no difference") and d["n"]["a"] == 4 and d["n"]["b"] == 6
+    assert sum(x["boundary"] for x in d["looks"]) == pytest.approx(0.05)  # the last look spent what was left
+
+
+# ---- dse power ----
+POWER = [
+    (["--target", "0.05"], "--target must be a power above --alpha (0.05)"),
+    (["--target", "0.01"], "--target must be a power above --alpha"),
+    (["--n", "100000"], "--n must be model counts from 2 to 10,000"),
+    (["--n", "25.7"], "--n: cannot read '25.7'"),
+    (["--reps", "10000000"], "--reps must be an integer >= 100 and <= 100,000"),
+    (["--n", "5000", "--reps", "100000"], "lower --reps to 4,000 or fewer"),
+    (["--sequential", "--step", "1", "--max", "100000"], "--max must be an integer >= --step (1) and <= 10,000"),
+    (["--sequential", "--step", "100000000000000000000"], "--step must be an integer >= 1"),
+    (["--effect", "1.5"], "--effect must be a finite number > 0 and < 1"),
+]
+
+
+@pytest.mark.parametrize("case", POWER, ids=[" ".join(c[0]) for c in POWER])
+def test_power_refuses_unbounded_or_meaningless_options(run, pair_store, case):
+    t = time.monotonic()
+    fails(run, pair_store, ["power", "--compare", "a", "b", *case[0]], case[1])
+    assert time.monotonic() - t < 10
+
+
+def test_power_effect_a_tied_pilot_cannot_make_is_refused(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    st.sample("anynet_a", n=8, flops="1M:3M", resolution=16, stem="cifar", num_classes=10, sweep="a")
+    st.sample("anynet_e", n=8, flops="1M:3M", resolution=16, stem="cifar", num_classes=10, sweep="b")
+    st.set_results("a", {i: (20.0 if i < 4 else 30.0) for i in range(8)})  # two distinct errors
+    st.set_results("b", {i: 20.0 + i for i in range(8)})
+    with pytest.raises(ParamError,
+                       match=r"effect 0.2: no shift .*\(2 distinct values\), so the nearest shift makes 0.500"):
+        st.power(["a", "b"], effect=0.2, reps=200)
+    assert st.power(["a", "b"], effect=0.5, reps=200).rows  # a reachable effect is answered
+
+
+def test_power_says_no_more_models_when_the_pilots_settle_it(tmp_path, run):
+    st = dse.Study(tmp_path / "dse.sqlite")
+    for name in ("a", "b"):
+        st.sample("anynet_a", n=20, flops="1M:3M", resolution=16, stem="cifar", num_classes=10, sweep=name, seed=1)
+    st.set_results("a", {i: 20.0 + i * 0.1 for i in range(20)})
+    st.set_results("b", {i: 30.0 + i * 0.1 for i in range(20)})  # no overlap: KS p ~ 1e-11
+    r = st.power(["a", "b"], reps=500)
+    assert r.rows[0].n == 20 and r.n_needed == 20 and r.more_models == 0
+    code, out, err = run("power", "--compare", "a", "b", "--reps", "500")
+    assert code == 0 and "no more models needed" in out, (out, err)

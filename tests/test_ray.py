@@ -127,6 +127,7 @@ def test_ray_interrupted_then_resumed_without_duplicates(tmp_path):
     _complete(tmp_path, "s", 5)
 
 
+@pytest.mark.slow
 def test_the_address_check_knows_a_real_ray_head(tmp_path):
     """check_address asks Ray's own gRPC method (GetClusterId) of the GCS of a real local Ray instance."""
     import ray as _ray

@@ -78,3 +78,19 @@ def test_links_into_docs_land_on_headings(page):
         if anchor:
             slugs = {_slug(h) for h in re.findall(r"^#+ (.*)$", path.read_text(), flags=re.M)}
             assert anchor in slugs, f"{page.name}: #{anchor} is no heading of {path.name}"
+
+
+def test_the_recipes_name_files_and_names_that_exist():
+    """docs/architecture.md's recipes ("How to add ...") name the files they touch and the names in them: each file
+    exists, and each `NAME` said to be in a file (`NAME` (`path`) or "in `path`") is defined there."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    recipes = text[text.index("### How to add a setting"):]
+    files = set(re.findall(r"`((?:dse|tests|scripts|docs)/[\w/]+\.(?:py|md|js|html|css))`", recipes))
+    assert len(files) >= 20
+    assert [f for f in sorted(files) if not (ROOT / f).is_file()] == []
+    for name, path in [("PLAN_SPACES", "dse/api/findings.py"), ("OPTIM_KEYS", "dse/store/pycls.py"),
+                       ("job_config", "dse/store/pycls.py"), ("STEM_BY_PYCLS", "dse/store/pycls.py"),
+                       ("pycls_stem", "dse/store/pycls.py"), ("STEM_TYPES", "dse/models/blocks.py"),
+                       ("FINDINGS", "dse/analysis/findings.py"), ("ROUTES", "dse/serve/views.py"),
+                       ("SECTIONS", "dse/api/report.py"), ("REGIME", "dse/params.py")]:
+        assert f"`{name}`" in text and name in (ROOT / path).read_text(), (name, path)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 import dse
-from conftest import cli, trained_pair
+from conftest import cli, copy_study
 from dse.errors import DseError, ParamError
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    return trained_pair(tmp_path_factory.mktemp("refusals"))
+def pair(pair_dir, tmp_path_factory):
+    return copy_study(pair_dir, tmp_path_factory.mktemp("refusals"))
 
 
 def test_a_baseline_named_three_ways_is_timed_once(pair, tmp_path):

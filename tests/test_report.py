@@ -31,6 +31,7 @@ def study(built, run, tmp_path):
     return copy_study(built, tmp_path)
 
 
+@pytest.mark.slow
 def test_report_has_every_section_and_no_external_links(run, study):
     code, out, err = run("report", "-o", "r.html")
     assert code == 0 and "wrote r.html" in out, err
@@ -66,6 +67,7 @@ def test_report_renders_in_headless_chromium(run, study):
     assert sum(c for c, v in colours if v < 128) > 2000  # plenty of dark pixels (text, lines)
 
 
+@pytest.mark.slow
 def test_a_new_section_is_one_function(run, study):
     """A section is one function registered with @section: it computes through the Study and returns HTML."""
     from dse.api import report as R

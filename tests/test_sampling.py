@@ -82,6 +82,7 @@ def test_stream_prefix_and_exclude():
     assert long[:25] == short and short + rest == long
 
 
+@pytest.mark.slow
 def test_rejection_is_honest():
     """The bulk sampler equals naive one-at-a-time rejection from the space's distribution."""
     sp = resolve_space("anynet_e")

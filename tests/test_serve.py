@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import dse
-from conftest import cli, copy_study, trained_pair
+from conftest import cli, copy_study
 from dse.serve.server import make_server, url_of
-from test_bad_input import _digest
+from conftest import digest as _digest
 
 SAMPLE = ["--flops", "1M:3M", "--resolution", "16", "--stem", "cifar", "--num-classes", "10"]
 SYN = ["--dataset", "synthetic", "--resolution", "16", "--train-size", "64", "--test-size", "32", "--batch-size", "32",
@@ -28,9 +28,9 @@ XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(pair_dir, tmp_path_factory):
     """Sweeps a and b of 6 models each, trained 1 epoch on synthetic data (conftest.trained_pair)."""
-    return trained_pair(tmp_path_factory.mktemp("serve"))
+    return copy_study(pair_dir, tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def timed(timed_once, tmp_path, run):
     return results, dse.Study(tmp_path / "dse.sqlite")
 
 
+@pytest.mark.slow
 def test_four_times_the_flops_measures_slower_on_a_cpu():
     from dse.models import complexity
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import dse
+from conftest import fails
 from dse.errors import DseError
 from dse.spaces import Regime, Sampler, resolve_space
 from dse.store import Store
@@ -233,6 +235,7 @@ def test_newer_schema_refused(tmp_path):
         Store(tmp_path / "s.db")
 
 
+@pytest.mark.slow
 def test_concurrent_processes_share_one_store(tmp_path, dse_exe):
     """Several processes sampling into one file at once: all succeed, nothing lost."""
     procs = [subprocess.Popen([sys.executable, "-m", "dse", "sample", "--space", s, "-n", "40", "--db", "c.db"],
@@ -335,3 +338,43 @@ def test_a_store_from_before_blocks_reads_unchanged_read_only_and_after_gaining_
     code, out, err = run("export", "--sweep", "e", "--db", db)
     want = [ln for ln in (src / "export.csv").read_text().splitlines() if not ln.startswith("y,")]
     assert code == 0 and out.splitlines() == want, err
+
+
+# ---- dse import: values it stores are checked, ids kept (issue 32) ----
+def _table(tmp_path, rows, extra_cols=""):
+    head = "id,d1,d2,w1,w2,b1,b2,g1,g2,error" + extra_cols
+    (tmp_path / "t.csv").write_text(head + "\n" + "\n".join(rows) + "\n")
+    return tmp_path / "t.csv"
+
+
+IMPORT_BAD = [
+    (",w0,wa,wm", "1,1,2,16,32,1,1,8,8,30,-8,20,2.5", "column w0 = -8 is not a RegNet w0 (it must be > 0)"),
+    (",w0,wa,wm", "1,1,2,16,32,1,1,8,8,30,24,-1,2.5", "column wa = -1 is not a RegNet wa (it must be >= 0)"),
+    (",w0,wa,wm", "1,1,2,16,32,1,1,8,8,30,24,20,0.5", "column wm = 0.5 is not a RegNet wm (it must be > 1)"),
+    (",e_fit,fit_w0,fit_wa,fit_wm", "1,1,2,16,32,1,1,8,8,30,-0.5,24,20,2.5", "column e_fit = -0.5 is negative"),
+    (",e_fit,fit_w0,fit_wa,fit_wm", "1,1,2,16,32,1,1,8,8,30,0.1,-24,20,2.5", "column fit_w0 = -24 is not a RegNet w0"),
+    (",e_fit,fit_w0,fit_wa,fit_wm", "1,1,2,16,32,1,1,8,8,30,0.1,,,", "fit_w0, fit_wa, fit_wm are empty"),
+    ("", "-1,1,2,16,32,1,1,8,8,30", "column id = -1 is not a model index"),
+]
+
+
+@pytest.mark.parametrize("case", IMPORT_BAD, ids=[c[2][:40] for c in IMPORT_BAD])
+def test_import_checks_what_it_stores(run, pair_store, tmp_path, case):
+    cols, row, words = case
+    p = _table(tmp_path, [row], cols)
+    fails(run, pair_store, ["import", str(p), "--sweep", "imp", "--resolution", "16", "--stem", "cifar",
+                        "--num-classes", "10"], words, "line 2")
+
+
+def test_import_keeps_the_tables_ids_and_refuses_repeats(run, pair_store, tmp_path):
+    rows = [f"{i},1,2,16,{32 + 8 * k},1,1,8,8,{30 + k}" for k, i in enumerate((1, 2, 4))]
+    p = _table(tmp_path, rows)
+    code, _, err = run("import", str(p), "--sweep", "imp", "--resolution", "16", "--stem", "cifar", "--num-classes",
+                       "10")
+    assert code == 0, err
+    assert [m.idx for m in dse.Study(pair_store).records("imp")] == [1, 2, 4]
+    out = tmp_path / "back.csv"
+    assert run("export", "--sweep", "imp", "-o", str(out))[0] == 0
+    assert [r.split(",")[1] for r in out.read_text().splitlines()[1:]] == ["1", "2", "4"]
+    fails(run, pair_store, ["import", str(_table(tmp_path, rows[:1] + rows[:1])), "--sweep", "imp2", "--resolution",
+                            "16", "--stem", "cifar", "--num-classes", "10"], "column id = 1 repeats line 2")

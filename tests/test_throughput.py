@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dse
-from conftest import cli, trained_pair
+from conftest import cli, copy_study
 from dse.analysis.cost import CostModel, Timing, fit_cost, plan_cost
 from dse.train.allocation import (GPU_WORKERS, WORKERS, choose, worker_efficiency, worker_gain, worker_memory)
 
@@ -112,8 +112,8 @@ def test_plan_cost_shares_the_models_among_workers():
 
 # ---- from the store and from probes
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    return trained_pair(tmp_path_factory.mktemp("pair"))
+def pair(pair_dir, tmp_path_factory):
+    return copy_study(pair_dir, tmp_path_factory.mktemp("pair"))
 
 
 def test_stored_timings_are_the_models_epoch_records(pair):
@@ -134,6 +134,7 @@ def test_stored_timings_are_the_models_epoch_records(pair):
     assert st.stored_timings(device="cuda") == []
 
 
+@pytest.mark.slow
 def test_probe_times_real_models(tmp_path):
     st = dse.Study(tmp_path / "s.sqlite")
     c = st.probe_cost([2e6, 8e6], (1, 28, 28), threads=1, per_size=1)
@@ -185,6 +186,7 @@ def test_workers_keyword_is_checked():
     assert RunOptions().workers_per_device == "auto"
 
 
+@pytest.mark.slow
 def test_a_script_without_a_main_guard_trains_with_several_workers(tmp_path, all_cores):
     """Spawned workers do not run the caller's script again (spawn's default): a plain script that trains with two
     workers trains every model once and prints once."""

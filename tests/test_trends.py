@@ -230,6 +230,7 @@ def test_a_constraint_rejected_at_one_regime_is_rejected():
     assert next(q for q in alone.proposals if q.rule == "b_eq_1").accepted
 
 
+@pytest.mark.slow
 def test_report_has_a_trends_section_only_with_two_regimes(planted, tmp_path):
     small = dse.Study(tmp_path / "small.sqlite")  # a small study: the report draws every model
     small.sample_regimes("regnetx", "200MF,800MF", n=12)
