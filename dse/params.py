@@ -109,7 +109,7 @@ class Setting(Check):
     def bad(self):
         lim = self.limit
         step = 1 if lim.integer else max(1e-9, abs(lim.high) * 1e-9)
-        out = ["1", True, float("nan")]
+        out = ["1", True, float("nan")] + ([] if lim.integer else [float("inf")])
         out.append(lim.low if lim.low_open else lim.low - step)
         out.append(lim.high if lim.high_open else lim.high + step)
         if lim.integer:
