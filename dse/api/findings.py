@@ -14,6 +14,7 @@ from dse.api.common import _populations, _regime_x
 from dse.api.costs import Costs, sizes
 from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
+from dse.params import REGIME, REGIME_DEFAULTS
 from dse.api.training import RunOptions
 from dse.params import Bool, Budget, Choice, Instance, Int, Names, Opt, Setting, Text, checked
 from dse.validate import DATASETS, MAX_MODELS, shown
@@ -23,9 +24,9 @@ PARAMS = ("depth", "b", "g", "wm", "w0", "lr", "wd")  # what the findings read o
 # the spaces a full test of the findings samples, and the scales a study can have
 PLAN_SPACES = ("regnetx", "regnety", "regnet", "regnetx_inverted", "regnetx_dw", "regnetx_res", "regnetx_lrwd")
 SCALES = {
-    "paper": {"regimes": "200MF,400MF,800MF,1.6GF,3.2GF", "n": 100, "budget": "10ep", "resolution": 224,
-              "stem": "simple", "in_channels": 3, "num_classes": 1000, "dataset": "imagefolder", "train_size": None,
-              "test_size": None},
+    "paper": {"regimes": "200MF,400MF,800MF,1.6GF,3.2GF", "n": 100, "budget": "10ep",  # at the paper's regime
+              **{k: v for k, v in REGIME_DEFAULTS.items() if k != "flops"}, "dataset": "imagefolder",
+              "train_size": None, "test_size": None},
     "cpu": {"regimes": "2MF,4MF,8MF", "n": 24, "budget": "2ep", "resolution": 28, "stem": "cifar", "in_channels": 1,
             "num_classes": 10, "dataset": "fashion-mnist", "train_size": 5000, "test_size": 2000},
 }
@@ -94,8 +95,6 @@ def _plan_spaces(spaces) -> list:
 def _check_plan(plan) -> None:
     """A plan built or changed by hand is checked like any other input before anything is written: its settings
     (the scale's keys, each as findings_plan checks it) and at least one row."""
-    from dse.api.sampling import _REGIME
-
     if not plan.rows:
         raise ParamError("{plan} holds no sweeps: nothing to sample or train (an empty plan never means every "
                          "sweep)", "plan")
@@ -105,7 +104,7 @@ def _check_plan(plan) -> None:
         raise ParamError(f"{{plan}}: its settings lack {', '.join(missing)}", "plan")
     for k, check in (("n", Int(2, MAX_MODELS)), ("budget", Budget()), ("dataset", Choice(DATASETS)),
                      ("train_size", Opt(Setting("train_size"))), ("test_size", Opt(Setting("test_size"))),
-                     *_REGIME.items()):
+                     *((k, p.check) for k, p in REGIME.items() if k != "flops")):
         check.check(st[k], f"plan.settings[{k!r}]")
     parse_regimes(st["regimes"], "plan.settings['regimes']")
 

@@ -16,7 +16,7 @@ from dse.store.records import SweepRecord
 from dse.validate import (FIXED_SIZE_DATASETS, shown, usable_cpus)
 from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
-from dse.params import PROTOCOL, RUN, Instance, Int, Opt, checked
+from dse.params import PROTOCOL, REGIME_DEFAULTS, RUN, Instance, Int, Opt, checked
 from dse.train.options import RunOptions
 from dse.train.protocol import Protocol
 
@@ -107,7 +107,7 @@ def _classes(rec: SweepRecord) -> int:
         return FIXED[dataset][1]
     if dataset == "synthetic":
         return 10
-    return int((rec.regime or {}).get("num_classes") or 1000)
+    return int((rec.regime or {}).get("num_classes") or REGIME_DEFAULTS["num_classes"])
 
 
 def _factors(factors) -> list:

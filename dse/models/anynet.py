@@ -13,6 +13,7 @@ from dse.models.blocks import (BLOCK_TYPES, STEM_TYPES, basic_cx, bottleneck_cx,
                                res_bottleneck_cx)
 from dse.models.complexity import complexity, head_cx, stage_cx, stem_cx
 from dse.models.layers import SE_RATIO, se_cx
+from dse.params import REGIME_DEFAULTS as R
 
 BN_EPS, BN_MOM = 1e-5, 0.1
 _ACT = {"relu": nn.ReLU, "swish": nn.SiLU}  # pycls MODEL.ACTIVATION_FUN: relu, or silu/swish (App. B)
@@ -36,7 +37,7 @@ class Stem(nn.Sequential):
 
     complexity = staticmethod(stem_cx)
 
-    def __init__(self, w_in, w_out, stem="simple", act="relu"):
+    def __init__(self, w_in, w_out, stem=R["stem"], act="relu"):
         st = STEM_TYPES[stem]
         layers = [_conv(w_in, w_out, st.k, st.stride), _bn(w_out), activation(act)]
         super().__init__(*layers, *([nn.MaxPool2d(3, stride=2, padding=1)] if st.pool else []))
@@ -190,7 +191,7 @@ class AnyNet(nn.Module):
 
     complexity = staticmethod(complexity)
 
-    def __init__(self, arch: Arch, stem="simple", in_channels=3, num_classes=1000):
+    def __init__(self, arch: Arch, stem=R["stem"], in_channels=R["in_channels"], num_classes=R["num_classes"]):
         super().__init__()
         self.arch = arch
         act = arch.activation

@@ -13,10 +13,11 @@ from dse.errors import DseError
 from dse.models.arch import Arch, Design
 from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED
 from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, se_cx  # noqa: F401 (re-exported)
+from dse.params import REGIME_DEFAULTS as R
 
 
 
-def stem_cx(cx, w_in, w_out, stem="simple"):
+def stem_cx(cx, w_in, w_out, stem=R["stem"]):
     """Stem: the registry's (simple: 3x3/2; cifar: 3x3/1; resnet: 7x7/2 + 3x3/2 max pool), conv + BN."""
     return STEM_TYPES[stem].count(cx, w_in, w_out)
 
@@ -58,7 +59,8 @@ def _design(se) -> Design:
     return se if isinstance(se, Design) else Design(se=bool(se))
 
 
-def complexity_arrays(d, w, b, g, se=False, resolution=224, stem="simple", in_channels=3, num_classes=1000,
+def complexity_arrays(d, w, b, g, se=False, resolution=R["resolution"], stem=R["stem"], in_channels=R["in_channels"],
+                      num_classes=R["num_classes"],
                       too_large: str = "raise", extra: dict | None = None):
     """flops, params, acts (int64 arrays) of N networks given as [N, S] arrays of d, w, b (paper), g; ``se`` is
     the X/Y switch or the Design all N share (block, SE, stem, strides, stem and head widths); ``extra``: the
@@ -134,7 +136,8 @@ def _arrays(archs) -> tuple[list, dict]:
     return core, {"k": [a.kernels for a in archs], "e": [a.expansions for a in archs]}
 
 
-def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_classes=1000):
+def complexity_many(archs, resolution=R["resolution"], stem=R["stem"], in_channels=R["in_channels"],
+                    num_classes=R["num_classes"]):
     """flops, params, acts (int64 arrays) of a list of Archs of any stage counts and designs (grouped, then
     counted in bulk); ``resolution``: one size, or one per Arch."""
     out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
@@ -150,7 +153,8 @@ def complexity_many(archs, resolution=224, stem="simple", in_channels=3, num_cla
     return out
 
 
-def complexity(arch: Arch, resolution=224, stem="simple", in_channels=3, num_classes=1000) -> dict:
+def complexity(arch: Arch, resolution=R["resolution"], stem=R["stem"], in_channels=R["in_channels"],
+               num_classes=R["num_classes"]) -> dict:
     """{'flops', 'params', 'acts'} (ints) of one Arch; widths are used as given (apply the rule first); ``stem``
     is the regime's, used when the Arch has none of its own."""
     core, extra = _arrays([arch])
