@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from dse.errors import ParamError
 from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, SETTINGS, STEMS,
                           check_choice, check_int, check_name, check_number, check_seed, name_list, parse_budget,
-                          shown)
+                          range_text, shown)
 
 
 class Check:
@@ -53,8 +53,7 @@ class Int(Check):
         if what and high is not None:
             self.text = f"{what} from {low:,} to {high:,}"
         else:
-            self.text = f"an integer >= {low:g}" + ("" if high is None else f" and <= {high:,}" if high >= 10**5
-                                                    else f" and <= {high:g}")
+            self.text = range_text(low, high, integer=True)
 
     def check(self, v, param):
         try:
@@ -73,9 +72,7 @@ class Real(Check):
 
     def __init__(self, low=None, high=None, low_open: bool = False, high_open: bool = False):
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
-        self.text = "a finite number " + " and ".join(x for x in (lo, hi) if x)
+        self.text = range_text(low, high, low_open, high_open)
 
     def check(self, v, param):
         return check_number(v, param, self.low, high=self.high, low_open=self.low_open, high_open=self.high_open)

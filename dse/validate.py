@@ -85,10 +85,8 @@ class Limit:
         return above and (v < self.high if self.high_open else v <= self.high)
 
     def text(self) -> str:
-        """'an integer >= 1 and <= 65536' or 'a finite number > 0 and <= 1e+10' (as check_number says it)."""
-        lo = f"{'>' if self.low_open else '>='} {self.low:g}"
-        hi = f"{'<' if self.high_open else '<='} {self.high:g}"
-        return f"{'an integer' if self.integer else 'a finite number'} {lo} and {hi}"
+        """'an integer >= 1 and <= 65536' or 'a finite number > 0 and <= 1e+10' (``range_text``)."""
+        return range_text(self.low, self.high, self.low_open, self.high_open, self.integer)
 
     def check(self, v, param: str):
         if not self.ok(v):
@@ -150,12 +148,28 @@ def check_choice(v, param: str, allowed) -> str:
     raise ParamError(f"{{{param}}} {shown(v)} unknown; allowed: {', '.join(allowed)}", param)
 
 
+def _bound(x, integer: bool) -> str:
+    """A range's end as the messages write it: whole numbers from 100,000 with thousands separators."""
+    return f"{int(x):,}" if integer and abs(x) >= 10**5 else f"{x:g}"
+
+
+def range_text(low=None, high=None, low_open: bool = False, high_open: bool = False, integer: bool = False) -> str:
+    """A range in the words of every message that refuses a number (one wording: Limit, check_int, check_number
+    and dse.params' Int and Real all say it so).
+
+    >>> range_text(1, 65536, integer=True), range_text(0, 1, high_open=True), range_text(1, 10**6, integer=True)
+    ('an integer >= 1 and <= 65536', 'a finite number >= 0 and < 1', 'an integer >= 1 and <= 1,000,000')
+    """
+    lo = "" if low is None else f"{'>' if low_open else '>='} {_bound(low, integer)}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {_bound(high, integer)}"
+    return f"{'an integer' if integer else 'a finite number'} " + " and ".join(x for x in (lo, hi) if x)
+
+
 def check_int(v, param: str, low: int = 1, high: int | None = None):
     """An integer (not a bool) in [low, high]; numpy integers pass. Returns it as int."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low and (high is None or v <= high):
         return int(v)
-    top = "" if high is None else f" and <= {high:,}" if high >= 10**5 else f" and <= {high:g}"
-    raise ParamError(f"{{{param}}} must be an integer >= {low:g}{top}, got {shown(v)}", param)
+    raise ParamError(f"{{{param}}} must be {range_text(low, high, integer=True)}, got {shown(v)}", param)
 
 
 def check_seed(seed, param: str = "seed"):
@@ -179,11 +193,8 @@ def check_number(v, param: str, low=None, high=None, low_open: bool = False, hig
     if ok and high is not None:
         ok = v < high if high_open else v <= high
     if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
-        what = "an integer" if integer else "a finite number"
-        raise ParamError(f"{{{param}}} must be {what} {' and '.join(x for x in (lo, hi) if x)}, got "
-                         f"{shown(v)}".replace("  ", " "), param)
+        raise ParamError(f"{{{param}}} must be {range_text(low, high, low_open, high_open, integer)}, got "
+                         f"{shown(v)}", param)
     return v
 
 

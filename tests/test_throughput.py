@@ -218,7 +218,8 @@ def test_a_busy_machine_slows_the_estimate_by_the_cores_shared():
     assert m.mean is None or m.mean >= 1
 
 
-@pytest.mark.parametrize("module", ["dse.train.allocation", "dse.analysis.cost", "dse.train.probe", "dse.units"])
+@pytest.mark.parametrize("module", ["dse.train.allocation", "dse.analysis.cost", "dse.train.probe", "dse.units",
+                                    "dse.validate", "dse.params", "dse.serve.views", "dse.train.options"])
 def test_the_examples_in_the_docstrings_run(module):
     import doctest
     import importlib

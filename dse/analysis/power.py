@@ -29,7 +29,7 @@ import numpy as np
 from dse.analysis.edf import dkw_half_width, ks_test
 from dse.analysis.results import Drawable
 from dse.errors import DseError, ParamError
-from dse.validate import is_number
+from dse.validate import check_int, check_number, is_number
 
 
 def obf_spending(t: float, alpha: float) -> float:
@@ -187,8 +187,7 @@ MAX_LOOKS = 200           # looks (max / step): each look of each simulated stud
 def check_power_options(alpha, target, reps, ns, effect=None) -> None:
     """The options of a power table, checked before any data is read: a refusal names the option and the limit
     (every limit bounds the simulation's time and memory)."""
-    if not (is_number(alpha) and 0 < alpha < 1):
-        raise ParamError(f"{{alpha}} must be a finite number > 0 and < 1, got {alpha!r}", "alpha")
+    check_number(alpha, "alpha", 0, 1, low_open=True, high_open=True)
     if not (is_number(target) and alpha < target < 1):
         raise ParamError(f"{{target}} must be a power above {{alpha}} ({alpha:g}) and below 1, got {target!r}: at or "
                          f"below alpha, two identical spaces already reach it", "target", "alpha")
@@ -205,8 +204,7 @@ def check_power_options(alpha, target, reps, ns, effect=None) -> None:
 
 def check_sequential(step, max_n) -> None:
     """--step and --max of a sequential comparison: whole counts, max >= step, at most MAX_LOOKS looks."""
-    if not (isinstance(step, numbers.Integral) and not isinstance(step, bool) and 1 <= step <= MAX_SEQUENTIAL):
-        raise ParamError(f"{{step}} must be an integer >= 1 and <= {MAX_SEQUENTIAL:,}, got {step!r}", "step")
+    check_int(step, "step", 1, MAX_SEQUENTIAL)
     if not (isinstance(max_n, numbers.Integral) and not isinstance(max_n, bool) and step <= max_n <= MAX_SEQUENTIAL):
         raise ParamError(f"{{max}} must be an integer >= {{step}} ({step}) and <= {MAX_SEQUENTIAL:,}, got {max_n!r}",
                          "max", "step")
