@@ -135,9 +135,10 @@ def test_plan_estimates_the_run(tmp_path):
     r = st.findings_run(planned, run=RunOptions(device="cpu"))
     lo, hi = planned.range
     assert lo < planned.seconds < hi
-    # within 2x here: the suite runs beside other tests, whose load comes and goes (scripts/bench_plan.py checks
-    # the range itself, on a quiet machine and beside a steady other job)
-    assert 0.5 <= planned.seconds / r.trained_seconds <= 2.0, (planned.seconds, r.trained_seconds, planned.notes)
+    # within 3x here: the suite runs beside other tests, whose load comes and goes after the probe measured it (a
+    # busy machine made it 0.47 once); the swing this guards against was 40x. scripts/bench_plan.py checks the range
+    # itself, on a quiet machine and beside a steady other job
+    assert 1 / 3 <= planned.seconds / r.trained_seconds <= 3.0, (planned.seconds, r.trained_seconds, planned.notes)
     assert [x.sweep for x in st.status()] == ["regnetx@4MF"]
     assert all(x.counts["done"] == 4 for x in st.status())
     code, out, err = cli(tmp_path, "findings", "--plan", "--json", "--no-probe", *args)  # nothing left to do
