@@ -306,7 +306,7 @@ BAD_JOBS = [
     ("regnet", "cfg.TRAIN.IM_SIZE", "32", "cfg TRAIN.IM_SIZE = '32' is not allowed"),
     ("regnet", "cfg.MODEL.NUM_CLASSES", -1, "cfg MODEL.NUM_CLASSES = -1 is not allowed"),
     ("regnet", "cfg.OPTIM.MAX_EPOCH", -5,
-     "cfg OPTIM.MAX_EPOCH = -5 is not allowed; it must be an integer >= 1 and <= 100000"),
+     "cfg OPTIM.MAX_EPOCH = -5 is not allowed; it must be an integer >= 1 and <= 100,000"),
     ("regnet", "cfg.OPTIM.MAX_EPOCH", 10**9, "cfg OPTIM.MAX_EPOCH = 1000000000 is not allowed"),
     ("regnet", "cfg.OPTIM.BASE_LR", "0.1", "cfg OPTIM.BASE_LR = '0.1' is not allowed"),
     ("regnet", "cfg.OPTIM.WEIGHT_DECAY", 2.0,
