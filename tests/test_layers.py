@@ -21,7 +21,7 @@ LAYERS = ["cli", "serve", "study", "api", "analysis", "report", "train", "spaces
 PLACE = {"cli": "cli", "__main__": "cli", "serve": "serve", "study": "study", "api": "api", "analysis": "analysis",
          "report": "report",
          "train": "train", "spaces": "spaces", "store": "store", "models": "models",
-         "validate": "base", "params": "base", "errors": "base", "units": "base", "__init__": "base"}
+         "validate": "base", "params": "base", "errors": "base", "units": "base", "tasks": "base", "__init__": "base"}
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE|"
                  r"ALTER\s+TABLE|DROP\s+TABLE|PRAGMA\s)", re.S)  # our SQL keywords are upper case
 MODULES = sorted(p for p in ROOT.rglob("*.py"))

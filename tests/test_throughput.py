@@ -219,7 +219,8 @@ def test_a_busy_machine_slows_the_estimate_by_the_cores_shared():
 
 
 @pytest.mark.parametrize("module", ["dse.train.allocation", "dse.analysis.cost", "dse.train.probe", "dse.units",
-                                    "dse.validate", "dse.params", "dse.serve.views", "dse.train.options"])
+                                    "dse.validate", "dse.params", "dse.serve.views", "dse.train.options",
+                                    "dse.tasks", "dse.models.lowlevel", "dse.train.metrics"])
 def test_the_examples_in_the_docstrings_run(module):
     import doctest
     import importlib

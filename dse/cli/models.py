@@ -8,7 +8,9 @@ from dse.cli.main import Command, Group, cli, json_option
 from dse.cli.options import option, regime_options
 from dse.errors import DseError
 from dse.models import Arch, complexity, regnet_arch
+from dse.models.lowlevel import LOWLEVEL_REFERENCES, RestoreNet, restore_complexity
 from dse.models.reference import REFERENCES, reference
+from dse.tasks import TASKS, task
 from dse.params import REGIME, REGIME_DEFAULTS
 from dse.models.regnet import regnet_stage_check
 from dse.report.console import print_json, say, table
@@ -62,16 +64,19 @@ class _ModelGroup(Group):
 
     def get_command(self, ctx, name):
         cmd = super().get_command(ctx, name)
-        if cmd is not None or name.lower() not in REFERENCES:
+        if cmd is not None:
             return cmd
-        return _reference_command(name.lower())
+        if name.lower() in LOWLEVEL_REFERENCES:
+            return _lowlevel_command(name.lower())
+        return _reference_command(name.lower()) if name.lower() in REFERENCES else None
 
     def resolve_command(self, ctx, args):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError:
             raise click.UsageError(f"no such command or reference network {args[0]!r}; commands: "
-                                   f"{', '.join(self.list_commands(ctx))}; networks: {', '.join(REFERENCES)}",
+                                   f"{', '.join(self.list_commands(ctx))}; networks: "
+                                   f"{', '.join([*REFERENCES, *LOWLEVEL_REFERENCES])}",
                                    ctx) from None
 
 
@@ -90,6 +95,40 @@ def _reference_command(name: str) -> click.Command:
     return show
 
 
+def _lowlevel_command(name: str) -> click.Command:
+    ref = LOWLEVEL_REFERENCES[name]
+    t = task(ref.task)
+
+    @click.command(name, cls=Command, help=f"{ref.doc}: its exact cost as the {ref.task} literature counts it "
+                                           f"(multiply-adds to produce a {t.count_at[0]}x{t.count_at[1]} output).")
+    @json_option
+    def show(as_json):
+        _show_lowlevel(ref.name, ref.doc, ref.task, ref.scale, ref.cx, ref.net, as_json, ref.published)
+
+    return show
+
+
+def _show_lowlevel(name, doc, task_name, scale, cx, net, as_json, published=None):
+    """One SR or denoising network: its stages when it is a RestoreNet, its counts, the count its paper says."""
+    at = task(task_name).count_at
+    if as_json:
+        print_json({"name": name, "network": doc, "task": task_name, "scale": scale, "count_at": list(at),
+                    **(net.to_dict() if net else {}), **cx,
+                    **({"published": {"value": published[0], "counts": published[1]}} if published else {})})
+        return
+    if net is not None:
+        table(f"{doc}: {'no BatchNorm' if not net.bn else 'BatchNorm'}, {net.in_channels} channel(s)"
+              + (", plus the upscaled input" if net.image_residual else ""), ["stage", "d", "w", "e (inner w*e)"],
+              [[i + 1, d, w, e] for i, (d, w, e) in enumerate(zip(net.depths, net.widths, net.expansions))])
+    else:
+        say(doc)
+    extra = f"   weights {cx['weights']:,}" if "weights" in cx else ""
+    say(f"{task_name}{f' x{scale}' if scale > 1 else ''}: multiply-adds at {at[0]}x{at[1]} output "
+        f"{human(cx['flops'], 'F')} ({cx['flops']:,})   params {human(cx['params'])} ({cx['params']:,}){extra}   "
+        f"acts {human(cx['acts'])} ({cx['acts']:,})" + (f"   (published: {published[0]} {published[1]})"
+                                                         if published else ""))
+
+
 activation_option = click.option(
     "--activation", type=click.Choice(ACTIVATIONS), default="relu", show_default=True,
     help="Nonlinearity everywhere (stem, blocks, SE): relu, or swish (SiLU). Counts do not depend on it.")
@@ -105,9 +144,23 @@ def model():
 
 
 @model.command("list")
+@click.option("--task", "task_name", type=click.Choice(tuple(TASKS)), default="classify", show_default=True,
+              help="Which task's reference networks (sr, denoise: counted as their literature counts them).")
 @json_option
-def model_list(as_json):
+def model_list(task_name, as_json):
     """The reference networks dse knows by name, with their exact flops, params and acts."""
+    if task_name != "classify":
+        rows = [{"name": n, "network": r.doc, "task": r.task, "scale": r.scale, **r.cx}
+                for n, r in LOWLEVEL_REFERENCES.items() if r.task == task_name]
+        if as_json:
+            print_json(rows)
+            return
+        at = task(task_name).count_at
+        table(f"{task_name} reference networks (multiply-adds at {at[0]}x{at[1]} output; dse model NAME shows one)",
+              ["name", "network", "scale", "flops", "params", "acts"],
+              [[r["name"], r["network"], r["scale"], human(r["flops"], "F"), human(r["params"]), human(r["acts"])]
+               for r in rows])
+        return
     rows = []
     for name, ref in REFERENCES.items():
         cx = complexity(ref.arch, ref.resolution, ref.arch.stem or REGIME_DEFAULTS["stem"],
@@ -177,3 +230,32 @@ def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_j
     except ValueError as e:
         raise DseError(str(e)) from None
     _show(after, before, as_json, **kw)
+
+
+@model.command("restore")
+@click.option("--depths", required=True, help="Blocks per stage, e.g. 16 (EDSR-baseline) or 4,4,4.")
+@click.option("--widths", required=True, help="Width per stage, e.g. 64 (a 1x1 conv joins stages of other widths).")
+@click.option("--expansions", default=None, help="Wide activation per stage: the block's inner width w*e, e in "
+                                                 "1..6 [default: 1 each, EDSR's block].")
+@click.option("--scale", type=click.Choice(["1", "2", "3", "4"]), default="2", show_default=True,
+              help="SR scale (pixel-shuffle upsampler); 1: denoising (no upsampler).")
+@click.option("--in-channels", type=click.IntRange(1, 4), default=3, show_default=True,
+              help="Image channels (3 RGB, 1 grey).")
+@click.option("--bn", is_flag=True, help="BatchNorm after each block conv (EDSR has none).")
+@json_option
+def model_restore(depths, widths, expansions, scale, in_channels, bn, as_json):
+    """A super-resolution or denoising network (EDSR's skeleton with wide-activation blocks) and its exact cost as
+    that literature counts it: multiply-adds to produce a 1280x720 output (denoising: 256x256), no biases.
+
+    Example (EDSR-baseline x2): dse model restore --depths 16 --widths 64 --scale 2
+    """
+    d, w = _ints("--depths", depths), _ints("--widths", widths)
+    e = _ints("--expansions", expansions) if expansions else None
+    try:
+        net = RestoreNet(tuple(d), tuple(w), tuple(e) if e else None, scale=int(scale), in_channels=in_channels,
+                         bn=bn)
+    except DseError as err:
+        raise DseError(f"{err} (--depths, --widths, --expansions)") from None
+    name = "denoise" if net.scale == 1 else "sr"
+    _show_lowlevel(f"restore x{net.scale}", f"a {name} network", name, net.scale, restore_complexity(net), net,
+                   as_json)

@@ -1,0 +1,194 @@
+"""Low-level vision networks (super-resolution, denoising) and their cost as that field counts it.
+
+An SR network (EDSR's skeleton): a 3x3 head conv (input channels -> w1), a body of stages of residual blocks at one
+resolution (stage i: d_i blocks of width w_i; a 1x1 transition conv where the width changes), a 3x3 body-end conv
+(-> w1) with a long skip from the head, a pixel-shuffle upsampler (one x2 stage per factor of 2, or one x3 stage;
+none for denoising), and a 3x3 tail conv to the output channels. The block is EDSR's residual block with wide
+activation (WDSR): conv 3x3 w -> w*e, ReLU, conv 3x3 w*e -> w, plus the identity; e = 1 is EDSR's. No BatchNorm
+unless ``bn`` (EDSR removed it); a conv has a bias unless a BatchNorm follows it.
+
+Cost as the SR tables count it (since CARN): multiply-adds (1 each) of every convolution to produce a **1280x720
+output** (the task's ``count_at``; the input is the output / scale, rounded up: 640x360, 427x240, 320x180),
+biases not counted; parameters with biases (the fixed mean-shift layers of EDSR's code are not parameters);
+activations = the output elements of every conv. Denoising counts at 256x256. Vectorised: every argument may be
+an array over candidates.
+
+    >>> cx = restore_complexity(RestoreNet((16,), (64,), scale=2))
+    >>> cx["params"], cx["flops"]
+    (1369859, 316248883200)
+    >>> restore_complexity(RestoreNet((16,), (64,), scale=4))["flops"]
+    114230476800
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dse.errors import DseError
+from dse.validate import MAX_WIDTH
+
+SR_OUTPUT = (1280, 720)      # (width, height) the SR tables count multiply-adds at
+DENOISE_OUTPUT = (256, 256)  # the denoising count's image size (one convention, said with every count)
+MAX_EXPANSION_SR = 6         # wide activation: inner width w * e, e in 1..6 (WDSR: 2-4)
+
+
+@dataclass(frozen=True)
+class RestoreNet:
+    """An SR (scale 2, 3, 4) or denoising (scale 1) network: per-stage depths, widths and expansions (the block's
+    inner width w * e; default 1, EDSR's block), input/output channels, BatchNorm or not, and whether the bicubic-
+    upsampled input (SR) or the input itself (denoising: the net predicts the residual) is added at the end."""
+
+    depths: tuple
+    widths: tuple
+    expansions: tuple | None = None
+    scale: int = 2
+    in_channels: int = 3
+    bn: bool = False
+    image_residual: bool = False
+
+    def __post_init__(self):
+        d, w = tuple(int(x) for x in self.depths), tuple(int(x) for x in self.widths)
+        e = tuple(int(x) for x in (self.expansions or (1,) * len(d)))
+        if not d or len(d) != len(w) or len(e) != len(d):
+            raise DseError(f"an SR network needs one depth, width and expansion per stage, got {len(d)} depth(s), "
+                           f"{len(w)} width(s) and {len(e)} expansion(s)")
+        if any(x < 1 for x in d) or any(not 1 <= x <= MAX_WIDTH for x in w):
+            raise DseError(f"depths must be >= 1 and widths from 1 to {MAX_WIDTH}, got {d} and {w}")
+        if any(not 1 <= x <= MAX_EXPANSION_SR for x in e):
+            raise DseError(f"expansions must be from 1 to {MAX_EXPANSION_SR}, got {e}")
+        if self.scale not in (1, 2, 3, 4):
+            raise DseError(f"scale must be 1 (denoising), 2, 3 or 4, got {self.scale!r}")
+        object.__setattr__(self, "depths", d)
+        object.__setattr__(self, "widths", w)
+        object.__setattr__(self, "expansions", e)
+
+    @property
+    def depth(self) -> int:
+        return sum(self.depths)
+
+    def to_dict(self) -> dict:
+        return {"depths": list(self.depths), "widths": list(self.widths), "expansions": list(self.expansions),
+                "scale": self.scale, "in_channels": self.in_channels, "bn": self.bn,
+                "image_residual": self.image_residual}
+
+
+def upsampler_stages(scale: int) -> list[int]:
+    """The pixel-shuffle stages of a scale: x2 -> [2], x3 -> [3], x4 -> [2, 2] (EDSR's), x1 -> []."""
+    if scale == 3:
+        return [3]
+    return [2] * int(round(math.log2(scale))) if scale in (1, 2, 4) else []
+
+
+def _conv(cx, c_in, c_out, k, hw, bias):
+    """A k x k conv at ``hw`` output pixels: its multiply-adds (no bias), parameters (with its bias) and outputs."""
+    flops, params, acts = cx
+    return [flops + k * k * c_in * c_out * hw, params + k * k * c_in * c_out + (c_out if bias else 0),
+            acts + c_out * hw]
+
+
+def _bn(cx, c):
+    flops, params, acts = cx
+    return [flops, params + 2 * c, acts]
+
+
+def restore_cx(depths, widths, expansions, scale: int, in_channels: int = 3, bn: bool = False, out=None) -> dict:
+    """{flops, params, acts} of RestoreNets given as arrays ``depths``, ``widths``, ``expansions`` of shape
+    (candidates, stages) (or one network's tuples), at output ``out`` = (width, height) (default: the task's
+    count size: 1280x720 for SR, 256x256 for denoising)."""
+    d, w, e = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (depths, widths, expansions))
+    ow, oh = out or (SR_OUTPUT if scale > 1 else DENOISE_OUTPUT)
+    lw, lh = -(-ow // scale), -(-oh // scale)  # the input: the output / scale, rounded up (427x240 for x3)
+    lr = lw * lh
+    zero = np.zeros(d.shape[0], dtype=np.int64)
+    cx = [zero, zero, zero]
+    w1 = w[:, 0]
+    cx = _conv(cx, in_channels, w1, 3, lr, True)  # head
+    for i in range(d.shape[1]):
+        if i:  # a 1x1 transition where the width changes (none where it does not)
+            t = _conv([zero, zero, zero], w[:, i - 1], w[:, i], 1, lr, True)
+            cx = [c + np.where(w[:, i] != w[:, i - 1], x, 0) for c, x in zip(cx, t)]
+        inner = w[:, i] * e[:, i]
+        blk = _conv([zero, zero, zero], w[:, i], inner, 3, lr, not bn)
+        blk = _bn(blk, inner) if bn else blk
+        blk = _conv(blk, inner, w[:, i], 3, lr, not bn)
+        blk = _bn(blk, w[:, i]) if bn else blk
+        cx = [c + d[:, i] * x for c, x in zip(cx, blk)]
+    cx = _conv(cx, w[:, -1], w1, 3, lr, True)  # body end, then the long skip (an addition: not counted)
+    hw = lr
+    for r in upsampler_stages(scale):
+        cx = _conv(cx, w1, w1 * r * r, 3, hw, True)  # conv to r^2 times the channels, then PixelShuffle(r)
+        hw = hw * r * r
+    cx = _conv(cx, w1, in_channels, 3, hw, True)  # tail
+    return {k: v for k, v in zip(("flops", "params", "acts"), cx)}
+
+
+def restore_complexity(net: RestoreNet, out=None) -> dict:
+    """{flops, params, acts} of one RestoreNet as ints (``restore_cx`` for one)."""
+    cx = restore_cx(net.depths, net.widths, net.expansions, net.scale, net.in_channels, net.bn, out)
+    return {k: int(v[0]) for k, v in cx.items()}
+
+
+# ---- reference networks of the field, each with the count its paper publishes ----
+def fsrcnn_cx(scale: int, d: int = 56, s: int = 12, m: int = 4, out=SR_OUTPUT) -> dict:
+    """FSRCNN(d, s, m) on the Y channel: conv 5x5 1 -> d, shrink 1x1 d -> s, m x conv 3x3 s -> s, expand 1x1 s -> d
+    (each with a PReLU), and a 9x9 transposed conv d -> 1 of stride ``scale``. ``weights`` is the paper's count
+    (5^2 d + d s + 9 m s^2 + s d + 81 d: no biases, no PReLU slopes); the transposed conv's multiply-adds are
+    counted per output pixel (81 d each), as the SR tables count FSRCNN (~4.6 G at x4)."""
+    lr = -(-out[0] // scale) * -(-out[1] // scale)
+    hr = lr * scale * scale
+    layers = [(1, d, 5), (d, s, 1)] + [(s, s, 3)] * m + [(s, d, 1)]
+    weights = sum(k * k * a * b for a, b, k in layers) + 81 * d
+    biases = sum(b for _, b, _ in layers) + 1
+    slopes = sum(b for _, b, _ in layers)  # PReLU: one slope per channel
+    flops = sum(k * k * a * b for a, b, k in layers) * lr + 81 * d * hr
+    acts = sum(b for _, b, _ in layers) * lr + hr
+    return {"flops": flops, "params": weights + biases + slopes, "weights": weights, "acts": acts}
+
+
+def dncnn_cx(depth: int = 17, w: int = 64, channels: int = 1, out=DENOISE_OUTPUT) -> dict:
+    """DnCNN: conv 3x3 (channels -> w, bias) + ReLU, depth - 2 x (conv 3x3 w -> w, BatchNorm, ReLU), conv 3x3
+    (w -> channels); it predicts the noise (the output is the input minus it). Parameters with BatchNorm's
+    scale and shift (its running statistics are not parameters)."""
+    hw = out[0] * out[1]
+    cx = [0, 0, 0]
+    cx = _conv(cx, channels, w, 3, hw, True)
+    for _ in range(depth - 2):
+        cx = _bn(_conv(cx, w, w, 3, hw, False), w)
+    cx = _conv(cx, w, channels, 3, hw, False)
+    return dict(zip(("flops", "params", "acts"), (int(x) for x in cx)))
+
+
+@dataclass(frozen=True)
+class LowLevelReference:
+    """A named SR or denoising network: its task, scale or noise level, counts, and the count its paper
+    publishes (``published``: (params, what it counts))."""
+
+    name: str
+    task: str
+    doc: str
+    cx: dict
+    published: tuple
+    net: RestoreNet | None = None  # when the network is one of dse's RestoreNets (EDSR's family)
+    scale: int = 1
+
+
+def _references() -> dict:
+    out = {}
+    for s, pub in ((2, "1.37 M"), (3, "1.55 M"), (4, "1.52 M")):
+        net = RestoreNet((16,), (64,), scale=s)
+        out[f"edsr_baseline_x{s}"] = LowLevelReference(
+            f"edsr_baseline_x{s}", "sr", f"EDSR-baseline x{s} (16 blocks, 64 wide; Lim et al. 2017)",
+            restore_complexity(net), (pub, "parameters"), net, s)
+    for s in (2, 3, 4):
+        out[f"fsrcnn_x{s}"] = LowLevelReference(
+            f"fsrcnn_x{s}", "sr", f"FSRCNN(56, 12, 4) x{s} on the Y channel (Dong et al. 2016)", fsrcnn_cx(s),
+            ("12,464", "weights (no biases or PReLU slopes)"), None, s)
+    out["dncnn"] = LowLevelReference("dncnn", "denoise", "DnCNN-S, 17 layers, 64 wide, grey (Zhang et al. 2017)",
+                                     dncnn_cx(), ("0.56 M", "parameters"))
+    return out
+
+
+LOWLEVEL_REFERENCES: dict[str, LowLevelReference] = _references()

@@ -1,0 +1,126 @@
+"""The torch modules of the low-level vision networks counted in ``dse.models.lowlevel`` (one module per count,
+mirroring it): ``Restorer`` (EDSR's skeleton with wide-activation blocks, SR or denoising), ``FSRCNN`` and
+``DnCNN``. Inputs and outputs are images in [0, 1], N x C x H x W."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dse.models.lowlevel import RestoreNet, upsampler_stages
+
+
+def _conv(c_in, c_out, k, bias=True):
+    return nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias)
+
+
+class WideResBlock(nn.Module):
+    """EDSR's residual block with wide activation (WDSR): conv 3x3 w -> w*e, [BN], ReLU, conv 3x3 w*e -> w, [BN],
+    plus the identity (no ReLU after the sum, no residual scaling)."""
+
+    def __init__(self, w: int, e: int = 1, bn: bool = False):
+        super().__init__()
+        inner = w * e
+        layers = [_conv(w, inner, 3, bias=not bn)] + ([nn.BatchNorm2d(inner)] if bn else []) + [nn.ReLU(inplace=True)]
+        layers += [_conv(inner, w, 3, bias=not bn)] + ([nn.BatchNorm2d(w)] if bn else [])
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class Restorer(nn.Module):
+    """A RestoreNet: head, stages (1x1 transitions where the width changes), body end with the long skip,
+    pixel-shuffle upsampler, tail; plus the bicubic-upsampled input (SR) or the input (denoising) when
+    ``net.image_residual``."""
+
+    def __init__(self, net: RestoreNet):
+        super().__init__()
+        self.net = net
+        w, c = net.widths, net.in_channels
+        self.head = _conv(c, w[0], 3)
+        body = []
+        for i, (d, wi, e) in enumerate(zip(net.depths, net.widths, net.expansions)):
+            if i and wi != w[i - 1]:
+                body.append(_conv(w[i - 1], wi, 1))
+            body += [WideResBlock(wi, e, net.bn) for _ in range(d)]
+        self.body = nn.Sequential(*body)
+        self.body_end = _conv(w[-1], w[0], 3)
+        up = []
+        for r in upsampler_stages(net.scale):
+            up += [_conv(w[0], w[0] * r * r, 3), nn.PixelShuffle(r)]
+        self.up = nn.Sequential(*up)
+        self.tail = _conv(w[0], c, 3)
+
+    def forward(self, x):
+        h = self.head(x)
+        y = self.tail(self.up(self.body_end(self.body(h)) + h))
+        if self.net.image_residual:
+            base = x if self.net.scale == 1 else F.interpolate(x, size=y.shape[-2:], mode="bicubic",
+                                                               align_corners=False)
+            y = y + base
+        return y
+
+
+class FSRCNN(nn.Module):
+    """FSRCNN(d, s, m) on one channel: feature extraction, shrinking, m mappings, expanding (each conv + PReLU),
+    then a 9x9 transposed conv of stride ``scale``."""
+
+    def __init__(self, scale: int, d: int = 56, s: int = 12, m: int = 4):
+        super().__init__()
+        layers = [nn.Conv2d(1, d, 5, padding=2), nn.PReLU(d), nn.Conv2d(d, s, 1), nn.PReLU(s)]
+        for _ in range(m):
+            layers += [nn.Conv2d(s, s, 3, padding=1), nn.PReLU(s)]
+        layers += [nn.Conv2d(s, d, 1), nn.PReLU(d)]
+        self.features = nn.Sequential(*layers)
+        self.deconv = nn.ConvTranspose2d(d, 1, 9, stride=scale, padding=4, output_padding=scale - 1)
+
+    def forward(self, x):
+        return self.deconv(self.features(x))
+
+
+class DnCNN(nn.Module):
+    """DnCNN: conv + ReLU, (depth - 2) x (conv, BN, ReLU), conv; predicts the noise, returns the input minus it."""
+
+    def __init__(self, depth: int = 17, w: int = 64, channels: int = 1):
+        super().__init__()
+        layers = [nn.Conv2d(channels, w, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(w, channels, 3, padding=1, bias=False))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x - self.body(x)
+
+
+def build_reference(name: str) -> nn.Module:
+    """The torch module of a low-level reference network (``dse.models.lowlevel.LOWLEVEL_REFERENCES``)."""
+    from dse.models.lowlevel import LOWLEVEL_REFERENCES
+
+    ref = LOWLEVEL_REFERENCES[name]
+    if ref.net is not None:
+        return Restorer(ref.net)
+    if name.startswith("fsrcnn"):
+        return FSRCNN(ref.scale)
+    return DnCNN()
+
+
+def count_macs(module: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-adds of every conv when ``module`` runs on ``x``, counted from the layers' own shapes (a
+    transposed conv per output pixel, as the SR tables count it); biases not counted. For tests and checks."""
+    total = [0]
+
+    def hook(m, inp, out):
+        k = m.kernel_size[0] * m.kernel_size[1]  # per output pixel: k*k*c_in*c_out/groups (a transposed conv too)
+        total[0] += out.shape[2] * out.shape[3] * k * m.in_channels * m.out_channels // m.groups
+    hooks = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d,
+                                                                                        nn.ConvTranspose2d))]
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]

@@ -1,0 +1,94 @@
+"""Tasks as a registry (like the blocks): what a population is trained to do, and how its results are read.
+
+A ``Task`` says what its metric is (name, unit, and which direction is better: the analyses sort and compare by
+``Metric.better``), its loss, how its field counts a network's cost (the output size multiply-adds are counted
+at), its own options (an SR scale, a noise level) and which of the paper's findings apply to it. ``classify`` is
+dse's behaviour since the start (top-1 error in %, lower is better, counted at the input resolution);
+``sr`` (super-resolution, bicubic degradation, x2/x3/x4) and ``denoise`` (additive white Gaussian noise) are the
+low-level vision tasks, whose networks (``dse.models.lowlevel``) keep one resolution through the body, have no
+BatchNorm by default and end in an upsampler (SR) or a residual (denoising).
+
+    >>> task("sr").metric.text, task("sr").metric.better(31.2, 30.9), task("classify").metric.better(31.2, 30.9)
+    ('PSNR (dB, higher is better)', True, False)
+    >>> task("sr").count_at
+    (1280, 720)
+
+Pure Python, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dse.errors import DseError
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a result is: its name and unit, and whether higher is better (PSNR) or lower (error)."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    label: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.label or self.name} ({self.unit}, {'higher' if self.higher_is_better else 'lower'} is better)"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether result ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is: multiply to sort best first by descending value."""
+        return 1 if self.higher_is_better else -1
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: its metric, loss, the output size its field counts multiply-adds at (None: at the input
+    resolution, as classification does), its own options ({name: allowed values}) and the findings that apply."""
+
+    name: str
+    doc: str
+    metric: Metric
+    loss: str
+    count_at: tuple | None = None
+    options: dict = field(default_factory=dict)
+    findings: tuple = ()
+
+
+ERROR = Metric("error", "%", False, "top-1 error")
+PSNR = Metric("psnr", "dB", True, "PSNR")
+SR_SCALES = (2, 3, 4)
+NOISE_SIGMAS = (15, 25, 50)  # on the 0-255 scale, the denoising literature's levels
+
+TASKS: dict[str, Task] = {}
+
+
+def register_task(t: Task) -> Task:
+    """Add a task to the registry (its name must be new)."""
+    if t.name in TASKS:
+        raise DseError(f"task {t.name!r} is registered already")
+    TASKS[t.name] = t
+    return t
+
+
+register_task(Task("classify", "image classification: top-1 error of a classifier head", ERROR, "cross-entropy",
+                   findings=("depth", "b", "wm", "w0", "g", "runtime", "inverted", "depthwise", "resolution", "se",
+                             "lrwd")))
+register_task(Task("sr", "super-resolution: bicubic-downscaled input, x2/x3/x4 output, PSNR on the Y channel "
+                         "shaving `scale` pixels at each border", PSNR, "L1", count_at=(1280, 720),
+                   options={"scale": SR_SCALES}, findings=("depth", "b", "wm", "w0", "runtime", "se")))
+register_task(Task("denoise", "denoising: additive white Gaussian noise of sigma (0-255 scale), PSNR on the "
+                              "image", PSNR, "L1", count_at=(256, 256), options={"sigma": NOISE_SIGMAS},
+                   findings=("depth", "b", "wm", "w0", "runtime", "se")))
+
+
+def task(name: str) -> Task:
+    """The registered task ``name``; unknown names are a DseError listing them."""
+    t = TASKS.get(name) if isinstance(name, str) else None
+    if t is None:
+        raise DseError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+    return t
