@@ -169,7 +169,7 @@ def test_pairs_refuse_a_scale_or_a_patch_they_cannot_make():
     with pytest.raises(ParamError, match="larger than the smallest training image"):
         train_restorer(Restorer(RestoreNet((1,), (8,), scale=2, in_channels=1)), Pairs(train, val, "sr", 2),
                        steps=1, patch=20)
-    assert Pairs(train, val, "sr", 3).train.shape[-2:] == (27, 27)  # cut to a multiple of the scale
+    assert Pairs(train, val, "sr", 3).train[0].shape[-2:] == (27, 27)  # cut to a multiple of the scale
 
 
 # ---- the CLI ----
@@ -186,3 +186,56 @@ def test_dse_model_shows_low_level_networks(tmp_path):
     assert code == 2 and "expansions must be from 1 to 6" in err and "Traceback" not in err
     code, out, _ = cli(tmp_path, "model", "list", "--json")  # classification's list is as it was
     assert code == 0 and all("task" not in r for r in json.loads(out)) and json.loads(out)[0]["name"]
+
+
+# ---- photographs ----
+def _photo(path, mode="RGB", size=(64, 48), seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    if mode == "I;16":
+        Image.fromarray(rng.integers(0, 65535, size[::-1], dtype=np.uint16)).save(path)
+        return
+    x = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(x).convert(mode).save(path)
+
+
+def test_photographs_load_checked_and_train_at_their_own_sizes(tmp_path):
+    from dse.train.photos import load_photos
+
+    good = tmp_path / "good"
+    good.mkdir()
+    for i, size in enumerate([(64, 48), (50, 70), (40, 40)]):
+        _photo(good / f"{i}.png", size=size, seed=i)
+    (good / "notes.txt").write_text("not a photo")  # other files are not photographs
+    photos = load_photos(good)
+    assert [p.shape for p in photos] == [(3, 48, 64), (3, 70, 50), (3, 40, 40)] and photos[0].dtype == np.uint8
+    assert [p.shape for p in load_photos(good, downscale=2)] == [(3, 24, 32), (3, 35, 25), (3, 20, 20)]
+    for mode, words in (("L", "its mode is L (grey)"), ("RGBA", "its mode is RGBA (not RGB, with transparency)"),
+                        ("I;16", "a 16-bit image")):
+        bad = tmp_path / mode.replace(";", "")
+        bad.mkdir()
+        _photo(bad / "a.png")
+        _photo(bad / "b.png", mode=mode)
+        with pytest.raises(DseError, match=re.escape(f"{bad / 'b.png'}: {words}")):
+            load_photos(bad)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    _photo(broken / "a.png")
+    (broken / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(DseError, match="b.png: not a readable image"):
+        load_photos(broken)
+    with pytest.raises(DseError, match="is smaller than 45 px on a side"):
+        load_photos(good, min_side=45)
+    with pytest.raises(DseError, match="holds 1 photograph"):
+        load_photos(good, limit=1)
+    with pytest.raises(DseError, match="no such folder"):
+        load_photos(tmp_path / "nope")
+    torch = pytest.importorskip("torch")
+    from dse.models.restore import Restorer
+    from dse.train.restore import Pairs, train_restorer
+
+    torch.set_num_threads(1)
+    r = train_restorer(Restorer(RestoreNet((1,), (8,), scale=2)), Pairs(photos[:2], photos[2:], "sr", 2), steps=3,
+                       batch=4, patch=8)
+    assert r.steps == 3 and np.isfinite(r.psnr) and np.isfinite(r.baseline_psnr)

@@ -37,18 +37,19 @@ def bicubic_down(hr, scale: int):
     return lr.clamp_(0, 1) if isinstance(lr, torch.Tensor) else lr
 
 
-def crop_to(images: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 images (N x C x H x W) cropped so that H and W are multiples of ``scale`` (the SR pairs' rule)."""
-    h, w = images.shape[-2:]
-    return images[..., : h - h % scale, : w - w % scale]
+def crop_to(images, scale: int) -> list:
+    """uint8 images (N x C x H x W, or a list of C x H x W of their own sizes) as a list, each cropped so that H
+    and W are multiples of ``scale`` (the SR pairs' rule)."""
+    return [x[..., : x.shape[-2] - x.shape[-2] % scale, : x.shape[-1] - x.shape[-1] % scale] for x in images]
 
 
 @dataclass
 class Pairs:
-    """Clean training and validation images (uint8, N x C x H x W) and the degradation that makes the inputs."""
+    """Clean training and validation images (uint8, N x C x H x W, or lists of C x H x W photographs of their own
+    sizes: dse.train.photos) and the degradation that makes the inputs."""
 
-    train: np.ndarray
-    val: np.ndarray
+    train: object
+    val: object
     task: str = "sr"
     scale: int = 2
     sigma: float = 25.0
@@ -61,6 +62,11 @@ class Pairs:
         if self.task == "denoise":
             self.scale = 1
         self.train, self.val = crop_to(self.train, self.scale), crop_to(self.val, self.scale)
+        if not self.train or not self.val:
+            raise ParamError("{images}: give at least one training and one validation image", "images")
+        if len({x.shape[0] for x in [*self.train, *self.val]}) > 1:
+            raise ParamError("{images}: the images have different numbers of channels (grey and colour mixed)",
+                             "images")
 
     def inputs(self, clean, seed: int = 0):
         """The degraded inputs of clean images (float in [0, 1], on their device)."""
@@ -86,18 +92,18 @@ class RestoreResult:
     patches_per_s: float
 
 
-def _patches(torch, clean, pairs: Pairs, patch: int, batch: int, gen):
-    """A batch of random clean patches (``patch`` input pixels times the scale), flipped and rotated at random."""
+def _patches(torch, clean: list, pairs: Pairs, patch: int, batch: int, gen):
+    """A batch of random clean patches (``patch`` input pixels times the scale) of random training images,
+    flipped and rotated at random."""
     s = pairs.scale
     hp = patch * s
-    n, _, h, w = clean.shape
-    if h < hp or w < hp:
-        raise ParamError(f"{{patch}} {patch} px x scale {s} = {hp} px is larger than the smallest training image "
-                         f"({h}x{w}); use a smaller patch", "patch")
-    i = torch.randint(0, n, (batch,), generator=gen)
-    y = torch.randint(0, (h - hp) // s + 1, (batch,), generator=gen) * s
-    x = torch.randint(0, (w - hp) // s + 1, (batch,), generator=gen) * s
-    out = torch.stack([clean[a, :, b:b + hp, c:c + hp] for a, b, c in zip(i.tolist(), y.tolist(), x.tolist())])
+    out = []
+    for a in torch.randint(0, len(clean), (batch,), generator=gen).tolist():
+        _, h, w = clean[a].shape
+        y = int(torch.randint(0, (h - hp) // s + 1, (1,), generator=gen)) * s
+        x = int(torch.randint(0, (w - hp) // s + 1, (1,), generator=gen)) * s
+        out.append(clean[a][:, y:y + hp, x:x + hp])
+    out = torch.stack(out)
     if torch.rand(1, generator=gen).item() < 0.5:
         out = out.flip(-1)
     if torch.rand(1, generator=gen).item() < 0.5:
@@ -113,16 +119,21 @@ def evaluate(model, pairs: Pairs, device: str = "cpu", seed: int = 1) -> tuple[f
     torch = _torch()
     from torch.nn import functional as F
 
-    clean = torch.from_numpy(pairs.val).to(device).float().div_(255)
-    inp = pairs.inputs(clean, seed)
-    model.eval()
-    with torch.no_grad():
-        out = torch.cat([model(inp[i:i + 16]) for i in range(0, len(inp), 16)])
-        base = inp if pairs.scale == 1 else F.interpolate(inp, size=clean.shape[-2:], mode="bicubic",
-                                                          align_corners=False)
     shave = pairs.scale if pairs.scale > 1 else 0
-    got = psnr(out.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)
-    ref = psnr(base.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)
+    groups = {}  # images of one size are run together, 16 at a time
+    for x in pairs.val:
+        groups.setdefault(x.shape, []).append(x)
+    got, ref = [], []
+    model.eval()
+    for g, same in enumerate(groups.values()):
+        clean = torch.from_numpy(np.stack(same)).to(device).float().div_(255)
+        inp = pairs.inputs(clean, seed + g)
+        with torch.no_grad():
+            out = torch.cat([model(inp[i:i + 16]) for i in range(0, len(inp), 16)])
+            base = inp if pairs.scale == 1 else F.interpolate(inp, size=clean.shape[-2:], mode="bicubic",
+                                                              align_corners=False)
+        got += list(np.atleast_1d(psnr(out.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)))
+        ref += list(np.atleast_1d(psnr(base.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)))
     return float(np.mean(got)), float(np.mean(ref))
 
 
@@ -135,7 +146,11 @@ def train_restorer(model, pairs: Pairs, steps: int = 200, batch: int = 16, patch
         raise ParamError(f"{{steps}} must be an integer >= 1, got {steps!r}", "steps")
     torch.manual_seed(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    clean = torch.from_numpy(pairs.train).to(device).float().div_(255)
+    smallest = min(min(x.shape[-2:]) for x in pairs.train)
+    if smallest < patch * pairs.scale:
+        raise ParamError(f"{{patch}} {patch} px x scale {pairs.scale} = {patch * pairs.scale} px is larger than the "
+                         f"smallest training image ({smallest} px on a side); use a smaller patch", "patch")
+    clean = [torch.from_numpy(np.ascontiguousarray(x)).to(device).float().div_(255) for x in pairs.train]
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
