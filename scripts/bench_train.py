@@ -15,7 +15,11 @@ In one run (each figure a ratio against a baseline measured in the same run):
             it, its steps, its evaluations, at the batch dse uses and at the former 1,024;
   plain     the engine against a plain PyTorch loop (DataLoader, per-image CPU augmentation, .item() every step);
   gpu       with a GPU: RegNetX-400MF at 32 px, the engine (CUDA graph) against the pycls-style loop, and a
-            16-model sweep through `dse train`.
+            16-model sweep through `dse train`;
+  sr        super-resolution training (dse.train.restore: L1, Adam, random patches): patches/s of an EDSR-like x2
+            network (4 blocks, 32 wide) on 24 px input patches, and its training multiply-adds/s (3 x the
+            network's multiply-adds per patch x patches/s) as a share of the peak, beside the bins' classification
+            figures (run with --only peak,bins,sr --bins 50-100MF: the same size class, ~72 MF a patch).
 
     python scripts/bench_train.py                 # everything the machine can run (~4 minutes on 2 cores)
     python scripts/bench_train.py --only peak,bins --bins 5-12MF
@@ -388,10 +392,36 @@ def demo(baseline_repo: str | None, n: int, epochs: int) -> None:
               f"{np.median(errs['now']):.2f}; KS D {ks.statistic:.3f}, p {ks.pvalue:.3f}")
 
 
+def sr(cores: int, seconds: float, pk: float | None) -> None:
+    """Patches/s and the share of the peak of SR training on the CPU with every core's threads."""
+    from dse.models.lowlevel import RestoreNet, restore_complexity
+    from dse.models.restore import Restorer
+    from dse.train.restore import Pairs, train_restorer
+
+    torch.set_num_threads(cores)
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (3, 96, 96), dtype=np.uint8) for _ in range(16)]
+    pairs = Pairs(photos[:12], photos[12:], "sr", 2)
+    net = RestoreNet((4,), (32,), scale=2)
+    per_patch = restore_complexity(net, out=(48, 48))["flops"]
+    train_restorer(Restorer(net), pairs, steps=3, batch=16, patch=24)  # warm-up
+    steps, rate = 10, 0.0
+    while True:
+        r = train_restorer(Restorer(net), pairs, steps=steps, batch=16, patch=24)
+        rate = steps * 16 / r.seconds  # (r.seconds includes one evaluation of 4 images)
+        if r.seconds >= seconds or steps >= 2000:
+            break
+        steps = int(steps * max(2.0, seconds / max(r.seconds, 1e-3)))
+    macs = 3 * per_patch * rate
+    share = f", {macs / pk:.0%} of the peak" if pk else ""
+    print(f"  EDSR-like x2 (4 blocks, 32 wide), 24 px input patches, batch 16, {cores} threads: {rate:8.0f} patches/s "
+          f"({per_patch / 1e6:.1f} MF a patch; training {macs / 1e9:.1f} GMAC/s{share})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="peak,bins,alloc,overhead,plain,gpu",
-                    help="which parts: peak, bins, alloc, overhead, plain, gpu (comma-separated)")
+    ap.add_argument("--only", default="peak,bins,alloc,overhead,plain,gpu,sr",
+                    help="which parts: peak, bins, alloc, overhead, plain, gpu, sr (comma-separated)")
     ap.add_argument("--bins", default=",".join(DEFAULT_BINS), help=f"size bins ({', '.join(BINS)})")
     ap.add_argument("--seconds", type=float, default=4.0, help="about how long each timed run takes")
     ap.add_argument("--spaces", default="anynet_a,regnetx", help="the spaces whose models fill the bins")
@@ -436,6 +466,9 @@ def main():
     if "overhead" in parts:
         print("per-model overhead:")
         overhead(1)
+    if "sr" in parts:
+        print("super-resolution training (patches/s beside the bins' images/s):")
+        sr(cores, a.seconds, pk)
     if "plain" in parts:
         print("engine against a plain loop:")
         plain(cores, a.steps)

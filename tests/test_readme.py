@@ -40,9 +40,16 @@ def test_the_api_page_runs(tmp_path):
     assert load_space(tmp_path / "anynet_a_refined.toml").family == "anynet"
 
 
+def test_the_lowlevel_page_runs(tmp_path):
+    p = _run(ROOT / "docs" / "lowlevel.md", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "'params': 1369859" in p.stdout and "'flops': 114230476800" in p.stdout
+
+
 def test_every_page_with_runnable_blocks_is_run_by_a_test():
     have = {p.name for p in PAGES if _runnable(p)}
-    assert have == {"README.md", "api.md"}, f"pages with ```python run blocks: {have}; give each its own test"
+    assert have == {"README.md", "api.md", "lowlevel.md"}, f"pages with ```python run blocks: {have}; give each " \
+                                                           f"its own test"
 
 
 def _slug(heading: str) -> str:
