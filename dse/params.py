@@ -363,6 +363,21 @@ class Count(Check):
         return ["x", "0", -5, "6Q"]
 
 
+class Factors(Check):
+    """Budget multipliers: '2,4', [2, 4] or one number, each a finite number > 1 (dse.units.parse_factors)."""
+
+    text = "numbers > 1 such as 2,4"
+
+    def check(self, v, param):
+        from dse.units import parse_factors
+
+        parse_factors(v, param)
+        return v
+
+    def bad(self):
+        return [b"x", [True], "1", "x", [], {"a": 2}]
+
+
 @dataclass(frozen=True)
 class Param:
     """One setting, declared once: what it accepts, its default, its help, and its CLI flag (default

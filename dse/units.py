@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from dse.errors import ParamError
+from dse.validate import shown
 
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
@@ -82,3 +84,39 @@ def duration(s: float) -> str:
     if s >= 100 * 3600:
         return f"{s / 3600:,.0f} h"
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+def parse_factors(factors, param: str = "factors") -> list:
+    """'2,4' or [2, 4] (or one number) -> [2.0, 4.0]: budget multipliers, each a finite number > 1; errors name
+    ``param``.
+
+    >>> parse_factors("2,4"), parse_factors(3)
+    ([2.0, 4.0], [3.0])
+    """
+    if isinstance(factors, str):
+        items = factors.split(",")
+    elif isinstance(factors, (int, float)) and not isinstance(factors, bool):
+        items = [factors]  # one factor
+    elif isinstance(factors, (bytes, bytearray, dict)) or isinstance(factors, bool):
+        raise ParamError(f"{{{param}}} must be numbers > 1 such as [2, 4] or '2,4', got {shown(factors)}", param)
+    else:
+        try:
+            items = list(factors)
+        except TypeError:
+            raise ParamError(f"{{{param}}} must be numbers > 1 such as [2, 4] or '2,4', got {factors!r}",
+                             param) from None
+    out = []
+    for x in items:
+        try:
+            if isinstance(x, bool):
+                raise TypeError
+            v = float(x)
+        except (TypeError, ValueError):
+            raise ParamError(f"{{{param}}}: cannot read {shown(x)}; write numbers > 1 such as 2,4", param) from None
+        if not math.isfinite(v) or v <= 1:
+            raise ParamError(f"{{{param}}}: {x!r} is not a longer budget; each factor must be > 1 (e.g. 2,4)",
+                             param)
+        out.append(v)
+    if not out:
+        raise ParamError("{" + param + "}: name at least one factor, e.g. 2,4", param)
+    return out

@@ -13,11 +13,12 @@ import numpy as np
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
-from dse.validate import (FIXED_SIZE_DATASETS, shown, usable_cpus)
+from dse.validate import (FIXED_SIZE_DATASETS, usable_cpus)
 from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
-from dse.params import PROTOCOL, REGIME_DEFAULTS, RUN, Instance, Int, Opt, checked
+from dse.params import PROTOCOL, REGIME_DEFAULTS, RUN, Factors, Instance, Int, Opt, checked
 from dse.train.options import RunOptions
+from dse.units import parse_factors
 from dse.train.protocol import Protocol
 
 
@@ -108,37 +109,6 @@ def _classes(rec: SweepRecord) -> int:
     if dataset == "synthetic":
         return 10
     return int((rec.regime or {}).get("num_classes") or REGIME_DEFAULTS["num_classes"])
-
-
-def _factors(factors) -> list:
-    """'2,4' or [2, 4] -> [2.0, 4.0]; each must be a finite number > 1."""
-    if isinstance(factors, str):
-        items = factors.split(",")
-    elif isinstance(factors, (int, float)) and not isinstance(factors, bool):
-        items = [factors]  # one factor
-    elif isinstance(factors, (bytes, bytearray, dict)) or isinstance(factors, bool):
-        raise ParamError(f"{{factors}} must be numbers > 1 such as [2, 4] or '2,4', got {shown(factors)}", "factors")
-    else:
-        try:
-            items = list(factors)
-        except TypeError:
-            raise ParamError(f"{{factors}} must be numbers > 1 such as [2, 4] or '2,4', got {factors!r}",
-                             "factors") from None
-    out = []
-    for x in items:
-        try:
-            if isinstance(x, bool):
-                raise TypeError
-            v = float(x)
-        except (TypeError, ValueError):
-            raise ParamError(f"{{factors}}: cannot read {shown(x)}; write numbers > 1 such as 2,4", "factors") from None
-        if not np.isfinite(v) or v <= 1:
-            raise ParamError(f"{{factors}}: {x!r} is not a longer budget; each factor must be > 1 (e.g. 2,4)",
-                             "factors")
-        out.append(v)
-    if not out:
-        raise ParamError("{factors}: name at least one factor, e.g. 2,4", "factors")
-    return out
 
 
 class Training(StudyBase):
@@ -320,7 +290,7 @@ class Training(StudyBase):
                                        [losses.get(m.idx, []) for m in ms], _classes(rec))
         return out
 
-    @checked(models=Int(3, MAX_MODELS), run=Opt(Instance(RunOptions)))
+    @checked(models=Int(3, MAX_MODELS), factors=Factors(), run=Opt(Instance(RunOptions)))
     def budget_check(self, sweeps, *, models: int = 20, factors="2,4", seed: int = D.seed, metric: str = D.metric,
                      n_boot: int = 2000, device: str = D.device, workers_per_device: int | None = D.workers_per_device,
                      data_dir=D.data_dir, checkpoint: str = D.checkpoint, graph: str = D.graph,
@@ -341,7 +311,7 @@ class Training(StudyBase):
 
         # everything is checked before the copies are written (the keywords by @checked): a failing call leaves the
         # store as it was
-        factors = sorted(dict.fromkeys(_factors(factors)))
+        factors = sorted(dict.fromkeys(parse_factors(factors)))
         run = _typed(run, RunOptions, RUN, dict(
             device=device, workers_per_device=workers_per_device, data_dir=data_dir, checkpoint=checkpoint,
             graph=graph, executor=executor, address=address, gpus_per_model=gpus_per_model,

@@ -103,12 +103,13 @@ def _lowlevel_command(name: str) -> click.Command:
                                            f"(multiply-adds to produce a {t.count_at[0]}x{t.count_at[1]} output).")
     @json_option
     def show(as_json):
-        _show_lowlevel(ref.name, ref.doc, ref.task, ref.scale, ref.cx, ref.net, as_json, ref.published)
+        _show_lowlevel(ref.name, ref.doc, ref.task, scale=ref.scale, cx=ref.cx, net=ref.net, as_json=as_json,
+                       published=ref.published)
 
     return show
 
 
-def _show_lowlevel(name, doc, task_name, scale, cx, net, as_json, published=None):
+def _show_lowlevel(name, doc, task_name, *, scale, cx, net, as_json, published=None):
     """One SR or denoising network: its stages when it is a RestoreNet, its counts, the count its paper says."""
     at = task(task_name).count_at
     if as_json:
@@ -239,8 +240,7 @@ def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_j
                                                  "1..6 [default: 1 each, EDSR's block].")
 @click.option("--scale", type=click.Choice(["1", "2", "3", "4"]), default="2", show_default=True,
               help="SR scale (pixel-shuffle upsampler); 1: denoising (no upsampler).")
-@click.option("--in-channels", type=click.IntRange(1, 4), default=3, show_default=True,
-              help="Image channels (3 RGB, 1 grey).")
+@option("in_channels", REGIME["in_channels"], help="Image channels (3 RGB, 1 grey).")
 @click.option("--bn", is_flag=True, help="BatchNorm after each block conv (EDSR has none).")
 @json_option
 def model_restore(depths, widths, expansions, scale, in_channels, bn, as_json):
@@ -257,5 +257,5 @@ def model_restore(depths, widths, expansions, scale, in_channels, bn, as_json):
     except DseError as err:
         raise DseError(f"{err} (--depths, --widths, --expansions)") from None
     name = "denoise" if net.scale == 1 else "sr"
-    _show_lowlevel(f"restore x{net.scale}", f"a {name} network", name, net.scale, restore_complexity(net), net,
-                   as_json)
+    _show_lowlevel(f"restore x{net.scale}", f"a {name} network", name, scale=net.scale, cx=restore_complexity(net),
+                   net=net, as_json=as_json)

@@ -82,7 +82,7 @@ def upsampler_stages(scale: int) -> list[int]:
     return [2] * int(round(math.log2(scale))) if scale in (1, 2, 4) else []
 
 
-def _conv(cx, c_in, c_out, k, hw, bias):
+def _conv(cx, c_in, c_out, k, hw, *, bias: bool):
     """A k x k conv at ``hw`` output pixels: its multiply-adds (no bias), parameters (with its bias) and outputs."""
     flops, params, acts = cx
     return [flops + k * k * c_in * c_out * hw, params + k * k * c_in * c_out + (c_out if bias else 0),
@@ -94,7 +94,7 @@ def _bn(cx, c):
     return [flops, params + 2 * c, acts]
 
 
-def restore_cx(depths, widths, expansions, scale: int, in_channels: int = 3, bn: bool = False, out=None) -> dict:
+def restore_cx(depths, widths, expansions, scale: int, *, in_channels: int = 3, bn: bool = False, out=None) -> dict:
     """{flops, params, acts} of RestoreNets given as arrays ``depths``, ``widths``, ``expansions`` of shape
     (candidates, stages) (or one network's tuples), at output ``out`` = (width, height) (default: the task's
     count size: 1280x720 for SR, 256x256 for denoising)."""
@@ -105,29 +105,29 @@ def restore_cx(depths, widths, expansions, scale: int, in_channels: int = 3, bn:
     zero = np.zeros(d.shape[0], dtype=np.int64)
     cx = [zero, zero, zero]
     w1 = w[:, 0]
-    cx = _conv(cx, in_channels, w1, 3, lr, True)  # head
+    cx = _conv(cx, in_channels, w1, 3, lr, bias=True)  # head
     for i in range(d.shape[1]):
         if i:  # a 1x1 transition where the width changes (none where it does not)
-            t = _conv([zero, zero, zero], w[:, i - 1], w[:, i], 1, lr, True)
+            t = _conv([zero, zero, zero], w[:, i - 1], w[:, i], 1, lr, bias=True)
             cx = [c + np.where(w[:, i] != w[:, i - 1], x, 0) for c, x in zip(cx, t)]
         inner = w[:, i] * e[:, i]
-        blk = _conv([zero, zero, zero], w[:, i], inner, 3, lr, not bn)
+        blk = _conv([zero, zero, zero], w[:, i], inner, 3, lr, bias=not bn)
         blk = _bn(blk, inner) if bn else blk
-        blk = _conv(blk, inner, w[:, i], 3, lr, not bn)
+        blk = _conv(blk, inner, w[:, i], 3, lr, bias=not bn)
         blk = _bn(blk, w[:, i]) if bn else blk
         cx = [c + d[:, i] * x for c, x in zip(cx, blk)]
-    cx = _conv(cx, w[:, -1], w1, 3, lr, True)  # body end, then the long skip (an addition: not counted)
+    cx = _conv(cx, w[:, -1], w1, 3, lr, bias=True)  # body end, then the long skip (an addition: not counted)
     hw = lr
     for r in upsampler_stages(scale):
-        cx = _conv(cx, w1, w1 * r * r, 3, hw, True)  # conv to r^2 times the channels, then PixelShuffle(r)
+        cx = _conv(cx, w1, w1 * r * r, 3, hw, bias=True)  # conv to r^2 times the channels, then PixelShuffle(r)
         hw = hw * r * r
-    cx = _conv(cx, w1, in_channels, 3, hw, True)  # tail
+    cx = _conv(cx, w1, in_channels, 3, hw, bias=True)  # tail
     return {k: v for k, v in zip(("flops", "params", "acts"), cx)}
 
 
 def restore_complexity(net: RestoreNet, out=None) -> dict:
     """{flops, params, acts} of one RestoreNet as ints (``restore_cx`` for one)."""
-    cx = restore_cx(net.depths, net.widths, net.expansions, net.scale, net.in_channels, net.bn, out)
+    cx = restore_cx(net.depths, net.widths, net.expansions, net.scale, in_channels=net.in_channels, bn=net.bn, out=out)
     return {k: int(v[0]) for k, v in cx.items()}
 
 
@@ -154,10 +154,10 @@ def dncnn_cx(depth: int = 17, w: int = 64, channels: int = 1, out=DENOISE_OUTPUT
     scale and shift (its running statistics are not parameters)."""
     hw = out[0] * out[1]
     cx = [0, 0, 0]
-    cx = _conv(cx, channels, w, 3, hw, True)
+    cx = _conv(cx, channels, w, 3, hw, bias=True)
     for _ in range(depth - 2):
-        cx = _bn(_conv(cx, w, w, 3, hw, False), w)
-    cx = _conv(cx, w, channels, 3, hw, False)
+        cx = _bn(_conv(cx, w, w, 3, hw, bias=False), w)
+    cx = _conv(cx, w, channels, 3, hw, bias=False)
     return dict(zip(("flops", "params", "acts"), (int(x) for x in cx)))
 
 
@@ -181,11 +181,11 @@ def _references() -> dict:
         net = RestoreNet((16,), (64,), scale=s)
         out[f"edsr_baseline_x{s}"] = LowLevelReference(
             f"edsr_baseline_x{s}", "sr", f"EDSR-baseline x{s} (16 blocks, 64 wide; Lim et al. 2017)",
-            restore_complexity(net), (pub, "parameters"), net, s)
+            restore_complexity(net), (pub, "parameters"), net=net, scale=s)
     for s in (2, 3, 4):
         out[f"fsrcnn_x{s}"] = LowLevelReference(
             f"fsrcnn_x{s}", "sr", f"FSRCNN(56, 12, 4) x{s} on the Y channel (Dong et al. 2016)", fsrcnn_cx(s),
-            ("12,464", "weights (no biases or PReLU slopes)"), None, s)
+            ("12,464", "weights (no biases or PReLU slopes)"), scale=s)
     out["dncnn"] = LowLevelReference("dncnn", "denoise", "DnCNN-S, 17 layers, 64 wide, grey (Zhang et al. 2017)",
                                      dncnn_cx(), ("0.56 M", "parameters"))
     return out

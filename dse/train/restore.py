@@ -92,7 +92,7 @@ class RestoreResult:
     patches_per_s: float
 
 
-def _patches(torch, clean: list, pairs: Pairs, patch: int, batch: int, gen):
+def _patches(torch, clean: list, pairs: Pairs, patch: int, *, batch: int, gen):
     """A batch of random clean patches (``patch`` input pixels times the scale) of random training images,
     flipped and rotated at random."""
     s = pairs.scale
@@ -158,7 +158,7 @@ def train_restorer(model, pairs: Pairs, steps: int = 200, batch: int = 16, patch
     marks = {round(steps * (k + 1) / evals) for k in range(evals)}
     base = float("nan")
     for step in range(1, steps + 1):
-        target = _patches(torch, clean, pairs, patch, batch, gen)
+        target = _patches(torch, clean, pairs, patch, batch=batch, gen=gen)
         inp = pairs.inputs(target, seed * 1_000_003 + step)
         loss_t = torch.nn.functional.l1_loss(model(inp), target)
         opt.zero_grad(set_to_none=True)
@@ -171,4 +171,5 @@ def train_restorer(model, pairs: Pairs, steps: int = 200, batch: int = 16, patch
             psnrs.append(got)
             model.train()
     seconds = time.perf_counter() - t0
-    return RestoreResult(psnrs[-1], base, psnrs, loss, steps, seconds, steps * batch / seconds)
+    return RestoreResult(psnrs[-1], base, psnrs, loss=loss, steps=steps, seconds=seconds,
+                         patches_per_s=steps * batch / seconds)
