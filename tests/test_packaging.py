@@ -1,4 +1,4 @@
-"""Built-in spaces are found from a regular (non-editable) install too."""
+"""Built-in spaces and dse serve's page are found from a regular (non-editable) install too."""
 
 import os
 import subprocess
@@ -22,8 +22,10 @@ def test_wheel_install_finds_builtin_spaces(tmp_path):
     site = next((tmp_path / "p").glob("lib/python*/site-packages"))
     env = dict(os.environ, PYTHONPATH=str(site))
     probe = ("import dse; from dse.spaces import builtin_dir, builtin_names; print(dse.__file__); "
-             "print(builtin_dir()); print(len(builtin_names()))")
+             "print(builtin_dir()); print(len(builtin_names())); from dse.serve.views import _page_file; "
+             "print(sum(len(_page_file(f)) > 300 for f in ('page.html', 'page.js', 'page.css')))")
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
-    file, folder, n = p.stdout.split()
+    file, folder, n, pages = p.stdout.split()
     assert file.startswith(str(site)) and folder == str(tmp_path / "p" / "share" / "dse" / "spaces") and n == "17"
+    assert pages == "3"  # the page's HTML, script and style are package data
