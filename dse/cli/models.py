@@ -6,7 +6,7 @@ import click
 
 from dse.cli.main import Command, Group, cli, json_option
 from dse.cli.options import option, regime_options
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
 from dse.models import Arch, complexity, regnet_arch
 from dse.models.lowlevel import LOWLEVEL_REFERENCES, RestoreNet, restore_complexity
 from dse.models.reference import REFERENCES, reference
@@ -254,6 +254,8 @@ def model_restore(depths, widths, expansions, scale, in_channels, bn, as_json):
     try:
         net = RestoreNet(tuple(d), tuple(w), tuple(e) if e else None, scale=int(scale), in_channels=in_channels,
                          bn=bn)
+    except ParamError:
+        raise  # named by its flag (--in-channels)
     except DseError as err:
         raise DseError(f"{err} (--depths, --widths, --expansions)") from None
     name = "denoise" if net.scale == 1 else "sr"

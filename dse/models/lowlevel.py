@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.errors import DseError
-from dse.validate import MAX_WIDTH
+from dse.validate import MAX_DEPTH, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH, check_setting
 
 SR_OUTPUT = (1280, 720)      # (width, height) the SR tables count multiply-adds at
 DENOISE_OUTPUT = (256, 256)  # the denoising count's image size (one convention, said with every count)
@@ -57,6 +57,10 @@ class RestoreNet:
                            f"{len(w)} width(s) and {len(e)} expansion(s)")
         if any(x < 1 for x in d) or any(not 1 <= x <= MAX_WIDTH for x in w):
             raise DseError(f"depths must be >= 1 and widths from 1 to {MAX_WIDTH}, got {d} and {w}")
+        if len(d) > MAX_STAGES or max(d) > MAX_STAGE_DEPTH or sum(d) > MAX_DEPTH:  # the limits every network has
+            raise DseError(f"too large to build: at most {MAX_STAGES} stages of depth <= {MAX_STAGE_DEPTH} (total <= "
+                           f"{MAX_DEPTH}), got depths {d}")
+        check_setting("in_channels", self.in_channels)  # the regime's limit on input channels
         if any(not 1 <= x <= MAX_EXPANSION_SR for x in e):
             raise DseError(f"expansions must be from 1 to {MAX_EXPANSION_SR}, got {e}")
         if self.scale not in (1, 2, 3, 4):
