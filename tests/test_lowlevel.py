@@ -185,7 +185,7 @@ def test_dse_model_shows_low_level_networks(tmp_path):
     code, _, err = cli(tmp_path, "model", "restore", "--depths", "2", "--widths", "16", "--expansions", "9")
     assert code == 2 and "expansions must be from 1 to 6" in err and "Traceback" not in err
     for args, words in ((["--depths", "99999999", "--widths", "64"], "too large to build"),
-                        (["--depths", "16", "--widths", "64", "--in-channels", "0"], "--in-channels must be an integer"),
+                        (["--depths", "16", "--widths", "64", "--in-channels", "0"], "--in-channels must be an"),
                         (["--depths", "inf", "--widths", "64"], "--depths: expected comma-separated numbers"),
                         (["--depths", "16", "--widths", "64", "--scale", "5"], "'5' is not one of")):
         code, _, err = cli(tmp_path, "model", "restore", *args)
