@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from dse.errors import ParamError
+from dse.units import parse_count, parse_factors, parse_window
 from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, SETTINGS, STEMS,
                           check_choice, check_int, check_name, check_number, check_seed, name_list, parse_budget,
                           range_text, shown)
@@ -338,8 +339,6 @@ class Window(Check):
     text = "a window LO:HI such as 360M:400M"
 
     def check(self, v, param):
-        from dse.units import parse_window
-
         parse_window(v, param)
         return v
 
@@ -353,8 +352,6 @@ class Count(Check):
     text = "a positive count such as 6M"
 
     def check(self, v, param):
-        from dse.units import parse_count
-
         if not parse_count(v, param) > 0:  # 0 is no model at all, not "no cap" (omit it for that)
             raise ParamError(f"{{{param}}} must be positive, got {shown(v)}; omit it for no cap", param)
         return v
@@ -369,8 +366,6 @@ class Factors(Check):
     text = "numbers > 1 such as 2,4"
 
     def check(self, v, param):
-        from dse.units import parse_factors
-
         parse_factors(v, param)
         return v
 

@@ -4,7 +4,6 @@ mirroring it): ``Restorer`` (EDSR's skeleton with wide-activation blocks, SR or 
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -105,22 +104,3 @@ def build_reference(name: str) -> nn.Module:
     if name.startswith("fsrcnn"):
         return FSRCNN(ref.scale)
     return DnCNN()
-
-
-def count_macs(module: nn.Module, x: torch.Tensor) -> int:
-    """Multiply-adds of every conv when ``module`` runs on ``x``, counted from the layers' own shapes (a
-    transposed conv per output pixel, as the SR tables count it); biases not counted. For tests and checks."""
-    total = [0]
-
-    def hook(m, inp, out):
-        k = m.kernel_size[0] * m.kernel_size[1]  # per output pixel: k*k*c_in*c_out/groups (a transposed conv too)
-        total[0] += out.shape[2] * out.shape[3] * k * m.in_channels * m.out_channels // m.groups
-    hooks = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d,
-                                                                                        nn.ConvTranspose2d))]
-    try:
-        with torch.no_grad():
-            module(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return total[0]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError
+from dse.train.data import IMAGE_EXTS
 
-PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
 MATE_NATURE = Path("/usr/share/backgrounds/mate/nature")
 SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png",
                   "rocket.jpg")
@@ -49,9 +49,9 @@ def load_photos(folder, downscale: int = 1, min_side: int = 1, limit: int | None
     folder = Path(folder)
     if not folder.is_dir():
         raise DseError(f"{folder}: no such folder of photographs")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_EXTS and p.is_file())[:limit]
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())[:limit]
     if len(files) < MIN_PHOTOS:
-        raise DseError(f"{folder} holds {len(files)} photograph(s) ({', '.join(sorted(PHOTO_EXTS))}); at least "
+        raise DseError(f"{folder} holds {len(files)} photograph(s) ({', '.join(sorted(IMAGE_EXTS))}); at least "
                        f"{MIN_PHOTOS} are needed (one to train on, one to validate on)")
     out = []
     for p in files:

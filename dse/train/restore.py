@@ -29,12 +29,11 @@ def _torch():
 def bicubic_down(hr, scale: int):
     """Images (N x C x H x W, float in [0, 1], H and W multiples of ``scale``) downscaled by ``scale``: bicubic with
     antialiasing (torch), clipped to [0, 1]."""
-    torch = _torch()
     from torch.nn import functional as F
 
     h, w = hr.shape[-2:]
-    lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False)
-    return lr.clamp_(0, 1) if isinstance(lr, torch.Tensor) else lr
+    return F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=True,
+                         align_corners=False).clamp_(0, 1)
 
 
 def crop_to(images, scale: int) -> list:
