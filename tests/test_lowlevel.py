@@ -77,6 +77,45 @@ def test_counts_equal_the_modules_own(net):
     assert m(x).shape[-2:] == (out[1], out[0])
 
 
+def _sr_archs():
+    """One SR body per registered block (SE on where it may be), at two widths and per-stage parameters."""
+    from dse.models.arch import Arch
+    from dse.models.blocks import BLOCK_TYPES
+
+    vals = {"b": ((1, 2), (1, 4)), "g": ((8, 4), (2, 8)), "k": ((3, 5), (3, 3)), "e": ((2, 1), (3, 6))}
+    out = []
+    for name, bt in sorted(BLOCK_TYPES.items()):
+        for j, (w, se) in enumerate((((16, 24), True), ((32, 32), False))):
+            kw = {f: tuple(vals[p][j]) for p, f in (("b", "bottlenecks"), ("g", "group_widths"), ("k", "kernels"),
+                                                    ("e", "expansions")) if p in bt.uses}
+            out.append(Arch((1, 2), w, block=name, se=se, strides=(1, 1), **kw).compatible())
+    return out
+
+
+@pytest.mark.parametrize("arch", _sr_archs(), ids=lambda a: a.key())
+def test_any_registered_block_in_an_sr_body_counts_as_its_module(arch):
+    """The SR/denoising count of a body of any registered block (SE's per-image cost included, biases not counted
+    in flops) equals torch's own count of the module built from the same registry, x2, x3 and denoising."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dse.models.lowlevel import Restoration
+    from dse.models.restore import Restorer
+
+    out = (36, 24)
+    for scale in (2, 3, 1):
+        net = Restoration(arch, scale, in_channels=3)
+        cx = restore_complexity(net, out)
+        m = Restorer(net).eval()
+        assert sum(p.numel() for p in m.parameters()) == cx["params"], scale
+        x = torch.zeros(1, 3, out[1] // scale, out[0] // scale)
+        fc = FlopCounterMode(display=False)
+        with fc, torch.no_grad():
+            y = m(x)
+        assert fc.get_total_flops() // 2 == cx["flops"], scale
+        assert y.shape[-2:] == (out[1], out[0])
+
+
 def test_vectorised_counts_equal_one_at_a_time():
     nets = [n for n in NETS if len(n.depths) == 2 and n.scale == NETS[1].scale] + [NETS[1]]
     d = np.array([n.depths for n in nets])

@@ -10,7 +10,7 @@ from torch import nn
 
 from dse.models.arch import Arch
 from dse.models.blocks import (BLOCK_TYPES, STEM_TYPES, basic_cx, bottleneck_cx, mbconv_cx, res_basic_cx,
-                               res_bottleneck_cx)
+                               res_bottleneck_cx, wide_res_bn_cx, wide_res_cx)
 from dse.models.complexity import complexity, head_cx, stage_cx, stem_cx
 from dse.models.layers import SE_RATIO, se_cx
 from dse.params import REGIME_DEFAULTS as R
@@ -156,6 +156,36 @@ class MBConv(nn.Module):
 
     def forward(self, x):
         return x + self.f(x) if self.skip else self.f(x)
+
+
+class WideResBlock(nn.Module):
+    """x + f(x), no activation after the sum: f = conv 3x3 (w_in -> floor(w_out*e), stride), activation, conv 3x3
+    (-> w_out), each with a bias (EDSR's block; WDSR's wide activation when e > 1); a 1x1 projection with a bias
+    where the shape changes. ``bn``: BN after each conv instead of the biases."""
+
+    complexity = staticmethod(wide_res_cx)
+    bn = False
+
+    def __init__(self, w_in, w_out, stride, p, act="relu"):
+        super().__init__()
+        w_e = int(w_out * float(p["e"]))  # floor, as the count
+        self.f = nn.Sequential(*self._conv(w_in, w_e, 3, stride), activation(act), *self._conv(w_e, w_out, 3, 1))
+        self.proj = nn.Sequential(*self._conv(w_in, w_out, 1, stride)) if w_in != w_out or stride != 1 else None
+
+    def _conv(self, w_in, w_out, k, stride):
+        if self.bn:
+            return [_conv(w_in, w_out, k, stride), _bn(w_out)]
+        return [_conv(w_in, w_out, k, stride, bias=True)]
+
+    def forward(self, x):
+        return (x if self.proj is None else self.proj(x)) + self.f(x)
+
+
+class WideResBNBlock(WideResBlock):
+    """WideResBlock with BN after each conv (no biases)."""
+
+    complexity = staticmethod(wide_res_bn_cx)
+    bn = True
 
 
 class Stage(nn.Sequential):

@@ -147,6 +147,28 @@ def mbconv_cx(cx, w_in, w_out, stride, p):
     return bn_cx(conv_cx(cx, w_e, w_out, 1), w_out)
 
 
+def wide_res_cx(cx, w_in, w_out, stride, p, bn=False):
+    """x + F(x), no activation after the sum (EDSR's block; WDSR's wide activation when e > 1): F = conv 3x3
+    w_in -> w_e = floor(w_out*e) (stride), activation, conv 3x3 w_e -> w_out; each conv with a bias, or without
+    one and followed by BN (``bn``); a 1x1 projection (bias, or BN) where the shape changes."""
+    w_e = np.floor(w_out * np.asarray(p["e"], dtype=np.float64)).astype(np.asarray(w_out).dtype)
+    proj = (w_in != w_out) | (stride != 1)
+    s = branch(cx, lambda c: _conv_norm(c, w_in, w_out, 1, stride, bn))
+    cx = [cx[0]] + where(proj, s[1:], cx[1:])
+    cx = _conv_norm(cx, w_in, w_e, 3, stride, bn)
+    return _conv_norm(cx, w_e, w_out, 3, 1, bn)
+
+
+def wide_res_bn_cx(cx, w_in, w_out, stride, p):
+    """wide_res_cx with BatchNorm after each conv (no biases)."""
+    return wide_res_cx(cx, w_in, w_out, stride, p, bn=True)
+
+
+def _conv_norm(cx, w_in, w_out, k, stride, bn):
+    """A conv followed by BN (no bias), or a conv with a bias."""
+    return bn_cx(conv_cx(cx, w_in, w_out, k, stride), w_out) if bn else conv_cx(cx, w_in, w_out, k, stride, bias=True)
+
+
 _M = "dse.models.anynet:"
 for _b in (
     BlockType("res_bottleneck", "residual bottleneck: 1x1, 3x3 group conv (+SE: the Y block), 1x1; the X block",
@@ -161,6 +183,11 @@ for _b in (
               _M + "VanillaBlock", pycls="vanilla_block"),
     BlockType("mbconv", "EfficientNet's inverted bottleneck: 1x1 expansion e, k x k depthwise, SE, linear 1x1",
               mbconv_cx, _M + "MBConv", uses=("e", "k"), se="always", pycls="mbconv", pycls_model="effnet"),
+    BlockType("wide_res", "EDSR's residual block, wide activation e (WDSR): x + conv 3x3 (w -> w*e), activation, "
+              "conv 3x3 (-> w); biases, no BN, no activation after the sum (super-resolution, denoising)",
+              wide_res_cx, _M + "WideResBlock", uses=("e",)),
+    BlockType("wide_res_bn", "wide_res with BatchNorm after each conv instead of biases", wide_res_bn_cx,
+              _M + "WideResBNBlock", uses=("e",)),
 ):
     register_block(_b)
 

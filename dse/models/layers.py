@@ -7,16 +7,32 @@ candidate; float64 to test for overflow). Blocks (``dse.models.blocks``) and net
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 
 SE_RATIO = 0.25  # w_se = SE_RATIO * (the block's input width)
+# pycls counts a conv's bias as w_out flops; the low-level vision field counts multiply-adds only (biases not
+# counted): dse.models.lowlevel counts a registered block under ``no_bias_flops()``
+_BIAS_FLOPS = ContextVar("bias_flops", default=True)
+
+
+@contextmanager
+def no_bias_flops():
+    """Within this block, conv_cx counts no flops for biases (their parameters are still counted)."""
+    token = _BIAS_FLOPS.set(False)
+    try:
+        yield
+    finally:
+        _BIAS_FLOPS.reset(token)
 
 
 def conv_cx(cx, w_in, w_out, k, stride=1, groups=1, bias=False):
     """Conv k x k, padding (k-1)//2: k*k*w_in*w_out*h*w // groups multiply-adds at the output size (+ bias)."""
     h, flops, params, acts = cx
     h = (h + 2 * ((k - 1) // 2) - k) // stride + 1
-    flops = flops + k * k * w_in * w_out * h * h // groups + (w_out if bias else 0)
+    flops = flops + k * k * w_in * w_out * h * h // groups + (w_out if bias and _BIAS_FLOPS.get() else 0)
     params = params + k * k * w_in * w_out // groups + (w_out if bias else 0)
     acts = acts + w_out * h * h
     return [h, flops, params, acts]

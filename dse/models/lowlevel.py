@@ -73,6 +73,14 @@ class RestoreNet:
     def depth(self) -> int:
         return sum(self.depths)
 
+    def general(self) -> "Restoration":
+        """The same network as a Restoration: an Arch of the wide_res block (wide_res_bn with BatchNorm)."""
+        from dse.models.arch import Arch
+
+        arch = Arch(self.depths, self.widths, block="wide_res_bn" if self.bn else "wide_res",
+                    expansions=self.expansions, strides=(1,) * len(self.depths))
+        return Restoration(arch, self.scale, self.in_channels, self.image_residual)
+
     def to_dict(self) -> dict:
         return {"depths": list(self.depths), "widths": list(self.widths), "expansions": list(self.expansions),
                 "scale": self.scale, "in_channels": self.in_channels, "bn": self.bn,
@@ -98,11 +106,32 @@ def _bn(cx, c):
     return [flops, params + 2 * c, acts]
 
 
-def restore_cx(depths, widths, expansions, scale: int, *, in_channels: int = 3, bn: bool = False, out=None) -> dict:
-    """{flops, params, acts} of RestoreNets given as arrays ``depths``, ``widths``, ``expansions`` of shape
-    (candidates, stages) (or one network's tuples), at output ``out`` = (width, height) (default: the task's
-    count size: 1280x720 for SR, 256x256 for denoising)."""
-    d, w, e = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (depths, widths, expansions))
+def block_cx(block: str, w, p: dict, pixels) -> list:
+    """[flops, params, acts] of one registered block (``dse.models.blocks``) at stride 1 and width w -> w, over an
+    image of ``pixels`` pixels of any shape, biases not counted in flops. The registry counts square images of
+    side h; at stride 1 every conv's count is (per pixel) x h^2 and an SE's is the same at any size, so the counts
+    at h = 1 and h = 2 give both parts exactly: per pixel = (c(2) - c(1)) / 3, per image = c(1) - per pixel."""
+    from dse.models.blocks import get_block
+    from dse.models.layers import no_bias_flops
+
+    bt = get_block(block)
+    w = np.asarray(w, dtype=np.int64)
+    zero = np.zeros_like(w)
+    with no_bias_flops():
+        one = bt.count([zero + 1, zero, zero, zero], w, w, 1, p)
+        two = bt.count([zero + 2, zero, zero, zero], w, w, 1, p)
+    out = []
+    for i in (1, 3):  # flops, acts: per pixel and per image
+        per_px = (two[i] - one[i]) // 3
+        out.append(per_px * pixels + one[i] - per_px)
+    return [out[0], one[2], out[1]]
+
+
+def restore_arrays(d, w, p: dict, design, scale: int, *, in_channels: int = 3, out=None) -> dict:
+    """{flops, params, acts} of networks given as (candidates, stages) arrays ``d``, ``w`` and ``p`` (the block's
+    per-stage parameters: b, g, k, e as it uses them) whose body is ``design``'s block (its SE switch too), at
+    output ``out`` = (width, height) (default: the task's count size: 1280x720 for SR, 256x256 for denoising)."""
+    d, w = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w))
     ow, oh = out or (SR_OUTPUT if scale > 1 else DENOISE_OUTPUT)
     lw, lh = -(-ow // scale), -(-oh // scale)  # the input: the output / scale, rounded up (427x240 for x3)
     lr = lw * lh
@@ -114,11 +143,9 @@ def restore_cx(depths, widths, expansions, scale: int, *, in_channels: int = 3, 
         if i:  # a 1x1 transition where the width changes (none where it does not)
             t = _conv([zero, zero, zero], w[:, i - 1], w[:, i], 1, lr, bias=True)
             cx = [c + np.where(w[:, i] != w[:, i - 1], x, 0) for c, x in zip(cx, t)]
-        inner = w[:, i] * e[:, i]
-        blk = _conv([zero, zero, zero], w[:, i], inner, 3, lr, bias=not bn)
-        blk = _bn(blk, inner) if bn else blk
-        blk = _conv(blk, inner, w[:, i], 3, lr, bias=not bn)
-        blk = _bn(blk, w[:, i]) if bn else blk
+        pi = {k: np.atleast_2d(np.asarray(v))[:, i] for k, v in p.items()}
+        pi["se"] = design.se
+        blk = block_cx(design.block, w[:, i], pi, lr)
         cx = [c + d[:, i] * x for c, x in zip(cx, blk)]
     cx = _conv(cx, w[:, -1], w1, 3, lr, bias=True)  # body end, then the long skip (an addition: not counted)
     hw = lr
@@ -129,9 +156,41 @@ def restore_cx(depths, widths, expansions, scale: int, *, in_channels: int = 3, 
     return {k: v for k, v in zip(("flops", "params", "acts"), cx)}
 
 
-def restore_complexity(net: RestoreNet, out=None) -> dict:
-    """{flops, params, acts} of one RestoreNet as ints (``restore_cx`` for one)."""
-    cx = restore_cx(net.depths, net.widths, net.expansions, net.scale, in_channels=net.in_channels, bn=net.bn, out=out)
+def restore_cx(depths, widths, expansions, scale: int, *, in_channels: int = 3, bn: bool = False, out=None) -> dict:
+    """{flops, params, acts} of RestoreNets (EDSR's block, wide activation ``expansions``) given as arrays of shape
+    (candidates, stages) (or one network's tuples): ``restore_arrays`` with the wide_res block."""
+    from dse.models.arch import Design
+
+    design = Design(block="wide_res_bn" if bn else "wide_res")
+    return restore_arrays(depths, widths, {"e": np.asarray(expansions, dtype=np.float64)}, design, scale,
+                          in_channels=in_channels, out=out)
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """Any SR or denoising network: its body (an Arch of any registered block, every stride 1), the scale (1:
+    denoising), input channels and whether the upscaled input (or the input) is added at the end."""
+
+    arch: object
+    scale: int = 2
+    in_channels: int = 3
+    image_residual: bool = False
+
+    def __post_init__(self):
+        if any(s != 1 for s in self.arch.strides):
+            raise DseError(f"an SR or denoising body keeps one resolution: every stride must be 1, got "
+                           f"{list(self.arch.strides)}")
+        if self.scale not in (1, 2, 3, 4):
+            raise DseError(f"scale must be 1 (denoising), 2, 3 or 4, got {self.scale!r}")
+        check_setting("in_channels", self.in_channels)
+
+
+def restore_complexity(net, out=None) -> dict:
+    """{flops, params, acts} of one RestoreNet or Restoration as ints."""
+    r = net.general() if isinstance(net, RestoreNet) else net
+    a = r.arch
+    p = {k: np.array([a.stage(k)]) for k in a.uses}
+    cx = restore_arrays([a.depths], [a.widths], p, a.design, r.scale, in_channels=r.in_channels, out=out)
     return {k: int(v[0]) for k, v in cx.items()}
 
 

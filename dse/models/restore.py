@@ -1,5 +1,6 @@
 """The torch modules of the low-level vision networks counted in ``dse.models.lowlevel`` (one module per count,
-mirroring it): ``Restorer`` (EDSR's skeleton with wide-activation blocks, SR or denoising), ``FSRCNN`` and
+mirroring it): ``Restorer`` (EDSR's skeleton with any registered block: the wide_res block is EDSR's with wide
+activation), ``FSRCNN`` and
 ``DnCNN``. Inputs and outputs are images in [0, 1], N x C x H x W."""
 
 from __future__ import annotations
@@ -14,36 +15,23 @@ def _conv(c_in, c_out, k, bias=True):
     return nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias)
 
 
-class WideResBlock(nn.Module):
-    """EDSR's residual block with wide activation (WDSR): conv 3x3 w -> w*e, [BN], ReLU, conv 3x3 w*e -> w, [BN],
-    plus the identity (no ReLU after the sum, no residual scaling)."""
-
-    def __init__(self, w: int, e: int = 1, bn: bool = False):
-        super().__init__()
-        inner = w * e
-        layers = [_conv(w, inner, 3, bias=not bn)] + ([nn.BatchNorm2d(inner)] if bn else []) + [nn.ReLU(inplace=True)]
-        layers += [_conv(inner, w, 3, bias=not bn)] + ([nn.BatchNorm2d(w)] if bn else [])
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return x + self.body(x)
-
-
 class Restorer(nn.Module):
-    """A RestoreNet: head, stages (1x1 transitions where the width changes), body end with the long skip,
-    pixel-shuffle upsampler, tail; plus the bicubic-upsampled input (SR) or the input (denoising) when
-    ``net.image_residual``."""
+    """A Restoration (or a RestoreNet): head, stages of its registered block at stride 1 (a 1x1 transition where the
+    width changes), body end with the long skip, pixel-shuffle upsampler, tail; plus the bicubic-upsampled input
+    (SR) or the input (denoising) when ``image_residual``."""
 
-    def __init__(self, net: RestoreNet):
+    def __init__(self, net):
         super().__init__()
+        net = net.general() if isinstance(net, RestoreNet) else net
         self.net = net
-        w, c = net.widths, net.in_channels
+        a, c = net.arch, net.in_channels
+        w = a.widths
         self.head = _conv(c, w[0], 3)
         body = []
-        for i, (d, wi, e) in enumerate(zip(net.depths, net.widths, net.expansions)):
+        for i, (d, wi) in enumerate(zip(a.depths, w)):
             if i and wi != w[i - 1]:
                 body.append(_conv(w[i - 1], wi, 1))
-            body += [WideResBlock(wi, e, net.bn) for _ in range(d)]
+            body += [a.block_type.build(wi, wi, 1, a.stage_params(i), a.activation) for _ in range(d)]
         self.body = nn.Sequential(*body)
         self.body_end = _conv(w[-1], w[0], 3)
         up = []
