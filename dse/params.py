@@ -394,7 +394,9 @@ PROTOCOL = {
     "budget": Param(Budget(), "10ep", "Nep epochs or Nit optimizer steps per model."),
     "dataset": Param(Choice(DATASETS), "fashion-mnist",
                      "fashion-mnist: Debian's IDX files or --data-dir; cifar10: python batches in --data-dir; "
-                     "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks)."),
+                     "imagefolder: --data-dir with train/ and val/ class folders; synthetic: random (benchmarks); "
+                     "photos (SR and denoising sweeps, their default): 8-bit RGB photographs in --data-dir (train/ "
+                     "and val/, or one folder), else Debian's mate-backgrounds and scikit-image's."),
     "train_size": Param(Opt(Setting("train_size")), None,
                         "Train on a fixed, seeded subset of this many images (synthetic: generate this many)."),
     "test_size": Param(Opt(Setting("test_size")), None, "Evaluate on a fixed subset of this many."),
@@ -420,7 +422,13 @@ REGIME = {
                                            "the NDS spaces) keeps it."),
     "in_channels": Param(Setting("in_channels"), 3, "Input channels (3 for RGB, 1 for Fashion-MNIST)."),
     "num_classes": Param(Setting("num_classes"), 1000, "Classes of the classifier head."),
+    "scale": Param(Opt(Int(2, 4)), None, "Super-resolution (an sr space): the scale, 2, 3 or 4; the input is the "
+                                         "image downscaled bicubically by it [default: 2]."),
+    "sigma": Param(Opt(Real(0, 255, low_open=True)), None, "Denoising (a denoise space): the noise's standard "
+                                                           "deviation on the 0-255 scale [default: 25]."),
 }
+TASK_REGIME = ("scale", "sigma")  # the regime's fields a low-level task reads (dse.tasks: Task.options)
+CLASSIFY_ONLY = ("resolution", "stem", "num_classes")  # the regime's fields a low-level task's count does not read
 # How to run training (dse.train.options.RunOptions's fields): not part of what an error means
 RUN = {
     "device": Param(Device(), "auto", "auto (all GPUs, else CPU), cpu, cuda, cuda:N."),

@@ -36,6 +36,10 @@ class Metric:
     def text(self) -> str:
         return f"{self.label or self.name} ({self.unit}, {'higher' if self.higher_is_better else 'lower'} is better)"
 
+    def fmt(self, v: float, digits: int = 2) -> str:
+        """A value with its unit: '43.75%', '31.20 dB'."""
+        return f"{v:.{digits}f}{'%' if self.unit == '%' else ' ' + self.unit}"
+
     def better(self, a: float, b: float) -> bool:
         """Whether result ``a`` is strictly better than ``b``."""
         return a > b if self.higher_is_better else a < b
@@ -57,6 +61,17 @@ class Task:
     count_at: tuple | None = None
     options: dict = field(default_factory=dict)
     findings: tuple = ()
+    protocol: dict = field(default_factory=dict)  # the training settings this task uses in place of the declared
+    # (classification's) defaults, where a call leaves them out
+
+    @property
+    def low_level(self) -> bool:
+        return self.name != "classify"
+
+    @property
+    def a(self) -> str:
+        """The name with its article, as a message says it: "an sr", "a denoise"."""
+        return ("an " if self.name[0] in "aeiou" or self.name in ("sr",) else "a ") + self.name
 
 
 ERROR = Metric("error", "%", False, "top-1 error")
@@ -78,12 +93,22 @@ def register_task(t: Task) -> Task:
 register_task(Task("classify", "image classification: top-1 error of a classifier head", ERROR, "cross-entropy",
                    findings=("depth", "b", "wm", "w0", "g", "runtime", "inverted", "depthwise", "resolution", "se",
                              "lrwd")))
+# Adam (momentum = beta1) at 1e-3 without weight decay, 16 patches a step (EDSR trains at 1e-4 for 300 epochs of
+# 1,000 steps; at the short budgets of a population study 1e-3 converges further), on the offline photographs
+LOW_LEVEL_PROTOCOL = {"dataset": "photos", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 16, "nesterov": False}
+
 register_task(Task("sr", "super-resolution: bicubic-downscaled input, x2/x3/x4 output, PSNR on the Y channel "
                          "shaving `scale` pixels at each border", PSNR, "L1", count_at=(1280, 720),
-                   options={"scale": SR_SCALES}, findings=("depth", "b", "wm", "w0", "runtime", "se")))
+                   options={"scale": SR_SCALES}, findings=("depth", "b", "wm", "w0", "runtime", "se"),
+                   protocol=LOW_LEVEL_PROTOCOL))
 register_task(Task("denoise", "denoising: additive white Gaussian noise of sigma (0-255 scale), PSNR on the "
                               "image", PSNR, "L1", count_at=(256, 256), options={"sigma": NOISE_SIGMAS},
-                   findings=("depth", "b", "wm", "w0", "runtime", "se")))
+                   findings=("depth", "b", "wm", "w0", "runtime", "se"), protocol=LOW_LEVEL_PROTOCOL))
+
+
+def task_of(regime: dict | None) -> Task:
+    """The task a sweep's stored regime names (classification when it names none: stores made before tasks)."""
+    return task((regime or {}).get("task", "classify"))
 
 
 def task(name: str) -> Task:

@@ -45,7 +45,7 @@ STEMS = ("simple", "cifar", "resnet")  # dse.models.blocks.STEM_TYPES (7x7/2 + m
 # the paper's default and its App. B alternative (SiLU), each with pycls's name (MODEL.ACTIVATION_FUN)
 PYCLS_ACTIVATION = {"relu": "relu", "swish": "silu"}
 ACTIVATIONS = tuple(PYCLS_ACTIVATION)
-DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
+DATASETS = ("fashion-mnist", "cifar10", "imagefolder", "synthetic", "photos")  # photos: SR and denoising only
 FIXED_SIZE_DATASETS = ("fashion-mnist", "cifar10")  # images of one size: --resolution does not apply
 STATUSES = ("pending", "running", "done", "failed", "diverged")
 IMPORT_STATUSES = ("pending", "done", "failed", "diverged")  # 'running' means a live worker: never imported

@@ -148,7 +148,9 @@ def _arch(name, se=False):
     bt = get_block(name)
     kw = {"bottlenecks": (1, 2, 1), "group_widths": (8, 8, 16)} if "b" in bt.uses else {}
     if "k" in bt.uses:
-        kw.update(kernels=(3, 5, 3), expansions=(1, 6, 4))
+        kw.update(kernels=(3, 5, 3))
+    if "e" in bt.uses:
+        kw.update(expansions=(1, 6, 4))
     return Arch((1, 2, 1), (16, 32, 64), block=name, se=se, strides=(1, 2, 2), stem="cifar", stem_w=16,
                 **kw).compatible()
 

@@ -232,7 +232,8 @@ def test_dse_model_shows_low_level_networks(tmp_path):
     for args, words in ((["--depths", "99999999", "--widths", "64"], "too large to build"),
                         (["--depths", "16", "--widths", "64", "--in-channels", "0"], "--in-channels must be an"),
                         (["--depths", "inf", "--widths", "64"], "--depths: expected comma-separated numbers"),
-                        (["--depths", "16", "--widths", "64", "--scale", "5"], "'5' is not one of")):
+                        (["--depths", "16", "--widths", "64", "--scale", "5"],
+                         "--scale must be an integer >= 2 and <= 4")):
         code, _, err = cli(tmp_path, "model", "restore", *args)
         assert code == 2 and words in err and "Traceback" not in err, (args, err)
     code, out, _ = cli(tmp_path, "model", "list", "--json")  # classification's list is as it was

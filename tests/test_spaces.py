@@ -14,7 +14,7 @@ from dse.spaces.space import Dist
 
 BUILTINS = ["anynet_a", "anynet_b", "anynet_c", "anynet_d", "anynet_e", "regnet", "regnetx", "regnety",
             "regnetx_dw", "regnetx_inverted", "regnetx_lrwd", "regnetx_res", "regnetx_swish", "nds_vanilla",
-            "nds_resnet", "nds_resnext_a", "nds_resnext_b"]
+            "nds_resnet", "nds_resnext_a", "nds_resnext_b", "sr_anynet", "sr_edsr", "denoise_anynet"]
 
 
 def test_builtins_present_and_valid():
@@ -191,6 +191,8 @@ def test_every_builtin_space_samples_builds_and_trains(name):
 
     torch.manual_seed(0)
     space = resolve_space(name)
+    if space.task != "classify":  # a low-level space: its own regime, its networks the task's (dse.models.restore)
+        return _low_level_space_samples_builds_and_trains(space)
     # a space that samples the resolution (224..320) is counted there: a window its networks can reach
     hi = 50_000_000 if "resolution" not in space.dists else 50_000_000_000
     regime = Regime(flops=(100_000, hi), resolution=16, stem="cifar", in_channels=3, num_classes=10)
@@ -205,6 +207,29 @@ def test_every_builtin_space_samples_builds_and_trains(name):
         grads = [p.grad for p in net.parameters()]
         assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
         assert any(float(g.abs().sum()) > 0 for g in grads)
+
+
+def _low_level_space_samples_builds_and_trains(space):
+    import torch
+
+    from dse.models.lowlevel import Restoration
+    from dse.models.restore import Restorer
+    from dse.spaces import Regime, Sampler
+    from dse.units import parse_window
+
+    regime = Regime(parse_window(space.regime["flops"]), task=space.task, scale=space.regime.get("scale"),
+                    sigma=space.regime.get("sigma"))
+    models = Sampler(space, regime, seed=0).sample(2)
+    assert len({m.key for m in models}) == 2 and all(s == 1 for m in models for s in m.arch.strides)
+    for m in models:
+        assert regime.flops[0] <= m.flops <= regime.flops[1]
+        net = Restorer(Restoration(m.arch, regime.count_scale, 3, image_residual=True))
+        assert sum(p.numel() for p in net.parameters()) == m.params
+        x = torch.rand(2, 3, 12, 12)
+        out = net(x)
+        assert out.shape == (2, 3, 12 * regime.count_scale, 12 * regime.count_scale)
+        out.abs().mean().backward()
+        assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in net.parameters())
 
 
 @pytest.mark.parametrize("name", builtin_names())

@@ -92,9 +92,34 @@ def _speeds(s, names) -> dict:
 
 
 def _populations(s, names, metric) -> dict:
-    """{name: Population} of the sweeps ``names``, with the timings of the most measured device."""
+    """{name: Population} of the sweeps ``names``, with the timings of the most measured device. Sweeps of
+    different tasks, or of one low-level task at different scales or noise levels, are not one comparison: refused,
+    naming both."""
+    same_task(s, names)
     sp = _speeds(s, names)
     return {n: Population.from_records(s.sweep(n), s.models(n), metric, sp.get(n)) for n in names}
+
+
+def same_task(s, names) -> None:
+    """A ParamError naming two of ``names`` whose results do not compare (another task, SR scale or noise)."""
+    from dse.tasks import task_of
+
+    seen = {}
+    for n in names:
+        r = s.sweep(n).regime or {}
+        t = task_of(r)
+        what = (t.name, r.get("scale"), r.get("sigma"))
+        label = t.name + (f" x{r['scale']}" if r.get("scale") else "") + (f" sigma {r['sigma']:g}"
+                                                                          if r.get("sigma") else "")
+        for m, (w, lab) in seen.items():
+            if w != what:
+                other = w[0] != what[0]
+                why = ("their results are different measures" if other else
+                       "a PSNR depends on the degradation it undoes")
+                raise ParamError(f"{{sweeps}} {m!r} ({lab}) and {n!r} ({label}) are not one comparison: {why}; "
+                                 f"compare sweeps of one task" + ("" if other else " at one scale and noise"),
+                                 "sweeps")
+        seen.setdefault(n, (what, label))
 
 
 def _regime_x(rec: SweepRecord, pop: Population) -> float:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dse.api.common import StudyBase
+from dse.tasks import task, task_of
 from dse.errors import DseError, ParamError, write_error
 from dse.store.records import ModelRecord
 from dse.validate import check_output, shown
@@ -32,13 +33,18 @@ class SweepStatus:
     protocol: dict | None
     regime: int | None = None  # nominal flops of a sampled sweep (its window's upper end)
     stale: dict = field(default_factory=dict)  # {idx: s since its lease expired}: marked running, no live worker
+    task: str = "classify"  # dse.tasks: what best_error and median_error are (SR: PSNR in dB, higher is better)
+    scale: int | None = None
 
     def to_json(self) -> dict:
+        low = {} if self.task == "classify" else {"task": self.task, "scale": self.scale,
+                                                  "metric": task(self.task).metric.name,
+                                                  "unit": task(self.task).metric.unit}
         return {"sweep": self.sweep, "space": self.space, "source": self.source, "regime": self.regime,
                 "models": self.models,
                 **self.counts, "stale": len(self.stale), "best_error": self.best_error,
                 "median_error": self.median_error,
-                "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol}
+                "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol, **low}
 
 
 def _check_table_path(path) -> None:
@@ -64,13 +70,16 @@ class Data(StudyBase):
             s.check_tables()  # the store's health: a table lost is said here, not only when a command reads it
             out = []
             for n, c in s.status_counts(sweep).items():
-                r, e, stale = s.sweep(n), s.errors(n), s.stale(n)
+                r = s.sweep(n)
+                t = task_of(r.regime)
+                e, stale = s.errors(n, t.metric.higher_is_better), s.stale(n)
                 c = {**c, "running": c["running"] - len(stale)}  # counted apart: nothing is training them
                 out.append(SweepStatus(n, r.space_name, r.source, models=sum(c.values()) + len(stale), counts=c,
                                        best_error=e["best_error"],
                                        median_error=e["median_error"], train_hours=e["train_hours"],
                                        failures=e["failures"], protocol=r.protocol,
-                                       regime=r.nominal_flops, stale=stale))
+                                       regime=r.nominal_flops, stale=stale, task=t.name,
+                                       scale=(r.regime or {}).get("scale")))
         first = {}
         for i, x in enumerate(out):
             first.setdefault(x.space, i)
@@ -120,7 +129,14 @@ class Data(StudyBase):
         base = _read_base_config(base_config) if base_config is not None else {}
         jobs, skipped = [], []
         with self.store() as s:
-            for n in self._names(s, sweeps):
+            names = self._names(s, sweeps)
+            for n in names:  # pycls trains classifiers only: said before anything is written
+                t = task_of(s.sweep(n).regime)
+                if t.low_level:
+                    raise ParamError(f"{{sweeps}} {n!r} is {t.a} sweep and pycls trains image classifiers only "
+                                     f"(no super-resolution or denoising): export it with dse export FILE instead",
+                                     "sweeps")
+            for n in names:
                 rec, ms = s.sweep(n), s.models(n)
                 if top is not None:
                     ms = sorted((m for m in ms if getattr(m, col) is not None), key=lambda m: getattr(m, col))[:top]

@@ -14,7 +14,7 @@ from dse.api.common import _populations, _regime_x
 from dse.api.costs import Costs, sizes
 from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
-from dse.params import REGIME, REGIME_DEFAULTS
+from dse.params import REGIME, REGIME_DEFAULTS, TASK_REGIME
 from dse.api.training import RunOptions
 from dse.params import Bool, Budget, Choice, Instance, Int, Names, Opt, Setting, Text, checked
 from dse.validate import DATASETS, MAX_MODELS, shown
@@ -25,7 +25,8 @@ PARAMS = ("depth", "b", "g", "wm", "w0", "lr", "wd")  # what the findings read o
 PLAN_SPACES = ("regnetx", "regnety", "regnet", "regnetx_inverted", "regnetx_dw", "regnetx_res", "regnetx_lrwd")
 SCALES = {
     "paper": {"regimes": "200MF,400MF,800MF,1.6GF,3.2GF", "n": 100, "budget": "10ep",  # at the paper's regime
-              **{k: v for k, v in REGIME_DEFAULTS.items() if k != "flops"}, "dataset": "imagefolder",
+              **{k: v for k, v in REGIME_DEFAULTS.items() if k != "flops" and k not in TASK_REGIME},
+              "dataset": "imagefolder",
               "train_size": None, "test_size": None},
     "cpu": {"regimes": "2MF,4MF,8MF", "n": 24, "budget": "2ep", "resolution": 28, "stem": "cifar", "in_channels": 1,
             "num_classes": 10, "dataset": "fashion-mnist", "train_size": 5000, "test_size": 2000},
@@ -104,7 +105,7 @@ def _check_plan(plan) -> None:
         raise ParamError(f"{{plan}}: its settings lack {', '.join(missing)}", "plan")
     for k, check in (("n", Int(2, MAX_MODELS)), ("budget", Budget()), ("dataset", Choice(DATASETS)),
                      ("train_size", Opt(Setting("train_size"))), ("test_size", Opt(Setting("test_size"))),
-                     *((k, p.check) for k, p in REGIME.items() if k != "flops")):
+                     *((k, p.check) for k, p in REGIME.items() if k != "flops" and k not in TASK_REGIME)):
         check.check(st[k], f"plan.settings[{k!r}]")
     parse_regimes(st["regimes"], "plan.settings['regimes']")
 

@@ -7,12 +7,14 @@ import os
 
 from dse.api.common import StudyBase
 from dse.errors import ParamError
+from dse.tasks import task
 from dse.spaces import Regime, Space, resolve_space
 from dse.spaces.sweeps import SampleResult, import_sweep, sample_regimes, sample_sweep
 from dse.units import parse_count, parse_regimes, parse_window
 from dse.validate import MAX_BATCH, MAX_MODELS, check_int
 from dse.validate import SPEED_MODES
-from dse.params import REGIME, REGIME_DEFAULTS as R, Choice, Count, FilePath, Int, Name, Opt, Real, Text, checked
+from dse.params import (CLASSIFY_ONLY, REGIME, REGIME_DEFAULTS as R, Choice, Count, FilePath, Int, Name, Opt, Real,
+                        Text, checked)
 
 
 MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
@@ -51,7 +53,7 @@ class Sampling(StudyBase):
     @checked(sweep=Opt(Name()), **_REGIME_OPT, **_DRAW)
     def sample(self, space: str | Space, n: int, sweep: str | None = None, *, flops=None, resolution: int | None = None,
                stem: str | None = None, in_channels: int | None = None, num_classes: int | None = None,
-               max_params=None, max_acts=None,
+               scale: int | None = None, sigma: float | None = None, max_params=None, max_acts=None,
                seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
                speed_mode: str = "infer", speed_batch: int | None = None) -> SampleResult:
         """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
@@ -67,12 +69,11 @@ class Sampling(StudyBase):
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
         """
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
-        r = _regime_of(space, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
-                       num_classes=num_classes)
-        sp, (regime,) = self._sampling(space, n, [parse_window(r["flops"], "flops")],
-                                       resolution=r["resolution"], stem=r["stem"], in_channels=r["in_channels"],
-                                       num_classes=r["num_classes"], max_params=max_params, max_acts=max_acts,
-                                       ms_cap=cap)
+        sp = _space(space)
+        r = _regime_of(sp, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
+                       num_classes=num_classes, scale=scale, sigma=sigma)
+        flops = parse_window(r.pop("flops"), "flops")
+        (regime,) = self._sampling(sp, [flops], r, max_params=max_params, max_acts=max_acts, ms_cap=cap)
         with self.store(write=True) as s:
             out = sample_sweep(s, sp, regime, n=int(n), sweep=sweep, seed=seed)
         return _warned([out], cap, fit)[0]
@@ -80,7 +81,8 @@ class Sampling(StudyBase):
     @checked(sweep=Opt(Name()), **_REGIME_OPT, **_DRAW)
     def sample_regimes(self, space: str | Space, regimes, n: int, sweep: str | None = None, *,
                        resolution: int | None = None, stem: str | None = None, in_channels: int | None = None,
-                       num_classes: int | None = None, max_params=None,
+                       num_classes: int | None = None, scale: int | None = None, sigma: float | None = None,
+                       max_params=None,
                        max_acts=None, seed: int | None = None, max_ms: float | None = None,
                        speed_device: str | None = None, speed_mode: str = "infer",
                        speed_batch: int | None = None) -> list[SampleResult]:
@@ -93,10 +95,11 @@ class Sampling(StudyBase):
         [SampleResult(sweep='regnetx@200MF', ...), ...]
         """
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
-        r = _regime_of(space, resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes)
-        sp, regs = self._sampling(space, n, parse_regimes(regimes, "regimes"), resolution=r["resolution"],
-                                  stem=r["stem"], in_channels=r["in_channels"], num_classes=r["num_classes"],
-                                  max_params=max_params, max_acts=max_acts, ms_cap=cap)
+        sp = _space(space)
+        r = _regime_of(sp, resolution=resolution, stem=stem, in_channels=in_channels, num_classes=num_classes,
+                       scale=scale, sigma=sigma)
+        regs = self._sampling(sp, parse_regimes(regimes, "regimes"), r, max_params=max_params, max_acts=max_acts,
+                              ms_cap=cap)
         with self.store(write=True) as s:
             out = sample_regimes(s, sp, regs, n=int(n), prefix=sweep, seed=seed)
         return _warned(out, cap, fit)
@@ -147,16 +150,12 @@ class Sampling(StudyBase):
                 "coef": list(fit["coef"]), "intercept": fit["intercept"]}, fit
 
     @staticmethod
-    def _sampling(space, n, windows, resolution, stem, in_channels, num_classes, max_params, max_acts, ms_cap=None):
-        """The space and one Regime per flops window, validated."""
+    def _sampling(space: Space, windows, r: dict, max_params, max_acts, ms_cap=None) -> list:
+        """One Regime per flops window (the regime's other fields ``r``, the space's task), validated."""
         caps = [parse_count(max_params, "max_params") if max_params is not None else None,
                 parse_count(max_acts, "max_acts") if max_acts is not None else None]
-        regs = [Regime(w, resolution, stem, in_channels=in_channels, num_classes=num_classes, max_params=caps[0],
-                       max_acts=caps[1], ms_cap=ms_cap) for w in windows]
-        if not isinstance(space, (str, os.PathLike, Space)):
-            raise ParamError(f"{{space}} must be a built-in space's name, a .toml path or a Space, got {space!r}",
-                             "space")
-        return (space if isinstance(space, Space) else resolve_space(str(space))), regs
+        return [Regime(w, **r, max_params=caps[0], max_acts=caps[1], ms_cap=ms_cap, task=space.task)
+                for w in windows]
 
     @checked(path=FilePath(), sweep=Name(), **_REGIME)
     def import_table(self, path, sweep: str, *, resolution: int = R["resolution"], stem: str = R["stem"],
@@ -171,11 +170,27 @@ class Sampling(StudyBase):
             return import_sweep(s, path, sweep, regime)
 
 
-def _regime_of(space, **given) -> dict:
-    """The regime a sample call uses: what it gives, else the space's own [regime], else PAPER_REGIME."""
-    own = {}
-    if isinstance(space, Space):
-        own = space.regime
-    elif isinstance(space, (str, os.PathLike)):
-        own = resolve_space(str(space)).regime
-    return {k: v if v is not None else own.get(k, PAPER_REGIME[k]) for k, v in given.items()}
+def _space(space) -> Space:
+    """A built-in space's name, a .toml path or a Space, as a Space."""
+    if not isinstance(space, (str, os.PathLike, Space)):
+        raise ParamError(f"{{space}} must be a built-in space's name, a .toml path or a Space, got {space!r}",
+                         "space")
+    return space if isinstance(space, Space) else resolve_space(str(space))
+
+
+def _regime_of(space: Space, **given) -> dict:
+    """The regime a sample call uses: what it gives, else the space's own [regime], else PAPER_REGIME. A low-level
+    space (SR, denoising) refuses what only classification counts by (resolution, stem, classes)."""
+    if space.task != "classify":
+        bad = [k for k in CLASSIFY_ONLY if given.get(k) is not None]
+        if bad:
+            t = task(space.task)
+            raise ParamError(f"{{{bad[0]}}} does not apply to {space.name!r}, {t.a} space: its networks are "
+                             f"counted at a {t.count_at[0]}x{t.count_at[1]} output", *bad)
+    return {k: v if v is not None else own_or_paper(space, k) for k, v in given.items()}
+
+
+def own_or_paper(space: Space, k: str):
+    """A regime field a call left out: the space's own, else the paper's (None for a task's own field: the
+    Regime gives the task's default)."""
+    return space.regime.get(k, PAPER_REGIME[k])

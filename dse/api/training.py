@@ -111,6 +111,27 @@ def _classes(rec: SweepRecord) -> int:
     return int((rec.regime or {}).get("num_classes") or REGIME_DEFAULTS["num_classes"])
 
 
+def _one_task(s, names):
+    """The task the sweeps ``names`` share (dse.tasks); sweeps of different tasks are refused, naming both."""
+    from dse.tasks import task
+
+    by = {n: (s.sweep(n).regime or {}).get("task", "classify") for n in names}
+    kinds = sorted(set(by.values()))
+    if len(kinds) > 1:
+        a, b = (next(n for n in names if by[n] == k) for k in kinds[:2])
+        raise ParamError(f"{{sweeps}} {a!r} is {kinds[0]} and {b!r} is {kinds[1]}: sweeps of different tasks train on "
+                         f"different data; train them in separate calls (--sweep)", "sweeps")
+    return task(kinds[0] if kinds else "classify")
+
+
+def _restore_counter(regime):
+    """``train_cx`` of a low-level sweep: its models counted as its regime counts them (at the task's output)."""
+    def count(archs, res):
+        cx = [regime.count(a) for a in archs]
+        return [[c[k] for c in cx] for k in ("flops", "params", "acts")]
+    return count
+
+
 class Training(StudyBase):
     """Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
 
@@ -141,13 +162,16 @@ class Training(StudyBase):
 
         >>> Study("s.sqlite").train(budget="2ep", train_size=5000, device="cpu").done           # doctest: +SKIP
         """
-        if protocol is None and resolution and dataset in FIXED_SIZE_DATASETS:
+        t = self._task_of(sweeps)
+        if protocol is None and resolution and dataset in FIXED_SIZE_DATASETS and not t.low_level:
             raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
                              f"fixed size", "resolution")
-        protocol = _typed(protocol, functools.partial(Protocol, seed=seed), PROTOCOL, dict(
-            budget=budget, dataset=dataset, train_size=train_size, test_size=test_size, resolution=resolution,
-            batch_size=batch_size, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-            augment=augment), "protocol")
+        flat = dict(budget=budget, dataset=dataset, train_size=train_size, test_size=test_size, resolution=resolution,
+                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                    augment=augment)
+        if protocol is None:  # a setting left at its declared default takes the task's (SR: Adam at 1e-3, photos)
+            flat.update({k: v for k, v in t.protocol.items() if flat[k] == PROTOCOL[k].default})
+        protocol = _typed(protocol, functools.partial(Protocol, seed=seed), PROTOCOL, flat, "protocol")
         run = _typed(run, RunOptions, RUN, dict(
             device=device, workers_per_device=workers_per_device, data_dir=data_dir, checkpoint=checkpoint,
             graph=graph, executor=executor, address=address, gpus_per_model=gpus_per_model,
@@ -160,16 +184,17 @@ class Training(StudyBase):
                        reset_protocol: bool = False, discard_results: bool = False) -> TrainSummary:
         """``train`` with its settings as objects: ``p`` a ``dse.train.protocol.Protocol``, ``run`` how to run."""
         from dse.models.arch import stem_for
-        from dse.spaces import builtin_names
         from dse.models.complexity import complexity_many
-        from dse.train.progress import Progress
-        from dse.train.worker import checkpoint_dir, load_data, run_training
+        from dse.train.worker import load_data
 
         run = run or RunOptions()
         devices = run.devices()  # checked before anything is stored
         opts = run.for_workers()
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)  # budget-check trains its copies through here
+            if _one_task(s, names).low_level:
+                return self._train_low_level(s, p, run, names, retry_failed=retry_failed,
+                                             reset_protocol=reset_protocol, discard_results=discard_results)
             data = load_data(p, run.data_dir)
             if p.batch_size > len(data.y_train):  # it would train at a smaller batch than the protocol says
                 raise ParamError(f"{{batch_size}} {p.batch_size} is more than the {len(data.y_train):,} training "
@@ -178,31 +203,9 @@ class Training(StudyBase):
                                  "batch_size", "train_size")
             c, h, _ = data.shape
             kw = {"resolution": h, "stem": stem_for(h), "in_channels": c, "num_classes": data.num_classes}
-            if reset_protocol:
-                for n in names:  # all checked before any is reset
-                    s.reset_protocol(n, discard_results, check_only=True)
-                for n in names:
-                    s.reset_protocol(n, discard_results)
-                    shutil.rmtree(checkpoint_dir(self.path, n), ignore_errors=True)
-            elif discard_results:
-                raise ParamError("{discard_results} goes with {reset_protocol}: it discards the results of a "
-                                 "protocol being reset", "discard_results", "reset_protocol")
-            for n in names:
-                old = s.set_protocol(n, p.to_dict(), lambda archs, res: complexity_many(
-                    archs, **{**kw, "resolution": [r or h for r in res]}))
-                if old is not None:
-                    diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
-                                     if old.get(k) != v)
-                    rec = s.sweep(n)
-                    fresh = (f"dse sample --space {rec.space_name} -n N --sweep {n}-2"
-                             if rec.source == "sampled" and rec.space_name in builtin_names() else
-                             f"the same networks untrained: dse export --sweep {n} -o {n}.csv, empty its error "
-                             f"columns, then dse import {n}.csv --sweep {n}-2")
-                    raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
-                                   f"different protocols are never mixed: rerun with the stored options, start a "
-                                   f"new sweep ({fresh}), or, "
-                                   f"if the stored protocol was a mistake, train with --reset-protocol (with "
-                                   f"--discard-results when models are already trained under it)")
+            self._fix_protocol(s, names, p, lambda n: lambda archs, res: complexity_many(
+                archs, **{**kw, "resolution": [r or h for r in res]}), reset_protocol=reset_protocol,
+                discard_results=discard_results)
             notes = [_regime_note(s, n, c, h, data.num_classes) for n in names]
             if retry_failed:
                 s.reset_failed(names)
@@ -219,6 +222,47 @@ class Training(StudyBase):
             f"{p.dataset}: {len(data.y_train):,} train / {len(data.y_test):,} test images {c}x{h}x{h}, "
             f"{data.num_classes} classes; {epochs} epoch(s) of {spe} steps at batch {batch}; "
             f"{pending} model(s) pending in {', '.join(names)}" + "".join(f"\n{x}" for x in notes if x)))
+        return self._run(out, names, p, run, opts=opts, data=data if len(devices) == 1 else None, epochs=epochs,
+                         counts=counts)
+
+    def _fix_protocol(self, s, names, p, train_cx, *, reset_protocol: bool, discard_results: bool) -> None:
+        """Reset the sweeps' protocols when asked, then fix ``p`` as each one's (``train_cx(sweep)`` counts its
+        models at training); a sweep trained under another protocol is refused, saying how they differ."""
+        from dse.spaces import builtin_names
+        from dse.train.worker import checkpoint_dir
+
+        if reset_protocol:
+            for n in names:  # all checked before any is reset
+                s.reset_protocol(n, discard_results, check_only=True)
+            for n in names:
+                s.reset_protocol(n, discard_results)
+                shutil.rmtree(checkpoint_dir(self.path, n), ignore_errors=True)
+        elif discard_results:
+            raise ParamError("{discard_results} goes with {reset_protocol}: it discards the results of a "
+                             "protocol being reset", "discard_results", "reset_protocol")
+        for n in names:
+            old = s.set_protocol(n, p.to_dict(), train_cx(n))
+            if old is not None:
+                diff = ", ".join(f"{k} {old.get(k)!r} (stored) vs {v!r} (now)" for k, v in p.to_dict().items()
+                                 if old.get(k) != v)
+                rec = s.sweep(n)
+                fresh = (f"dse sample --space {rec.space_name} -n N --sweep {n}-2"
+                         if rec.source == "sampled" and rec.space_name in builtin_names() else
+                         f"the same networks untrained: dse export --sweep {n} -o {n}.csv, empty its error "
+                         f"columns, then dse import {n}.csv --sweep {n}-2")
+                raise DseError(f"sweep {n!r} was trained under another protocol: {diff}. Models trained under "
+                               f"different protocols are never mixed: rerun with the stored options, start a "
+                               f"new sweep ({fresh}), or, "
+                               f"if the stored protocol was a mistake, train with --reset-protocol (with "
+                               f"--discard-results when models are already trained under it)")
+
+    def _run(self, out: "TrainSummary", names, p, run, *, opts, data, epochs: int, counts: dict) -> "TrainSummary":
+        """Train the pending models of ``names`` (local workers or Ray) with the progress display; ``out`` with the
+        counts afterwards."""
+        from dse.train.progress import Progress
+        from dse.train.worker import run_training
+
+        pending = sum(counts[n]["pending"] for n in names)
         if pending or sum(counts[n]["running"] for n in names):
             out.trained_now = True
             if run.on_start:
@@ -232,7 +276,7 @@ class Training(StudyBase):
                     run_ray(self.path, names, p, opts, prog, address=run.address, gpus_per_model=run.gpus_per_model,
                             max_concurrent=run.max_concurrent)
                 else:
-                    run_training(self.path, names, p, opts, data=data if len(devices) == 1 else None, progress=prog)
+                    run_training(self.path, names, p, opts, data=data, progress=prog)
             finally:
                 prog.close()
         with self.store() as s:
@@ -241,6 +285,57 @@ class Training(StudyBase):
         for k in ("done", "failed", "diverged", "pending"):
             setattr(out, k, sum(counts[n][k] for n in names))
         return out
+
+    def _train_low_level(self, s, p, run, names, *, retry_failed, reset_protocol, discard_results) -> "TrainSummary":
+        """train_protocol for SR and denoising sweeps: clean images (dse.train.restore), counts at the task's
+        output size, one worker per device (the engine's allocation is sized for classification)."""
+        from dse.spaces import Regime
+        from dse.train.restore import EPOCH_STEPS, clean_for, patch_of, restore_epochs
+
+        data = clean_for(p, run.data_dir)
+        regimes = {n: s.sweep(n).regime for n in names}
+        for n, r in regimes.items():
+            if r.get("in_channels", 3) != data.channels:
+                raise ParamError(f"{{dataset}} {p.dataset} has {data.channels}-channel images and sweep {n!r} was "
+                                 f"sampled for {r.get('in_channels', 3)} (--in-channels); sample it with "
+                                 f"--in-channels {data.channels} or train on other images", "dataset")
+            scale = int(r.get("scale") or 1)
+            patch = patch_of(p.resolution, data, scale)
+            if patch * scale > data.smallest:
+                raise ParamError(f"{{resolution}} (the training patch) {patch} px x scale {scale} = "
+                                 f"{patch * scale} px is larger than the smallest training image of {p.dataset} "
+                                 f"({data.smallest} px on a side); use --resolution {data.smallest // scale} or "
+                                 f"less", "resolution")
+        self._fix_protocol(s, names, p, lambda n: _restore_counter(Regime.from_dict(regimes[n])),
+                           reset_protocol=reset_protocol, discard_results=discard_results)
+        if retry_failed:
+            s.reset_failed(names)
+        counts = s.status_counts()
+        epochs = restore_epochs(p)
+        workers = run.workers_per_device if isinstance(run.workers_per_device, int) else 1
+        opts = run.for_workers(workers_per_device=workers, threads=run.threads or max(1, usable_cpus() // workers))
+        pending = sum(counts[n]["pending"] for n in names)
+        scales = sorted({int(r.get("scale") or 1) for r in regimes.values()})
+        out = TrainSummary(names, synthetic=data.synthetic, header=(
+            f"{p.dataset}: {len(data.train):,} train / {len(data.val):,} validation images, {data.channels} "
+            f"channel(s); {', '.join(sorted({r['task'] for r in regimes.values()}))}"
+            + (f" x{', x'.join(map(str, scales))}" if scales != [1] else "")
+            + f"; {epochs} epoch(s) of {EPOCH_STEPS} steps at batch {p.batch_size}, "
+              f"{patch_of(p.resolution, data, scales[0])} px patches, Adam lr {p.lr:g}; PSNR in dB (higher is "
+              f"better); {pending} model(s) pending in {', '.join(names)}"))
+        devices = run.devices()
+        return self._run(out, names, p, run, opts=opts, data=data if len(devices) * workers == 1 else None,
+                         epochs=epochs, counts=counts)
+
+    def _task_of(self, sweeps):
+        """The one task of ``sweeps`` (default: every sweep); classification when the store does not exist yet
+        (train then says what is missing)."""
+        from dse.tasks import task
+
+        if not self._exists():
+            return task("classify")
+        with self.store() as s:
+            return _one_task(s, self._names(s, sweeps, copies=True))
 
     def _allocation(self, names, devices, workers, batch: int, data):
         """Workers per device and threads each for the pending models of ``names`` (dse.train.allocation.choose): from

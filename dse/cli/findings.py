@@ -35,7 +35,7 @@ class _OnlyOption(click.Option):
 @option("metric")
 @click.option("--plan", "plan", is_flag=True, help="Print the study that would test every finding, and its cost here.")
 @click.option("--run", "run_", is_flag=True, help="Sample and train that study (resumable), then print the verdicts.")
-@click.option("--scale", type=click.Choice(tuple(SCALES)), default="cpu", show_default=True,
+@click.option("--scale", "study_scale", type=click.Choice(tuple(SCALES)), default="cpu", show_default=True,
               help="--plan/--run preset: paper (200MF-3.2GF at 224 px, 100 models, 10 epochs) or cpu (2-8 MF at "
                    "28 px Fashion-MNIST, 24 models, 2 epochs).")
 @click.option("--regimes", default=None, metavar="F,F,...", help="--plan/--run: the regimes (default: the scale's).")
@@ -54,7 +54,7 @@ class _OnlyOption(click.Option):
 @PLOT
 @db_option
 @json_option
-def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes, n, budget, spaces, dataset,
+def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, study_scale, regimes, n, budget, spaces, dataset,
              train_size, test_size, no_probe, plot, db, as_json, plain, **settings):
     """The RegNet paper's findings as verdicts on this store, one row each: the claim, what was measured (the
     statistic and its interval, n, regimes, device) and holds, CONTRADICTED or can't tell (why, and what would
@@ -72,7 +72,7 @@ def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, scale, regimes,
         if plot and not run_:
             raise DseError("--plot draws the verdicts and --plan gives none: leave --plot out, or add --run (which "
                            "judges the study it trains)")
-        planned = st.findings_plan(scale, regimes=regimes, n=n, budget=budget, spaces=spaces, dataset=dataset,
+        planned = st.findings_plan(study_scale, regimes=regimes, n=n, budget=budget, spaces=spaces, dataset=dataset,
                                    train_size=train_size, test_size=test_size, probe=not no_probe)
         if plan and not run_:
             if as_json:

@@ -238,12 +238,12 @@ def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_j
 @click.option("--widths", required=True, help="Width per stage, e.g. 64 (a 1x1 conv joins stages of other widths).")
 @click.option("--expansions", default=None, help="Wide activation per stage: the block's inner width w*e, e in "
                                                  "1..6 [default: 1 each, EDSR's block].")
-@click.option("--scale", type=click.Choice(["1", "2", "3", "4"]), default="2", show_default=True,
-              help="SR scale (pixel-shuffle upsampler); 1: denoising (no upsampler).")
+@option("scale", REGIME["scale"], more=" The pixel-shuffle upsampler's factor.")
+@click.option("--denoise", is_flag=True, help="A denoising network: no upsampler (not with --scale).")
 @option("in_channels", REGIME["in_channels"], help="Image channels (3 RGB, 1 grey).")
 @click.option("--bn", is_flag=True, help="BatchNorm after each block conv (EDSR has none).")
 @json_option
-def model_restore(depths, widths, expansions, scale, in_channels, bn, as_json):
+def model_restore(depths, widths, expansions, scale, denoise, in_channels, bn, as_json):
     """A super-resolution or denoising network (EDSR's skeleton with wide-activation blocks) and its exact cost as
     that literature counts it: multiply-adds to produce a 1280x720 output (denoising: 256x256), no biases.
 
@@ -251,8 +251,12 @@ def model_restore(depths, widths, expansions, scale, in_channels, bn, as_json):
     """
     d, w = _ints("--depths", depths), _ints("--widths", widths)
     e = _ints("--expansions", expansions) if expansions else None
+    if denoise and scale is not None:
+        raise click.UsageError("--denoise has no upsampler: leave out --scale")
+    REGIME["scale"].check.check(scale, "scale")
     try:
-        net = RestoreNet(tuple(d), tuple(w), tuple(e) if e else None, scale=int(scale), in_channels=in_channels,
+        net = RestoreNet(tuple(d), tuple(w), tuple(e) if e else None, scale=1 if denoise else scale or 2,
+                         in_channels=in_channels,
                          bn=bn)
     except ParamError:
         raise  # named by its flag (--in-channels)

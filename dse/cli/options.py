@@ -13,8 +13,8 @@ from __future__ import annotations
 import click
 
 from dse.errors import DseError
-from dse.params import (PARAMS, PROTOCOL, REGIME, RUN, Bool, Check, Choice, FilePath, Int, Names, Opt, Param, Real,
-                        Seed, Setting, Workers)
+from dse.params import (PARAMS, PROTOCOL, REGIME, RUN, TASK_REGIME, Bool, Check, Choice, FilePath, Int, Names,
+                        Opt, Param, Real, Seed, Setting, Workers)
 from dse.report.console import say
 
 # the run settings that are callbacks of the library, not options (the CLI makes them: --plain)
@@ -86,12 +86,15 @@ def option(name: str, decl: Param | None = None, more: str = "", **over):
 def regime_options(f=None, *, space: bool = False):
     """--resolution --stem --in-channels --num-classes (the input side of a regime, dse.params.REGIME).
     ``space=True`` (dse sample): an option not given is the space's own ([regime] in its file), else the paper's,
-    so each defaults to None."""
+    so each defaults to None; and the low-level tasks' --scale and --sigma are there too."""
     if f is None:
         return lambda g: regime_options(g, space=space)
     opts = []
     for k, p in REGIME.items():
-        if k == "flops":
+        if k == "flops" or (k in TASK_REGIME and not space):
+            continue
+        if k in TASK_REGIME:
+            opts.append(option(k, p))
             continue
         over = {"default": None, "show_default": False,
                 "more": f" [default: the space's own regime, else {p.default}]"} if space else {}

@@ -10,6 +10,7 @@ from dse.cli.main import aliases, cli, db_option, json_option, study
 from dse.cli.options import option, regime_options
 from dse.errors import DseError, ParamError
 from dse.report.console import print_json, say, table
+from dse.tasks import task
 from dse.units import human, regime_label
 from dse.params import REGIME
 from dse.validate import SPEED_MODES
@@ -60,8 +61,8 @@ def spaces(paths, as_json):
 @db_option
 @json_option
 @click.pass_context
-def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, max_params,
-           max_acts, max_ms, speed_device, speed_mode, speed_batch, seed, db, as_json):
+def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, scale, sigma,
+           max_params, max_acts, max_ms, speed_device, speed_mode, speed_batch, seed, db, as_json):
     """Draw N distinct models from a space into the store, honestly: the space's distribution
     conditioned on its constraints and the complexity window (at --resolution with --stem).
 
@@ -71,7 +72,8 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
     if (space is None) == (reference is None):
         raise click.UsageError("give --space NAME|PATH (a population) or --reference NAME (one network)")
     if reference is not None:
-        bad = [f for f, v in (("-n", n), ("--flops", flops), ("--regimes", regimes), ("--max-params", max_params),
+        bad = [f for f, v in (("-n", n), ("--flops", flops), ("--regimes", regimes), ("--scale", scale),
+                              ("--sigma", sigma), ("--max-params", max_params),
                               ("--max-acts", max_acts), ("--max-ms", max_ms), ("--seed", seed)) if v is not None]
         if bad:
             raise click.UsageError(f"{', '.join(bad)} go(es) with --space; --reference puts one network in a sweep")
@@ -90,7 +92,7 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
             raise ParamError("{flops} and {regimes} exclude each other: --regimes sets one window per regime",
                              "flops", "regimes")
         rs = study(db).sample_regimes(space, regimes, n, sweep=sweep, resolution=resolution, stem=stem,
-                                      in_channels=in_channels, num_classes=num_classes,
+                                      in_channels=in_channels, num_classes=num_classes, scale=scale, sigma=sigma,
                                       max_params=max_params, max_acts=max_acts, seed=seed, max_ms=max_ms,
                                       speed_device=speed_device, speed_mode=speed_mode, speed_batch=speed_batch)
         if as_json:
@@ -100,8 +102,8 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
             _said(r, n, db)
         return
     r = study(db).sample(space, n, sweep, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
-                         num_classes=num_classes, max_params=max_params, max_acts=max_acts,
-                         seed=seed, max_ms=max_ms, speed_device=speed_device, speed_mode=speed_mode,
+                         num_classes=num_classes, scale=scale, sigma=sigma, max_params=max_params,
+                         max_acts=max_acts, seed=seed, max_ms=max_ms, speed_device=speed_device, speed_mode=speed_mode,
                          speed_batch=speed_batch)
     if as_json:
         print_json(r.to_dict())
@@ -153,9 +155,11 @@ def status(sweep, per_model, db, as_json):
             print_json(rows)
             return
         f = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
-        table(f"models in {db}", ["sweep", "id", "status", "error %", "best %", "epochs", "seconds", "images/s",
-                                  "device",
-                                  "reason"],
+        low = {x.sweep for x in sts if x.task != "classify"}
+        unit = "" if not low else " (dB)" if len(low) == len(sts) else " (% or dB)"
+        table(f"models in {db}", ["sweep", "id", "status", *(["error %", "best %"] if not low else
+                                                             [f"result{unit}", f"best{unit}"]), "epochs",
+                                  "seconds", "images/s", "device", "reason"],
               [[r["sweep"], r["idx"], r["status"], f(r["error"], ".2f"), f(r["best_error"], ".2f"), f(r["epochs"], "d"),
                 f(r["train_seconds"], ".1f"), f(r["images_per_s"], ".0f"), r["device"] or "", r["reason"] or ""]
                for r in rows])
@@ -173,11 +177,15 @@ def status(sweep, per_model, db, as_json):
         return
     fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
     cols = list(STATUSES) + (["stale"] if any(r["stale"] for r in rows) else [])
-    table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *cols, "best err %", "median err %",
-                              "train hours"],
-          [[r["sweep"], r["space"], regime_label(r["regime"]) if r["regime"] else "", r["models"],
-            *[r[s] for s in cols], fmt(r["best_error"]),
-            fmt(r["median_error"]), fmt(r["train_hours"])] for r in rows])
+    mixed = any(r.get("task") for r in rows)  # a low-level sweep: each result with its unit (dB or %)
+    res = (lambda r, v: "" if v is None else task(r.get("task", "classify")).metric.fmt(v)) if mixed else \
+        (lambda r, v: fmt(v))
+    table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *cols,
+                              *(["best", "median"] if mixed else ["best err %", "median err %"]), "train hours"],
+          [[r["sweep"], r["space"], (f"x{r['scale']} " if r.get("scale") else "")
+            + (regime_label(r["regime"]) if r["regime"] else ""), r["models"],
+            *[r[s] for s in cols], res(r, r["best_error"]),
+            res(r, r["median_error"]), fmt(r["train_hours"])] for r in rows])
     for x in sts:
         if x.stale:
             ago = max(x.stale.values())

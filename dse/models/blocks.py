@@ -153,10 +153,10 @@ def wide_res_cx(cx, w_in, w_out, stride, p, bn=False):
     one and followed by BN (``bn``); a 1x1 projection (bias, or BN) where the shape changes."""
     w_e = np.floor(w_out * np.asarray(p["e"], dtype=np.float64)).astype(np.asarray(w_out).dtype)
     proj = (w_in != w_out) | (stride != 1)
-    s = branch(cx, lambda c: _conv_norm(c, w_in, w_out, 1, stride, bn))
+    s = branch(cx, lambda c: _conv_norm(c, w_in, w_out, 1, stride, bn=bn))
     cx = [cx[0]] + where(proj, s[1:], cx[1:])
-    cx = _conv_norm(cx, w_in, w_e, 3, stride, bn)
-    return _conv_norm(cx, w_e, w_out, 3, 1, bn)
+    cx = _conv_norm(cx, w_in, w_e, 3, stride, bn=bn)
+    return _conv_norm(cx, w_e, w_out, 3, 1, bn=bn)
 
 
 def wide_res_bn_cx(cx, w_in, w_out, stride, p):
@@ -164,7 +164,7 @@ def wide_res_bn_cx(cx, w_in, w_out, stride, p):
     return wide_res_cx(cx, w_in, w_out, stride, p, bn=True)
 
 
-def _conv_norm(cx, w_in, w_out, k, stride, bn):
+def _conv_norm(cx, w_in, w_out, k, stride, *, bn):
     """A conv followed by BN (no bias), or a conv with a bias."""
     return bn_cx(conv_cx(cx, w_in, w_out, k, stride), w_out) if bn else conv_cx(cx, w_in, w_out, k, stride, bias=True)
 

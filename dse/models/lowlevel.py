@@ -111,10 +111,10 @@ def block_cx(block: str, w, p: dict, pixels) -> list:
     image of ``pixels`` pixels of any shape, biases not counted in flops. The registry counts square images of
     side h; at stride 1 every conv's count is (per pixel) x h^2 and an SE's is the same at any size, so the counts
     at h = 1 and h = 2 give both parts exactly: per pixel = (c(2) - c(1)) / 3, per image = c(1) - per pixel."""
-    from dse.models.blocks import get_block
+    from dse.models.blocks import BLOCK_TYPES, get_block
     from dse.models.layers import no_bias_flops
 
-    bt = get_block(block)
+    bt = BLOCK_TYPES.get(block) or get_block(block)  # dse's own without loading plugins (counted at import)
     w = np.asarray(w, dtype=np.int64)
     zero = np.zeros_like(w)
     with no_bias_flops():

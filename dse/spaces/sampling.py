@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from dse.errors import DseError
-from dse.params import REGIME_DEFAULTS as _R
+from dse.errors import DseError, ParamError
+from dse.params import CLASSIFY_ONLY, REGIME_DEFAULTS as _R
 from dse.units import parse_window
 from dse.validate import ACTIVATIONS, STEMS
 from dse.models.arch import Arch, adjust_compatibility, model_key
@@ -32,7 +32,8 @@ CHUNK = 1 << 14
 @dataclass(frozen=True)
 class Regime:
     """The complexity regime: flops window at a resolution, stem, input channels, classes, optional caps (defaults:
-    dse.params.REGIME, the paper's)."""
+    dse.params.REGIME, the paper's); the task (``dse.tasks``) and its own options: an SR scale, a noise sigma.
+    A low-level task's flops are counted at its ``count_at`` output size (1280x720 for SR), not at a resolution."""
 
     flops: tuple = parse_window(_R["flops"])
     resolution: int = _R["resolution"]
@@ -42,20 +43,50 @@ class Regime:
     max_params: int | None = None
     max_acts: int | None = None
     ms_cap: dict | None = None  # {"max_ms", "device", "mode", "batch", "coef": [a, b], "intercept"}: a*flops+b*acts+c
+    task: str = "classify"
+    scale: int | None = None
+    sigma: float | None = None
 
     def __post_init__(self):
+        from dse.params import REGIME
+        from dse.tasks import task
         from dse.validate import check_choice, check_setting
 
         check_choice(self.stem, "stem", STEMS)
         for k in ("resolution", "in_channels", "num_classes"):  # the limits every entry point shares
             object.__setattr__(self, k, int(check_setting(k, getattr(self, k))))
         object.__setattr__(self, "flops", (int(self.flops[0]), int(self.flops[1])))
+        t = task(self.task)
+        for k, default in (("scale", 2), ("sigma", 25.0)):
+            v = getattr(self, k)
+            if v is not None and k not in t.options:
+                users = [n for n, o in _tasks().items() if k in o.options]
+                raise ParamError(f"{{{k}}} applies to {' and '.join(users)} spaces; this one is {t.a} space", k)
+            if k in t.options:
+                v = REGIME[k].check.check(default if v is None else v, k)
+                object.__setattr__(self, k, v if k == "scale" else float(v))
+
+    @property
+    def low_level(self) -> bool:
+        """Whether the task is a low-level one (SR, denoising): flops counted at the task's output size."""
+        return self.task != "classify"
+
+    @property
+    def count_scale(self) -> int:
+        """The upsampler's factor: the SR scale, 1 for denoising."""
+        return self.scale or 1
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["flops"] = list(self.flops)
         if d["ms_cap"] is None:  # absent unless used, so regimes stored before it existed compare equal
             del d["ms_cap"]
+        for k in ("task", "scale", "sigma"):  # absent for classification: regimes stored before tasks compare equal
+            if d[k] is None or d[k] == "classify":
+                del d[k]
+        if self.low_level:  # what the task's count does not read is not stored as if it mattered
+            for k in CLASSIFY_ONLY:
+                del d[k]
         return d
 
     @classmethod
@@ -67,6 +98,23 @@ class Regime:
     def cx_kwargs(self) -> dict:
         return {"resolution": self.resolution, "stem": self.stem, "in_channels": self.in_channels,
                 "num_classes": self.num_classes}
+
+    def count(self, arch: Arch) -> dict:
+        """{flops, params, acts} of one network as this regime counts it (classification: at the resolution;
+        SR and denoising: at the task's output size, ``dse.models.lowlevel``)."""
+        if self.low_level:
+            from dse.models.lowlevel import Restoration, restore_complexity
+
+            return restore_complexity(Restoration(arch, self.count_scale, self.in_channels))
+        from dse.models.complexity import complexity
+
+        return complexity(arch, **self.cx_kwargs())
+
+
+def _tasks() -> dict:
+    from dse.tasks import TASKS
+
+    return TASKS
 
 
 @dataclass
@@ -114,7 +162,10 @@ class Sampler:
                  max_candidates: int = 50_000_000, chunk: int = CHUNK):
         self.space, self.regime, self.seed = space, regime, int(seed)
         self.max_candidates, self.chunk = max_candidates, chunk
-        check_resolutions(space, regime.stem)
+        if space.task != regime.task:
+            raise DseError(f"space {space.name!r} is a {space.task} space and the regime's task is {regime.task}")
+        if not regime.low_level:
+            check_resolutions(space, regime.stem)
 
     def _draw(self, rng, n):
         """One chunk of candidates: the network's arrays, then the space's other design choices."""
@@ -200,12 +251,7 @@ class Sampler:
             sel = np.flatnonzero(ok)
             self.valid_ += len(sel)
             if len(sel):
-                kw = self.regime.cx_kwargs()
-                if "resolution" in x:  # each model counted at its own input size
-                    kw["resolution"] = x["resolution"][sel].astype(np.int64)
-                f, p, a = complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel],
-                                            self.space.design, **kw, too_large="mark",
-                                            extra={p: x[p][sel] for p in ("k", "e") if p in x})
+                f, p, a = self._count(x, sel)
                 if len(flops_seen) < 64:
                     flops_seen.append(f[:4096])
                 keep = (f >= lo) & (f <= hi) & (f >= 0)  # -1: too large to count
@@ -244,6 +290,23 @@ class Sampler:
                 self._check_progress(n, len(out), last_new, flops_seen, len(exclude))
         self.seconds_ = time.perf_counter() - t0
         return out
+
+    def _count(self, x, sel):
+        """flops, params, acts of candidates ``sel``, as the regime's task counts them."""
+        rg = self.regime
+        extra = {p: x[p][sel] for p in ("k", "e") if p in x}
+        if rg.low_level:
+            from dse.models.lowlevel import restore_arrays
+
+            p = {k: x[k][sel] for k in self.space.uses}
+            cx = restore_arrays(x["d"][sel], x["w"][sel], p, self.space.design, rg.count_scale,
+                                in_channels=rg.in_channels)
+            return cx["flops"], cx["params"], cx["acts"]
+        kw = rg.cx_kwargs()
+        if "resolution" in x:  # each model counted at its own input size
+            kw["resolution"] = x["resolution"][sel].astype(np.int64)
+        return complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel], self.space.design, **kw,
+                                 too_large="mark", extra=extra)
 
     def _signatures(self, x, rows) -> np.ndarray:
         """One opaque value per candidate in ``rows``: equal exactly when the models (network and design choices)
@@ -296,7 +359,10 @@ class Sampler:
         if self.regime.ms_cap:
             caps += f" and --max-ms {self.regime.ms_cap['max_ms']:g}"
         stem = self.space.design.stem_of(self.regime.stem)
-        seen = (f"Candidates at resolution {self.regime.resolution} ({stem} stem) range from {_h(f.min())} to "
+        at = (f"counted at a {'x'.join(map(str, _tasks()[self.regime.task].count_at))} output"
+              + (f" (x{self.regime.scale})" if self.regime.scale else "") if self.regime.low_level
+              else f"at resolution {self.regime.resolution} ({stem} stem)")
+        seen = (f"Candidates {at} range from {_h(f.min())} to "
                 f"{_h(f.max())} flops (median {_h(np.median(f))})")
         own = "".join(f" --{k.replace('_', '-')} {v}" for k, v in self.space.regime.items())
         if self.space.max_flops:

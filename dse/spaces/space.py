@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from dse.errors import DseError, ParamError
-from dse.params import REGIME
+from dse.params import CLASSIFY_ONLY, REGIME, TASK_REGIME
+from dse.tasks import TASKS
 from dse.models.arch import KERNELS, MAX_EXPANSION, STAGE_FIELDS, STEM_WIDTH, Design
 from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_BY_PYCLS, STEM_TYPES, ensure_plugins
 from dse.validate import (ACTIVATIONS, BLOCKS, DESIGN_CHOICES, MAX_BOTTLENECK, MAX_STAGE_DEPTH, MAX_STAGES,
@@ -35,8 +36,9 @@ DISTS = {
     "choice": ({"values"}, {"weights"}),
     "pow2": ({"low", "high"}, set()),
 }
-TOP_KEYS = {"name", "description", "family", "block", "se", "stem", "stem_w", "strides", "head_w", "stages", "params",
-            "constraints", "regime"}
+TOP_KEYS = {"name", "description", "task", "family", "block", "se", "stem", "stem_w", "strides", "head_w", "stages",
+            "params", "constraints", "regime"}
+CLASSIFY_DESIGN = ("stem", "stem_w", "strides", "head_w")  # the ends and strides of a classifier, not a restorer's
 # [regime]: the space's own default regime, used for what a sample call does not give (NDS: CIFAR size)
 REGIME_KEYS = tuple(REGIME)  # a space file's [regime] table: dse.params.REGIME's fields
 CONSTRAINT_KEYS = {"shared", "non_decreasing", "max_flops", "max_params", "max_acts", "depth", "w0_eq_wa"}
@@ -83,6 +85,7 @@ class Space:
     w0_eq_wa: bool = False  # RegNet: wa = w0 (the paper's finding)
     where: str = field(default="", compare=False)  # the file it was read from (for messages)
     regime: dict = field(default_factory=dict)  # its own default regime ([regime]: flops, resolution, stem, ...)
+    task: str = "classify"  # dse.tasks: sr and denoise bodies keep one resolution (every stride 1)
 
     @property
     def settings(self) -> tuple:
@@ -178,6 +181,17 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
     description = data.get("description", "")
     if not isinstance(description, str):
         err("description", "must be a string")
+    task_name = data.get("task", "classify")
+    if task_name not in TASKS:
+        err("task", f"got {_cut(task_name)}; allowed: " + ", ".join(f"{k} ({t.doc.split(':')[0]})"
+                                                                  for k, t in TASKS.items()))
+    if task_name != "classify":
+        given = [k for k in CLASSIFY_DESIGN if k in data]
+        if given:
+            err(given[0], f"{TASKS[task_name].a} space's body keeps one resolution (every stride 1) between a "
+                          f"head conv and {'an upsampler' if task_name == 'sr' else 'a tail conv'}; "
+                          f"{', '.join(given)} belong to classification spaces")
+        data = {**data, "strides": [1] * data["stages"] if _is_int(data.get("stages", 4)) else None}
     family = data.get("family")
     if family not in FAMILY_BASE:
         err("family", f"got {_cut(family)}; allowed: {', '.join(FAMILY_BASE)}")
@@ -236,10 +250,12 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
         err("[constraints] w0_eq_wa", f"got {_cut(eq)}; allowed: true or false")
     if eq and family != "regnet":
         err("[constraints] w0_eq_wa", "applies to the regnet family only")
-    regime = _parse_regime(data.get("regime", {}), caps["max_flops"], err)
+    regime = _parse_regime(data.get("regime", {}), caps["max_flops"], err, task_name)
     spec = {
-        "name": name, "description": description, "family": family, "block": block, "stages": stages,
-        **{k: data[k] for k in ("se", "stem", "stem_w", "strides", "head_w") if k in data},
+        "name": name, "description": description, **({"task": task_name} if task_name != "classify" else {}),
+        "family": family, "block": block, "stages": stages,
+        **{k: data[k] for k in ("se", "stem", "stem_w", "strides", "head_w") if k in data and task_name == "classify"
+           or k == "se" and k in data},
         "params": {p: dict(params[p]) for p in wanted},
         "constraints": {k: v for k, v in (("shared", list(shared)), ("non_decreasing", list(nondec)), *caps.items(),
                                           ("depth", depth), ("w0_eq_wa", eq)) if v},
@@ -249,10 +265,10 @@ def parse_space(data: dict, where: str = "<space>", default_name: str = "space")
                  non_decreasing=nondec,
                  max_params=caps["max_params"], max_acts=caps["max_acts"], spec=spec,
                  depth=tuple(depth) if depth else None, w0_eq_wa=eq, where=where, design=design,
-                 max_flops=caps["max_flops"], regime=regime)
+                 max_flops=caps["max_flops"], regime=regime, task=task_name)
 
 
-def _parse_regime(reg, max_flops, err) -> dict:
+def _parse_regime(reg, max_flops, err, task_name: str = "classify") -> dict:
     """A space's [regime] table, each value checked as the sample options check it; its flops window ("LO:HI")
     must reach below the space's own flops cap."""
     from dse.units import parse_window
@@ -260,6 +276,11 @@ def _parse_regime(reg, max_flops, err) -> dict:
     if not isinstance(reg, dict):
         err("regime", f"must be a table ({', '.join(REGIME)})")
     _unknown(reg, set(REGIME_KEYS), "[regime]", err)
+    t = TASKS[task_name]
+    for k in reg:
+        if k in TASK_REGIME and k not in t.options or task_name != "classify" and k in CLASSIFY_ONLY:
+            err(f"[regime] {k}", f"does not apply to {t.a} space"
+                + (f" (it is counted at a {t.count_at[0]}x{t.count_at[1]} output)" if t.count_at else ""))
     out = {}
     for k, v in reg.items():
         try:

@@ -414,14 +414,15 @@ class Store(WorkQueue, Speeds):
             c.execute("UPDATE sweeps SET protocol = NULL WHERE name = ?", (sweep,))
             return had
 
-    def errors(self, sweep) -> dict:
-        """Summary of a sweep's results: best and median final error, train hours, failures with reasons."""
+    def errors(self, sweep, higher_is_better: bool = False) -> dict:
+        """Summary of a sweep's results: best and median final error (PSNR: ``higher_is_better``), train hours,
+        failures with reasons."""
         errs = [r[0] for r in self.con.execute(
             "SELECT error FROM models WHERE sweep = ? AND status = 'done' AND error IS NOT NULL", (sweep,))]
         if any(isinstance(e, (str, bytes)) for e in errs):
             raise StoreDamaged(f"{self.path} is damaged: sweep {sweep!r} has an error that is not a number. "
                                f"{salvage(self.path)}")
-        errs.sort()
+        errs.sort(reverse=higher_is_better)
         hours = self.con.execute("SELECT SUM(train_seconds) FROM models WHERE sweep = ?", (sweep,)).fetchone()[0]
         fails = [{"id": r[0], "status": r[1], "reason": r[2]} for r in self.con.execute(
             "SELECT idx, status, reason FROM models WHERE sweep = ? AND status IN ('failed', 'diverged') ORDER BY idx",

@@ -13,6 +13,7 @@ from dse.errors import DseError, StoreDamaged
 from dse.models.arch import Arch
 from dse.store.records import Fit, ModelRecord
 from dse.store.schema import MODEL_COLUMNS
+from dse.tasks import TASKS
 from dse.validate import is_number
 from dse.validate import SOURCES, STATUSES, STEMS, parse_budget, shown
 
@@ -24,11 +25,18 @@ def _sweep_shape(d: dict) -> str | None:
     f = r.get("flops")
     if not (isinstance(f, list) and len(f) == 2 and all(is_number(x) for x in f)):
         return "column regime has no flops window [lo, hi]"
-    for k in ("resolution", "in_channels", "num_classes"):
+    t = TASKS.get(r.get("task", "classify")) if isinstance(r.get("task", "classify"), str) else None
+    if t is None:
+        return f"column regime holds task {shown(r.get('task'))}; known: {', '.join(TASKS)}"
+    low = t.name != "classify"  # a low-level task's regime has no resolution, stem or classes (dse.params)
+    for k in ("in_channels",) if low else ("resolution", "in_channels", "num_classes"):
         if not (isinstance(r.get(k), int) and r[k] >= 1):
             return f"column regime has no positive integer {k}"
-    if r.get("stem") not in STEMS:
+    if not low and r.get("stem") not in STEMS:
         return f"column regime has no stem ({' or '.join(STEMS)})"
+    for k, allowed in t.options.items():
+        if k == "scale" and r.get(k) not in allowed or k == "sigma" and not (is_number(r.get(k)) and r[k] > 0):
+            return f"column regime holds {k} {shown(r.get(k))}, not a {t.name} {k}"
     p = d["protocol"]
     if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
                               and all(is_number(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay",

@@ -17,6 +17,7 @@ from dse.validate import (ACTIVATIONS, COUNTS, DESIGN_CHOICES, IMPORT_STATUSES, 
                           MAX_STAGE_DEPTH,
                           MAX_WIDTH)
 from dse.validate import SETTINGS as LIMITS
+from dse.tasks import task_of
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
@@ -67,7 +68,7 @@ def speed_columns(store, sweeps, device: str | None = None) -> tuple[str | None,
 def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[str], list[dict]]:
     """Columns and rows for the given sweeps: per-stage d1..dS, w1..wS, b1..bS, g1..gS (paper's b), and the
     timings of one device (``speed_columns``)."""
-    rows, smax, design_cols = [], 0, {}
+    rows, smax, design_cols, task_cols = [], 0, {}, {}
     device, speeds = speed_columns(store, sweeps, speed_device)
     for name in sweeps:
         rec = store.sweep(name)
@@ -85,6 +86,11 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
                 design_cols.update(r)
             r.update({k: getattr(m, k) for k in TAIL if k not in ("depth", "se")})
             r.update(setting_cells(m, rec.regime, rec.protocol))
+            t = task_of(rec.regime)
+            if t.low_level:  # the task, its scale or noise, and the result under its own name (error is kept too)
+                r.update(task=t.name, scale=(rec.regime or {}).get("scale"), sigma=(rec.regime or {}).get("sigma"),
+                         **{t.metric.name: m.error, f"best_{t.metric.name}": m.best_error})
+                task_cols.update({"task": 1, "scale": 1, "sigma": 1, t.metric.name: 1, f"best_{t.metric.name}": 1})
             if m.fit:
                 r.update(e_fit=m.fit.e_fit, fit_w0=m.fit.w0, fit_wa=m.fit.wa, fit_wm=m.fit.wm)
             r["images_per_s"] = m.images_per_s
@@ -96,7 +102,7 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
     extra += [f"{p}{i}" for p in DESIGN_STAGE for i in range(1, smax + 1) if f"{p}1" in design_cols]
     tail = list(TAIL)
     cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + tail[:2] + extra
-            + tail[2:] + list(SETTINGS) + list(FIT) + list(SPEED))
+            + tail[2:] + list(task_cols) + list(SETTINGS) + list(FIT) + list(SPEED))
     return cols, rows
 
 
@@ -198,6 +204,10 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise DseError(f"{path}: column {dup[0]!r} appears more than once; each column must be given once")
+    low = sorted({str(r.get("task")) for r in rows if r.get("task") not in (None, "", "classify")})
+    if low:
+        raise DseError(f"{path}: column task holds {low[0]} results; dse imports classification populations only "
+                       f"(a low-level sweep's networks and PSNRs are not read back from a table yet)")
     stage_cols = [c for c in cols if re.fullmatch(r"[dwbgkes][1-9][0-9]*", c)]
     smax = max((int(c[1:]) for c in stage_cols), default=1)
     need = [f"{p}{i}" for i in range(1, smax + 1) for p in ("dw" if "block" in cols else "dwbg")] + ["error"]

@@ -31,6 +31,9 @@ class Progress:
         self._rate, self._last_rate = {}, None  # img/s of the models this process trains, and of the last one
         self._seen_rate = None  # the last aggregate the store showed (worker processes report through it only)
         self._log = log
+        from dse.tasks import task_of
+
+        self.tasks = {n: task_of(self.store.sweep(n).regime) for n in self.sweeps}  # how each sweep's results read
 
     def _counts(self):
         c = self.store.status_counts()
@@ -104,17 +107,28 @@ class Progress:
             return
         name = f"{kw.get('sweep')}/{kw.get('idx')}"
         if kind == "epoch":
-            r = kw["row"]
+            r, m, low = kw["row"], self._metric(kw.get("sweep")), self._low(kw.get("sweep"))
             self._print(f"{name} epoch {r.epoch}/{kw.get('epochs') or self.E}: loss {r.train_loss:.3f}, train "
-                        f"{r.train_error:.1f}%, "
-                        f"test {r.test_error:.2f}%, {r.images_per_s:,.0f} img/s")
+                        f"{m.fmt(r.train_error, 1)}, {'validation' if low else 'test'} {m.fmt(r.test_error)}, "
+                        f"{r.images_per_s:,.0f} {'patches' if low else 'img'}/s")
         elif kind == "end":
-            res = f"error {kw['error']:.2f}%" if kw.get("error") is not None else kw["status"]
+            m = self._metric(kw.get("sweep"))
+            res = f"{m.name} {m.fmt(kw['error'])}" if kw.get("error") is not None else kw["status"]
             why = f" ({kw['reason']})" if kw.get("reason") else ""
             self._print(f"{name} {kw['status']}: {res}{why} in {kw['seconds']:.1f} s | {self.summary()}")
             self._last_finished = self._finished()
         elif kind == "start" and kw.get("resume"):
             self._print(f"{name} resumes after epoch {kw['resume']} (checkpoint)")
+
+    def _metric(self, sweep):
+        from dse.tasks import ERROR
+
+        t = self.tasks.get(sweep)
+        return t.metric if t else ERROR
+
+    def _low(self, sweep) -> bool:
+        t = self.tasks.get(sweep)
+        return bool(t and t.low_level)
 
     def poll(self):
         """From the parent of worker processes: refresh the display, or print a line on change."""

@@ -20,7 +20,8 @@ from dse.errors import DseError
 from dse.store.db import Store, worker_id
 from dse.train.allocation import GPU_WORKERS
 from dse.train.lease import Leases
-from dse.train.worker import _reason, model_protocol, stored_size, trained_with
+from dse.train.restore import DEFAULT_PATCH
+from dse.train.worker import _reason, low_level, model_protocol, stored_size, trained_with
 
 
 def _ray():
@@ -35,10 +36,11 @@ def _ray():
 class _Trainer:
     """One Ray actor: the dataset on its device, the engine, model after model."""
 
-    def __init__(self, protocol, data_dir, graph, threads):
+    def __init__(self, protocol, data_dir, graph, threads, low: bool = False):
         import torch
 
         from dse.train.engine import DeviceData
+        from dse.train.restore import clean_for
         from dse.train.worker import load_data
 
         torch.set_num_threads(max(1, threads))
@@ -46,20 +48,27 @@ class _Trainer:
         if self.device == "cuda":
             torch.backends.cudnn.benchmark = False
         self.p, self.graph = protocol, graph
-        self.dd = DeviceData(load_data(protocol, data_dir), self.device, augment=protocol.augment)
+        self.dd = clean_for(protocol, data_dir) if low else DeviceData(load_data(protocol, data_dir), self.device,
+                                                                       augment=protocol.augment)
 
     def where(self):
         import socket
 
         return {"pid": os.getpid(), "host": socket.gethostname(), "device": self.device}
 
-    def train(self, arch: dict, seed: int, protocol=None, resolution: int | None = None):
+    def train(self, arch: dict, seed: int, protocol=None, resolution: int | None = None, regime: dict | None = None):
         from dse.models.arch import Arch
         from dse.train.engine import train_model
+        from dse.train.restore import train_restore_model
+        from dse.train.worker import low_level
 
         t0 = time.time()
-        out = train_model(Arch.from_dict(arch), self.dd, protocol or self.p, seed=seed, graph=self.graph,
-                          log=lambda m: None, resolution=resolution)
+        if low_level([regime]):
+            out = train_restore_model(Arch.from_dict(arch), regime, self.dd, protocol or self.p, seed=seed,
+                                      device=self.device)
+        else:
+            out = train_model(Arch.from_dict(arch), self.dd, protocol or self.p, seed=seed, graph=self.graph,
+                              log=lambda m: None, resolution=resolution)
         return {"status": out.status, "error": out.error, "best_error": out.best_error, "epochs": out.epochs,
                 "seconds": time.time() - t0, "reason": out.reason, "rows": [asdict(r) for r in out.rows],
                 "device": self.device}
@@ -240,8 +249,12 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
     cpus_each = 1 if gpus_per_model else max(1, int(cpus // slots))
     Actor = ray.remote(_Trainer).options(num_gpus=gpus_per_model, num_cpus=cpus_each, max_restarts=0)
 
+    with Store(db, create=False) as st:
+        regimes = {n: st.sweep(n).regime or {} for n in sweeps}
+    low = low_level(regimes.values())
+
     def new_actor():
-        return Actor.remote(protocol, opts.data_dir, opts.graph, cpus_each)
+        return Actor.remote(protocol, opts.data_dir, opts.graph, cpus_each, low)
 
     wid = worker_id()
     leases = Leases(db, wid, opts.lease_s)
@@ -258,15 +271,15 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                     break
                 try:  # a model's own settings can be out of range (an old store): it fails, it is never held
                     p, res = model_protocol(protocol, m)
-                    store.reset_epochs(m.sweep, m.idx, wid, 0,
-                                       trained=trained_with(p, res, m, stored_size(protocol)))
+                    store.reset_epochs(m.sweep, m.idx, wid, 0, trained=trained_with(
+                        p, res, m, p.resolution or DEFAULT_PATCH if low else stored_size(protocol)))
                 except Exception as e:  # noqa: BLE001 - one model's failure must not stop the driver
                     store.finish(m.sweep, m.idx, wid, "failed", reason=_reason(e), seconds=0.0)
                     progress.event("end", sweep=m.sweep, idx=m.idx, status="failed", error=None, seconds=0.0,
                                    reason=_reason(e))
                     continue
                 a = idle.pop()
-                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx), p, res)
+                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx), p, res, regimes.get(m.sweep))
                 inflight[fut] = (a, m, time.time())
                 leases.hold(m.sweep, m.idx)
                 progress.event("start", sweep=m.sweep, idx=m.idx, device="ray", resume=0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dse.errors import ParamError
+from dse.errors import DseError, ParamError
 from dse.train.metrics import psnr
 
 
@@ -92,8 +92,8 @@ class RestoreResult:
 
 
 def _patches(torch, clean: list, pairs: Pairs, patch: int, *, batch: int, gen):
-    """A batch of random clean patches (``patch`` input pixels times the scale) of random training images,
-    flipped and rotated at random."""
+    """A batch of random clean patches (``patch`` input pixels times the scale) of random training images (as the
+    images are: uint8 here), flipped and rotated at random."""
     s = pairs.scale
     hp = patch * s
     out = []
@@ -136,39 +136,246 @@ def evaluate(model, pairs: Pairs, device: str = "cpu", seed: int = 1) -> tuple[f
     return float(np.mean(got)), float(np.mean(ref))
 
 
-def train_restorer(model, pairs: Pairs, steps: int = 200, batch: int = 16, patch: int = 24, lr: float = 1e-3,
-                   seed: int = 0, device: str = "cpu", evals: int = 1) -> RestoreResult:
-    """Train ``model`` (input -> restored image) for ``steps`` Adam steps of L1 on random patches with a
-    half-period cosine schedule to 0, evaluating ``evals`` times (the last at the end)."""
+EPOCH_STEPS = 100  # a low-level task's epoch: 100 steps of patches (EDSR's code evaluates every 1,000)
+
+
+@dataclass
+class FitState:
+    """What one low-level training run carries between epochs (and a checkpoint holds): the model, Adam, the
+    patch generator, the evaluations so far."""
+
+    model: object
+    opt: object
+    gen: object
+    rows: list
+
+
+def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, adam: dict, seed: int = 0,
+                 device: str = "cpu", epoch_steps: int = EPOCH_STEPS, resume: dict | None = None, on_epoch=None,
+                 on_step=None):
+    """Train ``model`` (input -> restored image) for ``steps`` Adam steps of L1 on random patches (``patch`` input
+    pixels; flips and 90-degree rotations) with a half-period cosine schedule to 0 (``adam``: lr, and betas and
+    weight_decay when not Adam's defaults); after every ``epoch_steps``
+    steps (and at the end) evaluate PSNR on the validation images and call ``on_epoch(row, state_fn)`` (row: dict
+    of epoch, loss, train_psnr, psnr, baseline_psnr, lr, seconds, patches_per_s; ``state_fn()`` a checkpoint that
+    ``resume`` takes). Returns the rows. A non-finite loss stops it: the last row's ``diverged`` is True."""
     torch = _torch()
     if not isinstance(steps, int) or steps < 1:
         raise ParamError(f"{{steps}} must be an integer >= 1, got {steps!r}", "steps")
+    check_patch(pairs, patch)
     torch.manual_seed(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    clean = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in pairs.train]  # uint8: a quarter of float
+    model.to(device).train()
+    lr = adam["lr"]
+    opt = torch.optim.Adam(model.parameters(), **adam)
+    rows, start = [], 0
+    if resume:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["opt"])
+        gen.set_state(resume["gen"])
+        rows, start = list(resume["rows"]), int(resume["step"])
+    epochs = -(-steps // epoch_steps)
+    for epoch in range(start // epoch_steps, epochs):
+        t0, first = time.perf_counter(), epoch * epoch_steps
+        last = min(steps, first + epoch_steps)
+        loss_sum = torch.zeros((), device=device)
+        mse_sum = torch.zeros((), device=device)
+        lr_now = lr
+        for step in range(first, last):
+            lr_now = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+            for g in opt.param_groups:
+                g["lr"] = lr_now
+            target = _patches(torch, clean, pairs, patch, batch=batch, gen=gen).float().div_(255)
+            inp = pairs.inputs(target, seed * 1_000_003 + step + 1)
+            out = model(inp)
+            loss_t = torch.nn.functional.l1_loss(out, target)
+            opt.zero_grad(set_to_none=True)
+            loss_t.backward()
+            opt.step()
+            with torch.no_grad():  # summed on the device: one host sync an epoch
+                loss_sum += loss_t.detach()
+                mse_sum += ((out.detach().clamp(0, 1) - target) ** 2).mean()
+            if on_step is not None and (step - first) % 32 == 31:
+                on_step((step - first + 1) / (last - first))
+        n = last - first
+        loss = float(loss_sum) / n
+        seconds = time.perf_counter() - t0
+        if not math.isfinite(loss):
+            rows.append({"epoch": epoch + 1, "diverged": True, "reason": f"training loss became {loss} in epoch "
+                                                                           f"{epoch + 1}"})
+            return rows
+        got, base = evaluate(model, pairs, device)
+        model.train()
+        mse = max(float(mse_sum) / n, 1e-12)
+        row = {"epoch": epoch + 1, "loss": loss, "train_psnr": 10 * math.log10(1 / mse), "psnr": got,
+               "baseline_psnr": base, "lr": lr_now, "seconds": time.perf_counter() - t0,
+               "patches_per_s": n * batch / max(seconds, 1e-9)}
+        rows.append(row)
+        if on_epoch is not None:
+            on_epoch(row, lambda s=last: {"step": s, "model": {k: v.detach().cpu() for k, v in
+                                                               model.state_dict().items()},
+                                          "opt": opt.state_dict(), "gen": gen.get_state(), "rows": list(rows)})
+    return rows
+
+
+def check_patch(pairs: Pairs, patch: int) -> None:
+    """A training patch must fit in the smallest training image: a ParamError naming both otherwise."""
     smallest = min(min(x.shape[-2:]) for x in pairs.train)
     if smallest < patch * pairs.scale:
-        raise ParamError(f"{{patch}} {patch} px x scale {pairs.scale} = {patch * pairs.scale} px is larger than the "
-                         f"smallest training image ({smallest} px on a side); use a smaller patch", "patch")
-    clean = [torch.from_numpy(np.ascontiguousarray(x)).to(device).float().div_(255) for x in pairs.train]
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
-    psnrs, t0, loss = [], time.perf_counter(), float("nan")
-    marks = {round(steps * (k + 1) / evals) for k in range(evals)}
-    base = float("nan")
-    for step in range(1, steps + 1):
-        target = _patches(torch, clean, pairs, patch, batch=batch, gen=gen)
-        inp = pairs.inputs(target, seed * 1_000_003 + step)
-        loss_t = torch.nn.functional.l1_loss(model(inp), target)
-        opt.zero_grad(set_to_none=True)
-        loss_t.backward()
-        opt.step()
-        sched.step()
-        if step in marks:
-            loss = float(loss_t.detach())
-            got, base = evaluate(model, pairs, device)
-            psnrs.append(got)
-            model.train()
+        raise ParamError(f"{{patch}} {patch} px" + (f" x scale {pairs.scale} = {patch * pairs.scale} px"
+                                                    if pairs.scale > 1 else "")
+                         + f" is larger than the smallest training image ({smallest} px on a side); use a smaller "
+                           f"patch", "patch")
+
+
+def train_restorer(model, pairs: Pairs, steps: int = 200, batch: int = 16, patch: int = 24, lr: float = 1e-3,
+                   seed: int = 0, device: str = "cpu", evals: int = 1) -> RestoreResult:
+    """Train ``model`` (input -> restored image) for ``steps`` Adam steps of L1 on random patches with a
+    half-period cosine schedule to 0, evaluating ``evals`` times (the last at the end): ``fit_restorer``."""
+    t0 = time.perf_counter()
+    rows = fit_restorer(model, pairs, steps=steps, batch=batch, patch=patch, adam={"lr": lr}, seed=seed, device=device,
+                        epoch_steps=-(-steps // evals) if isinstance(steps, int) and steps > 0 else 1)
     seconds = time.perf_counter() - t0
-    return RestoreResult(psnrs[-1], base, psnrs, loss=loss, steps=steps, seconds=seconds,
-                         patches_per_s=steps * batch / seconds)
+    ok = [r for r in rows if not r.get("diverged")]
+    return RestoreResult(ok[-1]["psnr"], ok[-1]["baseline_psnr"], [r["psnr"] for r in ok], loss=ok[-1]["loss"],
+                         steps=steps, seconds=seconds, patches_per_s=steps * batch / seconds)
+
+
+# ---- a sweep's low-level training: data, one model, as the worker runs it ----
+LOW_LEVEL_DATASETS = ("photos", "fashion-mnist", "synthetic")  # what a low-level task trains on (clean images)
+DEFAULT_PATCH = 48  # input pixels of a training patch (EDSR's 48 px low-resolution patches)
+DEFAULT_VAL = 500   # validation images of a dataset of many (Fashion-MNIST): PSNR is a mean, 500 are plenty
+
+
+@dataclass
+class CleanImages:
+    """A low-level task's data: clean uint8 C x H x W images to train and to validate on (their own sizes), and
+    where they came from."""
+
+    name: str
+    train: list
+    val: list
+    synthetic: bool = False
+
+    @property
+    def channels(self) -> int:
+        return int(self.train[0].shape[0])
+
+    @property
+    def smallest(self) -> int:
+        return min(min(x.shape[-2:]) for x in self.train)
+
+
+def load_clean(dataset: str, data_dir=None, *, train_size=None, test_size=None, seed: int = 0,
+               resolution: int | None = None) -> CleanImages:
+    """The clean images of ``dataset`` for SR or denoising: ``photos`` (a folder of 8-bit RGB photographs, with
+    train/ and val/ subfolders or split one in five by ``seed``; default: Debian's mate-backgrounds nature
+    photographs to train, scikit-image's bundled ones to validate), ``fashion-mnist`` (grey 28 px) or
+    ``synthetic`` (random images of ``resolution`` px, for tests). ``train_size``/``test_size``: a seeded subset."""
+    from pathlib import Path
+
+    from dse.train import data as D
+    from dse.train.photos import MATE_NATURE, load_photos, skimage_photos
+
+    if dataset not in LOW_LEVEL_DATASETS:
+        raise ParamError(f"{{dataset}} {dataset} is a classification dataset; super-resolution and denoising train "
+                         f"on clean images: {', '.join(LOW_LEVEL_DATASETS)}", "dataset")
+    if dataset == "photos":
+        if data_dir is None:
+            if not MATE_NATURE.is_dir():
+                raise DseError(f"{MATE_NATURE}: the default training photographs are not installed: apt-get install "
+                               f"mate-backgrounds (Debian, about 47 MB), or give --data-dir FOLDER of photographs")
+            train, val = load_photos(MATE_NATURE, downscale=2), skimage_photos()
+        else:
+            root = Path(data_dir)
+            if (root / "train").is_dir() and (root / "val").is_dir():
+                train, val = load_photos(root / "train"), load_photos(root / "val", min_side=1)
+            else:
+                every = load_photos(root)
+                order = np.random.default_rng(seed).permutation(len(every))
+                k = max(1, len(every) // 5)
+                val, train = [every[i] for i in sorted(order[:k])], [every[i] for i in sorted(order[k:])]
+        synthetic = False
+    else:
+        if dataset == "synthetic" and data_dir is not None:
+            raise ParamError("{data_dir} does not apply to synthetic data, which is generated", "data_dir")
+        if dataset == "synthetic":
+            h = resolution or 32
+            d = D.synthetic((3, h, h), train_size or 64, test_size or 8, seed=seed)
+        else:
+            d = D.load(dataset, data_dir)
+            d = d.subset(train_size, test_size or min(DEFAULT_VAL, len(d.y_test)), seed)
+        train, val, synthetic = list(d.x_train), list(d.x_test), d.synthetic
+        train_size = test_size = None  # already the subset
+    rng = np.random.default_rng(seed)
+    for size, what, have in ((train_size, "train_size", train), (test_size, "test_size", val)):
+        if size is not None and not 1 <= size <= len(have):
+            raise ParamError(f"{{{what}}} {size} is out of range: {dataset} has {len(have)} image(s) there", what)
+    if train_size:
+        train = [train[i] for i in sorted(rng.permutation(len(train))[:train_size])]
+    if test_size:
+        val = [val[i] for i in sorted(rng.permutation(len(val))[:test_size])]
+    return CleanImages(dataset, train, val, synthetic)
+
+
+def patch_of(resolution: int | None, clean: CleanImages, scale: int) -> int:
+    """The training patch (input pixels): the protocol's --resolution, else 48 or what the smallest image holds."""
+    return int(resolution) if resolution else max(1, min(DEFAULT_PATCH, clean.smallest // scale))
+
+
+def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int = 0, device: str = "cpu",
+                        on_epoch=None, resume: dict | None = None, on_step=None):
+    """Train one network of a low-level sweep (``arch`` its body, ``regime`` the sweep's: task, scale, sigma,
+    in_channels) under protocol ``p`` (Adam with lr, betas (momentum, 0.999), weight decay; a budget in epochs of
+    ``EPOCH_STEPS`` steps or in steps; ``p.resolution`` the patch), the upscaled input (or the noisy one) added
+    at the end. Returns an engine Outcome whose errors are PSNRs in dB (higher is better)."""
+    torch = _torch()
+    from dse.models.lowlevel import Restoration
+    from dse.models.restore import Restorer
+    from dse.store.records import EpochRow
+    from dse.train.engine import Outcome
+    from dse.validate import parse_budget
+
+    task, scale = regime.get("task"), int(regime.get("scale") or 1)
+    if clean.channels != regime.get("in_channels", 3):
+        raise ParamError(f"{{dataset}} {clean.name} has {clean.channels}-channel images and the sweep's networks "
+                         f"take {regime.get('in_channels', 3)} (its regime's in_channels)", "dataset")
+    pairs = Pairs(clean.train, clean.val, task, scale=max(scale, 2) if task == "sr" else 2,
+                  sigma=float(regime.get("sigma") or 25.0))
+    torch.manual_seed(seed)
+    model = Restorer(Restoration(arch, scale, clean.channels, image_residual=True))
+    n, unit = parse_budget(p.budget)
+    steps = n * EPOCH_STEPS if unit == "ep" else n
+    rows = []
+
+    def epoch(row, state_fn):
+        r = EpochRow(row["epoch"], row["loss"], row["train_psnr"], test_error=row["psnr"], lr=row["lr"],
+                     seconds=row["seconds"], images_per_s=row["patches_per_s"])
+        rows.append(r)
+        if on_epoch is not None:
+            on_epoch(r, lambda: {**state_fn(), "epoch": row["epoch"]})
+
+    t0 = time.perf_counter()
+    got = fit_restorer(model, pairs, steps=steps, batch=p.batch_size, patch=patch_of(p.resolution, clean, pairs.scale),
+                       adam={"lr": p.lr, "betas": (p.momentum, 0.999), "weight_decay": p.weight_decay}, seed=seed,
+                       device=device, resume=resume, on_epoch=epoch, on_step=on_step)
+    ok = [r["psnr"] for r in got if not r.get("diverged")]
+    if got and got[-1].get("diverged"):
+        return Outcome("diverged", None, max(ok, default=None), epochs=len(ok), seconds=time.perf_counter() - t0,
+                       rows=rows, reason=got[-1]["reason"])
+    return Outcome("done", ok[-1], max(ok), epochs=len(ok), seconds=time.perf_counter() - t0, rows=rows)
+
+
+def clean_for(p, data_dir=None) -> CleanImages:
+    """The clean images protocol ``p`` names (its dataset, subset and seed)."""
+    return load_clean(p.dataset, data_dir, train_size=p.train_size, test_size=p.test_size, seed=p.subset_seed,
+                      resolution=p.resolution if p.dataset == "synthetic" else None)
+
+
+def restore_epochs(p) -> int:
+    """Epochs (evaluations) of a low-level run under ``p``: its budget in epochs, or its steps / EPOCH_STEPS."""
+    from dse.validate import parse_budget
+
+    n, unit = parse_budget(p.budget)
+    return n if unit == "ep" else -(-n // EPOCH_STEPS)

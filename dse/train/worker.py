@@ -91,8 +91,15 @@ class Worker:
         if self.device.startswith("cuda"):
             torch.cuda.set_device(torch.device(self.device))
             torch.backends.cudnn.benchmark = False  # autotuning costs seconds per new shape; not worth it here
-        data = self.data if self.data is not None else load_data(self.p, self.opts.data_dir)
-        dd = DeviceData(data, self.device, augment=self.p.augment)
+        with Store(self.db, create=False) as store:
+            self.regimes = {n: store.sweep(n).regime or {} for n in self.sweeps}
+        if low_level(self.regimes.values()):  # SR, denoising: clean images, patches cut per step
+            from dse.train.restore import clean_for
+
+            dd = self.data if self.data is not None else clean_for(self.p, self.opts.data_dir)
+        else:
+            data = self.data if self.data is not None else load_data(self.p, self.opts.data_dir)
+            dd = DeviceData(data, self.device, augment=self.p.augment)
         with Store(self.db, create=False) as store, Leases(self.db, self.id, self.opts.lease_s) as leases:
             while True:
                 m = store.claim(self.sweeps, self.id, self.opts.lease_s, self.device)
@@ -135,14 +142,25 @@ class Worker:
         finished = False
         try:  # everything that can fail for this model (its own settings too) is inside: it ends failed, never held
             p, res = model_protocol(self.p, m)
-            _, spe, total = p.schedule(len(dd.data.y_train))
-            own["epochs"] = -(-total // spe)
-            store.reset_epochs(sweep, idx, self.id, keep,
-                               trained=trained_with(p, res, m, dd.data.shape[1], len(dd.data.y_train)))
-            self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
-            out = train_model(m.arch, dd, p, seed=self.p.model_seed(idx), graph=self.opts.graph,
-                              on_epoch=on_epoch, resume=resume, log=self.log,
-                              on_step=lambda f: self.events("step", sweep=sweep, idx=idx, frac=f), resolution=res)
+            regime = self.regimes.get(sweep) or {}
+            on_step = lambda f: self.events("step", sweep=sweep, idx=idx, frac=f)  # noqa: E731
+            if low_level([regime]):
+                from dse.train.restore import patch_of, restore_epochs, train_restore_model
+
+                own["epochs"] = restore_epochs(p)
+                patch = patch_of(p.resolution, dd, int(regime.get("scale") or 1))
+                store.reset_epochs(sweep, idx, self.id, keep, trained=trained_with(p, patch, m, patch))
+                self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
+                out = train_restore_model(m.arch, regime, dd, p, seed=self.p.model_seed(idx), device=self.device,
+                                          on_epoch=on_epoch, resume=resume, on_step=on_step)
+            else:
+                _, spe, total = p.schedule(len(dd.data.y_train))
+                own["epochs"] = -(-total // spe)
+                store.reset_epochs(sweep, idx, self.id, keep,
+                                   trained=trained_with(p, res, m, dd.data.shape[1], len(dd.data.y_train)))
+                self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
+                out = train_model(m.arch, dd, p, seed=self.p.model_seed(idx), graph=self.opts.graph,
+                                  on_epoch=on_epoch, resume=resume, log=self.log, on_step=on_step, resolution=res)
             if out.status == "done":
                 finished = store.finish(sweep, idx, self.id, status="done", error=out.error, best_error=out.best_error,
                                         epochs=out.epochs,
@@ -167,6 +185,11 @@ class Worker:
         self.trained += 1
         if finished:
             ckpt.unlink(missing_ok=True)
+
+
+def low_level(regimes) -> bool:
+    """Whether sweeps of these regimes are of a low-level task (SR, denoising: dse.train.restore trains them)."""
+    return any((r or {}).get("task", "classify") != "classify" for r in regimes)
 
 
 def stored_size(protocol) -> int:

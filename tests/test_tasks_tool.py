@@ -1,0 +1,151 @@
+"""Low-level vision through the tool (issue 39): SR and denoising spaces sample with their task's count, train
+(in-process, the worker's path) on a folder of photographs with PSNR as the result, show in status and export with
+a task and a PSNR column; pycls export, table import, comparisons across tasks or scales, and bad input are refused
+with one clear sentence and the store unchanged."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from functools import partial
+
+import numpy as np
+import pytest
+
+from conftest import cli, digest, fails
+from dse.models.lowlevel import Restoration, restore_complexity
+from dse.models.arch import Arch
+
+
+def _photos(folder, n=5, size=(40, 48), grey=False):
+    """Smooth 8-bit RGB test photographs (seeded), one size each."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        h, w = size[0] + 4 * i, size[1]
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.stack([128 + 90 * np.sin(x / (5 + i) + c) * np.cos(y / (7 + c)) for c in range(3)], -1)
+        img = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(img[..., 0] if grey else img).save(folder / f"p{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sr_store(tmp_path_factory):
+    """An SR x2 sweep and an SR x4 sweep of 2 models each, and a classification sweep, the x2 one trained for 2
+    short epochs on a folder of photographs."""
+    d = tmp_path_factory.mktemp("sr")
+    run = partial(cli, d)
+    photos = _photos(d / "photos")
+    assert run("sample", "--space", "sr_anynet", "-n", "2", "--sweep", "x2")[0] == 0
+    assert run("sample", "--space", "sr_anynet", "-n", "2", "--sweep", "x4", "--scale", "4",
+               "--flops", "5G:15G")[0] == 0
+    assert run("sample", "--space", "anynet_a", "-n", "2", "--flops", "2M:8M", "--resolution", "28", "--stem",
+               "cifar", "--in-channels", "1", "--num-classes", "10")[0] == 0
+    code, out, err = run("train", "--sweep", "x2", "--data-dir", photos, "--budget", "20it", "--resolution", "12",
+                         "--plain")
+    assert code == 0, (out, err)
+    return d, run, photos
+
+
+def test_an_sr_sweep_is_counted_as_the_sr_tables_count(sr_store):
+    d, run, _ = sr_store
+    con = sqlite3.connect(d / "dse.sqlite")
+    regime = json.loads(con.execute("SELECT regime FROM sweeps WHERE name = 'x4'").fetchone()[0])
+    assert regime["task"] == "sr" and regime["scale"] == 4 and "resolution" not in regime
+    for arch, flops, params in con.execute("SELECT arch, flops, params FROM models WHERE sweep = 'x4'"):
+        a = Arch.from_dict(json.loads(arch))
+        assert set(a.strides) == {1} and a.block == "wide_res"
+        cx = restore_complexity(Restoration(a, 4, 3))  # at a 1280x720 output (tested against torch's own count)
+        assert (cx["flops"], cx["params"]) == (flops, params) and 5e9 <= flops <= 15e9
+    # classification's regimes are stored as before: no task keys
+    reg = json.loads(con.execute("SELECT regime FROM sweeps WHERE name = 'anynet_a'").fetchone()[0])
+    assert not {"task", "scale", "sigma"} & set(reg)
+
+
+def test_an_sr_sweep_trains_to_a_psnr_on_photographs(sr_store):
+    d, run, _ = sr_store
+    con = sqlite3.connect(d / "dse.sqlite")
+    rows = con.execute("SELECT idx, status, error, best_error, epochs FROM models WHERE sweep = 'x2'").fetchall()
+    assert [r[1] for r in rows] == ["done", "done"]
+    for idx, _, err, best, epochs in rows:
+        eps = [e for (e,) in con.execute("SELECT test_error FROM epochs WHERE sweep = 'x2' AND idx = ? ORDER BY epoch",
+                                         (idx,))]
+        assert epochs == len(eps) == 1 and err == eps[-1] and best == max(eps)  # PSNR: the best is the highest
+        assert 15 < err < 60  # dB on 8-bit images: a restoration, not an error in %
+    code, out, _ = run("status", "--json")
+    st = {r["sweep"]: r for r in json.loads(out)}
+    assert st["x2"]["task"] == "sr" and st["x2"]["metric"] == "psnr" and st["x2"]["unit"] == "dB"
+    assert st["x2"]["best_error"] == max(r[2] for r in rows) and "task" not in st["anynet_a"]
+    code, out, _ = run("status")
+    assert "dB" in out and "x4 15GF" in out
+
+
+def test_export_carries_the_task_and_the_psnr_and_pycls_and_import_refuse_it(sr_store, tmp_path):
+    d, run, _ = sr_store
+    assert run("export", "--sweep", "x2", "-o", tmp_path / "x2.csv")[0] == 0
+    rows = list(csv.DictReader(open(tmp_path / "x2.csv")))
+    assert [r["task"] for r in rows] == ["sr", "sr"] and {r["scale"] for r in rows} == {"2"}
+    assert all(float(r["psnr"]) == float(r["error"]) and float(r["best_psnr"]) == float(r["best_error"]) for r in rows)
+    store = d / "dse.sqlite"
+    fails(run, store, ("export", "--sweep", "x2", "--pycls", tmp_path / "pc"), "pycls trains image classifiers only")
+    fails(run, store, ("import", tmp_path / "x2.csv", "--sweep", "back"), "column task holds sr results")
+
+
+@pytest.mark.parametrize("pair,words", [(("x2", "anynet_a"), "'x2' (sr x2) and 'anynet_a' (classify)"),
+                                        (("x2", "x4"), "'x2' (sr x2) and 'x4' (sr x4)")])
+def test_comparing_across_tasks_or_scales_is_refused_naming_both(sr_store, pair, words):
+    d, run, _ = sr_store
+    fails(run, d / "dse.sqlite", ("edf", "--compare", *pair), words, "not one comparison")
+
+
+def test_bad_input_to_a_low_level_sweep_exits_2_and_leaves_the_store(sr_store, tmp_path):
+    d, run, photos = sr_store
+    store = d / "dse.sqlite"
+    grey = _photos(tmp_path / "grey", grey=True)
+    for args, words in (
+            (("sample", "--space", "sr_anynet", "-n", "2", "--sweep", "b", "--resolution", "32"),
+             ["--resolution does not apply to 'sr_anynet', an sr space"]),
+            (("sample", "--space", "sr_anynet", "-n", "2", "--sweep", "b", "--sigma", "25"),
+             ["--sigma applies to denoise spaces"]),
+            (("sample", "--space", "anynet_a", "-n", "2", "--sweep", "b", "--scale", "2"),
+             ["--scale applies to sr spaces"]),
+            (("sample", "--space", "sr_anynet", "-n", "2", "--sweep", "b", "--scale", "5"),
+             ["--scale must be an integer >= 2 and <= 4"]),
+            (("train", "--data-dir", photos, "--budget", "2it"), ["of different tasks", "--sweep"]),
+            (("train", "--sweep", "x4", "--data-dir", photos, "--budget", "2it", "--resolution", "40"),
+             ["--resolution (the training patch) 40 px x scale 4 = 160 px is larger than the smallest"]),
+            (("train", "--sweep", "x4", "--data-dir", grey, "--budget", "2it"), [f"{grey}", "mode is L", "8-bit RGB"]),
+            (("train", "--sweep", "x4", "--dataset", "cifar10", "--budget", "2it"),
+             ["cifar10 is a classification dataset"]),
+    ):
+        before = digest(store)
+        code, out, err = run(*args)
+        assert code == 2 and "Traceback" not in err and all(w in err for w in words), (args, err)
+        assert digest(store) == before
+
+
+def test_a_space_file_of_a_low_level_task_is_checked(tmp_path):
+    from dse.errors import DseError
+    from dse.spaces import load_space
+
+    base = ('name = "s"\ntask = "sr"\nfamily = "anynet"\nblock = "wide_res"\nstages = 1\n[params.d]\ndist = "choice"\n'
+            'values = [1, 2]\n[params.w]\ndist = "choice"\nvalues = [8, 16]\n[params.e]\ndist = "choice"\n'
+            'values = [1, 2]\n')
+    (tmp_path / "ok.toml").write_text(base)
+    assert load_space(tmp_path / "ok.toml").design.strides == (1,)
+    for extra, words in (('[regime]\nresolution = 32\n', "[regime] resolution: does not apply to an sr space"),
+                         ('[regime]\nsigma = 25\n', "[regime] sigma: does not apply to an sr space"),
+                         ('[regime]\nscale = 5\n', "[regime] scale"),
+                         ('strides = [2]\n', "strides belong to classification spaces")):
+        text = base.replace('stages = 1\n', 'stages = 1\n' + extra) if not extra.startswith("[") else base + extra
+        (tmp_path / "bad.toml").write_text(text)
+        with pytest.raises(DseError, match=r"bad\.toml") as e:
+            load_space(tmp_path / "bad.toml")
+        assert words in str(e.value)
+    (tmp_path / "bad.toml").write_text(base.replace('task = "sr"', 'task = "segment"'))
+    with pytest.raises(DseError, match="task: got 'segment'; allowed: classify"):
+        load_space(tmp_path / "bad.toml")
