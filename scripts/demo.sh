@@ -42,6 +42,14 @@ if [ ! -e "$fm/train-images-idx3-ubyte.gz" ]; then
   [ "$train" = 0 ] || [ "$train" -gt 3000 ] && train=3000
   [ "$test" = 0 ] || [ "$test" -gt 600 ] && test=600
 fi
+# SR and denoising's offline photographs (docs/lowlevel.md): Debian's mate-backgrounds, scikit-image's bundled ones
+if [ ! -d /usr/share/backgrounds/mate/nature ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "[demo] installing Debian's mate-backgrounds (photographs for super-resolution)" >&2
+  (apt-get install -y -qq mate-backgrounds || (apt-get update -qq && apt-get install -y -qq mate-backgrounds)) \
+    >/dev/null 2>&1 || true
+fi
+python -c "import skimage" 2>/dev/null || python -m pip --disable-pip-version-check -q install "scikit-image>=0.21" \
+  >/dev/null 2>&1 || echo "[demo] scikit-image not installed (SR validation photographs)" >&2
 size_args=()
 [ "$train" = 0 ] || size_args+=(--train-size "$train")
 [ "$test" = 0 ] || size_args+=(--test-size "$test")
