@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from dse.errors import ParamError
+from dse.tasks import SR_SCALES, TASKS, scales_text
 from dse.units import parse_count, parse_factors, parse_window
 from dse.validate import (CHECKPOINT, DATASETS, EXECUTORS, GRAPH_MODES, LIMITS, METRICS, SETTINGS, STEMS,
                           check_choice, check_int, check_name, check_number, check_seed, name_list, parse_budget,
@@ -422,10 +423,12 @@ REGIME = {
                                            "the NDS spaces) keeps it."),
     "in_channels": Param(Setting("in_channels"), 3, "Input channels (3 for RGB, 1 for Fashion-MNIST)."),
     "num_classes": Param(Setting("num_classes"), 1000, "Classes of the classifier head."),
-    "scale": Param(Opt(Int(2, 4)), None, "Super-resolution (an sr space): the scale, 2, 3 or 4; the input is the "
-                                         "image downscaled bicubically by it [default: 2]."),
-    "sigma": Param(Opt(Real(0, 255, low_open=True)), None, "Denoising (a denoise space): the noise's standard "
-                                                           "deviation on the 0-255 scale [default: 25]."),
+    "scale": Param(Opt(Int(min(SR_SCALES), max(SR_SCALES))), None,
+                   f"Super-resolution (an sr space): the scale, {scales_text()}; the input is the "
+                   f"image downscaled bicubically by it [default: {TASKS['sr'].defaults['scale']}]."),
+    "sigma": Param(Opt(Real(0, 255, low_open=True)), None,
+                   f"Denoising (a denoise space): the noise's standard deviation on the 0-255 scale [default: "
+                   f"{TASKS['denoise'].defaults['sigma']:g}]."),
 }
 TASK_REGIME = ("scale", "sigma")  # the regime's fields a low-level task reads (dse.tasks: Task.options)
 CLASSIFY_ONLY = ("resolution", "stem", "num_classes")  # the regime's fields a low-level task's count does not read

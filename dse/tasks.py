@@ -59,7 +59,8 @@ class Task:
     metric: Metric
     loss: str
     count_at: tuple | None = None
-    options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # {name: allowed values}
+    defaults: dict = field(default_factory=dict)  # {name: the value a sweep takes when it gives none}
     findings: tuple = ()
     protocol: dict = field(default_factory=dict)  # the training settings this task uses in place of the declared
     # (classification's) defaults, where a call leaves them out
@@ -82,6 +83,11 @@ NOISE_SIGMAS = (15, 25, 50)  # on the 0-255 scale, the denoising literature's le
 TASKS: dict[str, Task] = {}
 
 
+def scales_text() -> str:
+    """The SR scales as a sentence says them: '2, 3 or 4'."""
+    return f"{', '.join(map(str, SR_SCALES[:-1]))} or {SR_SCALES[-1]}"
+
+
 def register_task(t: Task) -> Task:
     """Add a task to the registry (its name must be new)."""
     if t.name in TASKS:
@@ -99,10 +105,12 @@ LOW_LEVEL_PROTOCOL = {"dataset": "photos", "lr": 1e-3, "weight_decay": 0.0, "bat
 
 register_task(Task("sr", "super-resolution: bicubic-downscaled input, x2/x3/x4 output, PSNR on the Y channel "
                          "shaving `scale` pixels at each border", PSNR, "L1", count_at=(1280, 720),
-                   options={"scale": SR_SCALES}, findings=("depth", "b", "wm", "w0", "runtime", "se"),
+                   options={"scale": SR_SCALES}, defaults={"scale": 2},
+                   findings=("depth", "b", "wm", "w0", "runtime", "se"),
                    protocol=LOW_LEVEL_PROTOCOL))
 register_task(Task("denoise", "denoising: additive white Gaussian noise of sigma (0-255 scale), PSNR on the "
                               "image", PSNR, "L1", count_at=(256, 256), options={"sigma": NOISE_SIGMAS},
+                   defaults={"sigma": 25.0},
                    findings=("depth", "b", "wm", "w0", "runtime", "se"), protocol=LOW_LEVEL_PROTOCOL))
 
 

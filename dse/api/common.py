@@ -100,26 +100,31 @@ def _populations(s, names, metric) -> dict:
     return {n: Population.from_records(s.sweep(n), s.models(n), metric, sp.get(n)) for n in names}
 
 
-def same_task(s, names) -> None:
-    """A ParamError naming two of ``names`` whose results do not compare (another task, SR scale or noise)."""
-    from dse.tasks import task_of
+def same_task(s, names, degradation: bool = True):
+    """The task (``dse.tasks``) the sweeps ``names`` share; a ParamError naming two that differ in it, or, with
+    ``degradation``, in the SR scale or noise they undo (their PSNRs are not one comparison). Classification when
+    ``names`` is empty."""
+    from dse.tasks import task, task_of
 
-    seen = {}
+    first = None
     for n in names:
         r = s.sweep(n).regime or {}
         t = task_of(r)
-        what = (t.name, r.get("scale"), r.get("sigma"))
+        what = (t.name, r.get("scale"), r.get("sigma")) if degradation else (t.name,)
         label = t.name + (f" x{r['scale']}" if r.get("scale") else "") + (f" sigma {r['sigma']:g}"
                                                                           if r.get("sigma") else "")
-        for m, (w, lab) in seen.items():
-            if w != what:
-                other = w[0] != what[0]
-                why = ("their results are different measures" if other else
-                       "a PSNR depends on the degradation it undoes")
-                raise ParamError(f"{{sweeps}} {m!r} ({lab}) and {n!r} ({label}) are not one comparison: {why}; "
-                                 f"compare sweeps of one task" + ("" if other else " at one scale and noise"),
-                                 "sweeps")
-        seen.setdefault(n, (what, label))
+        if first is None:
+            first = (n, what, label, t)
+        elif what != first[1]:
+            other = what[0] != first[1][0]
+            if not degradation:
+                why = "sweeps of different tasks train on different data; train them in separate calls (--sweep)"
+            else:
+                why = ("not one comparison: their results are different measures; compare sweeps of one task"
+                       if other else "not one comparison: a PSNR depends on the degradation it undoes; compare "
+                                     "sweeps of one task at one scale and noise")
+            raise ParamError(f"{{sweeps}} {first[0]!r} ({first[2]}) and {n!r} ({label}): {why}", "sweeps")
+    return first[3] if first else task("classify")
 
 
 def _regime_x(rec: SweepRecord, pop: Population) -> float:

@@ -187,10 +187,5 @@ def _regime_of(space: Space, **given) -> dict:
             t = task(space.task)
             raise ParamError(f"{{{bad[0]}}} does not apply to {space.name!r}, {t.a} space: its networks are "
                              f"counted at a {t.count_at[0]}x{t.count_at[1]} output", *bad)
-    return {k: v if v is not None else own_or_paper(space, k) for k, v in given.items()}
-
-
-def own_or_paper(space: Space, k: str):
-    """A regime field a call left out: the space's own, else the paper's (None for a task's own field: the
-    Regime gives the task's default)."""
-    return space.regime.get(k, PAPER_REGIME[k])
+    # (a task's own field left out is None in PAPER_REGIME: the Regime gives the task's default)
+    return {k: v if v is not None else space.regime.get(k, PAPER_REGIME[k]) for k, v in given.items()}

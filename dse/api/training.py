@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dse.api.common import StudyBase
+from dse.api.common import StudyBase, same_task
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
 from dse.validate import (FIXED_SIZE_DATASETS, usable_cpus)
@@ -111,19 +111,6 @@ def _classes(rec: SweepRecord) -> int:
     return int((rec.regime or {}).get("num_classes") or REGIME_DEFAULTS["num_classes"])
 
 
-def _one_task(s, names):
-    """The task the sweeps ``names`` share (dse.tasks); sweeps of different tasks are refused, naming both."""
-    from dse.tasks import task
-
-    by = {n: (s.sweep(n).regime or {}).get("task", "classify") for n in names}
-    kinds = sorted(set(by.values()))
-    if len(kinds) > 1:
-        a, b = (next(n for n in names if by[n] == k) for k in kinds[:2])
-        raise ParamError(f"{{sweeps}} {a!r} is {kinds[0]} and {b!r} is {kinds[1]}: sweeps of different tasks train on "
-                         f"different data; train them in separate calls (--sweep)", "sweeps")
-    return task(kinds[0] if kinds else "classify")
-
-
 def _restore_counter(regime):
     """``train_cx`` of a low-level sweep: its models counted as its regime counts them (at the task's output)."""
     def count(archs, res):
@@ -192,7 +179,7 @@ class Training(StudyBase):
         opts = run.for_workers()
         with self.store() as s:
             names = self._names(s, sweeps, copies=True)  # budget-check trains its copies through here
-            if _one_task(s, names).low_level:
+            if same_task(s, names, degradation=False).low_level:
                 return self._train_low_level(s, p, run, names, retry_failed=retry_failed,
                                              reset_protocol=reset_protocol, discard_results=discard_results)
             data = load_data(p, run.data_dir)
@@ -290,7 +277,7 @@ class Training(StudyBase):
         """train_protocol for SR and denoising sweeps: clean images (dse.train.restore), counts at the task's
         output size, one worker per device (the engine's allocation is sized for classification)."""
         from dse.spaces import Regime
-        from dse.train.restore import EPOCH_STEPS, clean_for, patch_of, restore_epochs
+        from dse.train.restore import EPOCH_STEPS, check_patch, clean_for, patch_of, restore_epochs
 
         data = clean_for(p, run.data_dir)
         regimes = {n: s.sweep(n).regime for n in names}
@@ -300,12 +287,8 @@ class Training(StudyBase):
                                  f"sampled for {r.get('in_channels', 3)} (--in-channels); sample it with "
                                  f"--in-channels {data.channels} or train on other images", "dataset")
             scale = int(r.get("scale") or 1)
-            patch = patch_of(p.resolution, data, scale)
-            if patch * scale > data.smallest:
-                raise ParamError(f"{{resolution}} (the training patch) {patch} px x scale {scale} = "
-                                 f"{patch * scale} px is larger than the smallest training image of {p.dataset} "
-                                 f"({data.smallest} px on a side); use --resolution {data.smallest // scale} or "
-                                 f"less", "resolution")
+            check_patch(data.smallest, patch_of(p.resolution, data, scale), scale, param="resolution",
+                        what=" (the training patch)")
         self._fix_protocol(s, names, p, lambda n: _restore_counter(Regime.from_dict(regimes[n])),
                            reset_protocol=reset_protocol, discard_results=discard_results)
         if retry_failed:
@@ -335,7 +318,7 @@ class Training(StudyBase):
         if not self._exists():
             return task("classify")
         with self.store() as s:
-            return _one_task(s, self._names(s, sweeps, copies=True))
+            return same_task(s, self._names(s, sweeps, copies=True), degradation=False)
 
     def _allocation(self, names, devices, workers, batch: int, data):
         """Workers per device and threads each for the pending models of ``names`` (dse.train.allocation.choose): from

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.errors import DseError
+from dse.tasks import SR_SCALES, scales_text
 from dse.validate import MAX_DEPTH, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH, check_setting
 
 SR_OUTPUT = (1280, 720)      # (width, height) the SR tables count multiply-adds at
@@ -63,8 +64,7 @@ class RestoreNet:
         check_setting("in_channels", self.in_channels)  # the regime's limit on input channels
         if any(not 1 <= x <= MAX_EXPANSION_SR for x in e):
             raise DseError(f"expansions must be from 1 to {MAX_EXPANSION_SR}, got {e}")
-        if self.scale not in (1, 2, 3, 4):
-            raise DseError(f"scale must be 1 (denoising), 2, 3 or 4, got {self.scale!r}")
+        _check_scale(self.scale)
         object.__setattr__(self, "depths", d)
         object.__setattr__(self, "widths", w)
         object.__setattr__(self, "expansions", e)
@@ -85,6 +85,11 @@ class RestoreNet:
         return {"depths": list(self.depths), "widths": list(self.widths), "expansions": list(self.expansions),
                 "scale": self.scale, "in_channels": self.in_channels, "bn": self.bn,
                 "image_residual": self.image_residual}
+
+
+def _check_scale(scale) -> None:
+    if scale not in (1, *SR_SCALES):
+        raise DseError(f"scale must be 1 (denoising), {scales_text()}, got {scale!r}")
 
 
 def upsampler_stages(scale: int) -> list[int]:
@@ -180,8 +185,7 @@ class Restoration:
         if any(s != 1 for s in self.arch.strides):
             raise DseError(f"an SR or denoising body keeps one resolution: every stride must be 1, got "
                            f"{list(self.arch.strides)}")
-        if self.scale not in (1, 2, 3, 4):
-            raise DseError(f"scale must be 1 (denoising), 2, 3 or 4, got {self.scale!r}")
+        _check_scale(self.scale)
         check_setting("in_channels", self.in_channels)
 
 
@@ -245,7 +249,7 @@ def _references() -> dict:
         out[f"edsr_baseline_x{s}"] = LowLevelReference(
             f"edsr_baseline_x{s}", "sr", f"EDSR-baseline x{s} (16 blocks, 64 wide; Lim et al. 2017)",
             restore_complexity(net), (pub, "parameters"), net=net, scale=s)
-    for s in (2, 3, 4):
+    for s in SR_SCALES:
         out[f"fsrcnn_x{s}"] = LowLevelReference(
             f"fsrcnn_x{s}", "sr", f"FSRCNN(56, 12, 4) x{s} on the Y channel (Dong et al. 2016)", fsrcnn_cx(s),
             ("12,464", "weights (no biases or PReLU slopes)"), scale=s)

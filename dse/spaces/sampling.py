@@ -16,6 +16,7 @@ import numpy as np
 
 from dse.errors import DseError, ParamError
 from dse.params import CLASSIFY_ONLY, REGIME_DEFAULTS as _R
+from dse.tasks import TASKS
 from dse.units import parse_window
 from dse.validate import ACTIVATIONS, STEMS
 from dse.models.arch import Arch, adjust_compatibility, model_key
@@ -48,7 +49,7 @@ class Regime:
     sigma: float | None = None
 
     def __post_init__(self):
-        from dse.params import REGIME
+        from dse.params import REGIME, TASK_REGIME
         from dse.tasks import task
         from dse.validate import check_choice, check_setting
 
@@ -57,13 +58,13 @@ class Regime:
             object.__setattr__(self, k, int(check_setting(k, getattr(self, k))))
         object.__setattr__(self, "flops", (int(self.flops[0]), int(self.flops[1])))
         t = task(self.task)
-        for k, default in (("scale", 2), ("sigma", 25.0)):
+        for k in TASK_REGIME:
             v = getattr(self, k)
             if v is not None and k not in t.options:
-                users = [n for n, o in _tasks().items() if k in o.options]
+                users = [n for n, o in TASKS.items() if k in o.options]
                 raise ParamError(f"{{{k}}} applies to {' and '.join(users)} spaces; this one is {t.a} space", k)
             if k in t.options:
-                v = REGIME[k].check.check(default if v is None else v, k)
+                v = REGIME[k].check.check(t.defaults[k] if v is None else v, k)
                 object.__setattr__(self, k, v if k == "scale" else float(v))
 
     @property
@@ -109,12 +110,6 @@ class Regime:
         from dse.models.complexity import complexity
 
         return complexity(arch, **self.cx_kwargs())
-
-
-def _tasks() -> dict:
-    from dse.tasks import TASKS
-
-    return TASKS
 
 
 @dataclass
@@ -359,7 +354,7 @@ class Sampler:
         if self.regime.ms_cap:
             caps += f" and --max-ms {self.regime.ms_cap['max_ms']:g}"
         stem = self.space.design.stem_of(self.regime.stem)
-        at = (f"counted at a {'x'.join(map(str, _tasks()[self.regime.task].count_at))} output"
+        at = (f"counted at a {'x'.join(map(str, TASKS[self.regime.task].count_at))} output"
               + (f" (x{self.regime.scale})" if self.regime.scale else "") if self.regime.low_level
               else f"at resolution {self.regime.resolution} ({stem} stem)")
         seen = (f"Candidates {at} range from {_h(f.min())} to "

@@ -36,7 +36,7 @@ def _sweep_shape(d: dict) -> str | None:
         return f"column regime has no stem ({' or '.join(STEMS)})"
     for k, allowed in t.options.items():
         if k == "scale" and r.get(k) not in allowed or k == "sigma" and not (is_number(r.get(k)) and r[k] > 0):
-            return f"column regime holds {k} {shown(r.get(k))}, not a {t.name} {k}"
+            return f"column regime holds {k} {shown(r.get(k))}, not {t.a} {k}"
     p = d["protocol"]
     if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
                               and all(is_number(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay",

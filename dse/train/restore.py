@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.errors import DseError, ParamError
+from dse.tasks import SR_SCALES, scales_text
 from dse.train.metrics import psnr
 
 
@@ -56,8 +57,8 @@ class Pairs:
     def __post_init__(self):
         if self.task not in ("sr", "denoise"):
             raise ParamError(f"{{task}} {self.task!r} unknown here; allowed: sr, denoise", "task")
-        if self.task == "sr" and self.scale not in (2, 3, 4):
-            raise ParamError(f"{{scale}} must be 2, 3 or 4, got {self.scale!r}", "scale")
+        if self.task == "sr" and self.scale not in SR_SCALES:
+            raise ParamError(f"{{scale}} must be {scales_text()}, got {self.scale!r}", "scale")
         if self.task == "denoise":
             self.scale = 1
         self.train, self.val = crop_to(self.train, self.scale), crop_to(self.val, self.scale)
@@ -162,7 +163,7 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
     torch = _torch()
     if not isinstance(steps, int) or steps < 1:
         raise ParamError(f"{{steps}} must be an integer >= 1, got {steps!r}", "steps")
-    check_patch(pairs, patch)
+    check_patch(min(min(x.shape[-2:]) for x in pairs.train), patch, pairs.scale)
     torch.manual_seed(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     clean = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in pairs.train]  # uint8: a quarter of float
@@ -219,14 +220,14 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
     return rows
 
 
-def check_patch(pairs: Pairs, patch: int) -> None:
-    """A training patch must fit in the smallest training image: a ParamError naming both otherwise."""
-    smallest = min(min(x.shape[-2:]) for x in pairs.train)
-    if smallest < patch * pairs.scale:
-        raise ParamError(f"{{patch}} {patch} px" + (f" x scale {pairs.scale} = {patch * pairs.scale} px"
-                                                    if pairs.scale > 1 else "")
-                         + f" is larger than the smallest training image ({smallest} px on a side); use a smaller "
-                           f"patch", "patch")
+def check_patch(smallest: int, patch: int, scale: int, param: str = "patch", what: str = "") -> None:
+    """A training patch of ``patch`` input pixels (``scale`` times that in the clean image) must fit in the smallest
+    training image: a ParamError naming ``param`` and the largest patch that fits otherwise."""
+    if smallest < patch * scale:
+        raise ParamError(f"{{{param}}}{what} {patch} px" + (f" x scale {scale} = {patch * scale} px"
+                                                           if scale > 1 else "")
+                         + f" is larger than the smallest training image ({smallest} px on a side); use "
+                           f"{{{param}}} {smallest // scale} or less", param)
 
 
 def train_restorer(model, pairs: Pairs, steps: int = 200, batch: int = 16, patch: int = 24, lr: float = 1e-3,
@@ -341,8 +342,7 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     if clean.channels != regime.get("in_channels", 3):
         raise ParamError(f"{{dataset}} {clean.name} has {clean.channels}-channel images and the sweep's networks "
                          f"take {regime.get('in_channels', 3)} (its regime's in_channels)", "dataset")
-    pairs = Pairs(clean.train, clean.val, task, scale=max(scale, 2) if task == "sr" else 2,
-                  sigma=float(regime.get("sigma") or 25.0))
+    pairs = Pairs(clean.train, clean.val, task, scale=scale, sigma=float(regime.get("sigma") or 0))
     torch.manual_seed(seed)
     model = Restorer(Restoration(arch, scale, clean.channels, image_residual=True))
     n, unit = parse_budget(p.budget)

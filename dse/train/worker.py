@@ -189,7 +189,9 @@ class Worker:
 
 def low_level(regimes) -> bool:
     """Whether sweeps of these regimes are of a low-level task (SR, denoising: dse.train.restore trains them)."""
-    return any((r or {}).get("task", "classify") != "classify" for r in regimes)
+    from dse.tasks import task_of
+
+    return any(task_of(r).low_level for r in regimes)
 
 
 def stored_size(protocol) -> int:
