@@ -48,6 +48,22 @@ class Metric:
         """+1 when higher is better, -1 when lower is: multiply to sort best first by descending value."""
         return 1 if self.higher_is_better else -1
 
+    def loss(self, v):
+        """A result as the analyses decide on it, lower is better: the value itself (an error), or its negation (a
+        PSNR); its own inverse, so ``loss`` also turns a decided value back into the metric's (``shown``).
+
+        >>> PSNR.loss(31.5), ERROR.loss(31.5)
+        (-31.5, 31.5)
+        """
+        return -v if self.higher_is_better else v
+
+    shown = loss  # (negation is its own inverse)
+
+    @property
+    def best_word(self) -> str:
+        """How the best end of a distribution is named: 'min' (an error) or 'best' (a PSNR: its maximum)."""
+        return "best" if self.higher_is_better else "min"
+
 
 @dataclass(frozen=True)
 class Task:

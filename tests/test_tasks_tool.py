@@ -149,3 +149,44 @@ def test_a_space_file_of_a_low_level_task_is_checked(tmp_path):
     (tmp_path / "bad.toml").write_text(base.replace('task = "sr"', 'task = "segment"'))
     with pytest.raises(DseError, match="task: got 'segment'; allowed: classify"):
         load_space(tmp_path / "bad.toml")
+
+
+def test_edf_and_bootstrap_read_a_psnr_as_the_mirror_of_an_error():
+    """The same planted populations as errors and as their mirror image in PSNR (psnr = 45 - error): the same KS,
+    the same best model and bootstrap interval, and every EDF statistic mirrored (the best PSNR is 45 - the lowest
+    error, the share above 45 - t is the share below t)."""
+    from dse.analysis.results import bootstrap_panel, compare_edfs
+    from dse.tasks import PSNR
+
+    rng = np.random.default_rng(3)
+    err = {"a": rng.normal(30, 4, 40), "b": rng.normal(28, 3, 35)}
+    x = rng.integers(1, 20, 40).astype(float)
+    ps = {k: 45 - v for k, v in err.items()}
+    e = compare_edfs(err, thresholds=[26, 30])
+    p = compare_edfs({k: PSNR.loss(v) for k, v in ps.items()}, thresholds=[19, 15], measure=PSNR)
+    assert [(k.statistic, k.pvalue) for k in e.ks] == [(k.statistic, k.pvalue) for k in p.ks]
+    for n in err:
+        a, b = e.sweeps[n], p.sweeps[n]
+        assert b.min == pytest.approx(ps[n].max()) == pytest.approx(45 - a.min)
+        for k in ("mean", "median", "p10", "p25", "p75"):
+            assert getattr(b, k) == pytest.approx(45 - getattr(a, k)), k
+        assert b.below[19] == a.below[26] == pytest.approx(np.mean(ps[n] > 19))
+        assert np.allclose(b.errors, 45 - a.errors) and np.allclose(b.weights, a.weights)
+        j = b.to_json()
+        assert {"best", "above", "psnr"} <= set(j) and not {"min", "below", "errors"} & set(j)
+    be = bootstrap_panel("a", "d", x, err["a"], n_boot=500, seed=1)
+    bp = bootstrap_panel("a", "d", x, PSNR.loss(ps["a"]), n_boot=500, seed=1, measure=PSNR)
+    assert (be.median, be.low, be.high) == (bp.median, bp.low, bp.high)
+    assert "error (%)" in e.xlabel and "PSNR (dB" in p.xlabel
+
+
+def test_a_low_level_sweep_s_edf_reads_in_db_through_the_study(sr_store):
+    from dse.study import Study
+
+    d, _, _ = sr_store
+    st = Study(d / "dse.sqlite")
+    r = st.edf(["x2"])
+    s = r.sweeps["x2"]
+    stored = [m.error for m in st.records("x2")]
+    assert r.measure.name == "psnr" and s.min == max(stored) and sorted(s.errors, reverse=True) == list(s.errors)
+    assert r.to_json()["measure"] == "psnr" and r.to_json()["unit"] == "dB"

@@ -15,6 +15,7 @@ from dse.errors import DseError, ParamError
 from dse.models.arch import STAGE_FIELDS
 from dse.validate import ACTIVATIONS, COUNTS, METRIC_COLUMN
 from dse.store.records import Fit, ModelRecord, SweepRecord
+from dse.tasks import ERROR, Metric, task_of
 
 COMPLEXITY = COUNTS  # (re-exported: the name analyses use)
 SPEEDS = ("infer_ms", "train_ms")  # measured by dse speed (one device), where measured
@@ -40,7 +41,10 @@ def check_metric(metric: str) -> str:
 
 @dataclass
 class Population:
-    """The models of one sweep that have the chosen error (``metric``: final or best epoch)."""
+    """The models of one sweep that have the chosen result (``metric``: final or best epoch). ``errors`` are
+    oriented lower-is-better whatever the task measures (``measure``, dse.tasks: an error as stored, a PSNR
+    negated), so every analysis decides the same way on any task; what it shows goes through
+    ``measure.shown``."""
 
     sweep: str
     metric: str
@@ -52,6 +56,7 @@ class Population:
     speeds: dict = field(default_factory=dict, repr=False)  # {"infer_ms"|"train_ms": {idx: ms}}
     resolution: int | None = None  # the sweep's regime resolution (a model without its own is counted at it)
     protocol: dict | None = None   # the sweep's training protocol (a model without its own lr, wd, ... used it)
+    measure: Metric = ERROR        # what the results are (the task's metric): errors = measure.loss(results)
 
     @classmethod
     def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final",
@@ -59,10 +64,11 @@ class Population:
         """The models of ``sweep`` with a ``metric`` error; ``speeds`` {name: {idx: ms}} adds infer_ms/train_ms."""
         col = METRIC_COLUMN[check_metric(metric)]
         ms = [m for m in models if getattr(m, col) is not None]
+        measure = task_of(sweep.regime).metric
         return cls(sweep.name, metric, sweep.space, space_name=sweep.space_name, models=ms,
-                   errors=np.array([getattr(m, col) for m in ms], dtype=np.float64), speeds={
+                   errors=measure.loss(np.array([getattr(m, col) for m in ms], dtype=np.float64)), speeds={
                        k: v for k, v in (speeds or {}).items() if any(m.idx in v for m in ms)},
-                   resolution=(sweep.regime or {}).get("resolution"), protocol=sweep.protocol)
+                   resolution=(sweep.regime or {}).get("resolution"), protocol=sweep.protocol, measure=measure)
 
     @property
     def n(self) -> int:
@@ -158,10 +164,11 @@ class Population:
         return np.array([getattr(fits[m.idx], name) for m in ms], dtype=np.float64)
 
     def to_frame(self):
-        """One row per model: sweep, id, error, and every parameter of ``param_names`` but the fitted ones."""
+        """One row per model: sweep, id, the result (error, or the task's: psnr), and every parameter of
+        ``param_names`` but the fitted ones."""
         import pandas as pd
 
-        cols = {"sweep": [self.sweep] * self.n, "id": self.ids, "error": self.errors}
+        cols = {"sweep": [self.sweep] * self.n, "id": self.ids, self.measure.name: self.measure.shown(self.errors)}
         for p in self.param_names():
             if p not in FIT_PARAMS or all(m.fit for m in self.models) or (
                     p != "e_fit" and all(getattr(m, p) is not None for m in self.models)):

@@ -20,6 +20,7 @@ from dse.analysis.edf import (bootstrap_half_width, dkw_half_width, edf, edf_sta
 from dse.analysis.search import search_efficiency
 from dse.errors import ParamError
 from dse.store.records import Fit
+from dse.tasks import ERROR, Metric
 
 from dse.validate import BANDS, NORMALIZE_BY  # noqa: E402,F401 (one list each, re-exported)
 
@@ -96,7 +97,10 @@ def normalize(complexity: dict, by: str, bins: int = 10, range=None) -> Normaliz
 @dataclass
 class EdfSummary:
     """One sweep's error distribution: n, min, mean, median, 10/25/75th percentiles, the fraction below
-    each threshold, and the EDF's points (sorted errors and their weights; normalised weights sum to 1)."""
+    each threshold, and the EDF's points (sorted errors and their weights; normalised weights sum to 1). For a
+    higher-is-better measure (PSNR) the same read from the good end, in its own values: ``min`` is the best (the
+    maximum), p10 the value the best 10% reach, ``below`` the fraction better than each threshold, the points in
+    decreasing PSNR: the EDF is the share of models at least this good."""
 
     sweep: str
     n: int
@@ -110,15 +114,22 @@ class EdfSummary:
     errors: np.ndarray = field(repr=False)
     weights: np.ndarray = field(repr=False)
     band: dict | None = None  # {"method", "level", "half_width", "n_eff", "low": [...], "high": [...]} at the errors
+    measure: Metric = ERROR
 
     @property
     def label(self) -> str:
         return f"{self.sweep}  {self.n} | {self.min:.2f} | {self.mean:.2f}"
 
     def to_json(self) -> dict:
-        return {"n": self.n, "min": self.min, "mean": self.mean, "median": self.median, "p10": self.p10,
-                "p25": self.p25, "p75": self.p75, "below": {str(t): v for t, v in self.below.items()},
-                "errors": self.errors.tolist(), "weights": self.weights.tolist(),
+        m = self.measure
+        if not m.higher_is_better:  # the shape error EDFs always had
+            return {"n": self.n, "min": self.min, "mean": self.mean, "median": self.median, "p10": self.p10,
+                    "p25": self.p25, "p75": self.p75, "below": {str(t): v for t, v in self.below.items()},
+                    "errors": self.errors.tolist(), "weights": self.weights.tolist(),
+                    **({"band": self.band} if self.band is not None else {})}
+        return {"n": self.n, "best": self.min, "mean": self.mean, "median": self.median, "p10": self.p10,
+                "p25": self.p25, "p75": self.p75, "above": {str(t): v for t, v in self.below.items()},
+                m.name: self.errors.tolist(), "weights": self.weights.tolist(),
                 **({"band": self.band} if self.band is not None else {})}
 
 
@@ -142,21 +153,25 @@ class EdfComparison(Drawable):
     sweeps: dict  # {name: EdfSummary}
     ks: list      # [KsPair]
     references: dict = field(default_factory=dict)  # {reference sweep: {"error", "at_or_below": {sweep: F(error)}}}
+    measure: Metric = ERROR  # what the values are (an error, or the task's: PSNR in dB, higher is better)
 
     def with_references(self, errors: dict) -> "EdfComparison":
-        """This comparison with reference networks' errors ({sweep: error}) marked: each sweep's EDF at that error
-        (the (weighted) fraction of its models at or below it)."""
+        """This comparison with reference networks' errors ({sweep: error}, as the analyses decide: lower is
+        better, ``Population.errors``) marked: each sweep's EDF at that error (the (weighted) fraction of its
+        models at or below it: as good or better)."""
+        m = self.measure
         refs = {}
         for name, e in errors.items():
             at = {}
             for n, s in self.sweeps.items():
                 w = np.asarray(s.weights, dtype=np.float64)
-                at[n] = float(w[np.asarray(s.errors) <= e].sum() / w.sum())
-            refs[name] = {"error": float(e), "at_or_below": at}
+                at[n] = float(w[m.loss(np.asarray(s.errors)) <= e].sum() / w.sum())
+            refs[name] = {"error": float(m.shown(e)), "at_or_below": at}
         return dataclasses.replace(self, references=refs)
 
     def to_json(self) -> dict:
         return {"metric": self.metric, "normalize": self.normalization.to_json() if self.normalization else None,
+                **({"measure": self.measure.name, "unit": self.measure.unit} if self.measure != ERROR else {}),
                 "sweeps": {n: s.to_json() for n, s in self.sweeps.items()},
                 "ks": [{"a": k.a, "b": k.b, "statistic": k.statistic, "pvalue": k.pvalue} for k in self.ks],
                 **({"references": self.references} if self.references else {})}
@@ -171,14 +186,18 @@ class EdfComparison(Drawable):
 
     @property
     def xlabel(self) -> str:
-        return f"{self.metric} error (%)" + (f" | {self.normalization.by}" if self.normalization else "")
+        m = self.measure
+        what = f"{self.metric} error (%)" if m == ERROR else f"{self.metric} {m.label} ({m.unit}; better to the left)"
+        return what + (f" | {self.normalization.by}" if self.normalization else "")
 
     def _draw(self, axes):
         from dse.report.plots import draw_edf
 
         draw_edf(axes[0], {n: (s.errors, np.cumsum(s.weights), s.label) for n, s in self.sweeps.items()},
                  self.xlabel, {n: (s.band["low"], s.band["high"]) for n, s in self.sweeps.items() if s.band},
-                 marks={n: r["error"] for n, r in self.references.items()})
+                 marks={n: r["error"] for n, r in self.references.items()},
+                 reverse=self.measure.higher_is_better, ylabel=None if self.measure == ERROR else
+                 "fraction of models at least this good")
 
 
 
@@ -196,12 +215,13 @@ def edf_band(errors, weights, method: str = "dkw", level: float = 0.95, n_boot: 
 
 
 def compare_edfs(errors: dict, metric: str = "final", normalization: Normalization | None = None,
-                 thresholds=None, band: str = "none", level: float = 0.95) -> EdfComparison:
+                 thresholds=None, band: str = "none", level: float = 0.95, measure: Metric = ERROR) -> EdfComparison:
     """EDF statistics of each set of errors ({name: array}), and KS of every pair (weighted when normalised).
 
     thresholds: report the fraction of models below these errors (default: the pooled 10/25/50th
     percentiles, rounded to 0.1). band: a simultaneous confidence band at ``level`` around each EDF (dkw or
-    bootstrap; see ``edf_band``).
+    bootstrap; see ``edf_band``). ``measure``: what the errors are, oriented lower-is-better as
+    ``Population.errors`` are (a PSNR negated); thresholds are given and everything is shown in its own values.
     """
     if band not in BANDS:
         raise ParamError(f"{{band}} {band!r} unknown; allowed: {', '.join(BANDS)}", "band")
@@ -217,6 +237,7 @@ def compare_edfs(errors: dict, metric: str = "final", normalization: Normalizati
         thresholds = [float(t) for t in thresholds]
         if not all(np.isfinite(thresholds)):
             raise ParamError(f"{{thresholds}} must be finite numbers, got {thresholds}", "thresholds")
+        thresholds = [measure.loss(t) for t in thresholds]
     sweeps = {}
     for n in names:
         e, wn = errs[n], w[n]
@@ -224,12 +245,14 @@ def compare_edfs(errors: dict, metric: str = "final", normalization: Normalizati
         keep = np.ones(len(e), bool) if wn is None else wn > 0
         ww = np.full(keep.sum(), 1.0 / keep.sum()) if wn is None else wn[keep] / wn[keep].sum()
         o = np.argsort(e[keep], kind="stable")
-        sweeps[n] = EdfSummary(n, st["n"], st["min"], mean=st["mean"], median=st["median"], p10=st["p10"],
-                               p25=st["p25"], p75=st["p75"],
-                               below={t: st["below"][str(t)] for t in thresholds}, errors=e[keep][o], weights=ww[o],
-                               band=edf_band(e[keep][o], ww[o], band, level) if band != "none" else None)
+        v = measure.shown  # the statistics of the oriented values, shown in the measure's own
+        sweeps[n] = EdfSummary(n, st["n"], v(st["min"]), mean=v(st["mean"]), median=v(st["median"]), p10=v(st["p10"]),
+                               p25=v(st["p25"]), p75=v(st["p75"]),
+                               below={v(t): st["below"][str(t)] for t in thresholds}, errors=v(e[keep][o]),
+                               weights=ww[o], band=edf_band(e[keep][o], ww[o], band, level) if band != "none" else None,
+                               measure=measure)
     ks = [KsPair(a, b, *ks_test(errs[a], errs[b], w[a], w[b])) for i, a in enumerate(names) for b in names[i + 1:]]
-    return EdfComparison(metric, normalization, thresholds, sweeps, ks)
+    return EdfComparison(metric, normalization, [measure.shown(t) for t in thresholds], sweeps, ks, measure=measure)
 
 
 # ---- bootstrap ----
@@ -248,8 +271,9 @@ class BootstrapPanel:
     n_boot: int
     frac: float
     x: np.ndarray = field(repr=False)
-    errors: np.ndarray = field(repr=False)
+    errors: np.ndarray = field(repr=False)  # oriented lower-is-better (Population.errors)
     kept: np.ndarray = field(repr=False)
+    measure: Metric = ERROR  # what the errors are (the picture shows them in its values)
 
     def to_json(self) -> dict:
         return {"sweep": self.sweep, "param": self.param, "median": self.median, "low": self.low, "high": self.high,
@@ -257,14 +281,15 @@ class BootstrapPanel:
 
 
 def bootstrap_panel(sweep: str, param: str, x, errors, n_boot: int = 10_000, frac: float = 0.25, ci: float = 95.0,
-                    seed: int = 0) -> BootstrapPanel:
-    """The empirical bootstrap of the best model's ``param`` (models where x is NaN left out)."""
+                    seed: int = 0, measure: Metric = ERROR) -> BootstrapPanel:
+    """The empirical bootstrap of the best model's ``param`` (models where x is NaN left out); ``errors`` oriented
+    lower-is-better (``Population.errors``: the best model is the lowest, a PSNR's highest)."""
     x, e = np.asarray(x, dtype=np.float64), np.asarray(errors, dtype=np.float64)
     ok = ~np.isnan(x)
     r = bootstrap(x[ok], e[ok], n_boot, frac=frac, ci=ci, seed=seed)
     return BootstrapPanel(sweep, param, r["n"], median=r["median"], low=r["low"], high=r["high"], ci=ci, n_boot=n_boot,
                           frac=frac, x=x[ok], errors=e[ok],
-                          kept=r["kept"])
+                          kept=r["kept"], measure=measure)
 
 
 @dataclass

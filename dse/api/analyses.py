@@ -197,7 +197,7 @@ class Analyses(StudyBase):
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
         out = compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds=thresholds, band=band,
-                           level=level)
+                           level=level, measure=next(iter(pops.values())).measure)
         return out.with_references(refs) if refs else out
 
     def _reference_errors(self, reference, metric) -> dict:
@@ -254,8 +254,7 @@ class Analyses(StudyBase):
                                  + ", ".join(valid), "params")
             for n in have:
                 panels.append(bootstrap_panel(n, param, pops[n].values(param), errors=pops[n].errors, n_boot=n_boot,
-                                              frac=frac, ci=ci,
-                                              seed=seed))
+                                              frac=frac, ci=ci, seed=seed, measure=pops[n].measure))
         return BootstrapResult(metric, panels)
 
     @checked(x=Text(), y=Opt(Text()), good=Real(0, 1, low_open=True))

@@ -121,18 +121,21 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, refer
     th = r.thresholds
     nz = r.normalization
     banded = any(s.band for s in r.sweeps.values())
-    hdr = ["sweep", "n", "min", "mean", "median", "p10", "p25", "p75"] + [f"< {t:g}" for t in th] + \
+    m = r.measure
+    better = ">" if m.higher_is_better else "<"
+    hdr = ["sweep", "n", m.best_word, "mean", "median", "p10", "p25", "p75"] + [f"{better} {t:g}" for t in th] + \
         ([f"band ({band}, {100 * level:g}%)"] if banded else [])
     rows = [[n, s.n, *[f"{getattr(s, k):.2f}" for k in ("min", "mean", "median", "p10", "p25", "p75")],
              *[f"{s.below[t]:.3f}" for t in th]] + ([f"+/- {s.band['half_width']:.3f}"] if banded else [])
             for n, s in r.sweeps.items()]
     how = f", normalised by {nz.by} ({nz.bins} bins over {nz.range[0]:.4g}..{nz.range[1]:.4g})" if nz else ""
-    table(f"{metric} error (%){how}", hdr, rows)
+    table((f"{metric} error (%)" if not m.higher_is_better else
+           f"{metric} {m.label} ({m.unit}, higher is better; p10: what the best 10% reach)") + how, hdr, rows)
     table("two-sample Kolmogorov-Smirnov" + (" (weighted)" if nz else ""), ["a", "b", "D", "p-value"],
           [[k.a, k.b, f"{k.statistic:.4f}", f"{k.pvalue:.3g}"] for k in r.ks])
     if r.references:
-        table("reference networks: the share of each sweep's models at or below their error",
-              ["reference", "error"] + list(r.sweeps),
+        table("reference networks: the share of each sweep's models as good as theirs or better",
+              ["reference", m.name] + list(r.sweeps),
               [[n, f"{x['error']:.2f}"] + [f"{x['at_or_below'][s]:.3f}" for s in r.sweeps]
                for n, x in r.references.items()])
     save_plot(r, plot)

@@ -80,9 +80,12 @@ def _log_x(param: str) -> bool:
     return param in ("flops", "params", "acts", "wa", "w0") or (param[0] == "w" and param[1:].isdigit())
 
 
-def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None, marks: dict | None = None):
+def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None, marks: dict | None = None,
+             reverse: bool = False, ylabel: str | None = None):
     """curves: {name: (sorted errors, cumulative fraction, legend label)}; bands: {name: (low, high)} at the same
-    errors, shaded in the curve's colour; marks: {reference network: its error}, dashed vertical lines."""
+    errors, shaded in the curve's colour; marks: {reference network: its error}, dashed vertical lines.
+    ``reverse``: the values are higher-is-better (PSNR, given best first): the axis runs from high to low, so the
+    better models are on the left as an error's are."""
     for name, e in (marks or {}).items():
         ax.axvline(e, color="black", ls="--", lw=1)
         ax.annotate(name, (e, 0.98), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, ha="right",
@@ -94,7 +97,9 @@ def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None,
             ax.fill_between([e[0]] + list(e), [0.0] + list(lo), [hi[0]] + list(hi), step="post",
                             color=line.get_color(), alpha=0.15, lw=0)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("cumulative fraction of models")
+    ax.set_ylabel(ylabel or "cumulative fraction of models")
+    if reverse:
+        ax.invert_xaxis()
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
@@ -102,13 +107,14 @@ def draw_edf(ax, curves: dict, xlabel: str = "error", bands: dict | None = None,
 
 
 def draw_bootstrap(axes, panels: list):
-    """panels: objects with sweep, param, x, errors, median, low, high, ci."""
+    """panels: objects with sweep, param, x, errors (oriented lower-is-better), measure, median, low, high, ci."""
     for ax, p in zip(axes, panels):
-        ax.scatter(p.x, p.errors, s=6, alpha=0.5, color="tab:blue", lw=0)
+        m = getattr(p, "measure", None)
+        ax.scatter(p.x, m.shown(p.errors) if m else p.errors, s=6, alpha=0.5, color="tab:blue", lw=0)
         ax.axvspan(p.low, p.high, color="tab:orange", alpha=0.25, lw=0, label=f"{p.ci:g}% interval")
         ax.axvline(p.median, color="tab:red", lw=1.5, label=f"median {p.median:.4g}")
         ax.set_xlabel(p.param)
-        ax.set_ylabel("error")
+        ax.set_ylabel("error" if m is None or not m.higher_is_better else f"{m.label} ({m.unit})")
         ax.set_title(p.sweep, fontsize=9)
         if _log_x(p.param):
             ax.set_xscale("log")
