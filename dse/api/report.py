@@ -15,6 +15,7 @@ from dse.analysis.power import MIN_PILOT
 from dse.api.analyses import _series
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
+from dse.tasks import task
 from dse.params import DEFAULTS as D
 from dse.params import FilePath, checked
 from dse.report import html as H
@@ -94,16 +95,21 @@ NOTHING = H.muted("Nothing trained yet.")
 @section("summary", "Summary")
 def summary(c: ReportContext) -> str:
     rows = []
-    for st in c.study.status():
+    status = c.study.status()
+    low = any(st.task != "classify" for st in status if st.sweep in c.names)
+    for st in status:
         if st.sweep not in c.names:
             continue
         prot = st.protocol or {}
         ptxt = ", ".join(f"{k}={prot[k]}" for k in ("dataset", "budget", "train_size", "batch_size", "lr")
                          if prot.get(k) is not None) if prot else "not trained here"
-        rows.append([st.sweep, st.space, ptxt, st.models, c.pops[st.sweep].n, H.fmt(st.best_error),
-                     H.fmt(st.median_error), H.fmt(st.train_hours, ".3f"), st.counts["failed"] + st.counts["diverged"]])
-    return H.table(["sweep", "space", "protocol", "models", "with error", "best err %", "median err %", "train hours",
-                    "failed/diverged"], rows)
+        m = task(st.task).metric
+        res = (lambda v, m=m: "" if v is None else m.fmt(v)) if low else H.fmt
+        rows.append([st.sweep, st.space, ptxt, st.models, c.pops[st.sweep].n, res(st.best_error),
+                     res(st.median_error), H.fmt(st.train_hours, ".3f"), st.counts["failed"] + st.counts["diverged"]])
+    heads = ["best", "median"] if low else ["best err %", "median err %"]  # a PSNR sweep's in dB, each with its unit
+    return H.table(["sweep", "space", "protocol", "models", "with result" if low else "with error", *heads,
+                    "train hours", "failed/diverged"], rows)
 
 
 @section("edf", "Error distributions")

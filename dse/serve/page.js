@@ -48,7 +48,9 @@ function showError(msg) {
 }
 async function refreshStatus() {
   const s = await get("/api/status");
-  table(document.getElementById("status"), ["sweep", "space", ...meta.statuses, "stale", {label: "best err %", get: r => fmt(r.best_error)}, {label: "median err %", get: r => fmt(r.median_error)},
+  // a low-level sweep (SR, denoising) reports PSNR in dB: then each result carries its unit
+  const low = s.sweeps.some(r => r.unit), res = v => r => fmt(r[v]) + (low && r[v] != null ? (r.unit ? " " + r.unit : "%") : "");
+  table(document.getElementById("status"), ["sweep", "space", ...meta.statuses, "stale", {label: low ? "best" : "best err %", get: res("best_error")}, {label: low ? "median" : "median err %", get: res("median_error")},
     {label: "models/hour", get: r => fmt(r.models_per_hour, 1)}, {label: "hours left", get: r => fmt(r.hours_left, 2)}],
     s.sweeps);
   table(document.getElementById("running"), ["sweep", "id", "epoch", "worker", "device",
