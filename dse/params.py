@@ -402,7 +402,9 @@ PROTOCOL = {
                         "Train on a fixed, seeded subset of this many images (synthetic: generate this many)."),
     "test_size": Param(Opt(Setting("test_size")), None, "Evaluate on a fixed subset of this many."),
     "resolution": Param(Opt(Setting("resolution")), None,
-                        "Image size for imagefolder (resize + centre crop) and synthetic data."),
+                        "Image size for imagefolder (resize + centre crop) and synthetic data; super-resolution and "
+                        "denoising: the training patch in input pixels (default 48, or what the smallest image "
+                        "holds)."),
     "batch_size": Param(Setting("batch_size"), 128, "Images per SGD step."),
     "lr": Param(Setting("lr"), 0.05, "Peak learning rate (half-period cosine to 0)."),
     "weight_decay": Param(Setting("wd"), 5e-5, "L2 weight decay on all parameters."),
@@ -411,6 +413,10 @@ PROTOCOL = {
     "augment": Param(Bool(), True, "Augmentation: pad-and-crop + flip for small images, random-resized-crop + flip "
                                    "for image folders (--no-augment: none).", "--augment/--no-augment"),
 }
+# The protocol settings a task may give its own default (dse.tasks: Task.protocol): left out of a train call (None),
+# they are the task's, else the declared one above (dse train's help says both)
+TASK_PROTOCOL = tuple(TASKS["sr"].protocol)
+
 # The regime: what a model is counted and built at (dse.spaces.Regime's fields). Its defaults are the paper's
 # (ImageNet: 360-400 MF at 224 px, RGB, 1,000 classes); a space's own [regime] table and a call's keywords come
 # first. A task adds its own fields here (every sample-like method, dse model and the CLI take them from this).

@@ -183,7 +183,10 @@ def test_a_missing_or_damaged_store_is_shown_and_recovers(tmp_path, trained):
         code, _, body = s.get("/api/status")
         assert code == 503 and "not a dse store" in json.loads(body)["error"]
         db.unlink()
-        shutil.copy(trained / "dse.sqlite", db)
+        src, dst = sqlite3.connect(trained / "dse.sqlite"), sqlite3.connect(db)
+        src.backup(dst)  # a consistent copy (a plain file copy can miss what is still in the -wal file)
+        dst.close()
+        src.close()
         code, _, body = s.get("/api/status")
         assert code == 200 and json.loads(body)["sweeps"][0]["done"] == 6  # recovered, same server
     finally:

@@ -16,7 +16,7 @@ from dse.store.records import SweepRecord
 from dse.validate import (FIXED_SIZE_DATASETS, usable_cpus)
 from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
-from dse.params import PROTOCOL, REGIME_DEFAULTS, RUN, Factors, Instance, Int, Opt, checked
+from dse.params import PROTOCOL, REGIME_DEFAULTS, RUN, TASK_PROTOCOL, Factors, Instance, Int, Opt, checked
 from dse.train.options import RunOptions
 from dse.units import parse_factors
 from dse.train.protocol import Protocol
@@ -123,11 +123,12 @@ class Training(StudyBase):
     """Training sweeps under a protocol, and whether the budget was long enough (undertraining, budget-check)."""
 
     # ---- training ----
-    @checked(protocol=Opt(Instance(Protocol)), run=Opt(Instance(RunOptions)))
-    def train(self, sweeps=None, *, budget: str = D.budget, dataset: str = D.dataset, data_dir=D.data_dir,
+    @checked(protocol=Opt(Instance(Protocol)), run=Opt(Instance(RunOptions)),
+             **{k: Opt(PROTOCOL[k].check) for k in TASK_PROTOCOL})
+    def train(self, sweeps=None, *, budget: str = D.budget, dataset: str | None = None, data_dir=D.data_dir,
               train_size: int | None = D.train_size, test_size: int | None = D.test_size,
-              resolution: int | None = D.resolution, batch_size: int = D.batch_size, lr: float = D.lr,
-              weight_decay: float = D.weight_decay, momentum: float = D.momentum, nesterov: bool = D.nesterov,
+              resolution: int | None = D.resolution, batch_size: int | None = None, lr: float | None = None,
+              weight_decay: float | None = None, momentum: float = D.momentum, nesterov: bool | None = None,
               augment: bool = D.augment, seed: int = D.seed, device: str = D.device,
               workers_per_device: int | str | None = D.workers_per_device, checkpoint: str = D.checkpoint,
               graph: str = D.graph, executor: str = D.executor, address: str | None = D.address,
@@ -145,19 +146,21 @@ class Training(StudyBase):
         Ctrl-C (KeyboardInterrupt) gives running models back: call again to continue.
 
         The settings are keywords (declared in ``dse.params``: PROTOCOL, what an error means, and RUN, how to run),
-        or the typed objects they make: ``protocol=Protocol(...)``, ``run=RunOptions(...)``.
+        or the typed objects they make: ``protocol=Protocol(...)``, ``run=RunOptions(...)``. Those a task gives its
+        own default (``TASK_PROTOCOL``: dataset, lr, weight_decay, batch_size, nesterov) are the sweeps' task's when
+        left out (None): classification's declared ones, or super-resolution's (photos, Adam at 1e-3, ...).
 
         >>> Study("s.sqlite").train(budget="2ep", train_size=5000, device="cpu").done           # doctest: +SKIP
         """
-        t = self._task_of(sweeps)
-        if protocol is None and resolution and dataset in FIXED_SIZE_DATASETS and not t.low_level:
-            raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {dataset} images have a "
-                             f"fixed size", "resolution")
         flat = dict(budget=budget, dataset=dataset, train_size=train_size, test_size=test_size, resolution=resolution,
                     batch_size=batch_size, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                     augment=augment)
-        if protocol is None:  # a setting left at its declared default takes the task's (SR: Adam at 1e-3, photos)
-            flat.update({k: v for k, v in t.protocol.items() if flat[k] == PROTOCOL[k].default})
+        t = self._task_of(sweeps) if protocol is None else None
+        own = t.protocol if t else {}  # a setting left out: the task's default (SR: photos, Adam at 1e-3), else
+        flat.update({k: own.get(k, PROTOCOL[k].default) for k in TASK_PROTOCOL if flat[k] is None})  # the declared
+        if t and resolution and flat["dataset"] in FIXED_SIZE_DATASETS and not t.low_level:
+            raise ParamError(f"{{resolution}} applies to imagefolder and synthetic data; {flat['dataset']} images have "
+                             f"a fixed size", "resolution")
         protocol = _typed(protocol, functools.partial(Protocol, seed=seed), PROTOCOL, flat, "protocol")
         run = _typed(run, RunOptions, RUN, dict(
             device=device, workers_per_device=workers_per_device, data_dir=data_dir, checkpoint=checkpoint,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import click
 
 from dse.errors import DseError
-from dse.params import (PARAMS, PROTOCOL, REGIME, RUN, TASK_REGIME, Bool, Check, Choice, FilePath, Int, Names,
-                        Opt, Param, Real, Seed, Setting, Workers)
+from dse.params import (PARAMS, PROTOCOL, REGIME, RUN, TASK_PROTOCOL, TASK_REGIME, Bool, Check, Choice, FilePath,
+                        Int, Names, Opt, Param, Real, Seed, Setting, Workers)
 from dse.report.console import say
+from dse.tasks import TASKS
 
 # the run settings that are callbacks of the library, not options (the CLI makes them: --plain)
 CALLBACKS = ("progress", "on_start")
@@ -103,7 +104,18 @@ def regime_options(f=None, *, space: bool = False):
 
 
 PLAIN = click.option("--plain", is_flag=True, help="Plain log lines instead of the live display.")
-PROTOCOL_OPTIONS = [option(k) for k in PROTOCOL]
+def _protocol_option(k: str):
+    """A protocol setting's option; one a task gives its own default is None when not given (the library takes the
+    sweeps' task's), its help saying both defaults."""
+    if k not in TASK_PROTOCOL:
+        return option(k)
+    low = TASKS["sr"].protocol[k]
+    return option(k, default=None, show_default=False,
+                  more=f" [default: {PROTOCOL[k].default}; super-resolution and denoising: {low}"
+                       + (" (Adam)" if k != "dataset" else "") + "]")
+
+
+PROTOCOL_OPTIONS = [_protocol_option(k) for k in PROTOCOL]
 RUN_OPTIONS = [option(k) for k in RUN if k not in CALLBACKS] + [PLAIN]
 
 
