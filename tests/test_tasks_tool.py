@@ -216,3 +216,37 @@ def test_an_sr_sweep_trains_on_fashion_mnist_and_beats_bicubic(tmp_path):
     up = F.interpolate(bicubic_down(val, 2), size=val.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
     bicubic = float(np.mean(psnr(up.numpy(), val.numpy(), shave=2)))
     assert got[1] > bicubic + 0.1, (got[1], bicubic)
+
+
+def test_edsr_baseline_is_a_one_model_sweep_counted_as_published_and_trains(tmp_path):
+    """dse sample --reference edsr_baseline_x2: EDSR-baseline as a one-model SR sweep (316,248,883,200 multiply-adds
+    at 1280x720, 1,369,859 parameters), trained to a PSNR; FSRCNN (not built from dse's blocks) and a classification
+    option are refused, the store unchanged."""
+    run = partial(cli, tmp_path)
+    assert run("sample", "--reference", "edsr_baseline_x2")[0] == 0
+    con = sqlite3.connect(tmp_path / "dse.sqlite")
+    regime = json.loads(con.execute("SELECT regime FROM sweeps").fetchone()[0])
+    assert (regime["task"], regime["scale"]) == ("sr", 2)
+    assert con.execute("SELECT flops, params FROM models").fetchone() == (316_248_883_200, 1_369_859)
+    store = tmp_path / "dse.sqlite"
+    fails(run, store, ("sample", "--reference", "fsrcnn_x2"), "not built from dse's registered blocks")
+    fails(run, store, ("sample", "--reference", "edsr_baseline_x4", "--resolution", "32"),
+          "--resolution does not apply to edsr_baseline_x4")
+    photos = _photos(tmp_path / "photos", size=(24, 24))
+    code, out, err = run("train", "--data-dir", photos, "--budget", "2it", "--resolution", "8", "--plain")
+    assert code == 0 and "1 done" in out, (out, err)
+
+
+def test_dse_speed_times_an_sr_network_on_its_patches(sr_store):
+    """dse speed's timing of an SR sweep's model runs the SR network it trains (48 px patches: forward; and an L1 +
+    Adam step), not a classifier of the same stages (which its regime, without a resolution, could not build)."""
+    from dse.train.speed import time_model
+
+    d, _, _ = sr_store
+    con = sqlite3.connect(d / "dse.sqlite")
+    arch = Arch.from_dict(json.loads(con.execute("SELECT arch FROM models WHERE sweep = 'x4'").fetchone()[0]))
+    regime = json.loads(con.execute("SELECT regime FROM sweeps WHERE name = 'x4'").fetchone()[0])
+    assert "resolution" not in regime
+    for mode in ("infer", "train"):
+        ms, spread = time_model(arch, regime, mode=mode, batch=2, repeat=2, warmup=1)
+        assert ms > 0 and spread >= 0

@@ -109,19 +109,26 @@ class Sampling(StudyBase):
     def add_reference(self, name: str, sweep: str | None = None, *, resolution: int | None = None,
                       stem: str = R["stem"], in_channels: int = R["in_channels"],
                       num_classes: int | None = None) -> SampleResult:
-        """Put the reference network ``name`` (``dse.models.reference``: resnet50, effnet_b0, regnetx_400mf, ...)
-        into a one-model sweep (default: its name), counted at ``resolution`` and ``num_classes`` (default: the
-        network's own, 224 px and 1000 classes or 32 px and 10), to train and time it beside populations.
+        """Put the reference network ``name`` (``dse.models.reference``: resnet50, effnet_b0, regnetx_400mf, ...;
+        or an SR network of dse's blocks, ``dse.models.lowlevel``: edsr_baseline_x2/x3/x4) into a one-model sweep
+        (default: its name), counted at ``resolution`` and ``num_classes`` (default: the network's own, 224 px and
+        1000 classes or 32 px and 10; an SR network at its task's output), to train and time it beside populations.
 
         >>> Study("s.sqlite").add_reference("resnet56")  # doctest: +SKIP
         SampleResult(sweep='resnet56', added=1, total=1, ...)
         """
+        from dse.models.lowlevel import LOWLEVEL_REFERENCES
         from dse.models.reference import reference
         from dse.spaces.sweeps import reference_sweep
 
-        ref = reference(name)
-        regime = Regime((0, 0), ref.resolution if resolution is None else resolution, stem, in_channels,
-                        ref.num_classes if num_classes is None else num_classes)
+        low = LOWLEVEL_REFERENCES.get(str(name).lower())
+        if low is not None:
+            ref, regime = _low_level_reference(low, resolution=resolution, num_classes=num_classes,
+                                               in_channels=in_channels)
+        else:
+            ref = reference(name)
+            regime = Regime((0, 0), ref.resolution if resolution is None else resolution, stem, in_channels,
+                            ref.num_classes if num_classes is None else num_classes)
         with self.store(write=True) as s:
             return reference_sweep(s, ref, regime, sweep)
 
@@ -168,6 +175,24 @@ class Sampling(StudyBase):
         regime = Regime((0, 0), resolution, stem, in_channels, num_classes)
         with self.store(write=True) as s:
             return import_sweep(s, path, sweep, regime)
+
+
+def _low_level_reference(low, *, resolution, num_classes, in_channels):
+    """(the reference as reference_sweep takes it, its regime) of an SR or denoising reference network; one not
+    built from dse's registered blocks (FSRCNN's deconvolution and PReLUs, DnCNN's) is refused, saying so."""
+    from types import SimpleNamespace
+
+    if low.net is None:
+        raise ParamError(f"the reference network {low.name} is counted exactly (dse model {low.name}) but not built "
+                         f"from dse's registered blocks, so it cannot be trained as a sweep; the EDSR-baseline "
+                         f"networks can (edsr_baseline_x2, _x3, _x4)", "name")
+    given = [k for k, v in (("resolution", resolution), ("num_classes", num_classes)) if v is not None]
+    if given:
+        raise ParamError(f"{{{given[0]}}} does not apply to {low.name}, {task(low.task).a} network counted at its "
+                         f"task's output", *given)
+    arch = low.net.general().arch
+    return SimpleNamespace(name=low.name, arch=arch, regnet=None), Regime(
+        (0, 0), in_channels=in_channels, task=low.task, scale=low.scale if low.task == "sr" else None)
 
 
 def _space(space) -> Space:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,14 +88,12 @@ def _sample_all(store: Store, space: Space, plan: list, n: int) -> list[SampleRe
 def reference_sweep(store: Store, ref, regime: Regime, sweep: str | None = None) -> SampleResult:
     """A one-model sweep (``source`` "reference") holding the reference network ``ref`` counted at ``regime``, to
     train and time beside populations; the same network again is a no-op, another one under its name an error."""
-    from dse.models.complexity import complexity
-
     name = check_name(ref.name if sweep is None else sweep, "sweep", "sweep name" if sweep is not None else
                       "sweep name (the network's name; pass --sweep NAME)")
-    cx = complexity(ref.arch, **regime.cx_kwargs())
+    cx = regime.count(ref.arch)  # (classification at its resolution; SR and denoising at the task's output)
     model = {"arch": ref.arch, **cx, "regnet": ref.regnet}
-    regime = Regime((cx["flops"], cx["flops"]), regime.resolution, regime.stem, regime.in_channels,
-                    regime.num_classes)
+    regime = dataclasses.replace(regime, flops=(cx["flops"], cx["flops"]), max_params=None, max_acts=None,
+                                 ms_cap=None)
     with store.write() as c:
         if name in store.sweep_names():
             row = store.sweep(name)

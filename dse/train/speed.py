@@ -20,6 +20,7 @@ from dse.errors import ParamError
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch
 from dse.store.db import Store
+from dse.tasks import task_of
 from dse.train.engine import Step, capture
 from dse.train.protocol import Protocol
 
@@ -66,11 +67,14 @@ def _timed(fn, dev, warmup: int, repeat: int) -> tuple[float, float]:
 def time_model(arch: Arch, regime: dict, device: str = "cpu", mode: str = "infer", batch: int = 64,
                repeat: int = 10, warmup: int = 3) -> tuple[float, float]:
     """(milliseconds per batch of ``batch`` images at the regime's resolution (stem, channels, classes), the
-    spread of the repeats): ``infer`` one forward pass, ``train`` one whole training step of the engine."""
+    spread of the repeats): ``infer`` one forward pass, ``train`` one whole training step of the engine. An SR or
+    denoising network (a low-level regime) is timed on training patches (``_time_restorer``)."""
     if mode not in MODES:
         raise ParamError(f"{{mode}} {mode!r} unknown; allowed: infer, train, both", "mode")
     dev = torch.device(device)
     cuda = dev.type == "cuda"
+    if task_of(regime).low_level:
+        return _time_restorer(arch, regime, dev, mode, batch=batch, repeat=repeat, warmup=warmup)
     h, c = int(regime["resolution"]), int(regime["in_channels"])
     torch.manual_seed(0)
     model = AnyNet(arch, regime["stem"], c, int(regime["num_classes"])).to(dev)
@@ -101,6 +105,34 @@ def time_model(arch: Arch, regime: dict, device: str = "cpu", mode: str = "infer
         step.zero_grad()
         step()
     return _timed(eager, dev, warmup, repeat)
+
+
+def _time_restorer(arch: Arch, regime: dict, dev, mode: str, *, batch: int, repeat: int, warmup: int):
+    """time_model of an SR or denoising network: a batch of training patches (``DEFAULT_PATCH`` input pixels);
+    ``train``: forward, L1, backward and an Adam step, as dse.train.restore trains it."""
+    from dse.models.lowlevel import Restoration
+    from dse.models.restore import Restorer
+    from dse.train.restore import DEFAULT_PATCH
+
+    c, s, p = int(regime.get("in_channels", 3)), int(regime.get("scale") or 1), DEFAULT_PATCH
+    torch.manual_seed(0)
+    model = Restorer(Restoration(arch, s, c, image_residual=True)).to(dev).to(memory_format=torch.channels_last)
+    x = torch.rand(batch, c, p, p, device=dev).contiguous(memory_format=torch.channels_last)
+    if mode == "infer":
+        model.eval()
+
+        def run():
+            with torch.no_grad():
+                model(x)
+        return _timed(run, dev, warmup, repeat)
+    y = torch.rand(batch, c, p * s, p * s, device=dev)
+    opt = torch.optim.Adam(model.parameters(), lr=0.0)  # the weights stay put: every timed step does the same work
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.l1_loss(model(x), y).backward()
+        opt.step()
+    return _timed(step, dev, warmup, repeat)
 
 
 def _work(store: Store, sweeps, device_label: str, modes, batch: int, force: bool) -> list[tuple]:
