@@ -250,3 +250,31 @@ def test_dse_speed_times_an_sr_network_on_its_patches(sr_store):
     for mode in ("infer", "train"):
         ms, spread = time_model(arch, regime, mode=mode, batch=2, repeat=2, warmup=1)
         assert ms > 0 and spread >= 0
+
+
+def test_a_low_level_run_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path):
+    """fit_restorer's checkpoint after epoch 1 (model, Adam, patch generator, rows), resumed in a fresh model,
+    gives the uninterrupted run's epoch 2 exactly (the worker saves and resumes these after a crash or Ctrl-C)."""
+    import torch
+
+    from dse.models.restore import Restorer
+    from dse.models.lowlevel import RestoreNet
+    from dse.train.restore import Pairs, fit_restorer
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (3, 24, 24), dtype=np.uint8) for _ in range(4)]
+    pairs = Pairs(imgs[:3], imgs[3:], "sr", 2)
+
+    def fresh():
+        torch.manual_seed(0)
+        return Restorer(RestoreNet((1,), (8,), scale=2, image_residual=True))
+
+    kw = dict(steps=6, batch=4, patch=6, adam={"lr": 1e-3}, seed=0, epoch_steps=3)
+    states = []
+    whole = fit_restorer(fresh(), pairs, **kw, on_epoch=lambda row, state: states.append(state()))
+    ck = tmp_path / "ck.pt"
+    torch.save(states[0], ck)
+    resumed = fit_restorer(fresh(), pairs, **kw, resume=torch.load(ck, weights_only=False))
+    assert len(whole) == len(resumed) == 2
+    for k in ("loss", "train_psnr", "psnr"):
+        assert resumed[1][k] == whole[1][k], k

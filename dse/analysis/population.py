@@ -18,6 +18,7 @@ from dse.store.records import Fit, ModelRecord, SweepRecord
 from dse.tasks import ERROR, Metric, task_of
 
 COMPLEXITY = COUNTS  # (re-exported: the name analyses use)
+STAGE_PARAMS = (*STAGE_FIELDS, "k", "e")  # per-stage parameters: d, w, b, g, and the block's kernels and expansions
 SPEEDS = ("infer_ms", "train_ms")  # measured by dse speed (one device), where measured
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 # design choices sampled beside the network (activation as its index in ACTIVATIONS: relu 0, swish 1), and the
@@ -26,9 +27,9 @@ SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "
 
 
 def stage_index(name: str) -> int | None:
-    """'w3' -> 2 (the 0-based stage of a per-stage parameter d1.., w1.., b1.., g1..); None otherwise (w0 is the
-    RegNet initial width, not a stage)."""
-    if len(name) > 1 and name[0] in STAGE_FIELDS and name[1:].isdigit() and int(name[1:]) >= 1:
+    """'w3' -> 2 (the 0-based stage of a per-stage parameter d1.., w1.., b1.., g1.., and k1.., e1.. of blocks that
+    use them); None otherwise (w0 is the RegNet initial width, not a stage)."""
+    if len(name) > 1 and name[0] in STAGE_PARAMS and name[1:].isdigit() and int(name[1:]) >= 1:
         return int(name[1:]) - 1
     return None
 
@@ -102,9 +103,10 @@ class Population:
         """The parameters this population has: d1..dS, w1..wS, b1..bS, g1..gS, depth, flops, params, acts,
         w0, wa, wm, e_fit, and b / g where they are shared by all stages."""
         smax = max((m.arch.stages for m in self.models), default=4)
-        names = [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)]
+        own = [p for p in ("k", "e") if any(p in m.arch.uses for m in self.models)]  # the block's kernels, expansions
+        names = [f"{p}{i}" for p in (*STAGE_FIELDS, *own) for i in range(1, smax + 1)]
         names += ["depth", *COMPLEXITY, *[k for k in SPEEDS if k in self.speeds], *FIT_PARAMS]
-        names += [p for p in ("b", "g") if self._shared(p)]
+        names += [p for p in ("b", "g", *own) if self._shared(p)]
         return names + self.setting_names()
 
     def setting_names(self) -> list[str]:
@@ -143,7 +145,7 @@ class Population:
             raise ParamError(f"unknown {{param}} {name!r} for sweep {self.sweep!r}; valid: {', '.join(known)}",
                              "param")
         ms = self.models
-        if name in ("b", "g"):  # a RegNet's sampled g (the compatibility rule may lower it in narrow stages)
+        if name in ("b", "g", "k", "e"):  # a RegNet's sampled g (the compatibility rule may lower it in narrow stages)
             return np.array([(m.regnet or {}).get(name) or m.arch.stage(name)[0] for m in ms], dtype=np.float64)
         i = stage_index(name)
         if i is not None:

@@ -13,7 +13,7 @@ from dse.analysis.refine import RefineResult
 from dse.analysis.results import (NORMALIZE_BY, BootstrapResult, ComplexityView, Curves, EdfComparison, FitResult,
                                   FitRow, SearchEfficiency, bootstrap_panel, compare_edfs, compare_search, normalize)
 from dse.analysis.trends import TrendsResult, complexity_trend, trend_series
-from dse.api.common import StudyBase, _populations, _regime_x
+from dse.api.common import StudyBase, _populations, _regime_x, same_task
 from dse.errors import DseError, ParamError
 from dse.spaces import Space, parse_space, resolve_space
 from dse.store.records import Fit
@@ -129,10 +129,10 @@ class Analyses(StudyBase):
             self._names(s, [sweep])  # known, and a population (not a budget copy)
             return _populations(s, [sweep], metric)[sweep]
 
-    def _pops(self, sweeps, metric, need=2, what="this analysis") -> dict:
+    def _pops(self, sweeps, metric, need=2, what="this analysis", compare: bool = True) -> dict:
         with self.store() as s:
             names = self._names(s, sweeps)
-            pops = _populations(s, names, metric)
+            pops = _populations(s, names, metric, compare=compare)
         for p in pops.values():
             p.require(need, what)
         return pops
@@ -194,6 +194,9 @@ class Analyses(StudyBase):
         names = self._compared(sweeps, "edf", least=1)  # one sweep: its EDF and statistics, no KS
         self._check_normalization(normalize, bins, range)
         refs = self._reference_errors(reference, metric)
+        if refs:  # a reference network is marked on the EDFs: its result must be of their kind
+            with self.store() as s:
+                same_task(s, [*names, *refs])
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
         out = compare_edfs({n: p.errors for n, p in pops.items()}, metric, norm, thresholds=thresholds, band=band,
@@ -343,14 +346,14 @@ class Analyses(StudyBase):
     @checked()
     def complexity(self, sweeps=None, *, metric: str = D.metric) -> ComplexityView:
         """Error against flops, params and acts of the trained models of each sweep."""
-        pops = self._pops(sweeps, metric, need=1)
+        pops = self._pops(sweeps, metric, need=1, compare=False)
         return ComplexityView(metric, {n: {k: p.values(k) for k in COUNTS} | {"errors": p.errors}
                                        for n, p in pops.items()})
 
     @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))
     def curves(self, sweep: str, *, best: int = 5, worst: int = 5, metric: str = D.metric) -> Curves:
         """Per-epoch train and test error of the ``best`` and ``worst`` models of a sweep."""
-        pop = self._pops([sweep], metric, need=1)[sweep]
+        pop = self._pops([sweep], metric, need=1, compare=False)[sweep]
         with self.store() as s:
             return _curves(pop, s.epoch_rows([sweep]), best, worst)
 

@@ -91,11 +91,12 @@ def _speeds(s, names) -> dict:
     return out
 
 
-def _populations(s, names, metric) -> dict:
-    """{name: Population} of the sweeps ``names``, with the timings of the most measured device. Sweeps of
-    different tasks, or of one low-level task at different scales or noise levels, are not one comparison: refused,
-    naming both."""
-    same_task(s, names)
+def _populations(s, names, metric, compare: bool = False) -> dict:
+    """{name: Population} of the sweeps ``names``, with the timings of the most measured device. ``compare``: they
+    are compared with one another, so sweeps of different tasks, or of one low-level task at different scales or
+    noise levels, are refused, naming both (an analysis of each sweep on its own takes any mix)."""
+    if compare:
+        same_task(s, names)
     sp = _speeds(s, names)
     return {n: Population.from_records(s.sweep(n), s.models(n), metric, sp.get(n)) for n in names}
 

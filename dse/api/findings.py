@@ -15,6 +15,7 @@ from dse.api.costs import Costs, sizes
 from dse.errors import DseError, ParamError
 from dse.params import DEFAULTS as D
 from dse.params import REGIME, REGIME_DEFAULTS, TASK_REGIME
+from dse.tasks import task_of
 from dse.api.training import RunOptions
 from dse.params import Bool, Budget, Choice, Instance, Int, Names, Opt, Setting, Text, checked
 from dse.validate import DATASETS, MAX_MODELS, shown
@@ -134,7 +135,9 @@ class Findings(Costs):
         if bad:
             raise ParamError(f"{{only}} {bad[0]!r} is no finding; the findings: {', '.join(ids)}", "only")
         with self.store() as s:
-            names = [n for n in self._names(s, sweeps) if s.sweep(n).source in ("sampled", "imported")]
+            # the paper's findings are classification's: a low-level sweep's (SR, denoising) are the next issue's
+            names = [n for n in self._names(s, sweeps) if s.sweep(n).source in ("sampled", "imported")
+                     and not task_of(s.sweep(n).regime).low_level]
             recs = {n: s.sweep(n) for n in names}
             pops = _populations(s, names, metric)
             here = {n: bool(s.epoch_rows([n])) for n in names}

@@ -15,7 +15,7 @@ from dse.analysis.power import MIN_PILOT
 from dse.api.analyses import _series
 from dse.api.common import StudyBase
 from dse.errors import DseError, ParamError, write_error
-from dse.tasks import task
+from dse.tasks import task, task_of
 from dse.params import DEFAULTS as D
 from dse.params import FilePath, checked
 from dse.report import html as H
@@ -118,14 +118,31 @@ def edfs(c: ReportContext) -> str:
         return H.muted("No sweep has two or more models with errors yet.")
     # trained reference networks (dse sample --reference) are marked at their error, not drawn as populations
     refs = [n for n in c.names if c.recs[n].source == "reference" and c.pops[n].n == 1]
-    e = c.study.edf(c.trained, metric=c.metric, reference=refs or None)
-    body = "<h3>Error EDFs</h3>" + H.table(["sweep", "n", "min", "mean", "median", "p25", "p75"],
-                                           [[n, s.n, H.fmt(s.min), H.fmt(s.mean), H.fmt(s.median), H.fmt(s.p25),
-                                             H.fmt(s.p75)] for n, s in e.sweeps.items()])
+    groups = {}  # the sweeps of one task (and one SR scale or noise) form one comparison each
+    for n in c.trained:
+        r = c.recs[n].regime or {}
+        groups.setdefault((task_of(r).name, r.get("scale"), r.get("sigma")), []).append(n)
+    body = ""
+    for (t, scale, sigma), names in groups.items():
+        if len(groups) > 1:
+            body += f"<h3>{t}" + (f" x{scale}" if scale else "") + (f", sigma {sigma:g}" if sigma else "") + "</h3>"
+        body += _edf_block(c, names, [n for n in refs if (c.recs[n].regime or {}).get("task", "classify") == t
+                                      and (c.recs[n].regime or {}).get("scale") == scale])
+    return body
+
+
+def _edf_block(c: ReportContext, trained: list, refs: list) -> str:
+    """The EDFs, reference marks, KS tests and flops-normalised EDFs of sweeps of one task."""
+    e = c.study.edf(trained, metric=c.metric, reference=refs or None)
+    m = e.measure
+    title = "Error EDFs" if not m.higher_is_better else f"{m.label} EDFs ({m.unit}, higher is better)"
+    body = f"<h3>{title}</h3>" + H.table(["sweep", "n", m.best_word, "mean", "median", "p25", "p75"],
+                                         [[n, s.n, H.fmt(s.min), H.fmt(s.mean), H.fmt(s.median), H.fmt(s.p25),
+                                           H.fmt(s.p75)] for n, s in e.sweeps.items()])
     body += H.figure(e)
     if e.references:
         body += "<h3>Reference networks</h3>" + H.table(
-            ["reference", "error"] + [f"share of {n} at or below" for n in e.sweeps],
+            ["reference", m.name] + [f"share of {n} as good or better" for n in e.sweeps],
             [[n, H.fmt(r["error"])] + [H.fmt(r["at_or_below"][s], ".3f") for s in e.sweeps]
              for n, r in e.references.items()])
     if e.ks:
@@ -134,7 +151,7 @@ def edfs(c: ReportContext) -> str:
         flops = None
         for k in (10, 5, 3, 2):  # the finest binning every sweep fills
             try:
-                flops = c.study.edf(c.trained, normalize="flops", bins=k, metric=c.metric)
+                flops = c.study.edf(trained, normalize="flops", bins=k, metric=c.metric)
                 break
             except DseError:
                 continue

@@ -280,7 +280,8 @@ class Training(StudyBase):
         """train_protocol for SR and denoising sweeps: clean images (dse.train.restore), counts at the task's
         output size, one worker per device (the engine's allocation is sized for classification)."""
         from dse.spaces import Regime
-        from dse.train.restore import EPOCH_STEPS, check_patch, clean_for, patch_of, restore_epochs
+        from dse.train.restore import (EPOCH_STEPS, baseline_psnr, check_patch, clean_for, patch_of, restore_epochs,
+                                       restore_steps)
 
         data = clean_for(p, run.data_dir)
         regimes = {n: s.sweep(n).regime for n in names}
@@ -302,13 +303,16 @@ class Training(StudyBase):
         opts = run.for_workers(workers_per_device=workers, threads=run.threads or max(1, usable_cpus() // workers))
         pending = sum(counts[n]["pending"] for n in names)
         scales = sorted({int(r.get("scale") or 1) for r in regimes.values()})
+        degradations = {(r["task"], r.get("scale"), r.get("sigma")): r for r in regimes.values()}
+        base = "; ".join(f"{'bicubic x' + str(k[1]) if k[0] == 'sr' else f'noisy input (sigma {k[2]:g})'} "
+                         f"{baseline_psnr(data, r):.2f} dB" for k, r in degradations.items())
         out = TrainSummary(names, synthetic=data.synthetic, header=(
             f"{p.dataset}: {len(data.train):,} train / {len(data.val):,} validation images, {data.channels} "
             f"channel(s); {', '.join(sorted({r['task'] for r in regimes.values()}))}"
             + (f" x{', x'.join(map(str, scales))}" if scales != [1] else "")
-            + f"; {epochs} epoch(s) of {EPOCH_STEPS} steps at batch {p.batch_size}, "
+            + f"; {restore_steps(p):,} steps at batch {p.batch_size} ({epochs} evaluation(s), every {EPOCH_STEPS}), "
               f"{patch_of(p.resolution, data, scales[0])} px patches, Adam lr {p.lr:g}; PSNR in dB (higher is "
-              f"better); {pending} model(s) pending in {', '.join(names)}"))
+              f"better; the validation inputs themselves: {base}); {pending} model(s) pending in {', '.join(names)}"))
         devices = run.devices()
         return self._run(out, names, p, run, opts=opts, data=data if len(devices) * workers == 1 else None,
                          epochs=epochs, counts=counts)

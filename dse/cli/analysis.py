@@ -143,9 +143,9 @@ def edf(compare, sweeps, normalize, bins, range_, band, level, thresholds, refer
 
 @cli.command()
 @click.option("--param", "params", multiple=True, required=True,
-              help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS depth flops params acts w0 wa wm e_fit, b/g if "
-                   "shared, and the design choices a space samples: activation resolution lr wd lr_wd momentum "
-                   "batch_size.")
+              help="Parameter (repeatable): d1..dS w1..wS b1..bS g1..gS (k1..kS e1..eS of blocks that use them) depth "
+                   "flops params acts w0 wa wm e_fit, b/g/k/e if shared, and the design choices a space samples: "
+                   "activation resolution lr wd lr_wd momentum batch_size.")
 @option("sweeps", help="Sweep (repeatable; default: every sweep that has the parameter).")
 @_boot_options("")
 @METRIC
@@ -167,7 +167,9 @@ def bootstrap(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json)
         print_json(budget_warnings(db, named, r.to_json(), metric))
         return
     budget_warnings(db, named, metric=metric)
-    table(f"bootstrap of the best model's value ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
+    measures = sorted({p.measure.label or p.measure.name for p in r.panels})  # error, or PSNR (the best: highest)
+    table(f"bootstrap of the best model's value ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} "
+          f"{' / '.join(measures)})",
           ["sweep", "param", "n", "median", "low", "high"],
           [[p.sweep, p.param, p.n, f"{p.median:.4g}", f"{p.low:.4g}", f"{p.high:.4g}"] for p in r.panels])
     save_plot(r, plot)

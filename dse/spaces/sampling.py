@@ -208,6 +208,8 @@ class Sampler:
             return x, ok
         r = {p: sp.dists[p].sample(rng, n) if p in sp.dists else np.full(n, UNUSED[p])
              for p in ("d", "w0", "wa", "wm", "b", "g")}
+        if "e" in sp.uses:  # one expansion per network, drawn after the others (their streams stay as they were)
+            r["e"] = sp.dists["e"].sample(rng, n)
         if sp.w0_eq_wa:
             r["wa"] = r["w0"].copy()
         depths, widths, ok = regnet_arrays(r["d"].astype(np.int64), r["w0"], r["wa"], r["wm"], s)
@@ -219,7 +221,10 @@ class Sampler:
             w, g = adjust_compatibility(np.where(ok[:, None], widths, 8), b, g)
         else:
             w = np.where(ok[:, None], widths, 8)
-        return {"d": depths, "w": w, "b": b, "g": g, "g0": r["g"], "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}, ok
+        out = {"d": depths, "w": w, "b": b, "g": g, "g0": r["g"], "w0": r["w0"], "wa": r["wa"], "wm": r["wm"]}
+        if "e" in r:
+            out["e"] = np.repeat(r["e"][:, None].astype(np.float64), s, axis=1)
+        return out, ok
 
     def sample(self, n: int, exclude=()) -> list[SampledModel]:
         """The next n distinct models of this seed's stream whose keys are not in ``exclude``."""
@@ -323,6 +328,8 @@ class Sampler:
         if self.space.family == "regnet":
             rp = {"d": int(arch.depth), "w0": float(x["w0"][i]), "wa": float(x["wa"][i]), "wm": float(x["wm"][i]),
                   "b": as_number(x["b"][i][0]), "g": int(x["g0"][i])}
+            if "e" in x:
+                rp["e"] = as_number(x["e"][i][0])
         st = {k: as_number(x[k][i]) for k in self.space.settings if k != "activation"}
         return SampledModel(arch, f, p, acts=a, regnet=rp, settings=st or None)
 

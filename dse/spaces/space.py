@@ -312,8 +312,8 @@ def _parse_design(data, block, family, stages, err) -> Design:
                   f"\"res_bottleneck\" with se, or leave se out")
     if (bt.se == "never" and se) or (bt.se == "always" and "se" in data and not se):
         err("se", f"the {bt.name} block has SE {bt.se}")
-    if family == "regnet" and not set(bt.uses) <= {"b", "g"}:
-        err("block", f"the regnet family draws one b and g per network; the {bt.name} block uses "
+    if family == "regnet" and not set(bt.uses) <= {"b", "g", "e"}:
+        err("block", f"the regnet family draws one b, g and e per network; the {bt.name} block uses "
                      f"{', '.join(bt.uses)} (use the anynet family)")
     stem = data.get("stem")
     if stem is not None:

@@ -10,6 +10,7 @@ half-period cosine schedule, and evaluates on whole validation images with ``dse
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -114,8 +115,9 @@ def _patches(torch, clean: list, pairs: Pairs, patch: int, *, batch: int, gen):
 
 
 def evaluate(model, pairs: Pairs, device: str = "cpu", seed: int = 1) -> tuple[float, float]:
-    """(mean PSNR of the model's outputs, mean PSNR of the inputs upscaled bicubically or of the noisy images)
-    over the validation images, Y channel, ``scale`` pixels shaved (denoising: none)."""
+    """(mean PSNR of the model's outputs, mean PSNR of the inputs upscaled bicubically or of the noisy images: the
+    baseline a network must beat) over the validation images, Y channel, ``scale`` pixels shaved (denoising: none);
+    ``model`` None: the baseline only (NaN for the model)."""
     torch = _torch()
     from torch.nn import functional as F
 
@@ -124,31 +126,22 @@ def evaluate(model, pairs: Pairs, device: str = "cpu", seed: int = 1) -> tuple[f
     for x in pairs.val:
         groups.setdefault(x.shape, []).append(x)
     got, ref = [], []
-    model.eval()
+    if model is not None:
+        model.eval()
     for g, same in enumerate(groups.values()):
         clean = torch.from_numpy(np.stack(same)).to(device).float().div_(255)
         inp = pairs.inputs(clean, seed + g)
         with torch.no_grad():
-            out = torch.cat([model(inp[i:i + 16]) for i in range(0, len(inp), 16)])
+            if model is not None:
+                out = torch.cat([model(inp[i:i + 16]) for i in range(0, len(inp), 16)])
+                got += list(np.atleast_1d(psnr(out.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)))
             base = inp if pairs.scale == 1 else F.interpolate(inp, size=clean.shape[-2:], mode="bicubic",
                                                               align_corners=False)
-        got += list(np.atleast_1d(psnr(out.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)))
         ref += list(np.atleast_1d(psnr(base.clamp(0, 1).cpu().numpy(), clean.cpu().numpy(), shave)))
-    return float(np.mean(got)), float(np.mean(ref))
+    return float(np.mean(got)) if got else float("nan"), float(np.mean(ref))
 
 
 EPOCH_STEPS = 100  # a low-level task's epoch: 100 steps of patches (EDSR's code evaluates every 1,000)
-
-
-@dataclass
-class FitState:
-    """What one low-level training run carries between epochs (and a checkpoint holds): the model, Adam, the
-    patch generator, the evaluations so far."""
-
-    model: object
-    opt: object
-    gen: object
-    rows: list
 
 
 def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, adam: dict, seed: int = 0,
@@ -214,9 +207,11 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
                "patches_per_s": n * batch / max(seconds, 1e-9)}
         rows.append(row)
         if on_epoch is not None:
-            on_epoch(row, lambda s=last: {"step": s, "model": {k: v.detach().cpu() for k, v in
+            # copies: the live tensors change in the next epoch, a checkpoint must not
+            on_epoch(row, lambda s=last: {"step": s, "model": {k: v.detach().cpu().clone() for k, v in
                                                                model.state_dict().items()},
-                                          "opt": opt.state_dict(), "gen": gen.get_state(), "rows": list(rows)})
+                                          "opt": copy.deepcopy(opt.state_dict()), "gen": gen.get_state(),
+                                          "rows": copy.deepcopy(rows)})
     return rows
 
 
@@ -336,7 +331,6 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     from dse.models.restore import Restorer
     from dse.store.records import EpochRow
     from dse.train.engine import Outcome
-    from dse.validate import parse_budget
 
     task, scale = regime.get("task"), int(regime.get("scale") or 1)
     if clean.channels != regime.get("in_channels", 3):
@@ -345,8 +339,7 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     pairs = Pairs(clean.train, clean.val, task, scale=scale, sigma=float(regime.get("sigma") or 0))
     torch.manual_seed(seed)
     model = Restorer(Restoration(arch, scale, clean.channels, image_residual=True))
-    n, unit = parse_budget(p.budget)
-    steps = n * EPOCH_STEPS if unit == "ep" else n
+    steps = restore_steps(p)
     rows = []
 
     def epoch(row, state_fn):
@@ -367,15 +360,28 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     return Outcome("done", ok[-1], max(ok), epochs=len(ok), seconds=time.perf_counter() - t0, rows=rows)
 
 
+def baseline_psnr(clean: CleanImages, regime: dict) -> float:
+    """The PSNR of a low-level sweep's degraded validation inputs (upscaled bicubically for SR; the noisy images for
+    denoising): what its networks must beat."""
+    pairs = Pairs(clean.train, clean.val, regime["task"], scale=int(regime.get("scale") or 1),
+                  sigma=float(regime.get("sigma") or 0))
+    return evaluate(None, pairs)[1]
+
+
 def clean_for(p, data_dir=None) -> CleanImages:
     """The clean images protocol ``p`` names (its dataset, subset and seed)."""
     return load_clean(p.dataset, data_dir, train_size=p.train_size, test_size=p.test_size, seed=p.subset_seed,
                       resolution=p.resolution if p.dataset == "synthetic" else None)
 
 
-def restore_epochs(p) -> int:
-    """Epochs (evaluations) of a low-level run under ``p``: its budget in epochs, or its steps / EPOCH_STEPS."""
+def restore_steps(p) -> int:
+    """Steps of a low-level run under ``p``: its budget in steps, or its epochs x EPOCH_STEPS."""
     from dse.validate import parse_budget
 
     n, unit = parse_budget(p.budget)
-    return n if unit == "ep" else -(-n // EPOCH_STEPS)
+    return n * EPOCH_STEPS if unit == "ep" else n
+
+
+def restore_epochs(p) -> int:
+    """Epochs (evaluations) of a low-level run under ``p``: its steps / EPOCH_STEPS, rounded up."""
+    return -(-restore_steps(p) // EPOCH_STEPS)
