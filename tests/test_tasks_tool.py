@@ -17,6 +17,7 @@ import pytest
 from conftest import cli, digest, fails
 from dse.models.lowlevel import Restoration, restore_complexity
 from dse.models.arch import Arch
+from dse.study import Study
 
 
 def _photos(folder, n=5, size=(40, 48), grey=False):
@@ -93,7 +94,36 @@ def test_export_carries_the_task_and_the_psnr_and_pycls_and_import_refuse_it(sr_
     assert all(float(r["psnr"]) == float(r["error"]) and float(r["best_psnr"]) == float(r["best_error"]) for r in rows)
     store = d / "dse.sqlite"
     fails(run, store, ("export", "--sweep", "x2", "--pycls", tmp_path / "pc"), "pycls trains image classifiers only")
-    fails(run, store, ("import", tmp_path / "x2.csv", "--sweep", "back"), "column task holds sr results")
+
+
+def test_an_sr_export_imports_back_as_the_same_sr_sweep(sr_store, tmp_path):
+    """dse export then dse import: the same networks, counts, PSNRs and task (sr x2) in the new sweep; a table of
+    PSNRs alone (a psnr column, no error) imports too; rows of two scales, a scale out of range, or counts that are
+    not the task's are refused naming the file, the store unchanged."""
+    import pandas as pd
+
+    d, run, _ = sr_store
+    store = d / "dse.sqlite"
+    assert run("export", "--sweep", "x2", "-o", tmp_path / "x2.csv")[0] == 0
+    st = Study(store)
+    for table, name in ((tmp_path / "x2.csv", "back"), (tmp_path / "psnr.csv", "back2")):
+        if name == "back2":
+            df = pd.read_csv(tmp_path / "x2.csv").drop(columns=["error", "best_error"])
+            df.to_csv(table, index=False)
+        code, out, err = run("import", table, "--sweep", name)
+        assert code == 0, err
+        assert st.status(name)[0].task == "sr" and st.status(name)[0].scale == 2
+        a = {m.arch.key(): (m.flops, m.params, m.error, m.best_error) for m in st.records("x2")}
+        b = {m.arch.key(): (m.flops, m.params, m.error, m.best_error) for m in st.records(name)}
+        assert a == b
+    df = pd.read_csv(tmp_path / "x2.csv")
+    for change, words in ((dict(scale=[2, 4]), "column scale holds 2, 4"), (dict(scale=[5, 5]), "scale"),
+                          (dict(flops=[1, 1]), "at a 1280x720 output (sr x2")):
+        bad = df.copy()
+        for k, v in change.items():
+            bad[k] = v
+        bad.to_csv(tmp_path / "bad.csv", index=False)
+        fails(run, store, ("import", tmp_path / "bad.csv", "--sweep", "bad"), "bad.csv", words)
 
 
 @pytest.mark.parametrize("pair,words", [(("x2", "anynet_a"), "'x2' (sr x2) and 'anynet_a' (classify)"),

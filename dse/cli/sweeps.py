@@ -270,7 +270,8 @@ def import_cmd(file, sweep, pycls, resolution, stem, in_channels, num_classes, d
 
     Required columns: d1..dS, w1..wS, b1..bS, g1..gS (b in the paper's convention) and error.
     Optional: se, w0, wa, wm, flops, params, acts (computed at --resolution etc. when missing),
-    best_error, epochs, train_seconds, status, space. `dse export` output imports as it is.
+    best_error, epochs, train_seconds, status, space. `dse export` output imports as it is; a super-resolution
+    or denoising export (task, scale, sigma columns; psnr in place of error) imports as a sweep of its task.
     """
     if pycls:
         ctx = click.get_current_context()

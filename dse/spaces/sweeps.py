@@ -176,7 +176,7 @@ def import_sweep(store: Store, path, name: str, regime: Regime) -> int:
                "NAME)")
     if name in store.sweep_names():
         raise DseError(f"sweep {name!r} already exists in {store.path}; import into a new --sweep name")
-    models, space_name = import_rows(path, regime)
+    models, space_name, regime = import_rows(path, regime)
     seen = set()
     for i, m in enumerate(models):  # populations may repeat an architecture (several runs): keep each row
         k = model_key(m["arch"], m.get("settings"))

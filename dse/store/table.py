@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 import sys
@@ -17,7 +18,7 @@ from dse.validate import (ACTIVATIONS, COUNTS, DESIGN_CHOICES, IMPORT_STATUSES, 
                           MAX_STAGE_DEPTH,
                           MAX_WIDTH)
 from dse.validate import SETTINGS as LIMITS
-from dse.tasks import task_of
+from dse.tasks import TASKS, task_of
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
@@ -195,27 +196,29 @@ def read_table(path) -> tuple[list[str], list[dict]]:
 STATUSES_IMPORTED = IMPORT_STATUSES
 
 
-def import_rows(path, regime) -> tuple[list[dict], str]:
-    """Models from a table trained elsewhere, and the space name its ``space`` column gives ('imported'
-    when absent or mixed); complexity (at ``regime``) is computed for every model and checked against the
-    table's own counts. Every row is validated before anything is returned (all or nothing); an error names
+def import_rows(path, regime) -> tuple[list[dict], str, object]:
+    """Models from a table trained elsewhere, the space name its ``space`` column gives ('imported' when absent
+    or mixed), and the regime they are counted at (``regime``, or the task, scale and sigma the table's columns
+    give: a super-resolution or denoising export); complexity is computed for every model and checked against
+    the table's own counts. Every row is validated before anything is returned (all or nothing); an error names
     the file, line and column."""
     cols, rows = read_table(path)
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
         raise DseError(f"{path}: column {dup[0]!r} appears more than once; each column must be given once")
-    low = sorted({str(r.get("task")) for r in rows if r.get("task") not in (None, "", "classify")})
-    if low:
-        raise DseError(f"{path}: column task holds {low[0]} results; dse imports classification populations only "
-                       f"(a low-level sweep's networks and PSNRs are not read back from a table yet)")
+    regime = _task_regime(path, rows, regime)
+    measure = TASKS[regime.task].metric
+    # the result: error (what export writes for every task), else the task's own column (psnr)
+    res = "error" if "error" in cols or measure.name not in cols else measure.name
     stage_cols = [c for c in cols if re.fullmatch(r"[dwbgkes][1-9][0-9]*", c)]
     smax = max((int(c[1:]) for c in stage_cols), default=1)
-    need = [f"{p}{i}" for i in range(1, smax + 1) for p in ("dw" if "block" in cols else "dwbg")] + ["error"]
+    need = [f"{p}{i}" for i in range(1, smax + 1) for p in ("dw" if "block" in cols else "dwbg")] + [res]
     missing = [c for c in need if c not in cols]
     if missing:
         raise DseError(f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                        f"an imported table needs per-stage d1..dS, w1..wS (b1..bS, g1..gS for blocks with a "
-                       f"bottleneck and groups: the X/Y block, the default) and error")
+                       f"bottleneck and groups: the X/Y block, the default) and error"
+                       + (f" (or {measure.name})" if regime.low_level else ""))
     if not rows:
         raise DseError(f"{path}: no rows to import")
     sweeps = [x for x in dict.fromkeys((r.get("sweep") or "").strip() for r in rows) if x] if "sweep" in cols else []
@@ -276,11 +279,13 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
         if bad:
             raise DseError(f"{path}, line {n}: stage {bad[0]}: inner width w/b is not a multiple of g "
                            f"(apply the compatibility rule before importing)")
-        m = {"arch": arch, "error": val("error", float, False), "best_error": val("best_error", float, False),
+        m = {"arch": arch, "error": val(res, float, False), "best_error": val(f"best_{res}", float, False),
              "epochs": val("epochs", int, False), "train_seconds": val("train_seconds", float, False)}
-        for k in ("error", "best_error"):
+        for k, col in (("error", res), ("best_error", f"best_{res}")):
             if m[k] is not None and not 0 <= m[k] <= 100:
-                raise DseError(f"{path}, line {n}: column {k} = {m[k]:g} is not a top-1 error in % (0..100)")
+                raise DseError(f"{path}, line {n}: column {col} = {m[k]:g} is not "
+                               + ("a top-1 error in % (0..100)" if not regime.low_level else
+                                  f"{measure.label} in {measure.unit} (0..100)"))
         for k in ("epochs", "train_seconds"):
             if m[k] is not None and m[k] < 0:
                 raise DseError(f"{path}, line {n}: column {k} = {m[k]:g} is negative")
@@ -344,7 +349,27 @@ def import_rows(path, regime) -> tuple[list[dict], str]:
             m["idx"] = i
     _check_complexity(path, out, given, regime)
     spaces = {(r.get("space") or "").strip() for r in rows}
-    return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported")
+    return out, (spaces.pop() if len(spaces) == 1 and "" not in spaces else "imported"), regime
+
+
+def _task_regime(path, rows, regime):
+    """``regime`` with the task, scale and sigma the table's columns give (one value each; none: classification,
+    as every table before tasks)."""
+    got = {}
+    for col in ("task", "scale", "sigma"):
+        vals = {(r.get(col) or "").strip() for r in rows} - {""}
+        if len(vals) > 1:
+            raise DseError(f"{path}: column {col} holds {', '.join(sorted(vals))}: a sweep is one task at one scale "
+                           f"and noise; import the rows of each in its own sweep")
+        got[col] = vals.pop() if vals else None
+    if got["task"] in (None, "classify") and got["scale"] is None and got["sigma"] is None:
+        return regime
+    try:
+        return dataclasses.replace(regime, task=got["task"] or "classify",
+                                   scale=None if got["scale"] is None else int(float(got["scale"])),
+                                   sigma=None if got["sigma"] is None else float(got["sigma"]))
+    except (DseError, ValueError) as e:  # an unknown task, a scale out of range, a task option of another task
+        raise DseError(f"{path}: columns task, scale, sigma: {str(e).replace('{', '').replace('}', '')}") from None
 
 
 def _check_regnet(path, line, rp: dict, prefix: str) -> None:
@@ -401,18 +426,26 @@ class _Cells:
 def _check_complexity(path, models, given, regime):
     """Count every model's flops, params and acts at ``regime``; a count the table gives must agree (to
     rounding), else the table was counted at another regime (or is wrong)."""
-    kw = regime.cx_kwargs()
-    kw["resolution"] = [(m.get("settings") or {}).get("resolution") or regime.resolution for m in models]
-    f, p, a = complexity_many([m["arch"] for m in models], **kw)
+    if regime.low_level:  # counted at the task's output (dse.models.lowlevel), whatever the import options say
+        counts = [regime.count(m["arch"]) for m in models]
+        f, p, a = ([c[k] for c in counts] for k in COUNTS)
+        kw = {"resolution": [None] * len(models)}
+    else:
+        kw = regime.cx_kwargs()
+        kw["resolution"] = [(m.get("settings") or {}).get("resolution") or regime.resolution for m in models]
+        f, p, a = complexity_many([m["arch"] for m in models], **kw)
     for line, (m, g, *cx) in enumerate(zip(models, given, f, p, a), start=2):
         for k, v in zip(COUNTS, cx):
             v = int(v)
             if v <= 0:
                 raise DseError(f"{path}, line {line}: the architecture's {k} cannot be counted ({v})")
             if g[k] is not None and abs(g[k] - v) > max(1, 1e-9 * v):
-                raise DseError(f"{path}, line {line}: column {k} = {g[k]} but the architecture has {v} at resolution "
-                               f"{kw['resolution'][line - 2]} ({regime.stem} stem, {regime.in_channels} input "
-                               f"channels, "
-                               f"{regime.num_classes} classes): give the regime the table was counted at "
-                               f"(--resolution, --stem, --in-channels, --num-classes), or drop the column")
+                at = (f"at a {'x'.join(map(str, TASKS[regime.task].count_at))} output ({regime.task}"
+                      + (f" x{regime.scale}" if regime.scale else "") + f", {regime.in_channels} channels)"
+                      if regime.low_level else
+                      f"at resolution {kw['resolution'][line - 2]} ({regime.stem} stem, {regime.in_channels} input "
+                      f"channels, {regime.num_classes} classes)")
+                raise DseError(f"{path}, line {line}: column {k} = {g[k]} but the architecture has {v} {at}: give the "
+                               f"regime the table was counted at (--resolution, --stem, --in-channels, "
+                               f"--num-classes; the task, scale and sigma columns), or drop the column")
             m[k] = v
