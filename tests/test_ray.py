@@ -141,3 +141,26 @@ def test_the_address_check_knows_a_real_ray_head(tmp_path):
         assert time.monotonic() - t < 5
     finally:
         _ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_trains_an_sr_sweep_to_a_psnr(tmp_path):
+    """--executor ray on a super-resolution sweep: the actors load the photographs and train the SR networks (not
+    classifiers), every model done with its epochs' PSNRs, as the local executor does."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    subprocess.run([sys.executable, "-m", "dse", "sample", "--space", "sr_anynet", "-n", "2", "--db", "t.db"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    p = subprocess.run([sys.executable, "-m", "dse", "train", "--db", "t.db", "--data-dir", str(photos), "--budget",
+                        "150it", "--resolution", "8", "--executor", "ray", "--plain"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    st = _q(tmp_path, "SELECT status, epochs, error FROM models ORDER BY idx")
+    assert [(s, e) for s, e, _ in st] == [("done", 2)] * 2 and all(10 < x < 60 for *_, x in st)
+    assert _q(tmp_path, "SELECT COUNT(*) FROM epochs")[0][0] == 4
