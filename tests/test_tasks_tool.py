@@ -16,6 +16,7 @@ import pytest
 
 from conftest import cli, digest, fails
 from dse.models.lowlevel import Restoration, restore_complexity
+from dse.errors import ParamError
 from dse.models.arch import Arch
 from dse.study import Study
 
@@ -250,8 +251,8 @@ def test_an_sr_sweep_trains_on_fashion_mnist_and_beats_bicubic(tmp_path):
 
 def test_edsr_baseline_is_a_one_model_sweep_counted_as_published_and_trains(tmp_path):
     """dse sample --reference edsr_baseline_x2: EDSR-baseline as a one-model SR sweep (316,248,883,200 multiply-adds
-    at 1280x720, 1,369,859 parameters), trained to a PSNR; FSRCNN (not built from dse's blocks) and a classification
-    option are refused, the store unchanged."""
+    at 1280x720, 1,369,859 parameters), trained to a PSNR; a classification option is refused, the store
+    unchanged."""
     run = partial(cli, tmp_path)
     assert run("sample", "--reference", "edsr_baseline_x2")[0] == 0
     con = sqlite3.connect(tmp_path / "dse.sqlite")
@@ -259,12 +260,58 @@ def test_edsr_baseline_is_a_one_model_sweep_counted_as_published_and_trains(tmp_
     assert (regime["task"], regime["scale"]) == ("sr", 2)
     assert con.execute("SELECT flops, params FROM models").fetchone() == (316_248_883_200, 1_369_859)
     store = tmp_path / "dse.sqlite"
-    fails(run, store, ("sample", "--reference", "fsrcnn_x2"), "not built from dse's registered blocks")
     fails(run, store, ("sample", "--reference", "edsr_baseline_x4", "--resolution", "32"),
           "--resolution does not apply to edsr_baseline_x4")
     photos = _photos(tmp_path / "photos", size=(24, 24))
     code, out, err = run("train", "--data-dir", photos, "--budget", "2it", "--resolution", "8", "--plain")
     assert code == 0 and "1 done" in out, (out, err)
+
+
+def test_fsrcnn_and_dncnn_are_one_model_sweeps_of_their_own_modules_trained_on_the_y_channel(tmp_path):
+    """FSRCNN x2 and DnCNN (ends of their own: not EDSR's skeleton) are one-model sweeps counted as published, whose
+    trained module is the network itself (its parameters the stored count), trained on the Y channel of colour
+    photographs; the network survives export and import; a stored regime naming a network that is not a fixed
+    one of its task is refused as damage."""
+    import torch
+
+    from dse.models.lowlevel import LOWLEVEL_REFERENCES
+    from dse.models.restore import build_restorer
+    from dse.train.metrics import rgb_to_y
+    from dse.train.restore import CleanImages
+
+    run = partial(cli, tmp_path)
+    for name in ("fsrcnn_x2", "dncnn"):
+        assert run("sample", "--reference", name)[0] == 0
+    con = sqlite3.connect(tmp_path / "dse.sqlite")
+    rows = {n: (json.loads(r), f, p) for n, r, f, p in con.execute(
+        "SELECT s.name, s.regime, m.flops, m.params FROM sweeps s JOIN models m ON m.sweep = s.name")}
+    assert rows["fsrcnn_x2"][1:] == (6_006_988_800, 12_809) and rows["dncnn"][1:] == (36_314_284_032, 556_096)
+    for n, (regime, _, params) in rows.items():
+        assert regime["network"] == n and regime["in_channels"] == 1
+        m = build_restorer(None, regime)
+        assert sum(p.numel() for p in m.parameters()) == params == LOWLEVEL_REFERENCES[n].cx["params"]
+        x = torch.rand(2, 1, 10, 10)
+        assert m(x).shape == (2, 1, 10 * (regime.get("scale") or 1), 10 * (regime.get("scale") or 1))
+    photos = _photos(tmp_path / "photos", size=(24, 24))
+    code, out, err = run("train", "--sweep", "fsrcnn_x2", "--data-dir", photos, "--budget", "2it", "--resolution",
+                         "8", "--plain")
+    assert code == 0 and "1 done" in out and "Y channel" in out, (out, err)
+    assert con.execute("SELECT status FROM models WHERE sweep = 'fsrcnn_x2'").fetchone()[0] == "done"
+    assert run("export", "--sweep", "fsrcnn_x2", "-o", str(tmp_path / "f.csv"))[0] == 0
+    assert run("import", str(tmp_path / "f.csv"), "--db", str(tmp_path / "b.sqlite"), "--sweep", "back")[0] == 0
+    back = json.loads(sqlite3.connect(tmp_path / "b.sqlite").execute("SELECT regime FROM sweeps").fetchone()[0])
+    assert {k: back[k] for k in ("task", "scale", "network", "in_channels")} == {
+        "task": "sr", "scale": 2, "network": "fsrcnn_x2", "in_channels": 1}
+    # the Y channel a one-channel network sees is the BT.601 luma the PSNR scores colour images by
+    rgb = np.random.default_rng(0).integers(0, 256, (3, 5, 6), dtype=np.uint8)
+    y = CleanImages("t", [rgb], [rgb]).for_channels(1)
+    assert np.array_equal(y.train[0][0], np.round(rgb_to_y(rgb)).astype(np.uint8))
+    with pytest.raises(ParamError, match="1-channel images and the networks take 3"):
+        y.for_channels(3)
+    con.execute("UPDATE sweeps SET regime = json_set(regime, '$.network', 'edsr_baseline_x2') WHERE name = 'dncnn'")
+    con.commit()
+    code, out, err = run("status")
+    assert code == 2 and "network" in err and "dncnn" in err, (out, err)
 
 
 def test_dse_speed_times_an_sr_network_on_its_patches(sr_store):

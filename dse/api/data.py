@@ -35,9 +35,10 @@ class SweepStatus:
     stale: dict = field(default_factory=dict)  # {idx: s since its lease expired}: marked running, no live worker
     task: str = "classify"  # dse.tasks: what best_error and median_error are (SR: PSNR in dB, higher is better)
     scale: int | None = None
+    sigma: float | None = None  # a denoising sweep's noise level (0-255 scale)
 
     def to_json(self) -> dict:
-        low = {} if self.task == "classify" else {"task": self.task, "scale": self.scale,
+        low = {} if self.task == "classify" else {"task": self.task, "scale": self.scale, "sigma": self.sigma,
                                                   "metric": task(self.task).metric.name,
                                                   "unit": task(self.task).metric.unit}
         return {"sweep": self.sweep, "space": self.space, "source": self.source, "regime": self.regime,
@@ -79,7 +80,7 @@ class Data(StudyBase):
                                        median_error=e["median_error"], train_hours=e["train_hours"],
                                        failures=e["failures"], protocol=r.protocol,
                                        regime=r.nominal_flops, stale=stale, task=t.name,
-                                       scale=(r.regime or {}).get("scale")))
+                                       scale=(r.regime or {}).get("scale"), sigma=(r.regime or {}).get("sigma")))
         first = {}
         for i, x in enumerate(out):
             first.setdefault(x.space, i)

@@ -110,7 +110,8 @@ class Sampling(StudyBase):
                       stem: str = R["stem"], in_channels: int = R["in_channels"],
                       num_classes: int | None = None) -> SampleResult:
         """Put the reference network ``name`` (``dse.models.reference``: resnet50, effnet_b0, regnetx_400mf, ...;
-        or an SR network of dse's blocks, ``dse.models.lowlevel``: edsr_baseline_x2/x3/x4) into a one-model sweep
+        or an SR or denoising network, ``dse.models.lowlevel``: edsr_baseline_x2/x3/x4, fsrcnn_x2/x3/x4 and dncnn,
+        the last two on one channel) into a one-model sweep
         (default: its name), counted at ``resolution`` and ``num_classes`` (default: the network's own, 224 px and
         1000 classes or 32 px and 10; an SR network at its task's output), to train and time it beside populations.
 
@@ -178,21 +179,19 @@ class Sampling(StudyBase):
 
 
 def _low_level_reference(low, *, resolution, num_classes, in_channels):
-    """(the reference as reference_sweep takes it, its regime) of an SR or denoising reference network; one not
-    built from dse's registered blocks (FSRCNN's deconvolution and PReLUs, DnCNN's) is refused, saying so."""
+    """(the reference as reference_sweep takes it, its regime) of an SR or denoising reference network. One with
+    ends of its own (FSRCNN, DnCNN: ``low.fixed``) is stored with its middle layers as the arch and its name as the
+    regime's ``network``, which the trainer and ``dse speed`` build; it takes its own channels (1: the Y channel)."""
     from types import SimpleNamespace
 
-    if low.net is None:
-        raise ParamError(f"the reference network {low.name} is counted exactly (dse model {low.name}) but not built "
-                         f"from dse's registered blocks, so it cannot be trained as a sweep; the EDSR-baseline "
-                         f"networks can (edsr_baseline_x2, _x3, _x4)", "name")
     given = [k for k, v in (("resolution", resolution), ("num_classes", num_classes)) if v is not None]
     if given:
         raise ParamError(f"{{{given[0]}}} does not apply to {low.name}, {task(low.task).a} network counted at its "
                          f"task's output", *given)
-    arch = low.net.general().arch
-    return SimpleNamespace(name=low.name, arch=arch, regnet=None), Regime(
-        (0, 0), in_channels=in_channels, task=low.task, scale=low.scale if low.task == "sr" else None)
+    arch = low.body if low.fixed else low.net.general().arch
+    regime = Regime((0, 0), in_channels=low.in_channels if low.fixed else in_channels, task=low.task,
+                    scale=low.scale if low.task == "sr" else None, network=low.name if low.fixed else None)
+    return SimpleNamespace(name=low.name, arch=arch, regnet=None), regime
 
 
 def _space(space) -> Space:

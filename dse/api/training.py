@@ -285,8 +285,8 @@ class Training(StudyBase):
 
         data = clean_for(p, run.data_dir)
         regimes = {n: s.sweep(n).regime for n in names}
-        for n, r in regimes.items():
-            if r.get("in_channels", 3) != data.channels:
+        for n, r in regimes.items():  # (a one-channel network trains on colour photographs' Y channel)
+            if r.get("in_channels", 3) != data.channels and (data.channels, r.get("in_channels", 3)) != (3, 1):
                 raise ParamError(f"{{dataset}} {p.dataset} has {data.channels}-channel images and sweep {n!r} was "
                                  f"sampled for {r.get('in_channels', 3)} (--in-channels); sample it with "
                                  f"--in-channels {data.channels} or train on other images", "dataset")
@@ -306,9 +306,11 @@ class Training(StudyBase):
         degradations = {(r["task"], r.get("scale"), r.get("sigma")): r for r in regimes.values()}
         base = "; ".join(f"{'bicubic x' + str(k[1]) if k[0] == 'sr' else f'noisy input (sigma {k[2]:g})'} "
                          f"{baseline_psnr(data, r):.2f} dB" for k, r in degradations.items())
+        luma = " (their Y channel for the one-channel networks)" if data.channels == 3 and any(
+            r.get("in_channels", 3) == 1 for r in regimes.values()) else ""
         out = TrainSummary(names, synthetic=data.synthetic, header=(
             f"{p.dataset}: {len(data.train):,} train / {len(data.val):,} validation images, {data.channels} "
-            f"channel(s); {', '.join(sorted({r['task'] for r in regimes.values()}))}"
+            f"channel(s){luma}; {', '.join(sorted({r['task'] for r in regimes.values()}))}"
             + (f" x{', x'.join(map(str, scales))}" if scales != [1] else "")
             + f"; {restore_steps(p):,} steps at batch {p.batch_size} ({epochs} evaluation(s), every {EPOCH_STEPS}), "
               f"{patch_of(p.resolution, data, scales[0])} px patches, Adam lr {p.lr:g}; PSNR in dB (higher is "

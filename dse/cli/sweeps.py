@@ -38,7 +38,8 @@ def spaces(paths, as_json):
 @click.option("--reference", default=None, metavar="NAME",
               help="Instead of a space: one reference network (resnet50, effnet_b0, resnet56, ...: dse model list) as "
                    "a one-model sweep, to train and time beside populations; counted at its own resolution and "
-                   "classes unless --resolution/--num-classes are given.")
+                   "classes unless --resolution/--num-classes are given; SR and denoising networks (edsr_baseline_x2, "
+                   "fsrcnn_x4, dncnn: dse model list --task sr) at their task's output.")
 @click.option("-n", "n", type=int, default=None, help="Number of distinct models the sweep should hold.")
 @option("sweep", help="Sweep name (default: the space's name); with --regimes the prefix of NAME@REGIME.")
 @option("flops", REGIME["flops"], default=None, show_default=False,
@@ -183,6 +184,7 @@ def status(sweep, per_model, db, as_json):
     table(f"sweeps in {db}", ["sweep", "space", "regime", "models", *cols,
                               *(["best", "median"] if mixed else ["best err %", "median err %"]), "train hours"],
           [[r["sweep"], r["space"], (f"x{r['scale']} " if r.get("scale") else "")
+            + (f"sigma {r['sigma']:g} " if r.get("sigma") else "")
             + (regime_label(r["regime"]) if r["regime"] else ""), r["models"],
             *[r[s] for s in cols], res(r, r["best_error"]),
             res(r, r["median_error"]), fmt(r["train_hours"])] for r in rows])

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from dse.models.arch import Arch
-from dse.models.blocks import (BLOCK_TYPES, STEM_TYPES, basic_cx, bottleneck_cx, mbconv_cx, res_basic_cx,
-                               res_bottleneck_cx, wide_res_bn_cx, wide_res_cx)
+from dse.models.blocks import (BLOCK_TYPES, STEM_TYPES, basic_cx, bottleneck_cx, mbconv_cx, plain_bn_cx, plain_cx,
+                               res_basic_cx, res_bottleneck_cx, wide_res_bn_cx, wide_res_cx)
 from dse.models.complexity import complexity, head_cx, stage_cx, stem_cx
 from dse.models.layers import SE_RATIO, se_cx
 from dse.params import REGIME_DEFAULTS as R
@@ -185,6 +185,24 @@ class WideResBNBlock(WideResBlock):
     """WideResBlock with BN after each conv (no biases)."""
 
     complexity = staticmethod(wide_res_bn_cx)
+    bn = True
+
+
+class PlainBlock(nn.Sequential):
+    """conv 3x3 (w_in -> w_out, stride) with a bias, activation; no skip. ``bn``: BN after the conv, no bias."""
+
+    complexity = staticmethod(plain_cx)
+    bn = False
+
+    def __init__(self, w_in, w_out, stride, p=None, act="relu"):
+        conv = [_conv(w_in, w_out, 3, stride), _bn(w_out)] if self.bn else [_conv(w_in, w_out, 3, stride, bias=True)]
+        super().__init__(*conv, activation(act))
+
+
+class PlainBNBlock(PlainBlock):
+    """PlainBlock with BN after the conv (no bias): DnCNN's middle layer."""
+
+    complexity = staticmethod(plain_bn_cx)
     bn = True
 
 

@@ -164,6 +164,16 @@ def wide_res_bn_cx(cx, w_in, w_out, stride, p):
     return wide_res_cx(cx, w_in, w_out, stride, p, bn=True)
 
 
+def plain_cx(cx, w_in, w_out, stride, p=None):
+    """One conv 3x3 w_in -> w_out (stride) with a bias, then the activation; no skip (SRCNN/VDSR/FSRCNN's layers)."""
+    return _conv_norm(cx, w_in, w_out, 3, stride, bn=False)
+
+
+def plain_bn_cx(cx, w_in, w_out, stride, p=None):
+    """One conv 3x3 w_in -> w_out (stride), BN, activation; no skip (DnCNN's middle layers)."""
+    return _conv_norm(cx, w_in, w_out, 3, stride, bn=True)
+
+
 def _conv_norm(cx, w_in, w_out, k, stride, *, bn):
     """A conv followed by BN (no bias), or a conv with a bias."""
     return bn_cx(conv_cx(cx, w_in, w_out, k, stride), w_out) if bn else conv_cx(cx, w_in, w_out, k, stride, bias=True)
@@ -188,6 +198,10 @@ for _b in (
               wide_res_cx, _M + "WideResBlock", uses=("e",)),
     BlockType("wide_res_bn", "wide_res with BatchNorm after each conv instead of biases", wide_res_bn_cx,
               _M + "WideResBNBlock", uses=("e",)),
+    BlockType("plain", "one 3x3 conv with a bias and the activation, no skip, no BN (a plain SRCNN/VDSR-style "
+              "layer)", plain_cx, _M + "PlainBlock"),
+    BlockType("plain_bn", "one 3x3 conv, BN, activation, no skip (DnCNN's middle layers)", plain_bn_cx,
+              _M + "PlainBNBlock"),
 ):
     register_block(_b)
 

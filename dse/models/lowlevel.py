@@ -240,9 +240,23 @@ class LowLevelReference:
     published: tuple
     net: RestoreNet | None = None  # when the network is one of dse's RestoreNets (EDSR's family)
     scale: int = 1
+    body: object = None  # an Arch: a fixed network (FSRCNN, DnCNN): its middle layers as registered blocks
+    in_channels: int = 3
+
+    @property
+    def fixed(self) -> bool:
+        """Whether the network has ends of its own (not EDSR's skeleton): trained and timed as its own module
+        (``dse.models.restore.build_reference``), stored with its ``body`` as the arch."""
+        return self.net is None
+
+    def count(self) -> dict:
+        """{flops, params, acts} as a sweep stores them (the network's own count at its task's output)."""
+        return {k: int(self.cx[k]) for k in ("flops", "params", "acts")}
 
 
 def _references() -> dict:
+    from dse.models.arch import Arch
+
     out = {}
     for s, pub in ((2, "1.37 M"), (3, "1.55 M"), (4, "1.52 M")):
         net = RestoreNet((16,), (64,), scale=s)
@@ -252,9 +266,11 @@ def _references() -> dict:
     for s in SR_SCALES:
         out[f"fsrcnn_x{s}"] = LowLevelReference(
             f"fsrcnn_x{s}", "sr", f"FSRCNN(56, 12, 4) x{s} on the Y channel (Dong et al. 2016)", fsrcnn_cx(s),
-            ("12,464", "weights (no biases or PReLU slopes)"), scale=s)
+            ("12,464", "weights (no biases or PReLU slopes)"), scale=s, in_channels=1,
+            body=Arch((4,), (12,), block="plain", strides=(1,)))  # its m = 4 mapping convs (PReLU in the module)
     out["dncnn"] = LowLevelReference("dncnn", "denoise", "DnCNN-S, 17 layers, 64 wide, grey (Zhang et al. 2017)",
-                                     dncnn_cx(), ("0.56 M", "parameters"))
+                                     dncnn_cx(), ("0.56 M", "parameters"), in_channels=1,
+                                     body=Arch((15,), (64,), block="plain_bn", strides=(1,)))
     return out
 
 

@@ -82,6 +82,17 @@ class DnCNN(nn.Module):
         return x - self.body(x)
 
 
+def build_restorer(arch, regime: dict) -> nn.Module:
+    """The module of one network of a low-level sweep: its regime's fixed ``network`` (FSRCNN, DnCNN), else the
+    Restorer of its body ``arch`` at the regime's scale and channels, the upscaled (or noisy) input added at the end."""
+    from dse.models.lowlevel import Restoration
+
+    if regime.get("network"):
+        return build_reference(regime["network"])
+    return Restorer(Restoration(arch, int(regime.get("scale") or 1), int(regime.get("in_channels", 3)),
+                                image_residual=True))
+
+
 def build_reference(name: str) -> nn.Module:
     """The torch module of a low-level reference network (``dse.models.lowlevel.LOWLEVEL_REFERENCES``)."""
     from dse.models.lowlevel import LOWLEVEL_REFERENCES

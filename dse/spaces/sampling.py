@@ -47,6 +47,7 @@ class Regime:
     task: str = "classify"
     scale: int | None = None
     sigma: float | None = None
+    network: str | None = None  # a fixed low-level network (dse sample --reference fsrcnn_x2, dncnn): its own ends
 
     def __post_init__(self):
         from dse.params import REGIME, TASK_REGIME
@@ -66,6 +67,21 @@ class Regime:
             if k in t.options:
                 v = REGIME[k].check.check(t.defaults[k] if v is None else v, k)
                 object.__setattr__(self, k, v if k == "scale" else float(v))
+        if self.network is not None:
+            self._check_network()
+
+    def _check_network(self) -> None:
+        from dse.models.lowlevel import LOWLEVEL_REFERENCES
+
+        ref = LOWLEVEL_REFERENCES.get(self.network)
+        fixed = sorted(n for n, r in LOWLEVEL_REFERENCES.items() if r.fixed)
+        if ref is None or not ref.fixed:
+            raise ParamError(f"{{network}} {self.network!r} is not a fixed low-level network; allowed: "
+                             f"{', '.join(fixed)}", "network")
+        if (ref.task, ref.scale if ref.task == "sr" else None) != (self.task, self.scale):
+            x = lambda t, s: t + (f" x{s}" if s else "")  # noqa: E731
+            raise ParamError(f"{{network}} {self.network} is {x(ref.task, ref.scale if ref.task == 'sr' else None)}, "
+                             f"not this regime's {x(self.task, self.scale)}", "network")
 
     @property
     def low_level(self) -> bool:
@@ -82,7 +98,7 @@ class Regime:
         d["flops"] = list(self.flops)
         if d["ms_cap"] is None:  # absent unless used, so regimes stored before it existed compare equal
             del d["ms_cap"]
-        for k in ("task", "scale", "sigma"):  # absent for classification: regimes stored before tasks compare equal
+        for k in ("task", "scale", "sigma", "network"):  # absent unless used: regimes stored before compare equal
             if d[k] is None or d[k] == "classify":
                 del d[k]
         if self.low_level:  # what the task's count does not read is not stored as if it mattered
@@ -103,6 +119,10 @@ class Regime:
     def count(self, arch: Arch) -> dict:
         """{flops, params, acts} of one network as this regime counts it (classification: at the resolution;
         SR and denoising: at the task's output size, ``dse.models.lowlevel``)."""
+        if self.network is not None:  # a fixed network's count is its own (arch: its middle layers only)
+            from dse.models.lowlevel import LOWLEVEL_REFERENCES
+
+            return LOWLEVEL_REFERENCES[self.network].count()
         if self.low_level:
             from dse.models.lowlevel import Restoration, restore_complexity
 

@@ -19,6 +19,22 @@ from dse.validate import SOURCES, STATUSES, STEMS, parse_budget, shown
 
 
 
+def _import_options(r: dict) -> str:
+    """The dse import options that count a table at regime ``r`` (a low-level export's columns say its task)."""
+    if "resolution" not in r:  # SR, denoising: counted at the task's output; the channels alone
+        return f"--in-channels {r['in_channels']}"
+    return (f"--resolution {r['resolution']} --stem {r['stem']} --in-channels {r['in_channels']} --num-classes "
+            f"{r['num_classes']}")
+
+
+def _fixed_network(name, task_name: str) -> bool:
+    """Whether ``name`` is a fixed low-level network (FSRCNN, DnCNN) of task ``task_name``."""
+    from dse.models.lowlevel import LOWLEVEL_REFERENCES
+
+    ref = LOWLEVEL_REFERENCES.get(name) if isinstance(name, str) else None
+    return ref is not None and ref.fixed and ref.task == task_name
+
+
 def _sweep_shape(d: dict) -> str | None:
     """What is wrong with a sweep row's decoded JSON (regime, protocol, space), or None."""
     r = d["regime"] or {}
@@ -37,6 +53,8 @@ def _sweep_shape(d: dict) -> str | None:
     for k, allowed in t.options.items():
         if k == "scale" and r.get(k) not in allowed or k == "sigma" and not (is_number(r.get(k)) and r[k] > 0):
             return f"column regime holds {k} {shown(r.get(k))}, not {t.a} {k}"
+    if "network" in r and not _fixed_network(r["network"], t.name):
+        return f"column regime holds network {shown(r['network'])}, not a fixed {t.name} network"
     p = d["protocol"]
     if p is not None and not (all(isinstance(p.get(k, ""), str) for k in ("budget", "dataset"))
                               and all(is_number(p.get(k, 0)) for k in ("lr", "momentum", "weight_decay",
@@ -137,7 +155,6 @@ def salvage(path) -> str:
     bad = [n for n in names if n not in good]
     q = shlex.quote
     steps = [f"dse export --sweep {q(n)} --db {q(str(path))} -o {q(n + '.csv')}; dse import {q(n + '.csv')} --sweep "
-             f"{q(n)} --db new.sqlite --resolution {r['resolution']} --stem {r['stem']} --in-channels "
-             f"{r['in_channels']} --num-classes {r['num_classes']}" for n, r in list(good.items())[:3]]
+             f"{q(n)} --db new.sqlite " + _import_options(r) for n, r in list(good.items())[:3]]
     return (f"Sweeps that still read whole: {', '.join(good)}" + (f" (not: {', '.join(bad)})" if bad else "")
             + "; save each into a new store: " + " ; ".join(steps) + (" ; and so on" if len(good) > 3 else "") + ".")

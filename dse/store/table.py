@@ -92,6 +92,9 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
                 r.update(task=t.name, scale=(rec.regime or {}).get("scale"), sigma=(rec.regime or {}).get("sigma"),
                          **{t.metric.name: m.error, f"best_{t.metric.name}": m.best_error})
                 task_cols.update({"task": 1, "scale": 1, "sigma": 1, t.metric.name: 1, f"best_{t.metric.name}": 1})
+                if (rec.regime or {}).get("network"):  # a fixed network (FSRCNN, DnCNN): its arch is its middle
+                    r["network"] = rec.regime["network"]
+                    task_cols["network"] = 1
             if m.fit:
                 r.update(e_fit=m.fit.e_fit, fit_w0=m.fit.w0, fit_wa=m.fit.wa, fit_wm=m.fit.wm)
             r["images_per_s"] = m.images_per_s
@@ -353,23 +356,33 @@ def import_rows(path, regime) -> tuple[list[dict], str, object]:
 
 
 def _task_regime(path, rows, regime):
-    """``regime`` with the task, scale and sigma the table's columns give (one value each; none: classification,
-    as every table before tasks)."""
+    """``regime`` with the task, scale, sigma and fixed network the table's columns give (one value each; none:
+    classification, as every table before tasks)."""
     got = {}
-    for col in ("task", "scale", "sigma"):
+    for col in ("task", "scale", "sigma", "network"):
         vals = {(r.get(col) or "").strip() for r in rows} - {""}
         if len(vals) > 1:
             raise DseError(f"{path}: column {col} holds {', '.join(sorted(vals))}: a sweep is one task at one scale "
                            f"and noise; import the rows of each in its own sweep")
         got[col] = vals.pop() if vals else None
-    if got["task"] in (None, "classify") and got["scale"] is None and got["sigma"] is None:
+    if got["task"] in (None, "classify") and all(got[k] is None for k in ("scale", "sigma", "network")):
         return regime
     try:
         return dataclasses.replace(regime, task=got["task"] or "classify",
                                    scale=None if got["scale"] is None else int(float(got["scale"])),
-                                   sigma=None if got["sigma"] is None else float(got["sigma"]))
+                                   sigma=None if got["sigma"] is None else float(got["sigma"]),
+                                   network=got["network"], in_channels=_network_channels(got["network"], regime))
     except (DseError, ValueError) as e:  # an unknown task, a scale out of range, a task option of another task
-        raise DseError(f"{path}: columns task, scale, sigma: {str(e).replace('{', '').replace('}', '')}") from None
+        raise DseError(f"{path}: columns task, scale, sigma, network: "
+                       f"{str(e).replace('{', '').replace('}', '')}") from None
+
+
+def _network_channels(network, regime) -> int:
+    """The input channels a table's rows are counted at: a fixed network's own, else the regime's."""
+    from dse.models.lowlevel import LOWLEVEL_REFERENCES
+
+    ref = LOWLEVEL_REFERENCES.get(network) if network else None
+    return ref.in_channels if ref is not None else regime.in_channels
 
 
 def _check_regnet(path, line, rp: dict, prefix: str) -> None:

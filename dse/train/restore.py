@@ -262,6 +262,23 @@ class CleanImages:
     def smallest(self) -> int:
         return min(min(x.shape[-2:]) for x in self.train)
 
+    def for_channels(self, channels: int) -> "CleanImages":
+        """These images for a network of ``channels`` inputs: as they are, or colour photographs as their BT.601
+        luma Y (16..235, rounded to 8 bits: the Y channel FSRCNN and DnCNN-style grey networks train and are
+        scored on, as dse.train.metrics.psnr scores colour images); grey images for a colour network are refused."""
+        if channels == self.channels:
+            return self
+        if (self.channels, channels) != (3, 1):
+            raise ParamError(f"{{dataset}} {self.name} has {self.channels}-channel images and the networks take "
+                             f"{channels} (the sweep's in_channels)", "dataset")
+        cached = self.__dict__.setdefault("_luma", {})
+        if "y" not in cached:
+            from dse.train.metrics import rgb_to_y
+
+            y = [[np.round(rgb_to_y(x)).astype(np.uint8)[None] for x in part] for part in (self.train, self.val)]
+            cached["y"] = CleanImages(f"{self.name} (Y channel)", y[0], y[1], self.synthetic)
+        return cached["y"]
+
 
 def load_clean(dataset: str, data_dir=None, *, train_size=None, test_size=None, seed: int = 0,
                resolution: int | None = None) -> CleanImages:
@@ -327,18 +344,15 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     ``EPOCH_STEPS`` steps or in steps; ``p.resolution`` the patch), the upscaled input (or the noisy one) added
     at the end. Returns an engine Outcome whose errors are PSNRs in dB (higher is better)."""
     torch = _torch()
-    from dse.models.lowlevel import Restoration
-    from dse.models.restore import Restorer
+    from dse.models.restore import build_restorer
     from dse.store.records import EpochRow
     from dse.train.engine import Outcome
 
     task, scale = regime.get("task"), int(regime.get("scale") or 1)
-    if clean.channels != regime.get("in_channels", 3):
-        raise ParamError(f"{{dataset}} {clean.name} has {clean.channels}-channel images and the sweep's networks "
-                         f"take {regime.get('in_channels', 3)} (its regime's in_channels)", "dataset")
+    clean = clean.for_channels(int(regime.get("in_channels", 3)))
     pairs = Pairs(clean.train, clean.val, task, scale=scale, sigma=float(regime.get("sigma") or 0))
     torch.manual_seed(seed)
-    model = Restorer(Restoration(arch, scale, clean.channels, image_residual=True))
+    model = build_restorer(arch, regime)
     steps = restore_steps(p)
     rows = []
 
@@ -363,6 +377,7 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
 def baseline_psnr(clean: CleanImages, regime: dict) -> float:
     """The PSNR of a low-level sweep's degraded validation inputs (upscaled bicubically for SR; the noisy images for
     denoising): what its networks must beat."""
+    clean = clean.for_channels(int(regime.get("in_channels", 3)))
     pairs = Pairs(clean.train, clean.val, regime["task"], scale=int(regime.get("scale") or 1),
                   sigma=float(regime.get("sigma") or 0))
     return evaluate(None, pairs)[1]

@@ -110,13 +110,12 @@ def time_model(arch: Arch, regime: dict, device: str = "cpu", mode: str = "infer
 def _time_restorer(arch: Arch, regime: dict, dev, mode: str, *, batch: int, repeat: int, warmup: int):
     """time_model of an SR or denoising network: a batch of training patches (``DEFAULT_PATCH`` input pixels);
     ``train``: forward, L1, backward and an Adam step, as dse.train.restore trains it."""
-    from dse.models.lowlevel import Restoration
-    from dse.models.restore import Restorer
+    from dse.models.restore import build_restorer
     from dse.train.restore import DEFAULT_PATCH
 
     c, s, p = int(regime.get("in_channels", 3)), int(regime.get("scale") or 1), DEFAULT_PATCH
     torch.manual_seed(0)
-    model = Restorer(Restoration(arch, s, c, image_residual=True)).to(dev).to(memory_format=torch.channels_last)
+    model = build_restorer(arch, regime).to(dev).to(memory_format=torch.channels_last)
     x = torch.rand(batch, c, p, p, device=dev).contiguous(memory_format=torch.channels_last)
     if mode == "infer":
         model.eval()
