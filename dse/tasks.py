@@ -59,6 +59,33 @@ class Metric:
 
     shown = loss  # (negation is its own inverse)
 
+    def results(self, d: dict) -> dict:
+        """A dict of oriented results keyed by 'error' (``mean_error_satisfy``, ``min_error_other``) in the
+        measure's own words and values: ``mean_psnr_satisfy``, ``best_psnr_other`` (a PSNR's best is its max).
+
+        >>> PSNR.results({"n": 3, "min_error_a": -31.5, "mean_error_a": None})
+        {'n': 3, 'best_psnr_a': 31.5, 'mean_psnr_a': None}
+        """
+        if not self.higher_is_better:
+            return dict(d)
+        return {(k.replace("min_error", f"best_{self.name}").replace("error", self.name) if "error" in k else k):
+                (self.shown(v) if "error" in k and v is not None else v) for k, v in d.items()}
+
+    @property
+    def noun(self) -> str:
+        """The result's word in a sentence or a column: 'error', 'PSNR'."""
+        return "error" if self.name == "error" else (self.label or self.name)
+
+    @property
+    def points(self) -> str:
+        """The unit of a difference of results: 'points' (of error %), 'dB'."""
+        return "points" if self.unit == "%" else self.unit
+
+    @property
+    def column(self) -> str:
+        """A column's header for the values: 'error (%)', 'PSNR (dB)'."""
+        return f"{self.noun} ({self.unit})"
+
     @property
     def best_word(self) -> str:
         """How the best end of a distribution is named: 'min' (an error) or 'best' (a PSNR: its maximum)."""

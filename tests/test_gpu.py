@@ -190,8 +190,8 @@ def test_an_sr_network_learns_on_the_device_and_a_denoiser_runs(dev):
     train, val = list(data.x_train[:1000]), list(data.x_test[:40])
     pairs = Pairs(train, val, "sr", 2)
     torch.manual_seed(0)
-    rows = fit_restorer(Restorer(RestoreNet((2,), (16,), scale=2, in_channels=1, image_residual=True)).to(dev), pairs, steps=150,
-                        batch=16, patch=14, adam={"lr": 1e-3}, device=dev, epoch_steps=150)
+    net = Restorer(RestoreNet((2,), (16,), scale=2, in_channels=1, image_residual=True)).to(dev)
+    rows = fit_restorer(net, pairs, steps=150, batch=16, patch=14, adam={"lr": 1e-3}, device=dev, epoch_steps=150)
     assert rows[-1]["psnr"] > rows[-1]["baseline_psnr"] + 0.1, rows[-1]
     torch.manual_seed(0)
     noisy = Pairs(train, val, "denoise", sigma=25.0)

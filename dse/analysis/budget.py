@@ -31,6 +31,7 @@ import numpy as np
 
 from dse.analysis.results import Drawable
 from dse.errors import DseError
+from dse.tasks import ERROR, Metric
 
 TRUST_RHO, MISLEAD_RHO = 0.8, 0.5
 LOSS_DROP, LOSS_SHARE = 0.10, 0.5
@@ -77,9 +78,11 @@ class Undertraining:
                 "signals": [s.to_json() for s in self.signals], "measured": self.measured}
 
 
-def undertraining(sweep: str, errors, depths, losses, num_classes: int) -> Undertraining:
-    """The signals of one sweep: ``errors`` and ``depths`` per trained model, ``losses`` the per-epoch training
-    losses of each (lists, in epoch order), ``num_classes`` for chance error.
+def undertraining(sweep: str, errors, depths, losses, num_classes: int | None,
+                  measure: Metric = ERROR) -> Undertraining:
+    """The signals of one sweep: ``errors`` (oriented lower-is-better: ``measure.loss`` of the results) and
+    ``depths`` per trained model, ``losses`` the per-epoch training losses of each (lists, in epoch order),
+    ``num_classes`` for chance error (None: a task without chance, SR or denoising: no such signal).
 
     >>> u = undertraining("s", [89.0] * 10, list(range(10, 20)), [[2.3, 2.2]] * 10, 10)
     >>> [s.name for s in u.signals]
@@ -102,9 +105,10 @@ def undertraining(sweep: str, errors, depths, losses, num_classes: int) -> Under
         rho, p = stats.spearmanr(d, e)
         out.measured["depth"] = {"spearman": float(rho), "pvalue": float(p)}
         if rho >= DEPTH_RHO and p < DEPTH_P and len(e) >= MIN_FLAG_MODELS:
+            worse = "error rises" if measure == ERROR else f"{measure.label or measure.name} falls"
             out.signals.append(Signal("depth", float(rho), DEPTH_RHO,
-                                      f"error rises with depth (Spearman {rho:.2f}, p = {p:.2g})"))
-    if len(e):
+                                      f"{worse} with depth (Spearman {rho:.2f}, p = {p:.2g})"))
+    if len(e) and num_classes is not None:
         chance = 100.0 * (1 - 1 / max(2, int(num_classes)))
         share = float(np.mean(e >= (1 - CHANCE_MARGIN) * chance))
         out.measured["near_chance"] = {"share": share, "chance_error": chance}
@@ -235,6 +239,17 @@ class Comparison:
                 "gap_long": self.gap_long, "population": self.population}
 
 
+def _shown_effects(pop: dict | None, measure: Metric) -> dict | None:
+    """population_effects' gaps (of oriented errors) in the measure's own values: a PSNR gap is b's minus a's in
+    dB, its interval's ends swapped by the negation."""
+    if pop is None or measure == ERROR:
+        return pop
+    v = measure.shown
+    lo, hi = sorted((v(pop["gap_long_low"]), v(pop["gap_long_high"])))
+    return {**pop, "gap_base": v(pop["gap_base"]), "gap_long": v(pop["gap_long"]), "gap_long_low": lo,
+            "gap_long_high": hi}
+
+
 def predict_long(base, long, errors) -> np.ndarray:
     """Every model's error at the longer budget predicted from its base error: the monotone (isotonic,
     non-decreasing; scipy) fit of the K pairs (base, long), linear between the fitted points, flat beyond them."""
@@ -285,12 +300,14 @@ class BudgetCheck(Drawable):
     comparisons: list  # [Comparison]
     verdict: str
     why: str
+    measure: Metric = ERROR  # what median_change and the gaps are in (an error's points, or a PSNR's dB)
 
     _size = (5.5, 4.5)
 
     def to_json(self) -> dict:
         return {"sweeps": self.sweeps, "factors": [f.to_json() for f in self.factors],
                 "comparisons": [c.to_json() for c in self.comparisons], "verdict": self.verdict, "why": self.why,
+                **({"measure": self.measure.name, "unit": self.measure.unit} if self.measure != ERROR else {}),
                 "thresholds": {"trustworthy_spearman": TRUST_RHO, "misleading_spearman": MISLEAD_RHO}}
 
     def to_frame(self):
@@ -305,20 +322,22 @@ class BudgetCheck(Drawable):
         from dse.report.plots import draw_budget
 
         for ax, f in zip(axes, self.factors):
-            draw_budget(ax, f)
+            draw_budget(ax, f, self.measure)
 
 
-def _order(a: str, b: str, ea, eb) -> str:
-    ma, mb = float(np.median(ea)), float(np.median(eb))
+def _order(a: str, b: str, ea, eb, measure: Metric = ERROR) -> str:
+    """'a < b' when a's median (as the measure reads it: an error, or a PSNR) is below b's."""
+    ma, mb = float(measure.shown(np.median(ea))), float(measure.shown(np.median(eb)))
     return f"{a} < {b}" if ma < mb else f"{a} > {b}" if ma > mb else f"{a} = {b}"
 
 
 def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
-                 populations: dict | None = None) -> BudgetCheck:
+                 populations: dict | None = None, measure: Metric = ERROR) -> BudgetCheck:
     """``pairs`` {(sweep, factor): (base errors, long errors)} of the same models (aligned), ``budgets``
     {(sweep, factor): the longer budget's name}; ``populations`` {sweep: every trained model's base error}: the
     comparisons are then also judged on the whole populations (``population_effects``). Correlations are scipy's
-    spearmanr and kendalltau."""
+    spearmanr and kendalltau. Errors are oriented lower-is-better (``measure.loss`` of a PSNR); the sentences and
+    ``BudgetCheck.measure`` say them in the measure's own values."""
     from scipy import stats
 
     checks = []
@@ -336,7 +355,7 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
         lo, hi = float(np.nanmin([lo, flo])), float(np.nanmax([hi, fhi]))  # the wider: honest when n is small
         checks.append(FactorCheck(s, f, budgets[(s, f)], n=len(x), spearman=rho, spearman_low=lo, spearman_high=hi,
                                   kendall=tau, top_overlap=top_overlap(x, y),
-                                  median_change=float(np.median(y - x)), base=x, long=y))
+                                  median_change=float(measure.shown(np.median(y - x))), base=x, long=y))
     comps = []
     sweeps = list(dict.fromkeys(s for s, _ in pairs))
     factors = sorted({f for _, f in pairs})
@@ -347,7 +366,7 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
                     continue
                 (xa, ya), (xb, yb) = pairs[(a, f)], pairs[(b, f)]
                 kb, kl = stats.ks_2samp(xa, xb), stats.ks_2samp(ya, yb)
-                bo, lo_ = _order(a, b, xa, xb), _order(a, b, ya, yb)
+                bo, lo_ = _order(a, b, xa, xb, measure), _order(a, b, ya, yb, measure)
                 pop = None
                 if populations and a in populations and b in populations and min(len(xa), len(xb)) >= 3:
                     pop = population_effects((xa, ya), populations[a], (xb, yb), eb=populations[b],
@@ -355,10 +374,11 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
                 comps.append(Comparison(a, b, f, base_order=bo, long_order=lo_, flipped=bo != lo_,
                                         ks_base=float(kb.statistic), p_base=float(kb.pvalue),
                                         ks_long=float(kl.statistic), p_long=float(kl.pvalue),
-                                        gap_base=float(np.median(xb) - np.median(xa)),
-                                        gap_long=float(np.median(yb) - np.median(ya)),
-                                        population=pop))
+                                        gap_base=float(measure.shown(np.median(xb) - np.median(xa))),
+                                        gap_long=float(measure.shown(np.median(yb) - np.median(ya))),
+                                        population=_shown_effects(pop, measure)))
     top = max(factors)
+    pts = measure.points  # the gaps are in the measure's own values (a PSNR gap: b's minus a's, in dB)
     rhos = [c.spearman for c in checks if c.factor == top]
     flips = [c for c in comps if c.factor == top and c.flipped]
     undefined = [c for c in checks if c.factor == top and not np.isfinite(c.spearman)]  # all equal at one budget
@@ -375,7 +395,8 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
     elif undefined and not flips and not (worst < MISLEAD_RHO):  # judged whatever the order of the sweeps
         c = undefined[0]
         same = "base" if np.ptp(c.base) == 0 else "longer"
-        verdict, why = "doubtful", (f"at x{top:g} the {c.n} retrained models of {c.sweep} all have the same error at "
+        verdict, why = "doubtful", (f"at x{top:g} the {c.n} retrained models of {c.sweep} all have the same "
+                                    f"{measure.noun} at "
                                     f"the {same} budget, so their ranking cannot be compared (Spearman undefined)")
     elif flips or worst < MISLEAD_RHO:
         verdict = "misleading"
@@ -385,15 +406,16 @@ def budget_check(pairs: dict, budgets: dict, n_boot: int = 2000, seed: int = 0,
         c = vanish[0]
         q = c.population
         verdict, why = "doubtful", (f"at x{top:g}, predicted for all {q['n'][0]} + {q['n'][1]} models from the "
-                                    f"retrained pairs, the gap between {c.a} and {c.b} is {q['gap_long']:+.2f} points "
+                                    f"retrained pairs, the gap between {c.a} and {c.b} is {q['gap_long']:+.2f} {pts} "
                                     f"({q['gap_long_low']:+.2f}..{q['gap_long_high']:+.2f}; at the base budget "
                                     f"{q['gap_base']:+.2f}, KS p {q['p_base']:.3g}): it may vanish")
     elif shrunk:  # the order holds but the difference a study would report is melting away
         c = shrunk[0]
-        verdict, why = "doubtful", (f"at x{top:g} the gap between {c.a} and {c.b} shrinks from {c.gap_base:+.2f} to "
-                                    f"{c.gap_long:+.2f} points of median error (below {SHRINK:g} of itself)")
+        verdict, why = "doubtful", (f"at x{top:g} the gap between {c.a} and {c.b} shrinks from {c.gap_base:+.2f} "
+                                    f"to {c.gap_long:+.2f} {pts} of median {measure.noun} (below {SHRINK:g} of "
+                                    f"itself)")
     elif worst >= TRUST_RHO:
         verdict, why = "trustworthy", f"at x{top:g} Spearman {worst:.2f} >= {TRUST_RHO} and no comparison flips"
     else:
         verdict, why = "doubtful", f"at x{top:g} Spearman {worst:.2f} is between {MISLEAD_RHO} and {TRUST_RHO}"
-    return BudgetCheck(sweeps, checks, comps, verdict, why)
+    return BudgetCheck(sweeps, checks, comps, verdict, why, measure=measure)

@@ -18,6 +18,7 @@ from dse.validate import as_number
 from dse.validate import check_output
 from dse.validate import ACTIVATIONS
 from dse.spaces.space import STAGE_PARAMS, Space, parse_space
+from dse.tasks import ERROR, Metric
 
 
 @dataclass
@@ -45,11 +46,12 @@ class Vote:
     why: str
     evidence: Evidence
 
-    def to_json(self) -> dict:
+    def to_json(self, measure: Metric = ERROR) -> dict:
         ev = self.evidence
         return {"sweep": self.sweep, "accepted": self.accepted, "why": self.why, "n_satisfy": ev.n_satisfy,
-                "n_other": ev.n_other, "mean_error_satisfy": ev.mean_error_satisfy,
-                "mean_error_other": ev.mean_error_other, "pvalue": ev.pvalue}
+                "n_other": ev.n_other, **measure.results({"mean_error_satisfy": ev.mean_error_satisfy,
+                                                          "mean_error_other": ev.mean_error_other}),
+                "pvalue": ev.pvalue}
 
 
 @dataclass
@@ -84,13 +86,13 @@ class Proposal:
             return ""
         return f">= {self.low}" if self.high is None else f"[{self.low}, {self.high}]"
 
-    def to_json(self) -> dict:
+    def to_json(self, measure: Metric = ERROR) -> dict:
         d = {"kind": self.kind, "param": self.param, "rule": self.rule, "low": self.low, "high": self.high}
         if self.kind == "range":
             d.update(was=self.was, median=self.median)
-        d = {**d, "accepted": self.accepted, "why": self.why, "evidence": asdict(self.evidence)}
+        d = {**d, "accepted": self.accepted, "why": self.why, "evidence": measure.results(asdict(self.evidence))}
         if self.votes:
-            d["votes"] = [v.to_json() for v in self.votes]
+            d["votes"] = [v.to_json(measure) for v in self.votes]
         return d
 
 
@@ -107,6 +109,7 @@ class RefineResult(Drawable):
     space: Space = field(repr=False)
     base: Space = field(repr=False)
     regimes: list = field(default_factory=list)  # the sweeps that voted, when several
+    measure: Metric = ERROR  # what the evidence's errors are (oriented; shown in the measure's own values)
 
     @property
     def accepted(self) -> list:
@@ -115,14 +118,15 @@ class RefineResult(Drawable):
     def to_json(self, out=None) -> dict:
         return {"base_space": self.base_space, "out": None if out is None else str(out),
                 **({"regimes": self.regimes} if self.regimes else {}),
+                **({"measure": self.measure.name, "unit": self.measure.unit} if self.measure != ERROR else {}),
                 "log10_size_before": self.log10_size_before, "log10_size_after": self.log10_size_after,
-                "proposals": [q.to_json() for q in self.proposals]}
+                "proposals": [q.to_json(self.measure) for q in self.proposals]}
 
     def to_frame(self):
         import pandas as pd
 
         return pd.DataFrame([{"kind": q.kind, "param": q.param, "rule": q.rule, "proposal": q.bounds,
-                              **asdict(q.evidence), "accepted": q.accepted, "why": q.why,
+                              **self.measure.results(asdict(q.evidence)), "accepted": q.accepted, "why": q.why,
                               **({"votes": q.vote_summary} if self.regimes else {})} for q in self.proposals])
 
     def to_toml(self, header=()) -> str:
@@ -145,8 +149,10 @@ class RefineResult(Drawable):
     def _draw(self, axes):
         from dse.report.plots import draw_refine
 
-        draw_refine(axes[0], [(f"{q.label} ({q.kind})", q.evidence.mean_error_satisfy, q.evidence.mean_error_other,
-                               q.accepted) for q in self.proposals])
+        v = lambda x: None if x is None else self.measure.shown(x)  # noqa: E731
+        draw_refine(axes[0], [(f"{q.label} ({q.kind})", v(q.evidence.mean_error_satisfy),
+                               v(q.evidence.mean_error_other), q.accepted) for q in self.proposals],
+                    self.measure.column)
 
 
 def _evidence(errors, satisfy) -> Evidence:

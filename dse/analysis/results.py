@@ -326,25 +326,28 @@ class BootstrapResult(Drawable):
 class FitRow:
     sweep: str
     id: int
-    error: float | None
+    error: float | None  # the result as stored: an error, or the task's measure (a PSNR)
     fit: Fit
     arch: object = field(repr=False)
+    measure: Metric = ERROR
 
     def to_json(self) -> dict:
-        return {"sweep": self.sweep, "id": self.id, "error": self.error, **self.fit.to_dict()}
+        return {"sweep": self.sweep, "id": self.id, self.measure.name: self.error, **self.fit.to_dict()}
 
 
 @dataclass
 class FitResult(Drawable):
-    """RegNet fits of every model, with the medians of the ``top`` best (by error)."""
+    """RegNet fits of every model, with the medians of the ``top`` best (by error; by PSNR, highest first, for an
+    SR sweep: ``measure``, one for every row)."""
 
     metric: str
     top: int
     rows: list  # [FitRow]
+    measure: Metric = ERROR
 
     @property
     def best(self) -> list:
-        ranked = sorted((r for r in self.rows if r.error is not None), key=lambda r: r.error)
+        ranked = sorted((r for r in self.rows if r.error is not None), key=lambda r: self.measure.loss(r.error))
         return ranked[:self.top]
 
     @staticmethod
@@ -369,8 +372,8 @@ class FitResult(Drawable):
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([r.to_json() for r in self.rows], columns=["sweep", "id", "error", "w0", "wa", "wm",
-                                                                      "e_fit"])
+        return pd.DataFrame([r.to_json() for r in self.rows], columns=["sweep", "id", self.measure.name, "w0", "wa",
+                                                                      "wm", "e_fit"])
 
     def _draw(self, axes):
         from dse.models.regnet import regnet_widths
@@ -398,10 +401,12 @@ class SearchEfficiency(Drawable):
 
     metric: str
     normalization: Normalization | None
-    sweeps: dict  # {name: [SearchPoint]}
+    sweeps: dict  # {name: [SearchPoint]}: the means in the measure's own values (a PSNR's: the best is the highest)
+    measure: Metric = ERROR
 
     def to_json(self) -> dict:
         return {"metric": self.metric, "normalize": self.normalization.to_json() if self.normalization else None,
+                **({"measure": self.measure.name, "unit": self.measure.unit} if self.measure != ERROR else {}),
                 "sweeps": {n: [vars(p) for p in ps] for n, ps in self.sweeps.items()}}
 
     def to_frame(self):
@@ -412,15 +417,17 @@ class SearchEfficiency(Drawable):
     def _draw(self, axes):
         from dse.report.plots import draw_search
 
-        draw_search(axes[0], self.sweeps)
+        draw_search(axes[0], self.sweeps, self.measure.noun)
 
 
 def compare_search(errors: dict, metric: str = "final", normalization: Normalization | None = None,
-                   seed: int = 0) -> SearchEfficiency:
-    """Random-search efficiency of each set of errors ({name: array}), with the normalisation weights."""
+                   seed: int = 0, measure: Metric = ERROR) -> SearchEfficiency:
+    """Random-search efficiency of each set of errors ({name: array}, oriented lower-is-better), with the
+    normalisation weights; the expected best of m in ``measure``'s own values (a PSNR: the highest of m)."""
     w = normalization.weights if normalization else {}
+    shown = lambda r: SearchPoint(**{**r, "mean": float(measure.shown(r["mean"]))})  # noqa: E731
     return SearchEfficiency(metric, normalization, {
-        n: [SearchPoint(**r) for r in search_efficiency(e, w.get(n), seed)] for n, e in errors.items()})
+        n: [shown(r) for r in search_efficiency(e, w.get(n), seed)] for n, e in errors.items()}, measure)
 
 
 # ---- complexity views and training curves ----
@@ -430,7 +437,8 @@ class ComplexityView(Drawable):
     """Error against flops, params and acts per sweep, and acts against flops (4 panels)."""
 
     metric: str
-    sweeps: dict  # {name: {'flops', 'params', 'acts', 'errors'}: arrays}
+    sweeps: dict  # {name: {'flops', 'params', 'acts', 'errors'}: arrays; errors in each one's measure's own values}
+    measures: dict = field(default_factory=dict)  # {name: Metric} (absent: an error)
     _size = (3.75, 3.6)
 
     def to_frame(self):
@@ -444,14 +452,16 @@ class ComplexityView(Drawable):
     def _draw(self, axes):
         from dse.report.plots import draw_complexity
 
-        draw_complexity(axes, self.sweeps)
+        ms = {self.measures.get(n, ERROR).column for n in self.sweeps}
+        draw_complexity(axes, self.sweeps, " or ".join(sorted(ms)))
 
 
 @dataclass
 class Curves(Drawable):
-    """Per-epoch train and test error of chosen models: [{'label', 'sweep', 'id', 'error', 'rows'}]."""
+    """Per-epoch train and test error (or the task's measure, a PSNR) of chosen models: [{'label', 'rows'}]."""
 
     models: list
+    measure: Metric = ERROR
 
     def to_frame(self):
         import pandas as pd
@@ -463,4 +473,4 @@ class Curves(Drawable):
     def _draw(self, axes):
         from dse.report.plots import draw_curves
 
-        draw_curves(axes[0], self.models)
+        draw_curves(axes[0], self.models, self.measure.column)

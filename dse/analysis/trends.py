@@ -110,6 +110,7 @@ class TrendsResult(Drawable):
     series: list      # [TrendSeries]
     complexity: list  # [ComplexityTrend]
     skipped: list = field(default_factory=list)  # why a sweep or space was left out
+    ranked_by: str = "error"  # what picked the good models: error, or a task's measure (PSNR: the highest)
     _size = (4.2, 3.4)
 
     def to_json(self) -> dict:

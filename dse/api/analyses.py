@@ -73,7 +73,9 @@ def _trends(recs, pops, params, named, n_boot, frac, ci, seed, metric) -> Trends
                                                    ci=ci, seed=seed))
     cx = [complexity_trend(g, m, [(pops[n].values("flops"), pops[n].values(m), pops[n].errors) for n in ns], ci)
           for g, ns in groups.items() for m in ("acts", "params")]
-    return TrendsResult(metric, ci, n_boot, series=series, complexity=cx, skipped=skipped)
+    nouns = sorted({pops[n].measure.noun for ns in groups.values() for n in ns})  # (error, PSNR: what ranks them)
+    return TrendsResult(metric, ci, n_boot, series=series, complexity=cx, skipped=skipped,
+                        ranked_by=" / ".join(nouns) or "error")
 
 
 def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:
@@ -84,8 +86,10 @@ def _curves(pop: Population, epochs, best: int, worst: int) -> Curves:
     order = np.argsort(pop.errors, kind="stable")
     pick = list(dict.fromkeys(list(order[:best]) + list(order[::-1][:worst])))
     ids = pop.ids
-    ms = [{"label": f"{pop.sweep}/{ids[i]} ({pop.errors[i]:.1f}%)", "rows": by.get(int(ids[i]), [])} for i in pick]
-    return Curves([m for m in ms if m["rows"]])
+    m = pop.measure  # (a label in the measure's own value: 12.3%, 31.82 dB)
+    ms = [{"label": f"{pop.sweep}/{ids[i]} ({m.fmt(m.shown(pop.errors[i]), 1 if m.unit == '%' else 2)})",
+           "rows": by.get(int(ids[i]), [])} for i in pick]
+    return Curves([x for x in ms if x["rows"]], measure=m)
 
 
 def _fits(models) -> dict[int, Fit]:
@@ -229,7 +233,8 @@ class Analyses(StudyBase):
         self._check_normalization(normalize, bins, range)
         pops = self._pops(names, metric)
         norm = self._normalization(pops, normalize, bins, range)
-        return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed)
+        return compare_search({n: p.errors for n, p in pops.items()}, metric, norm, seed,
+                              measure=next(iter(pops.values())).measure)
 
     @checked(params=Names())
     def bootstrap(self, params, sweeps=None, *, n_boot: int = D.n_boot, frac: float = D.frac, ci: float = D.ci,
@@ -331,24 +336,27 @@ class Analyses(StudyBase):
         rows = []
         with self.store() as s:
             names = self._names(s, sweeps)
+            measure = same_task(s, names, degradation=False, why="the top K are ranked by one measure (an error, or "
+                                "a PSNR); fit the sweeps of one task (--sweep)").metric
             for n in names:
                 ms = s.models(n)
                 if best is not None:
-                    ms = sorted((m for m in ms if getattr(m, col) is not None), key=lambda m: getattr(m, col))[:best]
+                    ms = sorted((m for m in ms if getattr(m, col) is not None),
+                                key=lambda m: measure.loss(getattr(m, col)))[:best]
                 fits = _fits(ms)
                 if save:
                     s.set_fits(n, {m.idx: fits[m.idx] for m in ms if m.fit is None})
-                rows += [FitRow(n, m.idx, getattr(m, col), fits[m.idx], m.arch) for m in ms]
+                rows += [FitRow(n, m.idx, getattr(m, col), fits[m.idx], m.arch, measure=measure) for m in ms]
         if not rows:
             raise DseError("no models to fit")
-        return FitResult(metric, int(top), rows)
+        return FitResult(metric, int(top), rows, measure)
 
     @checked()
     def complexity(self, sweeps=None, *, metric: str = D.metric) -> ComplexityView:
         """Error against flops, params and acts of the trained models of each sweep."""
         pops = self._pops(sweeps, metric, need=1, compare=False)
-        return ComplexityView(metric, {n: {k: p.values(k) for k in COUNTS} | {"errors": p.errors}
-                                       for n, p in pops.items()})
+        return ComplexityView(metric, {n: {k: p.values(k) for k in COUNTS} | {"errors": p.measure.shown(p.errors)}
+                                       for n, p in pops.items()}, measures={n: p.measure for n, p in pops.items()})
 
     @checked(best=Int(0, MAX_MODELS), worst=Int(0, MAX_MODELS))
     def curves(self, sweep: str, *, best: int = 5, worst: int = 5, metric: str = D.metric) -> Curves:
@@ -391,5 +399,7 @@ class Analyses(StudyBase):
                                  f"({', '.join(sorted({pops[n].space_name for n in names}))}); refine one space's "
                                  f"regimes together, or name the base space with {{base}}", "base")
             space = parse_space(pops[names[0]].space, f"sweep {names[0]}")
-        return refine_regimes(space, [(n, p.models, p.errors) for n, p in pops.items()], min_support, n_boot, ci,
-                              seed=seed)
+        out = refine_regimes(space, [(n, p.models, p.errors) for n, p in pops.items()], min_support, n_boot, ci,
+                             seed=seed)
+        out.measure = pops[names[0]].measure  # (one task: the sweeps were checked comparable)
+        return out

@@ -101,10 +101,10 @@ def _populations(s, names, metric, compare: bool = False) -> dict:
     return {n: Population.from_records(s.sweep(n), s.models(n), metric, sp.get(n)) for n in names}
 
 
-def same_task(s, names, degradation: bool = True):
-    """The task (``dse.tasks``) the sweeps ``names`` share; a ParamError naming two that differ in it, or, with
-    ``degradation``, in the SR scale or noise they undo (their PSNRs are not one comparison). Classification when
-    ``names`` is empty."""
+def same_task(s, names, degradation: bool = True, why: str | None = None):
+    """The task (``dse.tasks``) the sweeps ``names`` share; a ParamError naming two that differ in it (saying
+    ``why`` that matters, when given), or, with ``degradation``, in the SR scale or noise they undo (their PSNRs are
+    not one comparison). Classification when ``names`` is empty."""
     from dse.tasks import task, task_of
 
     first = None
@@ -118,7 +118,9 @@ def same_task(s, names, degradation: bool = True):
             first = (n, what, label, t)
         elif what != first[1]:
             other = what[0] != first[1][0]
-            if not degradation:
+            if why is not None:
+                pass
+            elif not degradation:
                 why = "sweeps of different tasks train on different data; train them in separate calls (--sweep)"
             else:
                 why = ("not one comparison: their results are different measures; compare sweeps of one task"

@@ -13,6 +13,7 @@ import numpy as np
 from dse.api.common import StudyBase, same_task
 from dse.errors import DseError, ParamError
 from dse.store.records import SweepRecord
+from dse.tasks import task_of
 from dse.validate import (FIXED_SIZE_DATASETS, usable_cpus)
 from dse.validate import MAX_MODELS, METRIC_COLUMN
 from dse.params import DEFAULTS as D
@@ -61,11 +62,12 @@ def copy_of(name: str, sweep: str) -> float | None:
 
 def _pairs(s, sweep, copy, col, ids=None) -> tuple[list, list]:
     """(errors at the base budget, errors at the copy's) of the models trained in both, in ``ids``' order (default:
-    every copied model by index)."""
+    every copied model by index), oriented lower-is-better (a PSNR negated: ``dse.tasks.Metric.loss``)."""
+    loss = task_of(s.sweep(sweep).regime).metric.loss
     base = {m.idx: getattr(m, col) for m in s.models(sweep)}
     long = {m.idx: getattr(m, col) for m in s.models(copy)}
     ids = [i for i in (sorted(long) if ids is None else ids) if long.get(i) is not None and base.get(i) is not None]
-    return [base[i] for i in ids], [long[i] for i in ids]
+    return [loss(base[i]) for i in ids], [loss(long[i]) for i in ids]
 
 
 def _regime_note(s, sweep: str, channels: int, size: int, classes: int) -> str | None:
@@ -373,8 +375,10 @@ class Training(StudyBase):
                 losses = {}
                 for r in s.epoch_rows([n]):
                     losses.setdefault(r.idx, []).append(r.train_loss)
-                out[n] = undertraining(n, [getattr(m, col) for m in ms], [m.arch.depth for m in ms],
-                                       [losses.get(m.idx, []) for m in ms], _classes(rec))
+                t = task_of(rec.regime)  # (a PSNR oriented as an error; no chance level outside classification)
+                out[n] = undertraining(n, t.metric.loss(np.array([getattr(m, col) for m in ms], dtype=np.float64)),
+                                       [m.arch.depth for m in ms], [losses.get(m.idx, []) for m in ms],
+                                       None if t.low_level else _classes(rec), measure=t.metric)
         return out
 
     @checked(models=Int(3, MAX_MODELS), factors=Factors(), run=Opt(Instance(RunOptions)))
@@ -393,7 +397,9 @@ class Training(StudyBase):
         >>> Study("s.sqlite").budget_check(["anynet_a", "anynet_e"], models=20, factors=[4]).verdict  # doctest: +SKIP
         """
         from dse.analysis.budget import MIN_K, budget_check, scale_budget, stratified
+        from dse.tasks import ERROR
         from dse.train.protocol import Protocol
+        from dse.train.restore import clean_for
         from dse.train.worker import load_data
 
         # everything is checked before the copies are written (the keywords by @checked): a failing call leaves the
@@ -408,6 +414,7 @@ class Training(StudyBase):
         plan = {}  # {(sweep, factor): (copy name, budget)}
         with self.store(write=True) as s:
             names = self._names(s, sweeps)
+            measure = same_task(s, names).metric  # (its sweeps are compared: one task, one scale or noise)
             chosen = {}
             for n in names:
                 rec = s.sweep(n)
@@ -428,7 +435,7 @@ class Training(StudyBase):
                               f"rank statistics without a verdict")
                     raise ParamError(f"{{models}} {models} is more than the {len(ms)} trained models of sweep {n!r}; "
                                      + enough, "models")
-                pick = stratified([getattr(m, col) for m in ms], models, seed)
+                pick = stratified([measure.loss(getattr(m, col)) for m in ms], models, seed)
                 chosen[n] = [ms[i].idx for i in pick]
                 Protocol.from_dict(rec.protocol, f"sweep {n!r}")  # a damaged stored budget is said as such
                 for f in factors:
@@ -448,7 +455,7 @@ class Training(StudyBase):
                 key = (p.dataset, p.train_size, p.test_size, p.resolution, p.subset_seed)
                 if key not in seen:
                     seen.add(key)
-                    load_data(p, run.data_dir)
+                    clean_for(p, run.data_dir) if measure != ERROR else load_data(p, run.data_dir)
             with s.write() as c:
                 for (n, f), (copy, _) in plan.items():
                     if copy in s.sweep_names():
@@ -473,9 +480,9 @@ class Training(StudyBase):
             for (n, f), (copy, budget) in plan.items():
                 pairs[(n, f)] = _pairs(s, n, copy, col, chosen[n])
                 budgets[(n, f)] = budget
-            pops = {n: [getattr(m, col) for m in s.models(n) if getattr(m, col) is not None and m.status == "done"]
-                    for n in names}
-        r = budget_check(pairs, budgets, n_boot, seed, pops)
+            pops = {n: [measure.loss(getattr(m, col)) for m in s.models(n)
+                        if getattr(m, col) is not None and m.status == "done"] for n in names}
+        r = budget_check(pairs, budgets, n_boot, seed, pops, measure=measure)
         flagged = [n for n, u in self.undertraining(names, metric=metric).items() if u.flagged]
         if flagged and r.verdict == "trustworthy":  # never contradict the undertraining warning without a word
             r.why += (f"; {', '.join(flagged)} looked undertrained at the base budget (the warning of dse edf): the "
@@ -500,4 +507,10 @@ class Training(StudyBase):
                     base, long = _pairs(s, n, copy, METRIC_COLUMN[metric])
                     if len(base) >= 3:
                         pairs[(n, f)], budgets[(n, f)] = (base, long), (s.sweep(copy).protocol or {}).get("budget", "?")
-        return budget_check(pairs, budgets) if pairs else None
+        if not pairs:
+            return None
+        with self.store() as s:
+            metric_of = {n: task_of(s.sweep(n).regime).metric for n, _ in pairs}
+        measure = metric_of[next(iter(pairs))[0]]  # the sweeps of the first one's measure (a mixed store: its task)
+        pairs = {k: v for k, v in pairs.items() if metric_of[k[0]] == measure}
+        return budget_check(pairs, {k: budgets[k] for k in pairs}, measure=measure)

@@ -204,7 +204,8 @@ def trends(params, sweeps, n_boot, frac, ci, seed, metric, plot, db, as_json):
         print_json(r.to_json())
         return
     g = lambda v: f"{v:.4g}"  # noqa: E731
-    table(f"best model's value per regime ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} error)",
+    table(f"best model's value per regime ({n_boot} resamples of {frac:g} n, {ci:g}% interval, {metric} "
+          f"{r.ranked_by})",
           ["space", "param", "regime", "sweep", "n", "median", f"{ci:g}% interval", "min..max"],
           [[s.space, s.param, regime_label(p.flops), p.sweep, p.n, g(p.median), f"{g(p.low)}..{g(p.high)}",
             f"{g(p.min)}..{g(p.max)}"] for s in r.series for p in s.regimes])
@@ -242,7 +243,8 @@ def fit(sweeps, top, metric, plot, db, as_json):
     names = list(dict.fromkeys(x.sweep for x in r.rows))
     table(f"RegNet fit of {len(r.rows)} model(s) in {', '.join(names)}",
           ["models", "n", "e_fit median", "e_fit mean", "w0", "wa", "wm"],
-          [["all" if s["models"] == "all" else f"top {s['n']} by {metric} error", s["n"], f"{s['e_fit_median']:.4f}",
+          [["all" if s["models"] == "all" else f"top {s['n']} by {metric} {r.measure.noun}", s["n"],
+            f"{s['e_fit_median']:.4f}",
             f"{s['e_fit_mean']:.4f}", f"{s['w0_median']:.0f}", f"{s['wa_median']:.2f}", f"{s['wm_median']:.3f}"]
            for s in r.summary()])
     save_plot(r, plot)
@@ -267,7 +269,7 @@ def search_efficiency_cmd(compare, sweeps, normalize, bins, range_, seed, metric
         return
     names = list(r.sweeps)
     ms = sorted({p.m for ps in r.sweeps.values() for p in ps})
-    table(f"best {metric} error of m random models: mean +/- 2 std", ["m", *names],
+    table(f"best {metric} {r.measure.column} of m random models: mean +/- 2 std", ["m", *names],
           [[m, *[next((f"{p.mean:.2f} +/- {2 * p.std:.2f}" for p in r.sweeps[n] if p.m == m), "")
                  for n in names]] for m in ms])
     save_plot(r, plot)
@@ -377,7 +379,7 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
     nxt = (f"dse sample --space {shlex.quote(str(out))} -n 100 --sweep {name}; dse train; "
            f"dse edf --compare {' '.join(map(shlex.quote, dict.fromkeys(sweeps)))} {name}") if out else ""
     if out:
-        r.write(out, [f"Refined by dse refine from {src} ({n} trained models, {metric} error) "
+        r.write(out, [f"Refined by dse refine from {src} ({n} trained models, {metric} {r.measure.noun}) "
                       f"of space {r.base_space!r}, {datetime.now(timezone.utc):%Y-%m-%d}.",
                       f"Accepted {len(r.accepted)} of {len(r.proposals)} proposals; log10 size "
                       f"{r.log10_size_before:.2f} -> {r.log10_size_after:.2f}.", f"Next: {nxt}"])
@@ -385,17 +387,20 @@ def refine(sweeps, base, out, min_support, n_boot, ci, seed, metric, db, as_json
         print_json(budget_warnings(db, sweeps, r.to_json(out), metric))
         return
     budget_warnings(db, sweeps, metric=metric)
+    m = r.measure  # the mean results in its own values (an error, or a PSNR in dB)
+    v = lambda x: None if x is None else m.shown(x)  # noqa: E731
     ev = lambda q: [q.bounds, f"{q.evidence.n_satisfy}/{q.evidence.n_other}",  # noqa: E731
-                    _fmt(q.evidence.mean_error_satisfy, ".2f"), _fmt(q.evidence.mean_error_other, ".2f")]
-    title = f"refinement of {r.base_space} from {src} ({n} models, {metric} error"
+                    _fmt(v(q.evidence.mean_error_satisfy), ".2f"), _fmt(v(q.evidence.mean_error_other), ".2f")]
+    title = f"refinement of {r.base_space} from {src} ({n} models, {metric} {m.noun}"
+    word = "err" if m.noun == "error" else m.noun
     if r.regimes:  # several regimes: each votes on its own models; the pooled evidence is shown
         table(title + "; evidence pooled over the regimes, each regime votes)",
-              ["kind", "param", "proposal", "n sat/other", "err sat", "err other", "accept", "votes", "why"],
+              ["kind", "param", "proposal", "n sat/other", f"{word} sat", f"{word} other", "accept", "votes", "why"],
               [[q.kind, q.label if q.kind == "constraint" else q.param, *ev(q), "yes" if q.accepted else "no",
                 q.vote_summary, q.why] for q in r.proposals])
     else:
-        table(title + ")", ["kind", "param", "rule", "proposal", "n sat/other", "err sat", "err other", "KS D", "p",
-                            "accept", "why"],
+        table(title + ")", ["kind", "param", "rule", "proposal", "n sat/other", f"{word} sat", f"{word} other",
+                            "KS D", "p", "accept", "why"],
               [[q.kind, q.param, q.rule, *ev(q), _fmt(q.evidence.ks_statistic, ".3f"), _fmt(q.evidence.pvalue, ".3g"),
                 "yes" if q.accepted else "no", q.why] for q in r.proposals])
     say(f"log10 size of the space: {r.log10_size_before:.2f} -> {r.log10_size_after:.2f}")

@@ -81,7 +81,8 @@ def budget_check(sweeps, models, factors, seed, metric, plain, plot, db, as_json
         print_json(r.to_json())
         return
     table("rank agreement with the base budget", ["sweep", "factor", "budget", "n", "Spearman", "95% interval",
-                                                   "Kendall", "top-25% overlap", "median change"],
+                                                   "Kendall", "top-25% overlap",
+                                                   f"median {r.measure.noun} change ({r.measure.points})"],
           [[f.sweep, f"x{f.factor:g}", f.budget, f.n, f"{f.spearman:.3f}",
             f"{f.spearman_low:.2f}..{f.spearman_high:.2f}",
             f"{f.kendall:.3f}", f"{f.top_overlap:.0%}", f"{f.median_change:+.2f}"] for f in r.factors])

@@ -141,8 +141,8 @@ def draw_fit(ax, models: list):
     return ax
 
 
-def draw_search(ax, curves: dict):
-    """curves: {name: [points with m, mean, std]} -> mean +/- 2 std of the best error against log2 m."""
+def draw_search(ax, curves: dict, noun: str = "error"):
+    """curves: {name: [points with m, mean, std]} -> mean +/- 2 std of the best error (``noun``) against log2 m."""
     for name, rows in curves.items():
         m = [r.m for r in rows]
         mu = [r.mean for r in rows]
@@ -151,19 +151,20 @@ def draw_search(ax, curves: dict):
         ax.fill_between(m, [a - 2 * s for a, s in zip(mu, sd)], [a + 2 * s for a, s in zip(mu, sd)], alpha=0.2)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("experiment size m (models)")
-    ax.set_ylabel("best error of m random models")
+    ax.set_ylabel(f"best {noun} of m random models")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
 
 
-def draw_complexity(axes, data: dict):
-    """data: {name: {'flops', 'params', 'acts', 'errors'}} -> error vs each (3 axes), and acts vs flops."""
+def draw_complexity(axes, data: dict, what: str = "error"):
+    """data: {name: {'flops', 'params', 'acts', 'errors'}} -> error (``what``: 'PSNR (dB)') vs each (3 axes), and
+    acts vs flops."""
     for name, p in data.items():
         for ax, k in zip(axes[:3], COUNTS):
             ax.scatter(p[k], p["errors"], s=6, alpha=0.5, lw=0, label=name)
             ax.set_xlabel(k)
-            ax.set_ylabel("error")
+            ax.set_ylabel(what)
             ax.set_xscale("log")
         axes[3].scatter(p["flops"], p["acts"], s=6, alpha=0.5, lw=0, label=name)
     axes[3].set_xlabel("flops")
@@ -176,21 +177,22 @@ def draw_complexity(axes, data: dict):
     return axes
 
 
-def draw_curves(ax, models: list):
-    """models: dicts with label and rows (records with epoch, train_error, test_error)."""
+def draw_curves(ax, models: list, what: str = "error (%)"):
+    """models: dicts with label and rows (records with epoch, train_error, test_error: of ``what``)."""
     for m in models:
         ep = [r.epoch for r in m["rows"]]
         line, = ax.plot(ep, [r.test_error for r in m["rows"]], "-o", ms=3, label=f"{m['label']} test")
         ax.plot(ep, [r.train_error for r in m["rows"]], "--", color=line.get_color(), lw=1)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("error (%): solid test, dashed train")
+    ax.set_ylabel(f"{what}: solid test, dashed train")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return ax
 
 
-def draw_refine(ax, rows: list):
-    """rows: (label, mean error of the models that satisfy, of the others, accepted) per proposal."""
+def draw_refine(ax, rows: list, what: str = "error"):
+    """rows: (label, mean error (or ``what``: 'PSNR (dB)') of the models that satisfy, of the others, accepted) per
+    proposal."""
     for i, (label, sat, other, acc) in enumerate(rows):
         c = "tab:green" if acc else "tab:gray"
         if sat is not None and other is not None:
@@ -201,7 +203,7 @@ def draw_refine(ax, rows: list):
             ax.plot(sat, i, "o", color=c, ms=5)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("mean error: filled = models that satisfy, open = the others (green: accepted)")
+    ax.set_xlabel(f"mean {what}: filled = models that satisfy, open = the others (green: accepted)")
     ax.grid(alpha=0.3, axis="x")
     return ax
 
@@ -329,17 +331,22 @@ def draw_rank(ax, r):
     return ax
 
 
-def draw_budget(ax, f):
-    """Budget check of one sweep at one factor: each model's error at the base budget (x) against the longer
-    budget (y), the diagonal, and Spearman's rho with its interval."""
+def draw_budget(ax, f, measure=None):
+    """Budget check of one sweep at one factor: each model's error (or the task's measure: ``measure``, its values
+    as it reads them) at the base budget (x) against the longer budget (y), the diagonal, and Spearman's rho with
+    its interval."""
     import numpy as np
 
-    ax.scatter(f.base, f.long, s=16, alpha=0.8, lw=0)
-    lo = float(min(np.min(f.base), np.min(f.long)))
-    hi = float(max(np.max(f.base), np.max(f.long)))
-    ax.plot([lo, hi], [lo, hi], "--", color="gray", lw=1, label="same error")
-    ax.set_xlabel("error at the base budget (%)")
-    ax.set_ylabel(f"error at {f.budget} (%)")
+    from dse.tasks import ERROR
+
+    m = measure or ERROR
+    base, long = m.shown(np.asarray(f.base)), m.shown(np.asarray(f.long))
+    ax.scatter(base, long, s=16, alpha=0.8, lw=0)
+    lo = float(min(np.min(base), np.min(long)))
+    hi = float(max(np.max(base), np.max(long)))
+    ax.plot([lo, hi], [lo, hi], "--", color="gray", lw=1, label=f"same {m.noun}")
+    ax.set_xlabel(f"{m.noun} at the base budget ({m.unit})")
+    ax.set_ylabel(f"{m.noun} at {f.budget} ({m.unit})")
     ax.set_title(f"{f.sweep} x{f.factor:g}: Spearman {f.spearman:.2f} [{f.spearman_low:.2f}, {f.spearman_high:.2f}], "
                  f"top-25% overlap {f.top_overlap:.0%}", fontsize=8)
     ax.legend(fontsize=8, loc="upper left")
