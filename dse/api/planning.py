@@ -9,12 +9,13 @@ import numpy as np
 
 from dse.analysis.power import (MIN_PILOT, PowerResult, SequentialDecision, check_power_options, check_sequential,
                                 plan_sequential, power_analysis, sequential_decision)
+from dse.api.common import same_task
 from dse.api.costs import Costs
 from dse.errors import DseError, ParamError
 from dse.validate import shown
 from dse.analysis.power import MAX_REPS, MAX_SEQUENTIAL
 from dse.params import DEFAULTS as D
-from dse.params import Check, Instance, Int, Opt, Real, checked
+from dse.params import TASK_PROTOCOL, Check, Instance, Int, Opt, Real, checked
 from dse.train.options import RunOptions
 
 
@@ -140,6 +141,7 @@ class Planning(Costs):
         names = self._compared(sweeps, "compare", 2, 2)
         with self.store() as s:
             recs = {n: s.sweep(n) for n in names}
+            t = same_task(s, names)  # one task, one scale or noise: their results are one comparison
         for n, r in recs.items():
             if r.source != "sampled":
                 raise DseError(f"sweep {n!r} was {r.source}: compare --until-decided samples more models into it, "
@@ -159,7 +161,8 @@ class Planning(Costs):
             if known is None and not given:
                 raise ParamError("{protocol}: the sweeps have no stored protocol yet; give the training options "
                                  "(at least {budget})", "protocol", "budget")
-            protocol = Protocol(**{**(Protocol.from_dict(known, f'sweep {names[0]!r}').to_dict() if known else {}),
+            own = {k: v for k, v in t.protocol.items() if k in TASK_PROTOCOL}  # (SR: photos, Adam 1e-3, ...)
+            protocol = Protocol(**{**(Protocol.from_dict(known, f'sweep {names[0]!r}').to_dict() if known else own),
                                    **given})
         if protocol is None:
             if known is None:
@@ -173,8 +176,16 @@ class Planning(Costs):
                            f"stored one: leave those options out")
         # before the first write: the devices answer, the data is there and the batch fits it
         run.devices()
-        data = load_data(protocol, run.data_dir)
-        if protocol.batch_size > len(data.y_train):
+        if t.low_level:  # an SR or denoising pair: its clean images are there and hold its patches
+            from dse.train.restore import check_patch, clean_for, patch_of
+
+            clean = clean_for(protocol, run.data_dir)
+            for r in recs.values():
+                scale = int(r.regime.get("scale") or 1)
+                check_patch(clean.smallest, patch_of(protocol.resolution, clean, scale), scale, param="resolution",
+                            what=" (the training patch)")
+        data = None if t.low_level else load_data(protocol, run.data_dir)
+        if data is not None and protocol.batch_size > len(data.y_train):
             raise ParamError(f"{{batch_size}} {protocol.batch_size} is more than the {len(data.y_train):,} training "
                              f"images; use {{batch_size}} {len(data.y_train)} or less, or a larger {{train_size}}",
                              "batch_size", "train_size")
@@ -216,12 +227,11 @@ class Planning(Costs):
             for n in names:
                 r = recs[n]
                 reg = r.regime
-                if target > len(errors[n]):
+                if target > len(errors[n]):  # the regime as stored (a low-level one: its scale or noise)
+                    counted = {k: reg[k] for k in ("resolution", "stem", "num_classes", "scale", "sigma") if k in reg}
                     self.sample(parse_space(r.space, f"sweep {n}"), target, n, flops=tuple(reg["flops"]),
-                                resolution=reg["resolution"],
-                                stem=reg["stem"], in_channels=reg["in_channels"], num_classes=reg["num_classes"],
-                                max_params=reg.get("max_params"),
-                                max_acts=reg.get("max_acts"))
+                                in_channels=reg["in_channels"], max_params=reg.get("max_params"),
+                                max_acts=reg.get("max_acts"), **counted)
             self.train_protocol(protocol, run, names)
         raise DseError("compare did not converge")  # (unreachable: each pass adds or trains models)
 

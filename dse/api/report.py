@@ -274,9 +274,9 @@ def budget(c: ReportContext) -> str | None:
     if not under and not b:
         return None
     body = H.muted("Signals of a too-short budget from the stored epochs (flagged: loss still falling by &ge; 10% in "
-                   "the last epoch for most models; error rising with depth, Spearman &ge; 0.5; more than a quarter "
-                   "of models near chance), and the rank agreement of models retrained at a longer budget (dse "
-                   "budget-check).")
+                   "the last epoch for most models; error rising (a PSNR falling) with depth, Spearman &ge; 0.5; "
+                   "more than a quarter of classifiers near chance), and the rank agreement of models retrained at "
+                   "a longer budget (dse budget-check).")
     rows = []
     for n, u in under.items():
         m = u.measured
@@ -285,12 +285,13 @@ def budget(c: ReportContext) -> str | None:
                      f"{nc['share']:.0%}" if nc else "",
                      H.verdict("flagged" if u.flagged else "ok") + " " + html.escape(
                          ", ".join(x.name for x in u.signals))])
-    body += H.table(["sweep", "models", "loss still falling", "Spearman(depth, error)", "near chance", "signals"],
-                    rows, raw_cols=(5,))
+    nouns = "/".join(sorted({c.pops[n].measure.noun for n in under}))  # error, or PSNR (then no chance level)
+    body += H.table(["sweep", "models", "loss still falling", f"Spearman(depth, {nouns or 'error'})", "near chance",
+                     "signals"], rows, raw_cols=(5,))
     if not b:
         return body + H.muted("No budget check stored: dse budget-check --sweep NAME retrains a few models longer.")
     body += H.table(["sweep", "factor", "budget", "n", "Spearman", "95% interval", "Kendall", "top-25% overlap",
-                     "median change"],
+                     f"median {b.measure.noun} change ({b.measure.points})"],
                     [[f.sweep, f"x{f.factor:g}", f.budget, f.n, f"{f.spearman:.3f}",
                       f"{f.spearman_low:.2f}..{f.spearman_high:.2f}", f"{f.kendall:.3f}", f"{f.top_overlap:.0%}",
                       f"{f.median_change:+.2f}"] for f in b.factors])
@@ -359,16 +360,19 @@ def refinement(c: ReportContext) -> str:
             continue
         res = c.study.refine(n, min_support=min(20, max(2, c.pops[n].n // 5)), metric=c.metric)
         rows = []
+        m = res.measure  # the means in its own values (an error, a PSNR)
+        v = lambda x: None if x is None else m.shown(x)  # noqa: E731
         for q in res.proposals:
             ev = q.evidence
             acc = '<span class="yes">yes</span>' if q.accepted else '<span class="no">no</span>'
             rows.append([q.kind, q.param, q.rule, q.bounds, f"{ev.n_satisfy}/{ev.n_other}",
-                         H.fmt(ev.mean_error_satisfy), H.fmt(ev.mean_error_other), H.fmt(ev.pvalue, ".3g"), acc,
+                         H.fmt(v(ev.mean_error_satisfy)), H.fmt(v(ev.mean_error_other)), H.fmt(ev.pvalue, ".3g"), acc,
                          q.why])
+        word = "err" if m.noun == "error" else m.noun
         body += (f"<h3>{html.escape(n)} ({html.escape(res.base_space)}): log10 size {res.log10_size_before:.2f} -> "
                  f"{res.log10_size_after:.2f}</h3>" +
-                 H.table(["kind", "param", "rule", "proposal", "n sat/other", "err sat", "err other", "p", "accept",
-                          "why"], rows, raw_cols=(8,)))
+                 H.table(["kind", "param", "rule", "proposal", "n sat/other", f"{word} sat", f"{word} other", "p",
+                          "accept", "why"], rows, raw_cols=(8,)))
     return body or NOTHING
 
 
@@ -392,8 +396,9 @@ class Reporting(StudyBase):
         c = ReportContext(self, names, recs, pops={n: self.population(n, metric=metric) for n in names},
                           metric=metric, named=sweeps is not None)
         parts = [(x.id, x.title, x.render(c)) for x in SECTIONS]
+        nouns = " / ".join(sorted({p.measure.noun for p in c.pops.values()})) or "error"
         subtitle = (f"{html.escape(', '.join(names))} &middot; {html.escape(str(self.path))} &middot; "
-                    f"{metric} error")
+                    f"{metric} {html.escape(nouns)}")
         text = H.page(subtitle, [x for x in parts if x[2] is not None])
         try:
             out.write_text(text)

@@ -109,7 +109,8 @@ async function showModel(r) {
   const d = document.getElementById("detail");
   try {
     const m = await get("/api/model", {sweeps: r.sweep, id: r.id});
-    d.replaceChildren(el("h3", m.sweep + " / model " + m.id + ": " + m.status + (m.error != null ? ", error " + fmt(m.error) + "%" : "")));
+    const word = m.measure === "error" ? "error" : m.measure.toUpperCase(), unit = m.unit === "%" ? "%" : " " + m.unit;
+    d.replaceChildren(el("h3", m.sweep + " / model " + m.id + ": " + m.status + (m.error != null ? ", " + word + " " + fmt(m.error) + unit : "")));
     d.appendChild(el("p", "depths " + m.arch.depths + ", widths " + m.arch.widths + ", flops " + fmt(m.flops) +
       (m.settings ? ", settings " + JSON.stringify(m.settings) : "") + (m.reason ? ", " + m.reason : ""), {class: "muted"}));
     const pts = m.epochs.filter(e => e.test_error != null);
@@ -127,7 +128,7 @@ async function showModel(r) {
         svg.appendChild(line);
       }
       d.appendChild(svg);
-      d.appendChild(el("p", "test error (blue) and train error (orange) per epoch, " + fmt(lo) + "..." + fmt(hi) + "%", {class: "muted"}));
+      d.appendChild(el("p", "test " + word + " (blue) and train " + word + " (orange) per epoch, " + fmt(lo) + "..." + fmt(hi) + unit, {class: "muted"}));
     }
   } catch (err) { d.replaceChildren(el("p", err.message)); }
 }

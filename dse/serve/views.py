@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from dse.errors import DseError, ParamError
+from dse.tasks import task_of
 from dse.params import Check, Choice, Int, Names
 from dse.validate import STATUSES
 
@@ -170,8 +171,10 @@ def _model(v: Views, q, rest):
     m = recs[idx]
     ep = v.get(("epochs", sweep), lambda: v.study.epochs([sweep]))
     rows = ep[ep.id == idx].drop(columns=["sweep", "id"]).to_dict("records")
+    t = task_of(v.get(("sweep", sweep), lambda: v.study.sweep(sweep)).regime)  # what error holds (an SR: PSNR)
     return {"sweep": sweep, "id": idx, "status": m.status, "error": m.error, "best_error": m.best_error,
-            "arch": m.arch.to_dict(), "flops": m.flops, "params": m.params, "acts": m.acts, "settings": m.settings,
+            "measure": t.metric.name, "unit": t.metric.unit, "arch": m.arch.to_dict(), "flops": m.flops,
+            "params": m.params, "acts": m.acts, "settings": m.settings,
             "reason": m.reason, "epochs": rows}
 
 
