@@ -304,5 +304,5 @@ def _judge_toy(depth20, tmp_path, toy):
     fig = r.figure()
     assert fig.axes[0].get_ylabel() == "fun (units)" and fig.axes[0].get_title() == "toy: holds"
     code, out, _ = cli(tmp_path, "findings", "--help")
-    assert code == 0 and "lrwd, toy." in " ".join(out.split())
+    assert code == 0 and "lrwd, underfit, toy." in " ".join(out.split())
     assert "| toy | Toys are fun | holds always | regnetx |" in criteria_table()

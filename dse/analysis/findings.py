@@ -17,13 +17,14 @@ in the paper's words, what was measured (a statistic with its interval, n, regim
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from dse.analysis.bootstrap import bootstrap
 from dse.analysis.results import Drawable
 from dse.analysis.trends import trend_series
+from dse.tasks import ERROR, Metric
 from dse.units import regime_label
 
 MIN_MODELS = 20     # per regime: fewer and a regime is not read (NDS: EDFs of ~100 models are stable; 20 a floor)
@@ -35,7 +36,8 @@ WIDE = {"depth": 12.0, "wm": 0.8}  # an interval wider than this says too little
 FLAT = 1.0          # a slope interval (log value per log flops) wider than this cannot show a trend is flat
 GROWS = 0.1         # "grows": contradicted when the slope's interval lies below this (flat or shrinking)
 MIN_TIMED = 10      # timed models for the runtime finding
-HOLDS, CONTRA, CANT = "holds", "contradicted", "can't tell"
+UNDERFIT_RHO = 0.0  # underfit: Spearman(depth, error) per regime, its interval above this (deeper is worse)
+HOLDS, CONTRA, CANT, NA = "holds", "contradicted", "can't tell", "not applicable"
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Sample:
     errors: np.ndarray
     flagged: str | None = None
     trained_here: bool = True
+    stages: int | None = None  # the space's stage count (None: unknown, e.g. imported)
 
     @property
     def n(self) -> int:
@@ -97,6 +100,7 @@ class FindingsResult(Drawable):
     ci: float
     metric: str = "final"
     trained_seconds: float | None = None  # findings --run: how long its training took (beside the plan's estimate)
+    task: str = "classify"  # the task whose sweeps were judged (dse.tasks); its findings' readings
     _size = (3.6, 2.9)
 
     def row(self, id: str) -> FindingRow:
@@ -122,7 +126,8 @@ class FindingsResult(Drawable):
         drawn = [r for r in self.rows if r.points]
         for ax, r in zip(axes, drawn):
             f = finding(r.id)
-            draw_finding(ax, r, ylabel=f.label if f else r.id, zero=bool(f and f.zero))
+            v = reading(f, self.task) if f else None
+            draw_finding(ax, r, ylabel=v.label if isinstance(v, Finding) else r.id, zero=bool(f and f.zero))
         if not drawn:
             axes[0].text(0.5, 0.5, "no finding has evidence yet", ha="center", va="center", transform=axes[0].transAxes)
             axes[0].set_axis_off()
@@ -144,10 +149,44 @@ class Finding:
     ylabel: str = ""
     zero: bool = False
     reads: str = ""  # the spaces read, in words, when not the list ``spaces``
+    on: dict | None = None  # {task: Reading}: what the finding means on another task (dse.tasks); absent: n/a there
+    stages: bool = False    # needs spaces of several stages (width growth): n/a where the task's have one
+    classify: str = ""      # not a claim about classification: why (then classification's table leaves it out)
+    missing: str = ""       # (a task's reading) it has meaning, but no built-in space tests it: why
 
     @property
     def label(self) -> str:
         return self.ylabel or f"best model's {self.id}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a finding means on a task other than classification (``Finding.on``): the spaces that test it there
+    (preferred first; a comparison: (base, variant)), the claim and criterion in that task's words, its own judge
+    (None: the finding's), its figure's y label; ``na``: it has no meaning on that task (why); ``missing``: it has,
+    but no built-in space tests it (why: a can't-tell row)."""
+
+    spaces: tuple = ()
+    claim: str = ""
+    criterion: str = ""
+    judge: object = None
+    ylabel: str = ""
+    na: str = ""
+    missing: str = ""
+
+
+def reading(f: Finding, task: str = "classify") -> Finding | str:
+    """Finding ``f`` as it reads on ``task``: the finding with that task's spaces, claim, criterion and judge, or
+    the reason it does not apply there (a str)."""
+    if task == "classify":
+        return f.classify or f
+    r = (f.on or {}).get(task)
+    if r is None:
+        return f"the paper's claim about classification has no {task} counterpart here"
+    if r.na:
+        return r.na
+    return replace(f, spaces=r.spaces, claim=r.claim or f.claim, criterion=r.criterion or f.criterion,
+                   judge=r.judge or f.judge, ylabel=r.ylabel or f.ylabel, missing=r.missing, on=None)
 
 
 def _enough(samples, k=MIN_MODELS) -> list:
@@ -376,8 +415,9 @@ def median_difference(a, b, n_boot: int = 2000, ci: float = 95.0, seed: int = 0)
 
 
 def _judge_compare(sign):
-    """variant vs base at the regimes both have: sign +1: the variant is worse (its median error higher)."""
-    def judge(f, ev, n_boot, ci, seed, **_):
+    """variant vs base at the regimes both have: sign +1: the variant is worse (its median error higher; the errors
+    are oriented, so on an SR sweep: its median PSNR lower). ``measure`` says the differences in its own values."""
+    def judge(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
         row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
         base, variant = f.spaces
         a, b = {s.flops: s for s in _enough(ev.get(base, []))}, {s.flops: s for s in _enough(ev.get(variant, []))}
@@ -390,17 +430,19 @@ def _judge_compare(sign):
             row.settle = (f"dse sample --space {base} and --space {variant} at the same --regimes, -n {MIN_MODELS}+ "
                           f"each, then dse train")
             return row
-        per = []
+        per, shown = [], []
         for i, fl in enumerate(both):
             d, lo, hi = median_difference(a[fl].errors, b[fl].errors, n_boot=min(n_boot, 4000), ci=ci, seed=seed + i)
             per.append((fl, d, lo, hi))
-            row.points.append((fl, d, lo, hi))
+            v = sorted((measure.shown(lo), measure.shown(hi)))  # in the measure's values (a PSNR: dB, negated)
+            shown.append((fl, float(measure.shown(d)), v[0], v[1]))
+            row.points.append(shown[-1])
         row.regimes = [regime_label(fl) for fl in both]
         row.sweeps = [a[fl].sweep for fl in both] + [b[fl].sweep for fl in both]
         row.n = sum(a[fl].n + b[fl].n for fl in both)
-        row.measured = "median error of {} minus {}: ".format(variant, base) + "; ".join(
-            f"{regime_label(fl)}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for fl, d, lo, hi in per)
-        row.value, row.low, row.high = per[0][1], per[0][2], per[0][3]
+        row.measured = f"median {measure.noun} of {variant} minus {base} ({measure.points}): " + "; ".join(
+            f"{regime_label(fl)}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for fl, d, lo, hi in shown)
+        row.value, row.low, row.high = shown[0][1], shown[0][2], shown[0][3]
         agree = [fl for fl, d, lo, hi in per if (lo > 0 if sign > 0 else hi < 0)]
         against = [fl for fl, d, lo, hi in per if (hi < 0 if sign > 0 else lo > 0)]
         if against:
@@ -417,6 +459,72 @@ def _judge_compare(sign):
         used = [a[fl] for fl in both] + [b[fl] for fl in both]
         return _budget(row, used)
     return judge
+
+
+def spearman_interval(x, y, n_boot: int = 2000, ci: float = 95.0, seed: int = 0) -> tuple[float, float, float]:
+    """Spearman's rho of (x, y) (scipy) and its ci% percentile bootstrap interval (the pairs resampled)."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    rho = float(stats.spearmanr(x, y)[0])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), (min(n_boot, 2000), len(x)))
+    rx = np.argsort(np.argsort(x[idx], axis=1), axis=1).astype(np.float64)  # ranks (ties broken: a resample's
+    ry = np.argsort(np.argsort(y[idx], axis=1), axis=1).astype(np.float64)  # interval, not its point estimate)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (rx * ry).sum(1) / np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
+    r = r[np.isfinite(r)]
+    lo, hi = np.percentile(r, [(100 - ci) / 2, 100 - (100 - ci) / 2]) if len(r) else (np.nan, np.nan)
+    return rho, float(lo), float(hi)
+
+
+def judge_underfit(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
+    """Deep networks underfit at the budget: Spearman(depth, error) per regime (a PSNR oriented as an error), its
+    bootstrap interval above 0 at every regime (>= GENERAL) holds, below 0 at one contradicts. The budget signals
+    are its subject, not a reason to doubt it: flagged sweeps are noted, not turned into can't tell."""
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    space, samples = _pick(ev, f.spaces, ("depth",))
+    if space is None:
+        return _missing(row, f.spaces)
+    per = []
+    for i, s in enumerate(_enough(samples)):
+        d = np.asarray(s.values["depth"], dtype=np.float64)
+        if np.ptp(d) == 0 or np.ptp(s.errors) == 0:
+            continue
+        rho, lo, hi = spearman_interval(d, s.errors, n_boot, ci, seed + i)
+        per.append((s, rho, lo, hi))
+        row.points.append((s.flops, rho, lo, hi))
+    row.regimes, row.sweeps = [s.label for s, *_ in per], [s.sweep for s, *_ in per]
+    row.n = sum(s.n for s, *_ in per)
+    worse = f"{measure.noun} falls" if measure.higher_is_better else "error rises"
+    row.measured = "" if not per else f"Spearman(depth, {measure.noun}) " + "; ".join(
+        f"{s.label}: {-r if measure.higher_is_better else r:+.2f} "
+        f"[{(-h if measure.higher_is_better else lo):+.2f}, {(-lo if measure.higher_is_better else h):+.2f}]"
+        for s, r, lo, h in per)
+    if per:
+        row.value, row.low, row.high = per[0][1], per[0][2], per[0][3]
+    against = [s for s, r, lo, hi in per if hi < UNDERFIT_RHO]
+    agree = [s for s, r, lo, hi in per if lo > UNDERFIT_RHO]
+    if _too_few(row, space, samples, 1):
+        pass
+    elif not per:
+        row.reason, row.settle = "depth (or the result) does not vary within a regime", "a space with depth free"
+    elif against:
+        row.verdict, row.reason = CONTRA, (f"at {against[0].label} deeper networks are better (the interval of "
+                                           f"Spearman(depth, error) lies below 0)")
+    elif len(agree) >= GENERAL and len(agree) == len(per):
+        row.verdict, row.reason = HOLDS, f"at every regime ({len(per)}) the {worse} with depth (interval above 0)"
+    elif agree:
+        row.reason = f"the {worse} with depth at {len(agree)} of {len(per)} regime(s); {GENERAL} needed, none against"
+        row.settle = "more regimes, or more models where the interval holds 0"
+    else:
+        row.reason, row.settle = "every interval holds 0", "more models per regime"
+    flagged = [s.sweep for s, *_ in per if s.flagged]
+    if flagged:
+        row.notes.append("the budget signals flag " + ", ".join(flagged) + ": what this finding is about")
+    return row
 
 
 def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
@@ -465,6 +573,25 @@ def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
 
 
 DIFF = "median error difference (%)"
+PSNR_DIFF = "median PSNR difference (dB)"
+SR_SPACES = ("sr_anynet_e1", "sr_edsr", "sr_anynet", "sr_anynet_wide", "sr_regnet")  # depth free, e = 1 first
+DN_SPACES = ("denoise_anynet",)
+_BLOCKS = ("depth in residual blocks (2 convs each: a body of d blocks is 2d + 4 conv layers with the head, body "
+           "end, upsampler and tail)")
+
+
+def _low(sr: Reading, denoise: Reading | None = None) -> dict:
+    """A finding's readings on SR and on denoising (default: the SR one with the denoising spaces, where it names
+    SR spaces; not applicable where it names none)."""
+    if denoise is None:
+        denoise = replace(sr, spaces=DN_SPACES if sr.spaces else (), claim=sr.claim.replace("SR", "denoising"),
+                          missing=sr.missing.replace("SR", "denoising"))
+    return {"sr": sr, "denoise": denoise}
+
+
+_NO_G = Reading(na="the SR and denoising blocks (wide_res) have no group convolution, so no group width")
+_NO_RES = Reading(na="an SR or denoising network's input size is the task's (the scale fixes it): no resolution to "
+                     "choose at fixed flops")
 FINDINGS = [
     Finding("depth", "The best models have about 20 blocks whatever their flops (depth does not grow with flops)",
             f"bootstrap of the best model's depth per regime, and the slope of log depth on log flops across >= "
@@ -472,48 +599,147 @@ FINDINGS = [
             f"{DEPTH[1]}-{DEPTH[2]} and the slope interval holds 0 (narrower than {FLAT:g}, regime intervals "
             f"narrower than {WIDE['depth']:g} blocks); contradicted when a regime's interval lies outside "
             f"{DEPTH[1]}-{DEPTH[2]} or the slope interval excludes 0",
-            ("regnet", "regnetx", "regnety"), judge_depth),
+            ("regnet", "regnetx", "regnety"), judge_depth,
+            on=_low(Reading(SR_SPACES, "The best SR models have about 20 blocks whatever their flops",
+                            f"as for classification, with {_BLOCKS}", ylabel="best model's depth (blocks)"))),
     Finding("b", "b = 1 (no bottleneck) is best",
             f"bootstrap of the best model's b per regime in a space with b free: holds when every regime's median is "
             f"1 (and so its interval holds 1) at >= {GENERAL} regimes; contradicted when an interval lies above 1",
-            ("regnet", "anynet_e", "anynet_d", "anynet_c", "anynet_b", "anynet_a"), judge_b),
+            ("regnet", "anynet_e", "anynet_d", "anynet_c", "anynet_b", "anynet_a"), judge_b,
+            on=_low(Reading(("sr_anynet_e1", "sr_anynet_wide"),
+                            "e = 1 (no expansion: EDSR's block) is best, as b = 1 is; WDSR's wide activation (e > 1) "
+                            "says the opposite",
+                            f"median PSNR of sr_anynet_wide (e 2-4) minus sr_anynet_e1 (e = 1) per shared regime (>= "
+                            f"{MIN_MODELS} models each), bootstrap interval: holds when below 0 at every regime (>= "
+                            f"{GENERAL}: wide activation hurts); contradicted when above 0 at one (it helps)",
+                            _judge_compare(+1), ylabel=PSNR_DIFF),
+                    Reading(missing="no built-in denoising pair of spaces with e = 1 and with wide activation"))),
     Finding("wm", "The width multiplier wm is about 2.5",
             f"bootstrap of the best model's wm per regime: holds when every regime's interval meets {WM[1]}-{WM[2]} "
             f"(narrower than {WIDE['wm']:g}) at >= {GENERAL} regimes; contradicted when one lies outside it",
-            ("regnet", "regnetx", "regnety"), judge_wm),
+            ("regnet", "regnetx", "regnety"), judge_wm, stages=True,
+            on=_low(Reading(("sr_regnet",), "Across an SR network's stages the width grows by wm about 2.5"),
+                    Reading(missing="no built-in denoising space samples wm (a regnet-family denoising space would)"))),
     Finding("w0", "w0 grows with flops",
             f"slope of log(best w0) on log flops across >= {MIN_REGIMES} regimes: holds when its interval lies above "
             f"0; contradicted when it lies below {GROWS:g}",
-            ("regnetx", "regnety", "regnet"), _judge_grows("w0")),
+            ("regnetx", "regnety", "regnet"), _judge_grows("w0"),
+            on=_low(Reading(("sr_regnet",), "The SR network's first width w0 grows with flops"),
+                    Reading(missing="no built-in denoising space samples w0 (a regnet-family denoising space would)"))),
     Finding("g", "The group width g grows with flops",
             f"slope of log(best g) on log flops across >= {MIN_REGIMES} regimes: holds when its interval lies above "
             f"0; contradicted when it lies below {GROWS:g}",
-            ("regnetx", "regnety", "regnet"), _judge_grows("g")),
+            ("regnetx", "regnety", "regnet"), _judge_grows("g"), on=_low(_NO_G, _NO_G)),
     Finding("runtime", "Activations, not flops, predict runtime (on a GPU)",
             f"Pearson r(acts, ms) - r(flops, ms) over >= {MIN_TIMED} timed models, bootstrap interval: holds above "
             f"0, contradicted below 0",
             (), judge_runtime, ylabel="r(acts, ms) - r(flops, ms)",
             reads="every timed sweep (`dse speed`); the device is named, and a CPU is said not to be the paper's "
-                  "setting"),
+                  "setting",
+            on=_low(Reading((), "Activations, not multiply-adds, predict an SR network's runtime (on a GPU)"),
+                    Reading((), "Activations, not multiply-adds, predict a denoising network's runtime (on a GPU)"))),
     Finding("inverted", "The inverted bottleneck (b < 1) hurts",
             f"median error of regnetx_inverted minus regnetx per shared regime (>= {MIN_MODELS} models each), "
             f"bootstrap interval: holds when above 0 at every regime (>= {GENERAL}); contradicted when below 0 at one",
-            ("regnetx", "regnetx_inverted"), _judge_compare(+1), ylabel=DIFF, zero=True),
+            ("regnetx", "regnetx_inverted"), _judge_compare(+1), ylabel=DIFF, zero=True,
+            on=_low(Reading(na="SR's counterpart of the inverted bottleneck is wide activation (e > 1): finding b"),
+                    Reading(na="denoising's counterpart of the inverted bottleneck is wide activation: finding b"))),
     Finding("depthwise", "Depthwise convolution (g = 1) hurts",
             "median error of regnetx_dw minus regnetx per shared regime, as for the inverted bottleneck",
-            ("regnetx", "regnetx_dw"), _judge_compare(+1), ylabel=DIFF, zero=True),
+            ("regnetx", "regnetx_dw"), _judge_compare(+1), ylabel=DIFF, zero=True, on=_low(_NO_G, _NO_G)),
     Finding("resolution", "Varying the input resolution hurts (a fixed 224 px is best at fixed flops)",
             "median error of regnetx_res minus regnetx per shared regime, as for the inverted bottleneck",
-            ("regnetx", "regnetx_res"), _judge_compare(+1), ylabel=DIFF, zero=True),
+            ("regnetx", "regnetx_res"), _judge_compare(+1), ylabel=DIFF, zero=True, on=_low(_NO_RES, _NO_RES)),
     Finding("se", "SE helps (RegNetY beats RegNetX)",
             f"median error of regnety minus regnetx per shared regime: holds when below 0 at every regime (>= "
             f"{GENERAL}); contradicted when above 0 at one",
-            ("regnetx", "regnety"), _judge_compare(-1), ylabel=DIFF, zero=True),
+            ("regnetx", "regnety"), _judge_compare(-1), ylabel=DIFF, zero=True,
+            on=_low(Reading(claim="Channel attention (SE, as RCAN's) helps SR networks",
+                            missing="no built-in SR space has channel attention (SE on the wide_res block): a space "
+                                    "with it and one without, at the same regimes, would test it"))),
     Finding("lrwd", "The best lr and wd are stable across regimes",
             f"slopes of log(best lr) and log(best wd) on log flops across >= {MIN_REGIMES} regimes of regnetx_lrwd: "
             f"holds when both intervals hold 0 (narrower than {FLAT:g}); contradicted when one excludes 0",
-            ("regnetx_lrwd",), judge_stable, ylabel="lr (median, range)"),
+            ("regnetx_lrwd",), judge_stable, ylabel="lr (median, range)",
+            on=_low(Reading(claim="The best Adam lr is stable across regimes",
+                            missing="no built-in SR space samples lr and wd (every SR model trains at one Adam lr); "
+                                    "an SR space file with [params.lr] and [params.wd] would test it"))),
+    Finding("underfit", "Deep SR networks underfit at short budgets: the PSNR falls with depth (RCAN's observation)",
+            f"Spearman rho(depth, PSNR) per regime of >= {MIN_MODELS} models, bootstrap interval: holds when it lies "
+            f"below 0 at every regime (>= {GENERAL}); contradicted when above 0 at one (deeper is better); the "
+            f"budget signals are noted, not a reason for can't tell (they are its subject)",
+            SR_SPACES, judge_underfit, ylabel="Spearman(depth, error)", zero=True,
+            classify="the paper makes no such claim about classification (dse's budget signals check it: dse edf "
+                     "warns when the error rises with depth)",
+            on=_low(Reading(SR_SPACES), Reading(DN_SPACES, "Deep denoising networks underfit at short budgets: the "
+                                                           "PSNR falls with depth"))),
 ]
+
+
+@dataclass
+class TaskComparison:
+    """The findings on classification and on a low-level task side by side (``rows``: per finding the two rows and
+    ``reading``, what they say together); ``notes``: what a task without sweeps would need."""
+
+    classify: FindingsResult
+    other: FindingsResult
+    rows: list = field(default_factory=list)  # [{"id", "claim", "classify", "other", "reading", "settle"}]
+    notes: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"tasks": ["classify", self.other.task], "rows": self.rows, "notes": self.notes}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def together(a: str, b: str, names=("classification", "SR")) -> str:
+    """What two verdicts on one finding say together: 'holds in both', 'contradicted in one (SR)', ..."""
+    v = dict(zip(names, (a, b)))
+    if NA in v.values():
+        na = [k for k, x in v.items() if x == NA]
+        return "not applicable" + ("" if len(na) == 2 else f" to {na[0]}")
+    held = [k for k, x in v.items() if x == HOLDS]
+    against = [k for k, x in v.items() if x == CONTRA]
+    if len(held) == 2:
+        return "holds in both"
+    if len(against) == 2:
+        return "contradicted in both"
+    if held and against:
+        return f"holds in {held[0]}, contradicted in {against[0]}"
+    if against:
+        return f"contradicted in {against[0]}; can't tell in {next(k for k in names if k not in against)}"
+    if held:
+        return f"holds in {held[0]}; can't tell in {next(k for k in names if k not in held)}"
+    return "can't tell"
+
+
+def compare_tasks(cls: FindingsResult, other: FindingsResult) -> TaskComparison:
+    """Classification's verdicts (``cls``) beside another task's (``other``), one row per finding of either."""
+    from dse.tasks import TASKS
+
+    names = ("classification", TASKS[other.task].name.upper() if other.task == "sr" else other.task)
+    by = {r.id: r for r in cls.rows}, {r.id: r for r in other.rows}
+    out = TaskComparison(cls, other)
+    for f in FINDINGS:
+        a, b = by[0].get(f.id), by[1].get(f.id)
+        if a is None and b is None:
+            continue  # (left out by --only)
+        va = a.verdict if a is not None else NA
+        vb = b.verdict if b is not None else NA
+        settle = "; ".join(f"{n}: {r.settle}" for n, r in zip(names, (a, b)) if r is not None and r.verdict == CANT
+                           and r.settle)
+        out.rows.append({"id": f.id, "claim": f.claim, "classify": va, "classify_why": a.reason if a else
+                         reading(f, "classify"), other.task: vb, f"{other.task}_why": b.reason if b else "",
+                         "reading": together(va, vb, names), "settle": settle})
+    for n, r in zip(names, (cls, other)):
+        if not any(x.n for x in r.rows) and not any(x.verdict in (HOLDS, CONTRA) for x in r.rows):
+            task = "" if r.task == "classify" else f" --task {r.task}"
+            out.notes.append(f"no {n} study with enough trained models here: dse findings --plan{task} says what "
+                             f"one takes, --run trains it")
+    return out
 
 
 def finding(id: str) -> Finding | None:
@@ -521,19 +747,49 @@ def finding(id: str) -> Finding | None:
     return next((f for f in FINDINGS if f.id == id), None)
 
 
-def criteria_table() -> str:
-    """The criteria as docs/findings.md shows them (a Markdown table made from ``FINDINGS``; a test keeps the docs
-    equal to it)."""
+def criteria_table(task: str = "classify") -> str:
+    """The criteria as docs/findings.md shows them (a Markdown table made from ``FINDINGS``, each as it reads on
+    ``task``; a test keeps the docs equal to it)."""
     rows = ["| id | claim | criterion | spaces read |", "|---|---|---|---|"]
     for f in FINDINGS:
-        rows.append(f"| {f.id} | {f.claim} | {f.criterion} | {f.reads or ', '.join(f.spaces)} |")
+        v = reading(f, task)
+        if isinstance(v, str):
+            if task != "classify":
+                rows.append(f"| {f.id} | {f.claim} | not applicable: {v} | |")
+        elif v.missing:
+            rows.append(f"| {f.id} | {v.claim} | can't tell here: {v.missing} | |")
+        else:
+            rows.append(f"| {f.id} | {v.claim} | {v.criterion} | {v.reads or ', '.join(v.spaces)} |")
     return "\n".join(rows) + "\n"
 
 
 def judge(evidence: dict, speeds: dict | None = None, n_boot: int = 2000, ci: float = 95.0, seed: int = 0,
-          metric: str = "final", only=None) -> FindingsResult:
-    """Every finding (or those in ``only``) judged on ``evidence`` ({space: [Sample]}) and ``speeds`` ({device,
-    mode, batch, models: [{ms, flops, acts}]} or None)."""
-    rows = [f.judge(f, evidence, n_boot=n_boot, ci=ci, seed=seed, speeds=speeds) for f in FINDINGS
-            if not only or f.id in only]
-    return FindingsResult(rows, ci=ci, metric=metric)
+          metric: str = "final", only=None, task: str = "classify", measure: Metric = ERROR) -> FindingsResult:
+    """Every finding (or those in ``only``) judged on ``evidence`` ({space: [Sample]}, the sweeps of ``task``,
+    errors oriented by ``measure``) and ``speeds`` ({device, mode, batch, models: [{ms, flops, acts}]} or None),
+    each as it reads on ``task`` (``reading``): one with no meaning there is ``not applicable``, with why (on
+    classification such a finding is left out: its table is the paper's)."""
+    rows = []
+    for f in FINDINGS:
+        if only and f.id not in only:
+            continue
+        v = reading(f, task)
+        if isinstance(v, str):
+            if task != "classify":
+                rows.append(FindingRow(f.id, f.claim, "", NA, v))
+            continue
+        if v.missing:  # a claim no built-in space tests yet
+            rows.append(FindingRow(f.id, v.claim, v.criterion, CANT, v.missing,
+                                   settle="a space file that tests it (docs/spaces.md), sampled and trained"))
+            continue
+        own = [sp for sp in v.spaces if evidence.get(sp)] or list(evidence)  # (none of its own: what is here)
+        stages = {s.stages for sp in own for s in evidence.get(sp, [])} - {None}
+        if v.stages and stages and max(stages) < 2:  # only one-stage spaces here: width growth means nothing
+            rows.append(FindingRow(f.id, v.claim, v.criterion, NA, f"the {task} sweeps here ({', '.join(own)}) have "
+                                   f"one stage: a width growth across stages has no meaning there"))
+            continue
+        row = v.judge(v, evidence, n_boot=n_boot, ci=ci, seed=seed, speeds=speeds, measure=measure)
+        if task != "classify":  # the plan that settles it is the task's
+            row.settle = row.settle.replace("dse findings --plan", f"dse findings --plan --task {task}")
+        rows.append(row)
+    return FindingsResult(rows, ci=ci, metric=metric, task=task)
