@@ -256,13 +256,23 @@ def findings(c: ReportContext) -> str | None:
     """Each finding of the RegNet paper as a verdict on these sweeps (dse findings), with its evidence."""
     if not c.trained:
         return None
-    r = c.study.findings(c.names if c.named else None, metric=c.metric)
-    rows = [[x.claim, x.verdict, x.reason + (f" To settle: {x.settle}" if x.settle and x.verdict == "can't tell"
-                                             else ""), x.measured or "", "; ".join(x.notes)] for x in r.rows]
+    groups = {}  # the tasks here: classification, and each SR scale or noise level, judged apart
+    for n in c.trained:
+        r = c.recs[n].regime or {}
+        groups.setdefault((task_of(r).name, r.get("scale"), r.get("sigma")), []).append(n)
     body = ("<p class=muted>Criteria: docs/findings.md. A claim about every regime needs several regimes of "
-            "enough models; an undertrained sweep gives can't tell.</p>")
-    body += H.table(["finding", "verdict", "why", "measured", "notes"], rows)
-    return body + (H.figure(r) if any(x.points for x in r.rows) else "")
+            "enough models; an undertrained sweep gives can't tell. On SR and denoising each finding reads as "
+            "docs/findings.md says (or is not applicable, with why).</p>")
+    for (t, scale, sigma) in sorted(groups, key=lambda k: (k[0] != "classify", k[0], k[1] or 0, k[2] or 0)):
+        r = c.study.findings(c.names if c.named else None, metric=c.metric, task=t, scale=scale, sigma=sigma)
+        if len(groups) > 1 or t != "classify":
+            body += f"<h3>{html.escape(t)}" + (f" x{scale}" if scale else "") + (
+                f", sigma {sigma:g}" if sigma else "") + "</h3>"
+        rows = [[x.claim, x.verdict, x.reason + (f" To settle: {x.settle}" if x.settle and x.verdict == "can't tell"
+                                                 else ""), x.measured or "", "; ".join(x.notes)] for x in r.rows]
+        body += H.table(["finding", "verdict", "why", "measured", "notes"], rows)
+        body += H.figure(r) if any(x.points for x in r.rows) else ""
+    return body
 
 
 @section("budget", "Is the budget long enough?", live="live")
