@@ -273,21 +273,7 @@ class Findings(Costs):
             sps.remove("regnetx_res")
             notes.append("regnetx_res samples 224-320 px, which a 28 px study cannot train: the resolution finding "
                          "needs a copy of it with small resolutions (docs/spaces.md)")
-        existing = set()
-        if self._exists():
-            with self.store() as s:
-                existing = set(s.sweep_names())
-        rows = []
-        for sp in sps:
-            for w in wins:
-                label = regime_label(w[1])  # as sample_regimes names its sweeps
-                sweep = f"{names[sp]}@{label}"
-                have = 0
-                if sweep in existing:
-                    with self.store() as s:
-                        have = sum(1 for m in s.models(sweep) if m.status == "done")
-                rows.append({"space": sp, "regime": label, "window": list(w), "sweep": sweep, "have": have,
-                             "add": max(0, st["n"] - have), "seconds_per_model": 0.0})
+        rows = self._plan_rows(sps, names, wins, st["n"])
         source, est = "none", None
         if probe and any(r["add"] for r in rows):
             per, est, source, note = self._estimate(st, rows)
@@ -295,6 +281,28 @@ class Findings(Costs):
             for r in rows:
                 r["seconds_per_model"] = per[tuple(r["window"])]
         return FindingsPlan(scale, st, rows, source, notes, estimate=est)
+
+    def _plan_rows(self, sps, names, wins, n: int, budget: str | None = None) -> list:
+        """A plan's rows: per space and regime its sweep (``SPACE@REGIME``, as sample_regimes names them), the
+        models trained and to add, and (``budget``: those trained at it) the median seconds one of them took."""
+        existing = set()
+        if self._exists():
+            with self.store() as s:
+                existing = set(s.sweep_names())
+        rows = []
+        for sp in sps:
+            for w in wins:
+                label = regime_label(w[1])
+                sweep = f"{names[sp]}@{label}"
+                have, took = 0, []
+                if sweep in existing:
+                    with self.store() as s:
+                        done = [m for m in s.models(sweep) if m.status == "done"]
+                        same = budget is not None and (s.sweep(sweep).protocol or {}).get("budget") == budget
+                    have, took = len(done), [m.train_seconds for m in done if m.train_seconds and same]
+                rows.append({"space": sp, "regime": label, "window": list(w), "sweep": sweep, "have": have,
+                             "add": max(0, n - have), "seconds_per_model": float(np.median(took)) if took else 0.0})
+        return rows
 
     def _low_level_plan(self, task: str, scale: str, given: dict, spaces, probe: bool) -> FindingsPlan:
         """findings_plan for SR or denoising: LOW_SCALES[task][scale] with the ``given`` settings, the sweeps of its
@@ -318,24 +326,7 @@ class Findings(Costs):
                 raise ParamError(f"{{spaces}} {sp!r} is {TASKS[space.task].a} space; a {task} study samples "
                                  f"{task} spaces (dse spaces --task {task})", "spaces")
             names[sp] = space.name
-        existing = set()
-        if self._exists():
-            with self.store() as s:
-                existing = set(s.sweep_names())
-        rows = []
-        for sp in sps:
-            for w in wins:
-                label = regime_label(w[1])
-                sweep = f"{names[sp]}@{label}"
-                have, took = 0, []
-                if sweep in existing:
-                    with self.store() as s:
-                        done = [m for m in s.models(sweep) if m.status == "done"]
-                        same = (s.sweep(sweep).protocol or {}).get("budget") == st["budget"]
-                    have, took = len(done), [m.train_seconds for m in done if m.train_seconds and same]
-                rows.append({"space": sp, "regime": label, "window": list(w), "sweep": sweep, "have": have,
-                             "add": max(0, st["n"] - have), "seconds_per_model": float(np.median(took)) if took
-                             else 0.0})
+        rows = self._plan_rows(sps, names, wins, st["n"], budget=st["budget"])
         source, notes = "none", []
         known = [r for r in rows if r["seconds_per_model"]]
         if known:  # this store's models of the plan, at its budget: measured; the others scaled by flops
