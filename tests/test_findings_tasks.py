@@ -167,3 +167,24 @@ def test_the_sr_plan_names_the_sr_commands_and_times_them(tmp_path):
     assert p.source == "timing" and all(r["seconds_per_model"] > 0 for r in p.rows)
     code, out, err = cli(tmp_path, "findings", "--plan", "--task", "sr", "--spaces", "regnetx", "--no-probe")
     assert code == 2 and "regnetx" in err and "sr spaces" in err
+
+
+def test_the_sr_run_samples_trains_and_judges_as_sr(tmp_path):
+    """findings_run of a tiny SR plan (one regime, 2 models a space, 2 steps, photographs given as --data-dir):
+    the SR sweeps sampled at x2, trained to PSNRs under the SR protocol (Adam, lr 1e-3), judged as SR findings;
+    run again, nothing is trained twice."""
+    from test_tasks_tool import _photos
+
+    from dse.api.training import RunOptions
+
+    st = dse.Study(tmp_path / "s.sqlite")
+    plan = st.findings_plan(task="sr", regimes="3G:5.9G", n=2, budget="2it", probe=False)
+    photos = _photos(tmp_path / "photos", n=5, size=(56, 56))
+    r = st.findings_run(plan, run=RunOptions(data_dir=str(photos)))
+    assert r.task == "sr" and r.row("g").verdict == NA and r.trained_seconds > 0
+    recs = st.records("sr_anynet_e1@5.9GF") + st.records("sr_anynet_wide@5.9GF")
+    assert len(recs) == 4 and all(m.status == "done" and 5 < m.error < 60 for m in recs)
+    sweep = st.sweep("sr_anynet_wide@5.9GF")
+    assert sweep.regime["scale"] == 2 and sweep.protocol["lr"] == 1e-3 and sweep.protocol["resolution"] == 24
+    again = st.findings_plan(task="sr", regimes="3G:5.9G", n=2, budget="2it", probe=False)
+    assert again.models == 0 and all(x["seconds_per_model"] > 0 for x in again.rows)
