@@ -52,6 +52,16 @@ def test_sr_wide_activation_planted(shift, want):
     assert "dB" in row.measured and row.value == pytest.approx(shift, abs=0.05)
 
 
+@pytest.mark.parametrize("shift,want", [(+0.3, HOLDS), (-0.3, CONTRA)])
+def test_sr_channel_attention_planted(shift, want):
+    rng = np.random.default_rng(2)
+    base = [Sample(f"sr_anynet_e1@{f:g}", f, {}, PSNR.loss(32 + rng.normal(0, 0.05, 30))) for f in FL[:2]]
+    var = [Sample(f"sr_anynet_se@{f:g}", f, {}, PSNR.loss(32 + shift + rng.normal(0, 0.05, 30))) for f in FL[:2]]
+    row = judge({"sr_anynet_e1": base, "sr_anynet_se": var}, n_boot=1000, only=["se"], task="sr",
+                measure=PSNR).row("se")
+    assert row.verdict == want and row.value == pytest.approx(shift, abs=0.05), row.reason
+
+
 @pytest.mark.parametrize("slope,want", [(-0.02, HOLDS), (+0.02, CONTRA), (0.0, CANT)])
 def test_sr_underfit_planted(slope, want):
     ev = {"sr_edsr": _sr("sr_edsr", FL[:2], 40, lambda r, d: 32 + slope * d, stages=1)}

@@ -654,9 +654,11 @@ FINDINGS = [
             f"median error of regnety minus regnetx per shared regime: holds when below 0 at every regime (>= "
             f"{GENERAL}); contradicted when above 0 at one",
             ("regnetx", "regnety"), _judge_compare(-1), ylabel=DIFF, zero=True,
-            on=_low(Reading(claim="Channel attention (SE, as RCAN's) helps SR networks",
-                            missing="no built-in SR space has channel attention (SE on the wide_res block): a space "
-                                    "with it and one without, at the same regimes, would test it"))),
+            on=_low(Reading(("sr_anynet_e1", "sr_anynet_se"), "Channel attention (SE, as RCAN's) helps SR networks",
+                            f"median PSNR of sr_anynet_se minus sr_anynet_e1 per shared regime (>= {MIN_MODELS} "
+                            f"models each), bootstrap interval: holds when above 0 at every regime (>= {GENERAL}); "
+                            f"contradicted when below 0 at one", ylabel=PSNR_DIFF),
+                    Reading(missing="no built-in denoising pair of spaces with and without channel attention"))),
     Finding("lrwd", "The best lr and wd are stable across regimes",
             f"slopes of log(best lr) and log(best wd) on log flops across >= {MIN_REGIMES} regimes of regnetx_lrwd: "
             f"holds when both intervals hold 0 (narrower than {FLAT:g}); contradicted when one excludes 0",

@@ -42,7 +42,7 @@ LOW_SCALES = {
                 "spaces": ("sr_anynet_e1", "sr_anynet_wide")},
         "paper": {"regimes": "20G:40G,60G:120G,200G:400G", "n": 100, "budget": "300ep", "resolution": 48,
                   "dataset": "photos", "train_size": None, "test_size": None, "scale": 2, "in_channels": 3,
-                  "spaces": ("sr_anynet_e1", "sr_anynet_wide", "sr_regnet")},
+                  "spaces": ("sr_anynet_e1", "sr_anynet_wide", "sr_anynet_se", "sr_regnet")},
     },
     "denoise": {
         "cpu": {"regimes": "0.5G:0.9G,1G:2G", "n": 20, "budget": "10ep", "resolution": 24, "dataset": "photos",

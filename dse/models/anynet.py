@@ -169,7 +169,9 @@ class WideResBlock(nn.Module):
     def __init__(self, w_in, w_out, stride, p, act="relu"):
         super().__init__()
         w_e = int(w_out * float(p["e"]))  # floor, as the count
-        self.f = nn.Sequential(*self._conv(w_in, w_e, 3, stride), activation(act), *self._conv(w_e, w_out, 3, 1))
+        se = [SE(w_e, round(w_in * SE_RATIO), act)] if p.get("se") and round(w_in * SE_RATIO) > 0 else []
+        self.f = nn.Sequential(*self._conv(w_in, w_e, 3, stride), activation(act), *se,
+                               *self._conv(w_e, w_out, 3, 1))
         self.proj = nn.Sequential(*self._conv(w_in, w_out, 1, stride)) if w_in != w_out or stride != 1 else None
 
     def _conv(self, w_in, w_out, k, stride):

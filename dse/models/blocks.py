@@ -149,13 +149,17 @@ def mbconv_cx(cx, w_in, w_out, stride, p):
 
 def wide_res_cx(cx, w_in, w_out, stride, p, bn=False):
     """x + F(x), no activation after the sum (EDSR's block; WDSR's wide activation when e > 1): F = conv 3x3
-    w_in -> w_e = floor(w_out*e) (stride), activation, conv 3x3 w_e -> w_out; each conv with a bias, or without
-    one and followed by BN (``bn``); a 1x1 projection (bias, or BN) where the shape changes."""
-    w_e = np.floor(w_out * np.asarray(p["e"], dtype=np.float64)).astype(np.asarray(w_out).dtype)
+    w_in -> w_e = floor(w_out*e) (stride), activation, [SE on w_e when on: channel attention, RCAN's], conv 3x3
+    w_e -> w_out; each conv with a bias, or without one and followed by BN (``bn``); a 1x1 projection (bias, or
+    BN) where the shape changes. SE's width is round(w_in / 4), as the Y block's."""
+    dt = np.asarray(w_out).dtype
+    w_e = np.floor(w_out * np.asarray(p["e"], dtype=np.float64)).astype(dt)
     proj = (w_in != w_out) | (stride != 1)
     s = branch(cx, lambda c: _conv_norm(c, w_in, w_out, 1, stride, bn=bn))
     cx = [cx[0]] + where(proj, s[1:], cx[1:])
     cx = _conv_norm(cx, w_in, w_e, 3, stride, bn=bn)
+    if p.get("se"):
+        cx = se_cx(cx, w_e, np.round(w_in * SE_RATIO).astype(dt))
     return _conv_norm(cx, w_e, w_out, 3, 1, bn=bn)
 
 
@@ -195,9 +199,9 @@ for _b in (
               mbconv_cx, _M + "MBConv", uses=("e", "k"), se="always", pycls="mbconv", pycls_model="effnet"),
     BlockType("wide_res", "EDSR's residual block, wide activation e (WDSR): x + conv 3x3 (w -> w*e), activation, "
               "conv 3x3 (-> w); biases, no BN, no activation after the sum (super-resolution, denoising)",
-              wide_res_cx, _M + "WideResBlock", uses=("e",)),
+              wide_res_cx, _M + "WideResBlock", uses=("e",), se="optional"),
     BlockType("wide_res_bn", "wide_res with BatchNorm after each conv instead of biases", wide_res_bn_cx,
-              _M + "WideResBNBlock", uses=("e",)),
+              _M + "WideResBNBlock", uses=("e",), se="optional"),
     BlockType("plain", "one 3x3 conv with a bias and the activation, no skip, no BN (a plain SRCNN/VDSR-style "
               "layer)", plain_cx, _M + "PlainBlock"),
     BlockType("plain_bn", "one 3x3 conv, BN, activation, no skip (DnCNN's middle layers)", plain_bn_cx,
