@@ -65,7 +65,7 @@ class _Trainer:
         t0 = time.time()
         if low_level([regime]):
             out = train_restore_model(Arch.from_dict(arch), regime, self.dd, protocol or self.p, seed=seed,
-                                      device=self.device)
+                                      device=self.device, graph=self.graph, log=lambda m: None)
         else:
             out = train_model(Arch.from_dict(arch), self.dd, protocol or self.p, seed=seed, graph=self.graph,
                               log=lambda m: None, resolution=resolution)

@@ -144,15 +144,60 @@ def evaluate(model, pairs: Pairs, device: str = "cpu", seed: int = 1) -> tuple[f
 EPOCH_STEPS = 100  # a low-level task's epoch: 100 steps of patches (EDSR's code evaluates every 1,000)
 
 
+class RestoreStep:
+    """The whole training step over static buffers ``x`` (the degraded patches), ``y`` (the clean ones): forward,
+    L1, backward, Adam update, and device-side sums of the loss and the squared error. Called directly (eager) or
+    captured once in a CUDA graph and replayed: each step copies its patches into the buffers, whose addresses
+    never change (the classification engine's Step, for a restorer and Adam)."""
+
+    def __init__(self, model, opt, x_shape, y_shape, device):
+        torch = _torch()
+        self.model, self.opt = model, opt
+        self.x = torch.zeros(x_shape, device=device)
+        self.y = torch.zeros(y_shape, device=device)
+        self.loss_sum = torch.zeros((), device=device)
+        self.mse_sum = torch.zeros((), device=device)
+
+    def __call__(self):
+        torch = _torch()
+        out = self.model(self.x)
+        loss = torch.nn.functional.l1_loss(out, self.y)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():  # summed on the device: one host sync an epoch
+            self.loss_sum += loss.detach()
+            self.mse_sum += ((out.detach().clamp(0, 1) - self.y) ** 2).mean()
+
+    def eager(self):
+        self.opt.zero_grad(set_to_none=True)
+        self()
+
+
+GRAPH_WARMUP = 3  # eager steps (on a side stream) before the capture, as PyTorch's whole-network recipe asks
+
+
+def _capture(step: RestoreStep):
+    """A CUDA graph of ``step`` (its warm-up steps were real training steps, run eagerly on a side stream)."""
+    torch = _torch()
+    step.opt.zero_grad(set_to_none=True)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        step()
+    return g
+
+
 def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, adam: dict, seed: int = 0,
                  device: str = "cpu", epoch_steps: int = EPOCH_STEPS, resume: dict | None = None, on_epoch=None,
-                 on_step=None):
+                 on_step=None, graph: str = "off", log=print):
     """Train ``model`` (input -> restored image) for ``steps`` Adam steps of L1 on random patches (``patch`` input
     pixels; flips and 90-degree rotations) with a half-period cosine schedule to 0 (``adam``: lr, and betas and
     weight_decay when not Adam's defaults); after every ``epoch_steps``
     steps (and at the end) evaluate PSNR on the validation images and call ``on_epoch(row, state_fn)`` (row: dict
     of epoch, loss, train_psnr, psnr, baseline_psnr, lr, seconds, patches_per_s; ``state_fn()`` a checkpoint that
-    ``resume`` takes). Returns the rows. A non-finite loss stops it: the last row's ``diverged`` is True."""
+    ``resume`` takes). Returns the rows. A non-finite loss stops it: the last row's ``diverged`` is True.
+    ``graph``: off (eager), auto|on (on a CUDA device: the step captured in a CUDA graph after GRAPH_WARMUP eager
+    steps, with Adam capturable and its lr a device tensor; eager where capture fails, said through ``log``,
+    unless on), or emulate (without CUDA: the same static-buffer step, eagerly; every path uses it)."""
     torch = _torch()
     if not isinstance(steps, int) or steps < 1:
         raise ParamError(f"{{steps}} must be an integer >= 1, got {steps!r}", "steps")
@@ -162,36 +207,65 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
     clean = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in pairs.train]  # uint8: a quarter of float
     model.to(device).train()
     lr = adam["lr"]
-    opt = torch.optim.Adam(model.parameters(), **adam)
+    cuda = torch.device(device).type == "cuda"
+    capture = cuda and graph in ("auto", "on")  # (a tensor lr and a capturable Adam: what a graph can replay)
+    opt = torch.optim.Adam(model.parameters(), **{**adam, "lr": torch.tensor(float(lr), device=device)},
+                           capturable=True) if capture else torch.optim.Adam(model.parameters(), **adam)
     rows, start = [], 0
     if resume:
         model.load_state_dict(resume["model"])
         opt.load_state_dict(resume["opt"])
+        for group in opt.param_groups:  # a checkpoint of the other path (a GPU's, resumed on a CPU, or back)
+            group["capturable"] = capture
+            group["lr"] = torch.tensor(float(group["lr"]), device=device) if capture else float(group["lr"])
         gen.set_state(resume["gen"])
         rows, start = list(resume["rows"]), int(resume["step"])
+    s = pairs.scale
+    st = RestoreStep(model, opt, (batch, clean[0].shape[0], patch, patch), (batch, clean[0].shape[0], patch * s,
+                                                                             patch * s), device)
+    side = torch.cuda.Stream() if capture else None
+    g, eager_steps = None, 0
     epochs = -(-steps // epoch_steps)
     for epoch in range(start // epoch_steps, epochs):
         t0, first = time.perf_counter(), epoch * epoch_steps
         last = min(steps, first + epoch_steps)
-        loss_sum = torch.zeros((), device=device)
-        mse_sum = torch.zeros((), device=device)
+        st.loss_sum.zero_()
+        st.mse_sum.zero_()
         lr_now = lr
         for step in range(first, last):
             lr_now = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
-            for g in opt.param_groups:
-                g["lr"] = lr_now
+            for group in opt.param_groups:
+                if capture:
+                    group["lr"].fill_(lr_now)
+                else:
+                    group["lr"] = lr_now
             target = _patches(torch, clean, pairs, patch, batch=batch, gen=gen).float().div_(255)
-            inp = pairs.inputs(target, seed * 1_000_003 + step + 1)
-            out = model(inp)
-            loss_t = torch.nn.functional.l1_loss(out, target)
-            opt.zero_grad(set_to_none=True)
-            loss_t.backward()
-            opt.step()
-            with torch.no_grad():  # summed on the device: one host sync an epoch
-                loss_sum += loss_t.detach()
-                mse_sum += ((out.detach().clamp(0, 1) - target) ** 2).mean()
+            st.x.copy_(pairs.inputs(target, seed * 1_000_003 + step + 1))
+            st.y.copy_(target)
+            if g is None and side is not None and eager_steps >= GRAPH_WARMUP:
+                torch.cuda.current_stream().wait_stream(side)
+                try:
+                    g = _capture(st)
+                except Exception as e:  # noqa: BLE001 - any capture failure falls back to eager, logged
+                    if graph == "on":
+                        raise
+                    side = None  # (the capturable Adam and its tensor lr work eagerly too)
+                    log(f"CUDA graph capture failed ({type(e).__name__}: {e}); training eagerly")
+                    torch.cuda.synchronize()
+            if g is not None:
+                g.replay()
+            elif side is not None:  # the warm-up steps: real steps, on a side stream (the capture recipe)
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    st.eager()
+                eager_steps += 1
+            else:
+                st.eager()
             if on_step is not None and (step - first) % 32 == 31:
                 on_step((step - first + 1) / (last - first))
+        if side is not None:
+            torch.cuda.current_stream().wait_stream(side)
+        loss_sum, mse_sum = st.loss_sum, st.mse_sum
         n = last - first
         loss = float(loss_sum) / n
         seconds = time.perf_counter() - t0
@@ -338,7 +412,7 @@ def patch_of(resolution: int | None, clean: CleanImages, scale: int) -> int:
 
 
 def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int = 0, device: str = "cpu",
-                        on_epoch=None, resume: dict | None = None, on_step=None):
+                        on_epoch=None, resume: dict | None = None, on_step=None, graph: str = "auto", log=print):
     """Train one network of a low-level sweep (``arch`` its body, ``regime`` the sweep's: task, scale, sigma,
     in_channels) under protocol ``p`` (Adam with lr, betas (momentum, 0.999), weight decay; a budget in epochs of
     ``EPOCH_STEPS`` steps or in steps; ``p.resolution`` the patch), the upscaled input (or the noisy one) added
@@ -366,7 +440,7 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     t0 = time.perf_counter()
     got = fit_restorer(model, pairs, steps=steps, batch=p.batch_size, patch=patch_of(p.resolution, clean, pairs.scale),
                        adam={"lr": p.lr, "betas": (p.momentum, 0.999), "weight_decay": p.weight_decay}, seed=seed,
-                       device=device, resume=resume, on_epoch=epoch, on_step=on_step)
+                       device=device, resume=resume, on_epoch=epoch, on_step=on_step, graph=graph, log=log)
     ok = [r["psnr"] for r in got if not r.get("diverged")]
     if got and got[-1].get("diverged"):
         return Outcome("diverged", None, max(ok, default=None), epochs=len(ok), seconds=time.perf_counter() - t0,

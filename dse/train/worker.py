@@ -152,7 +152,8 @@ class Worker:
                 store.reset_epochs(sweep, idx, self.id, keep, trained=trained_with(p, patch, m, patch))
                 self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
                 out = train_restore_model(m.arch, regime, dd, p, seed=self.p.model_seed(idx), device=self.device,
-                                          on_epoch=on_epoch, resume=resume, on_step=on_step)
+                                          on_epoch=on_epoch, resume=resume, on_step=on_step, graph=self.opts.graph,
+                                          log=self.log)
             else:
                 _, spe, total = p.schedule(len(dd.data.y_train))
                 own["epochs"] = -(-total // spe)
