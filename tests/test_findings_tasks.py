@@ -167,9 +167,11 @@ def test_an_sr_store_at_two_scales_must_say_which(tmp_path):
 def test_the_sr_plan_names_the_sr_commands_and_times_them(tmp_path):
     """dse findings --plan --task sr: the SR spaces at the SR regimes, trained on photos at the plan's patch, the
     commands a newcomer runs (sample at --scale 2, train with --resolution as the patch, findings --task sr)."""
-    pytest.importorskip("skimage")
+    from test_tasks_tool import _photos
+
     st = dse.Study(tmp_path / "s.sqlite")
-    p = st.findings_plan(task="sr", regimes="3G:5.9G", n=2, budget="20it")
+    photos = _photos(tmp_path / "photos", n=5, size=(56, 56))
+    p = st.findings_plan(task="sr", regimes="3G:5.9G", n=2, budget="20it", data_dir=str(photos))
     assert {r["space"] for r in p.rows} == {"sr_anynet_e1", "sr_anynet_wide"} and p.models == 4
     cmds = p.commands()
     assert cmds[0].startswith("dse sample --space sr_anynet_e1 --regimes 3G:5.9G -n 2 --scale 2")

@@ -242,7 +242,7 @@ class Findings(Costs):
     def findings_plan(self, scale: str = "cpu", *, regimes: str | None = None, n: int | None = None,
                       budget: str | None = None, spaces=None, dataset: str | None = None,
                       train_size: int | None = None, test_size: int | None = None,
-                      probe: bool = True, task: str = "classify") -> FindingsPlan:
+                      probe: bool = True, task: str = "classify", data_dir=None) -> FindingsPlan:
         """The study that tests every finding at ``scale`` (paper: 200MF-3.2GF at 224 px; cpu: a few MF at 28 px),
         ``regimes`` and ``n`` per regime overriding the preset: the sweeps, the models still to train and the time
         they take here (from the store's trained models of those sweeps, else a short timing: one model per regime
@@ -255,7 +255,7 @@ class Findings(Costs):
         if task != "classify":
             return self._low_level_plan(task, scale, dict(regimes=regimes, n=n, budget=budget, dataset=dataset,
                                                           train_size=train_size, test_size=test_size),
-                                        spaces, probe)
+                                        spaces, probe, data_dir)
         st = dict(SCALES[scale])
         for k, v in (("regimes", regimes), ("n", n), ("budget", budget), ("dataset", dataset),
                      ("train_size", train_size), ("test_size", test_size)):
@@ -304,9 +304,10 @@ class Findings(Costs):
                              "add": max(0, n - have), "seconds_per_model": float(np.median(took)) if took else 0.0})
         return rows
 
-    def _low_level_plan(self, task: str, scale: str, given: dict, spaces, probe: bool) -> FindingsPlan:
+    def _low_level_plan(self, task: str, scale: str, given: dict, spaces, probe: bool, data_dir) -> FindingsPlan:
         """findings_plan for SR or denoising: LOW_SCALES[task][scale] with the ``given`` settings, the sweeps of its
-        spaces at its regimes, and each model's time from a short timing on this machine's default device."""
+        spaces at its regimes, and each model's time from this store's trained models of the plan, else a short
+        timing on this machine (on the photographs of ``data_dir``, default the embedded ones)."""
         from dse.spaces import resolve_space
         from dse.train.protocol import parse_budget
 
@@ -337,7 +338,7 @@ class Findings(Costs):
             source, notes = "store", ["time from this store's trained models of the plan's sweeps (their median; "
                                       "a sweep not trained yet scaled by its regime's flops)"]
         elif probe and any(r["add"] for r in rows):
-            per, note = _probe_low_level(task, st, sps[0], wins)
+            per, note = _probe_low_level(task, st, sps[0], wins, data_dir)
             source, notes = "timing", [note]
             for r in rows:
                 r["seconds_per_model"] = per[tuple(r["window"])]
@@ -421,7 +422,7 @@ class Findings(Costs):
         return out
 
 
-def _probe_low_level(task: str, st: dict, space: str, wins) -> tuple[dict, str]:
+def _probe_low_level(task: str, st: dict, space: str, wins, data_dir=None) -> tuple[dict, str]:
     """({window: seconds one model takes}, a note): one model of ``space`` per regime, as dse sample draws it,
     trained 20 steps on the plan's patches (after 8 to warm up) and evaluated once on its validation images; a
     model's time = its steps at that speed + one evaluation per epoch. A machine busy with other work times slow
@@ -435,7 +436,7 @@ def _probe_low_level(task: str, st: dict, space: str, wins) -> tuple[dict, str]:
     t = TASKS[task]
     p = Protocol(budget=st["budget"], dataset=st["dataset"], train_size=st["train_size"], test_size=st["test_size"],
                  resolution=st["resolution"], **{k: v for k, v in t.protocol.items() if k != "dataset"})
-    clean = clean_for(p).for_channels(int(st["in_channels"]))
+    clean = clean_for(p, data_dir).for_channels(int(st["in_channels"]))
     deg = {"scale": st["scale"]} if "scale" in st else {"sigma": st["sigma"]}
     pairs = Pairs(clean.train, clean.val, task, **deg)
     steps = restore_steps(p)

@@ -201,7 +201,8 @@ def ranks(c: ReportContext) -> str | None:
         body += "".join(H.figure(r) for r in rs)
     if not body:
         return None
-    return H.muted("Each model coloured by its relative error rank (rank/n, dark = good). RegNet App. C: good models "
+    return H.muted("Each model coloured by its relative rank by result (rank/n: the lowest error, or the highest PSNR, "
+                   "first; dark = good). RegNet App. C: good models "
                    "lie along a line of constant lr&middot;wd (slope -1 in log-log).") + body
 
 

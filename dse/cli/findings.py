@@ -99,7 +99,8 @@ def findings(sweeps, only, n_boot, ci, seed, metric, plan, run_, study_scale, re
             raise DseError("--plot draws the verdicts and --plan gives none: leave --plot out, or add --run (which "
                            "judges the study it trains)")
         planned = st.findings_plan(study_scale, regimes=regimes, n=n, budget=budget, spaces=spaces, dataset=dataset,
-                                   train_size=train_size, test_size=test_size, probe=not no_probe, task=task)
+                                   train_size=train_size, test_size=test_size, probe=not no_probe, task=task,
+                                   data_dir=settings.get("data_dir"))
         if plan and not run_:
             if as_json:
                 print_json(planned.to_json())
