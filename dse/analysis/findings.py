@@ -127,7 +127,8 @@ class FindingsResult(Drawable):
         for ax, r in zip(axes, drawn):
             f = finding(r.id)
             v = reading(f, self.task) if f else None
-            draw_finding(ax, r, ylabel=v.label if isinstance(v, Finding) else r.id, zero=bool(f and f.zero))
+            draw_finding(ax, r, ylabel=v.label if isinstance(v, Finding) else r.id,
+                         zero=bool(v.zero if isinstance(v, Finding) else f and f.zero))
         if not drawn:
             axes[0].text(0.5, 0.5, "no finding has evidence yet", ha="center", va="center", transform=axes[0].transAxes)
             axes[0].set_axis_off()
@@ -173,6 +174,7 @@ class Reading:
     ylabel: str = ""
     na: str = ""
     missing: str = ""
+    zero: bool | None = None  # its figure's line at 0 (None: the finding's)
 
 
 def reading(f: Finding, task: str = "classify") -> Finding | str:
@@ -186,7 +188,8 @@ def reading(f: Finding, task: str = "classify") -> Finding | str:
     if r.na:
         return r.na
     return replace(f, spaces=r.spaces, claim=r.claim or f.claim, criterion=r.criterion or f.criterion,
-                   judge=r.judge or f.judge, ylabel=r.ylabel or f.ylabel, missing=r.missing, on=None)
+                   judge=r.judge or f.judge, ylabel=r.ylabel or f.ylabel, missing=r.missing, on=None,
+                   zero=f.zero if r.zero is None else r.zero)
 
 
 def _enough(samples, k=MIN_MODELS) -> list:
@@ -494,8 +497,8 @@ def judge_underfit(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
         if np.ptp(d) == 0 or np.ptp(s.errors) == 0:
             continue
         rho, lo, hi = spearman_interval(d, s.errors, n_boot, ci, seed + i)
-        per.append((s, rho, lo, hi))
-        row.points.append((s.flops, rho, lo, hi))
+        per.append((s, rho, lo, hi))  # (of the oriented errors; shown as Spearman(depth, PSNR) for a PSNR)
+        row.points.append((s.flops, rho, lo, hi) if not measure.higher_is_better else (s.flops, -rho, -hi, -lo))
     row.regimes, row.sweeps = [s.label for s, *_ in per], [s.sweep for s, *_ in per]
     row.n = sum(s.n for s, *_ in per)
     worse = f"{measure.noun} falls" if measure.higher_is_better else "error rises"
@@ -504,7 +507,7 @@ def judge_underfit(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
         f"[{(-h if measure.higher_is_better else lo):+.2f}, {(-lo if measure.higher_is_better else h):+.2f}]"
         for s, r, lo, h in per)
     if per:
-        row.value, row.low, row.high = per[0][1], per[0][2], per[0][3]
+        row.value, row.low, row.high = row.points[0][1:]
     against = [s for s, r, lo, hi in per if hi < UNDERFIT_RHO]
     agree = [s for s, r, lo, hi in per if lo > UNDERFIT_RHO]
     if _too_few(row, space, samples, 1):
@@ -612,7 +615,7 @@ FINDINGS = [
                             f"median PSNR of sr_anynet_wide (e 2-4) minus sr_anynet_e1 (e = 1) per shared regime (>= "
                             f"{MIN_MODELS} models each), bootstrap interval: holds when below 0 at every regime (>= "
                             f"{GENERAL}: wide activation hurts); contradicted when above 0 at one (it helps)",
-                            _judge_compare(+1), ylabel=PSNR_DIFF),
+                            _judge_compare(+1), ylabel=PSNR_DIFF, zero=True),
                     Reading(missing="no built-in denoising pair of spaces with e = 1 and with wide activation"))),
     Finding("wm", "The width multiplier wm is about 2.5",
             f"bootstrap of the best model's wm per regime: holds when every regime's interval meets {WM[1]}-{WM[2]} "
@@ -657,7 +660,7 @@ FINDINGS = [
             on=_low(Reading(("sr_anynet_e1", "sr_anynet_se"), "Channel attention (SE, as RCAN's) helps SR networks",
                             f"median PSNR of sr_anynet_se minus sr_anynet_e1 per shared regime (>= {MIN_MODELS} "
                             f"models each), bootstrap interval: holds when above 0 at every regime (>= {GENERAL}); "
-                            f"contradicted when below 0 at one", ylabel=PSNR_DIFF),
+                            f"contradicted when below 0 at one", ylabel=PSNR_DIFF, zero=True),
                     Reading(missing="no built-in denoising pair of spaces with and without channel attention"))),
     Finding("lrwd", "The best lr and wd are stable across regimes",
             f"slopes of log(best lr) and log(best wd) on log flops across >= {MIN_REGIMES} regimes of regnetx_lrwd: "
@@ -670,7 +673,7 @@ FINDINGS = [
             f"Spearman rho(depth, PSNR) per regime of >= {MIN_MODELS} models, bootstrap interval: holds when it lies "
             f"below 0 at every regime (>= {GENERAL}); contradicted when above 0 at one (deeper is better); the "
             f"budget signals are noted, not a reason for can't tell (they are its subject)",
-            SR_SPACES, judge_underfit, ylabel="Spearman(depth, error)", zero=True,
+            SR_SPACES, judge_underfit, ylabel="Spearman(depth, PSNR)", zero=True,
             classify="the paper makes no such claim about classification (dse's budget signals check it: dse edf "
                      "warns when the error rises with depth)",
             on=_low(Reading(SR_SPACES), Reading(DN_SPACES, "Deep denoising networks underfit at short budgets: the "

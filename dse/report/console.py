@@ -27,6 +27,7 @@ def table(title, columns, rows):
     """Print a table: ``columns`` names, ``rows`` lists of cells (str() applied); numbers right-aligned."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     rows = [[str(x) for x in r] for r in rows]
@@ -34,8 +35,8 @@ def table(title, columns, rows):
         right = bool(rows) and all(_numeric(r[i]) for r in rows)
         last_text = i == len(columns) - 1 and not right  # a too-wide table wraps its last text column (a reason)
         t.add_column(c, justify="right" if right else "left", no_wrap=not last_text)
-    for r in rows:
-        t.add_row(*r)
+    for r in rows:  # as text: a cell's [brackets] (an interval, a TOML section) are not rich markup
+        t.add_row(*[Text(x) for x in r])
     console().print(t)
 
 
