@@ -336,7 +336,7 @@ def test_a_low_level_run_resumes_from_its_checkpoint_as_if_never_stopped(tmp_pat
 
     from dse.models.restore import Restorer
     from dse.models.lowlevel import RestoreNet
-    from dse.train.restore import Pairs, fit_restorer
+    from dse.train.restore import Hooks, Pairs, fit_restorer
 
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 256, (3, 24, 24), dtype=np.uint8) for _ in range(4)]
@@ -348,7 +348,7 @@ def test_a_low_level_run_resumes_from_its_checkpoint_as_if_never_stopped(tmp_pat
 
     kw = dict(steps=6, batch=4, patch=6, adam={"lr": 1e-3}, seed=0, epoch_steps=3)
     states = []
-    whole = fit_restorer(fresh(), pairs, **kw, on_epoch=lambda row, state: states.append(state()))
+    whole = fit_restorer(fresh(), pairs, **kw, hooks=Hooks(on_epoch=lambda row, state: states.append(state())))
     ck = tmp_path / "ck.pt"
     torch.save(states[0], ck)
     resumed = fit_restorer(fresh(), pairs, **kw, resume=torch.load(ck, weights_only=False))

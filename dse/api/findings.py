@@ -255,7 +255,7 @@ class Findings(Costs):
         if task != "classify":
             return self._low_level_plan(task, scale, dict(regimes=regimes, n=n, budget=budget, dataset=dataset,
                                                           train_size=train_size, test_size=test_size),
-                                        spaces, probe, data_dir)
+                                        spaces=spaces, probe=probe, data_dir=data_dir)
         st = dict(SCALES[scale])
         for k, v in (("regimes", regimes), ("n", n), ("budget", budget), ("dataset", dataset),
                      ("train_size", train_size), ("test_size", test_size)):
@@ -304,7 +304,8 @@ class Findings(Costs):
                              "add": max(0, n - have), "seconds_per_model": float(np.median(took)) if took else 0.0})
         return rows
 
-    def _low_level_plan(self, task: str, scale: str, given: dict, spaces, probe: bool, data_dir) -> FindingsPlan:
+    def _low_level_plan(self, task: str, scale: str, given: dict, *, spaces, probe: bool,
+                        data_dir) -> FindingsPlan:
         """findings_plan for SR or denoising: LOW_SCALES[task][scale] with the ``given`` settings, the sweeps of its
         spaces at its regimes, and each model's time from this store's trained models of the plan, else a short
         timing on this machine (on the photographs of ``data_dir``, default the embedded ones)."""

@@ -173,6 +173,16 @@ class RestoreStep:
         self()
 
 
+@dataclass
+class Hooks:
+    """What a low-level run calls as it goes: ``on_epoch(row, state_fn)`` after each evaluation (``state_fn()`` a
+    checkpoint ``resume`` takes), ``on_step(fraction of the epoch)`` every 32 steps, ``log(message)``."""
+
+    on_epoch: object = None
+    on_step: object = None
+    log: object = print
+
+
 GRAPH_WARMUP = 3  # eager steps (on a side stream) before the capture, as PyTorch's whole-network recipe asks
 
 
@@ -187,18 +197,20 @@ def _capture(step: RestoreStep):
 
 
 def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, adam: dict, seed: int = 0,
-                 device: str = "cpu", epoch_steps: int = EPOCH_STEPS, resume: dict | None = None, on_epoch=None,
-                 on_step=None, graph: str = "off", log=print):
+                 device: str = "cpu", epoch_steps: int = EPOCH_STEPS, resume: dict | None = None,
+                 hooks: Hooks | None = None, graph: str = "off"):
     """Train ``model`` (input -> restored image) for ``steps`` Adam steps of L1 on random patches (``patch`` input
     pixels; flips and 90-degree rotations) with a half-period cosine schedule to 0 (``adam``: lr, and betas and
     weight_decay when not Adam's defaults); after every ``epoch_steps``
-    steps (and at the end) evaluate PSNR on the validation images and call ``on_epoch(row, state_fn)`` (row: dict
+    steps (and at the end) evaluate PSNR on the validation images and call ``hooks.on_epoch(row, state_fn)`` (row: dict
     of epoch, loss, train_psnr, psnr, baseline_psnr, lr, seconds, patches_per_s; ``state_fn()`` a checkpoint that
     ``resume`` takes). Returns the rows. A non-finite loss stops it: the last row's ``diverged`` is True.
     ``graph``: off (eager), auto|on (on a CUDA device: the step captured in a CUDA graph after GRAPH_WARMUP eager
     steps, with Adam capturable and its lr a device tensor; eager where capture fails, said through ``log``,
     unless on), or emulate (without CUDA: the same static-buffer step, eagerly; every path uses it)."""
     torch = _torch()
+    hooks = hooks or Hooks()
+    on_epoch, on_step = hooks.on_epoch, hooks.on_step
     if not isinstance(steps, int) or steps < 1:
         raise ParamError(f"{{steps}} must be an integer >= 1, got {steps!r}", "steps")
     check_patch(min(min(x.shape[-2:]) for x in pairs.train), patch, pairs.scale)
@@ -250,7 +262,7 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
                     if graph == "on":
                         raise
                     side = None  # (the capturable Adam and its tensor lr work eagerly too)
-                    log(f"CUDA graph capture failed ({type(e).__name__}: {e}); training eagerly")
+                    hooks.log(f"CUDA graph capture failed ({type(e).__name__}: {e}); training eagerly")
                     torch.cuda.synchronize()
             if g is not None:
                 g.replay()
@@ -440,7 +452,7 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     t0 = time.perf_counter()
     got = fit_restorer(model, pairs, steps=steps, batch=p.batch_size, patch=patch_of(p.resolution, clean, pairs.scale),
                        adam={"lr": p.lr, "betas": (p.momentum, 0.999), "weight_decay": p.weight_decay}, seed=seed,
-                       device=device, resume=resume, on_epoch=epoch, on_step=on_step, graph=graph, log=log)
+                       device=device, resume=resume, hooks=Hooks(epoch, on_step, log), graph=graph)
     ok = [r["psnr"] for r in got if not r.get("diverged")]
     if got and got[-1].get("diverged"):
         return Outcome("diverged", None, max(ok, default=None), epochs=len(ok), seconds=time.perf_counter() - t0,
