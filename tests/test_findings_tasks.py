@@ -162,6 +162,9 @@ def test_an_sr_store_at_two_scales_must_say_which(tmp_path):
     code, out, err = cli(tmp_path, "findings", "--task", "sr", "--db", str(st.path))
     assert code == 2 and "scale 2, 4" in err and "--scale" in err
     assert st.findings(task="sr", scale=4).rows  # one named: judged
+    for args, word in ((("--task", "sr", "--sigma", "25"), "--sigma"), (("--sr-scale", "2"), "--sr-scale")):
+        code, out, err = cli(tmp_path, "findings", *args, "--db", str(st.path))
+        assert code == 2 and word in err and "applies to --task" in err, err
 
 
 def test_the_sr_plan_names_the_sr_commands_and_times_them(tmp_path):

@@ -187,6 +187,11 @@ class Findings(Costs):
         if bad:
             raise ParamError(f"{{only}} {bad[0]!r} is no finding; the findings: {', '.join(ids)}", "only")
         t = TASKS[task]
+        for k, v, flag in (("scale", scale, "--sr-scale"), ("sigma", sigma, "--sigma")):
+            if v is not None and k not in t.options:
+                users = [x.name for x in TASKS.values() if k in x.options]
+                raise ParamError(f"{flag} (the {k} of the sweeps judged) applies to --task {' or '.join(users)}, not "
+                                 f"{task}", k)
         with self.store() as s:
             names = [n for n in self._names(s, sweeps) if s.sweep(n).source in ("sampled", "imported")
                      and task_of(s.sweep(n).regime).name == task]
