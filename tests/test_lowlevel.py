@@ -291,3 +291,23 @@ def test_photographs_load_checked_and_train_at_their_own_sizes(tmp_path):
     r = train_restorer(Restorer(RestoreNet((1,), (8,), scale=2)), Pairs(photos[:2], photos[2:], "sr", 2), steps=3,
                        batch=4, patch=8)
     assert r.steps == 3 and np.isfinite(r.psnr) and np.isfinite(r.baseline_psnr)
+
+
+def test_a_network_too_large_for_int64_is_refused_or_marked_never_wrapped():
+    """restore_arrays counts in int64: a body whose counts pass 2^62 raises TooLarge (one network) or is marked -1
+    for a sampler to drop (a batch), as classification's counts are; the others in the batch count as alone."""
+    from dse.models.complexity import TooLarge
+    from dse.models.lowlevel import restore_arrays
+    from dse.models.arch import Design
+
+    design = Design(block="wide_res")
+    d, w, e = np.array([[1024, 1024], [2, 3]]), np.array([[65536, 65536], [16, 32]]), np.array([[6.0, 6.0], [1, 2]])
+    with pytest.raises(TooLarge, match="too large to count"):
+        restore_arrays(d[:1], w[:1], {"e": e[:1]}, design, 2)
+    got = restore_arrays(d, w, {"e": e}, design, 2, too_large="mark")
+    alone = restore_arrays(d[1:], w[1:], {"e": e[1:]}, design, 2)
+    assert [int(got[k][0]) for k in got] == [-1, -1, -1]
+    assert all(int(got[k][1]) == int(alone[k][0]) > 0 for k in got)
+    exact = restore_arrays(d[1:], w[1:], {"e": e[1:]}, design, 2)["flops"][0]  # a float64 recount agrees
+    big = restore_arrays(np.array([[64]]), np.array([[4096]]), {"e": np.array([[6.0]])}, design, 2)["flops"][0]
+    assert exact > 0 and 0 < big < 2**62

@@ -120,7 +120,7 @@ def block_cx(block: str, w, p: dict, pixels) -> list:
     from dse.models.layers import no_bias_flops
 
     bt = BLOCK_TYPES.get(block) or get_block(block)  # dse's own without loading plugins (counted at import)
-    w = np.asarray(w, dtype=np.int64)
+    w = np.asarray(w) if np.asarray(w).dtype == np.float64 else np.asarray(w, dtype=np.int64)
     zero = np.zeros_like(w)
     with no_bias_flops():
         one = bt.count([zero + 1, zero, zero, zero], w, w, 1, p)
@@ -132,15 +132,44 @@ def block_cx(block: str, w, p: dict, pixels) -> list:
     return [out[0], one[2], out[1]]
 
 
-def restore_arrays(d, w, p: dict, design, scale: int, *, in_channels: int = 3, out=None) -> dict:
+def restore_arrays(d, w, p: dict, design, scale: int, *, in_channels: int = 3, out=None,
+                   too_large: str = "raise") -> dict:
     """{flops, params, acts} of networks given as (candidates, stages) arrays ``d``, ``w`` and ``p`` (the block's
     per-stage parameters: b, g, k, e as it uses them) whose body is ``design``'s block (its SE switch too), at
-    output ``out`` = (width, height) (default: the task's count size: 1280x720 for SR, 256x256 for denoising)."""
+    output ``out`` = (width, height) (default: the task's count size: 1280x720 for SR, 256x256 for denoising).
+    A network whose counts would pass 2^62 (int64 would overflow on the way) raises TooLarge, or with
+    ``too_large="mark"`` gets -1 in all three (a sampler drops it), as classification's counts do."""
+    from dse.models.complexity import MAX_COUNT, TooLarge
+
     d, w = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w))
+    p = {k: np.atleast_2d(np.asarray(v)) for k, v in p.items()}
     ow, oh = out or (SR_OUTPUT if scale > 1 else DENOISE_OUTPUT)
+    wmax = np.max(w * np.maximum(1.0, p["e"] if "e" in p else 1.0), axis=1) + in_channels + 1
+    k2 = (np.max(p["k"], axis=1).astype(np.float64) if "k" in p else 3.0) ** 2 + 9  # (SE and the 1x1s: the + 9)
+    big = 4.0 * k2 * (d.sum(axis=1) + 4) * wmax.astype(np.float64) ** 2 * float(ow * oh) * 16 >= MAX_COUNT / 4
+    if big.any():  # those counted exactly in floating point (no overflow) to see whether they really are
+        sub = {k: v[big].astype(np.float64) for k, v in p.items()}
+        fx = _restore_count(d[big].astype(np.float64), w[big].astype(np.float64), sub, design, scale,
+                            in_channels, (ow, oh))
+        over = np.zeros(len(big), dtype=bool)
+        over[big] = np.max(np.stack(list(fx.values())), axis=0) >= MAX_COUNT
+        if over.any() and too_large == "raise":
+            raise TooLarge(f"too large to count: {np.max(np.stack(list(fx.values()))):.3g} multiply-adds or "
+                           f"parameters (at most {MAX_COUNT:.3g}); lower the depths or widths")
+        if over.any():  # the others counted as usual, those -1
+            m = over[:, None]
+            small = {k: np.where(m, 3 if k == "k" else 1, v) for k, v in p.items()}
+            cx = _restore_count(np.where(m, 1, d), np.where(m, 8, w), small, design, scale, in_channels, (ow, oh))
+            return {k: np.where(over, -1, v) for k, v in cx.items()}
+    return _restore_count(d, w, p, design, scale, in_channels, (ow, oh))
+
+
+def _restore_count(d, w, p, design, scale, in_channels, out) -> dict:
+    """restore_arrays' count, in the arrays' own dtype (int64; float64 to test for overflow)."""
+    ow, oh = out
     lw, lh = -(-ow // scale), -(-oh // scale)  # the input: the output / scale, rounded up (427x240 for x3)
     lr = lw * lh
-    zero = np.zeros(d.shape[0], dtype=np.int64)
+    zero = np.zeros(d.shape[0], dtype=d.dtype)
     cx = [zero, zero, zero]
     w1 = w[:, 0]
     cx = _conv(cx, in_channels, w1, 3, lr, bias=True)  # head

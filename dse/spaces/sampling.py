@@ -320,7 +320,7 @@ class Sampler:
 
             p = {k: x[k][sel] for k in self.space.uses}
             cx = restore_arrays(x["d"][sel], x["w"][sel], p, self.space.design, rg.count_scale,
-                                in_channels=rg.in_channels)
+                                in_channels=rg.in_channels, too_large="mark")
             return cx["flops"], cx["params"], cx["acts"]
         kw = rg.cx_kwargs()
         if "resolution" in x:  # each model counted at its own input size
