@@ -149,8 +149,8 @@ def restore_arrays(d, w, p: dict, design, scale: int, *, in_channels: int = 3, o
     big = 4.0 * k2 * (d.sum(axis=1) + 4) * wmax.astype(np.float64) ** 2 * float(ow * oh) * 16 >= MAX_COUNT / 4
     if big.any():  # those counted exactly in floating point (no overflow) to see whether they really are
         sub = {k: v[big].astype(np.float64) for k, v in p.items()}
-        fx = _restore_count(d[big].astype(np.float64), w[big].astype(np.float64), sub, design, scale,
-                            in_channels, (ow, oh))
+        fx = _restore_count(d[big].astype(np.float64), w[big].astype(np.float64), sub, design, scale=scale,
+                            in_channels=in_channels, out=(ow, oh))
         over = np.zeros(len(big), dtype=bool)
         over[big] = np.max(np.stack(list(fx.values())), axis=0) >= MAX_COUNT
         if over.any() and too_large == "raise":
@@ -159,12 +159,13 @@ def restore_arrays(d, w, p: dict, design, scale: int, *, in_channels: int = 3, o
         if over.any():  # the others counted as usual, those -1
             m = over[:, None]
             small = {k: np.where(m, 3 if k == "k" else 1, v) for k, v in p.items()}
-            cx = _restore_count(np.where(m, 1, d), np.where(m, 8, w), small, design, scale, in_channels, (ow, oh))
+            cx = _restore_count(np.where(m, 1, d), np.where(m, 8, w), small, design, scale=scale,
+                                in_channels=in_channels, out=(ow, oh))
             return {k: np.where(over, -1, v) for k, v in cx.items()}
-    return _restore_count(d, w, p, design, scale, in_channels, (ow, oh))
+    return _restore_count(d, w, p, design, scale=scale, in_channels=in_channels, out=(ow, oh))
 
 
-def _restore_count(d, w, p, design, scale, in_channels, out) -> dict:
+def _restore_count(d, w, p, design, *, scale, in_channels, out) -> dict:
     """restore_arrays' count, in the arrays' own dtype (int64; float64 to test for overflow)."""
     ow, oh = out
     lw, lh = -(-ow // scale), -(-oh // scale)  # the input: the output / scale, rounded up (427x240 for x3)
