@@ -97,7 +97,9 @@ function drawModels() {
     return sortDesc ? -c : c;
   });
   const keys = ["sweep", "id", "status", "depth", "flops", "params", "acts", "error", "best_error", "epochs"];
-  table(document.getElementById("models"), keys.map(k => ({label: k, key: k, sort: sortBy,
+  const low = rows.some(r => r.task && r.task !== "classify");  // an SR or denoising row: its result is a PSNR
+  const name = k => !low ? k : k === "error" ? "result (error % / PSNR dB)" : k === "best_error" ? "best result" : k;
+  table(document.getElementById("models"), keys.map(k => ({label: name(k), key: k, sort: sortBy,
     get: r => (typeof r[k] === "number" && !Number.isInteger(r[k])) ? fmt(r[k]) : fmt(r[k])})), rows, showModel);
 }
 async function refreshModels() {
