@@ -165,6 +165,9 @@ def test_an_sr_store_at_two_scales_must_say_which(tmp_path):
     for args, word in ((("--task", "sr", "--sigma", "25"), "--sigma"), (("--sr-scale", "2"), "--sr-scale")):
         code, out, err = cli(tmp_path, "findings", *args, "--db", str(st.path))
         assert code == 2 and word in err and "applies to --task" in err, err
+    for bad in ("nan", "inf", "-3"):
+        code, out, err = cli(tmp_path, "findings", "--task", "denoise", "--sigma", bad, "--db", str(st.path))
+        assert code == 2 and "--sigma must be a finite number > 0" in err, err
 
 
 def test_the_sr_plan_names_the_sr_commands_and_times_them(tmp_path):

@@ -166,7 +166,8 @@ def _data_resolution(st) -> int | None:
 class Findings(Costs):
     """The paper's findings judged on the store (``findings``), planned (``findings_plan``) and run."""
 
-    @checked(sweeps=Opt(Names()), only=Opt(Names()), task=Choice(tuple(TASKS)), scale=Opt(REGIME["scale"].check))
+    @checked(sweeps=Opt(Names()), only=Opt(Names()), task=Choice(tuple(TASKS)), scale=Opt(REGIME["scale"].check),
+             sigma=Opt(REGIME["sigma"].check))
     def findings(self, sweeps=None, *, n_boot: int = D.n_boot, ci: float = D.ci, seed: int = D.seed,
                  metric: str = D.metric, only=None, task: str = "classify", scale: int | None = None,
                  sigma: float | None = None) -> FindingsResult:
@@ -216,7 +217,7 @@ class Findings(Costs):
                      task=task, measure=t.metric)
 
     @checked(sweeps=Opt(Names()), only=Opt(Names()), task=Choice(tuple(t for t in TASKS if t != "classify")),
-             scale=Opt(REGIME["scale"].check))
+             scale=Opt(REGIME["scale"].check), sigma=Opt(REGIME["sigma"].check))
     def findings_by_task(self, sweeps=None, *, task: str = "sr", n_boot: int = D.n_boot, ci: float = D.ci,
                          seed: int = D.seed, metric: str = D.metric, only=None, scale: int | None = None,
                          sigma: float | None = None) -> "TaskComparison":
