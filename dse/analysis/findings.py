@@ -448,20 +448,29 @@ def _judge_compare(sign):
         row.value, row.low, row.high = shown[0][1], shown[0][2], shown[0][3]
         agree = [fl for fl, d, lo, hi in per if (lo > 0 if sign > 0 else hi < 0)]
         against = [fl for fl, d, lo, hi in per if (hi < 0 if sign > 0 else lo > 0)]
-        if against:
-            row.verdict, row.reason = CONTRA, (f"at {regime_label(against[0])} {variant} is "
-                                               f"{'better' if sign > 0 else 'worse'} than {base} (interval excludes 0)")
-        elif len(agree) >= GENERAL and len(agree) == len(per):
-            row.verdict, row.reason = HOLDS, f"at every regime ({len(per)}) the interval is on the paper's side"
-        elif agree:
-            row.reason = (f"on the paper's side at {len(agree)} of {len(per)} regime(s); the claim spans regimes: "
-                          f"{GENERAL} needed, none against")
-            row.settle = "more regimes, or more models where the interval holds 0"
-        else:
-            row.reason, row.settle = "every interval holds 0", "more models per space and regime"
+        _across(row, len(per), agree, against,
+                contra=lambda x: f"at {regime_label(x)} {variant} is {'better' if sign > 0 else 'worse'} than "
+                                 f"{base} (interval excludes 0)",
+                holds=f"at every regime ({len(per)}) the interval is on the paper's side",
+                partial=f"on the paper's side at {len(agree)} of {len(per)} regime(s); the claim spans regimes: "
+                        f"{GENERAL} needed, none against", none_settle="more models per space and regime")
         used = [a[fl] for fl in both] + [b[fl] for fl in both]
         return _budget(row, used)
     return judge
+
+
+def _across(row, n: int, agree: list, against: list, *, contra, holds: str, partial: str, none_settle: str) -> None:
+    """The verdict of a claim about every regime, from the regimes whose interval is on its side (``agree``) and
+    against it: contradicted at one against (``contra(that regime)`` says why), holds when all ``n`` agree (at least
+    GENERAL), else can't tell (on its side at some, or none)."""
+    if against:
+        row.verdict, row.reason = CONTRA, contra(against[0])
+    elif len(agree) >= GENERAL and len(agree) == n:
+        row.verdict, row.reason = HOLDS, holds
+    elif agree:
+        row.reason, row.settle = partial, "more regimes, or more models where the interval holds 0"
+    else:
+        row.reason, row.settle = "every interval holds 0", none_settle
 
 
 def spearman_interval(x, y, n_boot: int = 2000, ci: float = 95.0, seed: int = 0) -> tuple[float, float, float]:
@@ -502,10 +511,8 @@ def judge_underfit(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
     row.regimes, row.sweeps = [s.label for s, *_ in per], [s.sweep for s, *_ in per]
     row.n = sum(s.n for s, *_ in per)
     worse = f"{measure.noun} falls" if measure.higher_is_better else "error rises"
-    row.measured = "" if not per else f"Spearman(depth, {measure.noun}) " + "; ".join(
-        f"{s.label}: {-r if measure.higher_is_better else r:+.2f} "
-        f"[{(-h if measure.higher_is_better else lo):+.2f}, {(-lo if measure.higher_is_better else h):+.2f}]"
-        for s, r, lo, h in per)
+    row.measured = "" if not per else f"Spearman(depth, {measure.noun}) " + "; ".join(  # (the points: shown)
+        f"{s.label}: {v:+.2f} [{lo:+.2f}, {hi:+.2f}]" for (s, *_), (_, v, lo, hi) in zip(per, row.points))
     if per:
         row.value, row.low, row.high = row.points[0][1:]
     against = [s for s, r, lo, hi in per if hi < UNDERFIT_RHO]
@@ -514,16 +521,13 @@ def judge_underfit(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
         pass
     elif not per:
         row.reason, row.settle = "depth (or the result) does not vary within a regime", "a space with depth free"
-    elif against:
-        row.verdict, row.reason = CONTRA, (f"at {against[0].label} deeper networks are better (the interval of "
-                                           f"Spearman(depth, error) lies below 0)")
-    elif len(agree) >= GENERAL and len(agree) == len(per):
-        row.verdict, row.reason = HOLDS, f"at every regime ({len(per)}) the {worse} with depth (interval above 0)"
-    elif agree:
-        row.reason = f"the {worse} with depth at {len(agree)} of {len(per)} regime(s); {GENERAL} needed, none against"
-        row.settle = "more regimes, or more models where the interval holds 0"
     else:
-        row.reason, row.settle = "every interval holds 0", "more models per regime"
+        _across(row, len(per), agree, against,
+                contra=lambda x: f"at {x.label} deeper networks are better (the interval of Spearman(depth, "
+                                 f"{measure.noun}) lies {'above' if measure.higher_is_better else 'below'} 0)",
+                holds=f"at every regime ({len(per)}) the {worse} with depth (interval on that side of 0)",
+                partial=f"the {worse} with depth at {len(agree)} of {len(per)} regime(s); {GENERAL} needed, none "
+                        f"against", none_settle="more models per regime")
     flagged = [s.sweep for s, *_ in per if s.flagged]
     if flagged:
         row.notes.append("the budget signals flag " + ", ".join(flagged) + ": what this finding is about")

@@ -329,10 +329,9 @@ class FitRow:
     error: float | None  # the result as stored: an error, or the task's measure (a PSNR)
     fit: Fit
     arch: object = field(repr=False)
-    measure: Metric = ERROR
 
-    def to_json(self) -> dict:
-        return {"sweep": self.sweep, "id": self.id, self.measure.name: self.error, **self.fit.to_dict()}
+    def to_json(self, measure: Metric = ERROR) -> dict:
+        return {"sweep": self.sweep, "id": self.id, measure.name: self.error, **self.fit.to_dict()}
 
 
 @dataclass
@@ -366,14 +365,14 @@ class FitResult(Drawable):
 
     def to_json(self) -> dict:
         s = self._summary(self.best)
-        return {"models": [r.to_json() for r in self.rows],
+        return {"models": [r.to_json(self.measure) for r in self.rows],
                 "top": {"k": s["n"], **{k: s[k] for k in ("e_fit_median", "w0_median", "wa_median", "wm_median")}}}
 
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([r.to_json() for r in self.rows], columns=["sweep", "id", self.measure.name, "w0", "wa",
-                                                                      "wm", "e_fit"])
+        return pd.DataFrame([r.to_json(self.measure) for r in self.rows],
+                            columns=["sweep", "id", self.measure.name, "w0", "wa", "wm", "e_fit"])
 
     def _draw(self, axes):
         from dse.models.regnet import regnet_widths

@@ -346,7 +346,7 @@ class Analyses(StudyBase):
                 fits = _fits(ms)
                 if save:
                     s.set_fits(n, {m.idx: fits[m.idx] for m in ms if m.fit is None})
-                rows += [FitRow(n, m.idx, getattr(m, col), fits[m.idx], m.arch, measure=measure) for m in ms]
+                rows += [FitRow(n, m.idx, getattr(m, col), fits[m.idx], m.arch) for m in ms]
         if not rows:
             raise DseError("no models to fit")
         return FitResult(metric, int(top), rows, measure)

@@ -402,15 +402,12 @@ class Findings(Costs):
     def _low_level_run(self, plan: FindingsPlan, run: RunOptions, seed: int) -> FindingsResult:
         """findings_run of an SR or denoising plan: its clean images and patch checked, its spaces sampled at the
         task's scale or noise, trained under the task's protocol (Adam ...), judged as that task's findings."""
-        from dse.train.protocol import Protocol
         from dse.train.restore import check_patch, clean_for, patch_of
 
-        st, t = plan.settings, TASKS[plan.task]
+        st = plan.settings
         if not plan.rows:
             raise ParamError("{plan} holds no sweeps: nothing to sample or train", "plan")
-        own = {k: v for k, v in t.protocol.items() if k != "dataset"}
-        protocol = Protocol(budget=st["budget"], dataset=st["dataset"], train_size=st["train_size"],
-                            test_size=st["test_size"], resolution=st["resolution"], seed=seed, **own)
+        protocol = _low_level_protocol(plan.task, st, seed)
         run.devices()
         clean = clean_for(protocol, run.data_dir)
         scale = int(st.get("scale") or 1)
@@ -423,10 +420,19 @@ class Findings(Costs):
         t0 = time.perf_counter()
         self.train(sweeps, protocol=protocol, run=run)
         took = time.perf_counter() - t0
-        out = self.findings(sweeps, task=plan.task, **{k: v for k, v in deg.items() if k == "scale"},
-                            **{k: v for k, v in deg.items() if k == "sigma"})
+        out = self.findings(sweeps, task=plan.task, **deg)  # (at the plan's scale or noise)
         out.trained_seconds = took
         return out
+
+
+def _low_level_protocol(task: str, st: dict, seed: int = 0):
+    """The protocol a low-level plan trains under: its budget, data and patch (``resolution``), the task's own
+    optimiser settings (SR: Adam at 1e-3, batch 16)."""
+    from dse.train.protocol import Protocol
+
+    own = {k: v for k, v in TASKS[task].protocol.items() if k != "dataset"}
+    return Protocol(budget=st["budget"], dataset=st["dataset"], train_size=st["train_size"],
+                    test_size=st["test_size"], resolution=st["resolution"], seed=seed, **own)
 
 
 def _probe_low_level(task: str, st: dict, space: str, wins, data_dir=None) -> tuple[dict, str]:
@@ -437,12 +443,9 @@ def _probe_low_level(task: str, st: dict, space: str, wins, data_dir=None) -> tu
     from dse.models.restore import build_restorer
     from dse.spaces import Regime, resolve_space
     from dse.spaces.sampling import Sampler
-    from dse.train.protocol import Protocol
     from dse.train.restore import EPOCH_STEPS, Pairs, clean_for, fit_restorer, patch_of, restore_steps
 
-    t = TASKS[task]
-    p = Protocol(budget=st["budget"], dataset=st["dataset"], train_size=st["train_size"], test_size=st["test_size"],
-                 resolution=st["resolution"], **{k: v for k, v in t.protocol.items() if k != "dataset"})
+    p = _low_level_protocol(task, st)
     clean = clean_for(p, data_dir).for_channels(int(st["in_channels"]))
     deg = {"scale": st["scale"]} if "scale" in st else {"sigma": st["sigma"]}
     pairs = Pairs(clean.train, clean.val, task, **deg)
