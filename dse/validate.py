@@ -51,7 +51,7 @@ STATUSES = ("pending", "running", "done", "failed", "diverged")
 IMPORT_STATUSES = ("pending", "done", "failed", "diverged")  # 'running' means a live worker: never imported
 SOURCES = ("sampled", "imported", "budget", "reference")  # how a sweep was made: dse sample, dse import,
 # dse budget-check's copies, dse sample --reference (one named network)
-NORMALIZE_BY = ("flops", "params", "acts", "infer_ms", "train_ms")
+NORMALIZE_BY = ("flops", "params", "acts", "bitops", "size_bytes", "infer_ms", "train_ms")
 SPEED_MODES = ("infer", "train")
 CHECKPOINT = ("auto", "on", "off")
 EXECUTORS = ("local", "ray")
@@ -101,6 +101,10 @@ SETTINGS = {
     "wd": Limit(0, 1, why="weight decay; above 1 the decay term alone shrinks the weights faster than SGD moves them"),
     "momentum": Limit(0, 1, high_open=True, why="SGD momentum; 1 never forgets a gradient"),
     "batch_size": Limit(1, MAX_BATCH, integer=True, why="images per SGD step"),
+    # precision (dse.models.precision): 32 means float; the first and last layers keep edge_bits when quantised
+    "bits_w": Limit(2, 32, integer=True, why="weight bits; 32 is float"),
+    "bits_a": Limit(2, 32, integer=True, why="activation bits; 32 is float"),
+    "edge_bits": Limit(2, 32, integer=True, why="the first and last layers' bits in a quantised network"),
 }
 # the design choices a model may sample beside its network: the activation, then the numeric settings
 DESIGN_CHOICES = ("activation", *SETTINGS)

@@ -20,10 +20,14 @@ from dse.tasks import ERROR, Metric, task_of
 COMPLEXITY = COUNTS  # (re-exported: the name analyses use)
 STAGE_PARAMS = (*STAGE_FIELDS, "k", "e")  # per-stage parameters: d, w, b, g, and the block's kernels and expansions
 SPEEDS = ("infer_ms", "train_ms")  # measured by dse speed (one device), where measured
+# cost at the models' bit widths (dse.models.precision): listed where a sweep samples bit widths or was drawn in a
+# BitOps window; any population has them (a float model's bitops: flops x 32 x 32)
+PRECISION_COSTS = ("bitops", "size_bytes", "peak_bytes")
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 # design choices sampled beside the network (activation as its index in ACTIVATIONS: relu 0, swish 1), and the
 # derived lr_wd = lr * wd (RegNet App. C: good models share the product)
-SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "batch_size")
+SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "batch_size", "bits_w", "bits_a",
+                  "edge_bits")
 
 
 def stage_index(name: str) -> int | None:
@@ -58,6 +62,8 @@ class Population:
     resolution: int | None = None  # the sweep's regime resolution (a model without its own is counted at it)
     protocol: dict | None = None   # the sweep's training protocol (a model without its own lr, wd, ... used it)
     measure: Metric = ERROR        # what the results are (the task's metric): errors = measure.loss(results)
+    regime: dict | None = None     # the sweep's regime (what the bit-operation counts read)
+    _costs: dict = field(default_factory=dict, repr=False)  # precision costs, counted when first asked for
 
     @classmethod
     def from_records(cls, sweep: SweepRecord, models: list[ModelRecord], metric: str = "final",
@@ -69,7 +75,8 @@ class Population:
         return cls(sweep.name, metric, sweep.space, space_name=sweep.space_name, models=ms,
                    errors=measure.loss(np.array([getattr(m, col) for m in ms], dtype=np.float64)), speeds={
                        k: v for k, v in (speeds or {}).items() if any(m.idx in v for m in ms)},
-                   resolution=(sweep.regime or {}).get("resolution"), protocol=sweep.protocol, measure=measure)
+                   resolution=(sweep.regime or {}).get("resolution"), protocol=sweep.protocol, measure=measure,
+                   regime=sweep.regime)
 
     @property
     def n(self) -> int:
@@ -105,9 +112,26 @@ class Population:
         smax = max((m.arch.stages for m in self.models), default=4)
         own = [p for p in ("k", "e") if any(p in m.arch.uses for m in self.models)]  # the block's kernels, expansions
         names = [f"{p}{i}" for p in (*STAGE_FIELDS, *own) for i in range(1, smax + 1)]
-        names += ["depth", *COMPLEXITY, *[k for k in SPEEDS if k in self.speeds], *FIT_PARAMS]
+        names += ["depth", *COMPLEXITY, *(PRECISION_COSTS if self.precise() else ()),
+                  *[k for k in SPEEDS if k in self.speeds], *FIT_PARAMS]
         names += [p for p in ("b", "g", *own) if self._shared(p)]
         return names + self.setting_names()
+
+    def precise(self) -> bool:
+        """Whether precision is part of this population: sampled bit widths, a BitOps window, or models with bits."""
+        return bool((self.regime or {}).get("bitops")) or any(
+            k in (m.settings or {}) for m in self.models for k in ("bits_w", "bits_a")) or bool(
+            {"bits_w", "bits_a"} & set(((self.space or {}).get("params") or {})))
+
+    def costs(self) -> dict:
+        """{bitops, size_bytes, peak_bytes} per model (float arrays; NaN where not counted: a fixed network)."""
+        if not self._costs:
+            from dse.spaces.sampling import Regime
+
+            rg = Regime.from_dict(self.regime) if self.regime else Regime((0, 0), self.resolution or 224)
+            got = rg.precision([m.arch for m in self.models], [m.settings for m in self.models])
+            self._costs.update({k: np.where(v < 0, np.nan, v.astype(np.float64)) for k, v in got.items()})
+        return self._costs
 
     def setting_names(self) -> list[str]:
         """The design choices this population varies or samples: those its space samples, and any a model
@@ -140,6 +164,8 @@ class Population:
 
     def values(self, name: str) -> np.ndarray:
         """Per-model values of parameter ``name`` (NaN where a model lacks it, e.g. d4 of a 3-stage model)."""
+        if name in PRECISION_COSTS:  # every population has them (normalising a float sweep by BitOps too)
+            return self.costs()[name]
         known = self.param_names()
         if name not in known:
             raise ParamError(f"unknown {{param}} {name!r} for sweep {self.sweep!r}; valid: {', '.join(known)}",

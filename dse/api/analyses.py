@@ -171,7 +171,7 @@ class Analyses(StudyBase):
             return None
         vals = {}
         for n, p in pops.items():
-            if by not in p.param_names():
+            if by in ("infer_ms", "train_ms") and by not in p.param_names():
                 raise DseError(f"sweep {n!r} has no {by} timings; run dse speed --sweep {n} first")
             vals[n] = p.values(by)
             if np.isnan(vals[n]).any():

@@ -229,7 +229,8 @@ class Planning(Costs):
                 reg = r.regime
                 if target > len(errors[n]):  # the regime as stored (a low-level one: its scale or noise)
                     counted = {k: reg[k] for k in ("resolution", "stem", "num_classes", "scale", "sigma") if k in reg}
-                    self.sample(parse_space(r.space, f"sweep {n}"), target, n, flops=tuple(reg["flops"]),
+                    window = {"bitops": tuple(reg["bitops"])} if reg.get("bitops") else {"flops": tuple(reg["flops"])}
+                    self.sample(parse_space(r.space, f"sweep {n}"), target, n, **window,
                                 in_channels=reg["in_channels"], max_params=reg.get("max_params"),
                                 max_acts=reg.get("max_acts"), **counted)
             self.train_protocol(protocol, run, names)

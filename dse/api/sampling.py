@@ -14,7 +14,7 @@ from dse.units import parse_count, parse_regimes, parse_window
 from dse.validate import MAX_BATCH, MAX_MODELS, check_int
 from dse.validate import SPEED_MODES
 from dse.params import (CLASSIFY_ONLY, REGIME, REGIME_DEFAULTS as R, Choice, Count, FilePath, Int, Name, Opt, Real,
-                        Text, checked)
+                        Text, Window, checked)
 
 
 MIN_FIT_R2 = 0.5  # below it the flops + acts fit explains too little of the measured times to cap by
@@ -50,12 +50,12 @@ _DRAW = dict(n=Int(1, MAX_MODELS, "a number of models"), max_params=Opt(Count())
 class Sampling(StudyBase):
     """Sampling models into sweeps, at one regime or several, and importing populations trained elsewhere."""
 
-    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_DRAW)
+    @checked(sweep=Opt(Name()), **_REGIME_OPT, **_DRAW, bitops=Opt(Window()))
     def sample(self, space: str | Space, n: int, sweep: str | None = None, *, flops=None, resolution: int | None = None,
                stem: str | None = None, in_channels: int | None = None, num_classes: int | None = None,
                scale: int | None = None, sigma: float | None = None, max_params=None, max_acts=None,
                seed: int | None = None, max_ms: float | None = None, speed_device: str | None = None,
-               speed_mode: str = "infer", speed_batch: int | None = None) -> SampleResult:
+               speed_mode: str = "infer", speed_batch: int | None = None, bitops=None) -> SampleResult:
         """Draw ``n`` distinct models of ``space`` (a built-in name, a .toml path or a Space) whose flops lie in
         ``flops`` (``"360M:400M"`` or ``(lo, hi)``) at ``resolution`` into sweep ``sweep`` (default: the
         space's name). A second call with a larger ``n`` tops the sweep up. The regime (flops, resolution, stem,
@@ -64,15 +64,23 @@ class Sampling(StudyBase):
 
         ``max_ms`` keeps only models whose predicted time (``speed_mode`` at ``speed_batch`` on ``speed_device``,
         by default the most measured device and batch) is at most that many ms: the flops + acts fit the last
-        ``speed`` stored.
+        ``speed`` stored. ``bitops`` (``"2G:8G"``) is a window in bit operations in place of the flops window:
+        each model counted at its own bit widths (dse.models.precision; a float model: flops x 32 x 32).
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
+        >>> Study("s.sqlite").sample("regnetx_w4a4", n=20, bitops="2G:8G", resolution=28, stem="cifar")  # doctest: +SKIP
         """
+        if bitops is not None and flops is not None:
+            raise ParamError("{flops} and {bitops} exclude each other: a sweep has one complexity window", "flops",
+                             "bitops")
         cap, fit = self._ms_cap(max_ms, speed_device, speed_mode, speed_batch)
         sp = _space(space)
         r = _regime_of(sp, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
                        num_classes=num_classes, scale=scale, sigma=sigma)
-        flops = parse_window(r.pop("flops"), "flops")
+        window = r.pop("flops")
+        flops = parse_window(window, "flops") if bitops is None else (0, 0)
+        if bitops is not None:
+            r["bitops"] = parse_window(bitops, "bitops")
         (regime,) = self._sampling(sp, [flops], r, max_params=max_params, max_acts=max_acts, ms_cap=cap)
         with self.store(write=True) as s:
             out = sample_sweep(s, sp, regime, n=int(n), sweep=sweep, seed=seed)

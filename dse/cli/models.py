@@ -28,14 +28,32 @@ def _ints(name, text, kind=int):
     return vals
 
 
+def _bits(kw: dict) -> dict:
+    """The precision options out of ``kw``: {bits_w, bits_a, edge_bits}, each checked as a space file's."""
+    return {k: check_setting(k, kw.pop(k), k) for k in ("bits_w", "bits_a", "edge_bits")}
+
+
+def _cost_line(cost: dict, bits: dict) -> str:
+    """What a network costs at its bit widths, in one line."""
+    from dse.models.precision import Precision
+
+    p = Precision(**bits)
+    return (f"at {p}: BitOps {human(cost['bitops'])} ({cost['bitops']:,})   size {human(cost['size_bytes'], 'B')} "
+            f"({cost['size_bytes']:,} bytes)   peak activation {human(cost['peak_bytes'], 'B')} per image")
+
+
 def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
+    from dse.spaces.sampling import Regime
+
+    bits = _bits(kw)
     for k in ("resolution", "in_channels", "num_classes"):  # the regime's limits, as sample and train check them
         check_setting(k, kw[k])
     cx = complexity(arch, **kw)
+    cost = {k: int(v[0]) for k, v in Regime((0, 0), **kw).precision([arch], [bits]).items()}
     if as_json:
         print_json({**arch.to_dict(), "se": arch.se, "activation": arch.activation, "block": arch.block,
                     "strides": list(arch.strides), "stem": arch.design.stem_of(kw["stem"]), "stem_w": arch.stem_w,
-                    **cx})
+                    **cx, **bits, **cost})
         return
     uses = arch.uses
     head = ["stage", "d", "w", "stride"] + [c for p, c in (("b", "b"), ("g", "g"), ("k", "k"), ("e", "e"))
@@ -57,6 +75,17 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
             f"group widths {list(before.group_widths)} -> {list(arch.group_widths)}")
     say(f"depth {arch.depth}   flops {human(cx['flops'], 'F')} ({cx['flops']:,})   "
         f"params {human(cx['params'])} ({cx['params']:,})   acts {human(cx['acts'])} ({cx['acts']:,})")
+    say(_cost_line(cost, bits))
+
+
+def precision_options(f):
+    """--bits-w, --bits-a, --edge-bits: the network's precision (dse.models.precision), for its BitOps line."""
+    for name, default, doc in (("edge_bits", 8, "The first and last layers' bits when quantised (max(b, this))."),
+                               ("bits_a", 32, "Activation bits (32: float)."),
+                               ("bits_w", 32, "Weight bits (32: float).")):
+        f = click.option(f"--{name.replace('_', '-')}", name, type=int, default=default, show_default=True,
+                         help=doc + " BitOps = multiply-adds x weight bits x activation bits.")(f)
+    return f
 
 
 class _ModelGroup(Group):
@@ -188,6 +217,7 @@ def model_list(task_name, as_json):
 @click.option("--se", is_flag=True, help="Y blocks (squeeze-and-excitation), i.e. RegNetY.")
 @activation_option
 @regime_options
+@precision_options
 @json_option
 def model_regnet(d, w0, wa, wm, g, b, se, activation, as_json, **kw):
     """A RegNet from (d, w0, wa, wm, b, g): quantized linear widths, then the compatibility rule.
@@ -217,6 +247,7 @@ def model_regnet(d, w0, wa, wm, g, b, se, activation, as_json, **kw):
 @click.option("--se", is_flag=True, help="Y blocks (squeeze-and-excitation).")
 @activation_option
 @regime_options
+@precision_options
 @json_option
 def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_json, **kw):
     """An AnyNet from per-stage values (any number of stages); the compatibility rule is applied."""
@@ -242,8 +273,9 @@ def model_anynet(depths, widths, bottlenecks, group_widths, se, activation, as_j
 @click.option("--denoise", is_flag=True, help="A denoising network: no upsampler (not with --scale).")
 @option("in_channels", REGIME["in_channels"], help="Image channels (3 RGB, 1 grey).")
 @click.option("--bn", is_flag=True, help="BatchNorm after each block conv (EDSR has none).")
+@precision_options
 @json_option
-def model_restore(depths, widths, expansions, scale, denoise, in_channels, bn, as_json):
+def model_restore(depths, widths, expansions, scale, denoise, in_channels, bn, as_json, **kw):
     """A super-resolution or denoising network (EDSR's skeleton with wide-activation blocks) and its exact cost as
     that literature counts it: multiply-adds to produce a 1280x720 output (denoising: 256x256), no biases.
 
@@ -262,6 +294,14 @@ def model_restore(depths, widths, expansions, scale, denoise, in_channels, bn, a
         raise  # named by its flag (--in-channels)
     except DseError as err:
         raise DseError(f"{err} (--depths, --widths, --expansions)") from None
+    from dse.spaces.sampling import Regime
+
+    bits = _bits(kw)
     name = "denoise" if net.scale == 1 else "sr"
-    _show_lowlevel(f"restore x{net.scale}", f"a {name} network", name, scale=net.scale, cx=restore_complexity(net),
+    rg = Regime((0, 0), in_channels=in_channels, task=name, scale=net.scale if name == "sr" else None)
+    cost = {k: int(v[0]) for k, v in rg.precision([net.general().arch], [bits]).items()}
+    _show_lowlevel(f"restore x{net.scale}", f"a {name} network", name, scale=net.scale,
+                   cx={**restore_complexity(net), **(bits if as_json else {}), **(cost if as_json else {})},
                    net=net, as_json=as_json)
+    if not as_json:
+        say(_cost_line(cost, bits))

@@ -47,6 +47,10 @@ def spaces(paths, as_json):
 @click.option("--regimes", default=None, metavar="F,F,...",
               help="Sample several complexity regimes, one sweep NAME@F each: 200MF,400MF,1.6GF (F means the "
                    "window 0.9F:F) or explicit windows 180M:200M,360M:400M. -n applies per regime.")
+@click.option("--bitops", default=None, metavar="LO:HI",
+              help="A window in bit operations instead of --flops (e.g. 2G:8G): multiply-adds x weight bits x "
+                   "activation bits, each model at its own bit widths (a float model: flops x 32 x 32; the first "
+                   "and last layers of a quantised one at 8 bits). For spaces that sample bits_w/bits_a.")
 @regime_options(space=True)
 @click.option("--max-params", default=None, metavar="N", help="Optional cap on parameters (e.g. 6M).")
 @click.option("--max-acts", default=None, metavar="N", help="Optional cap on activations (e.g. 4M).")
@@ -62,8 +66,8 @@ def spaces(paths, as_json):
 @db_option
 @json_option
 @click.pass_context
-def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in_channels, num_classes, scale, sigma,
-           max_params, max_acts, max_ms, speed_device, speed_mode, speed_batch, seed, db, as_json):
+def sample(ctx, space, reference, n, sweep, flops, bitops, regimes, resolution, stem, in_channels, num_classes, scale,
+           sigma, max_params, max_acts, max_ms, speed_device, speed_mode, speed_batch, seed, db, as_json):
     """Draw N distinct models from a space into the store, honestly: the space's distribution
     conditioned on its constraints and the complexity window (at --resolution with --stem).
 
@@ -73,7 +77,8 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
     if (space is None) == (reference is None):
         raise click.UsageError("give --space NAME|PATH (a population) or --reference NAME (one network)")
     if reference is not None:
-        bad = [f for f, v in (("-n", n), ("--flops", flops), ("--regimes", regimes), ("--scale", scale),
+        bad = [f for f, v in (("-n", n), ("--flops", flops), ("--bitops", bitops), ("--regimes", regimes),
+                              ("--scale", scale),
                               ("--sigma", sigma), ("--max-params", max_params),
                               ("--max-acts", max_acts), ("--max-ms", max_ms), ("--seed", seed)) if v is not None]
         if bad:
@@ -89,6 +94,9 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
     if n is None:
         raise click.UsageError("Missing option '-n' (the number of models the sweep should hold)")
     if regimes is not None:
+        if bitops is not None:
+            raise ParamError("{bitops} and {regimes} exclude each other: --regimes sets one flops window per regime",
+                             "bitops", "regimes")
         if flops is not None:
             raise ParamError("{flops} and {regimes} exclude each other: --regimes sets one window per regime",
                              "flops", "regimes")
@@ -105,7 +113,7 @@ def sample(ctx, space, reference, n, sweep, flops, regimes, resolution, stem, in
     r = study(db).sample(space, n, sweep, flops=flops, resolution=resolution, stem=stem, in_channels=in_channels,
                          num_classes=num_classes, scale=scale, sigma=sigma, max_params=max_params,
                          max_acts=max_acts, seed=seed, max_ms=max_ms, speed_device=speed_device, speed_mode=speed_mode,
-                         speed_batch=speed_batch)
+                         speed_batch=speed_batch, bitops=bitops)
     if as_json:
         print_json(r.to_dict())
         return
@@ -126,7 +134,8 @@ def _said(r, n, db):
     st = r.stats
     table("complexity of the sweep", ["", "min", "median", "max"],
           [[k, human(st[k]["min"], u), human(st[k]["median"], u), human(st[k]["max"], u)]
-           for k, u in (("flops", "F"), ("params", ""), ("acts", ""))])
+           for k, u in (("flops", "F"), ("params", ""), ("acts", ""), ("bitops", ""), ("size_bytes", "B"),
+                        ("peak_bytes", "B")) if k in st])
     for k, v in st.get("settings", {}).items():
         shown = (f"{v['min']:.4g} .. {v['max']:.4g} (median {v['median']:.4g})" if "median" in v else
                  ", ".join(f"{x} ({c})" for x, c in v.items()))

@@ -12,7 +12,7 @@ import numpy as np
 from dse.errors import DseError
 from dse.models.arch import Arch, Design
 from dse.models.blocks import BLOCK_PARAMS, BLOCK_TYPES, STEM_TYPES, UNUSED
-from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, se_cx  # noqa: F401 (re-exported)
+from dse.models.layers import SE_RATIO, bn_cx, conv_cx, linear_cx, repeat, se_cx  # noqa: F401 (re-exported)
 from dse.params import REGIME_DEFAULTS as R
 
 
@@ -37,7 +37,7 @@ def stage_cx(cx, w_in, w, d, p, stride=2, block="res_bottleneck"):
 
     cx = count(cx, w_in, w, stride, p)
     rest = count([cx[0], 0 * cx[1], 0 * cx[2], 0 * cx[3]], w, w, 1, p)
-    return [cx[0]] + [a + (d - 1) * r for a, r in zip(cx[1:], rest[1:])]
+    return repeat(cx, rest, d)
 
 
 def head_cx(cx, w_in, num_classes, head_w=0):
@@ -67,16 +67,7 @@ def complexity_arrays(d, w, b, g, se=False, resolution=R["resolution"], stem=R["
     [N, S] arrays of k and e for blocks that use them. ``resolution`` is one size for all or one per network (a
     space that samples it). A network whose counts would pass 2^62 raises TooLarge, or with ``too_large="mark"``
     gets -1 in all three (a sampler drops it)."""
-    design = _design(se)
-    d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
-    b = np.atleast_2d(np.asarray(b, dtype=np.float64))
-    st = {"d": d, "w": w, "b": b, "g": g}
-    uses = BLOCK_TYPES[design.block].uses
-    for p, kind in (("k", np.int64), ("e", np.float64)):  # only what the block reads (a sampler's hot path)
-        v = (extra or {}).get(p)
-        if v is not None or p in uses:
-            st[p] = (np.full(d.shape, UNUSED[p]) if v is None else np.atleast_2d(np.asarray(v))).astype(kind)
-    res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (d.shape[0],))
+    st, res, design = _prepare(d, w, b, g, se, resolution=resolution, extra=extra)
     kw = dict(design=design, stem=stem, in_channels=in_channels, num_classes=num_classes)
     big = _maybe_too_large(st, res=res, **kw)
     if big.any():  # count those exactly in floating point (no overflow) to see whether they really are
@@ -90,6 +81,21 @@ def complexity_arrays(d, w, b, g, se=False, resolution=R["resolution"], stem=R["
             out = _count(st, res=res, rows=~over, **kw)
             return tuple(np.where(over, -1, x) for x in out)
     return _count(st, res=res, **kw)
+
+
+def _prepare(d, w, b, g, se, *, resolution, extra):
+    """The per-stage arrays {d, w, b, g, and k, e where the block reads them}, one resolution per network, and
+    the Design."""
+    design = _design(se)
+    d, w, g = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w, g))
+    b = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    st = {"d": d, "w": w, "b": b, "g": g}
+    uses = BLOCK_TYPES[design.block].uses
+    for p, kind in (("k", np.int64), ("e", np.float64)):  # only what the block reads (a sampler's hot path)
+        v = (extra or {}).get(p)
+        if v is not None or p in uses:
+            st[p] = (np.full(d.shape, UNUSED[p]) if v is None else np.atleast_2d(np.asarray(v))).astype(kind)
+    return st, np.broadcast_to(np.asarray(resolution, dtype=np.int64), (d.shape[0],)), design
 
 
 def _maybe_too_large(st, res, design, stem, in_channels, num_classes) -> np.ndarray:
@@ -107,9 +113,10 @@ def _maybe_too_large(st, res, design, stem, in_channels, num_classes) -> np.ndar
     return bound >= MAX_COUNT / 4
 
 
-def _count(st, res, design, stem, in_channels, num_classes, rows=None):
+def _count(st, res, design, stem, in_channels, num_classes, rows=None, parts=False):
     """The counts, in the arrays' own dtype (int64; float64 to test for overflow); ``rows``: only those, the
-    others 0."""
+    others 0. ``parts``: the stem's, the body's (stages and EfficientNet's head conv) and the classifier's counts
+    apart, each [h, flops, params, acts] (the first and last layers, which precision counting keeps at 8 bits)."""
     d = st["d"]
     if rows is not None:  # the other rows become a small harmless network
         m = rows[:, None]
@@ -117,8 +124,8 @@ def _count(st, res, design, stem, in_channels, num_classes, rows=None):
         d, res = st["d"], np.where(rows, res, 8)
     n = d.shape[0]
     zero = np.zeros(n, dtype=d.dtype)
-    cx = [res.astype(d.dtype).copy(), zero, zero, zero]
-    cx = stem_cx(cx, in_channels, design.stem_w, design.stem_of(stem))
+    first = stem_cx([res.astype(d.dtype).copy(), zero, zero, zero], in_channels, design.stem_w, design.stem_of(stem))
+    cx = [first[0], zero, zero, zero]
     w_in = np.full(n, design.stem_w, dtype=d.dtype)
     strides = design.strides_of(d.shape[1])
     for i in range(d.shape[1]):
@@ -126,8 +133,12 @@ def _count(st, res, design, stem, in_channels, num_classes, rows=None):
         p["se"] = design.se
         cx = stage_cx(cx, w_in, st["w"][:, i], d=st["d"][:, i], p=p, stride=strides[i], block=design.block)
         w_in = st["w"][:, i]
-    cx = head_cx(cx, w_in, num_classes, design.head_w)
-    return cx[1], cx[2], cx[3]
+    if design.head_w:  # head_cx's conv, counted with the body (only the classifier is an end layer)
+        cx = bn_cx(conv_cx(cx, w_in, design.head_w, 1), design.head_w)
+    last = head_cx([cx[0], zero, zero, zero], w_in if not design.head_w else np.full(n, design.head_w), num_classes)
+    if parts:
+        return first, cx, last
+    return tuple(a + b + c for a, b, c in zip(first[1:], cx[1:], last[1:]))
 
 
 def _arrays(archs) -> tuple[list, dict]:

@@ -28,11 +28,42 @@ def no_bias_flops():
         _BIAS_FLOPS.reset(token)
 
 
+# What a count's params and acts hold (precision counting, dse.models.precision): "all" (pycls: every parameter,
+# the sum of every layer's outputs); "weights": only conv and linear weights (the tensors a bit width applies
+# to; no biases, no BN) and acts the largest input any conv or linear layer reads (elements per image)
+_TALLY = ContextVar("tally", default="all")
+
+
+@contextmanager
+def tally(kind: str):
+    """Within this block, counts hold ``kind``: "all" (the default) or "weights" (see _TALLY)."""
+    token = _TALLY.set(kind)
+    try:
+        yield
+    finally:
+        _TALLY.reset(token)
+
+
+def weights_only() -> bool:
+    return _TALLY.get() == "weights"
+
+
+def repeat(a, r, d):
+    """A stage's counts: the first block's ``a`` and d - 1 more blocks of ``r`` each (a largest input, under
+    tally("weights"), is the larger of the two where there is a second block)."""
+    if weights_only():
+        return [a[0], a[1] + (d - 1) * r[1], a[2] + (d - 1) * r[2], np.where(d > 1, np.maximum(a[3], r[3]), a[3])]
+    return [a[0]] + [x + (d - 1) * y for x, y in zip(a[1:], r[1:])]
+
+
 def conv_cx(cx, w_in, w_out, k, stride=1, groups=1, bias=False):
     """Conv k x k, padding (k-1)//2: k*k*w_in*w_out*h*w // groups multiply-adds at the output size (+ bias)."""
     h, flops, params, acts = cx
+    h_in = h
     h = (h + 2 * ((k - 1) // 2) - k) // stride + 1
     flops = flops + k * k * w_in * w_out * h * h // groups + (w_out if bias and _BIAS_FLOPS.get() else 0)
+    if weights_only():
+        return [h, flops, params + k * k * w_in * w_out // groups, np.maximum(acts, w_in * h_in * h_in)]
     params = params + k * k * w_in * w_out // groups + (w_out if bias else 0)
     acts = acts + w_out * h * h
     return [h, flops, params, acts]
@@ -41,19 +72,21 @@ def conv_cx(cx, w_in, w_out, k, stride=1, groups=1, bias=False):
 def bn_cx(cx, w):
     """BatchNorm: 2*w parameters (gamma, beta), nothing else."""
     h, flops, params, acts = cx
-    return [h, flops, params + 2 * w, acts]
+    return [h, flops, params + (0 if weights_only() else 2 * w), acts]
 
 
 def pool_cx(cx, w, k, stride, padding):
     """Max pool k x k: no flops or parameters; its output counts as activations (pycls complexity_maxpool2d)."""
     h, flops, params, acts = cx
     h = (h + 2 * padding - k) // stride + 1
-    return [h, flops, params, acts + w * h * h]
+    return [h, flops, params, acts if weights_only() else acts + w * h * h]
 
 
 def linear_cx(cx, w_in, w_out):
     """Fully connected layer with bias."""
     h, flops, params, acts = cx
+    if weights_only():
+        return [h, flops + w_in * w_out + w_out, params + w_in * w_out, np.maximum(acts, w_in)]
     return [h, flops + w_in * w_out + w_out, params + w_in * w_out + w_out, acts + w_out]
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.errors import DseError
+from dse.models.layers import weights_only
 from dse.tasks import SR_SCALES, scales_text
 from dse.validate import MAX_DEPTH, MAX_STAGE_DEPTH, MAX_STAGES, MAX_WIDTH, check_setting
 
@@ -100,8 +101,11 @@ def upsampler_stages(scale: int) -> list[int]:
 
 
 def _conv(cx, c_in, c_out, k, hw, *, bias: bool):
-    """A k x k conv at ``hw`` output pixels: its multiply-adds (no bias), parameters (with its bias) and outputs."""
+    """A k x k conv at ``hw`` output pixels: its multiply-adds (no bias), parameters (with its bias) and outputs
+    (under layers.tally("weights"): its weights only)."""
     flops, params, acts = cx
+    if weights_only():
+        return [flops + k * k * c_in * c_out * hw, params + k * k * c_in * c_out, acts]
     return [flops + k * k * c_in * c_out * hw, params + k * k * c_in * c_out + (c_out if bias else 0),
             acts + c_out * hw]
 
@@ -189,6 +193,43 @@ def _restore_count(d, w, p, design, *, scale, in_channels, out) -> dict:
         hw = hw * r * r
     cx = _conv(cx, w1, in_channels, 3, hw, bias=True)  # tail
     return {k: v for k, v in zip(("flops", "params", "acts"), cx)}
+
+
+def restore_precision(d, w, p: dict, design, scale: int, *, in_channels: int = 3, out=None) -> dict:
+    """The element counts precision counting reads (dse.models.precision.COUNTS) of restore_arrays' networks: the
+    end layers are the head conv (its input: the low-resolution image) and the tail conv (its input: w1 channels
+    at the output size); the body's largest input is the widest input of a block's conv (its channels, counted at
+    h = 1, times the input pixels), a transition's, the body end's or an upsampler conv's."""
+    from dse.models.blocks import BLOCK_TYPES, get_block
+    from dse.models.layers import tally
+
+    d, w = (np.atleast_2d(np.asarray(x, dtype=np.int64)) for x in (d, w))
+    p = {k: np.atleast_2d(np.asarray(v)) for k, v in p.items()}
+    ow, oh = out or (SR_OUTPUT if scale > 1 else DENOISE_OUTPUT)
+    cx = restore_arrays(d, w, p, design, scale, in_channels=in_channels, out=(ow, oh))
+    with tally("weights"):
+        wt = _restore_count(d, w, p, design, scale=scale, in_channels=in_channels, out=(ow, oh))
+    lr = -(-ow // scale) * -(-oh // scale)
+    w1 = w[:, 0]
+    bt = BLOCK_TYPES.get(design.block) or get_block(design.block)
+    zero = np.zeros(d.shape[0], dtype=np.int64)
+    peak = w[:, -1] * lr  # the body end's input
+    for i in range(d.shape[1]):
+        pi = {k: v[:, i] for k, v in p.items()}
+        pi["se"] = design.se
+        with tally("weights"):
+            one = bt.count([zero + 1, zero, zero, zero], w[:, i], w[:, i], 1, pi)
+        peak = np.maximum(peak, one[3] * lr)
+        if i:
+            peak = np.maximum(peak, np.where(w[:, i] != w[:, i - 1], w[:, i - 1] * lr, 0))
+    hw = lr
+    for r in upsampler_stages(scale):
+        peak = np.maximum(peak, w1 * hw)
+        hw = hw * r * r
+    head_f, tail_f = 9 * in_channels * w1 * lr, 9 * w1 * in_channels * hw
+    return {"flops": cx["flops"], "edge_flops": head_f + tail_f, "weights": wt["params"],
+            "edge_weights": 18 * in_channels * w1, "params": cx["params"], "peak": peak,
+            "edge_peak": np.maximum(in_channels * lr, w1 * hw)}
 
 
 def restore_cx(depths, widths, expansions, scale: int, *, in_channels: int = 3, bn: bool = False, out=None) -> dict:

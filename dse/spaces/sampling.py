@@ -48,6 +48,7 @@ class Regime:
     scale: int | None = None
     sigma: float | None = None
     network: str | None = None  # a fixed low-level network (dse sample --reference fsrcnn_x2, dncnn): its own ends
+    bitops: tuple | None = None  # a window in bit operations (dse.models.precision) in place of the flops window
 
     def __post_init__(self):
         from dse.params import REGIME, TASK_REGIME
@@ -58,6 +59,8 @@ class Regime:
         for k in ("resolution", "in_channels", "num_classes"):  # the limits every entry point shares
             object.__setattr__(self, k, int(check_setting(k, getattr(self, k))))
         object.__setattr__(self, "flops", (int(self.flops[0]), int(self.flops[1])))
+        if self.bitops is not None:
+            object.__setattr__(self, "bitops", (int(self.bitops[0]), int(self.bitops[1])))
         t = task(self.task)
         for k in TASK_REGIME:
             v = getattr(self, k)
@@ -98,7 +101,7 @@ class Regime:
         d["flops"] = list(self.flops)
         if d["ms_cap"] is None:  # absent unless used, so regimes stored before it existed compare equal
             del d["ms_cap"]
-        for k in ("task", "scale", "sigma", "network"):  # absent unless used: regimes stored before compare equal
+        for k in ("task", "scale", "sigma", "network", "bitops"):  # absent unless used: older regimes compare equal
             if d[k] is None or d[k] == "classify":
                 del d[k]
         if self.low_level:  # what the task's count does not read is not stored as if it mattered
@@ -110,6 +113,8 @@ class Regime:
     def from_dict(cls, d: dict) -> "Regime":
         d = dict(d)
         d["flops"] = tuple(d["flops"])
+        if d.get("bitops") is not None:
+            d["bitops"] = tuple(d["bitops"])
         return cls(**d)
 
     def cx_kwargs(self) -> dict:
@@ -130,6 +135,35 @@ class Regime:
         from dse.models.complexity import complexity
 
         return complexity(arch, **self.cx_kwargs())
+
+    def precision(self, archs, settings) -> dict:
+        """{bitops, size_bytes, peak_bytes} (int64 arrays; -1 for a fixed network, not counted at a bit width) of
+        networks ``archs`` at their ``settings``' bit widths and resolutions, as this regime counts them."""
+        from dse.models.precision import COSTS, COUNTS, Precision, precision_cost, precision_many
+
+        n = len(archs)
+        if self.network is not None or not n:
+            return {k: np.full(n, -1, dtype=np.int64) for k in COSTS}
+        if self.low_level:
+            from dse.models.lowlevel import restore_precision
+
+            c = {k: np.zeros(n, dtype=np.int64) for k in COUNTS}
+            groups = {}
+            for i, a in enumerate(archs):
+                groups.setdefault((a.stages, a.design), []).append(i)
+            for (_, design), ix in groups.items():
+                sub = [archs[i] for i in ix]
+                got = restore_precision([a.depths for a in sub], [a.widths for a in sub],
+                                        {k: [a.stage(k) for a in sub] for k in sub[0].uses}, design, self.count_scale,
+                                        in_channels=self.in_channels)
+                for k in COUNTS:
+                    c[k][ix] = got[k]
+        else:
+            kw = self.cx_kwargs()
+            kw["resolution"] = [int((s or {}).get("resolution") or self.resolution) for s in settings]
+            c = precision_many(archs, **kw)
+        ps = [Precision.of(s) for s in settings]
+        return precision_cost(c, [p.bits_w for p in ps], [p.bits_a for p in ps], [p.edge_bits for p in ps])
 
 
 @dataclass
@@ -260,7 +294,7 @@ class Sampler:
                            f"window) and {n + len(seen):,} were asked for"
                            + (f" ({len(seen):,} already in the sweep)" if seen else "")
                            + "; ask for fewer models or widen the space")
-        flops_seen, lo, hi = [], self.regime.flops[0], self.regime.flops[1]
+        flops_seen, (lo, hi) = [], self.regime.bitops or self.regime.flops
         caps = [(c, k) for c, k in ((self.regime.max_params, "params"), (self.regime.max_acts, "acts"),
                                     (self.space.max_params, "params"), (self.space.max_acts, "acts"),
                                     (self.space.max_flops, "flops")) if c]
@@ -272,9 +306,12 @@ class Sampler:
             self.valid_ += len(sel)
             if len(sel):
                 f, p, a = self._count(x, sel)
+                cost = f  # what the window bounds: flops, or bit operations at each model's bit widths
+                if self.regime.bitops is not None:
+                    cost = np.where(f >= 0, self._bitops(x, sel, f >= 0), -1)
                 if len(flops_seen) < 64:
-                    flops_seen.append(f[:4096])
-                keep = (f >= lo) & (f <= hi) & (f >= 0)  # -1: too large to count
+                    flops_seen.append(cost[:4096])
+                keep = (cost >= lo) & (cost <= hi) & (f >= 0)  # -1: too large to count
                 for cap, k in caps:
                     keep &= {"params": p, "acts": a, "flops": f}[k] <= cap
                 ms = self.regime.ms_cap
@@ -328,6 +365,30 @@ class Sampler:
         return complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel], self.space.design, **kw,
                                  too_large="mark", extra=extra)
 
+    def _bitops(self, x, sel, ok) -> np.ndarray:
+        """BitOps of candidates ``sel`` (0 where not ``ok``: too large to count) at their bit widths (the space's
+        sampled bits_w, bits_a, edge_bits; float and 8 where it samples none)."""
+        from dse.models.precision import EDGE_BITS, FLOAT_BITS, precision_arrays, precision_cost
+
+        rows = sel[ok]
+        rg = self.regime
+        if rg.low_level:
+            from dse.models.lowlevel import restore_precision
+
+            c = restore_precision(x["d"][rows], x["w"][rows], {k: x[k][rows] for k in self.space.uses},
+                                  self.space.design, rg.count_scale, in_channels=rg.in_channels)
+        else:
+            kw = rg.cx_kwargs()
+            if "resolution" in x:
+                kw["resolution"] = x["resolution"][rows].astype(np.int64)
+            c = precision_arrays(x["d"][rows], x["w"][rows], x["b"][rows], x["g"][rows], self.space.design, **kw,
+                                 extra={p: x[p][rows] for p in ("k", "e") if p in x})
+        bits = {k: x[k][rows].astype(np.int64) if k in x else d for k, d in (
+            ("bits_w", FLOAT_BITS), ("bits_a", FLOAT_BITS), ("edge_bits", EDGE_BITS))}
+        out = np.zeros(len(sel), dtype=np.int64)
+        out[ok] = precision_cost(c, **bits)["bitops"]
+        return out
+
     def _signatures(self, x, rows) -> np.ndarray:
         """One opaque value per candidate in ``rows``: equal exactly when the models (network and design choices)
         are equal."""
@@ -369,8 +430,9 @@ class Sampler:
                   "models")
 
     def _infeasible(self, flops_seen) -> str:
-        lo, hi = self.regime.flops
-        head = (f"no model of space {self.space.name!r} falls in the flops window {_h(lo)}:{_h(hi)} "
+        lo, hi = self.regime.bitops or self.regime.flops
+        unit = "BitOps" if self.regime.bitops else "flops"
+        head = (f"no model of space {self.space.name!r} falls in the {unit} window {_h(lo)}:{_h(hi)} "
                 f"after {self.tried_:,} candidates")
         if not flops_seen:
             return head + " (no candidate passed the space's structural constraints)"
@@ -385,17 +447,17 @@ class Sampler:
               + (f" (x{self.regime.scale})" if self.regime.scale else "") if self.regime.low_level
               else f"at resolution {self.regime.resolution} ({stem} stem)")
         seen = (f"Candidates {at} range from {_h(f.min())} to "
-                f"{_h(f.max())} flops (median {_h(np.median(f))})")
+                f"{_h(f.max())} {unit} (median {_h(np.median(f))})")
         own = "".join(f" --{k.replace('_', '-')} {v}" for k, v in self.space.regime.items())
-        if self.space.max_flops:
+        if self.space.max_flops and not self.regime.bitops:
             caps += f" (the space caps flops at {_h(self.space.max_flops)})"
             f = f[f <= self.space.max_flops]  # advice never points above the space's own cap
             if not len(f):
                 return (head + f"{caps}. {seen}: none under the cap at this size; sample smaller images"
                         + (f" (the space's own regime:{own})" if own else " (a smaller --resolution)"))
         q = np.percentile(f, [40, 60])
-        return (head + f"{caps}. {seen}; try e.g. the window {_h(q[0])}:{_h(q[1])} (as --flops, or as one window "
-                f"of --regimes)" + (f"; the space's own regime:{own}" if own else ""))
+        return (head + f"{caps}. {seen}; try e.g. the window {_h(q[0])}:{_h(q[1])} "
+                + ("(as --bitops)" if self.regime.bitops else "(as --flops, or as one window of --regimes)") + (f"; the space's own regime:{own}" if own else ""))
 
 
 

@@ -239,7 +239,12 @@ def _stats(store: Store, name: str) -> dict:
         return {}
     out = {k: {"min": int(a[:, i].min()), "median": float(np.median(a[:, i])), "max": int(a[:, i].max())}
            for i, k in enumerate(COUNTS)}
-    sampled = [p for p in SETTINGS if p in ((store.sweep(name).space or {}).get("params") or {})]
+    rec = store.sweep(name)
+    sampled = [p for p in SETTINGS if p in ((rec.space or {}).get("params") or {})]
+    if (rec.regime or {}).get("bitops") or {"bits_w", "bits_a"} & set(sampled):  # cost at the bit widths too
+        cost = Regime.from_dict(rec.regime).precision([m.arch for m in models], [m.settings for m in models])
+        out.update({k: {"min": int(v.min()), "median": float(np.median(v)), "max": int(v.max())}
+                    for k, v in cost.items()})
     st = {}
     for p in sampled:
         vals = [m.setting(p) for m in models]

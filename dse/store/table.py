@@ -26,7 +26,8 @@ TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "e
 FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty until fitted
 # design choices: the activation; the resolution the counts are at; the optimiser settings it trained with
 # (else sampled, else the sweep's protocol; empty when neither is known yet)
-SETTINGS = DESIGN_CHOICES  # activation, resolution, lr, wd, momentum, batch_size (dse.validate)
+SETTINGS = DESIGN_CHOICES  # activation, resolution, lr, wd, momentum, batch_size, bits (dse.validate)
+PRECISION = ("bits_w", "bits_a", "edge_bits")  # written when a model has them (empty: float, ends at 8 bits)
 
 
 def setting_cells(m, regime: dict | None, protocol: dict | None) -> dict:
@@ -106,7 +107,8 @@ def export_rows(store, sweeps, speed_device: str | None = None) -> tuple[list[st
     extra += [f"{p}{i}" for p in DESIGN_STAGE for i in range(1, smax + 1) if f"{p}1" in design_cols]
     tail = list(TAIL)
     cols = (list(HEAD) + [f"{p}{i}" for p in STAGE_FIELDS for i in range(1, smax + 1)] + tail[:2] + extra
-            + tail[2:] + list(task_cols) + list(SETTINGS) + list(FIT) + list(SPEED))
+            + tail[2:] + list(task_cols) + [k for k in SETTINGS if k not in PRECISION or any(
+                r.get(k) is not None for r in rows)] + list(FIT) + list(SPEED))
     return cols, rows
 
 

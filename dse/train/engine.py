@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch, stem_for
+from dse.models.quant import calibrate, quantise, quantised
 from dse.store.records import EpochRow
 from dse.train.data import Data
 from dse.train.protocol import Protocol, parse_budget  # noqa: F401 (parse_budget re-exported)
@@ -269,17 +270,21 @@ def build_model(arch: Arch, data: Data, seed: int):
 
 def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: str = "auto",
                 on_epoch=None, resume: dict | None = None, log=print, on_step=None,
-                resolution: int | None = None) -> Outcome:
+                resolution: int | None = None, precision=None) -> Outcome:
     """Train ``arch`` on ``dd`` under ``p`` (a model's own settings already applied: ``Protocol.for_model``),
     at ``resolution`` px (default: the stored size; images are resized on the device, train and test).
     ``on_epoch(row, state_fn)`` is called after each epoch (it may raise to abort); ``resume`` is a checkpoint
     from ``state_fn``; ``on_step(fraction of the epoch)`` every 32 steps (no host sync). graph: auto|on|off, or
-    emulate (the graph path without CUDA)."""
+    emulate (the graph path without CUDA). ``precision``: the model's bit widths (dse.models.precision.Precision;
+    quantisation-aware training below 32 bits, dse.models.quant)."""
     dev = dd.device
     cuda = dev.type == "cuda"
     if not cuda:
         tune_allocator()
-    model = build_model(arch, dd.data, seed).to(dev)
+    model = build_model(arch, dd.data, seed)
+    if precision is not None and precision.quantised:
+        model = quantise(model, precision.bits_w, precision.bits_a, precision.edge_bits)
+    model = model.to(dev)
     channels_last = True  # faster on GPUs (grouped convs) and, with oneDNN, on CPUs too
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -290,6 +295,10 @@ def train_model(arch: Arch, dd: DeviceData, p: Protocol, seed: int = 0, graph: s
     step = Step(model, batch, (c, size or h, size or h), dev, p, amp=cuda, channels_last=channels_last)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
+    if quantised(model):  # the step sizes from a batch of its own generator (the training stream is untouched)
+        x0 = dd.train_batch(torch.arange(min(batch, dd.n_train), device=dev), torch.Generator(device=dev).manual_seed(
+            seed + 1), size)
+        calibrate(model, x0.contiguous(memory_format=torch.channels_last) if channels_last else x0)
     rows, start = [], 0
     if resume:
         with torch.no_grad():

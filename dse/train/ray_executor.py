@@ -56,8 +56,10 @@ class _Trainer:
 
         return {"pid": os.getpid(), "host": socket.gethostname(), "device": self.device}
 
-    def train(self, arch: dict, seed: int, protocol=None, resolution: int | None = None, regime: dict | None = None):
+    def train(self, arch: dict, seed: int, protocol=None, resolution: int | None = None, regime: dict | None = None,
+              settings: dict | None = None):
         from dse.models.arch import Arch
+        from dse.models.precision import Precision
         from dse.train.engine import train_model
         from dse.train.restore import train_restore_model
         from dse.train.worker import low_level
@@ -65,10 +67,11 @@ class _Trainer:
         t0 = time.time()
         if low_level([regime]):
             out = train_restore_model(Arch.from_dict(arch), regime, self.dd, protocol or self.p, seed=seed,
-                                      device=self.device, graph=self.graph, log=lambda m: None)
+                                      device=self.device, graph=self.graph, log=lambda m: None,
+                                      precision=Precision.of(settings))
         else:
             out = train_model(Arch.from_dict(arch), self.dd, protocol or self.p, seed=seed, graph=self.graph,
-                              log=lambda m: None, resolution=resolution)
+                              log=lambda m: None, resolution=resolution, precision=Precision.of(settings))
         return {"status": out.status, "error": out.error, "best_error": out.best_error, "epochs": out.epochs,
                 "seconds": time.time() - t0, "reason": out.reason, "rows": [asdict(r) for r in out.rows],
                 "device": self.device}
@@ -279,7 +282,8 @@ def run_ray(db, sweeps, protocol, opts, progress, address=None, gpus_per_model=N
                                    reason=_reason(e))
                     continue
                 a = idle.pop()
-                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx), p, res, regimes.get(m.sweep))
+                fut = a.train.remote(m.arch.to_dict(), protocol.model_seed(m.idx), p, res, regimes.get(m.sweep),
+                                     settings=m.settings)
                 inflight[fut] = (a, m, time.time())
                 leases.hold(m.sweep, m.idx)
                 progress.event("start", sweep=m.sweep, idx=m.idx, device="ray", resume=0)

@@ -218,6 +218,7 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
     gen = torch.Generator(device="cpu").manual_seed(seed)
     clean = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in pairs.train]  # uint8: a quarter of float
     model.to(device).train()
+    _calibrate(torch, model, pairs, clean, (patch, batch, seed))
     lr = adam["lr"]
     cuda = torch.device(device).type == "cuda"
     capture = cuda and graph in ("auto", "on")  # (a tensor lr and a capturable Adam: what a graph can replay)
@@ -299,6 +300,18 @@ def fit_restorer(model, pairs: Pairs, *, steps: int, batch: int, patch: int, ada
                                           "opt": copy.deepcopy(opt.state_dict()), "gen": gen.get_state(),
                                           "rows": copy.deepcopy(rows)})
     return rows
+
+
+def _calibrate(torch, model, pairs: Pairs, clean, cut) -> None:
+    """A quantised model's step sizes from one batch of patches cut with a generator of its own (the training
+    stream is untouched); nothing for a float model."""
+    from dse.models.quant import calibrate, quantised
+
+    if quantised(model):
+        patch, batch, seed = cut
+        gen = torch.Generator(device="cpu").manual_seed(seed + 1)
+        target = _patches(torch, clean, pairs, patch, batch=batch, gen=gen).float().div_(255)
+        calibrate(model, pairs.inputs(target, seed))
 
 
 def check_patch(smallest: int, patch: int, scale: int, param: str = "patch", what: str = "") -> None:
@@ -424,11 +437,13 @@ def patch_of(resolution: int | None, clean: CleanImages, scale: int) -> int:
 
 
 def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int = 0, device: str = "cpu",
-                        on_epoch=None, resume: dict | None = None, on_step=None, graph: str = "auto", log=print):
+                        on_epoch=None, resume: dict | None = None, on_step=None, graph: str = "auto", log=print,
+                        precision=None):
     """Train one network of a low-level sweep (``arch`` its body, ``regime`` the sweep's: task, scale, sigma,
     in_channels) under protocol ``p`` (Adam with lr, betas (momentum, 0.999), weight decay; a budget in epochs of
     ``EPOCH_STEPS`` steps or in steps; ``p.resolution`` the patch), the upscaled input (or the noisy one) added
-    at the end. Returns an engine Outcome whose errors are PSNRs in dB (higher is better)."""
+    at the end; ``precision`` its bit widths (quantisation-aware below 32: dse.models.quant). Returns an engine
+    Outcome whose errors are PSNRs in dB (higher is better)."""
     torch = _torch()
     from dse.models.restore import build_restorer
     from dse.store.records import EpochRow
@@ -439,6 +454,10 @@ def train_restore_model(arch, regime: dict, clean: CleanImages, p, *, seed: int 
     pairs = Pairs(clean.train, clean.val, task, scale=scale, sigma=float(regime.get("sigma") or 0))
     torch.manual_seed(seed)
     model = build_restorer(arch, regime)
+    if precision is not None and precision.quantised:
+        from dse.models.quant import quantise
+
+        model = quantise(model, precision.bits_w, precision.bits_a, precision.edge_bits)
     steps = restore_steps(p)
     rows = []
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from dse.errors import ParamError
+from dse.models.precision import Precision
 from dse.store.db import Store, worker_id
 from dse.train.lease import Leases
 from dse.train.options import RunOptions
@@ -153,7 +154,7 @@ class Worker:
                 self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
                 out = train_restore_model(m.arch, regime, dd, p, seed=self.p.model_seed(idx), device=self.device,
                                           on_epoch=on_epoch, resume=resume, on_step=on_step, graph=self.opts.graph,
-                                          log=self.log)
+                                          log=self.log, precision=Precision.of(m.settings))
             else:
                 _, spe, total = p.schedule(len(dd.data.y_train))
                 own["epochs"] = -(-total // spe)
@@ -161,7 +162,8 @@ class Worker:
                                    trained=trained_with(p, res, m, dd.data.shape[1], len(dd.data.y_train)))
                 self.events("start", sweep=sweep, idx=idx, device=self.device, resume=keep)
                 out = train_model(m.arch, dd, p, seed=self.p.model_seed(idx), graph=self.opts.graph,
-                                  on_epoch=on_epoch, resume=resume, log=self.log, on_step=on_step, resolution=res)
+                                  on_epoch=on_epoch, resume=resume, log=self.log, on_step=on_step, resolution=res,
+                                  precision=Precision.of(m.settings))
             if out.status == "done":
                 finished = store.finish(sweep, idx, self.id, status="done", error=out.error, best_error=out.best_error,
                                         epochs=out.epochs,
