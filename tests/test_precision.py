@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import dse
-from dse.errors import DseError
+from dse.errors import DseError, ParamError
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch
 from dse.models.lowlevel import Restoration
@@ -140,7 +140,7 @@ def test_quantisers_pass_gradients_straight_through_and_learn_their_steps():
     x = torch.randn(4, 8, 6, 6, requires_grad=True)
     conv(x).square().sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    assert conv.weight.grad.abs().sum() > 0 and conv.wq.step.grad.abs().sum() > 0 and conv.aq.step.grad != 0
+    assert conv.weight.grad.abs().sum() > 0 and conv.wq.log_step.grad.abs().sum() > 0 and conv.aq.log_step.grad != 0
 
 
 @pytest.mark.parametrize("bits, most", [(8, 0.01), (4, 0.15)])
@@ -171,3 +171,168 @@ def test_precision_cost_refuses_counts_past_int64():
     c = {"flops": 2**60, "edge_flops": 0, "weights": 1, "edge_weights": 0, "params": 1, "peak": 1, "edge_peak": 1}
     with pytest.raises(DseError, match="too large"):
         precision_cost(c)
+
+
+def test_the_fused_kernels_equal_the_plain_autograd_lsq(monkeypatch):
+    """torch's fused learnable fake-quantise kernels and ``lsq`` give the same values and gradients (x and step),
+    signed and unsigned, per tensor and per channel."""
+    import dse.models.quant as q
+
+    torch.manual_seed(0)
+    for channels, signed in ((0, True), (0, False), (8, True)):
+        qz = Quantiser(3, channels, signed)
+        x = torch.randn(8, 16, 5, 5) if channels else torch.randn(4, 8, 6, 6)
+        x = x if signed else x.relu()
+        qz.init_from(x)
+        got = []
+        for fused in (True, False):
+            monkeypatch.setattr(q, "FUSED", fused)
+            xx = x.clone().requires_grad_()
+            qz.log_step.grad = None
+            y = qz(xx)
+            (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+            got.append((y.detach(), xx.grad, qz.log_step.grad.clone()))
+        for a, b in zip(*got):
+            assert torch.allclose(a, b, atol=1e-5), (channels, signed)
+
+
+SMALL = dict(resolution=28, stem="cifar", in_channels=1, num_classes=10)
+
+
+def test_sample_in_a_bitops_window_keeps_each_model_at_its_own_bits(tmp_path, run):
+    db = str(tmp_path / "s.sqlite")
+    code, out, err = run("sample", "--space", "regnetx_bits", "-n", "40", "--bitops", "2G:8G", "--resolution", "28",
+                         "--stem", "cifar", "--in-channels", "1", "--num-classes", "10", "--db", db)
+    assert code == 0 and "bitops" in out and "bits_w:" in out, err
+    st = dse.Study(db)
+    recs = st.records("regnetx_bits")
+    got = Regime((0, 0), **SMALL).precision([m.arch for m in recs], [m.settings for m in recs])["bitops"]
+    assert np.all((got >= 2e9) & (got <= 8e9))
+    assert len({(m.settings["bits_w"], m.settings["bits_a"]) for m in recs}) > 5  # precision varies per model
+    flops = np.array([m.flops for m in recs])
+    assert flops.max() > 8e6  # quantised models are larger in flops than a float model of the same BitOps
+    for args, msg in ((["--flops", "1M:2M"], "exclude each other"), (["--regimes", "2MF,4MF"], "exclude each other"),
+                      ([], "LO (8G) is larger")):
+        code, _, err = run("sample", "--space", "regnetx_bits", "-n", "3", "--bitops",
+                           "8G:2G" if not args else "2G:8G", *args, "--db", str(tmp_path / "x.sqlite"))
+        assert code == 2 and msg in err and "Traceback" not in err, err
+
+
+def test_twins_and_a_space_file_bits_domain(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    st.sample("regnetx", 6, flops="3M:6M", **SMALL)
+    st.sample("regnetx_w4a4", 6, flops="3M:6M", **SMALL)
+    a, b = st.records("regnetx"), st.records("regnetx_w4a4")
+    assert [m.arch for m in a] == [m.arch for m in b] and all(m.settings == {"bits_w": 4, "bits_a": 4} for m in b)
+    bad = tmp_path / "b.toml"
+    bad.write_text(open(dse.resolve_space("regnetx").where).read() + '[params.bits_w]\ndist = "choice"\n'
+                                                                        'values = [1, 4]\n')
+    with pytest.raises(DseError, match=r"\[params.bits_w\].*>= 2 and <= 32"):
+        dse.resolve_space(str(bad))
+
+
+def _planted_q(st, space, windows, error, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in windows:
+        name = f"{space}@{w}"
+        st.sample(space, 24, name, bitops=w, seed=seed, **SMALL)
+        st.set_results(name, {m.idx: float(error(m) + rng.normal(0, 0.2)) for m in st.records(name)})
+
+
+@pytest.mark.parametrize("gain, want", [(3.0, "holds"), (-3.0, "contradicted"), (0.0, "can't tell")])
+def test_shrink_or_quantise_is_judged_on_planted_populations(tmp_path, gain, want):
+    """Float regnetx against regnetx_w4a4 at two BitOps windows: the quantised space planted better by 3 points
+    (holds), worse (contradicted), or alike (can't tell); regnetx_w8a8 alike, which the criterion allows."""
+    st = dse.Study(tmp_path / "s.sqlite")
+    wins = ["1G:2G", "2G:4G"]
+    _planted_q(st, "regnetx", wins, lambda m: 30.0)
+    _planted_q(st, "regnetx_w4a4", wins, lambda m: 30.0 - gain, seed=1)
+    _planted_q(st, "regnetx_w8a8", wins, lambda m: 30.0 + abs(gain), seed=2)
+    row = st.findings(only="quantise").row("quantise")
+    assert row.verdict == want, row.reason
+    assert row.regimes == ["2G BitOps", "4G BitOps"] and "regnetx_w4a4" in row.measured
+    assert row.n == 3 * 2 * 24
+
+
+def test_a_float_sweep_in_a_flops_window_is_the_same_bitops_regime(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    rng = np.random.default_rng(0)
+    for w, fw in (("1.024G:2.048G", "1M:2M"), ("2.048G:4.096G", "2M:4M")):
+        st.sample("regnetx", 24, f"regnetx@{fw}", flops=fw, **SMALL)
+        st.set_results(f"regnetx@{fw}", {m.idx: 30 + rng.normal(0, 0.2) for m in st.records(f"regnetx@{fw}")})
+        st.sample("regnetx_w8a8", 24, f"q@{w}", bitops=w, **SMALL)
+        st.set_results(f"q@{w}", {m.idx: 27 + rng.normal(0, 0.2) for m in st.records(f"q@{w}")})
+    assert st.findings(only="quantise").row("quantise").verdict == "holds"
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """A mixed-precision sweep with planted errors (lower bits worse), and a float one, in BitOps windows."""
+    folder = tmp_path_factory.mktemp("mixed")
+    st = dse.Study(folder / "dse.sqlite")
+    st.sample("regnetx_bits", 60, bitops="2G:8G", **SMALL)
+    st.sample("regnetx", 60, bitops="2G:8G", **SMALL)
+    st.sample("regnetx_bits", 60, "regnetx_bits@16G", bitops="8G:16G", **SMALL)
+    rng = np.random.default_rng(0)
+    for sw in ("regnetx_bits", "regnetx", "regnetx_bits@16G"):
+        st.set_results(sw, {m.idx: 20 + 8 / Precision.of(m.settings).bits_w + rng.normal(0, 0.5)
+                            for m in st.records(sw)})
+    return folder
+
+
+def test_a_mixed_precision_sweep_goes_through_every_analysis(mixed):
+    from conftest import cli
+
+    for args in (["edf", "--compare", "regnetx_bits", "regnetx", "--normalize", "bitops", "--bins", "4"],
+                 ["edf", "--compare", "regnetx_bits", "regnetx", "--normalize", "size_bytes", "--bins", "4"],
+                 ["bootstrap", "--sweep", "regnetx_bits", "--param", "bits_w"],
+                 ["bootstrap", "--sweep", "regnetx_bits", "--param", "bitops"],
+                 ["search-efficiency", "--compare", "regnetx_bits", "regnetx", "--normalize", "bitops"],
+                 ["trends", "--sweep", "regnetx_bits", "--sweep", "regnetx_bits@16G", "--param", "bits_a"],
+                 ["plot", "rank", "--sweep", "regnetx_bits", "--x", "bits_w", "--y", "bits_a", "--plot", "r.png"],
+                 ["refine", "--sweep", "regnetx_bits"], ["fit", "--sweep", "regnetx_bits"],
+                 ["report", "--output", "rep.html"], ["status"], ["findings", "--only", "quantise"]):
+        code, out, err = cli(mixed, *args)
+        assert code == 0 and "Traceback" not in err, (args, err)
+    b = json.loads(cli(mixed, "bootstrap", "--sweep", "regnetx_bits", "--param", "bits_w", "--json")[1])
+    assert b[0]["median"] == 32 and b[0]["low"] >= 8  # the planted truth: more weight bits, lower error
+
+
+def test_bit_widths_round_trip_through_csv_and_parquet(mixed, tmp_path):
+    st = dse.Study(mixed / "dse.sqlite")
+    want = {m.idx: m.settings for m in st.records("regnetx_bits")}
+    for ext in ("csv", "parquet"):
+        path = tmp_path / f"t.{ext}"
+        st.export(path, ["regnetx_bits"])
+        db = tmp_path / f"{ext}.sqlite"
+        dse.Study(db).import_table(path, "back", **SMALL)
+        got = {m.idx: m.settings for m in dse.Study(db).records("back")}
+        assert got == want
+        a, b = st.population("regnetx_bits"), dse.Study(db).population("back")
+        assert np.array_equal(a.values("bitops"), b.values("bitops"))
+        assert "bits_w" in b.param_names() and "bitops" in b.param_names()
+
+
+def test_pycls_export_refuses_a_quantised_network_in_one_sentence(tmp_path):
+    st = dse.Study(tmp_path / "s.sqlite")
+    reg = dict(resolution=32, stem="cifar", in_channels=3, num_classes=10)
+    st.sample("regnetx_w8a8", 2, flops="2M:8M", **reg)
+    st.sample("regnetx", 2, flops="2M:8M", **reg)
+    with pytest.raises(ParamError, match=r"regnetx_w8a8/0: it is quantised \(w8a8 \(ends 8 bits\)\) and pycls trains float"):
+        st.export_pycls(tmp_path / "a")
+    r = st.export_pycls(tmp_path / "b", skip_unexpressible=True)
+    assert r["written"] == 2 and {x["sweep"] for x in r["skipped"]} == {"regnetx_w8a8"}
+
+
+def test_quantised_models_train_and_two_bits_never_crash(tmp_path):
+    """8-bit and 2-bit networks train through dse train (a few steps of synthetic data): each ends done or
+    diverged with a reason, and what they trained with is stored."""
+    st = dse.Study(tmp_path / "s.sqlite")
+    st.sample("regnetx_w8a8", 1, flops="1M:3M", **SMALL)
+    st.sample("regnetx_w2a2", 1, flops="1M:3M", **SMALL)
+    r = st.train(budget="1ep", dataset="synthetic", train_size=128, test_size=64, device="cpu",
+                 workers_per_device=1)
+    assert r.done + r.diverged == 2 and not r.failed
+    for sw in ("regnetx_w8a8", "regnetx_w2a2"):
+        (m,) = st.records(sw)
+        assert m.status in ("done", "diverged") and (m.status == "done") == (m.error is not None)

@@ -25,7 +25,7 @@ from dse.analysis.bootstrap import bootstrap
 from dse.analysis.results import Drawable
 from dse.analysis.trends import trend_series
 from dse.tasks import ERROR, Metric
-from dse.units import regime_label
+from dse.units import human, regime_label
 
 MIN_MODELS = 20     # per regime: fewer and a regime is not read (NDS: EDFs of ~100 models are stable; 20 a floor)
 MIN_REGIMES = 3     # a trend across flops (depth stays, w0 and g grow, lr and wd stay) needs 3 regimes
@@ -53,6 +53,7 @@ class Sample:
     flagged: str | None = None
     trained_here: bool = True
     stages: int | None = None  # the space's stage count (None: unknown, e.g. imported)
+    bitops: float | None = None  # its BitOps regime (the window's upper end; a float sweep's: flops x 1024)
 
     @property
     def n(self) -> int:
@@ -534,6 +535,59 @@ def judge_underfit(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
     return row
 
 
+def bitops_label(x: float) -> str:
+    """A BitOps regime's name: 8.2G BitOps (its window's upper end)."""
+    return f"{human(x, sep='')} BitOps"
+
+
+def judge_quantise(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
+    """Shrink or quantise: the float space (``f.spaces[0]``) against each quantised space (the others) at the
+    BitOps regimes both were drawn in (``Sample.bitops``: dse sample --bitops's window's upper end; a float
+    sweep's flops window x 1024 is the same regime). Holds
+    when at every regime read (>= GENERAL) some quantised space's median is better (interval of the difference on
+    that side of 0); contradicted when at a regime every quantised space read is worse."""
+    row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
+    base, variants = f.spaces[0], f.spaces[1:]
+    a = {s.bitops: s for s in _enough(ev.get(base, [])) if s.bitops}
+    pairs, used = [], []
+    for k, v in enumerate(variants):
+        b = {s.bitops: s for s in _enough(ev.get(v, [])) if s.bitops}
+        for i, x in enumerate(sorted(set(a) & set(b))):
+            d, lo, hi = median_difference(a[x].errors, b[x].errors, n_boot=min(n_boot, 4000), ci=ci,
+                                          seed=seed + 97 * k + i)
+            pairs.append((x, v, d, lo, hi))
+            used += [a[x], b[x]]
+    if not pairs:
+        row.reason = (f"no BitOps regime where {base} and a quantised space ({', '.join(variants)}) both have >= "
+                      f"{MIN_MODELS} trained models (each drawn with dse sample --bitops in the same window)")
+        row.settle = (f"dse sample --space {base} --bitops LO:HI -n {MIN_MODELS} and --space {variants[0]} with the "
+                      f"same window, at {GENERAL}+ windows (a float sweep drawn in the flops window LO/1024:HI/1024 "
+                      f"is the same), then dse train")
+        return row
+    regimes = sorted({x for x, *_ in pairs})
+    best = {x: min((p for p in pairs if p[0] == x), key=lambda p: p[3]) for x in regimes}  # the surest gain
+    for x in regimes:
+        _, v, d, lo, hi = best[x]
+        sh = sorted((measure.shown(lo), measure.shown(hi)))
+        row.points.append((x, float(measure.shown(d)), sh[0], sh[1]))
+    row.regimes = [bitops_label(x) for x in regimes]
+    row.sweeps = list(dict.fromkeys(s.sweep for s in used))
+    row.n = sum(s.n for s in {id(s): s for s in used}.values())
+    row.measured = f"median {measure.noun} of the quantised space minus {base} at equal BitOps ({measure.points}): " \
+        + "; ".join(f"{bitops_label(x)} {v}: {measure.shown(d):+.2f} [{min(measure.shown(lo), measure.shown(hi)):+.2f},"
+                    f" {max(measure.shown(lo), measure.shown(hi)):+.2f}]" for x, v, d, lo, hi in pairs)
+    row.value, row.low, row.high = row.points[0][1:]
+    agree = [x for x in regimes if best[x][4] < 0]
+    against = [x for x in regimes if all(p[3] > 0 for p in pairs if p[0] == x)]
+    _across(row, len(regimes), agree, against,
+            contra=lambda x: f"at {bitops_label(x)} every quantised space read is worse than {base} (intervals "
+                             f"exclude 0): shrinking the float network wins there",
+            holds=f"at every BitOps regime ({len(regimes)}) a quantised space beats {base} (interval excludes 0)",
+            partial=f"a quantised space is better at {len(agree)} of {len(regimes)} regime(s); {GENERAL} needed, "
+                    f"none against", none_settle="more models per space and regime")
+    return _budget(row, used)
+
+
 def judge_runtime(f, ev, n_boot, ci, seed, speeds=None, **_):
     row = FindingRow(f.id, f.claim, f.criterion, CANT, "")
     if not speeds or len(speeds["models"]) < MIN_TIMED:
@@ -673,6 +727,23 @@ FINDINGS = [
             on=_low(Reading(claim="The best Adam lr is stable across regimes",
                             missing="no built-in SR space samples lr and wd (every SR model trains at one Adam lr); "
                                     "an SR space file with [params.lr] and [params.wd] would test it"))),
+    Finding("quantise", "At equal BitOps (very low cost), quantised networks beat smaller float ones: quantise "
+                        "rather than shrink",
+            f"median error of each quantised space (regnetx_w8a8, _w4a4, _w2a2) minus regnetx, all drawn in the "
+            f"same BitOps windows (dse sample --bitops), per shared window (>= {MIN_MODELS} models each), bootstrap "
+            f"interval: holds when at every window (>= {GENERAL}) some quantised space's interval lies below 0; "
+            f"contradicted when at one window every quantised space's lies above 0 (the smaller float network wins)",
+            ("regnetx", "regnetx_w4a4", "regnetx_w8a8", "regnetx_w2a2"), judge_quantise,
+            ylabel="best quantised minus float (median error, points)", zero=True,
+            on=_low(Reading(("sr_anynet_e1", "sr_anynet_w4a4", "sr_anynet_w8a8"),
+                            "At equal BitOps, quantised SR networks beat smaller float ones (PAMS, DDTB: 8 bits "
+                            "nearly lossless)",
+                            f"median PSNR of each quantised space (sr_anynet_w8a8, _w4a4) minus sr_anynet_e1 in the "
+                            f"same BitOps windows, per shared window (>= {MIN_MODELS} models each): holds when at "
+                            f"every window (>= {GENERAL}) one lies above 0; contradicted when at one window all lie "
+                            f"below 0", ylabel="best quantised minus float (median PSNR, dB)"),
+                    Reading(missing="no built-in quantised denoising space (a denoise_anynet file with "
+                                    "[params.bits_w] and [params.bits_a] would test it)"))),
     Finding("underfit", "Deep SR networks underfit at short budgets: the PSNR falls with depth (RCAN's observation)",
             f"Spearman rho(depth, PSNR) per regime of >= {MIN_MODELS} models, bootstrap interval: holds when it lies "
             f"below 0 at every regime (>= {GENERAL}); contradicted when above 0 at one (deeper is better); the "

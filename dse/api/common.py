@@ -131,5 +131,8 @@ def same_task(s, names, degradation: bool = True, why: str | None = None):
 
 
 def _regime_x(rec: SweepRecord, pop: Population) -> float:
-    """A sweep's place on the complexity axis: its regime's nominal flops, or the median flops of an imported one."""
+    """A sweep's place on the complexity axis: its regime's nominal flops (a sweep drawn in a BitOps window: that
+    window's upper end), or the median flops of an imported one."""
+    if (rec.regime or {}).get("bitops"):
+        return float(rec.regime["bitops"][1])
     return float(rec.nominal_flops or np.median(pop.values("flops")))

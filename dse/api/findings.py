@@ -113,6 +113,16 @@ class FindingsPlan:
                 "source": self.source, "notes": self.notes, "commands": self.commands()}
 
 
+def _bitops_x(rec, pop) -> float | None:
+    """A sweep's BitOps regime: its BitOps window's upper end; a float sweep's flops window's x 1024 (the same
+    models: a float network costs flops x 32 x 32); None for a quantised sweep drawn in a flops window."""
+    if (rec.regime or {}).get("bitops"):
+        return float(rec.regime["bitops"][1])
+    if rec.nominal_flops and not pop.precise():
+        return float(rec.nominal_flops) * 1024
+    return None
+
+
 def _plan_spaces(spaces) -> list:
     """The spaces a plan samples: ``None`` the findings' own (PLAN_SPACES); else names or files as a list or
     comma-separated, each once (a repeat would count its models twice); an empty list or name is refused."""
@@ -212,7 +222,8 @@ class Findings(Costs):
             flagged = "; ".join(x.message for x in u.signals) if u is not None and u.flagged and here[n] else None
             evidence.setdefault(recs[n].space_name, []).append(
                 Sample(n, _regime_x(recs[n], p), vals, np.asarray(p.errors, dtype=np.float64), flagged=flagged,
-                       trained_here=here[n], stages=(recs[n].space or {}).get("stages")))
+                       trained_here=here[n], stages=(recs[n].space or {}).get("stages"),
+                       bitops=_bitops_x(recs[n], p)))
         return judge(evidence, self._timings(names), n_boot=n_boot, ci=ci, seed=seed, metric=metric, only=only,
                      task=task, measure=t.metric)
 

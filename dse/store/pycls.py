@@ -48,6 +48,12 @@ def pycls_activation(act: str) -> str:
 def job_config(m, regime: dict, protocol: dict | None) -> tuple[dict | None, str | None]:
     """(the pycls config of model ``m`` of a sweep with this regime and protocol, None), or (None, why it cannot be
     expressed in pycls)."""
+    from dse.models.precision import Precision
+
+    bits = Precision.of(m.settings)
+    if bits.quantised:
+        return None, (f"it is quantised ({bits}) and pycls trains float networks only: its error there would not be "
+                      f"this model's")
     if regime.get("in_channels", 3) != 3:
         return None, f"{regime['in_channels']} input channel(s): pycls's stems take 3 (RGB)"
     res = m.used("resolution", regime, protocol) or regime["resolution"]

@@ -162,6 +162,9 @@ class Step:
         self.model, self.p, self.amp = model, p, amp
         self.params = [q for q in model.parameters() if q.requires_grad]
         self.bufs = [torch.zeros_like(q) for q in self.params]
+        # weight decay applies to the network's parameters, not to a quantiser's log step (it would pull the step
+        # towards 1): ``no_decay`` marks those (dse.models.quant)
+        self.decayed = [i for i, q in enumerate(self.params) if not getattr(q, "no_decay", False)]
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.x = torch.zeros(batch, *shape, device=device).contiguous(memory_format=fmt)
         self.y = torch.zeros(batch, dtype=torch.long, device=device)
@@ -181,8 +184,11 @@ class Step:
         with torch.no_grad():
             grads = [q.grad for q in self.params]
             p = self.p
-            if p.weight_decay:
+            if p.weight_decay and len(self.decayed) == len(self.params):
                 torch._foreach_add_(grads, self.params, alpha=p.weight_decay)
+            elif p.weight_decay:
+                torch._foreach_add_([grads[i] for i in self.decayed], [self.params[i] for i in self.decayed],
+                                    alpha=p.weight_decay)
             torch._foreach_mul_(self.bufs, p.momentum)
             torch._foreach_add_(self.bufs, grads)
             if p.nesterov:
