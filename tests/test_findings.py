@@ -83,7 +83,7 @@ def test_the_demo_like_store_prints_cant_tell_rows_with_reasons(pair_store):
     code, out, err = cli(folder, "findings", "--json")
     assert code == 0, err
     rows = json.loads(out)
-    assert len(rows) == 11 and {r["verdict"] for r in rows} == {CANT} and all(r["reason"] for r in rows)
+    assert len(rows) == 12 and {r["verdict"] for r in rows} == {CANT} and all(r["reason"] for r in rows)
     b = next(r for r in rows if r["id"] == "b")  # anynet_e has b free, but 6 models is too few
     assert "anynet_e" in b["reason"] or "anynet_a" in b["reason"]
     code, out, err = cli(folder, "findings", "--plot", "f.png")
@@ -304,5 +304,5 @@ def _judge_toy(depth20, tmp_path, toy):
     fig = r.figure()
     assert fig.axes[0].get_ylabel() == "fun (units)" and fig.axes[0].get_title() == "toy: holds"
     code, out, _ = cli(tmp_path, "findings", "--help")
-    assert code == 0 and "lrwd, underfit, toy." in " ".join(out.split())
+    assert code == 0 and "lrwd, quantise, underfit, toy." in " ".join(out.split())
     assert "| toy | Toys are fun | holds always | regnetx |" in criteria_table()

@@ -318,7 +318,8 @@ def test_pycls_export_refuses_a_quantised_network_in_one_sentence(tmp_path):
     reg = dict(resolution=32, stem="cifar", in_channels=3, num_classes=10)
     st.sample("regnetx_w8a8", 2, flops="2M:8M", **reg)
     st.sample("regnetx", 2, flops="2M:8M", **reg)
-    with pytest.raises(ParamError, match=r"regnetx_w8a8/0: it is quantised \(w8a8 \(ends 8 bits\)\) and pycls trains float"):
+    with pytest.raises(ParamError,
+                       match=r"regnetx_w8a8/0: it is quantised \(w8a8 \(ends 8 bits\)\) and pycls trains float"):
         st.export_pycls(tmp_path / "a")
     r = st.export_pycls(tmp_path / "b", skip_unexpressible=True)
     assert r["written"] == 2 and {x["sweep"] for x in r["skipped"]} == {"regnetx_w8a8"}
@@ -336,3 +337,65 @@ def test_quantised_models_train_and_two_bits_never_crash(tmp_path):
     for sw in ("regnetx_w8a8", "regnetx_w2a2"):
         (m,) = st.records(sw)
         assert m.status in ("done", "diverged") and (m.status == "done") == (m.error is not None)
+
+
+def test_a_quantised_sr_run_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path):
+    """The SR engine calibrates a quantised network's steps and its checkpoint holds them: epoch 2 resumed in a
+    fresh quantised model equals the uninterrupted run's."""
+    from dse.models.lowlevel import RestoreNet
+    from dse.train.restore import Hooks, Pairs, fit_restorer
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (3, 24, 24), dtype=np.uint8) for _ in range(4)]
+    pairs = Pairs(imgs[:3], imgs[3:], "sr", 2)
+
+    def fresh():
+        torch.manual_seed(0)
+        return quantise(Restorer(RestoreNet((1,), (8,), scale=2, image_residual=True)), 4, 4)
+
+    kw = dict(steps=6, batch=4, patch=6, adam={"lr": 1e-3}, seed=0, epoch_steps=3)
+    states = []
+    whole = fit_restorer(fresh(), pairs, **kw, hooks=Hooks(on_epoch=lambda row, state: states.append(state())))
+    assert any(k.endswith("log_step") for k in states[0]["model"])
+    resumed = fit_restorer(fresh(), pairs, **kw, resume=states[0])
+    for k in ("loss", "train_psnr", "psnr"):
+        assert resumed[1][k] == whole[1][k], k
+
+
+def test_a_quantised_classifier_resumes_exactly_and_its_steps_skip_weight_decay():
+    from dse.train.data import synthetic
+    from dse.train.engine import DeviceData, Protocol, Step, train_model
+
+    torch.set_num_threads(1)
+    arch = Arch((1, 1), (8, 16), (1, 1), (8, 8))
+    dd = DeviceData(synthetic((3, 12, 12), 256, 64, seed=1), "cpu")
+    p = Protocol(dataset="synthetic", budget="3ep", batch_size=32)
+    full = train_model(arch, dd, p, seed=3, precision=Precision(4, 4))
+    saved = {}
+
+    def grab(row, state_fn):
+        if row.epoch == 1:
+            saved.update(state_fn())
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_model(arch, dd, p, seed=3, on_epoch=grab, precision=Precision(4, 4))
+    rest = train_model(arch, dd, p, seed=3, resume=saved, precision=Precision(4, 4))
+    assert [round(r.train_loss, 6) for r in rest.rows] == [round(r.train_loss, 6) for r in full.rows]
+    model = quantise(AnyNet(arch, "cifar", 3, 10), 4, 4)
+    st = Step(model, 4, (3, 12, 12), torch.device("cpu"), Protocol(weight_decay=0.1), amp=False, channels_last=False)
+    steps = {id(q) for m in model.modules() if isinstance(m, Quantiser) for q in m.parameters()}
+    assert steps and {id(st.params[i]) for i in st.decayed}.isdisjoint(steps)
+    assert len(st.decayed) == len(st.params) - len(steps)
+
+
+def test_costs_of_networks_of_several_stage_counts_count_each_one():
+    """Counted in bulk by shape (stage count and design): a list mixing shapes equals each counted alone."""
+    archs = [CLASSIFIERS["regnetx"][0], Arch((1, 1), (16, 32), (1, 1), (8, 8)), CLASSIFIERS["regnety"][0],
+             Arch((1, 2, 1), (8, 16, 24), (1, 1, 1), (8, 8, 8))]
+    rg = Regime((0, 0), 32, "cifar", 3, 10)
+    st = [{"bits_w": 4, "bits_a": 8}, None, {"bits_w": 2, "bits_a": 2}, {"bits_a": 4}]
+    both = rg.precision(archs, st)
+    for i, (a, s) in enumerate(zip(archs, st)):
+        one = rg.precision([a], [s])
+        assert all(int(both[k][i]) == int(one[k][0]) for k in both)

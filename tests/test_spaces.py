@@ -15,7 +15,8 @@ from dse.spaces.space import Dist
 BUILTINS = ["anynet_a", "anynet_b", "anynet_c", "anynet_d", "anynet_e", "regnet", "regnetx", "regnety",
             "regnetx_dw", "regnetx_inverted", "regnetx_lrwd", "regnetx_res", "regnetx_swish", "nds_vanilla",
             "nds_resnet", "nds_resnext_a", "nds_resnext_b", "sr_anynet", "sr_anynet_e1", "sr_anynet_se",
-            "sr_anynet_wide", "sr_edsr", "sr_regnet", "denoise_anynet"]
+            "sr_anynet_wide", "sr_edsr", "sr_regnet", "denoise_anynet", "regnetx_w8a8", "regnetx_w4a4",
+            "regnetx_w2a2", "regnetx_bits", "sr_anynet_w8a8", "sr_anynet_w4a4"]
 
 
 def test_builtins_present_and_valid():

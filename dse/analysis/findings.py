@@ -87,6 +87,7 @@ class FindingRow:
     notes: list = field(default_factory=list)
     points: list = field(default_factory=list)  # [(x, median, low, high)] for the figure: per regime
     band: tuple | None = None  # the paper's value as the figure shades it (lo, hi)
+    axis: str = "flops"  # what the points' x is: the regimes' flops, or (finding quantise) their BitOps
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in ("id", "claim", "criterion", "verdict", "reason", "measured", "value",
@@ -565,6 +566,7 @@ def judge_quantise(f, ev, n_boot, ci, seed, measure: Metric = ERROR, **_):
                       f"is the same), then dse train")
         return row
     regimes = sorted({x for x, *_ in pairs})
+    row.axis = "BitOps"
     best = {x: min((p for p in pairs if p[0] == x), key=lambda p: p[3]) for x in regimes}  # the surest gain
     for x in regimes:
         _, v, d, lo, hi = best[x]

@@ -36,6 +36,7 @@ class SweepStatus:
     task: str = "classify"  # dse.tasks: what best_error and median_error are (SR: PSNR in dB, higher is better)
     scale: int | None = None
     sigma: float | None = None  # a denoising sweep's noise level (0-255 scale)
+    bitops: int | None = None  # a sweep drawn in a BitOps window: its upper end (regime is then None)
 
     def to_json(self) -> dict:
         low = {} if self.task == "classify" else {"task": self.task, "scale": self.scale, "sigma": self.sigma,
@@ -45,7 +46,8 @@ class SweepStatus:
                 "models": self.models,
                 **self.counts, "stale": len(self.stale), "best_error": self.best_error,
                 "median_error": self.median_error,
-                "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol, **low}
+                "train_hours": self.train_hours, "failures": self.failures, "protocol": self.protocol, **low,
+                **({"bitops": self.bitops} if self.bitops else {})}
 
 
 def _check_table_path(path) -> None:
@@ -80,7 +82,8 @@ class Data(StudyBase):
                                        median_error=e["median_error"], train_hours=e["train_hours"],
                                        failures=e["failures"], protocol=r.protocol,
                                        regime=r.nominal_flops, stale=stale, task=t.name,
-                                       scale=(r.regime or {}).get("scale"), sigma=(r.regime or {}).get("sigma")))
+                                       scale=(r.regime or {}).get("scale"), sigma=(r.regime or {}).get("sigma"),
+                                       bitops=((r.regime or {}).get("bitops") or [None, None])[1]))
         first = {}
         for i, x in enumerate(out):
             first.setdefault(x.space, i)

@@ -68,7 +68,7 @@ class Sampling(StudyBase):
         each model counted at its own bit widths (dse.models.precision; a float model: flops x 32 x 32).
 
         >>> Study("s.sqlite").sample("regnetx", n=20, flops="2M:8M", resolution=28, stem="cifar")  # doctest: +SKIP
-        >>> Study("s.sqlite").sample("regnetx_w4a4", n=20, bitops="2G:8G", resolution=28, stem="cifar")  # doctest: +SKIP
+        >>> Study("s.sqlite").sample("regnetx_w4a4", 20, bitops="2G:8G", resolution=28, stem="cifar")  # doctest: +SKIP
         """
         if bitops is not None and flops is not None:
             raise ParamError("{flops} and {bitops} exclude each other: a sweep has one complexity window", "flops",

@@ -30,7 +30,9 @@ def _ints(name, text, kind=int):
 
 def _bits(kw: dict) -> dict:
     """The precision options out of ``kw``: {bits_w, bits_a, edge_bits}, each checked as a space file's."""
-    return {k: check_setting(k, kw.pop(k), k) for k in ("bits_w", "bits_a", "edge_bits")}
+    from dse.models.precision import Precision
+
+    return {k: check_setting(k, kw.pop(k, getattr(Precision(), k)), k) for k in ("bits_w", "bits_a", "edge_bits")}
 
 
 def _cost_line(cost: dict, bits: dict) -> str:

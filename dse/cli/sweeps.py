@@ -194,7 +194,8 @@ def status(sweep, per_model, db, as_json):
                               *(["best", "median"] if mixed else ["best err %", "median err %"]), "train hours"],
           [[r["sweep"], r["space"], (f"x{r['scale']} " if r.get("scale") else "")
             + (f"sigma {r['sigma']:g} " if r.get("sigma") else "")
-            + (regime_label(r["regime"]) if r["regime"] else ""), r["models"],
+            + (regime_label(r["regime"]) if r["regime"] else "")
+            + (f"{human(r['bitops'], sep='')} BitOps" if r.get("bitops") else ""), r["models"],
             *[r[s] for s in cols], res(r, r["best_error"]),
             res(r, r["median_error"]), fmt(r["train_hours"])] for r in rows])
     for x in sts:

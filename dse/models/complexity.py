@@ -147,16 +147,21 @@ def _arrays(archs) -> tuple[list, dict]:
     return core, {"k": [a.kernels for a in archs], "e": [a.expansions for a in archs]}
 
 
+def same_shape(archs) -> list:
+    """[(design, indices)] of the Archs that count in one bulk call (the same stage count and design)."""
+    groups = {}
+    for i, a in enumerate(archs):
+        groups.setdefault((a.stages, a.design), []).append(i)
+    return [(design, ix) for (_, design), ix in groups.items()]
+
+
 def complexity_many(archs, resolution=R["resolution"], stem=R["stem"], in_channels=R["in_channels"],
                     num_classes=R["num_classes"]):
     """flops, params, acts (int64 arrays) of a list of Archs of any stage counts and designs (grouped, then
     counted in bulk); ``resolution``: one size, or one per Arch."""
     out = [np.zeros(len(archs), dtype=np.int64) for _ in range(3)]
     res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (len(archs),))
-    groups = {}
-    for i, a in enumerate(archs):
-        groups.setdefault((a.stages, a.design), []).append(i)
-    for (_, design), ix in groups.items():
+    for design, ix in same_shape(archs):
         core, extra = _arrays([archs[i] for i in ix])
         for o, v in zip(out, complexity_arrays(*core, design, resolution=res[ix], stem=stem,
                                                in_channels=in_channels, num_classes=num_classes, extra=extra)):

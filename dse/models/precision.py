@@ -83,14 +83,11 @@ def precision_arrays(d, w, b, g, se=False, *, resolution, stem, in_channels, num
 def precision_many(archs, *, resolution, stem, in_channels, num_classes) -> dict:
     """precision_arrays of a list of Archs of any stage counts and designs (grouped, then counted in bulk);
     ``resolution``: one size, or one per Arch."""
-    from dse.models.complexity import _arrays
+    from dse.models.complexity import _arrays, same_shape
 
     out = {k: np.zeros(len(archs), dtype=np.int64) for k in COUNTS}
     res = np.broadcast_to(np.asarray(resolution, dtype=np.int64), (len(archs),))
-    groups = {}
-    for i, a in enumerate(archs):
-        groups.setdefault((a.stages, a.design), []).append(i)
-    for (_, design), ix in groups.items():
+    for design, ix in same_shape(archs):
         core, extra = _arrays([archs[i] for i in ix])
         got = precision_arrays(*core, design, resolution=res[ix], stem=stem, in_channels=in_channels,
                                num_classes=num_classes, extra=extra)

@@ -4,9 +4,9 @@ Weights: per output channel, symmetric, signed (b bits: -2^(b-1)+1 .. 2^(b-1)-1)
 (LSQ, Esser et al. 2020). Activations (each conv's and linear's input): one learned step size per layer, unsigned
 (0 .. 2^b-1) when the calibration batch has no negative input (after a ReLU), else signed. Each step starts at
 the value with the least rounding error on one calibration batch (``calibrate``) and is then learned, as its
-logarithm (scale-free updates; no weight decay). Rounding
-passes its gradient straight through (STE); a step size's gradient is scaled by 1/sqrt(N x Qmax) (LSQ). The first and last
-layers keep ``edge_bits`` (dse.models.precision). 32 bits leave a tensor float.
+logarithm (scale-free updates; no weight decay). Rounding passes its gradient straight through (STE); a step
+size's gradient is scaled by 1/sqrt(N x Qmax) (LSQ). The first and last layers keep ``edge_bits``
+(dse.models.precision). 32 bits leave a tensor float.
 
 Written on torch's own operators (no library): Brevitas, the library for this, pins torch versions of its own,
 and ``torch.ao.quantization`` is deprecated. The forward and backward are torch's fused learnable fake-quantise
@@ -100,10 +100,11 @@ class Quantiser(nn.Module):
         step = self.step
         if FUSED:  # one pass forward and one backward (the composite below makes ~6 each: 2.5-3x slower on a CPU)
             zero = torch.zeros_like(step.detach()).reshape(-1)
+            q = dict(quant_min=qmin, quant_max=qmax, grad_factor=g)
             if self.channels:
-                y = torch._fake_quantize_learnable_per_channel_affine(x.float(), step, zero, 0, qmin, qmax, g)
+                y = torch._fake_quantize_learnable_per_channel_affine(x.float(), step, zero, axis=0, **q)
             else:
-                y = torch._fake_quantize_learnable_per_tensor_affine(x.float(), step.reshape(1), zero, qmin, qmax, g)
+                y = torch._fake_quantize_learnable_per_tensor_affine(x.float(), step.reshape(1), zero, **q)
             return y.to(x.dtype)
         s = step.view(-1, *([1] * (x.dim() - 1))) if self.channels else step
         return lsq(x.float(), s, qmin, qmax, g).to(x.dtype)

@@ -368,11 +368,12 @@ def draw_finding(ax, row, ylabel: str, zero: bool = False):
             ax.axhspan(*row.band, color="tab:green", alpha=0.12, lw=0, label="paper")
         ax.legend(fontsize=7, loc="best")
     ax.set_xscale("log")
-    _flops_axis(ax, unit="F")
+    bitops = getattr(row, "axis", "flops") == "BitOps"
+    _flops_axis(ax, ticks=sorted(set(x)) if bitops else None, unit="" if bitops else "F")
     if zero:
         ax.axhline(0, color="gray", lw=0.8)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("flops")
+    ax.set_xlabel(getattr(row, "axis", "flops"))
     ax.set_title(f"{row.id}: {row.verdict}", fontsize=9)
     ax.grid(alpha=0.3)
     return ax

@@ -147,11 +147,10 @@ class Regime:
         if self.low_level:
             from dse.models.lowlevel import restore_precision
 
+            from dse.models.complexity import same_shape
+
             c = {k: np.zeros(n, dtype=np.int64) for k in COUNTS}
-            groups = {}
-            for i, a in enumerate(archs):
-                groups.setdefault((a.stages, a.design), []).append(i)
-            for (_, design), ix in groups.items():
+            for design, ix in same_shape(archs):
                 sub = [archs[i] for i in ix]
                 got = restore_precision([a.depths for a in sub], [a.widths for a in sub],
                                         {k: [a.stage(k) for a in sub] for k in sub[0].uses}, design, self.count_scale,
@@ -457,7 +456,8 @@ class Sampler:
                         + (f" (the space's own regime:{own})" if own else " (a smaller --resolution)"))
         q = np.percentile(f, [40, 60])
         return (head + f"{caps}. {seen}; try e.g. the window {_h(q[0])}:{_h(q[1])} "
-                + ("(as --bitops)" if self.regime.bitops else "(as --flops, or as one window of --regimes)") + (f"; the space's own regime:{own}" if own else ""))
+                + ("(as --bitops)" if self.regime.bitops else "(as --flops, or as one window of --regimes)")
+                + (f"; the space's own regime:{own}" if own else ""))
 
 
 
