@@ -65,9 +65,9 @@ def regime_label(flops: int) -> str:
 
 
 def human(x, unit: str = "", sep: str = " ") -> str:
-    """397678568 -> '397.7 M' ('397.7 MF' with unit 'F'; sep='' gives '397.7M', as --flops reads it)."""
+    """397678568 -> '397.7 M' ('397.7 MF' with unit 'F'; sep='' gives '397.7M', as --flops reads it; T above 1e12)."""
     x = float(x)
-    for s, v in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    for s, v in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(x) >= v:
             return f"{x / v:.{1 if sep else 4}{'f' if sep else 'g'}}{sep}{s}{unit}"
     return f"{x:.0f}{sep}{unit}".rstrip()

@@ -152,3 +152,18 @@ def fails(run, store, args, *fragments):
     assert code == 2, (out, err)
     assert "Traceback" not in err and all(f in err for f in fragments), err
     assert digest(store) == before
+
+
+def first_epoch_checkpoint(train) -> dict:
+    """The checkpoint a training run hands its ``on_epoch`` after the first epoch, the run stopped there as Ctrl-C
+    stops it: ``train(on_epoch)`` starts the run."""
+    saved = {}
+
+    def grab(row, state_fn):
+        if row.epoch == 1:
+            saved.update(state_fn())
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(grab)
+    return saved

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import first_epoch_checkpoint
 from dse.errors import DseError
 from dse.models import Arch
 from dse.train.data import Data, synthetic
@@ -87,15 +88,7 @@ def test_resume_from_checkpoint_is_exact():
     p = Protocol(dataset="synthetic", budget="3ep", batch_size=32)
     dd = _dd()
     full = train_model(TINY, dd, p, seed=3)
-    saved = {}
-
-    def grab(row, state_fn):
-        if row.epoch == 1:
-            saved.update(state_fn())
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_model(TINY, dd, p, seed=3, on_epoch=grab)
+    saved = first_epoch_checkpoint(lambda grab: train_model(TINY, dd, p, seed=3, on_epoch=grab))
     rest = train_model(TINY, dd, p, seed=3, resume=saved)
     assert [r.epoch for r in rest.rows] == [1, 2, 3]
     assert [round(r.train_loss, 6) for r in rest.rows] == [round(r.train_loss, 6) for r in full.rows]

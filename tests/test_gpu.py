@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import first_epoch_checkpoint
 from dse.models import Arch, regnet_arch
 from dse.train.data import load_fashion_mnist, synthetic
 from dse.train.engine import DeviceData, Step, train_model
@@ -109,15 +110,7 @@ def test_resume_and_divergence_behave_as_on_cpu(dev):
     arch = Arch((1, 1), (16, 32), (1, 1), (8, 8))
     p = Protocol(dataset="synthetic", budget="3ep", batch_size=32)
     full = train_model(arch, dd, p, seed=3, graph=_graph(dev))
-    saved = {}
-
-    def grab(row, state_fn):
-        if row.epoch == 1:
-            saved.update(state_fn())
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_model(arch, dd, p, seed=3, on_epoch=grab, graph=_graph(dev))
+    saved = first_epoch_checkpoint(lambda grab: train_model(arch, dd, p, seed=3, on_epoch=grab, graph=_graph(dev)))
     rest = train_model(arch, dd, p, seed=3, resume=saved, graph=_graph(dev))
     tol = 1e-3 if dev == "cuda" else 1e-9
     assert [r.train_loss for r in rest.rows] == pytest.approx([r.train_loss for r in full.rows], rel=tol)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import dse
+from conftest import first_epoch_checkpoint
 from dse.errors import DseError, ParamError
 from dse.models.anynet import AnyNet
 from dse.models.arch import Arch
@@ -371,15 +372,8 @@ def test_a_quantised_classifier_resumes_exactly_and_its_steps_skip_weight_decay(
     dd = DeviceData(synthetic((3, 12, 12), 256, 64, seed=1), "cpu")
     p = Protocol(dataset="synthetic", budget="3ep", batch_size=32)
     full = train_model(arch, dd, p, seed=3, precision=Precision(4, 4))
-    saved = {}
-
-    def grab(row, state_fn):
-        if row.epoch == 1:
-            saved.update(state_fn())
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_model(arch, dd, p, seed=3, on_epoch=grab, precision=Precision(4, 4))
+    saved = first_epoch_checkpoint(lambda grab: train_model(arch, dd, p, seed=3, on_epoch=grab,
+                                                            precision=Precision(4, 4)))
     rest = train_model(arch, dd, p, seed=3, resume=saved, precision=Precision(4, 4))
     assert [round(r.train_loss, 6) for r in rest.rows] == [round(r.train_loss, 6) for r in full.rows]
     model = quantise(AnyNet(arch, "cifar", 3, 10), 4, 4)
