@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.analysis.fit import fit_regnet
+from dse.models.precision import BITS, PRECISION_SETTINGS
 from dse.errors import DseError, ParamError
 from dse.models.arch import STAGE_FIELDS
 from dse.validate import ACTIVATIONS, COUNTS, METRIC_COLUMN
@@ -26,8 +27,7 @@ PRECISION_COSTS = ("bitops", "size_bytes", "peak_bytes")
 FIT_PARAMS = ("w0", "wa", "wm", "e_fit")
 # design choices sampled beside the network (activation as its index in ACTIVATIONS: relu 0, swish 1), and the
 # derived lr_wd = lr * wd (RegNet App. C: good models share the product)
-SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "batch_size", "bits_w", "bits_a",
-                  "edge_bits")
+SETTING_PARAMS = ("activation", "resolution", "lr", "wd", "lr_wd", "momentum", "batch_size", *PRECISION_SETTINGS)
 
 
 def stage_index(name: str) -> int | None:
@@ -120,8 +120,8 @@ class Population:
     def precise(self) -> bool:
         """Whether precision is part of this population: sampled bit widths, a BitOps window, or models with bits."""
         return bool((self.regime or {}).get("bitops")) or any(
-            k in (m.settings or {}) for m in self.models for k in ("bits_w", "bits_a")) or bool(
-            {"bits_w", "bits_a"} & set(((self.space or {}).get("params") or {})))
+            k in (m.settings or {}) for m in self.models for k in BITS) or bool(
+            set(BITS) & set(((self.space or {}).get("params") or {})))
 
     def costs(self) -> dict:
         """{bitops, size_bytes, peak_bytes} per model (float arrays; NaN where not counted: a fixed network)."""

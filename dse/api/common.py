@@ -133,6 +133,6 @@ def same_task(s, names, degradation: bool = True, why: str | None = None):
 def _regime_x(rec: SweepRecord, pop: Population) -> float:
     """A sweep's place on the complexity axis: its regime's nominal flops (a sweep drawn in a BitOps window: that
     window's upper end), or the median flops of an imported one."""
-    if (rec.regime or {}).get("bitops"):
-        return float(rec.regime["bitops"][1])
+    if rec.nominal_bitops:
+        return float(rec.nominal_bitops)
     return float(rec.nominal_flops or np.median(pop.values("flops")))

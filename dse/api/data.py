@@ -83,7 +83,7 @@ class Data(StudyBase):
                                        failures=e["failures"], protocol=r.protocol,
                                        regime=r.nominal_flops, stale=stale, task=t.name,
                                        scale=(r.regime or {}).get("scale"), sigma=(r.regime or {}).get("sigma"),
-                                       bitops=((r.regime or {}).get("bitops") or [None, None])[1]))
+                                       bitops=r.nominal_bitops))
         first = {}
         for i, x in enumerate(out):
             first.setdefault(x.space, i)

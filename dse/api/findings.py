@@ -116,8 +116,8 @@ class FindingsPlan:
 def _bitops_x(rec, pop) -> float | None:
     """A sweep's BitOps regime: its BitOps window's upper end; a float sweep's flops window's x 1024 (the same
     models: a float network costs flops x 32 x 32); None for a quantised sweep drawn in a flops window."""
-    if (rec.regime or {}).get("bitops"):
-        return float(rec.regime["bitops"][1])
+    if rec.nominal_bitops:
+        return float(rec.nominal_bitops)
     if rec.nominal_flops and not pop.precise():
         return float(rec.nominal_flops) * 1024
     return None

@@ -30,9 +30,9 @@ def _ints(name, text, kind=int):
 
 def _bits(kw: dict) -> dict:
     """The precision options out of ``kw``: {bits_w, bits_a, edge_bits}, each checked as a space file's."""
-    from dse.models.precision import Precision
+    from dse.models.precision import PRECISION_SETTINGS, Precision
 
-    return {k: check_setting(k, kw.pop(k, getattr(Precision(), k)), k) for k in ("bits_w", "bits_a", "edge_bits")}
+    return {k: check_setting(k, kw.pop(k, getattr(Precision(), k)), k) for k in PRECISION_SETTINGS}
 
 
 def _cost_line(cost: dict, bits: dict) -> str:
@@ -82,10 +82,12 @@ def _show(arch: Arch, before: Arch | None, as_json: bool, **kw):
 
 def precision_options(f):
     """--bits-w, --bits-a, --edge-bits: the network's precision (dse.models.precision), for its BitOps line."""
-    for name, default, doc in (("edge_bits", 8, "The first and last layers' bits when quantised (max(b, this))."),
-                               ("bits_a", 32, "Activation bits (32: float)."),
-                               ("bits_w", 32, "Weight bits (32: float).")):
-        f = click.option(f"--{name.replace('_', '-')}", name, type=int, default=default, show_default=True,
+    from dse.models.precision import Precision
+
+    for name, doc in (("edge_bits", "The first and last layers' bits when quantised (max(b, this))."),
+                      ("bits_a", "Activation bits (32: float)."), ("bits_w", "Weight bits (32: float).")):
+        f = click.option(f"--{name.replace('_', '-')}", name, type=int, default=getattr(Precision(), name),
+                         show_default=True,
                          help=doc + " BitOps = multiply-adds x weight bits x activation bits.")(f)
     return f
 

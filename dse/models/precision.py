@@ -30,6 +30,8 @@ from dse.models.layers import tally
 FLOAT_BITS = 32   # "32 bits" means float: not quantised
 EDGE_BITS = 8     # the first and last layers' bits in a quantised network (declared per space: [params.edge_bits])
 MAX_EXACT = 2**53  # flops x 32 x 32 must stay below 2^63 (int64)
+BITS = ("bits_w", "bits_a")  # the settings that make a model quantised; with edge_bits, its precision
+PRECISION_SETTINGS = (*BITS, "edge_bits")
 COUNTS = ("flops", "edge_flops", "weights", "edge_weights", "params", "peak", "edge_peak")
 COSTS = ("bitops", "size_bytes", "peak_bytes")
 

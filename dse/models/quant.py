@@ -59,6 +59,9 @@ class Quantiser(nn.Module):
         # (5 RegNetX twins, Fashion-MNIST); as its log, or frozen after calibration, they match float.
         self.log_step = nn.Parameter(torch.zeros(channels if channels else ()))
         self.log_step.no_decay = True  # weight decay would pull the step towards 1 (log 0): the engine skips it
+        # the fused kernels' zero point (always 0: symmetric weights, activations from 0 or symmetric); a buffer,
+        # not a tensor made every step, and not saved (nothing to restore)
+        self.register_buffer("zero", torch.zeros(channels or 1), persistent=False)
         self.ready = False  # a step is set from data (calibrate) before training; a checkpoint restores it
 
     @property
@@ -99,12 +102,11 @@ class Quantiser(nn.Module):
         g = 1.0 / math.sqrt(x[0].numel() * qmax)  # features per output channel (weights) or per image (activations)
         step = self.step
         if FUSED:  # one pass forward and one backward (the composite below makes ~6 each: 2.5-3x slower on a CPU)
-            zero = torch.zeros_like(step.detach()).reshape(-1)
             q = dict(quant_min=qmin, quant_max=qmax, grad_factor=g)
             if self.channels:
-                y = torch._fake_quantize_learnable_per_channel_affine(x.float(), step, zero, axis=0, **q)
+                y = torch._fake_quantize_learnable_per_channel_affine(x.float(), step, self.zero, axis=0, **q)
             else:
-                y = torch._fake_quantize_learnable_per_tensor_affine(x.float(), step.reshape(1), zero, **q)
+                y = torch._fake_quantize_learnable_per_tensor_affine(x.float(), step.reshape(1), self.zero, **q)
             return y.to(x.dtype)
         s = step.view(-1, *([1] * (x.dim() - 1))) if self.channels else step
         return lsq(x.float(), s, qmin, qmax, g).to(x.dtype)

@@ -358,11 +358,15 @@ class Sampler:
             cx = restore_arrays(x["d"][sel], x["w"][sel], p, self.space.design, rg.count_scale,
                                 in_channels=rg.in_channels, too_large="mark")
             return cx["flops"], cx["params"], cx["acts"]
-        kw = rg.cx_kwargs()
-        if "resolution" in x:  # each model counted at its own input size
-            kw["resolution"] = x["resolution"][sel].astype(np.int64)
-        return complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel], self.space.design, **kw,
-                                 too_large="mark", extra=extra)
+        return complexity_arrays(x["d"][sel], x["w"][sel], x["b"][sel], x["g"][sel], self.space.design,
+                                 **self._cx_kwargs(x, sel), too_large="mark", extra=extra)
+
+    def _cx_kwargs(self, x, rows) -> dict:
+        """The regime's counting keywords for candidates ``rows``: each at its own input size where sampled."""
+        kw = self.regime.cx_kwargs()
+        if "resolution" in x:
+            kw["resolution"] = x["resolution"][rows].astype(np.int64)
+        return kw
 
     def _bitops(self, x, sel, ok) -> np.ndarray:
         """BitOps of candidates ``sel`` (0 where not ``ok``: too large to count) at their bit widths (the space's
@@ -377,11 +381,8 @@ class Sampler:
             c = restore_precision(x["d"][rows], x["w"][rows], {k: x[k][rows] for k in self.space.uses},
                                   self.space.design, rg.count_scale, in_channels=rg.in_channels)
         else:
-            kw = rg.cx_kwargs()
-            if "resolution" in x:
-                kw["resolution"] = x["resolution"][rows].astype(np.int64)
-            c = precision_arrays(x["d"][rows], x["w"][rows], x["b"][rows], x["g"][rows], self.space.design, **kw,
-                                 extra={p: x[p][rows] for p in ("k", "e") if p in x})
+            c = precision_arrays(x["d"][rows], x["w"][rows], x["b"][rows], x["g"][rows], self.space.design,
+                                 **self._cx_kwargs(x, rows), extra={p: x[p][rows] for p in ("k", "e") if p in x})
         bits = {k: x[k][rows].astype(np.int64) if k in x else d for k, d in (
             ("bits_w", FLOAT_BITS), ("bits_a", FLOAT_BITS), ("edge_bits", EDGE_BITS))}
         out = np.zeros(len(sel), dtype=np.int64)

@@ -13,6 +13,7 @@ import numpy as np
 from dse.errors import DseError, ParamError
 from dse.validate import COUNTS, MAX_NAME, check_name, shown
 from dse.models.arch import model_key
+from dse.models.precision import BITS
 from dse.spaces.sampling import Regime, Sampler
 from dse.spaces.space import SETTINGS, Space
 from dse.store.db import Store
@@ -241,7 +242,7 @@ def _stats(store: Store, name: str) -> dict:
            for i, k in enumerate(COUNTS)}
     rec = store.sweep(name)
     sampled = [p for p in SETTINGS if p in ((rec.space or {}).get("params") or {})]
-    if (rec.regime or {}).get("bitops") or {"bits_w", "bits_a"} & set(sampled):  # cost at the bit widths too
+    if rec.nominal_bitops or set(BITS) & set(sampled):  # cost at the bit widths too
         cost = Regime.from_dict(rec.regime).precision([m.arch for m in models], [m.settings for m in models])
         out.update({k: {"min": int(v.min()), "median": float(np.median(v)), "max": int(v.max())}
                     for k, v in cost.items()})

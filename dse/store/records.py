@@ -50,6 +50,12 @@ class SweepRecord:
         hi = (self.regime or {}).get("flops", [0, 0])[1]
         return int(hi) if self.source == "sampled" and hi else None
 
+    @property
+    def nominal_bitops(self) -> int | None:
+        """A sweep drawn in a BitOps window (dse sample --bitops): that window's upper end; else None."""
+        w = (self.regime or {}).get("bitops")
+        return int(w[1]) if w else None
+
 
 @dataclass(frozen=True)
 class ModelRecord:

@@ -19,6 +19,7 @@ from dse.validate import (ACTIVATIONS, COUNTS, DESIGN_CHOICES, IMPORT_STATUSES, 
                           MAX_WIDTH)
 from dse.validate import SETTINGS as LIMITS
 from dse.tasks import TASKS, task_of
+from dse.models.precision import PRECISION_SETTINGS
 
 HEAD = ("sweep", "id", "space", "stages")
 TAIL = ("depth", "se", "w0", "wa", "wm", "flops", "params", "acts", "status", "error", "best_error",
@@ -27,7 +28,7 @@ FIT = ("e_fit", "fit_w0", "fit_wa", "fit_wm")  # the RegNet fit (dse fit), empty
 # design choices: the activation; the resolution the counts are at; the optimiser settings it trained with
 # (else sampled, else the sweep's protocol; empty when neither is known yet)
 SETTINGS = DESIGN_CHOICES  # activation, resolution, lr, wd, momentum, batch_size, bits (dse.validate)
-PRECISION = ("bits_w", "bits_a", "edge_bits")  # written when a model has them (empty: float, ends at 8 bits)
+PRECISION = PRECISION_SETTINGS  # written when a model has them (empty: float, ends at 8 bits)
 
 
 def setting_cells(m, regime: dict | None, protocol: dict | None) -> dict:
